@@ -1,0 +1,54 @@
+"""rate-retriever (`fetch_rate`), rate-writer (`write_rate`) and data-reader (`read_rates`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import temporal_errors
+from kripto.db.rates import RateRepository
+from kripto.feeds import RateFeed
+from kripto.models import FetchRateInput, Rate, ReadRatesInput, StoreRateInput, StoreRateResult
+
+#: What asyncpg raises while Postgres is down, starting or shutting down.
+DATABASE_DOWN = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+class RateActivities:
+    def __init__(self, feed: RateFeed, rates: RateRepository) -> None:
+        self.feed = feed
+        self.rates = rates
+
+    @activity.defn
+    async def fetch_rate(self, input: FetchRateInput) -> Rate:
+        with temporal_errors():
+            return await self.feed.rate(input.product_id, input.at)
+
+    @activity.defn
+    async def write_rate(self, input: StoreRateInput) -> StoreRateResult:
+        try:
+            stored = await self.rates.insert(input.rate)
+        except DATABASE_DOWN as exc:
+            # Postgres is down or restarting: keep the rate and try again (see the retry policy).
+            raise ApplicationError(
+                f"Postgres unavailable, rate for {input.rate.product_id} at"
+                f" {input.rate.date_time:%Y-%m-%dT%H:%M:%SZ} kept for retry: {type(exc).__name__}",
+                type="DatabaseUnavailable",
+            ) from None
+        if not stored:
+            activity.logger.info("rate already stored", extra={"product": input.rate.product_id})
+        return StoreRateResult(stored=stored)
+
+    @activity.defn
+    async def read_rates(self, input: ReadRatesInput) -> list[Rate]:
+        end = input.end or activity.info().started_time
+        return await self.rates.since(input.product_id, end - timedelta(days=input.days), end)

@@ -1,0 +1,99 @@
+"""trade (place and settle), trade-writer (`write_trade`), receipt-emailer (`send_receipt`) and
+get-wallet (`get_wallet`): thin methods over the exchange, the trades table and the receipts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+
+from temporalio import activity
+
+from activities.errors import temporal_errors
+from kripto.db.trades import TradeRepository
+from kripto.errors import InvalidInput
+from kripto.exchanges.base import Exchange
+from kripto.models import Order, SettledOrder, TradeStep, Wallet, WalletRequest
+from kripto.money import fmt_gbp
+from kripto.receipts import ReceiptService
+
+
+@dataclass(frozen=True)
+class TradeLimits:
+    max_trade_gbp: Decimal
+    products: tuple[str, ...]
+    settle_poll_seconds: float = 2.0
+
+
+class TradeActivities:
+    def __init__(
+        self,
+        exchange: Exchange,
+        trades: TradeRepository,
+        receipts: ReceiptService,
+        limits: TradeLimits,
+    ) -> None:
+        self.exchange = exchange
+        self.trades = trades
+        self.receipts = receipts
+        self.limits = limits
+
+    @activity.defn
+    async def validate_trade(self, step: TradeStep) -> None:
+        """The rules that need settings; the payload's own rules were checked on decoding."""
+        request = step.request
+        with temporal_errors():
+            if request.product_id not in self.limits.products:
+                raise InvalidInput(
+                    f"productId {request.product_id} is not traded here"
+                    f" (KRIPTO_PRODUCTS is {','.join(self.limits.products)})"
+                )
+            if request.amount > self.limits.max_trade_gbp:
+                raise InvalidInput(
+                    f"amount {fmt_gbp(request.amount)} is above the per-trade maximum of"
+                    f" {fmt_gbp(self.limits.max_trade_gbp)} (KRIPTO_MAX_TRADE_GBP)"
+                )
+
+    @activity.defn
+    async def place_order(self, step: TradeStep) -> Order:
+        """Place the order once: a recorded trade or an order already on the exchange under this
+        key is returned as it is, so a retry, a re-run or a duplicate start places nothing."""
+        with temporal_errors():
+            recorded = await self.trades.get(step.trade_id)
+            if recorded is not None:
+                return recorded
+            existing = await self.exchange.find_order(step.trade_id)
+            if existing is not None:
+                return existing
+            return await self.exchange.place_market_order(
+                client_order_id=step.trade_id,
+                product_id=step.request.product_id,
+                side=step.request.trade_type,
+                amount=step.request.amount,
+            )
+
+    @activity.defn
+    async def await_settlement(self, placed: SettledOrder) -> Order:
+        """Poll until the order settles; heartbeats tell Temporal this attempt is alive."""
+        with temporal_errors():
+            while True:
+                order = await self.exchange.get_order(placed.order.id)
+                if order.settled:
+                    return order
+                activity.heartbeat(order.id)
+                await asyncio.sleep(self.limits.settle_poll_seconds)
+
+    @activity.defn
+    async def write_trade(self, settled: SettledOrder) -> bool:
+        return await self.trades.insert(settled.trade_id, settled.order)
+
+    @activity.defn
+    async def send_receipt(self, settled: SettledOrder) -> bool:
+        with temporal_errors():
+            result = await self.receipts.send_once(settled.trade_id, settled.order)
+        return result.sent_now
+
+    @activity.defn
+    async def get_wallet(self, request: WalletRequest) -> Wallet:
+        with temporal_errors():
+            return await self.exchange.wallet()

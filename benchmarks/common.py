@@ -1,0 +1,64 @@
+"""What the benchmarks share: a real dev server, a throwaway embedded Postgres, and timing."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.devstack.binaries import find_binary
+from kripto.devstack.postgres import EmbeddedPostgres
+
+
+@dataclass
+class Timings:
+    name: str
+    seconds: list[float]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    def line(self, baseline: Timings | None = None) -> str:
+        text = f"{self.name:<40} p50 {self.p50 * 1000:7.1f} ms   p95 {self.p95 * 1000:7.1f} ms"
+        if baseline is not None:
+            text += f"   {self.p50 / baseline.p50:5.2f}x the baseline"
+        return text
+
+
+async def timed(name: str, runs: int, once: Callable[[int], Awaitable[object]]) -> Timings:
+    seconds = []
+    for i in range(runs):
+        start = time.perf_counter()
+        await once(i)
+        seconds.append(time.perf_counter() - start)
+    return Timings(name, seconds)
+
+
+@asynccontextmanager
+async def dev_stack() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
+    folder = Path(tempfile.mkdtemp(prefix="kripto-bench-"))
+    pg = EmbeddedPostgres(folder / "pg")
+    url = pg.start()
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=find_binary("temporal"),
+        dev_server_log_level="error",
+    )
+    try:
+        yield env, url
+    finally:
+        await env.shutdown()
+        pg.stop()

@@ -1,0 +1,3 @@
+"""Kripto: a self-hosted BTC-GBP trading platform on Temporal."""
+
+TASK_QUEUE = "kripto"

@@ -1,0 +1,3 @@
+from kripto.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `kripto` command line."""

@@ -1,0 +1,158 @@
+"""`kripto backtest`: the live strategy and risk code over history (stored, CSV or synthetic)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from kripto.backtest.csvfile import CsvError, read_prices
+from kripto.backtest.engine import run_backtest
+from kripto.backtest.report import report, summary
+from kripto.backtest.synthetic import REGIMES, synthetic_prices
+from kripto.cli.common import console, fail, open_database, print_json
+from kripto.db.rates import RateRepository
+from kripto.models import Rate
+from kripto.risk import risk_from_settings
+from kripto.settings import Settings, SettingsError, load_settings
+from kripto.strategies import PARAMETERS, STRATEGY_NAMES, strategy_from_settings
+from kripto.strategies.indicators import Floats
+from kripto.strategies.series import minute_grid
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest)
+
+
+def backtest(
+    from_db: Annotated[bool, typer.Option("--from-db", help="Use stored rates.")] = False,
+    days: Annotated[int, typer.Option(help="With --from-db: days back.", min=1)] = 7,
+    csv: Annotated[Path | None, typer.Option(help="CSV of time,price.")] = None,
+    synthetic: Annotated[int | None, typer.Option(help="Days of synthetic prices.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --synthetic.")] = 1,
+    regime: Annotated[str, typer.Option(help="up, down, sideways, volatile or mix.")] = "mix",
+    strategy: Annotated[str | None, typer.Option(help="ema_cross, zscore or rsi.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="key=value, e.g. short=120.")] = None,
+    fee: Annotated[
+        str | None, typer.Option(help="Fee rate per trade [default: KRIPTO_FEE_RATE, 0.005].")
+    ] = None,
+    gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay history minute by minute with the live strategy, guards and fee arithmetic.
+
+    The guards are the configured ones (KRIPTO_DAILY_SPEND_LIMIT_GBP, KRIPTO_COOLDOWN, …), so a
+    backtest trades as the live decider would."""
+    sources = [from_db, csv is not None, synthetic is not None]
+    if sum(sources) != 1:
+        raise fail("choose exactly one of --from-db, --csv FILE or --synthetic DAYS")
+    if regime not in (*REGIMES, "mix"):
+        raise fail(f"--regime must be one of {', '.join((*REGIMES, 'mix'))}, not {regime!r}")
+    start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
+    if start_gbp <= 0:
+        raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
+    overrides: dict[str, object] = {}
+    if fee is not None:
+        overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
+    if strategy is not None and strategy not in STRATEGY_NAMES:
+        raise fail(f"--strategy must be one of {', '.join(STRATEGY_NAMES)}, not {strategy!r}")
+    chosen = strategy or _settings({}).strategy
+    overrides["strategy"] = chosen
+    names = PARAMETERS[chosen]
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in names:
+            raise fail(f"--param {item!r}: {chosen} takes {', '.join(names)} as key=value")
+        overrides[names[key.strip()]] = value.strip()
+    settings = _settings(overrides, names)
+    fee_rate = settings.fee_rate
+    prices, start = _load(settings, from_db, days, csv, synthetic, seed, regime)
+    risk = risk_from_settings(settings)
+    model = strategy_from_settings(settings)
+    if console.is_terminal and prices.size > 100_000 and not as_json:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("backtesting", total=None)
+            result = run_backtest(
+                prices,
+                model,
+                risk,
+                fee_rate=fee_rate,
+                gbp=start_gbp,
+                start=start,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    else:
+        result = run_backtest(prices, model, risk, fee_rate=fee_rate, gbp=start_gbp, start=start)
+    if plot is not None:
+        from kripto.backtest.plot import plot_backtest
+
+        plot_backtest(result, prices, plot)
+    if as_json:
+        print_json(report(result))
+        return
+    console.print(summary(result))
+    if plot is not None:
+        console.print(f"chart: {plot}")
+
+
+def _decimal(option: str, text: str, rule: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise fail(f"{option} must be {rule}, not {text!r}") from None
+    if not value.is_finite():
+        raise fail(f"{option} must be {rule}, not {text!r}")
+    return value
+
+
+def _settings(overrides: dict[str, object], params: dict[str, str] | None = None) -> Settings:
+    """The settings with the command's options on top. A bad one is one line naming the option
+    and the setting it stands for: `--param short (KRIPTO_EMA_SHORT_MINUTES): …`."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        message = str(exc).replace("KRIPTO_FEE_RATE:", "--fee (KRIPTO_FEE_RATE):")
+        for key, field in (params or {}).items():
+            setting = f"KRIPTO_{field.upper()}"
+            message = message.replace(f"{setting}:", f"--param {key} ({setting}):")
+        if message.startswith("KRIPTO_STRATEGY=") and params:
+            message = f"--strategy/--param: {message}"
+        raise fail(message) from None
+
+
+def _load(
+    settings: Settings,
+    from_db: bool,
+    days: int,
+    csv: Path | None,
+    synthetic: int | None,
+    seed: int,
+    regime: str,
+) -> tuple[Floats, datetime]:
+    """One price per minute, oldest first, and the time of the first minute."""
+    if synthetic is not None:
+        prices = synthetic_prices(synthetic, seed, regime)  # type: ignore[arg-type]
+        return prices, datetime(2026, 1, 1, tzinfo=UTC)
+    if csv is not None:
+        try:
+            return read_prices(csv)
+        except CsvError as exc:
+            raise fail(f"--csv: {exc}") from None
+    rates = asyncio.run(_stored(settings, days))
+    prices, newest = minute_grid(rates)
+    if newest is None:
+        raise fail(f"--from-db: no rates stored in the last {days} days")
+    return prices, newest - timedelta(minutes=prices.size - 1)
+
+
+async def _stored(settings: Settings, days: int) -> list[Rate]:
+    """The same query `kripto rates` and the live decider use (RateRepository.since)."""
+    async with open_database(settings) as db:
+        since = datetime.now(UTC) - timedelta(days=days)
+        return await RateRepository(db).since(settings.products[0], since)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kripto.cli.common import console, open_database, print_json, run
+from kripto.db.decisions import DecisionRepository
+from kripto.decisions import Decision
+from kripto.settings import Settings, load_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("decisions")(decisions)
+
+
+def decisions(
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=10000)] = 20,
+    product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What each tick decided, and why (newest first)."""
+    rows = run(recent(load_settings(), limit, product))
+    if as_json:
+        print_json([d.to_json_dict() for d in rows])
+        return
+    table = Table("tick (UTC)", "product", "action", "amount", "strategy", "reason")
+    for d in rows:
+        amount = f"£{d.amount:.2f}" if d.action != "hold" else ""
+        table.add_row(
+            f"{d.tick_time:%Y-%m-%d %H:%M:%S}", d.product_id, d.action, amount, d.strategy, d.reason
+        )
+    console.print(table)
+
+
+async def recent(settings: Settings, limit: int, product: str | None) -> list[Decision]:
+    async with open_database(settings) as db:
+        return await DecisionRepository(db).recent(limit, product)

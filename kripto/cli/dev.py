@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kripto.cli.common import console, fail
+from kripto.devstack.stack import DevOptions, DevStack, FeedChoice
+from kripto.devstack.temporal import StartupError
+from kripto.settings import DEFAULT_DATA_DIR, load_settings, parse_duration
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dev")(dev)
+
+
+def dev(
+    data_dir: Annotated[
+        Path, typer.Option(help="Folder for all data and logs.")
+    ] = DEFAULT_DATA_DIR,
+    port: Annotated[int, typer.Option(help="Temporal gRPC port.", min=1, max=65535)] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.", min=1, max=65535)] = 8233,
+    every: Annotated[
+        str | None, typer.Option(help="Schedule interval instead of every minute, e.g. 5s.")
+    ] = None,
+    feed: Annotated[str, typer.Option(help="Rate feed: auto, coinbase or simulated.")] = "auto",
+    paper_gbp: Annotated[
+        str | None, typer.Option(help="GBP the paper wallet starts with (default 1000.00).")
+    ] = None,
+) -> None:
+    """Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all."""
+    if feed not in ("auto", "coinbase", "simulated"):
+        raise fail(f"--feed must be auto, coinbase or simulated, not {feed!r}")
+    try:
+        interval = parse_duration(every) if every is not None else None
+    except ValueError as exc:
+        raise fail(f"--every: {exc}") from None
+    if port == ui_port:
+        raise fail("--port and --ui-port must differ")
+    options = DevOptions(data_dir, port, ui_port, interval, feed)  # type: ignore[arg-type]
+    overrides: dict[str, object] = {"data_dir": data_dir}
+    if paper_gbp is not None:
+        overrides["paper_gbp"] = paper_gbp
+    base = load_settings(**overrides)
+    try:
+        DevStack(options, base, console).run()
+    except StartupError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+__all__ = ["FeedChoice", "dev"]

@@ -1,0 +1,156 @@
+"""`kripto trade`, `kripto wallet` and `kripto trades`."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from kripto.cli.common import console, fail, open_database, print_json, run
+from kripto.db.trades import TradeRepository
+from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
+from kripto.settings import Settings, describe_validation_error, load_settings
+from kripto.temporal.client import connect_client
+from workflows.trade import TradeWorkflow
+from workflows.wallet import WalletWorkflow
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trade")(trade)
+    app.command("wallet")(wallet)
+    app.command("trades")(trades)
+
+
+def trade(
+    side: Annotated[Side, typer.Argument(help="buy or sell")],
+    amount: Annotated[str, typer.Argument(help="GBP, e.g. 10.00 (for sells too)")],
+    key: Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")] = None,
+    product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Place a market order exactly once under KEY, wait for it to settle, and print it."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise fail(f"AMOUNT: {amount!r} is not a number of pounds, e.g. 10.00") from None
+    trade_id = key or str(uuid.uuid4())
+    try:
+        request = TradeRequest(
+            idempotency_key=trade_id, trade_type=side, amount=value, product_id=product
+        )
+    except ValidationError as exc:
+        raise fail(describe_validation_error(exc)) from None
+    order, existed = run(start_trade(load_settings(), request))
+    if as_json:
+        print_json(order.to_json_dict())
+        return
+    if existed:
+        console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
+    show_orders([order], title=f"Trade {trade_id}")
+
+
+async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
+    """Start under reject-duplicate; a key that ran before gives its earlier order back."""
+    client = await connect_client(settings)
+    trade_id = request.idempotency_key or str(uuid.uuid4())
+    existed = False
+    try:
+        handle = await client.start_workflow(
+            TradeWorkflow.run,
+            request,
+            id=trade_id,
+            task_queue=settings.task_queue,
+            # Reject a key that traded; let one whose run failed (say, for funds) try again.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            static_summary=request.summary,
+        )
+    except WorkflowAlreadyStartedError:
+        existed = True
+        handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
+    try:
+        return await handle.result(), existed
+    except WorkflowFailureError as exc:
+        raise fail(f"trade {trade_id} failed: {failure_reason(exc)}") from None
+
+
+def failure_reason(exc: BaseException) -> str:
+    while (inner := getattr(exc, "cause", None)) is not None:
+        exc = inner
+    return str(exc)
+
+
+def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the GBP and BTC balances (runs WalletWorkflow)."""
+    result = run(get_wallet(load_settings()))
+    if as_json:
+        print_json(result.to_json_dict())
+        return
+    table = Table("currency", "balance", "hold", "available", "account id", title="Wallet")
+    for name, balance in (("GBP", result.gbp), ("BTC", result.btc)):
+        table.add_row(
+            name, str(balance.balance), str(balance.hold), str(balance.available), balance.id
+        )
+    console.print(table)
+
+
+async def get_wallet(settings: Settings) -> Wallet:
+    client: Client = await connect_client(settings)
+    return await client.execute_workflow(
+        WalletWorkflow.run,
+        WalletRequest(),
+        id=f"wallet-{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+    )
+
+
+def trades(
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=10000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the recorded trades, newest first."""
+    rows = run(recent_trades(load_settings(), limit))
+    if as_json:
+        print_json([o.to_json_dict() for o in rows])
+        return
+    show_orders(rows, title="Trades, newest first")
+
+
+async def recent_trades(settings: Settings, limit: int) -> list[Order]:
+    async with open_database(settings) as db:
+        return await TradeRepository(db).recent(limit)
+
+
+def show_orders(orders: list[Order], title: str) -> None:
+    table = Table(
+        "created (UTC)",
+        "side",
+        "product",
+        "funds",
+        "filled BTC",
+        "value",
+        "fees",
+        "settled",
+        "key",
+        title=title,
+    )
+    for o in orders:
+        table.add_row(
+            f"{o.created_at:%Y-%m-%d %H:%M:%S}",
+            o.side.value,
+            o.product_id,
+            str(o.funds),
+            str(o.filled_size),
+            str(o.executed_value),
+            str(o.fill_fees),
+            "yes" if o.settled else "no",
+            o.client_order_id,
+        )
+    console.print(table)
+    console.print(f"{len(orders)} trades")

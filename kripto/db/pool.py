@@ -1,0 +1,28 @@
+"""The connection pool. Money columns are `numeric`; asyncpg hands them back as Decimal."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from kripto.db.migrations import migrate
+
+
+class Database:
+    """A thin owner of an asyncpg pool, handed to repositories and activities at start-up."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def connect(url: str, *, run_migrations: bool = True, max_size: int = 10) -> Database:
+    """Open a pool. `min_size=0` lets a worker start, and keep running, while Postgres is down:
+    connections are made when an activity needs one, and a failed connect is a retryable error."""
+    if run_migrations:
+        await migrate(url)
+    pool = await asyncpg.create_pool(
+        url, min_size=0, max_size=max_size, timeout=10, command_timeout=30
+    )
+    return Database(pool)

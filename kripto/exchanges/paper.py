@@ -1,0 +1,215 @@
+"""The paper exchange: real arithmetic, balances and orders in Postgres.
+
+An order fills at the latest stored rate for its product, with `kripto.fills.market_fill`, so a
+paper trade costs what the seed's trade cost. The balance changes and the order row commit in
+one transaction, and the order's `client_order_id` is UNIQUE: a retried activity, or several
+concurrent calls under one key, place one order and move the balances once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from kripto.db.pool import Database
+from kripto.db.rates import RateRepository
+from kripto.errors import InsufficientFunds, InvalidInput, RetryableError
+from kripto.exchanges.base import check_amount
+from kripto.fills import market_fill
+from kripto.models import Balance, Order, Side, Wallet, check_product
+from kripto.money import SATOSHI, fmt_gbp
+
+_ORDER_COLUMNS = (
+    "order_id, client_order_id, side, product_id, funds, filled_size, executed_value,"
+    " fill_fees, settled, created_at"
+)
+
+
+def _order(row: Any) -> Order:
+    return Order(
+        id=str(row["order_id"]),
+        client_order_id=row["client_order_id"],
+        side=Side(row["side"]),
+        product_id=row["product_id"],
+        funds=row["funds"],
+        filled_size=row["filled_size"],
+        executed_value=row["executed_value"],
+        fill_fees=row["fill_fees"],
+        settled=row["settled"],
+        created_at=row["created_at"],
+    )
+
+
+def _btc(value: Decimal) -> str:
+    return f"{value.quantize(SATOSHI):f}"
+
+
+class PaperExchange:
+    """Paper trading against the rates Kripto stores. Orders settle at once."""
+
+    name = "paper"
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        fee_rate: Decimal,
+        initial_gbp: Decimal,
+        product_increment: Decimal = SATOSHI,
+    ) -> None:
+        if not fee_rate.is_finite() or not Decimal(0) <= fee_rate < 1:
+            raise ValueError("fee_rate must be a fraction between 0 and 1, for example 0.005")
+        if not initial_gbp.is_finite() or initial_gbp < 0:
+            raise ValueError("initial_gbp must be a non-negative amount")
+        self.db = db
+        self.fee_rate = fee_rate
+        self.initial_gbp = initial_gbp
+        self.product_increment = product_increment
+        self._rates = RateRepository(db)
+
+    def __repr__(self) -> str:
+        return f"PaperExchange(fee_rate={self.fee_rate}, initial_gbp={self.initial_gbp})"
+
+    async def _ensure_accounts(self, conn: asyncpg.Connection, *currencies: str) -> None:
+        """Create missing accounts: the initial GBP, and nothing of anything else."""
+        for currency in currencies:
+            await conn.execute(
+                "INSERT INTO paper_accounts (currency, id, balance) VALUES ($1, $2, $3)"
+                " ON CONFLICT (currency) DO NOTHING",
+                currency,
+                uuid.uuid4(),
+                self.initial_gbp if currency == "GBP" else Decimal(0),
+            )
+
+    async def find_order(self, client_order_id: str) -> Order | None:
+        row = await self.db.pool.fetchrow(
+            f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE client_order_id = $1",
+            client_order_id,
+        )
+        return None if row is None else _order(row)
+
+    async def get_order(self, order_id: str) -> Order:
+        try:
+            key = uuid.UUID(order_id)
+        except ValueError:
+            raise InvalidInput(f"{order_id!r} is not a paper exchange order ID") from None
+        row = await self.db.pool.fetchrow(
+            f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE order_id = $1", key
+        )
+        if row is None:
+            raise InvalidInput(f"the paper exchange has no order {order_id}")
+        return _order(row)
+
+    async def place_market_order(
+        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+    ) -> Order:
+        if not client_order_id:
+            raise InvalidInput("a client order ID is required")
+        check_amount(amount)
+        try:
+            check_product(product_id)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        side = Side(side)
+
+        existing = await self.find_order(client_order_id)
+        if existing is not None:
+            return existing
+
+        rate = await self._rates.latest(product_id)
+        if rate is None:
+            raise RetryableError(f"no rate stored yet for {product_id}")
+        fill = market_fill(side, amount, rate.rate, self.fee_rate, self.product_increment)
+        if fill.filled_size <= 0:
+            raise InvalidInput(
+                f"{fmt_gbp(amount)} is too small to {side.value} any {product_id} at {rate.rate}"
+            )
+        base, _, quote = product_id.partition("-")
+
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            await self._ensure_accounts(conn, *sorted({base, quote}))
+            rows = await conn.fetch(
+                "SELECT currency, balance, hold FROM paper_accounts"
+                " WHERE currency = ANY($1::text[]) ORDER BY currency FOR UPDATE",
+                [base, quote],
+            )
+            # Every placement takes these locks first, so from here on this transaction sees
+            # any order that a concurrent call under the same key has committed.
+            already = await conn.fetchrow(
+                f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE client_order_id = $1",
+                client_order_id,
+            )
+            if already is not None:
+                return _order(already)
+            available = {r["currency"]: r["balance"] - r["hold"] for r in rows}
+            if side is Side.BUY and fill.executed_value + fill.fill_fees > available[quote]:
+                raise InsufficientFunds(
+                    f"insufficient funds: buying {fmt_gbp(amount)} of {base} needs"
+                    f" {fmt_gbp(fill.executed_value + fill.fill_fees)} {quote} available,"
+                    f" wallet has {fmt_gbp(available[quote])}"
+                )
+            if side is Side.SELL and fill.filled_size > available[base]:
+                raise InsufficientFunds(
+                    f"insufficient funds: selling {fmt_gbp(amount)} of {base} needs"
+                    f" {_btc(fill.filled_size)} {base} available,"
+                    f" wallet has {_btc(available[base])} {base}"
+                )
+            row = await conn.fetchrow(
+                f"INSERT INTO paper_orders ({_ORDER_COLUMNS}, price)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, now(), $9)"
+                " ON CONFLICT (client_order_id) DO NOTHING"
+                f" RETURNING {_ORDER_COLUMNS}",
+                uuid.uuid4(),
+                client_order_id,
+                side.value,
+                product_id,
+                fill.funds,
+                fill.filled_size,
+                fill.executed_value,
+                fill.fill_fees,
+                rate.rate,
+            )
+            if row is None:  # placed by a concurrent call: return that one, move nothing
+                again = await conn.fetchrow(
+                    f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE client_order_id = $1",
+                    client_order_id,
+                )
+                assert again is not None
+                return _order(again)
+            await conn.execute(
+                "UPDATE paper_accounts SET balance = balance + $2, updated_at = now()"
+                " WHERE currency = $1",
+                quote,
+                fill.gbp_change,
+            )
+            await conn.execute(
+                "UPDATE paper_accounts SET balance = balance + $2, updated_at = now()"
+                " WHERE currency = $1",
+                base,
+                fill.btc_change,
+            )
+            return _order(row)
+
+    async def wallet(self) -> Wallet:
+        async with self.db.pool.acquire() as conn:
+            await self._ensure_accounts(conn, "BTC", "GBP")
+            rows = await conn.fetch(
+                "SELECT currency, id, balance, hold FROM paper_accounts"
+                " WHERE currency IN ('GBP', 'BTC')"
+            )
+        by = {
+            r["currency"]: Balance(
+                id=str(r["id"]),
+                balance=r["balance"],
+                hold=r["hold"],
+                available=r["balance"] - r["hold"],
+            )
+            for r in rows
+        }
+        return Wallet(gbp=by["GBP"], btc=by["BTC"])
+
+    async def close(self) -> None:
+        """The database belongs to the caller; nothing to close here."""

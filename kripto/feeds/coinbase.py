@@ -1,0 +1,79 @@
+"""Coinbase's public spot price: `GET /v2/prices/<PRODUCT>/spot`, no key needed.
+
+The original read the *buy* price, which includes Coinbase's spread; spot is the reference."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import httpx
+
+from kripto.errors import FeedError
+from kripto.models import Rate
+
+
+class CoinbaseSpotFeed:
+    def __init__(self, base_url: str = "https://api.coinbase.com", timeout: float = 10.0) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"Accept": "application/json", "User-Agent": "kripto"},
+        )
+
+    async def rate(self, product_id: str, at: datetime) -> Rate:
+        what = f"Coinbase spot price for {product_id}"
+        try:
+            reply = await self._client.get(f"/v2/prices/{product_id}/spot")
+        except httpx.TimeoutException as exc:
+            raise FeedError(f"{what}: no reply in time ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise FeedError(f"{what}: {type(exc).__name__}: {exc}") from None
+        if reply.status_code != 200:
+            retry_after = _retry_after(reply)
+            raise FeedError(
+                f"{what}: HTTP {reply.status_code} {reply.reason_phrase}", retry_after=retry_after
+            )
+        return Rate(
+            product_id=product_id,
+            rate=parse_spot_reply(reply.content, product_id),
+            date_time=at,
+            source="coinbase",
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def parse_spot_reply(body: bytes, product_id: str) -> Decimal:
+    """The price in `{"data": {"base", "currency", "amount"}}`, or a FeedError saying why not."""
+
+    what = f"Coinbase spot price for {product_id}"
+    try:
+        data = json.loads(body)["data"]
+        amount_text = data["amount"]
+    except (ValueError, KeyError, TypeError):
+        raise FeedError(f"{what}: the reply is not a spot price: {body[:120]!r}") from None
+    base, _, quote = product_id.partition("-")
+    if data.get("base", base) != base or data.get("currency", quote) != quote:
+        raise FeedError(
+            f"{what}: the reply is for {data.get('base')}-{data.get('currency')}, not {product_id}"
+        )
+    if not isinstance(amount_text, str | int):
+        raise FeedError(f"{what}: amount {amount_text!r} is not a decimal string")
+    try:
+        amount = Decimal(str(amount_text))
+    except InvalidOperation:
+        raise FeedError(f"{what}: amount {amount_text!r} is not a decimal number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise FeedError(f"{what}: amount {amount_text!r} is not a positive price")
+    return amount
+
+
+def _retry_after(reply: httpx.Response) -> float | None:
+    value = reply.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,49 @@
+"""A simulated BTC-GBP feed for paper mode when Coinbase cannot be reached.
+
+The price is a pure function of (seed, product, time): a retried activity for the same tick gets
+the same price, and a restart does not change history. Every rate it makes says `simulated`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from kripto.models import Rate
+from kripto.money import PENNY
+
+DAY = 86_400.0
+
+
+class SimulatedFeed:
+    def __init__(self, seed: int = 42, base_price: Decimal = Decimal("60000")) -> None:
+        self.seed = seed
+        self.base_price = base_price
+
+    def price_at(self, product_id: str, at: datetime) -> Decimal:
+        t = at.astimezone(UTC).timestamp()
+        phase = self._unit(product_id, 0) * 2 * math.pi
+        # Slow drift, a daily cycle, a few-hour swell, and per-tick noise.
+        drift = 0.08 * math.sin(2 * math.pi * t / (29 * DAY) + phase)
+        daily = 0.02 * math.sin(2 * math.pi * t / DAY + phase)
+        swell = 0.01 * math.sin(2 * math.pi * t / (3.7 * 3600) + 2 * phase)
+        noise = 0.002 * (2 * self._unit(product_id, int(t)) - 1)
+        factor = Decimal(repr(1 + drift + daily + swell + noise))
+        return (self.base_price * factor).quantize(PENNY)
+
+    async def rate(self, product_id: str, at: datetime) -> Rate:
+        return Rate(
+            product_id=product_id,
+            rate=self.price_at(product_id, at),
+            date_time=at,
+            source="simulated",
+        )
+
+    async def close(self) -> None:
+        return None
+
+    def _unit(self, product_id: str, tick: int) -> float:
+        digest = hashlib.sha256(f"{self.seed}:{product_id}:{tick}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64

@@ -1,0 +1,59 @@
+"""The arithmetic of a market order sized in quote currency (GBP).
+
+The paper exchange and the backtester both use this, so a backtest costs what a paper trade
+costs. It reproduces the seed's trade: at a 0.5% fee, a £10.00 buy at 7900.01 gives funds
+9.95024875, filledSize 0.00125952, executedValue 9.9502205952 and fillFees 0.049751102976.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kripto.models import Side
+from kripto.money import SATOSHI, round_down, trim
+
+DEFAULT_FEE_RATE = Decimal("0.005")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    side: Side
+    funds: Decimal
+    filled_size: Decimal
+    executed_value: Decimal
+    fill_fees: Decimal
+
+    @property
+    def gbp_change(self) -> Decimal:
+        """What the quote balance moves by: minus value and fee for a buy, plus value less fee
+        for a sell (the original receipt added the fee to a sell's proceeds; it must not)."""
+        if self.side is Side.BUY:
+            return -(self.executed_value + self.fill_fees)
+        return self.executed_value - self.fill_fees
+
+    @property
+    def btc_change(self) -> Decimal:
+        return self.filled_size if self.side is Side.BUY else -self.filled_size
+
+
+def market_fill(
+    side: Side,
+    amount: Decimal,
+    price: Decimal,
+    fee_rate: Decimal = DEFAULT_FEE_RATE,
+    base_increment: Decimal = SATOSHI,
+) -> Fill:
+    """Fill a market order for `amount` GBP at `price`.
+
+    A buy reserves the fee out of the amount (funds = amount / (1 + fee)), so the total spent
+    never exceeds the amount. A sell sells the BTC worth `amount` and pays the fee out of the
+    proceeds. Sizes round down to the product's increment.
+    """
+    if amount <= 0 or price <= 0:
+        raise ValueError("amount and price must be positive")
+    funds = round_down(amount / (1 + fee_rate), SATOSHI) if side is Side.BUY else amount
+    filled_size = round_down(funds / price, base_increment)
+    executed_value = filled_size * price
+    fill_fees = trim(executed_value * fee_rate)
+    return Fill(side, funds, filled_size, executed_value, fill_fees)

@@ -1,0 +1,88 @@
+"""The trade receipt, "Kripto Trade Receipt", as the original emailer showed it, with the sign of
+the GBP change right for sells too (the original added a sell's fee to its proceeds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from kripto.mail.base import RenderedEmail
+from kripto.models import Order, Side
+from kripto.money import PENNY, SATOSHI
+
+SUBJECT = "Kripto Trade Receipt"
+
+#: Templates ship inside the package; HTML is autoescaped, the text part is not.
+_templates = Environment(
+    loader=PackageLoader("kripto.mail", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class ReceiptLines:
+    """Every figure the receipt shows, already formatted."""
+
+    side: str
+    rate: str
+    fees: str
+    price: str
+    gbp_change: str
+    btc_change: str
+    trade_id: str
+    order_id: str
+    product_id: str
+    time: str
+
+
+def _sign(value: Decimal, signed: bool) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") if signed else ""
+
+
+def gbp(value: Decimal, signed: bool = False) -> str:
+    rounded = value.quantize(PENNY, rounding=ROUND_HALF_EVEN)
+    return f"{_sign(rounded, signed)}£{abs(rounded):,}"
+
+
+def btc(value: Decimal, signed: bool = False) -> str:
+    rounded = value.quantize(SATOSHI)
+    return f"{_sign(rounded, signed)}{abs(rounded):f} BTC"
+
+
+def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
+    """GBP to the penny with £ (half-even), BTC to the satoshi; a change
+    carries its sign: a buy spends value plus fee, a sell receives value less fee."""
+    # The rate actually paid, GBP per BTC; an order that filled nothing has none.
+    filled = order.filled_size
+    rate = f"{gbp(order.executed_value / filled)} per BTC" if filled else "n/a (nothing filled)"
+    if order.side is Side.BUY:
+        gbp_change = -(order.executed_value + order.fill_fees)
+        btc_change = order.filled_size
+    else:
+        gbp_change = order.executed_value - order.fill_fees
+        btc_change = -order.filled_size
+    return ReceiptLines(
+        side=order.side.value.upper(),
+        rate=rate,
+        fees=gbp(order.fill_fees),
+        price=gbp(order.executed_value),
+        gbp_change=gbp(gbp_change, signed=True),
+        btc_change=btc(btc_change, signed=True),
+        trade_id=trade_id,
+        order_id=order.id,
+        product_id=order.product_id,
+        time=f"{order.created_at:%Y-%m-%d %H:%M:%S} UTC",
+    )
+
+
+def render_receipt(trade_id: str, order: Order) -> RenderedEmail:
+    lines = receipt_lines(trade_id, order)
+    return RenderedEmail(
+        subject=SUBJECT,
+        text=_templates.get_template("receipt.txt.j2").render(r=lines, subject=SUBJECT),
+        html=_templates.get_template("receipt.html.j2").render(r=lines, subject=SUBJECT),
+    )

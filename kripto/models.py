@@ -1,0 +1,184 @@
+"""Wire models: workflow inputs and outputs, and what the CLI prints as JSON.
+
+Field names follow the seed in camelCase; money is Decimal and serialises as a string.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+DEFAULT_PRODUCT = "BTC-GBP"
+PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
+
+
+def check_product(value: str) -> str:
+    if not PRODUCT_PATTERN.match(value):
+        raise ValueError(
+            f"product {value!r} must look like BASE-QUOTE in capitals, for example BTC-GBP"
+        )
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time must carry a timezone (UTC)")
+    return value.astimezone(UTC)
+
+
+def _iso_z(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+ProductId = Annotated[str, AfterValidator(check_product)]
+#: A UTC time, serialised as `2020-05-19T19:39:00Z`.
+UtcDateTime = Annotated[
+    datetime, AfterValidator(_utc), PlainSerializer(_iso_z, return_type=str, when_used="json")
+]
+#: Money and sizes: Decimal in Python, a string in JSON, never NaN or infinite.
+Money = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+class Wire(BaseModel):
+    """Base for every model that crosses Temporal or reaches a user as JSON."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+    def to_json_dict(self) -> dict[str, object]:
+        return self.model_dump(mode="json")
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+RateSource = Literal["coinbase", "simulated"]
+
+
+class Rate(Wire):
+    product_id: ProductId = "BTC-GBP"
+    rate: Money = Field(gt=0)
+    date_time: UtcDateTime
+    source: RateSource
+
+    def seed_shape(self) -> dict[str, object]:
+        """The seed's `{"rate", "dateTime"}` plus where the rate came from."""
+        return self.model_dump(mode="json", include={"rate", "date_time", "source"})
+
+
+class RateTickInput(Wire):
+    """What the schedule hands each tick."""
+
+    product_id: ProductId = DEFAULT_PRODUCT
+
+
+class FetchRateInput(Wire):
+    product_id: ProductId
+    at: UtcDateTime
+
+
+class ReadRatesInput(Wire):
+    product_id: ProductId = DEFAULT_PRODUCT
+    days: int = Field(7, ge=1, le=31)
+    end: UtcDateTime | None = None
+
+
+class StoreRateInput(Wire):
+    rate: Rate
+
+
+class StoreRateResult(Wire):
+    stored: bool
+
+
+class RateTickResult(Wire):
+    rate: Rate
+    stored: bool
+    #: What the tick's decision was; None in histories recorded before the decider joined.
+    action: str | None = None
+    reason: str | None = None
+
+
+class Balance(Wire):
+    id: str
+    balance: Money
+    hold: Money
+    available: Money
+
+
+class Wallet(Wire):
+    gbp: Balance
+    btc: Balance
+
+
+class Order(Wire):
+    """An order in the seed's shape, plus the key it was placed under."""
+
+    id: str
+    side: Side
+    product_id: ProductId
+    funds: Money
+    settled: bool
+    created_at: UtcDateTime
+    fill_fees: Money
+    filled_size: Money
+    executed_value: Money
+    client_order_id: str
+
+
+class TradeRequest(Wire):
+    """The seed's trade payload. `amount` is GBP for buys and sells alike, in whole pence.
+
+    Accepted as the workflow's input from any client, the plain `temporal` CLI included, so
+    every rule that needs no settings is checked here, before anything runs."""
+
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    trade_type: Side
+    amount: Money = Field(gt=0, decimal_places=2)
+    product_id: ProductId = DEFAULT_PRODUCT
+
+    @property
+    def summary(self) -> str:
+        """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`."""
+        return f"{self.trade_type.value.upper()} £{self.amount:.2f} {self.product_id}"
+
+
+class TradeStep(Wire):
+    """An activity's input: the trade's key (its workflow ID) and what was asked."""
+
+    trade_id: str
+    request: TradeRequest
+
+
+class SettledOrder(Wire):
+    trade_id: str
+    order: Order
+
+
+class WalletRequest(Wire):
+    """WalletWorkflow takes no options yet; a model keeps `--input '{}'` working."""
+
+
+class DecideInput(Wire):
+    """A tick's decision input: the tick's own rate travels with it, so the decision never runs
+    on a week of data that is missing its newest minute; the week itself is read from Postgres."""
+
+    rate: Rate

@@ -1,0 +1,78 @@
+"""receipt-emailer: at most one receipt per trade, and a failed send is sent again.
+
+Each trade has one `receipts` row, keyed by the trade's key. The row is committed as `sending`
+(counting the attempt) before the mail provider is called, and marked `sent` with the provider's
+message ID once the provider has accepted the message; a `sent` row is never sent again. The
+send happens while that row is locked, so two overlapping attempts for one trade send once.
+
+The narrow window: if the process dies, or loses Postgres, after the mail provider accepted the
+message but before the `sent` mark commits, the row still says `sending` and the retried activity
+sends a second copy of the receipt. The same happens when SES accepts a message but its reply is
+lost (a read timeout). With the outbox mailer the second copy replaces the first file, so only SES
+can deliver a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kripto.db.pool import Database
+from kripto.mail.base import Mailer
+from kripto.mail.receipt import render_receipt
+from kripto.models import Order
+
+
+@dataclass(frozen=True)
+class ReceiptResult:
+    trade_id: str
+    #: True when this call sent the receipt; False when it had been sent before.
+    sent_now: bool
+    message_id: str | None
+
+
+class ReceiptService:
+    def __init__(self, db: Database, mailer: Mailer, *, to: str, sender: str) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.to = to
+        self.sender = sender
+
+    async def send_once(self, trade_id: str, order: Order) -> ReceiptResult:
+        """Send the receipt for `trade_id` unless it has been sent. A failed send raises the
+        mailer's error and leaves the row `sending`, so the next attempt sends it."""
+        claimed = await self.db.pool.fetchval(
+            "INSERT INTO receipts (trade_id, status, recipient) VALUES ($1, 'sending', $2)"
+            " ON CONFLICT (trade_id) DO UPDATE"
+            "   SET attempts = receipts.attempts + 1, recipient = EXCLUDED.recipient"
+            "   WHERE receipts.status = 'sending'"
+            " RETURNING true",
+            trade_id,
+            self.to,
+        )
+        if not claimed:  # the row exists and says 'sent'
+            return await self._already_sent(trade_id)
+        email = render_receipt(trade_id, order)
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.
+            row = await conn.fetchrow(
+                "SELECT status, message_id FROM receipts WHERE trade_id = $1 FOR UPDATE",
+                trade_id,
+            )
+            if row["status"] == "sent":
+                return ReceiptResult(trade_id, sent_now=False, message_id=row["message_id"])
+            message_id = await self.mailer.send(
+                to=self.to, sender=self.sender, email=email, key=trade_id
+            )
+            await conn.execute(
+                "UPDATE receipts SET status = 'sent', message_id = $2, sent_at = now()"
+                " WHERE trade_id = $1",
+                trade_id,
+                message_id,
+            )
+        return ReceiptResult(trade_id, sent_now=True, message_id=message_id)
+
+    async def _already_sent(self, trade_id: str) -> ReceiptResult:
+        message_id = await self.db.pool.fetchval(
+            "SELECT message_id FROM receipts WHERE trade_id = $1", trade_id
+        )
+        return ReceiptResult(trade_id, sent_now=False, message_id=message_id)

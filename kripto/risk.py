@@ -1,0 +1,133 @@
+"""Risk guards: what stands between a strategy's signal and an order. Pure and always on.
+
+Each guard that says no gives a one-line reason a person can read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from kripto.models import Order, Side
+from kripto.money import PENNY, fmt_gbp, round_down
+
+if TYPE_CHECKING:
+    from kripto.settings import Settings
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    trade_fraction: Decimal = Decimal("0.15")
+    min_order_gbp: Decimal = Decimal("10")
+    exchange_min_gbp: Decimal = Decimal("1")
+    max_trade_gbp: Decimal = Decimal("1000")
+    daily_spend_limit_gbp: Decimal = Decimal("250")
+    cooldown: timedelta = timedelta(minutes=30)
+    stale_after: timedelta = timedelta(minutes=5)
+
+    @property
+    def minimum(self) -> Decimal:
+        return max(self.min_order_gbp, self.exchange_min_gbp)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What the wallet has available, in Decimal."""
+
+    gbp: Decimal
+    btc: Decimal
+
+
+@dataclass(frozen=True)
+class Sized:
+    amount: Decimal  # GBP; 0 when a guard said no
+    reason: str | None  # why not, or None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 60:.0f} min"
+
+
+def spent_since(trades: Sequence[Order], since: datetime) -> Decimal:
+    return sum(
+        (
+            t.executed_value + t.fill_fees
+            for t in trades
+            if t.side is Side.BUY and t.created_at > since
+        ),
+        Decimal(0),
+    )
+
+
+def size_trade(
+    side: Side,
+    *,
+    price: Decimal,
+    holdings: Holdings,
+    recent_trades: Sequence[Order],
+    now: datetime,
+    edge: float,
+    fee_rate: Decimal,
+    risk: RiskSettings,
+) -> Sized:
+    """Apply every guard to a buy or sell signal; the amount to trade, or why not."""
+    if recent_trades:
+        last = max(t.created_at for t in recent_trades)
+        if now - last < risk.cooldown:
+            since, needed = _minutes(now - last), _minutes(risk.cooldown)
+            return Sized(Decimal(0), f"cooldown: last trade {since} ago (needs {needed})")
+    round_trip = 2 * fee_rate
+    if Decimal(repr(edge)) < round_trip:
+        return Sized(
+            Decimal(0),
+            f"expected edge {edge:.2%} is below the round-trip fee {float(round_trip):.2%}",
+        )
+    minimum = risk.minimum
+    if side is Side.BUY:
+        available = holdings.gbp
+        what = f"{fmt_gbp(available)} GBP available"
+    else:
+        available = round_down(holdings.btc * price, PENNY)
+        what = f"BTC worth {fmt_gbp(available)} available"
+    amount = round_down(available * risk.trade_fraction, PENNY)
+    if amount < minimum:
+        amount = minimum
+    if amount > available:
+        return Sized(
+            Decimal(0), f"not enough to {side.value}: {what}, minimum order {fmt_gbp(minimum)}"
+        )
+    amount = min(amount, risk.max_trade_gbp)
+    if side is Side.BUY:
+        spent = spent_since(recent_trades, now - timedelta(days=1))
+        room = risk.daily_spend_limit_gbp - spent
+        if room < minimum:
+            limit = fmt_gbp(risk.daily_spend_limit_gbp)
+            return Sized(Decimal(0), f"daily spend limit reached: {fmt_gbp(spent)} of {limit}")
+        amount = min(amount, round_down(room, PENNY))
+    return Sized(amount, None)
+
+
+def risk_from_settings(settings: Settings) -> RiskSettings:
+    """The guards from the settings, built once at start-up; limits that could never let an order
+    through are refused here, naming the settings."""
+    risk = RiskSettings(
+        trade_fraction=settings.trade_fraction,
+        min_order_gbp=settings.min_order_gbp,
+        max_trade_gbp=settings.max_trade_gbp,
+        daily_spend_limit_gbp=settings.daily_spend_limit_gbp,
+        cooldown=settings.cooldown,
+        stale_after=settings.stale_after,
+    )
+    if risk.max_trade_gbp < risk.minimum:
+        raise ValueError(
+            f"KRIPTO_MAX_TRADE_GBP ({settings.max_trade_gbp}) must be at least the minimum order"
+            f" ({fmt_gbp(risk.minimum)}: KRIPTO_MIN_ORDER_GBP, never below the exchange's"
+            f" {fmt_gbp(risk.exchange_min_gbp)})"
+        )
+    return risk

@@ -1,0 +1,51 @@
+"""The original decider's idea, done right: EMAs of prices oldest first, with spans that fit in
+the week of minutes it reads, and a cross detected between the two newest points."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.indicators import Floats, crossings, ema_span
+
+
+class EmaCross:
+    name = "ema_cross"
+
+    def __init__(self, short: int = 360, long: int = 1440) -> None:
+        if not 2 <= short < long:
+            raise ValueError(
+                f"the short EMA span ({short}) must be at least 2 and less than the long"
+                f" span ({long})"
+            )
+        if long > MINUTES_PER_WEEK // 2:
+            raise ValueError(
+                f"the long EMA span ({long} minutes) must fit in half a week of minutes"
+                f" ({MINUTES_PER_WEEK // 2}), so a week of data can warm it up"
+            )
+        self.short = short
+        self.long = long
+
+    def params(self) -> dict[str, str]:
+        return {"short": str(self.short), "long": str(self.long)}
+
+    def min_points(self) -> int:
+        return self.long
+
+    def needs(self) -> str:
+        return "the long EMA"
+
+    def evaluate(self, prices: Floats) -> Evaluation:
+        short = ema_span(prices, self.short)
+        long = ema_span(prices, self.long)
+        gap = short - long
+        gap[np.abs(gap) <= 1e-9 * long] = 0.0  # rounding noise on a flat line is not a cross
+        up, down = crossings(gap, 0.0)
+        # Expected edge: how far the long EMA moved over the last long span (or since the first
+        # point), the trend a cross bets on. Not the gap |short - long| / long: at a cross that
+        # gap is about zero by definition, so it would refuse every cross.
+        earlier = np.concatenate((np.full(min(self.long, prices.size), long[0]), long))
+        edge = np.abs(long - earlier[: prices.size]) / long
+        return Evaluation(
+            finish(up, down, self.min_points()), edge, {"ema_short": short, "ema_long": long}
+        )

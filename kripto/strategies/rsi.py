@@ -1,0 +1,40 @@
+"""RSI: buy when it falls below `low` (oversold), sell when it rises above `high` (overbought)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
+from kripto.strategies.indicators import rsi as rsi_line
+
+
+class Rsi:
+    name = "rsi"
+
+    def __init__(self, period: int = 240, low: float = 40.0, high: float = 60.0) -> None:
+        if not 2 <= period <= MINUTES_PER_WEEK // 8:
+            raise ValueError(f"the RSI period ({period}) must be 2 to {MINUTES_PER_WEEK // 8}")
+        if not 0 < low < high < 100:
+            raise ValueError(f"RSI levels must satisfy 0 < low ({low}) < high ({high}) < 100")
+        self.period = period
+        self.low = low
+        self.high = high
+
+    def params(self) -> dict[str, str]:
+        return {"period": str(self.period), "low": str(self.low), "high": str(self.high)}
+
+    def min_points(self) -> int:
+        return 4 * self.period  # Wilder's smoothing, and the mean the edge is measured from
+
+    def needs(self) -> str:
+        return "the RSI"
+
+    def evaluate(self, prices: Floats) -> Evaluation:
+        line = rsi_line(prices, self.period)
+        _, buy = crossings(line, self.low)  # falls below low
+        sell, _ = crossings(line, self.high)  # rises above high
+        # Expected edge: the distance back to the mean over four periods, |price - mean| / mean.
+        mean, _ = rolling_mean_std(prices, 4 * self.period)
+        edge = np.nan_to_num(np.abs(prices - mean) / mean)
+        return Evaluation(finish(buy, sell, self.min_points()), edge, {"rsi": line, "mean": mean})

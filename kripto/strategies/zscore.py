@@ -1,0 +1,41 @@
+"""Mean reversion: buy when the price falls `threshold` standard deviations below its rolling
+mean, sell when it rises as far above it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
+
+
+class ZScore:
+    name = "zscore"
+
+    def __init__(self, window: int = 1440, threshold: float = 2.0) -> None:
+        if not 10 <= window <= MINUTES_PER_WEEK // 2:
+            raise ValueError(f"the z-score window ({window}) must be 10 to {MINUTES_PER_WEEK // 2}")
+        if not threshold > 0:
+            raise ValueError("the z-score threshold must be positive")
+        self.window = window
+        self.threshold = threshold
+
+    def params(self) -> dict[str, str]:
+        return {"window": str(self.window), "threshold": str(self.threshold)}
+
+    def min_points(self) -> int:
+        return self.window
+
+    def needs(self) -> str:
+        return "the rolling window"
+
+    def evaluate(self, prices: Floats) -> Evaluation:
+        mean, std = rolling_mean_std(prices, self.window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(std > 0, (prices - mean) / std, 0.0)
+        z[np.isnan(mean)] = np.nan
+        buy, _ = crossings(-z, self.threshold)  # z falls below -threshold
+        sell, _ = crossings(z, self.threshold)  # z rises above +threshold
+        # Expected edge: the way back to the mean, |z| * std / mean = |price - mean| / mean.
+        edge = np.nan_to_num(np.abs(prices - mean) / mean)
+        return Evaluation(finish(buy, sell, self.min_points()), edge, {"zscore": z, "mean": mean})

@@ -1,0 +1,148 @@
+"""The worker: its services are built once from the settings and handed to the activities."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pydantic
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.deciding import DecideActivities, DecisionPolicy
+from activities.rates import RateActivities
+from activities.trading import TradeActivities, TradeLimits
+from kripto.db import Database, connect
+from kripto.db.decisions import DecisionRepository
+from kripto.db.rates import RateRepository
+from kripto.db.trades import TradeRepository
+from kripto.exchanges.base import Exchange
+from kripto.exchanges.coinbase import CoinbaseExchange
+from kripto.exchanges.paper import PaperExchange
+from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
+from kripto.mail import mailer_from_settings
+from kripto.receipts import ReceiptService
+from kripto.risk import risk_from_settings
+from kripto.settings import Settings
+from kripto.strategies import strategy_from_settings
+from workflows.decide_trade import DecideTradeWorkflow
+from workflows.rate_tick import RateTickWorkflow
+from workflows.store_rate import StoreRateWorkflow
+from workflows.trade import TradeWorkflow
+from workflows.wallet import WalletWorkflow
+
+WORKFLOWS: Sequence[type] = (
+    RateTickWorkflow,
+    StoreRateWorkflow,
+    DecideTradeWorkflow,
+    TradeWorkflow,
+    WalletWorkflow,
+)
+
+
+@dataclass
+class Services:
+    """Everything with a connection, made once per worker process."""
+
+    db: Database
+    feed: RateFeed
+    exchange: Exchange
+    receipts: ReceiptService
+
+    async def close(self) -> None:
+        await self.feed.close()
+        await self.exchange.close()
+        await self.db.close()
+
+
+def feed_from_settings(settings: Settings) -> RateFeed:
+    if settings.feed == "simulated":
+        return SimulatedFeed(seed=settings.feed_seed)
+    return CoinbaseSpotFeed(settings.coinbase_url, timeout=settings.http_timeout.total_seconds())
+
+
+def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
+    if settings.exchange == "paper":
+        return PaperExchange(db, fee_rate=settings.fee_rate, initial_gbp=settings.paper_gbp)
+    return CoinbaseExchange(
+        base_url=settings.coinbase_url,
+        key_name=settings.coinbase_api_key_name or "",
+        private_key_pem=settings.coinbase_private_key_pem(),
+        timeout=settings.http_timeout.total_seconds(),
+    )
+
+
+async def build_services(settings: Settings) -> Services:
+    db = await connect(settings.require_database_url())
+    return Services(
+        db=db,
+        feed=feed_from_settings(settings),
+        exchange=exchange_from_settings(settings, db),
+        receipts=ReceiptService(
+            db,
+            mailer_from_settings(settings),
+            to=settings.receipt_to,
+            sender=settings.receipt_from,
+        ),
+    )
+
+
+def activities_for(services: Services, settings: Settings) -> list[Any]:
+    rate_repository = RateRepository(services.db)
+    trades = TradeRepository(services.db)
+    rates = RateActivities(services.feed, rate_repository)
+    deciding = DecideActivities(
+        rate_repository,
+        trades,
+        DecisionRepository(services.db),
+        services.exchange,
+        DecisionPolicy(
+            strategy=strategy_from_settings(settings),
+            risk=risk_from_settings(settings),
+            fee_rate=settings.fee_rate,
+        ),
+    )
+    trading = TradeActivities(
+        services.exchange,
+        trades,
+        services.receipts,
+        TradeLimits(max_trade_gbp=settings.max_trade_gbp, products=tuple(settings.products)),
+    )
+    return [
+        rates.fetch_rate,
+        rates.write_rate,
+        rates.read_rates,
+        deciding.decide,
+        trading.validate_trade,
+        trading.place_order,
+        trading.await_settlement,
+        trading.write_trade,
+        trading.send_receipt,
+        trading.get_wallet,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, services: Services) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(services, settings),
+        # A payload that does not validate fails the workflow at once, never a task retry loop.
+        workflow_failure_exception_types=[pydantic.ValidationError],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then finish in-flight activities (up to the grace period)."""
+    async with AsyncExitStack() as stack:
+        services = await build_services(settings)
+        stack.push_async_callback(services.close)
+        worker = build_worker(client, settings, services)
+        async with worker:
+            await stop.wait()

@@ -1,0 +1,274 @@
+"""CoinbaseExchange against the fake Advanced Trade server, over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kripto.errors import (
+    BadCredentials,
+    InsufficientFunds,
+    KriptoError,
+    NonRetryableError,
+    RetryableError,
+)
+from kripto.exchanges.base import Exchange
+from kripto.exchanges.coinbase import CoinbaseExchange
+from kripto.models import Order, Side
+from tests.fakes.coinbase_fixtures import FakeCoinbase, new_ec_key, start_fake_coinbase_process
+from tests.fakes.coinbase_server import Fault
+
+GBP_AFTER_SEED_BUY = Decimal("990.000028301824")  # 1000.00 - 9.9502205952 - 0.049751102976
+
+
+def secret_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+def assert_no_secret(text: str, fake: FakeCoinbase) -> None:
+    for line in secret_lines(fake.private_key_pem):
+        assert line not in text
+    assert "Bearer" not in text
+    assert "eyJ" not in text  # no JWT
+
+
+@pytest.fixture
+async def coinbase(fake_coinbase: FakeCoinbase) -> AsyncIterator[CoinbaseExchange]:
+    exchange = CoinbaseExchange(
+        base_url=fake_coinbase.url,
+        key_name=fake_coinbase.key_name,
+        private_key_pem=fake_coinbase.private_key_pem,
+        timeout=2.0,
+    )
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
+async def buy(exchange: CoinbaseExchange, key: str, amount: str = "10.00") -> Order:
+    return await exchange.place_market_order(
+        client_order_id=key, product_id="BTC-GBP", side=Side.BUY, amount=Decimal(amount)
+    )
+
+
+async def test_places_one_order_in_the_seed_shape(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    assert isinstance(coinbase, Exchange)
+    order = await buy(coinbase, "trade-1")
+    assert order.client_order_id == "trade-1"
+    assert order.side is Side.BUY
+    assert order.product_id == "BTC-GBP"
+    assert order.funds == Decimal("10.00")  # funds ← quote_size
+    assert order.filled_size == Decimal("0.00125952")
+    assert order.executed_value == Decimal("9.9502205952")
+    assert order.fill_fees == Decimal("0.049751102976")
+    assert order.settled is True
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+    assert fake_coinbase.balances()["BTC"]["available"] == "0.00125952"
+    assert await coinbase.get_order(order.id) == order
+    assert await coinbase.find_order("trade-1") == order
+    assert await coinbase.find_order("no-such-trade") is None
+
+
+async def test_a_duplicate_client_order_id_returns_the_same_order(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    first = await buy(coinbase, "trade-1")
+    assert await buy(coinbase, "trade-1", amount="25.00") == first
+    # Even a client that skips the look-up gets the existing order back from the exchange.
+    blind = CoinbaseExchange(
+        base_url=fake_coinbase.url,
+        key_name=fake_coinbase.key_name,
+        private_key_pem=fake_coinbase.private_key_pem,
+        lookup_pages=0,
+    )
+    try:
+        assert (await buy(blind, "trade-1", amount="25.00")).id == first.id
+    finally:
+        await blind.close()
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+
+
+async def test_find_order_follows_the_cursor(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    first = await buy(coinbase, "oldest")
+    for n in range(4):
+        await buy(coinbase, f"newer-{n}")
+    assert fake_coinbase.server.page_size == 2  # so "oldest" is on the third page
+    assert await coinbase.find_order("oldest") == first
+
+
+async def test_faults_then_success_place_exactly_one_order(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.inject(
+        Fault("429", retry_after=3),
+        Fault("500"),
+        Fault("drop", method="POST", path="/orders"),
+    )
+    errors: list[RetryableError] = []
+    order = None
+    for _ in range(6):  # what Temporal's retry does: find_order, then place
+        try:
+            order = await buy(coinbase, "trade-1")
+            break
+        except RetryableError as exc:
+            errors.append(exc)
+    assert order is not None
+    assert len(errors) == 3
+    assert errors[0].retry_after == 3.0
+    assert "HTTP 429" in str(errors[0])
+    assert "HTTP 500" in str(errors[1])
+    assert "connection failed" in str(errors[2])
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+    for error in errors:
+        assert_no_secret(str(error), fake_coinbase)
+
+
+async def test_a_slow_reply_is_a_retryable_timeout(fake_coinbase: FakeCoinbase) -> None:
+    impatient = CoinbaseExchange(
+        base_url=fake_coinbase.url,
+        key_name=fake_coinbase.key_name,
+        private_key_pem=fake_coinbase.private_key_pem,
+        timeout=0.2,
+    )
+    fake_coinbase.inject(Fault("slow", seconds=0.6))
+    try:
+        with pytest.raises(RetryableError, match=r"no reply within 0\.2s"):
+            await impatient.wallet()
+        assert (await impatient.wallet()).gbp.available == Decimal("1000.00")
+    finally:
+        await impatient.close()
+
+
+async def test_an_order_settles_after_polling(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.server.settle_after = 2
+    placed = await buy(coinbase, "trade-1")
+    assert placed.settled is False
+    assert placed.filled_size == 0
+    settled = await coinbase.get_order(placed.id)
+    assert settled.settled is True
+    assert settled.filled_size == Decimal("0.00125952")
+    assert settled.fill_fees == Decimal("0.049751102976")
+
+
+async def test_a_sell_is_sized_in_btc_at_the_current_price(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    await buy(coinbase, "buy-1", amount="100.00")
+    sell = await coinbase.place_market_order(
+        client_order_id="sell-1", product_id="BTC-GBP", side=Side.SELL, amount=Decimal("10.00")
+    )
+    assert sell.side is Side.SELL
+    assert sell.filled_size == Decimal("0.00126582")  # 10.00 / 7900.01, rounded down
+    assert sell.executed_value == Decimal("9.9999906582")
+    assert sell.funds == sell.executed_value
+    assert sell.fill_fees == Decimal("0.049999953291")
+    assert fake_coinbase.order_count() == 2
+
+
+async def test_insufficient_funds_is_refused_and_places_nothing(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.set_balance("GBP", "12.30")
+    with pytest.raises(InsufficientFunds) as caught:
+        await buy(coinbase, "trade-1", amount="50.00")
+    assert str(caught.value) == (
+        "insufficient funds: buying £50.00 of BTC-GBP was refused by Coinbase"
+        " (not enough GBP), wallet has £12.30 GBP available"
+    )
+    with pytest.raises(InsufficientFunds, match="not enough BTC"):
+        await coinbase.place_market_order(
+            client_order_id="sell-1", product_id="BTC-GBP", side=Side.SELL, amount=Decimal("5")
+        )
+    assert fake_coinbase.order_count() == 0
+    assert_no_secret(str(caught.value), fake_coinbase)
+
+
+async def test_a_wrong_key_is_bad_credentials(fake_coinbase: FakeCoinbase) -> None:
+    wrong_pem, _ = new_ec_key()
+    exchange = CoinbaseExchange(
+        base_url=fake_coinbase.url, key_name=fake_coinbase.key_name, private_key_pem=wrong_pem
+    )
+    try:
+        with pytest.raises(BadCredentials) as caught:
+            await buy(exchange, "trade-1")
+    finally:
+        await exchange.close()
+    assert isinstance(caught.value, NonRetryableError)
+    assert "HTTP 401" in str(caught.value)
+    for line in secret_lines(wrong_pem):
+        assert line not in str(caught.value)
+        assert line not in repr(exchange)
+    assert fake_coinbase.order_count() == 0
+
+
+async def test_the_wallet_is_available_plus_hold_across_pages(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.server.accounts["GBP"].hold = Decimal("2.50")
+    fake_coinbase.set_balance("BTC", "0.01000000")
+    fake_coinbase.server.accounts["BTC"].hold = Decimal("0.00100000")
+    wallet = await coinbase.wallet()
+    assert wallet.gbp.available == Decimal("1000.00")
+    assert wallet.gbp.hold == Decimal("2.50")
+    assert wallet.gbp.balance == Decimal("1002.50")
+    assert wallet.btc.balance == Decimal("0.01100000")  # BTC is on the second page
+    assert wallet.gbp.id == fake_coinbase.server.accounts["GBP"].uuid
+    assert wallet.btc.model_dump(mode="json")["available"] == "0.01000000"
+    assert await coinbase.fee_rate() == Decimal("0.005")
+
+
+async def test_secrets_stay_out_of_reprs_and_errors(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    assert_no_secret(repr(coinbase), fake_coinbase)
+    assert_no_secret(str(vars(coinbase)), fake_coinbase)
+    fake_coinbase.inject("500")
+    with pytest.raises(KriptoError) as caught:
+        await coinbase.get_order("nope")
+    assert_no_secret(str(caught.value), fake_coinbase)
+    with pytest.raises(KriptoError) as missing:
+        await coinbase.get_order("nope")
+    assert "not found" in str(missing.value)
+    assert_no_secret(str(missing.value), fake_coinbase)
+
+
+async def test_the_fake_runs_as_its_own_process(tmp_path: Path) -> None:
+    fake = start_fake_coinbase_process(tmp_path)
+    exchange = CoinbaseExchange(
+        base_url=fake.url, key_name=fake.key_name, private_key_pem=fake.private_key_pem
+    )
+    try:
+        fake.set_price("8000.00")
+        fake.inject({"kind": "500"})
+        with pytest.raises(RetryableError):
+            await buy(exchange, "trade-1")
+        order = await buy(exchange, "trade-1")
+        assert order.filled_size == Decimal("0.00124378")  # 9.95024875 / 8000.00
+        assert fake.order_count() == 1
+    finally:
+        await exchange.close()
+        fake.stop()
+    assert fake.process.returncode is not None
+
+
+async def test_concurrent_placements_under_one_key_place_one_order(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    orders = await asyncio.gather(*(buy(coinbase, "same") for _ in range(5)))
+    assert len({o.id for o in orders}) == 1
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)

@@ -1,0 +1,68 @@
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from kripto.errors import FeedError
+from kripto.feeds import CoinbaseSpotFeed, SimulatedFeed
+from tests.fakes.spot_server import Reply, SpotServer
+
+AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+async def test_coinbase_spot_price_is_an_exact_decimal(spot_server: SpotServer) -> None:
+    feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
+    rate = await feed.rate("BTC-GBP", AT)
+    await feed.close()
+    assert rate.rate == Decimal("8012.92")
+    assert rate.date_time == AT
+    assert rate.source == "coinbase"
+    assert spot_server.requests == ["/v2/prices/BTC-GBP/spot"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Reply(status=503), "HTTP 503"),
+        (Reply(status=429, headers=(("Retry-After", "7"),)), "HTTP 429"),
+        (Reply(body=b"<html>oops</html>"), "is not a spot price"),
+        (Reply(body=b'{"data": {"amount": "abc"}}'), "'abc' is not a decimal number"),
+        (Reply(body=b'{"data": {"amount": "-5.00"}}'), "'-5.00' is not a positive price"),
+        (Reply(body=b'{"data": {"amount": "NaN"}}'), "'NaN' is not a positive price"),
+        (Reply(body=b'{"data": {"amount": 8000.5}}'), "8000.5 is not a decimal string"),
+        (
+            Reply(body=b'{"data": {"base": "ETH", "currency": "GBP", "amount": "1.00"}}'),
+            "is for ETH-GBP, not BTC-GBP",
+        ),
+        (Reply(delay=1.5), "no reply in time"),
+    ],
+)
+async def test_coinbase_faults_are_readable_retryable_errors(
+    spot_server: SpotServer, reply: Reply, message: str
+) -> None:
+    spot_server.fail_next(reply)
+    feed = CoinbaseSpotFeed(spot_server.url, timeout=0.5)
+    with pytest.raises(FeedError) as caught:
+        await feed.rate("BTC-GBP", AT)
+    await feed.close()
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("Coinbase spot price for BTC-GBP")
+    if reply.status == 429:
+        assert caught.value.retry_after == 7.0
+
+
+async def test_coinbase_unreachable_is_a_feed_error() -> None:
+    feed = CoinbaseSpotFeed("http://127.0.0.1:9", timeout=0.5)
+    with pytest.raises(FeedError, match="ConnectError"):
+        await feed.rate("BTC-GBP", AT)
+    await feed.close()
+
+
+async def test_simulated_feed_is_deterministic_per_seed_and_time() -> None:
+    a, b, c = SimulatedFeed(seed=1), SimulatedFeed(seed=1), SimulatedFeed(seed=2)
+    first = await a.rate("BTC-GBP", AT)
+    assert first == await b.rate("BTC-GBP", AT)
+    assert first.source == "simulated"
+    assert first.rate != (await c.rate("BTC-GBP", AT)).rate
+    assert first.rate == first.rate.quantize(Decimal("0.01"))
+    assert Decimal("40000") < first.rate < Decimal("80000")

@@ -1,0 +1,54 @@
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from kripto.db import Database
+from kripto.db.migrations import migrate, migration_files
+from kripto.db.rates import RateRepository
+from kripto.models import Rate, RateSource
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def rate(minute: int, price: str, source: RateSource = "coinbase") -> Rate:
+    return Rate(rate=Decimal(price), date_time=T0 + timedelta(minutes=minute), source=source)
+
+
+async def test_insert_is_idempotent_per_product_and_time(db: Database) -> None:
+    repo = RateRepository(db)
+    assert await repo.insert(rate(0, "8012.92")) is True
+    assert await repo.insert(rate(0, "9999.99")) is False
+    assert await repo.count("BTC-GBP") == 1
+    [stored] = await repo.since("BTC-GBP", T0)
+    assert stored.rate == Decimal("8012.92")
+
+
+async def test_since_returns_oldest_first_with_exact_decimals(db: Database) -> None:
+    repo = RateRepository(db)
+    for minute, price in [(2, "8000.03"), (0, "8000.01"), (1, "8000.02")]:
+        await repo.insert(rate(minute, price, "simulated"))
+    rows = await repo.since("BTC-GBP", T0)
+    assert [r.rate for r in rows] == [Decimal("8000.01"), Decimal("8000.02"), Decimal("8000.03")]
+    assert [r.date_time for r in rows] == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    assert {r.source for r in rows} == {"simulated"}
+    assert (await repo.latest("BTC-GBP")) == rows[-1]
+
+
+async def test_migrations_apply_once(database_url: str, db: Database) -> None:
+    assert await migrate(database_url) == []
+    versions = await db.pool.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    assert versions[0]["version"] == "0001_rates"
+
+
+async def test_workers_starting_at_once_apply_each_migration_once(database_url: str) -> None:
+    results = await asyncio.gather(*(migrate(database_url) for _ in range(5)))
+    applied = [version for result in results for version in result]
+    assert sorted(applied) == [version for version, _ in migration_files()]
+    conn = await asyncpg.connect(database_url)
+    try:
+        count = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+    finally:
+        await conn.close()
+    assert count == len(migration_files())

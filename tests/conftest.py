@@ -1,0 +1,74 @@
+"""Shared fixtures: a real Postgres (embedded, or the server in KRIPTO_TEST_DATABASE_URL) with a
+fresh database per test, and the real Temporal servers from their pip packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from kripto.db import Database, connect
+from kripto.devstack.postgres import EmbeddedPostgres
+
+pytest_plugins = [
+    "tests.temporal_fixtures",
+    "tests.fakes.spot_server",
+    "tests.fakes.coinbase_fixtures",
+    "tests.trading_fixtures",
+    "tests.fakes.ses_fixtures",
+]
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A Postgres server for the session: KRIPTO_TEST_DATABASE_URL, or an embedded one."""
+    external = os.environ.get("KRIPTO_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    folder = Path(tempfile.mkdtemp(prefix="kripto-pg-"))
+    pg = EmbeddedPostgres(folder / "data")
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+async def database_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A new, empty database for one test, dropped afterwards."""
+    name = f"kripto_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield with_database(pg_server_url, name)
+    admin = await asyncpg.connect(pg_server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database and its pool."""
+    database = await connect(database_url)
+    try:
+        yield database
+    finally:
+        await database.close()

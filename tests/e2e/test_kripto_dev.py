@@ -1,0 +1,165 @@
+"""`kripto dev` as a user runs it: a real process tree (embedded Postgres, the Temporal dev
+server, a worker, the schedule) started, used, stopped with SIGTERM, and started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))}
+
+
+def kripto(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kripto", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class DevProcess:
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.log = cwd / f"dev-{time.monotonic_ns()}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kripto", "dev", *args],
+            cwd=cwd,
+            env={**clean_env(), "COLUMNS": "200"},
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not printed; output:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    # Never leave a server behind, whatever the test did.
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):
+            proc.kill()
+
+
+def stored_rates(cwd: Path) -> list[dict[str, str]]:
+    result = kripto("rates", "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    rates: list[dict[str, str]] = json.loads(result.stdout)
+    return rates
+
+
+def wait_for_rates(cwd: Path, count: int, timeout: float = 60) -> list[dict[str, str]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rates = stored_rates(cwd)
+        if len(rates) >= count or time.monotonic() > deadline:
+            return rates
+        time.sleep(1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path) -> None:
+    port, ui_port = free_port(), free_port()
+    args = ("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated")
+    dev = DevProcess(workdir, *args)
+    dev.wait_for("Ctrl-C (or SIGTERM) stops everything")
+    banner = dev.output()
+    assert f"http://127.0.0.1:{ui_port}" in banner
+    assert "kripto-rates-BTC-GBP (created), every 2s" in banner
+    assert "postgresql://" in banner
+
+    env_file = (workdir / ".kripto" / "dev.env").read_text()
+    assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
+    assert "KRIPTO_DATABASE_URL=postgresql://" in env_file
+
+    rates = wait_for_rates(workdir, 2)
+    assert len(rates) >= 2, dev.output()
+    assert {r["source"] for r in rates} == {"simulated"}
+    assert all(isinstance(r["rate"], str) and r["dateTime"].endswith("Z") for r in rates)
+    assert [r["dateTime"] for r in rates] == sorted(r["dateTime"] for r in rates)
+
+    ui = httpx.get(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows", timeout=10)
+    assert ui.status_code == 200
+
+    second = kripto("dev", *args, cwd=workdir)
+    assert second.returncode == 2
+    assert "already running" in second.stderr
+
+    children = [p.pid for p in psutil.Process(dev.process.pid).children(recursive=True)]
+    postmaster = int((workdir / ".kripto/postgres/postmaster.pid").read_text().split()[0])
+    assert children, "the Temporal dev server should be a child process"
+    assert dev.stop(signal.SIGTERM) == 0
+    time.sleep(0.5)
+    assert [pid for pid in [*children, postmaster] if alive(pid)] == []
+
+    again = DevProcess(workdir, *args)
+    again.wait_for("Ctrl-C (or SIGTERM) stops everything")
+    assert "kripto-rates-BTC-GBP (unchanged)" in again.output()
+    after = stored_rates(workdir)
+    assert after[: len(rates)] == rates  # what was stored before is still there
+    assert again.stop(signal.SIGINT) == 0
+
+
+def test_bad_settings_stop_with_one_line_naming_the_setting(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("KRIPTO_PRODUCTS=bitcoin\n")
+    result = kripto("config", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: KRIPTO_PRODUCTS: product 'bitcoin' must look like BASE-QUOTE in capitals,"
+        " for example BTC-GBP"
+    ]
+    (tmp_path / ".env").write_text("KRIPTO_DATABASE_URL=mysql://nope\nKRIPTO_SCHEDULE_EVERY=-1m\n")
+    result = kripto("rates", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "KRIPTO_DATABASE_URL: must be a postgresql:// URL" in result.stderr
+    assert "KRIPTO_SCHEDULE_EVERY" in result.stderr
+    assert "Traceback" not in result.stderr
+    (tmp_path / ".env").unlink()
+    result = kripto("dev", "--every=-5s", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--every: must be a positive duration" in result.stderr

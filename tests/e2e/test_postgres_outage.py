@@ -1,0 +1,94 @@
+"""No rate is lost while Postgres is down: a real Postgres is stopped mid-flow and started
+again, and the tick's write lands once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.db import connect
+from kripto.db.rates import RateRepository
+from kripto.devstack.postgres import EmbeddedPostgres
+from kripto.feeds import SimulatedFeed
+from kripto.models import RateTickInput
+from kripto.settings import Settings
+from kripto.temporal.worker import build_services, build_worker
+from workflows.rate_tick import RateTickWorkflow
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A Postgres of this test's own, since the test stops it."""
+    pg = EmbeddedPostgres(tmp_path / "pg")
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
+    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path
+) -> None:
+    client = dev_server_env.client
+    settings = Settings(
+        database_url=postgres.url, task_queue=task_queue, feed="simulated", data_dir=tmp_path
+    )
+    services = await build_services(settings)
+    try:
+        async with build_worker(client, settings, services):
+            before = await client.execute_workflow(
+                RateTickWorkflow.run,
+                RateTickInput(),
+                id=f"tick-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+            assert before.stored  # the pool now holds a connection that the stop will break
+
+            postgres.stop()
+            await asyncio.sleep(1)  # ticks are stamped to the second: make this a new one
+            handle = await client.start_workflow(
+                RateTickWorkflow.run,
+                RateTickInput(),
+                id=f"tick-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+            failure = await wait_for_failed_write(client, task_queue, attempts=2)
+            assert "Postgres unavailable, rate for BTC-GBP" in failure
+
+            postgres.start()
+            during = await asyncio.wait_for(handle.result(), timeout=60)
+    finally:
+        await services.close()
+
+    assert during.stored is True
+    db = await connect(postgres.url)
+    try:
+        stored = await RateRepository(db).since("BTC-GBP", before.rate.date_time)
+    finally:
+        await db.close()
+    feed = SimulatedFeed(seed=settings.feed_seed)
+    assert [(r.date_time, r.rate) for r in stored] == [
+        (before.rate.date_time, feed.price_at("BTC-GBP", before.rate.date_time)),
+        (during.rate.date_time, feed.price_at("BTC-GBP", during.rate.date_time)),
+    ]
+
+
+async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) -> str:
+    """Wait until the store child's write_rate has failed `attempts` times; its last failure."""
+    query = f"WorkflowType = 'StoreRateWorkflow' AND TaskQueue = '{task_queue}'"
+    for _ in range(120):
+        async for info in client.list_workflows(query):
+            described = await client.get_workflow_handle(info.id).describe()
+            pending = described.raw_description.pending_activities
+            running = info.status is not None and info.status.name == "RUNNING"
+            if running and pending and pending[0].attempt > attempts:
+                return str(pending[0].last_failure.message)
+        await asyncio.sleep(0.5)
+    raise AssertionError("write_rate never failed while Postgres was down")

@@ -1,0 +1,118 @@
+"""Trading from the outside, as a person does: the plain `temporal` CLI with the seed's payload,
+and `kripto trade`, against the dev server and a worker with the paper exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.db import Database
+from kripto.devstack.binaries import find_binary
+from kripto.settings import Settings
+from kripto.temporal.worker import build_services, build_worker
+from tests.trading_fixtures import store_rate
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def worker_env(
+    dev_server_env: WorkflowEnvironment, settings: Settings, db: Database
+) -> AsyncIterator[dict[str, str]]:
+    """A running worker, and the environment a CLI needs to reach it."""
+    await store_rate(db)
+    services = await build_services(settings)
+    async with build_worker(dev_server_env.client, settings, services):
+        yield {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
+            "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+            "KRIPTO_DATABASE_URL": settings.require_database_url(),
+            "KRIPTO_TASK_QUEUE": settings.task_queue,
+        }
+    await services.close()
+
+
+async def cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
+    worker_env: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    key = str(uuid.uuid4())
+    payload = json.dumps({"idempotencyKey": key, "tradeType": "buy", "amount": "10.00"})
+    command = [
+        find_binary("temporal"),
+        "workflow",
+        "execute",
+        "--address",
+        worker_env["TEMPORAL_ADDRESS"],
+        "--type",
+        "TradeWorkflow",
+        "--task-queue",
+        settings.task_queue,
+        "--workflow-id",
+        key,
+        "--input",
+        payload,
+        "-o",
+        "json",
+    ]
+    code, out, err = await cli(command, worker_env, tmp_path)
+    assert code == 0, err
+    order = json.loads(out)["result"]
+    assert order["executedValue"] == "9.9502205952"
+    assert order["filledSize"] == "0.00125952"
+    assert order["fillFees"] == "0.049751102976"
+    assert order["funds"] == "9.95024875"
+    assert order["clientOrderId"] == key
+    # Again with the CLI's default reuse policy: a new run, the same order, nothing placed.
+    code, out, err = await cli(command, worker_env, tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["result"] == order
+
+
+async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
+    worker_env: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    key = str(uuid.uuid4())
+    kripto = [sys.executable, "-m", "kripto"]
+    code, out, err = await cli(
+        [*kripto, "trade", "buy", "10.00", "--key", key, "--json"], worker_env, tmp_path
+    )
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["filledSize"] == "0.00125952"
+
+    code, out, err = await cli(
+        [*kripto, "trade", "buy", "10.00", "--key", key], worker_env, tmp_path
+    )
+    assert code == 0, err
+    assert f"key {key} has already traded" in out
+
+    code, out, err = await cli([*kripto, "trades", "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    assert [t["id"] for t in json.loads(out)] == [first["id"]]
+
+    code, out, err = await cli([*kripto, "wallet", "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["btc"]["balance"] == "0.00125952"
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+
+    code, out, err = await cli([*kripto, "trade", "buy", "10.001"], worker_env, tmp_path)
+    assert code == 2
+    assert "amount" in err and "2 decimal places" in err
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1

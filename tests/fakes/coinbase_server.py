@@ -1,0 +1,624 @@
+"""A fake Coinbase Advanced Trade API on loopback: a real HTTP server that behaves like the
+parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults included.
+
+- Every request must carry a valid JWT (ES256 or EdDSA, checked against the test public key):
+  `kid` and `sub` name the key, `iss` is "cdp", `uri` is "<METHOD> <Host><path>", and the token
+  has not expired. Anything else is a 401.
+- `POST /orders` fills market orders at a settable price with `kripto.fills.market_fill`,
+  deduplicates `client_order_id` (the existing order comes back), keeps balances, and refuses
+  insufficient funds with the real API's 200 + `success: false` body.
+- `GET /orders/historical/{id}` shows an order as unsettled (status OPEN, nothing filled yet)
+  until it has been looked up `settle_after` times, so a client must poll.
+- `GET /orders/historical/batch` (filters `product_ids`, paged by `cursor`, newest first),
+  `GET /accounts` (paged by cursor), `GET /products/{id}`, `GET /transaction_summary`.
+
+Faults are queued and each is used by the next matching API request:
+  {"kind": "429", "retry_after": 2}    reply 429 with a Retry-After header
+  {"kind": "500"}                      reply 500
+  {"kind": "slow", "seconds": 1.5}     wait, then handle the request as usual
+  {"kind": "hang", "seconds": 30}      handle the request (an order IS created), then reply late
+  {"kind": "drop"}                     handle the request (an order IS created), then close the
+                                       connection without replying
+Each may carry "method" and "path" (a prefix of the path after the API prefix, e.g. "/orders")
+to hit only matching requests.
+
+Control endpoints (no auth): `POST /_fault` with a JSON list of faults (or {"faults": [...]}),
+`GET /_state` (order count, orders, balances, price), `POST /_config` with any of `price`,
+`fee_rate`, `settle_after`, `balances` ({"GBP": "100.00"}).
+
+As a process: `python -m tests.fakes.coinbase_server --port P --public-key-file F` prints
+`listening on http://127.0.0.1:P` when it is ready and serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from kripto.fills import market_fill
+from kripto.models import Side
+from kripto.money import SATOSHI, round_down, trim
+
+API = "/api/v3/brokerage"
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
+
+@dataclass
+class Fault:
+    kind: str  # "429" | "500" | "slow" | "drop" | "hang"
+    retry_after: int = 1
+    seconds: float = 1.0
+    method: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Fault:
+        kind = str(data["kind"])
+        if kind not in ("429", "500", "slow", "drop", "hang"):
+            raise ValueError(f"unknown fault kind {kind!r}")
+        return cls(
+            kind=kind,
+            retry_after=int(data.get("retry_after", 1)),
+            seconds=float(data.get("seconds", 1.0)),
+            method=data.get("method"),
+            path=data.get("path"),
+        )
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method:
+            return False
+        return not self.path or path.startswith(self.path)
+
+
+@dataclass
+class FakeOrder:
+    order_id: str
+    client_order_id: str
+    product_id: str
+    side: Side
+    configuration: dict[str, str]
+    filled_size: Decimal
+    filled_value: Decimal
+    total_fees: Decimal
+    price: Decimal
+    created: datetime
+    lookups: int = 0
+
+    def settled(self, settle_after: int) -> bool:
+        return self.lookups >= settle_after
+
+    def to_json(self, settle_after: int) -> dict[str, Any]:
+        settled = self.settled(settle_after)
+        zero = "0"
+        value_after = (
+            self.filled_value + self.total_fees
+            if self.side is Side.BUY
+            else self.filled_value - self.total_fees
+        )
+        return {
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "product_id": self.product_id,
+            "user_id": "fake-user",
+            "side": self.side.value.upper(),
+            "order_type": "MARKET",
+            "order_configuration": {"market_market_ioc": dict(self.configuration)},
+            "status": "FILLED" if settled else "OPEN",
+            "time_in_force": "IMMEDIATE_OR_CANCEL",
+            "created_time": self.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "completion_percentage": "100" if settled else "0",
+            "filled_size": str(self.filled_size) if settled else zero,
+            "average_filled_price": str(self.price) if settled else zero,
+            "filled_value": str(self.filled_value) if settled else zero,
+            "total_fees": str(self.total_fees) if settled else zero,
+            "total_value_after_fees": str(trim(value_after)) if settled else zero,
+            "number_of_fills": "1" if settled else "0",
+            "size_in_quote": "quote_size" in self.configuration,
+            "size_inclusive_of_fees": "quote_size" in self.configuration,
+            "settled": settled,
+            "product_type": "SPOT",
+            "reject_reason": "",
+            "cancel_message": "",
+            "order_placement_source": "RETAIL_ADVANCED",
+        }
+
+
+@dataclass
+class Account:
+    currency: str
+    available: Decimal
+    hold: Decimal = Decimal(0)
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "name": f"{self.currency} Wallet",
+            "currency": self.currency,
+            "available_balance": {"value": str(self.available), "currency": self.currency},
+            "default": self.currency == "GBP",
+            "active": True,
+            "created_at": "2026-01-01T00:00:00Z",
+            "type": "ACCOUNT_TYPE_FIAT" if self.currency == "GBP" else "ACCOUNT_TYPE_CRYPTO",
+            "ready": True,
+            "hold": {"value": str(self.hold), "currency": self.currency},
+        }
+
+
+class Reply(Exception):
+    """Raised inside a handler to send a status and a JSON body."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class FakeCoinbaseServer:
+    def __init__(
+        self,
+        public_key: PublicKey | str | bytes,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        price: Decimal = Decimal("7900.01"),
+        fee_rate: Decimal = Decimal("0.005"),
+        gbp: Decimal = Decimal("1000.00"),
+        btc: Decimal = Decimal("0"),
+        settle_after: int = 0,
+        page_size: int = 2,
+    ) -> None:
+        if isinstance(public_key, str | bytes):
+            text = public_key.encode() if isinstance(public_key, str) else public_key
+            loaded = load_pem_public_key(text)
+            if not isinstance(loaded, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+                raise ValueError("the public key must be EC P-256 or Ed25519")
+            public_key = loaded
+        self.public_key: PublicKey = public_key
+        self.algorithm = "EdDSA" if isinstance(public_key, ed25519.Ed25519PublicKey) else "ES256"
+        self.price = price
+        self.fee_rate = fee_rate
+        self.settle_after = settle_after
+        self.page_size = page_size
+        self.lock = threading.RLock()
+        self.faults: deque[Fault] = deque()
+        self.orders: dict[str, FakeOrder] = {}
+        self.by_client_id: dict[str, str] = {}
+        # Four accounts, two to a page by default: BTC is on the second page, so a client
+        # that does not follow the cursor misses it.
+        self.accounts: dict[str, Account] = {
+            "EUR": Account("EUR", Decimal("0")),
+            "GBP": Account("GBP", gbp),
+            "ETH": Account("ETH", Decimal("0")),
+            "BTC": Account("BTC", btc),
+        }
+        self.requests: list[str] = []
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    # -- Python control -------------------------------------------------------------------
+
+    def start(self) -> FakeCoinbaseServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.1)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def inject(self, *faults: Fault | dict[str, Any] | str) -> None:
+        """Queue faults: Fault objects, dicts like {"kind": "429"}, or bare kinds ("500")."""
+        with self.lock:
+            for f in faults:
+                if isinstance(f, str):
+                    f = Fault(kind=f)
+                elif isinstance(f, dict):
+                    f = Fault.parse(f)
+                self.faults.append(f)
+
+    def set_price(self, price: Decimal | str) -> None:
+        with self.lock:
+            self.price = Decimal(price)
+
+    def set_balance(self, currency: str, available: Decimal | str) -> None:
+        with self.lock:
+            self.accounts[currency].available = Decimal(available)
+
+    def order_count(self) -> int:
+        with self.lock:
+            return len(self.orders)
+
+    def balances(self) -> dict[str, dict[str, str]]:
+        with self.lock:
+            return {
+                a.currency: {"available": str(a.available), "hold": str(a.hold)}
+                for a in self.accounts.values()
+            }
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "order_count": len(self.orders),
+                "orders": [o.to_json(self.settle_after) for o in self.orders.values()],
+                "balances": self.balances(),
+                "price": str(self.price),
+                "pending_faults": len(self.faults),
+            }
+
+    # -- the API --------------------------------------------------------------------------
+
+    def _next_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for i, f in enumerate(self.faults):
+                if f.matches(method, path):
+                    del self.faults[i]
+                    return f
+        return None
+
+    def _authenticate(self, method: str, host: str, path: str, header: str | None) -> None:
+        if not header or not header.startswith("Bearer "):
+            raise Reply(401, {"error": "UNAUTHENTICATED", "message": "missing bearer token"})
+        token = header.removeprefix("Bearer ")
+        try:
+            head = jwt.get_unverified_header(token)
+            claims = jwt.decode(
+                token,
+                self.public_key,
+                algorithms=[self.algorithm],
+                options={"require": ["sub", "iss", "nbf", "exp", "uri"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise Reply(
+                401, {"error": "UNAUTHENTICATED", "message": f"invalid token: {exc}"}
+            ) from None
+        expected_uri = f"{method} {host}{path}"
+        problems = []
+        if claims["iss"] != "cdp":
+            problems.append("iss must be cdp")
+        if claims["uri"] != expected_uri:
+            problems.append(f"uri {claims['uri']!r} is not {expected_uri!r}")
+        if head.get("kid") != claims["sub"]:
+            problems.append("kid must equal sub")
+        if not head.get("nonce"):
+            problems.append("nonce missing")
+        if claims["exp"] - claims["nbf"] > 300:
+            problems.append("token lives too long")
+        if problems:
+            raise Reply(401, {"error": "UNAUTHENTICATED", "message": "; ".join(problems)})
+
+    def _create_order(self, body: dict[str, Any]) -> dict[str, Any]:
+        client_order_id = str(body.get("client_order_id") or "")
+        product_id = str(body.get("product_id") or "")
+        side_text = str(body.get("side") or "")
+        config = (body.get("order_configuration") or {}).get("market_market_ioc")
+        if not client_order_id or product_id != "BTC-GBP" or side_text not in ("BUY", "SELL"):
+            return _failure("INVALID_ARGUMENT", "client_order_id, product_id or side is invalid")
+        if not isinstance(config, dict) or not (("quote_size" in config) ^ ("base_size" in config)):
+            return _failure("INVALID_ARGUMENT", "market_market_ioc needs quote_size or base_size")
+        with self.lock:
+            existing = self.by_client_id.get(client_order_id)
+            if existing is not None:
+                return _success(self.orders[existing])
+            side = Side(side_text.lower())
+            price, fee = self.price, self.fee_rate
+            try:
+                if "quote_size" in config:
+                    fill = market_fill(side, Decimal(config["quote_size"]), price, fee)
+                    size, value, fees = fill.filled_size, fill.executed_value, fill.fill_fees
+                else:
+                    size = round_down(Decimal(config["base_size"]), SATOSHI)
+                    value = size * price
+                    fees = trim(value * fee)
+            except (ArithmeticError, ValueError):
+                return _failure("INVALID_ARGUMENT", "the order size is not a positive number")
+            if size <= 0:
+                return _failure("INVALID_ARGUMENT", "the order is too small")
+            gbp, btc = self.accounts["GBP"], self.accounts["BTC"]
+            if (side is Side.BUY and value + fees > gbp.available) or (
+                side is Side.SELL and size > btc.available
+            ):
+                return _failure(
+                    "INSUFFICIENT_FUND",
+                    "Insufficient balance in source account",
+                    preview="PREVIEW_INSUFFICIENT_FUND",
+                )
+            if side is Side.BUY:
+                gbp.available -= value + fees
+                btc.available += size
+            else:
+                gbp.available += value - fees
+                btc.available -= size
+            order = FakeOrder(
+                order_id=str(uuid.uuid4()),
+                client_order_id=client_order_id,
+                product_id=product_id,
+                side=side,
+                configuration={k: str(v) for k, v in config.items()},
+                filled_size=size,
+                filled_value=value,
+                total_fees=fees,
+                price=price,
+                created=datetime.now(UTC),
+            )
+            self.orders[order.order_id] = order
+            self.by_client_id[client_order_id] = order.order_id
+            return _success(order)
+
+    def _get_order(self, order_id: str) -> dict[str, Any]:
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                raise Reply(404, {"error": "NOT_FOUND", "message": "order not found"})
+            order.lookups += 1
+            return {"order": order.to_json(self.settle_after)}
+
+    def _page(self, items: list[Any], query: dict[str, list[str]]) -> tuple[list[Any], str, bool]:
+        start = int((query.get("cursor") or ["0"])[0] or 0)
+        limit = min(int((query.get("limit") or ["49"])[0]), self.page_size)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        return page, str(start + limit) if more else "", more
+
+    def _list_orders(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        if "client_order_id" in query:  # the real list endpoint has no such filter
+            raise Reply(400, {"error": "INVALID_ARGUMENT", "message": "unknown client_order_id"})
+        products = set(query.get("product_ids", []))
+        with self.lock:
+            orders = sorted(self.orders.values(), key=lambda o: o.created, reverse=True)
+            chosen = [
+                o.to_json(self.settle_after)
+                for o in orders
+                if not products or o.product_id in products
+            ]
+        page, cursor, more = self._page(chosen, query)
+        return {"orders": page, "sequence": "0", "has_next": more, "cursor": cursor}
+
+    def _accounts(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        with self.lock:
+            items = [a.to_json() for a in self.accounts.values()]
+        page, cursor, more = self._page(items, query)
+        return {"accounts": page, "has_next": more, "cursor": cursor, "size": len(page)}
+
+    def _product(self, product_id: str) -> dict[str, Any]:
+        if product_id != "BTC-GBP":
+            raise Reply(404, {"error": "NOT_FOUND", "message": "product not found"})
+        with self.lock:
+            price = self.price
+        return {
+            "product_id": product_id,
+            "price": str(price),
+            "base_increment": "0.00000001",
+            "quote_increment": "0.01",
+            "base_min_size": "0.00000001",
+            "quote_min_size": "1",
+            "base_currency_id": "BTC",
+            "quote_currency_id": "GBP",
+            "status": "online",
+            "trading_disabled": False,
+        }
+
+    def _transaction_summary(self) -> dict[str, Any]:
+        with self.lock:
+            fee = self.fee_rate
+        return {
+            "total_volume": 0,
+            "total_fees": 0,
+            "fee_tier": {
+                "pricing_tier": "Advanced 1",
+                "taker_fee_rate": str(fee),
+                "maker_fee_rate": str(fee * Decimal("0.8")),
+            },
+        }
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        rel = path.removeprefix(API)
+        if method == "POST" and rel == "/orders":
+            return self._create_order(body if isinstance(body, dict) else {})
+        if method == "GET" and rel == "/orders/historical/batch":
+            return self._list_orders(query)
+        if method == "GET" and rel.startswith("/orders/historical/"):
+            return self._get_order(rel.removeprefix("/orders/historical/"))
+        if method == "GET" and rel == "/accounts":
+            return self._accounts(query)
+        if method == "GET" and rel.startswith("/products/"):
+            return self._product(rel.removeprefix("/products/"))
+        if method == "GET" and rel == "/transaction_summary":
+            return self._transaction_summary()
+        raise Reply(404, {"error": "NOT_FOUND", "message": f"no route {method} {path}"})
+
+    def _control(self, method: str, path: str, body: Any) -> Any:
+        if method == "GET" and path == "/_state":
+            return self.state()
+        if method == "POST" and path == "/_fault":
+            faults = body.get("faults", []) if isinstance(body, dict) else body
+            try:
+                self.inject(*(Fault.parse(f) for f in faults))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise Reply(400, {"error": str(exc)}) from None
+            return {"queued": len(self.faults)}
+        if method == "POST" and path == "/_config":
+            with self.lock:
+                if "price" in body:
+                    self.price = Decimal(str(body["price"]))
+                if "fee_rate" in body:
+                    self.fee_rate = Decimal(str(body["fee_rate"]))
+                if "settle_after" in body:
+                    self.settle_after = int(body["settle_after"])
+                for currency, amount in (body.get("balances") or {}).items():
+                    self.accounts[currency].available = Decimal(str(amount))
+            return self.state()
+        raise Reply(404, {"error": "NOT_FOUND"})
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+            def _handle(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    self._send(400, {"error": "INVALID_ARGUMENT", "message": "bad JSON"})
+                    return
+                if parts.path.startswith("/_"):
+                    try:
+                        self._send(200, server._control(method, parts.path, body))
+                    except Reply as r:
+                        self._send(r.status, r.body)
+                    return
+                server.requests.append(f"{method} {parts.path}")
+                rel = parts.path.removeprefix(API)
+                fault = server._next_fault(method, rel)
+                if fault is not None and fault.kind == "429":
+                    headers = {"Retry-After": str(fault.retry_after)}
+                    self._send(429, {"message": "Too many requests"}, headers)
+                    return
+                if fault is not None and fault.kind == "500":
+                    self._send(500, {"error": "INTERNAL", "message": "internal error"})
+                    return
+                if fault is not None and fault.kind == "slow":
+                    time.sleep(fault.seconds)
+                try:
+                    host = self.headers.get("Host", "")
+                    server._authenticate(
+                        method, host, parts.path, self.headers.get("Authorization")
+                    )
+                    status, reply, headers = 200, server._route(method, parts.path, query, body), {}
+                except Reply as r:
+                    status, reply, headers = r.status, r.body, r.headers
+                if fault is not None and fault.kind == "drop":
+                    self._drop()
+                    return
+                if fault is not None and fault.kind == "hang":
+                    time.sleep(fault.seconds)  # the order exists; the reply is late
+                self._send(status, reply, headers)
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up on a slow reply
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        return Handler
+
+
+def _success(order: FakeOrder) -> dict[str, Any]:
+    return {
+        "success": True,
+        "success_response": {
+            "order_id": order.order_id,
+            "product_id": order.product_id,
+            "side": order.side.value.upper(),
+            "client_order_id": order.client_order_id,
+        },
+        "order_configuration": {"market_market_ioc": dict(order.configuration)},
+    }
+
+
+def _failure(error: str, message: str, preview: str = "") -> dict[str, Any]:
+    return {
+        "success": False,
+        "failure_reason": "UNKNOWN_FAILURE_REASON",
+        "order_id": "",
+        "error_response": {
+            "error": error,
+            "message": message,
+            "error_details": message,
+            "preview_failure_reason": preview or "UNKNOWN_PREVIEW_FAILURE_REASON",
+            "new_order_failure_reason": "UNKNOWN_FAILURE_REASON",
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A fake Coinbase Advanced Trade API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--public-key-file", required=True)
+    parser.add_argument("--price", default="7900.01")
+    parser.add_argument("--fee-rate", default="0.005")
+    parser.add_argument("--gbp", default="1000.00")
+    parser.add_argument("--btc", default="0")
+    parser.add_argument("--settle-after", type=int, default=0)
+    args = parser.parse_args(argv)
+    with open(args.public_key_file, "rb") as f:
+        public_key = f.read()
+    server = FakeCoinbaseServer(
+        public_key,
+        host=args.host,
+        port=args.port,
+        price=Decimal(args.price),
+        fee_rate=Decimal(args.fee_rate),
+        gbp=Decimal(args.gbp),
+        btc=Decimal(args.btc),
+        settle_after=args.settle_after,
+    )
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.close, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"listening on {server.url}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

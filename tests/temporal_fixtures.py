@@ -1,0 +1,56 @@
+"""The real Temporal servers from their pip packages: the time-skipping test server for workflow
+tests, and the dev server (the one `kripto dev` runs) for end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.devstack.binaries import find_binary
+from kripto.settings import Settings
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=find_binary("temporal-test-server"),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=find_binary("temporal"),
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue per test, so workers of different tests never take each other's tasks."""
+    return f"kripto-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        task_queue=task_queue,
+        feed="simulated",
+        data_dir=tmp_path,
+    )

@@ -1,0 +1,224 @@
+"""TradeWorkflow on the time-skipping server with a real worker, real Postgres, the paper
+exchange and outbox receipts: the seed's trade, exactly once, and bad input placing nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.models import Order, Wallet, WalletRequest
+from kripto.settings import Settings
+from kripto.temporal.worker import build_services, build_worker
+from tests.failures import root_cause
+from tests.fakes.coinbase_fixtures import FakeCoinbase
+from tests.fakes.coinbase_server import Fault
+from tests.trading_fixtures import Trading
+from workflows.trade import TradeWorkflow
+from workflows.wallet import WalletWorkflow
+
+SEED_ORDER = {
+    "side": "buy",
+    "productId": "BTC-GBP",
+    "funds": "9.95024875",
+    "settled": True,
+    "fillFees": "0.049751102976",
+    "filledSize": "0.00125952",
+    "executedValue": "9.9502205952",
+}
+
+
+def seed_payload(key: str, **changes: Any) -> dict[str, Any]:
+    return {"idempotencyKey": key, "tradeType": "buy", "amount": "10.00", **changes}
+
+
+async def run_trade(trading: Trading, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Start by type name with a raw JSON payload, as `temporal workflow execute` does."""
+    result: dict[str, Any] = await trading.client.execute_workflow(
+        "TradeWorkflow",
+        payload,
+        id=key,
+        task_queue=trading.settings.task_queue,
+        result_type=dict,
+    )
+    return result
+
+
+async def wallet(trading: Trading) -> Wallet:
+    return await trading.client.execute_workflow(
+        WalletWorkflow.run,
+        WalletRequest(),
+        id=f"wallet-{uuid.uuid4()}",
+        task_queue=trading.settings.task_queue,
+    )
+
+
+async def test_the_seed_trade_from_the_seed_payload(trading: Trading) -> None:
+    key = str(uuid.uuid4())
+    order = await run_trade(trading, key, seed_payload(key))
+
+    assert {k: order[k] for k in SEED_ORDER} == SEED_ORDER
+    assert order["clientOrderId"] == key
+    assert order["createdAt"].endswith("Z")
+    after = await wallet(trading)
+    assert after.gbp.available == Decimal("1000.00") - Decimal("9.999971698176")
+    assert after.gbp.balance == Decimal("990.000028301824")
+    assert after.btc.available == Decimal("0.00125952")
+    assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
+    [receipt] = trading.receipts_sent()
+    assert "Kripto Trade Receipt" in receipt.read_text()
+    recorded = await trading.db.pool.fetchrow(
+        "SELECT executed_value, fill_fees, exchange_order_id FROM trades WHERE trade_id = $1", key
+    )
+    assert recorded["executed_value"] == Decimal("9.9502205952")
+    assert recorded["fill_fees"] == Decimal("0.049751102976")
+    assert recorded["exchange_order_id"] == order["id"]
+
+
+async def test_a_rerun_under_the_same_key_returns_the_first_order_and_places_nothing(
+    trading: Trading,
+) -> None:
+    key = str(uuid.uuid4())
+    first = await run_trade(trading, key, seed_payload(key))
+    # The plain CLI's default reuse policy lets a closed ID run again: a second, full run.
+    second = await run_trade(trading, key, seed_payload(key))
+    third = await run_trade(trading, key, {"tradeType": "buy", "amount": "10.00"})
+    assert first == second == third
+    assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
+    assert await trading.count("receipts") == 1
+    assert len(trading.receipts_sent()) == 1
+    assert (await wallet(trading)).btc.balance == Decimal("0.00125952")
+
+
+async def test_concurrent_starts_under_one_key_make_one_trade(trading: Trading) -> None:
+    key = str(uuid.uuid4())
+
+    async def start() -> Order | None:
+        try:
+            handle = await trading.client.start_workflow(
+                TradeWorkflow.run,
+                seed_payload_model(key),
+                id=key,
+                task_queue=trading.settings.task_queue,
+            )
+        except WorkflowAlreadyStartedError:
+            return None
+        return await handle.result()
+
+    results = await asyncio.gather(*(start() for _ in range(5)))
+    orders = [r for r in results if r is not None]
+    assert len(orders) == 1
+    assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
+    assert len(trading.receipts_sent()) == 1
+
+
+def seed_payload_model(key: str) -> Any:
+    from kripto.models import TradeRequest
+
+    return TradeRequest.model_validate(seed_payload(key))
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"amount": "abc"}, "amount"),
+        ({"amount": "-5.00"}, "greater than 0"),
+        ({"amount": "0"}, "greater than 0"),
+        ({"amount": "NaN"}, "finite number"),
+        ({"amount": "10.001"}, "no more than 2 decimal places"),
+        ({"amount": True}, "amount"),
+        ({"amount": "5000.00"}, "above the per-trade maximum of £1,000.00"),
+        ({"tradeType": "hold"}, "tradeType"),
+        ({"tradeType": None}, "tradeType"),
+        ({"productId": "bitcoin"}, "must look like BASE-QUOTE"),
+        ({"productId": "ETH-GBP"}, "productId ETH-GBP is not traded here"),
+        ({"idempotencyKey": "someone-else"}, "differs from the workflow ID"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+async def test_bad_input_fails_at_once_and_places_nothing(
+    trading: Trading, changes: dict[str, Any], reason: str
+) -> None:
+    key = str(uuid.uuid4())
+    payload = seed_payload(key, **changes)
+    with pytest.raises(WorkflowFailureError) as caught:
+        await run_trade(trading, key, payload)
+    assert reason in root_cause(caught.value)
+
+    handle = trading.client.get_workflow_handle(key)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    events = [e.event_type async for e in handle.fetch_history_events()]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events  # no task retry loop
+    assert await trading.count("paper_orders") == 0
+    assert await trading.count("trades") == 0
+    assert trading.receipts_sent() == []
+    unchanged = await wallet(trading)
+    assert (unchanged.gbp.balance, unchanged.btc.balance) == (Decimal("1000.00"), Decimal(0))
+
+
+async def test_a_missing_field_fails_with_its_name(trading: Trading) -> None:
+    key = str(uuid.uuid4())
+    with pytest.raises(WorkflowFailureError) as caught:
+        await run_trade(trading, key, {"tradeType": "buy"})
+    assert "amount" in root_cause(caught.value)
+    assert "Field required" in root_cause(caught.value)
+
+
+async def test_selling_btc_we_do_not_hold_is_refused_without_retrying(trading: Trading) -> None:
+    key = str(uuid.uuid4())
+    with pytest.raises(WorkflowFailureError) as caught:
+        await run_trade(trading, key, seed_payload(key, tradeType="sell"))
+    assert "insufficient funds" in root_cause(caught.value)
+    events = [e async for e in trading.client.get_workflow_handle(key).fetch_history_events()]
+    started = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    assert max(e.activity_task_started_event_attributes.attempt for e in started) == 1
+    assert await trading.count("paper_orders") == 0
+
+
+async def test_exchange_faults_are_retried_into_exactly_one_order(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
+) -> None:
+    """429 (Retry-After), then 500, then a connection dropped after the order was created,
+    then success; the order also needs polling before it settles."""
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+        }
+    )
+    fake_coinbase.server.settle_after = 1
+    fake_coinbase.inject(
+        Fault("429", retry_after=2, method="POST", path="/orders"),
+        Fault("500", method="POST", path="/orders"),
+        Fault("drop", method="POST", path="/orders"),
+    )
+    services = await build_services(live)
+    key = str(uuid.uuid4())
+    try:
+        async with build_worker(time_skipping_env.client, live, services):
+            order = await time_skipping_env.client.execute_workflow(
+                TradeWorkflow.run,
+                seed_payload_model(key),
+                id=key,
+                task_queue=live.task_queue,
+            )
+    finally:
+        await services.close()
+    assert fake_coinbase.order_count() == 1
+    assert order.client_order_id == key
+    assert order.settled is True
+    assert order.filled_size == Decimal("0.00125952")
+    posts = [r for r in fake_coinbase.server.requests if r.startswith("POST")]
+    # 429, 500, dropped after the order was created; the next attempt finds it by its key.
+    assert len(posts) == 3

@@ -1,0 +1,55 @@
+"""trade-decider: decide from the past week whether to buy, sell or hold, and start the trade."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deciding import DecideActivities
+    from kripto.decisions import Decision
+    from kripto.models import DecideInput, Side, TradeRequest
+    from kripto.money import PENNY, round_down
+    from workflows.ids import trade_id_for_decision
+    from workflows.trade import TradeWorkflow
+
+
+@workflow.defn
+class DecideTradeWorkflow:
+    @workflow.run
+    async def run(self, input: DecideInput) -> Decision:
+        decision = await workflow.execute_activity_method(
+            DecideActivities.decide,
+            input,
+            start_to_close_timeout=timedelta(seconds=30),
+            # A decision is only worth making while its minute is fresh.
+            schedule_to_close_timeout=timedelta(seconds=50),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
+            summary=f"decide {input.rate.product_id}",
+        )
+        workflow.set_current_details(f"{decision.action}: {decision.reason}")
+        if decision.action == "hold":
+            return decision
+
+        trade_id = trade_id_for_decision(decision.decision_id)
+        request = TradeRequest(
+            idempotency_key=trade_id,
+            trade_type=Side(decision.action),
+            amount=round_down(decision.amount, PENNY),
+            product_id=decision.product_id,
+        )
+        try:
+            # Reject-duplicate: a retried or replayed tick can never start a second trade.
+            # Abandon: the trade finishes even if this decision's workflow is closed.
+            await workflow.start_child_workflow(
+                TradeWorkflow.run,
+                request,
+                id=trade_id,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=request.summary,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("trade %s was already started", trade_id)
+        return decision

@@ -1,0 +1,23 @@
+"""Timeouts and retry policies, named for what they protect."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+#: A tick's price is only worth reading within its minute: retry quickly, then give up
+#: (FETCH_RATE_DEADLINE), so a rate is never stamped with a minute long after it was read.
+FETCH_RATE_TIMEOUT = timedelta(seconds=15)
+FETCH_RATE_DEADLINE = timedelta(seconds=50)
+FETCH_RATE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+)
+
+#: A fetched rate must not be lost: keep trying until Postgres takes it (no attempt limit).
+WRITE_RATE_TIMEOUT = timedelta(seconds=15)
+WRITE_RATE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)

@@ -1,0 +1,21 @@
+"""rate-writer: store one rate; retried until Postgres takes it."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.rates import RateActivities
+    from kripto.models import StoreRateInput, StoreRateResult
+    from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
+
+
+@workflow.defn
+class StoreRateWorkflow:
+    @workflow.run
+    async def run(self, input: StoreRateInput) -> StoreRateResult:
+        return await workflow.execute_activity_method(
+            RateActivities.write_rate,
+            input,
+            summary="write rate",
+            start_to_close_timeout=WRITE_RATE_TIMEOUT,
+            retry_policy=WRITE_RATE_RETRY,
+        )

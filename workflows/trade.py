@@ -1,0 +1,105 @@
+"""trade: place one market order exactly once, wait for it to settle, record it, send a receipt.
+
+The workflow ID is the idempotency key at every layer: the exchange's client order ID, the
+trade row's key and the receipt's key. A second run under the same ID (a duplicate start, or a
+re-run from the plain `temporal` CLI after the first finished) returns the first run's order and
+places nothing."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.trading import TradeActivities
+    from kripto.models import Order, SettledOrder, TradeRequest, TradeStep
+
+#: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
+#: cannot fix (bad input, insufficient funds, a rejected order, bad credentials) fail at once.
+EXCHANGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
+SETTLE_DEADLINE = timedelta(minutes=10)
+
+
+@workflow.defn
+class TradeWorkflow:
+    def __init__(self) -> None:
+        self.step = "validating"
+
+    @workflow.query
+    def current_step(self) -> str:
+        return self.step
+
+    @workflow.run
+    async def run(self, request: TradeRequest) -> Order:
+        trade_id = workflow.info().workflow_id
+        if request.idempotency_key is not None and request.idempotency_key != trade_id:
+            raise ApplicationError(
+                f"idempotencyKey {request.idempotency_key!r} differs from the workflow ID"
+                f" {trade_id!r}; the workflow ID is the trade's key, so they must match",
+                type="InvalidInput",
+                non_retryable=True,
+            )
+        step = TradeStep(trade_id=trade_id, request=request)
+
+        self._at("validating", request)
+        await workflow.execute_activity_method(
+            TradeActivities.validate_trade,
+            step,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=EXCHANGE_RETRY,
+            summary=f"validate {request.summary}",
+        )
+
+        self._at("placing the order", request)
+        order = await workflow.execute_activity_method(
+            TradeActivities.place_order,
+            step,
+            # One exchange call (each HTTP request times out in 10 s). If a worker dies
+            # mid-call, the next attempt starts after this and finds the order by its key.
+            start_to_close_timeout=timedelta(seconds=20),
+            retry_policy=EXCHANGE_RETRY,
+            summary=f"place {request.summary}",
+        )
+
+        if not order.settled:
+            self._at(f"waiting for order {order.id} to settle", request)
+            order = await workflow.execute_activity_method(
+                TradeActivities.await_settlement,
+                SettledOrder(trade_id=trade_id, order=order),
+                start_to_close_timeout=timedelta(minutes=2),
+                schedule_to_close_timeout=SETTLE_DEADLINE,
+                heartbeat_timeout=timedelta(seconds=20),
+                retry_policy=EXCHANGE_RETRY,
+                summary=f"await settlement of {order.id}",
+            )
+
+        settled = SettledOrder(trade_id=trade_id, order=order)
+        self._at("recording the trade", request)
+        await workflow.execute_activity_method(
+            TradeActivities.write_trade,
+            settled,
+            start_to_close_timeout=timedelta(seconds=15),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+            summary="write trade",
+        )
+
+        self._at("sending the receipt", request)
+        await workflow.execute_activity_method(
+            TradeActivities.send_receipt,
+            settled,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            summary="send receipt",
+        )
+        self._at("done", request)
+        return order
+
+    def _at(self, step: str, request: TradeRequest) -> None:
+        self.step = step
+        workflow.set_current_details(f"**{request.summary}**: {step}")

@@ -1,0 +1,21 @@
+"""get-wallet: the exchange's GBP and BTC balances."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.trading import TradeActivities
+    from kripto.models import Wallet, WalletRequest
+
+
+@workflow.defn
+class WalletWorkflow:
+    @workflow.run
+    async def run(self, request: WalletRequest) -> Wallet:
+        return await workflow.execute_activity_method(
+            TradeActivities.get_wallet,
+            request,
+            start_to_close_timeout=timedelta(seconds=15),
+            summary="get wallet",
+        )
