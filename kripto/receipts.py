@@ -1,9 +1,10 @@
 """receipt-emailer: at most one receipt per trade, and a failed send is sent again.
 
-Each trade has one `receipts` row, keyed by the trade's key. The row is committed as `sending`
-(counting the attempt) before the mail provider is called, and marked `sent` with the provider's
-message ID once the provider has accepted the message; a `sent` row is never sent again. The
-send happens while that row is locked, so two overlapping attempts for one trade send once.
+Each trade has one `receipts` row, keyed by the trade's key. It is created as `sending`, then
+locked for the send: the attempt is counted, the mail provider is called, and the row is marked
+`sent` with the provider's message ID once the provider has accepted the message; a `sent` row is
+never sent again. Because the send happens under the row lock, overlapping attempts for one trade
+send once, and a failed send commits its counted attempt and leaves the row `sending`.
 
 The narrow window: if the process dies, or loses Postgres, after the mail provider accepted the
 message but before the `sent` mark commits, the row still says `sending` and the retried activity
@@ -40,18 +41,14 @@ class ReceiptService:
     async def send_once(self, trade_id: str, order: Order) -> ReceiptResult:
         """Send the receipt for `trade_id` unless it has been sent. A failed send raises the
         mailer's error and leaves the row `sending`, so the next attempt sends it."""
-        claimed = await self.db.pool.fetchval(
-            "INSERT INTO receipts (trade_id, status, recipient) VALUES ($1, 'sending', $2)"
-            " ON CONFLICT (trade_id) DO UPDATE"
-            "   SET attempts = receipts.attempts + 1, recipient = EXCLUDED.recipient"
-            "   WHERE receipts.status = 'sending'"
-            " RETURNING true",
+        await self.db.pool.execute(
+            "INSERT INTO receipts (trade_id, status, recipient, attempts)"
+            " VALUES ($1, 'sending', $2, 0) ON CONFLICT (trade_id) DO NOTHING",
             trade_id,
             self.to,
         )
-        if not claimed:  # the row exists and says 'sent'
-            return await self._already_sent(trade_id)
         email = render_receipt(trade_id, order)
+        failure: Exception | None = None
         async with self.db.pool.acquire() as conn, conn.transaction():
             # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.
             row = await conn.fetchrow(
@@ -60,15 +57,27 @@ class ReceiptService:
             )
             if row["status"] == "sent":
                 return ReceiptResult(trade_id, sent_now=False, message_id=row["message_id"])
-            message_id = await self.mailer.send(
-                to=self.to, sender=self.sender, email=email, key=trade_id
-            )
+            # `attempts` counts calls to the mail provider, so it is exact under overlap.
             await conn.execute(
-                "UPDATE receipts SET status = 'sent', message_id = $2, sent_at = now()"
-                " WHERE trade_id = $1",
+                "UPDATE receipts SET attempts = attempts + 1, recipient = $2 WHERE trade_id = $1",
                 trade_id,
-                message_id,
+                self.to,
             )
+            try:
+                message_id = await self.mailer.send(
+                    to=self.to, sender=self.sender, email=email, key=trade_id
+                )
+            except Exception as exc:
+                failure = exc  # commit the counted attempt, then raise below
+            else:
+                await conn.execute(
+                    "UPDATE receipts SET status = 'sent', message_id = $2, sent_at = now()"
+                    " WHERE trade_id = $1",
+                    trade_id,
+                    message_id,
+                )
+        if failure is not None:
+            raise failure
         return ReceiptResult(trade_id, sent_now=True, message_id=message_id)
 
     async def _already_sent(self, trade_id: str) -> ReceiptResult:

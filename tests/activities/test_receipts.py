@@ -107,7 +107,7 @@ async def test_overlapping_attempts_send_one_receipt(db: Database, tmp_path: Pat
     assert sorted(r.sent_now for r in results) == [False, False, True]
     assert len({r.message_id for r in results}) == 1
     assert mailer.calls == 1
-    assert await rows(db) == [("trade-3", "sent", 3)]
+    assert await rows(db) == [("trade-3", "sent", 1)]
 
 
 async def test_receipts_for_different_trades_are_independent(db: Database, tmp_path: Path) -> None:
