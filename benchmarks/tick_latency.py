@@ -1,4 +1,5 @@
-"""How long one rate tick takes on the dev server: fetch (simulated feed), then the store child.
+"""How long one rate tick takes on the dev server: fetch (simulated feed), then the store and
+decide children in parallel (the decision holds: a fresh database has too little history).
 
 Baseline in the same run: a bare workflow with one no-op activity, on the same server and worker.
 
@@ -48,7 +49,7 @@ async def main(runs: int) -> None:
 
             await bare_once(-1)  # warm up
             baseline = await timed("baseline: 1 workflow + 1 activity", runs, bare_once)
-            ticks = await timed("rate tick (fetch + store child)", runs, tick_once)
+            ticks = await timed("rate tick (fetch + store, decide children)", runs, tick_once)
         await services.close()
     print(f"{runs} runs each, sequential, dev server on this machine")
     print(baseline.line())
