@@ -53,7 +53,7 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    show_orders([order], title=f"Trade {trade_id}")
+    show_order(order, title=f"Trade {trade_id}")
 
 
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
@@ -125,6 +125,14 @@ def trades(
 async def recent_trades(settings: Settings, limit: int) -> list[Order]:
     async with open_database(settings) as db:
         return await TradeRepository(db).recent(limit)
+
+
+def show_order(order: Order, title: str) -> None:
+    """One order, a field a line, so every digit fits on a narrow terminal."""
+    table = Table("field", "value", title=title)
+    for name, value in order.to_json_dict().items():
+        table.add_row(name, str(value))
+    console.print(table)
 
 
 def show_orders(orders: list[Order], title: str) -> None:
