@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kripto.db.orders import order_from_row
 from kripto.db.pool import Database
 from kripto.models import Order
 
@@ -19,18 +20,7 @@ _COLUMNS = (
 
 
 def _order(row: Any) -> Order:
-    return Order(
-        id=row["exchange_order_id"],
-        client_order_id=row["client_order_id"],
-        side=row["side"],
-        product_id=row["product_id"],
-        funds=row["funds"],
-        filled_size=row["filled_size"],
-        executed_value=row["executed_value"],
-        fill_fees=row["fill_fees"],
-        settled=row["settled"],
-        created_at=row["created_at"],
-    )
+    return order_from_row(row, id_column="exchange_order_id")
 
 
 class TradeRepository:

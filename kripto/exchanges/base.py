@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from kripto.errors import InvalidInput
-from kripto.models import Order, Side, Wallet
+from kripto.models import Order, Side, Wallet, check_product
 
 
 @runtime_checkable
@@ -47,3 +47,15 @@ def check_amount(amount: Decimal) -> None:
     """A trade amount must be a finite, positive number of pounds."""
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise InvalidInput(f"the amount must be a positive number of pounds, not {amount}")
+
+
+def check_order(*, client_order_id: str, product_id: str, side: Side, amount: Decimal) -> Side:
+    """What every exchange checks before it places anything; returns the side as a `Side`."""
+    if not client_order_id:
+        raise InvalidInput("a client order ID is required")
+    check_amount(amount)
+    try:
+        check_product(product_id)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return Side(side)

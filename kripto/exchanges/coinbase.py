@@ -39,9 +39,9 @@ from kripto.errors import (
     OrderRejected,
     RetryableError,
 )
-from kripto.exchanges.base import check_amount
+from kripto.exchanges.base import check_order
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key
-from kripto.models import Balance, Order, Side, Wallet, check_product
+from kripto.models import Balance, Order, Side, Wallet
 from kripto.money import PENNY, SATOSHI, fmt_gbp, round_down
 
 API_PREFIX = "/api/v3/brokerage"
@@ -244,14 +244,9 @@ class CoinbaseExchange:
     async def place_market_order(
         self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
     ) -> Order:
-        if not client_order_id:
-            raise InvalidInput("a client order ID is required")
-        check_amount(amount)
-        try:
-            check_product(product_id)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-        side = Side(side)
+        side = check_order(
+            client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
+        )
         amount = amount.quantize(PENNY, rounding=ROUND_DOWN)
         if amount <= 0:
             raise InvalidInput("the amount must be at least £0.01")

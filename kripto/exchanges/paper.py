@@ -14,12 +14,13 @@ from typing import Any
 
 import asyncpg
 
+from kripto.db.orders import order_from_row
 from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.errors import InsufficientFunds, InvalidInput, RetryableError
-from kripto.exchanges.base import check_amount
+from kripto.exchanges.base import check_order
 from kripto.fills import market_fill
-from kripto.models import Balance, Order, Side, Wallet, check_product
+from kripto.models import Balance, Order, Side, Wallet
 from kripto.money import SATOSHI, fmt_gbp
 
 _ORDER_COLUMNS = (
@@ -29,18 +30,7 @@ _ORDER_COLUMNS = (
 
 
 def _order(row: Any) -> Order:
-    return Order(
-        id=str(row["order_id"]),
-        client_order_id=row["client_order_id"],
-        side=Side(row["side"]),
-        product_id=row["product_id"],
-        funds=row["funds"],
-        filled_size=row["filled_size"],
-        executed_value=row["executed_value"],
-        fill_fees=row["fill_fees"],
-        settled=row["settled"],
-        created_at=row["created_at"],
-    )
+    return order_from_row(row, id_column="order_id")
 
 
 def _btc(value: Decimal) -> str:
@@ -106,14 +96,9 @@ class PaperExchange:
     async def place_market_order(
         self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
     ) -> Order:
-        if not client_order_id:
-            raise InvalidInput("a client order ID is required")
-        check_amount(amount)
-        try:
-            check_product(product_id)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-        side = Side(side)
+        side = check_order(
+            client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
+        )
 
         existing = await self.find_order(client_order_id)
         if existing is not None:
