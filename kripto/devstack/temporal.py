@@ -12,9 +12,6 @@ from pathlib import Path
 
 from kripto.devstack.binaries import find_binary
 
-#: Search attributes the workflows set, registered when the server starts.
-SEARCH_ATTRIBUTES = ("KriptoProduct=Keyword", "KriptoTradeSide=Keyword")
-
 
 class StartupError(Exception):
     """A part of the dev stack could not start; the message says which and why."""
@@ -81,8 +78,6 @@ class TemporalDevServer:
             "--log-level",
             "warn",
         ]
-        for attribute in SEARCH_ATTRIBUTES:
-            args += ["--search-attribute", attribute]
         with open(self.log_path, "ab") as log:
             # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.
             self.process = subprocess.Popen(
