@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     coinbase_api_private_key: SecretStr | None = None
     coinbase_api_private_key_file: Path | None = None
 
-    # Strategy and risk (issue 4) -- see docs/strategies.md; checked by _strategy_and_risk.
+    # Strategy and risk guards: see docs/strategies.md; checked by _strategy_and_risk.
     strategy: Literal["ema_cross", "zscore", "rsi"] = "rsi"
     ema_short_minutes: int = 360
     ema_long_minutes: int = 1440
@@ -123,8 +123,6 @@ class Settings(BaseSettings):
             raise ValueError(f"KRIPTO_STRATEGY={self.strategy}: {exc}") from None
         risk_from_settings(self)  # its ValueError names the settings
         return self
-
-    # End of strategy and risk (issue 4).
 
     # Receipts.
     mailer: Literal["outbox", "ses"] = "outbox"
