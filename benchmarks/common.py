@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.postgres import EmbeddedPostgres
+from kripto.temporal.search_attributes import ensure_search_attributes
 
 
 @dataclass
@@ -57,6 +58,7 @@ async def dev_stack() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
         dev_server_existing_path=find_binary("temporal"),
         dev_server_log_level="error",
     )
+    await ensure_search_attributes(env.client, env.client.namespace)
     try:
         yield env, url
     finally:

@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.devstack.binaries import find_binary
 from kripto.settings import Settings
+from kripto.temporal.search_attributes import ensure_search_attributes
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
     )
+    await ensure_search_attributes(env.client, env.client.namespace)
     try:
         yield env
     finally:
@@ -34,6 +36,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=find_binary("temporal"),
         dev_server_log_level="error",
     )
+    await ensure_search_attributes(env.client, env.client.namespace)
     try:
         yield env
     finally:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
     from kripto.models import Order, SettledOrder, TradeRequest, TradeStep
+    from kripto.temporal.search_attributes import TRADE, TRADE_STEP
 
 #: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
 #: cannot fix (bad input, insufficient funds, a rejected order, bad credentials) fail at once.
@@ -101,5 +102,10 @@ class TradeWorkflow:
         return order
 
     def _at(self, step: str, request: TradeRequest) -> None:
+        """Show the step: in the Web UI's list (search attributes), on the trade's own page
+        (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
         workflow.set_current_details(f"**{request.summary}**: {step}")
+        workflow.upsert_search_attributes(
+            [TRADE.value_set(request.summary), TRADE_STEP.value_set(step)]
+        )

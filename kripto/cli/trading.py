@@ -57,7 +57,7 @@ def trade(
 
 
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
-    """Start under reject-duplicate; a key that ran before gives its earlier result back."""
+    """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect_client(settings)
     trade_id = request.idempotency_key or str(uuid.uuid4())
     existed = False
@@ -67,8 +67,10 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             request,
             id=trade_id,
             task_queue=settings.task_queue,
-            # A key runs once: a second start gets the first run's order (or its failure).
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Reject a key that traded (its order is printed); a key whose run failed (say, for
+            # funds) may run again, unlike the original, which remembered failures forever. The
+            # exchange lookup by client order ID makes that second run safe.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             static_summary=request.summary,
         )
     except WorkflowAlreadyStartedError:

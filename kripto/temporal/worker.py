@@ -29,6 +29,7 @@ from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings
 from kripto.strategies import strategy_from_settings
+from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.store_rate import StoreRateWorkflow
@@ -140,6 +141,7 @@ def build_worker(client: Client, settings: Settings, services: Services) -> Work
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then finish in-flight activities (up to the grace period)."""
+    await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
         services = await build_services(settings)
         stack.push_async_callback(services.close)

@@ -117,3 +117,27 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert code == 2
     assert "amount" in err and "2 decimal places" in err
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+
+
+async def test_a_key_whose_trade_failed_can_trade_later_and_only_once(
+    worker_env: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    """The original remembered a failed key forever; here a failed key may run again."""
+    kripto = [sys.executable, "-m", "kripto"]
+    key = str(uuid.uuid4())
+    sell = [*kripto, "trade", "sell", "5.00", "--key", key, "--json"]
+    code, out, err = await cli(sell, worker_env, tmp_path)
+    assert code == 2
+    assert f"trade {key} failed" in err and "BTC" in err
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0
+
+    code, out, err = await cli([*kripto, "trade", "buy", "20.00", "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    code, out, err = await cli(sell, worker_env, tmp_path)
+    assert code == 0, err
+    sold = json.loads(out)
+    assert (sold["side"], sold["clientOrderId"]) == ("sell", key)
+    code, out, err = await cli(sell, worker_env, tmp_path)
+    assert code == 0, err
+    assert json.loads(out) == sold
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders WHERE side = 'sell'") == 1

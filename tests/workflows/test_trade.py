@@ -4,6 +4,7 @@ exchange and outbox receipts: the seed's trade, exactly once, and bad input plac
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.models import Order, Wallet, WalletRequest
 from kripto.settings import Settings
+from kripto.temporal.search_attributes import TRADE, TRADE_STEP
 from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase
@@ -81,6 +83,30 @@ async def test_the_seed_trade_from_the_seed_payload(trading: Trading) -> None:
     assert recorded["executed_value"] == Decimal("9.9502205952")
     assert recorded["fill_fees"] == Decimal("0.049751102976")
     assert recorded["exchange_order_id"] == order["id"]
+
+
+async def test_the_web_ui_list_shows_what_each_trade_is_and_its_step(trading: Trading) -> None:
+    key = str(uuid.uuid4())
+    await run_trade(trading, key, seed_payload(key, amount="12.50"))
+    handle = trading.client.get_workflow_handle(key)
+    trades, steps = set(), []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            trades.add(json.loads(fields.indexed_fields[TRADE.name].data))
+            steps.append(json.loads(fields.indexed_fields[TRADE_STEP.name].data))
+    assert trades == {"BUY £12.50 BTC-GBP"}
+    assert steps == [
+        "validating",
+        "placing the order",
+        "recording the trade",
+        "sending the receipt",
+        "done",
+    ]
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(TRADE) == "BUY £12.50 BTC-GBP"
+    assert described.typed_search_attributes.get(TRADE_STEP) == "done"
+    assert await handle.query(TradeWorkflow.current_step) == "done"
 
 
 async def test_a_rerun_under_the_same_key_returns_the_first_order_and_places_nothing(
