@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from kripto.money import plain
+
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 
@@ -45,8 +47,13 @@ ProductId = Annotated[str, AfterValidator(check_product)]
 UtcDateTime = Annotated[
     datetime, AfterValidator(_utc), PlainSerializer(_iso_z, return_type=str, when_used="json")
 ]
-#: Money and sizes: Decimal in Python, a string in JSON, never NaN or infinite.
-Money = Annotated[Decimal, Field(allow_inf_nan=False)]
+#: Money and sizes: Decimal in Python, a plain decimal string in JSON (`"0.00000001"`, never
+#: `"1E-8"`), never NaN or infinite.
+Money = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False),
+    PlainSerializer(plain, return_type=str, when_used="json"),
+]
 
 
 class Wire(BaseModel):

@@ -20,5 +20,10 @@ def trim(value: Decimal) -> Decimal:
     return value.normalize()
 
 
+def plain(value: Decimal) -> str:
+    """A decimal as people and JSON readers expect it: `0.00000001`, never `1E-8`."""
+    return format(value, "f")
+
+
 def fmt_gbp(value: Decimal) -> str:
     return f"£{value.quantize(PENNY):,}"

@@ -9,6 +9,7 @@ from rich.table import Table
 from kripto.cli.common import console, fail, open_database, print_json, run
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, check_product
+from kripto.money import plain
 from kripto.settings import Settings, load_settings
 
 
@@ -34,7 +35,7 @@ def rates(
     table = Table("dateTime (UTC)", "rate", "source", title=f"{product}, last {days} days")
     for r in rows:
         source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
-        table.add_row(f"{r.date_time:%Y-%m-%d %H:%M:%S}", str(r.rate), source)
+        table.add_row(f"{r.date_time:%Y-%m-%d %H:%M:%S}", plain(r.rate), source)
     console.print(table)
     console.print(f"{len(rows)} rates")
 

@@ -16,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from kripto.cli.common import console, fail, open_database, print_json, run
 from kripto.db.trades import TradeRepository
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
+from kripto.money import plain
 from kripto.settings import Settings, describe_validation_error, load_settings
 from kripto.temporal.client import connect_client
 from workflows.trade import TradeWorkflow
@@ -97,7 +98,7 @@ def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     table = Table("currency", "balance", "hold", "available", "account id", title="Wallet")
     for name, balance in (("GBP", result.gbp), ("BTC", result.btc)):
         table.add_row(
-            name, str(balance.balance), str(balance.hold), str(balance.available), balance.id
+            name, plain(balance.balance), plain(balance.hold), plain(balance.available), balance.id
         )
     console.print(table)
 
@@ -155,10 +156,10 @@ def show_orders(orders: list[Order], title: str) -> None:
             f"{o.created_at:%Y-%m-%d %H:%M:%S}",
             o.side.value,
             o.product_id,
-            str(o.funds),
-            str(o.filled_size),
-            str(o.executed_value),
-            str(o.fill_fees),
+            plain(o.funds),
+            plain(o.filled_size),
+            plain(o.executed_value),
+            plain(o.fill_fees),
             "yes" if o.settled else "no",
             o.client_order_id,
         )

@@ -136,3 +136,21 @@ def test_an_order_that_filled_nothing_has_no_rate() -> None:
 def test_the_smallest_amount_of_btc_is_not_in_exponent_form() -> None:
     one_satoshi = SEED.model_copy(update={"filled_size": Decimal("0.00000001")})
     assert receipt_lines("tiny", one_satoshi).btc_change == "+0.00000001 BTC"
+
+
+def test_json_money_is_never_in_exponent_form() -> None:
+    """Decimal's own str() gives `1E-8`; the wire shape must read `0.00000001`."""
+    tiny = SEED.model_copy(
+        update={
+            "filled_size": Decimal("1E-8"),
+            "fill_fees": Decimal("3.950005E-7"),
+            "funds": Decimal("1E+3"),
+        }
+    )
+    shown = tiny.to_json_dict()
+    assert (shown["filledSize"], shown["fillFees"], shown["funds"]) == (
+        "0.00000001",
+        "0.0000003950005",
+        "1000",
+    )
+    assert Order.model_validate_json(tiny.model_dump_json()) == tiny
