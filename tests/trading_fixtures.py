@@ -32,6 +32,12 @@ class Trading:
     async def count(self, table: str) -> int:
         return int(await self.db.pool.fetchval(f"SELECT count(*) FROM {table}"))
 
+    async def receipt_rows(self) -> list[tuple[str, str, int]]:
+        """(trade, status, mail-provider calls) per receipt row: the outbox file of a second
+        send would replace the first, so the row's count of sends is what proves "once"."""
+        rows = await self.db.pool.fetch("SELECT trade_id, status, attempts FROM receipts")
+        return [(r["trade_id"], r["status"], r["attempts"]) for r in rows]
+
     def receipts_sent(self) -> list[Path]:
         return sorted(self.settings.outbox_dir.glob("*.eml"))
 

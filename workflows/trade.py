@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
@@ -25,6 +25,7 @@ EXCHANGE_RETRY = RetryPolicy(
     maximum_attempts=20,
 )
 SETTLE_DEADLINE = timedelta(minutes=10)
+RECEIPT_NOT_SENT = "done; receipt not sent"
 
 
 @workflow.defn
@@ -91,21 +92,30 @@ class TradeWorkflow:
         )
 
         self._at("sending the receipt", request)
-        await workflow.execute_activity_method(
-            TradeActivities.send_receipt,
-            settled,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-            summary="send receipt",
-        )
+        try:
+            await workflow.execute_activity_method(
+                TradeActivities.send_receipt,
+                settled,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary="send receipt",
+            )
+        except ActivityError as err:
+            # Only a final refusal gets here (a sender SES will not use, bad AWS credentials):
+            # the trade happened and is recorded, so it must not read as a failed trade.
+            reason = str(err.cause or err)
+            workflow.logger.warning("trade %s: receipt not sent: %s", trade_id, reason)
+            self._at(RECEIPT_NOT_SENT, request, reason)
+            return order
         self._at("done", request)
         return order
 
-    def _at(self, step: str, request: TradeRequest) -> None:
+    def _at(self, step: str, request: TradeRequest, detail: str = "") -> None:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
-        workflow.set_current_details(f"**{request.summary}**: {step}")
+        details = f"**{request.summary}**: {step}"
+        workflow.set_current_details(f"{details} ({detail})" if detail else details)
         workflow.upsert_search_attributes(
             [TRADE.value_set(request.summary), TRADE_STEP.value_set(step)]
         )

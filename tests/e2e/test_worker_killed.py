@@ -99,3 +99,7 @@ async def test_sigkill_mid_order_then_restart_places_one_order(
     assert order.settled is True
     assert await db.pool.fetchval("SELECT count(*) FROM trades WHERE trade_id = $1", key) == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    receipt = await db.pool.fetchrow(
+        "SELECT status, attempts FROM receipts WHERE trade_id = $1", key
+    )
+    assert (receipt["status"], receipt["attempts"]) == ("sent", 1)

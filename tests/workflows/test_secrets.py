@@ -1,5 +1,6 @@
 """No secret (the Coinbase private key, AWS credentials) reaches a workflow history or a log line,
-for a trade that succeeds and for one whose credentials are refused."""
+for a trade that succeeds with its receipt sent through SES (moto, over HTTP), one whose Coinbase
+credentials are refused, and one whose receipt SES refuses."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import boto3
+import httpx
 import pytest
 from pydantic import SecretStr
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.models import Side, TradeRequest
 from kripto.settings import Settings
+from kripto.temporal.search_attributes import TRADE_STEP
 from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase, new_ec_key
-from workflows.trade import TradeWorkflow
+from workflows.trade import RECEIPT_NOT_SENT, TradeWorkflow
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY"
 
@@ -52,38 +56,70 @@ async def trade_with(
     return key, env.client
 
 
+SENDER = "kripto@example.com"
+
+
 @pytest.fixture
-async def live_settings(settings: Settings, fake_coinbase: FakeCoinbase) -> AsyncIterator[Settings]:
+async def live_settings(
+    settings: Settings, fake_coinbase: FakeCoinbase, ses_server: str
+) -> AsyncIterator[Settings]:
+    boto3.client(
+        "sesv2",
+        region_name="eu-west-2",
+        endpoint_url=ses_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_email_identity(EmailIdentity=SENDER)
     yield settings.model_copy(
         update={
             "exchange": "coinbase",
             "feed": "coinbase",
             "coinbase_url": fake_coinbase.url,
             "coinbase_api_key_name": fake_coinbase.key_name,
+            "mailer": "ses",
+            "ses_endpoint_url": ses_server,
+            "receipt_to": f"{uuid.uuid4().hex}@example.com",
+            "receipt_from": SENDER,
             "aws_access_key_id": SecretStr("AKIAKRIPTOTESTKEY"),
             "aws_secret_access_key": SecretStr(AWS_SECRET),
         }
     )
 
 
-@pytest.mark.parametrize("credentials", ["accepted", "refused"])
+def receipts_to(ses_server: str, recipient: str) -> int:
+    messages = httpx.get(f"{ses_server}/moto-api/data.json").json()["ses"]["Message"]
+    return sum(recipient in json.dumps(m) for m in messages)
+
+
+@pytest.mark.parametrize("case", ["accepted", "coinbase refused", "receipt refused"])
 async def test_no_secret_in_histories_or_logs(
     time_skipping_env: WorkflowEnvironment,
     live_settings: Settings,
     fake_coinbase: FakeCoinbase,
+    ses_server: str,
     caplog: pytest.LogCaptureFixture,
-    credentials: str,
+    case: str,
 ) -> None:
-    pem = fake_coinbase.private_key_pem if credentials == "accepted" else new_ec_key()[0]
+    pem = new_ec_key()[0] if case == "coinbase refused" else fake_coinbase.private_key_pem
+    if case == "receipt refused":  # SES will not send from an address it has not verified
+        live_settings = live_settings.model_copy(update={"receipt_from": "nobody@unverified.test"})
     caplog.set_level(logging.DEBUG)
     key, client = await trade_with(time_skipping_env, live_settings, pem)
 
-    history = await client.get_workflow_handle(key).fetch_history()
+    handle = client.get_workflow_handle(key)
+    history = await handle.fetch_history()
     text = json.dumps(history.to_json_dict())
     logs = "\n".join(r.getMessage() + str(r.exc_text or "") for r in caplog.records)
-    assert fake_coinbase.order_count() == (1 if credentials == "accepted" else 0)
+    assert fake_coinbase.order_count() == (0 if case == "coinbase refused" else 1)
+    assert receipts_to(ses_server, live_settings.receipt_to) == (1 if case == "accepted" else 0)
+    if case == "receipt refused":  # the trade still completes, and says what went wrong
+        described = await handle.describe()
+        assert described.status == WorkflowExecutionStatus.COMPLETED
+        assert described.typed_search_attributes.get(TRADE_STEP) == RECEIPT_NOT_SENT
+        assert "nobody@unverified.test" in text
     for secret in secrets_of(pem):
         assert secret not in text
         assert secret not in logs
+    assert "AKIAKRIPTOTESTKEY" not in text
     assert "PRIVATE KEY" not in text
     assert "PRIVATE KEY" not in logs

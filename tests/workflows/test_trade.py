@@ -76,6 +76,7 @@ async def test_the_seed_trade_from_the_seed_payload(trading: Trading) -> None:
     assert after.btc.available == Decimal("0.00125952")
     assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
     [receipt] = trading.receipts_sent()
+    assert await trading.receipt_rows() == [(key, "sent", 1)]
     assert "Kripto Trade Receipt" in receipt.read_text()
     recorded = await trading.db.pool.fetchrow(
         "SELECT executed_value, fill_fees, exchange_order_id FROM trades WHERE trade_id = $1", key
@@ -119,7 +120,7 @@ async def test_a_rerun_under_the_same_key_returns_the_first_order_and_places_not
     third = await run_trade(trading, key, {"tradeType": "buy", "amount": "10.00"})
     assert first == second == third
     assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
-    assert await trading.count("receipts") == 1
+    assert await trading.receipt_rows() == [(key, "sent", 1)]
     assert len(trading.receipts_sent()) == 1
     assert (await wallet(trading)).btc.balance == Decimal("0.00125952")
 
@@ -144,6 +145,7 @@ async def test_concurrent_starts_under_one_key_make_one_trade(trading: Trading) 
     assert len(orders) == 1
     assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
     assert len(trading.receipts_sent()) == 1
+    assert await trading.receipt_rows() == [(key, "sent", 1)]
 
 
 def seed_payload_model(key: str) -> Any:
