@@ -5,6 +5,7 @@ from datetime import datetime
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
@@ -32,6 +33,14 @@ def tick_time() -> datetime:
     return at.replace(microsecond=0)
 
 
+def root_cause(error: FailureError) -> BaseException:
+    """The innermost failure: for a child whose activity failed, the activity's own error."""
+    cause: BaseException = error
+    while isinstance(cause, FailureError) and cause.cause is not None:
+        cause = cause.cause
+    return cause
+
+
 @workflow.defn
 class RateTickWorkflow:
     @workflow.run
@@ -54,6 +63,8 @@ class RateTickWorkflow:
             StoreRateInput(rate=rate),
             id=store_rate_id(product, at),
             static_summary=f"store {product} {rate.rate}",
+            # The write retries until Postgres takes it, even if this tick is ended first.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
         if not workflow.patched(DECIDER_JOINED):
             stored = await store  # a tick that began before the decider joined the fan-out
@@ -64,7 +75,17 @@ class RateTickWorkflow:
             id=decide_id(product, at),
             static_summary=f"decide {product} at {stamp(at)}",
         )
-        stored, decision = await asyncio.gather(store, decide)
+        # A decision that fails (say, Postgres down past its deadline) must not fail the tick:
+        # the store child goes on retrying until the rate lands.
+        written, decision = await asyncio.gather(store, decide, return_exceptions=True)
+        if isinstance(written, BaseException):
+            raise written
+        if isinstance(decision, ChildWorkflowError):
+            reason = f"no decision: {root_cause(decision)}"
+            workflow.logger.warning("tick %s: %s", stamp(at), reason)
+            return RateTickResult(rate=rate, stored=written.stored, action=None, reason=reason)
+        if isinstance(decision, BaseException):
+            raise decision
         return RateTickResult(
-            rate=rate, stored=stored.stored, action=decision.action, reason=decision.reason
+            rate=rate, stored=written.stored, action=decision.action, reason=decision.reason
         )

@@ -57,6 +57,26 @@ async def test_a_tick_fetches_and_stores_the_rate_in_a_child(
     assert child.parent_id == tick_id
 
 
+async def test_a_decision_that_fails_neither_fails_the_tick_nor_loses_its_rate(
+    client: Client, settings: Settings, db: Database
+) -> None:
+    """The decider cannot record (its table is gone) and gives up after its deadline; the
+    tick still completes, says why it made no decision, and its rate is stored."""
+    await db.pool.execute("ALTER TABLE decisions RENAME TO decisions_elsewhere")
+    result = await client.execute_workflow(
+        RateTickWorkflow.run,
+        RateTickInput(product_id="BTC-GBP"),
+        id=f"rate-tick-BTC-GBP-{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+    )
+    assert result.stored is True
+    assert result.action is None
+    assert result.reason is not None and result.reason.startswith("no decision: ")
+    assert 'relation "decisions" does not exist' in result.reason
+    stored = await RateRepository(db).since("BTC-GBP", result.rate.date_time)
+    assert [r.rate for r in stored] == [result.rate.rate]
+
+
 async def test_a_duplicate_store_stores_nothing_new(
     client: Client, settings: Settings, db: Database
 ) -> None:
