@@ -14,11 +14,16 @@ round_down(X / price) BTC. The amount is normalised to whole pence first, as the
 
 Mapping onto the seed's order shape: id ← order_id, funds ← quote_size (a sell by base_size has
 no quote_size; its funds are the filled value), fillFees ← total_fees, executedValue ←
-filled_value, createdAt ← created_time, filledSize and settled keep their names.
+filled_value, createdAt ← created_time, filledSize keeps its name. `settled` is the reply's flag,
+except that an order in a final status with something filled is settled (it will not change).
+
+Status: an IOC order can end CANCELLED, EXPIRED or FAILED with nothing filled (no liquidity, for
+one); that is not a trade but OrderRejected, whichever call reads it.
 
 Errors: 401/403 → BadCredentials; 429 → RetryableError with Retry-After; 5xx, timeouts and
 dropped connections → RetryableError; `success: false` bodies → InsufficientFunds or
-OrderRejected. No message contains the private key or a token.
+OrderRejected; 404 → InvalidInput, except for an order whose ID Coinbase gave us (not visible
+yet → RetryableError). No message contains the private key, a token or the full key name.
 """
 
 from __future__ import annotations
@@ -36,15 +41,20 @@ from kripto.errors import (
     InsufficientFunds,
     InvalidInput,
     KriptoError,
+    NonRetryableError,
     OrderRejected,
     RetryableError,
 )
 from kripto.exchanges.base import check_order
-from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key
+from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 from kripto.models import Balance, Order, Side, Wallet
 from kripto.money import PENNY, SATOSHI, fmt_gbp, round_down
 
 API_PREFIX = "/api/v3/brokerage"
+#: Statuses an order never leaves.
+FINAL_STATUSES = frozenset({"FILLED", "CANCELLED", "EXPIRED", "FAILED"})
+#: Final statuses that, with nothing filled, mean no trade happened; in words.
+UNFILLED_STATUSES = {"CANCELLED": "was cancelled", "EXPIRED": "expired", "FAILED": "failed"}
 
 __all__ = ["API_PREFIX", "CoinbaseExchange", "load_private_key", "order_from_coinbase"]
 
@@ -86,10 +96,38 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
+    """Why an order ended with nothing filled, naming the order and Coinbase's own reason."""
+    order_id = str(data.get("order_id") or "?")
+    client_order_id = str(data.get("client_order_id") or "")
+    name = f"{client_order_id} (Coinbase order {order_id})" if client_order_id else order_id
+    reasons = []
+    reject = str(data.get("reject_reason") or "").strip()
+    if reject and not reject.endswith("UNSPECIFIED"):
+        reasons.append(f"reject reason {reject}")
+    cancel = str(data.get("cancel_message") or "").strip()
+    if cancel:
+        reasons.append(cancel)
+    why = f": {'; '.join(reasons)}" if reasons else ""
+    return OrderRejected(
+        f"Coinbase: order {name} {UNFILLED_STATUSES[status]} with nothing filled{why}"
+    )
+
+
 def order_from_coinbase(data: dict[str, Any]) -> Order:
-    """An Advanced Trade order (Get Order / List Orders) in the seed's order shape."""
+    """An Advanced Trade order (Get Order / List Orders) in the seed's order shape.
+
+    Raises OrderRejected for an order that ended (cancelled, expired, failed) with nothing
+    filled: an IOC order that found no liquidity is not a trade of size 0."""
     config = (data.get("order_configuration") or {}).get("market_market_ioc") or {}
     filled_value = Decimal(str(data.get("filled_value") or "0"))
+    filled_size = Decimal(str(data.get("filled_size") or "0"))
+    status = str(data.get("status") or "").upper()
+    if status in UNFILLED_STATUSES and filled_size == 0:
+        raise _unfilled(data, status)
+    # A final order with fills will not change, whatever the flag says; anything else
+    # (OPEN, PENDING, QUEUED, …) keeps the flag, so the client keeps polling.
+    settled = (status in FINAL_STATUSES and filled_size > 0) or bool(data.get("settled", False))
     quote_size = config.get("quote_size")
     return Order(
         id=str(data["order_id"]),
@@ -97,10 +135,10 @@ def order_from_coinbase(data: dict[str, Any]) -> Order:
         side=Side(str(data["side"]).lower()),
         product_id=str(data["product_id"]),
         funds=Decimal(str(quote_size)) if quote_size else filled_value,
-        settled=bool(data.get("settled", False)),
+        settled=settled,
         created_at=_parse_time(str(data["created_time"])),
         fill_fees=Decimal(str(data.get("total_fees") or "0")),
-        filled_size=Decimal(str(data.get("filled_size") or "0")),
+        filled_size=filled_size,
         executed_value=filled_value,
     )
 
@@ -137,7 +175,10 @@ class CoinbaseExchange:
         return self._signer.key_name
 
     def __repr__(self) -> str:
-        return f"CoinbaseExchange(base_url={self.base_url!r}, key_name={self.key_name!r})"
+        return (
+            f"CoinbaseExchange(base_url={self.base_url!r},"
+            f" key_name={mask_key_name(self.key_name)!r})"
+        )
 
     __str__ = __repr__
 
@@ -149,7 +190,12 @@ class CoinbaseExchange:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        missing: str | None = None,
     ) -> Any:
+        """One signed request; the reply's JSON, or the error its status means.
+
+        `missing`, if given, makes a 404 a RetryableError with that explanation, for paths that
+        Coinbase itself gave us and that may just not be visible yet."""
         full_path = self._prefix + path
         token = self._signer.token(method, self._host, full_path)
         what = f"Coinbase: {what}"
@@ -173,7 +219,8 @@ class CoinbaseExchange:
         status = reply.status_code
         if status in (401, 403):
             raise BadCredentials(
-                f"{what}: Coinbase refused API key {self.key_name!r} (HTTP {status}):"
+                f"{what}: Coinbase refused API key {mask_key_name(self.key_name)!r}"
+                f" (HTTP {status}):"
                 f" check the key name, the private key and the key's permissions"
             )
         if status == 429:
@@ -182,6 +229,8 @@ class CoinbaseExchange:
             raise RetryableError(f"{what}: rate limited (HTTP 429){hint}", retry_after=after)
         if status >= 500:
             raise RetryableError(f"{what}: Coinbase failed (HTTP {status} {reply.reason_phrase})")
+        if status == 404 and missing is not None:
+            raise RetryableError(f"{what}: not found (HTTP 404): {missing}")
         if status == 404:
             raise InvalidInput(f"{what}: not found (HTTP 404): {_message(reply)}")
         if status >= 400:
@@ -212,7 +261,14 @@ class CoinbaseExchange:
         return None
 
     async def get_order(self, order_id: str) -> Order:
-        reply = await self._request("GET", f"/orders/historical/{order_id}", f"order {order_id}")
+        """The order's current state. It is only asked for by an ID Coinbase gave us (the POST
+        reply, the list look-up), so a 404 means not visible yet, and a retry may see it."""
+        reply = await self._request(
+            "GET",
+            f"/orders/historical/{order_id}",
+            f"order {order_id}",
+            missing="the order is not visible yet (Coinbase gave us its ID, so it exists)",
+        )
         data = reply.get("order") if isinstance(reply, dict) else None
         if not isinstance(data, dict):
             raise RetryableError(f"Coinbase: order {order_id}: the reply has no order")
@@ -222,6 +278,8 @@ class CoinbaseExchange:
     def _parse_order(data: dict[str, Any], what: str) -> Order:
         try:
             return order_from_coinbase(data)
+        except NonRetryableError:
+            raise  # an order that ended unfilled is final, not an unreadable reply
         except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
             raise RetryableError(
                 f"Coinbase: {what}: cannot read the order ({type(exc).__name__})"

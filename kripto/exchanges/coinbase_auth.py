@@ -5,13 +5,16 @@ Every request carries `Authorization: Bearer <JWT>`, a new token per request: he
 `exp` = now + 120 s and `uri` = "<METHOD> <host><path>" (no query string). EC P-256 keys sign
 with ES256, Ed25519 keys with EdDSA.
 
-The private key never appears in a repr, a log line or an exception message.
+The private key never appears in a repr, a log line or an exception message. The key name is
+not a secret that signs anything, but it identifies the account's key, so reprs and messages
+show it masked (`mask_key_name`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import time
 
@@ -23,6 +26,23 @@ from kripto.errors import BadCredentials
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 TOKEN_LIFETIME = 120
+_KEY_NAME = re.compile(r"organizations/[^/]+/apiKeys/([^/]+)")
+
+
+def mask_key_name(key_name: str) -> str:
+    """The key name as reprs and messages show it: `organizations/…/apiKeys/…a1b2`.
+
+    Only the key ID's last 4 characters stay, enough to tell keys apart; a name of another
+    shape shows as `…` and its last 4 characters. Anything of 4 characters or fewer shows
+    as `…` alone, since its last 4 characters would be all of it."""
+    match = _KEY_NAME.fullmatch(key_name)
+    if match:
+        return f"organizations/…/apiKeys/{_tail(match.group(1))}"
+    return _tail(key_name)
+
+
+def _tail(text: str) -> str:
+    return "…" + (text[-4:] if len(text) > 4 else "")
 
 
 def load_private_key(pem_text: str) -> PrivateKey:
@@ -70,7 +90,7 @@ def algorithm_for(key: PrivateKey) -> str:
 
 
 class CoinbaseSigner:
-    """Makes a new JWT for each request. Holds the key; shows only the key's name."""
+    """Makes a new JWT for each request. Holds the key; shows only the key's masked name."""
 
     __slots__ = ("_key", "algorithm", "key_name")
 
@@ -82,7 +102,10 @@ class CoinbaseSigner:
         self.algorithm = algorithm_for(self._key)
 
     def __repr__(self) -> str:
-        return f"CoinbaseSigner(key_name={self.key_name!r}, algorithm={self.algorithm!r})"
+        return (
+            f"CoinbaseSigner(key_name={mask_key_name(self.key_name)!r},"
+            f" algorithm={self.algorithm!r})"
+        )
 
     __str__ = __repr__
 

@@ -12,14 +12,21 @@ import pytest
 from kripto.errors import (
     BadCredentials,
     InsufficientFunds,
+    InvalidInput,
     KriptoError,
     NonRetryableError,
+    OrderRejected,
     RetryableError,
 )
 from kripto.exchanges.base import Exchange
-from kripto.exchanges.coinbase import CoinbaseExchange
+from kripto.exchanges.coinbase import CoinbaseExchange, order_from_coinbase
 from kripto.models import Order, Side
-from tests.fakes.coinbase_fixtures import FakeCoinbase, new_ec_key, start_fake_coinbase_process
+from tests.fakes.coinbase_fixtures import (
+    KEY_NAME,
+    FakeCoinbase,
+    new_ec_key,
+    start_fake_coinbase_process,
+)
 from tests.fakes.coinbase_server import Fault
 
 GBP_AFTER_SEED_BUY = Decimal("990.000028301824")  # 1000.00 - 9.9502205952 - 0.049751102976
@@ -272,3 +279,94 @@ async def test_concurrent_placements_under_one_key_place_one_order(
     assert len({o.id for o in orders}) == 1
     assert fake_coinbase.order_count() == 1
     assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+
+
+async def test_an_order_cancelled_unfilled_is_rejected_not_a_trade(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    before = fake_coinbase.balances()
+    fake_coinbase.inject({"kind": "no_fill"})
+    with pytest.raises(OrderRejected) as caught:
+        await buy(coinbase, "trade-1")
+    assert isinstance(caught.value, NonRetryableError)
+    [order] = fake_coinbase.state()["orders"]
+    assert str(caught.value) == (
+        f"Coinbase: order trade-1 (Coinbase order {order['order_id']}) was cancelled"
+        " with nothing filled: IOC order could not be filled"
+    )
+    assert_no_secret(str(caught.value), fake_coinbase)
+    assert fake_coinbase.balances() == before
+    assert fake_coinbase.order_count() == 1
+    # A retry finds the cancelled order under its key, says the same, and places nothing.
+    with pytest.raises(OrderRejected) as again:
+        await buy(coinbase, "trade-1")
+    assert str(again.value) == str(caught.value)
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances() == before
+
+
+async def test_an_order_not_visible_yet_is_retryable_and_not_placed_twice(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.inject(Fault("404", method="GET", path="/orders/historical/{id}"))
+    with pytest.raises(KriptoError) as caught:
+        await buy(coinbase, "trade-1")
+    assert isinstance(caught.value, RetryableError)
+    assert "not visible yet" in str(caught.value)
+    [created] = fake_coinbase.state()["orders"]
+    assert fake_coinbase.order_count() == 1
+    order = await buy(coinbase, "trade-1")
+    assert order.id == created["order_id"]
+    assert order.settled is True
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+    # A 404 anywhere else still means bad input.
+    fake_coinbase.inject(Fault("404", method="GET", path="/products/"))
+    with pytest.raises(InvalidInput, match="not found"):
+        await coinbase.place_market_order(
+            client_order_id="sell-1", product_id="BTC-GBP", side=Side.SELL, amount=Decimal("5")
+        )
+    assert fake_coinbase.order_count() == 1
+
+
+async def test_the_key_name_is_masked_in_errors_and_reprs(fake_coinbase: FakeCoinbase) -> None:
+    assert fake_coinbase.key_name == KEY_NAME == "organizations/kripto-test/apiKeys/0f3c2b1a-fake"
+    masked = "organizations/…/apiKeys/…fake"
+    exchange = CoinbaseExchange(
+        base_url=fake_coinbase.url, key_name=KEY_NAME, private_key_pem=new_ec_key()[0]
+    )
+    try:
+        with pytest.raises(BadCredentials) as caught:
+            await exchange.wallet()
+    finally:
+        await exchange.close()
+    for text in (str(caught.value), repr(exchange), str(exchange), str(vars(exchange))):
+        assert KEY_NAME not in text
+        assert "kripto-test" not in text
+        assert "0f3c2b1a" not in text
+        assert masked in text
+
+
+def test_a_final_order_with_fills_is_settled_whatever_the_flag() -> None:
+    reply = {
+        "order_id": "o-1",
+        "client_order_id": "trade-1",
+        "product_id": "BTC-GBP",
+        "side": "BUY",
+        "created_time": "2026-01-01T00:00:00.123456789Z",
+        "order_configuration": {"market_market_ioc": {"quote_size": "10.00"}},
+        "filled_size": "0.001",
+        "filled_value": "7.90",
+        "settled": False,
+    }
+    for status in ("FILLED", "CANCELLED", "EXPIRED", "FAILED"):  # partly filled, then ended
+        assert order_from_coinbase({**reply, "status": status}).settled is True
+    for status in ("OPEN", "PENDING", "QUEUED"):  # may still change: keep polling
+        assert order_from_coinbase({**reply, "status": status}).settled is False
+    unfilled = {**reply, "filled_size": "0", "filled_value": "0", "status": "EXPIRED"}
+    with pytest.raises(OrderRejected) as caught:
+        order_from_coinbase({**unfilled, "reject_reason": "NO_LIQUIDITY", "cancel_message": ""})
+    assert str(caught.value) == (
+        "Coinbase: order trade-1 (Coinbase order o-1) expired with nothing filled:"
+        " reject reason NO_LIQUIDITY"
+    )

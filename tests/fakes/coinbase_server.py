@@ -19,8 +19,16 @@ Faults are queued and each is used by the next matching API request:
   {"kind": "hang", "seconds": 30}      handle the request (an order IS created), then reply late
   {"kind": "drop"}                     handle the request (an order IS created), then close the
                                        connection without replying
+  {"kind": "404"}                      reply 404 NOT_FOUND (e.g. an order not visible yet)
+  {"kind": "no_fill"}                  POST /orders only: create the order (a duplicate
+                                       client_order_id still returns the existing one) but fill
+                                       nothing and move no balances; it shows as CANCELLED,
+                                       filled_size 0, cancel_message "IOC order could not be
+                                       filled", as an IOC order that found no liquidity does
 Each may carry "method" and "path" (a prefix of the path after the API prefix, e.g. "/orders")
-to hit only matching requests.
+to hit only matching requests. In "path", "{id}" stands for one path segment other than "batch",
+so {"kind": "404", "method": "GET", "path": "/orders/historical/{id}"} hits the next Get Order
+and not the List Orders look-up before it.
 
 Control endpoints (no auth): `POST /_fault` with a JSON list of faults (or {"faults": [...]}),
 `GET /_state` (order count, orders, balances, price), `POST /_config` with any of `price`,
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import socket
 import sys
@@ -46,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -63,16 +72,22 @@ PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 @dataclass
 class Fault:
-    kind: str  # "429" | "500" | "slow" | "drop" | "hang"
+    kind: str  # one of KINDS
     retry_after: int = 1
     seconds: float = 1.0
     method: str | None = None
     path: str | None = None
 
+    KINDS: ClassVar[tuple[str, ...]] = ("429", "500", "slow", "drop", "hang", "404", "no_fill")
+
+    def __post_init__(self) -> None:
+        if self.kind == "no_fill":  # it only means something to Create Order
+            self.method, self.path = "POST", "/orders"
+
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Fault:
         kind = str(data["kind"])
-        if kind not in ("429", "500", "slow", "drop", "hang"):
+        if kind not in cls.KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         return cls(
             kind=kind,
@@ -85,7 +100,12 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
             return False
-        return not self.path or path.startswith(self.path)
+        if not self.path:
+            return True
+        if "{id}" not in self.path:
+            return path.startswith(self.path)
+        pattern = re.escape(self.path).replace(re.escape("{id}"), r"(?!batch(?:/|$))[^/]+")
+        return re.match(pattern, path) is not None
 
 
 @dataclass
@@ -101,12 +121,15 @@ class FakeOrder:
     price: Decimal
     created: datetime
     lookups: int = 0
+    unfilled: bool = False  # an IOC order that found no liquidity: CANCELLED, nothing filled
 
     def settled(self, settle_after: int) -> bool:
-        return self.lookups >= settle_after
+        return self.unfilled or self.lookups >= settle_after
 
     def to_json(self, settle_after: int) -> dict[str, Any]:
         settled = self.settled(settle_after)
+        filled = settled and not self.unfilled
+        status = "CANCELLED" if self.unfilled else "FILLED" if settled else "OPEN"
         zero = "0"
         value_after = (
             self.filled_value + self.total_fees
@@ -121,22 +144,22 @@ class FakeOrder:
             "side": self.side.value.upper(),
             "order_type": "MARKET",
             "order_configuration": {"market_market_ioc": dict(self.configuration)},
-            "status": "FILLED" if settled else "OPEN",
+            "status": status,
             "time_in_force": "IMMEDIATE_OR_CANCEL",
             "created_time": self.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "completion_percentage": "100" if settled else "0",
-            "filled_size": str(self.filled_size) if settled else zero,
-            "average_filled_price": str(self.price) if settled else zero,
-            "filled_value": str(self.filled_value) if settled else zero,
-            "total_fees": str(self.total_fees) if settled else zero,
-            "total_value_after_fees": str(trim(value_after)) if settled else zero,
-            "number_of_fills": "1" if settled else "0",
+            "completion_percentage": "100" if filled else "0",
+            "filled_size": str(self.filled_size) if filled else zero,
+            "average_filled_price": str(self.price) if filled else zero,
+            "filled_value": str(self.filled_value) if filled else zero,
+            "total_fees": str(self.total_fees) if filled else zero,
+            "total_value_after_fees": str(trim(value_after)) if filled else zero,
+            "number_of_fills": "1" if filled else "0",
             "size_in_quote": "quote_size" in self.configuration,
             "size_inclusive_of_fees": "quote_size" in self.configuration,
             "settled": settled,
             "product_type": "SPOT",
             "reject_reason": "",
-            "cancel_message": "",
+            "cancel_message": "IOC order could not be filled" if self.unfilled else "",
             "order_placement_source": "RETAIL_ADVANCED",
         }
 
@@ -315,7 +338,7 @@ class FakeCoinbaseServer:
         if problems:
             raise Reply(401, {"error": "UNAUTHENTICATED", "message": "; ".join(problems)})
 
-    def _create_order(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _create_order(self, body: dict[str, Any], *, no_fill: bool = False) -> dict[str, Any]:
         client_order_id = str(body.get("client_order_id") or "")
         product_id = str(body.get("product_id") or "")
         side_text = str(body.get("side") or "")
@@ -351,7 +374,9 @@ class FakeCoinbaseServer:
                     "Insufficient balance in source account",
                     preview="PREVIEW_INSUFFICIENT_FUND",
                 )
-            if side is Side.BUY:
+            if no_fill:
+                pass  # the order is cancelled unfilled: no money moves
+            elif side is Side.BUY:
                 gbp.available -= value + fees
                 btc.available += size
             else:
@@ -368,6 +393,7 @@ class FakeCoinbaseServer:
                 total_fees=fees,
                 price=price,
                 created=datetime.now(UTC),
+                unfilled=no_fill,
             )
             self.orders[order.order_id] = order
             self.by_client_id[client_order_id] = order.order_id
@@ -439,10 +465,18 @@ class FakeCoinbaseServer:
             },
         }
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        fault: Fault | None = None,
+    ) -> Any:
         rel = path.removeprefix(API)
         if method == "POST" and rel == "/orders":
-            return self._create_order(body if isinstance(body, dict) else {})
+            no_fill = fault is not None and fault.kind == "no_fill"
+            return self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
         if method == "GET" and rel == "/orders/historical/batch":
             return self._list_orders(query)
         if method == "GET" and rel.startswith("/orders/historical/"):
@@ -517,6 +551,9 @@ class FakeCoinbaseServer:
                 if fault is not None and fault.kind == "500":
                     self._send(500, {"error": "INTERNAL", "message": "internal error"})
                     return
+                if fault is not None and fault.kind == "404":
+                    self._send(404, {"error": "NOT_FOUND", "message": "not found"})
+                    return
                 if fault is not None and fault.kind == "slow":
                     time.sleep(fault.seconds)
                 try:
@@ -524,7 +561,8 @@ class FakeCoinbaseServer:
                     server._authenticate(
                         method, host, parts.path, self.headers.get("Authorization")
                     )
-                    status, reply, headers = 200, server._route(method, parts.path, query, body), {}
+                    reply = server._route(method, parts.path, query, body, fault)
+                    status, headers = 200, {}
                 except Reply as r:
                     status, reply, headers = r.status, r.body, r.headers
                 if fault is not None and fault.kind == "drop":

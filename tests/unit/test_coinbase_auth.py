@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from kripto.errors import BadCredentials
-from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key
+from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 
 KEY_NAME = "organizations/org-1/apiKeys/key-1"
 NOW = 1_800_000_000
@@ -116,4 +116,22 @@ def test_the_signer_never_shows_its_key() -> None:
     body = private.splitlines()[1]
     assert body not in repr(signer)
     assert body not in str(signer)
-    assert KEY_NAME in repr(signer)
+    assert KEY_NAME not in repr(signer)
+    assert "organizations/…/apiKeys/…ey-1" in repr(signer)
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        (
+            "organizations/9a8b7c6d-org/apiKeys/5e4f3a2b-1c0d-4e9f-8a7b-6c5d4e3fa1b2",
+            "organizations/…/apiKeys/…a1b2",
+        ),
+        (KEY_NAME, "organizations/…/apiKeys/…ey-1"),
+        ("legacy-key-abcd1234", "…1234"),
+        ("organizations/org-1/apiKeys/", "…eys/"),  # no key ID: not the usual shape
+        ("abcd", "…"),  # too short to show any of it
+    ],
+)
+def test_a_key_name_is_masked_to_its_last_four_characters(name: str, masked: str) -> None:
+    assert mask_key_name(name) == masked
