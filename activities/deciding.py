@@ -4,7 +4,7 @@ travel through workflow payloads), decide with the pure strategy and risk code, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -16,9 +16,9 @@ from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision, decide
 from kripto.exchanges.base import Exchange
 from kripto.models import DecideInput
-from kripto.risk import RiskSettings
+from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
-from workflows.ids import decide_id
+from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
 
@@ -50,23 +50,31 @@ class DecideActivities:
         tick = input.rate
         decision_id = decide_id(tick.product_id, tick.date_time)
         with temporal_errors():
-            recorded = await self.decisions.get(decision_id)
-            if recorded is not None:  # a retried attempt returns what was decided
-                return recorded
-            week = await self.rates.since(tick.product_id, tick.date_time - WEEK, tick.date_time)
-            if not week or week[-1].date_time < tick.date_time:
-                week.append(tick)  # the store child runs beside us; its rate may not be in yet
-            decision = decide(
-                decision_id=decision_id,
-                product_id=tick.product_id,
-                tick_time=tick.date_time,
-                rates=week,
-                wallet=await self.exchange.wallet(),
-                recent_trades=await self.trades.since(tick.date_time - timedelta(days=1)),
-                strategy=self.policy.strategy,
-                risk=self.policy.risk,
-                fee_rate=self.policy.fee_rate,
-            )
-            await self.decisions.record(decision)
-            # A concurrent attempt may have recorded first: return what is on record.
-            return await self.decisions.get(decision_id) or decision
+            async with self.decisions.exclusive(tick.product_id):
+                recorded = await self.decisions.get(decision_id)
+                if recorded is not None:  # a retried attempt returns what was decided
+                    return recorded
+                now = datetime.now(UTC)
+                week = await self.rates.since(
+                    tick.product_id, tick.date_time - WEEK, tick.date_time
+                )
+                if not week or week[-1].date_time < tick.date_time:
+                    week.append(tick)  # the store child runs beside us; its rate may not be in yet
+                day_ago = now - timedelta(days=1)
+                recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
+                recent += await self.decisions.unrecorded_trades_since(day_ago)
+                decision = decide(
+                    decision_id=decision_id,
+                    product_id=tick.product_id,
+                    tick_time=tick.date_time,
+                    rates=week,
+                    wallet=await self.exchange.wallet(),
+                    recent_trades=recent,
+                    strategy=self.policy.strategy,
+                    risk=self.policy.risk,
+                    fee_rate=self.policy.fee_rate,
+                    now=now,
+                )
+                trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
+                await self.decisions.record(decision, trade_id)
+                return decision

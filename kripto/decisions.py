@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from kripto.models import Money, Order, ProductId, Rate, Side, UtcDateTime, Wallet, Wire
-from kripto.risk import Holdings, RiskSettings, size_trade
+from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire
+from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy
 from kripto.strategies.series import minute_grid
 
@@ -48,11 +48,16 @@ def decide(
     tick_time: datetime,
     rates: Sequence[Rate],
     wallet: Wallet,
-    recent_trades: Sequence[Order],
+    recent_trades: Sequence[PastTrade],
     strategy: Strategy,
     risk: RiskSettings,
     fee_rate: Decimal,
+    now: datetime | None = None,
 ) -> Decision:
+    """`now` is when the decision is made: the real clock live, so a tick decided late (its
+    worker was down) holds on stale data; the tick's own time in a backtest."""
+    now = now or tick_time
+
     def decision(
         action: Action,
         reason: str,
@@ -75,7 +80,7 @@ def decide(
     prices, newest = minute_grid(rates)
     if newest is None:
         return decision("hold", "no rates stored yet")
-    age = tick_time - newest
+    age = now - newest
     if age > risk.stale_after:
         return decision(
             "hold",
@@ -98,7 +103,7 @@ def decide(
         price=latest,
         holdings=Holdings(gbp=wallet.gbp.available, btc=wallet.btc.available),
         recent_trades=recent_trades,
-        now=tick_time,
+        now=now,
         edge=float(evaluation.edge[-1]),
         fee_rate=fee_rate,
         risk=risk,

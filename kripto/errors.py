@@ -39,5 +39,12 @@ class BadCredentials(NonRetryableError):
     kind = "BadCredentials"
 
 
+class TickTooLate(NonRetryableError):
+    """A tick asked for a live price long after its minute: the price read now would be stored
+    under the wrong minute, so the tick is skipped instead."""
+
+    kind = "TickTooLate"
+
+
 class FeedError(RetryableError):
     """The rate feed could not give a usable price (down, slow, or garbage)."""

@@ -41,6 +41,21 @@ class Holdings:
 
 
 @dataclass(frozen=True)
+class PastTrade:
+    """A trade the cooldown and the daily spend limit count: one that is recorded, or one that a
+    decision has started and that has not been recorded yet (it may still be settling)."""
+
+    at: datetime
+    side: Side
+    #: What the trade is worth in GBP, fees included (for a buy: what it cost).
+    gbp: Decimal
+
+    @classmethod
+    def of(cls, order: Order) -> PastTrade:
+        return cls(order.created_at, order.side, order.executed_value + order.fill_fees)
+
+
+@dataclass(frozen=True)
 class Sized:
     amount: Decimal  # GBP; 0 when a guard said no
     reason: str | None  # why not, or None
@@ -54,15 +69,8 @@ def _minutes(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 60:.0f} min"
 
 
-def spent_since(trades: Sequence[Order], since: datetime) -> Decimal:
-    return sum(
-        (
-            t.executed_value + t.fill_fees
-            for t in trades
-            if t.side is Side.BUY and t.created_at > since
-        ),
-        Decimal(0),
-    )
+def spent_since(trades: Sequence[PastTrade], since: datetime) -> Decimal:
+    return sum((t.gbp for t in trades if t.side is Side.BUY and t.at > since), Decimal(0))
 
 
 def size_trade(
@@ -70,7 +78,7 @@ def size_trade(
     *,
     price: Decimal,
     holdings: Holdings,
-    recent_trades: Sequence[Order],
+    recent_trades: Sequence[PastTrade],
     now: datetime,
     edge: float,
     fee_rate: Decimal,
@@ -78,9 +86,9 @@ def size_trade(
 ) -> Sized:
     """Apply every guard to a buy or sell signal; the amount to trade, or why not."""
     if recent_trades:
-        last = max(t.created_at for t in recent_trades)
+        last = max(t.at for t in recent_trades)
         if now - last < risk.cooldown:
-            since, needed = _minutes(now - last), _minutes(risk.cooldown)
+            since, needed = _minutes(max(now - last, timedelta(0))), _minutes(risk.cooldown)
             return Sized(Decimal(0), f"cooldown: last trade {since} ago (needs {needed})")
     round_trip = 2 * fee_rate
     if Decimal(repr(edge)) < round_trip:

@@ -15,9 +15,9 @@ from decimal import Decimal
 import numpy as np
 
 from kripto.fills import Fill, market_fill
-from kripto.models import Order, Side
+from kripto.models import Side
 from kripto.money import PENNY, round_down
-from kripto.risk import Holdings, RiskSettings, size_trade
+from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, Strategy
 from kripto.strategies.indicators import Floats
 
@@ -99,13 +99,13 @@ def run_backtest(
     cost_basis = Decimal(0)  # GBP paid for the BTC held, fees included
     wins = trips = 0
     trades: list[BacktestTrade] = []
-    recent: deque[Order] = deque()  # the last day of trades, for the cooldown and daily limit
+    recent: deque[PastTrade] = deque()  # the last day's trades: the cooldown and daily limit
     for done, index in enumerate(signal_points, 1):
         if on_progress is not None and done % 256 == 0:
             on_progress(done, signal_points.size)
         i = int(index)
         now = start + timedelta(minutes=i)
-        while recent and now - recent[0].created_at > timedelta(days=1):
+        while recent and now - recent[0].at > timedelta(days=1):
             recent.popleft()
         side = Side.BUY if evaluation.signals[i] == BUY else Side.SELL
         price = _price(prices[i])
@@ -134,7 +134,7 @@ def run_backtest(
         cash += fill.gbp_change
         btc += fill.btc_change
         trades.append(BacktestTrade(i, now, price, fill))
-        recent.append(_as_order(fill, now))
+        recent.append(PastTrade(now, side, fill.executed_value + fill.fill_fees))
     if on_progress is not None:
         on_progress(signal_points.size, signal_points.size)
     return BacktestResult(
@@ -153,21 +153,6 @@ def run_backtest(
         dca_return=_dca_return(prices, gbp, fee_rate),
         winning_round_trips=wins,
         round_trips=trips,
-    )
-
-
-def _as_order(fill: Fill, at: datetime) -> Order:
-    return Order(
-        id="backtest",
-        side=fill.side,
-        product_id="BTC-GBP",
-        funds=fill.funds,
-        settled=True,
-        created_at=at,
-        fill_fees=fill.fill_fees,
-        filled_size=fill.filled_size,
-        executed_value=fill.executed_value,
-        client_order_id="backtest",
     )
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from kripto.db.pool import Database
 from kripto.decisions import Decision
+from kripto.models import Side
+from kripto.risk import PastTrade
 
 _COLUMNS = (
     "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason"
@@ -24,10 +29,12 @@ class DecisionRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def record(self, decision: Decision) -> bool:
-        """Store a decision once: False when its ID (derived from the tick) is already there."""
+    async def record(self, decision: Decision, trade_id: str | None = None) -> bool:
+        """Store a decision once, with the trade it starts (None for a hold): False when its ID
+        (derived from the tick) is already there."""
         status = await self.db.pool.execute(
-            f"INSERT INTO decisions ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            f"INSERT INTO decisions ({_COLUMNS}, trade_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             " ON CONFLICT (decision_id) DO NOTHING",
             decision.decision_id,
             decision.product_id,
@@ -38,18 +45,27 @@ class DecisionRepository:
             json.dumps(decision.params),
             json.dumps(decision.indicators),
             decision.reason,
+            trade_id,
         )
         return bool(status == "INSERT 0 1")
 
-    async def link_trade(self, decision_id: str, trade_id: str) -> bool:
-        """Note the trade a decision started; False when the decision is unknown or already
-        names a trade (a retry links the same trade once)."""
-        status = await self.db.pool.execute(
-            "UPDATE decisions SET trade_id = $2 WHERE decision_id = $1 AND trade_id IS NULL",
-            decision_id,
-            trade_id,
+    @asynccontextmanager
+    async def exclusive(self, product_id: str) -> AsyncIterator[None]:
+        """One decision at a time per product, across workers: overlapping ticks each see the
+        trades the others started."""
+        async with self.db.advisory_lock(f"kripto-decide-{product_id}"):
+            yield
+
+    async def unrecorded_trades_since(self, since: datetime) -> list[PastTrade]:
+        """Trades that decisions started and the trade writer has not recorded yet (in flight,
+        or failed): the cooldown and the daily limit must count them too."""
+        rows = await self.db.pool.fetch(
+            "SELECT d.tick_time, d.action, d.amount FROM decisions d"
+            " WHERE d.trade_id IS NOT NULL AND d.tick_time >= $1"
+            " AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = d.trade_id)",
+            since,
         )
-        return bool(status == "UPDATE 1")
+        return [PastTrade(r["tick_time"], Side(r["action"]), r["amount"]) for r in rows]
 
     async def trade_id(self, decision_id: str) -> str | None:
         value = await self.db.pool.fetchval(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 
 from kripto.db.migrations import migrate
@@ -15,6 +18,17 @@ class Database:
 
     async def close(self) -> None:
         await self.pool.close()
+
+    @asynccontextmanager
+    async def advisory_lock(self, name: str) -> AsyncIterator[None]:
+        """Hold a Postgres advisory lock named `name` across processes. It is tied to one
+        connection, so a worker that dies mid-way releases it with its connection."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtext($1))", name)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
 
 
 async def connect(url: str, *, run_migrations: bool = True, max_size: int = 10) -> Database:

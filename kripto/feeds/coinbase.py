@@ -5,16 +5,22 @@ The original read the *buy* price, which includes Coinbase's spread; spot is the
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from kripto.errors import FeedError
+from kripto.errors import FeedError, TickTooLate
 from kripto.models import Rate
+
+#: How late a tick may read the spot price for its minute: the schedule starts a tick within a
+#: minute of its slot (its catch-up window) and retries its fetch for under a minute.
+MAX_LATENESS = timedelta(minutes=2)
 
 
 class CoinbaseSpotFeed:
+    """The spot price is the price *now*, so it is only read for a tick whose minute is now."""
+
     def __init__(self, base_url: str = "https://api.coinbase.com", timeout: float = 10.0) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -24,6 +30,13 @@ class CoinbaseSpotFeed:
 
     async def rate(self, product_id: str, at: datetime) -> Rate:
         what = f"Coinbase spot price for {product_id}"
+        late = datetime.now(UTC) - at
+        if late > MAX_LATENESS:
+            raise TickTooLate(
+                f"{what} at {at:%Y-%m-%dT%H:%M:%SZ}: asked {int(late.total_seconds() // 60)} min"
+                " late; a spot price read now would be stored under the wrong minute, so this"
+                " tick is skipped"
+            )
         try:
             reply = await self._client.get(f"/v2/prices/{product_id}/spot")
         except httpx.TimeoutException as exc:

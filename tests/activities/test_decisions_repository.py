@@ -1,12 +1,16 @@
 """The decisions table against a real Postgres: one row per decision ID, read back exactly,
-newest first, and the trade a decision started."""
+newest first, the trades decisions started, and one decision at a time per product."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
+from kripto.db.trades import TradeRepository
 from kripto.decisions import Action, Decision
+from kripto.models import Order, Side
+from kripto.risk import PastTrade
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -66,11 +70,43 @@ async def test_recent_is_newest_first(db: Database) -> None:
     assert await repo.recent(5, product_id="SOL-GBP") == []
 
 
-async def test_the_trade_a_decision_started_is_linked_once(db: Database) -> None:
+async def test_a_started_trade_counts_until_the_trade_writer_records_it(db: Database) -> None:
     repo = DecisionRepository(db)
-    await repo.record(decision(0, "buy", "150.00"))
-    assert await repo.trade_id("decide-BTC-GBP-0") is None
-    assert await repo.link_trade("decide-BTC-GBP-0", "trade-BTC-GBP-0") is True
-    assert await repo.link_trade("decide-BTC-GBP-0", "trade-other") is False
+    await repo.record(decision(0, "buy", "150.00"), "trade-BTC-GBP-0")
+    await repo.record(decision(1))  # a hold starts nothing
+    await repo.record(decision(-2000, "sell", "20.00"), "trade-BTC-GBP-old")  # too long ago
     assert await repo.trade_id("decide-BTC-GBP-0") == "trade-BTC-GBP-0"
-    assert await repo.link_trade("decide-BTC-GBP-unknown", "trade-x") is False
+    assert await repo.trade_id("decide-BTC-GBP-1") is None
+    since = T0 - timedelta(days=1)
+    assert await repo.unrecorded_trades_since(since) == [PastTrade(T0, Side.BUY, Decimal("150.00"))]
+    order = Order(
+        id="o-1",
+        side=Side.BUY,
+        product_id="BTC-GBP",
+        funds=Decimal("149.25"),
+        settled=True,
+        created_at=T0 + timedelta(seconds=3),
+        fill_fees=Decimal("0.74"),
+        filled_size=Decimal("0.0025"),
+        executed_value=Decimal("149.24"),
+        client_order_id="trade-BTC-GBP-0",
+    )
+    await TradeRepository(db).insert("trade-BTC-GBP-0", order)
+    assert await repo.unrecorded_trades_since(since) == []
+
+
+async def test_decisions_for_one_product_take_turns(db: Database) -> None:
+    repo = DecisionRepository(db)
+    events: list[str] = []
+
+    async def decide(name: str, product: str) -> None:
+        async with repo.exclusive(product):
+            events.append(f"{name} in")
+            await asyncio.sleep(0.2)
+            events.append(f"{name} out")
+
+    await asyncio.gather(decide("a", "BTC-GBP"), decide("b", "BTC-GBP"))
+    assert events in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    events.clear()
+    await asyncio.gather(decide("c", "BTC-GBP"), decide("d", "ETH-GBP"))
+    assert events[:2] in (["c in", "d in"], ["d in", "c in"])  # other products do not wait

@@ -1,13 +1,13 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from kripto.errors import FeedError
+from kripto.errors import FeedError, NonRetryableError
 from kripto.feeds import CoinbaseSpotFeed, SimulatedFeed
 from tests.fakes.spot_server import Reply, SpotServer
 
-AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+AT = datetime.now(UTC).replace(second=0, microsecond=0)  # a tick of this minute
 
 
 async def test_coinbase_spot_price_is_an_exact_decimal(spot_server: SpotServer) -> None:
@@ -66,3 +66,16 @@ async def test_simulated_feed_is_deterministic_per_seed_and_time() -> None:
     assert first.rate != (await c.rate("BTC-GBP", AT)).rate
     assert first.rate == first.rate.quantize(Decimal("0.01"))
     assert Decimal("40000") < first.rate < Decimal("80000")
+
+
+async def test_a_tick_too_late_for_its_minute_reads_no_spot_price(spot_server: SpotServer) -> None:
+    """The spot price is the price now: read ten minutes after its tick, it would be misdated."""
+    feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
+    try:
+        with pytest.raises(NonRetryableError) as caught:
+            await feed.rate("BTC-GBP", AT - timedelta(minutes=10))
+    finally:
+        await feed.close()
+    assert "asked 10 min late" in str(caught.value)
+    assert "stored under the wrong minute" in str(caught.value)
+    assert spot_server.requests == []

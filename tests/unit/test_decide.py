@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from kripto.decisions import Decision, decide
 from kripto.models import Balance, Order, Rate, Side, Wallet
-from kripto.risk import RiskSettings
+from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.ema_cross import EmaCross
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def run(
         tick_time=NOW,
         rates=prices,
         wallet=w or wallet(),
-        recent_trades=trades or [],
+        recent_trades=[PastTrade.of(t) for t in trades or []],
         strategy=strategy or EmaCross(2, 5),
         risk=RiskSettings(daily_spend_limit_gbp=Decimal("1000")),
         fee_rate=Decimal("0.005"),

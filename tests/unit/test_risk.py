@@ -9,7 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from kripto.models import Order, Side
-from kripto.risk import Holdings, RiskSettings, Sized, risk_from_settings, size_trade
+from kripto.risk import (
+    Holdings,
+    PastTrade,
+    RiskSettings,
+    Sized,
+    risk_from_settings,
+    size_trade,
+)
 from kripto.settings import Settings
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -50,7 +57,7 @@ def size(
         side,
         price=PRICE,
         holdings=Holdings(Decimal(gbp), Decimal(btc)),
-        recent_trades=trades or [],
+        recent_trades=[PastTrade.of(t) for t in trades or []],
         now=NOW,
         edge=edge,
         fee_rate=FEE,
