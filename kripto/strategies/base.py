@@ -56,6 +56,16 @@ def finish(buy: NDArray[np.bool_], sell: NDArray[np.bool_], warm_up: int) -> NDA
     return signals
 
 
+def reversion_edge(prices: Floats, mean: Floats, signals: NDArray[np.int8]) -> Floats:
+    """What a mean-reversion signal expects to gain: the way back to the mean as a fraction of
+    it, positive when the price is on the side the signal bets on (below the mean for a buy,
+    above it for a sell), negative when it is not."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = (mean - prices) / mean
+    edge: Floats = np.nan_to_num(np.where(signals == SELL, -below, below))
+    return edge
+
+
 #: The registry: each strategy's name, and its parameters (the keys of `params()` and of
 #: `kripto backtest --param`) with the Settings field that holds each one.
 PARAMETERS: dict[str, dict[str, str]] = {

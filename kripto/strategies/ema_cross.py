@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.base import MINUTES_PER_WEEK, SELL, Evaluation, finish
 from kripto.strategies.indicators import Floats, crossings, ema_span
 
 
@@ -42,10 +42,10 @@ class EmaCross:
         gap[np.abs(gap) <= 1e-9 * long] = 0.0  # rounding noise on a flat line is not a cross
         up, down = crossings(gap, 0.0)
         # Expected edge: how far the long EMA moved over the last long span (or since the first
-        # point), the trend a cross bets on. Not the gap |short - long| / long: at a cross that
-        # gap is about zero by definition, so it would refuse every cross.
+        # point) *in the direction the signal bets on*: up for a buy, down for a sell. Not the
+        # gap |short - long| / long: at a cross that gap is about zero by definition.
         earlier = np.concatenate((np.full(min(self.long, prices.size), long[0]), long))
-        edge = np.abs(long - earlier[: prices.size]) / long
-        return Evaluation(
-            finish(up, down, self.min_points()), edge, {"ema_short": short, "ema_long": long}
-        )
+        trend = (long - earlier[: prices.size]) / long
+        signals = finish(up, down, self.min_points())
+        edge = np.where(signals == SELL, -trend, trend)
+        return Evaluation(signals, edge, {"ema_short": short, "ema_long": long})

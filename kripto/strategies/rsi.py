@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish, reversion_edge
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 from kripto.strategies.indicators import rsi as rsi_line
 
@@ -34,7 +32,9 @@ class Rsi:
         line = rsi_line(prices, self.period)
         _, buy = crossings(line, self.low)  # falls below low
         sell, _ = crossings(line, self.high)  # rises above high
-        # Expected edge: the distance back to the mean over four periods, |price - mean| / mean.
+        # Expected edge: the way back to the mean over four periods, in the signal's direction.
         mean, _ = rolling_mean_std(prices, 4 * self.period)
-        edge = np.nan_to_num(np.abs(prices - mean) / mean)
-        return Evaluation(finish(buy, sell, self.min_points()), edge, {"rsi": line, "mean": mean})
+        signals = finish(buy, sell, self.min_points())
+        return Evaluation(
+            signals, reversion_edge(prices, mean, signals), {"rsi": line, "mean": mean}
+        )

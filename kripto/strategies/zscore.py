@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish, reversion_edge
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 
 
@@ -36,6 +36,8 @@ class ZScore:
         z[np.isnan(mean)] = np.nan
         buy, _ = crossings(-z, self.threshold)  # z falls below -threshold
         sell, _ = crossings(z, self.threshold)  # z rises above +threshold
-        # Expected edge: the way back to the mean, |z| * std / mean = |price - mean| / mean.
-        edge = np.nan_to_num(np.abs(prices - mean) / mean)
-        return Evaluation(finish(buy, sell, self.min_points()), edge, {"zscore": z, "mean": mean})
+        # Expected edge: the way back to the mean, |z| * std / mean, in the signal's direction.
+        signals = finish(buy, sell, self.min_points())
+        return Evaluation(
+            signals, reversion_edge(prices, mean, signals), {"zscore": z, "mean": mean}
+        )

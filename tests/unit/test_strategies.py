@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from kripto.models import Rate
 from kripto.settings import Settings
 from kripto.strategies import strategy_from_settings
-from kripto.strategies.base import BUY, SELL, Strategy
+from kripto.strategies.base import BUY, SELL, Strategy, reversion_edge
 from kripto.strategies.ema_cross import EmaCross
 from kripto.strategies.indicators import ema, ema_span, rolling_mean_std, rsi
 from kripto.strategies.rsi import Rsi
@@ -147,18 +147,36 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
 
 
 def test_the_expected_edge_of_each_strategy() -> None:
+    """The edge is what a signal expects to gain, so it is signed: positive when the price is
+    on the side the signal bets on, negative (and refused by the fee guard) when it is not."""
     prices = np.array([100.0, 102.0, 98.0, 100.0, 110.0])
-    # zscore: |z| * std / mean = |price - mean| / mean over the window.
+    # zscore: |z| * std / mean = |price - mean| / mean over the window; the jump sells.
     zscore = ZScore(10, 1.0).evaluate(np.concatenate([np.full(6, 100.0), prices]))
     mean = (5 * 100.0 + 100 + 102 + 98 + 100 + 110) / 10  # 101.0 over the last 10 points
+    assert zscore.signals[-1] == SELL
     assert zscore.edge[-1] == pytest.approx(9.0 / mean, rel=1e-12)
     assert zscore.indicators["mean"][-1] == pytest.approx(mean, rel=1e-12)
-    # rsi: the distance from the mean over four periods.
+    # rsi: the way back to the mean over four periods; the jump is overbought, a sell.
     rsi_eval = Rsi(2, 30, 70).evaluate(np.concatenate([np.full(3, 100.0), prices]))
     last_eight = np.concatenate([np.full(3, 100.0), prices])[-8:]
-    assert rsi_eval.edge[-1] == pytest.approx(abs(110.0 - last_eight.mean()) / last_eight.mean())
-    # ema_cross: the long EMA's move over its span (from the first point while younger).
+    assert rsi_eval.signals[-1] == SELL
+    assert rsi_eval.edge[-1] == pytest.approx((110.0 - last_eight.mean()) / last_eight.mean())
+    # ema_cross: the long EMA's move over its span (from the first point while younger), up
+    # for a buy and down for a sell.
     ema_eval = EmaCross(2, 3).evaluate(prices)
     long = pd.Series(prices).ewm(span=3, adjust=False).mean().to_numpy()
-    expected = np.abs(long - np.concatenate([[long[0]] * 3, long[:2]])) / long
-    np.testing.assert_allclose(ema_eval.edge, expected, rtol=1e-12)
+    trend = (long - np.concatenate([[long[0]] * 3, long[:2]])) / long
+    assert ema_eval.signals.tolist() == [0, 0, SELL, 0, BUY]
+    np.testing.assert_allclose(ema_eval.edge[[2, 4]], [-trend[2], trend[4]], rtol=1e-12)
+    # The sell at index 2 came as the long EMA fell: the move it bets on, a positive edge.
+    assert trend[2] < 0 < ema_eval.edge[2]
+
+
+def test_a_signal_against_its_own_bet_has_a_negative_edge() -> None:
+    """A buy with the price above its mean expects to lose the way back to the mean."""
+    prices = np.array([100.0, 100.0, 100.0, 100.0, 120.0, 110.0])
+    mean = np.full(prices.size, 105.0)
+    buys = np.full(prices.size, BUY, dtype=np.int8)
+    assert reversion_edge(prices, mean, buys)[-1] == pytest.approx(-5.0 / 105.0)
+    sells = np.full(prices.size, SELL, dtype=np.int8)
+    assert reversion_edge(prices, mean, sells)[-1] == pytest.approx(5.0 / 105.0)
