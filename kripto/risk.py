@@ -26,6 +26,8 @@ class RiskSettings:
     daily_spend_limit_gbp: Decimal = Decimal("250")
     cooldown: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(minutes=5)
+    #: The longest run of minutes without rates a strategy's window may hold.
+    max_gap: timedelta = timedelta(minutes=60)
 
     @property
     def minimum(self) -> Decimal:
@@ -131,6 +133,7 @@ def risk_from_settings(settings: Settings) -> RiskSettings:
         daily_spend_limit_gbp=settings.daily_spend_limit_gbp,
         cooldown=settings.cooldown,
         stale_after=settings.stale_after,
+        max_gap=settings.max_gap,
     )
     if risk.max_trade_gbp < risk.minimum:
         raise ValueError(

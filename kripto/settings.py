@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     daily_spend_limit_gbp: Decimal = Decimal("250.00")
     cooldown: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(minutes=5)
+    max_gap: timedelta = timedelta(minutes=60)
 
     @model_validator(mode="after")
     def _strategy_and_risk(self) -> Settings:
@@ -147,7 +148,9 @@ class Settings(BaseSettings):
     def _check_products(cls, value: list[str]) -> list[str]:
         return [check_product(p) for p in value]
 
-    @field_validator("schedule_every", "http_timeout", "cooldown", "stale_after", mode="before")
+    @field_validator(
+        "schedule_every", "http_timeout", "cooldown", "stale_after", "max_gap", mode="before"
+    )
     @classmethod
     def _durations(cls, value: object) -> object:
         return None if value is None or value == "" else parse_duration(value)

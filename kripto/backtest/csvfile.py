@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from kripto.strategies.indicators import Floats
-from kripto.strategies.series import grid
+from kripto.strategies.series import Mask, grid
 
 
 class CsvError(ValueError):
     """A CSV file that cannot be read as prices; the message names the line and the rule."""
 
 
-def read_prices(path: Path) -> tuple[Floats, datetime]:
-    """One price per minute from the file, and the time of the first minute."""
+def read_prices(path: Path) -> tuple[Floats, datetime, Mask]:
+    """One price per minute from the file, the time of the first minute, and which minutes
+    had a row of their own."""
     try:
         handle = path.open(newline="")
     except OSError as exc:
@@ -45,7 +46,8 @@ def read_prices(path: Path) -> tuple[Floats, datetime]:
     if not prices:
         raise CsvError(f"{path}: no prices after the header")
     first = datetime.fromtimestamp(seconds[0] // 60 * 60, tz=UTC)
-    return grid(np.array(seconds), np.array(prices)), first
+    filled, observed = grid(np.array(seconds), np.array(prices))
+    return filled, first, observed
 
 
 def _time(text: str, path: Path, line: int) -> float:

@@ -20,6 +20,7 @@ from kripto.money import PENNY, round_down
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, Strategy
 from kripto.strategies.indicators import Floats
+from kripto.strategies.series import Mask, gap_blocked
 
 MINUTES_PER_DAY = 1440
 
@@ -89,12 +90,19 @@ def run_backtest(
     gbp: Decimal,
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
     on_progress: Callable[[int, int], None] | None = None,
+    observed: Mask | None = None,
 ) -> BacktestResult:
-    """`prices` are one per minute, oldest first, starting at `start`."""
+    """`prices` are one per minute, oldest first, starting at `start`. `observed` marks the
+    minutes that had a rate of their own (None: all of them); as live, no trade is made on a
+    window with a longer gap than the guards allow."""
     if prices.size == 0:
         raise ValueError("no prices to backtest")
     evaluation = strategy.evaluate(prices)
-    signal_points = np.flatnonzero(evaluation.signals)
+    signals = evaluation.signals
+    if observed is not None:
+        max_gap = int(risk.max_gap.total_seconds() // 60)
+        signals = np.where(gap_blocked(observed, strategy.min_points(), max_gap), 0, signals)
+    signal_points = np.flatnonzero(signals)
     cash, btc = gbp, Decimal(0)
     cost_basis = Decimal(0)  # GBP paid for the BTC held, fees included
     wins = trips = 0

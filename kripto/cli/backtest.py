@@ -22,7 +22,7 @@ from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError, load_settings
 from kripto.strategies import PARAMETERS, STRATEGY_NAMES, strategy_from_settings
 from kripto.strategies.indicators import Floats
-from kripto.strategies.series import minute_grid
+from kripto.strategies.series import Mask, minute_grid
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +72,7 @@ def backtest(
         overrides[names[key.strip()]] = value.strip()
     settings = _settings(overrides, names)
     fee_rate = settings.fee_rate
-    prices, start = _load(settings, from_db, days, csv, synthetic, seed, regime)
+    prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
     risk = risk_from_settings(settings)
     model = strategy_from_settings(settings)
     if console.is_terminal and prices.size > 100_000 and not as_json:
@@ -86,9 +86,18 @@ def backtest(
                 gbp=start_gbp,
                 start=start,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                observed=observed,
             )
     else:
-        result = run_backtest(prices, model, risk, fee_rate=fee_rate, gbp=start_gbp, start=start)
+        result = run_backtest(
+            prices,
+            model,
+            risk,
+            fee_rate=fee_rate,
+            gbp=start_gbp,
+            start=start,
+            observed=observed,
+        )
     if plot is not None:
         from kripto.backtest.plot import plot_backtest
 
@@ -134,21 +143,23 @@ def _load(
     synthetic: int | None,
     seed: int,
     regime: str,
-) -> tuple[Floats, datetime]:
-    """One price per minute, oldest first, and the time of the first minute."""
+) -> tuple[Floats, datetime, Mask | None]:
+    """One price per minute, oldest first, the time of the first minute, and which minutes had
+    a rate of their own (None for synthetic prices, which have every minute)."""
     if synthetic is not None:
         prices = synthetic_prices(synthetic, seed, regime)  # type: ignore[arg-type]
-        return prices, datetime(2026, 1, 1, tzinfo=UTC)
+        return prices, datetime(2026, 1, 1, tzinfo=UTC), None
     if csv is not None:
         try:
             return read_prices(csv)
         except CsvError as exc:
             raise fail(f"--csv: {exc}") from None
     rates = asyncio.run(_stored(settings, days))
-    prices, newest = minute_grid(rates)
-    if newest is None:
+    series = minute_grid(rates)
+    if series.newest is None:
         raise fail(f"--from-db: no rates stored in the last {days} days")
-    return prices, newest - timedelta(minutes=prices.size - 1)
+    start = series.newest - timedelta(minutes=series.prices.size - 1)
+    return series.prices, start, series.observed
 
 
 async def _stored(settings: Settings, days: int) -> list[Rate]:

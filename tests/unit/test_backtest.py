@@ -94,9 +94,28 @@ def test_csv_prices_fill_gaps_onto_minutes(tmp_path: Path) -> None:
         "time,price\n2026-01-01T00:00:00Z,100.50\n2026-01-01T00:01:00Z,101.00\n"
         "2026-01-01T00:04:00Z,99.25\n"
     )
-    prices, start = read_prices(path)
+    prices, start, observed = read_prices(path)
     assert prices.tolist() == [100.5, 101.0, 101.0, 101.0, 99.25]
+    assert observed.tolist() == [True, True, False, False, True]
     assert start.isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+def test_no_trade_on_a_window_with_a_long_gap_as_live() -> None:
+    """Prices that trade with every minute observed do not trade when most minutes of each
+    window were filled in: the backtest refuses what the live decider refuses."""
+    prices = synthetic_prices(3, seed=2, regime="volatile")
+    strategy = Rsi(30, 35, 65)
+    every = run_backtest(prices, strategy, RISK, fee_rate=FEE, gbp=Decimal("1000"))
+    assert every.trades
+    sparse = np.zeros(prices.size, dtype=np.bool_)
+    sparse[::90] = True  # a rate every hour and a half: 89-minute gaps
+    gappy = run_backtest(prices, strategy, RISK, fee_rate=FEE, gbp=Decimal("1000"), observed=sparse)
+    assert gappy.trades == []
+    all_seen = np.ones(prices.size, dtype=np.bool_)
+    same = run_backtest(
+        prices, strategy, RISK, fee_rate=FEE, gbp=Decimal("1000"), observed=all_seen
+    )
+    assert [t.index for t in same.trades] == [t.index for t in every.trades]
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ def run(
     strategy: EmaCross | None = None,
     w: Wallet | None = None,
     trades: list[Order] | None = None,
+    risk: RiskSettings | None = None,
 ) -> Decision:
     return decide(
         decision_id="decide-BTC-GBP-2026-11-24T12:00:00Z",
@@ -44,7 +45,7 @@ def run(
         wallet=w or wallet(),
         recent_trades=[PastTrade.of(t) for t in trades or []],
         strategy=strategy or EmaCross(2, 5),
-        risk=RiskSettings(daily_spend_limit_gbp=Decimal("1000")),
+        risk=risk or RiskSettings(daily_spend_limit_gbp=Decimal("1000")),
         fee_rate=Decimal("0.005"),
     )
 
@@ -57,6 +58,24 @@ def test_too_little_history_holds_and_says_how_much_is_missing() -> None:
 
 def test_no_rates_holds() -> None:
     assert run([]).reason == "hold: no rates stored yet"
+
+
+def test_a_long_gap_in_the_window_holds_and_says_how_long() -> None:
+    """Two rates ten minutes apart fill the window, but nine of its minutes were never seen."""
+    gappy = [r for i, r in enumerate(rates(RISING)) if i in (0, 10)]
+    decision = run(gappy, risk=RiskSettings(max_gap=timedelta(minutes=5)))
+    assert decision.action == "hold"
+    assert decision.reason == (
+        "hold: gap in the rates: 9 minutes in a row without a rate within the last 5 that the"
+        " long EMA uses (limit 5)"
+    )
+    # With every minute seen, the same prices buy.
+    assert run(rates(RISING), risk=RiskSettings(max_gap=timedelta(minutes=5))).action == "buy"
+
+
+def test_a_short_gap_is_filled_and_the_signal_stands() -> None:
+    few_missing = [r for i, r in enumerate(rates(RISING)) if i not in (7, 8)]
+    assert run(few_missing, risk=RiskSettings(max_gap=timedelta(minutes=5))).action == "buy"
 
 
 def test_stale_data_holds() -> None:

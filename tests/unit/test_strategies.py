@@ -81,14 +81,15 @@ def test_minute_grid_sorts_by_time_and_forward_fills_gaps() -> None:
         )
 
     shuffled = [rate(3, "13"), rate(0, "10"), rate(1, "11")]  # minute 2 is missing
-    prices, newest = minute_grid(shuffled)
-    assert prices.tolist() == [10.0, 11.0, 11.0, 13.0]
-    assert newest == T0 + timedelta(minutes=3)
+    series = minute_grid(shuffled)
+    assert series.prices.tolist() == [10.0, 11.0, 11.0, 13.0]
+    assert series.observed.tolist() == [True, True, False, True]
+    assert series.newest == T0 + timedelta(minutes=3)
     within = [
         rate(0, "10"),
         Rate(rate=Decimal("12"), date_time=T0 + timedelta(seconds=30), source="simulated"),
     ]
-    assert minute_grid(within)[0].tolist() == [12.0]  # the last rate of a minute stands for it
+    assert minute_grid(within).prices.tolist() == [12.0]  # the last rate of a minute stands for it
 
 
 STRATEGIES: list[Strategy] = [EmaCross(30, 120), ZScore(120, 1.5), Rsi(30, 35, 65)]
