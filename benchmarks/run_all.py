@@ -12,6 +12,7 @@ import sys
 BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("benchmarks.backtest_speed", []),
     ("benchmarks.strategy_table", ["30", "1"]),
+    ("benchmarks.strategy_seeds", []),
     ("benchmarks.tick_latency", ["30"]),
     ("benchmarks.trade_latency", ["30"]),
 )

@@ -163,14 +163,15 @@ def test_the_expected_edge_of_each_strategy() -> None:
     assert rsi_eval.signals[-1] == SELL
     assert rsi_eval.edge[-1] == pytest.approx((110.0 - last_eight.mean()) / last_eight.mean())
     # ema_cross: the long EMA's move over its span (from the first point while younger), up
-    # for a buy and down for a sell.
-    ema_eval = EmaCross(2, 3).evaluate(prices)
-    long = pd.Series(prices).ewm(span=3, adjust=False).mean().to_numpy()
-    trend = (long - np.concatenate([[long[0]] * 3, long[:2]])) / long
-    assert ema_eval.signals.tolist() == [0, 0, SELL, 0, BUY]
-    np.testing.assert_allclose(ema_eval.edge[[2, 4]], [-trend[2], trend[4]], rtol=1e-12)
-    # The sell at index 2 came as the long EMA fell: the move it bets on, a positive edge.
-    assert trend[2] < 0 < ema_eval.edge[2]
+    # for a buy and down for a sell; no signal in its warm-up of two long spans.
+    flat_then_moves = np.concatenate([np.full(5, 100.0), prices[1:]])
+    ema_eval = EmaCross(2, 3).evaluate(flat_then_moves)
+    long = pd.Series(flat_then_moves).ewm(span=3, adjust=False).mean().to_numpy()
+    trend = (long - np.concatenate([[long[0]] * 3, long[:-3]])) / long
+    assert ema_eval.signals.tolist() == [0, 0, 0, 0, 0, BUY, SELL, 0, BUY]
+    np.testing.assert_allclose(ema_eval.edge[[5, 6, 8]], [trend[5], -trend[6], trend[8]])
+    # The sell at index 6 came as the long EMA fell: the move it bets on, a positive edge.
+    assert trend[6] < 0 < ema_eval.edge[6]
 
 
 def test_a_signal_against_its_own_bet_has_a_negative_edge() -> None:

@@ -99,7 +99,7 @@ async def test_a_tick_with_too_little_history_holds_and_records_why(
         task_queue=settings.task_queue,
     )
     assert tick.action == "hold"
-    assert tick.reason == "hold: 1 of 5 points needed for the long EMA"
+    assert tick.reason == "hold: 1 of 10 points needed for the long EMA"
     [decision] = await DecisionRepository(db).recent(5)
     assert decision.reason == tick.reason
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0
