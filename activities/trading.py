@@ -11,9 +11,17 @@ from temporalio import activity
 
 from activities.errors import temporal_errors
 from kripto.db.trades import TradeRepository
-from kripto.errors import InvalidInput
+from kripto.errors import InvalidInput, RetryableError
 from kripto.exchanges.base import Exchange
-from kripto.models import Order, SettledOrder, TradeStep, Wallet, WalletRequest
+from kripto.models import (
+    Order,
+    SettledOrder,
+    TradeKey,
+    TradeRequest,
+    TradeStep,
+    Wallet,
+    WalletRequest,
+)
 from kripto.money import fmt_gbp
 from kripto.receipts import ReceiptService
 
@@ -38,27 +46,26 @@ class TradeActivities:
         self.receipts = receipts
         self.limits = limits
 
-    @activity.defn
-    async def validate_trade(self, step: TradeStep) -> None:
+    def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
-        request = step.request
-        with temporal_errors():
-            if request.product_id not in self.limits.products:
-                raise InvalidInput(
-                    f"productId {request.product_id} is not traded here"
-                    f" (KRIPTO_PRODUCTS is {','.join(self.limits.products)})"
-                )
-            if request.amount > self.limits.max_trade_gbp:
-                raise InvalidInput(
-                    f"amount {fmt_gbp(request.amount)} is above the per-trade maximum of"
-                    f" {fmt_gbp(self.limits.max_trade_gbp)} (KRIPTO_MAX_TRADE_GBP)"
-                )
+        if request.product_id not in self.limits.products:
+            raise InvalidInput(
+                f"productId {request.product_id} is not traded here"
+                f" (KRIPTO_PRODUCTS is {','.join(self.limits.products)})"
+            )
+        if request.amount > self.limits.max_trade_gbp:
+            raise InvalidInput(
+                f"amount {fmt_gbp(request.amount)} is above the per-trade maximum of"
+                f" {fmt_gbp(self.limits.max_trade_gbp)} (KRIPTO_MAX_TRADE_GBP)"
+            )
 
     @activity.defn
     async def place_order(self, step: TradeStep) -> Order:
-        """Place the order once: a recorded trade or an order already on the exchange under this
-        key is returned as it is, so a retry, a re-run or a duplicate start places nothing."""
+        """Check the limits, then place the order once: a recorded trade or an order already on
+        the exchange under this key is returned as it is, so a retry, a re-run or a duplicate
+        start places nothing."""
         with temporal_errors():
+            self._check_limits(step.request)
             recorded = await self.trades.get(step.trade_id)
             if recorded is not None:
                 return recorded
@@ -84,13 +91,23 @@ class TradeActivities:
                 await asyncio.sleep(self.limits.settle_poll_seconds)
 
     @activity.defn
-    async def write_trade(self, settled: SettledOrder) -> bool:
-        return await self.trades.insert(settled.trade_id, settled.order)
+    async def write_trade(self, trade: TradeKey) -> bool:
+        """Record the settled order as the exchange has it under the trade's key (read again
+        here rather than carried through the workflow's history a second time)."""
+        with temporal_errors():
+            order = await self.exchange.find_order(trade.trade_id)
+            if order is None or not order.settled:
+                raise RetryableError(f"the exchange shows no settled order {trade.trade_id} yet")
+            return await self.trades.insert(trade.trade_id, order)
 
     @activity.defn
-    async def send_receipt(self, settled: SettledOrder) -> bool:
+    async def send_receipt(self, trade: TradeKey) -> bool:
+        """Receipt the trade as recorded by `write_trade` (the step before this one)."""
         with temporal_errors():
-            result = await self.receipts.send_once(settled.trade_id, settled.order)
+            order = await self.trades.get(trade.trade_id)
+            if order is None:
+                raise InvalidInput(f"no trade is recorded under {trade.trade_id}")
+            result = await self.receipts.send_once(trade.trade_id, order)
         return result.sent_now
 
     @activity.defn

@@ -33,6 +33,13 @@ class Decision(Wire):
     reason: str
 
 
+class DecisionResult(Wire):
+    """What a tick needs to know of its decision."""
+
+    action: Action
+    reason: str
+
+
 def _fmt(value: float) -> str:
     """Six significant digits as a plain decimal string (never `1e-05`), e.g. 60012.3, 0.044586;
     "NaN" for an indicator that has no value yet."""

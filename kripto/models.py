@@ -119,7 +119,7 @@ class StoreRateResult(Wire):
 class RateTickResult(Wire):
     rate: Rate
     stored: bool
-    #: What the tick's decision was; None in histories recorded before the decider joined.
+    #: What the tick's decision was; None when the decision failed (the reason says why).
     action: str | None = None
     reason: str | None = None
 
@@ -178,6 +178,13 @@ class TradeStep(Wire):
 class SettledOrder(Wire):
     trade_id: str
     order: Order
+
+
+class TradeKey(Wire):
+    """A recorded trade, by its key: later steps read the order back rather than carry it
+    through history again."""
+
+    trade_id: str
 
 
 class WalletRequest(Wire):

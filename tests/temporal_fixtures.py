@@ -3,11 +3,14 @@ tests, and the dev server (the one `kripto dev` runs) for end-to-end tests."""
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -57,3 +60,16 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         feed="simulated",
         data_dir=tmp_path,
     )
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record_history(client: Client, workflow_id: str, name: str) -> None:
+    """With KRIPTO_RECORD_HISTORIES=1, save a finished workflow's history as
+    `tests/histories/<name>.json` for tests/workflows/test_replay.py. Record one per workflow
+    version and commit it: every later change must still replay it."""
+    if not os.environ.get("KRIPTO_RECORD_HISTORIES"):
+        return
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))

@@ -1,4 +1,7 @@
-"""trade-decider: decide from the past week whether to buy, sell or hold, and start the trade."""
+"""trade-decider: decide from the past week whether to buy, sell or hold, and start the trade.
+
+It returns only the action and its reason: the whole decision (parameters, indicators) is in
+Postgres and in the `decide` activity's result, and need not be copied into the tick's history."""
 
 from datetime import timedelta
 
@@ -8,7 +11,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.deciding import DecideActivities
-    from kripto.decisions import Decision
+    from kripto.decisions import DecisionResult
     from kripto.models import DecideInput, Side, TradeRequest
     from kripto.money import PENNY, round_down
     from workflows.ids import trade_id_for_decision
@@ -18,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn
 class DecideTradeWorkflow:
     @workflow.run
-    async def run(self, input: DecideInput) -> Decision:
+    async def run(self, input: DecideInput) -> DecisionResult:
         decision = await workflow.execute_activity_method(
             DecideActivities.decide,
             input,
@@ -26,15 +29,14 @@ class DecideTradeWorkflow:
             # A decision is only worth making while its minute is fresh.
             schedule_to_close_timeout=timedelta(seconds=50),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
-            summary=f"decide {input.rate.product_id}",
         )
         workflow.set_current_details(f"{decision.action}: {decision.reason}")
+        result = DecisionResult(action=decision.action, reason=decision.reason)
         if decision.action == "hold":
-            return decision
+            return result
 
         trade_id = trade_id_for_decision(decision.decision_id)
-        request = TradeRequest(
-            idempotency_key=trade_id,
+        request = TradeRequest(  # its key is its workflow ID
             trade_type=Side(decision.action),
             amount=round_down(decision.amount, PENNY),
             product_id=decision.product_id,
@@ -52,4 +54,4 @@ class DecideTradeWorkflow:
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("trade %s was already started", trade_id)
-        return decision
+        return result

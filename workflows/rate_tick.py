@@ -22,8 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.store_rate import StoreRateWorkflow
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-#: Patch marker: ticks started before DecideTradeWorkflow joined the fan-out replay without it.
-DECIDER_JOINED = "decider-joined-fan-out"
 
 
 def tick_time() -> datetime:
@@ -51,7 +49,6 @@ class RateTickWorkflow:
         rate = await workflow.execute_activity_method(
             RateActivities.fetch_rate,
             FetchRateInput(product_id=product, at=at),
-            summary=f"fetch {product}",
             start_to_close_timeout=FETCH_RATE_TIMEOUT,
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,
             retry_policy=FETCH_RATE_RETRY,
@@ -66,14 +63,10 @@ class RateTickWorkflow:
             # The write retries until Postgres takes it, even if this tick is ended first.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
-        if not workflow.patched(DECIDER_JOINED):
-            stored = await store  # a tick that began before the decider joined the fan-out
-            return RateTickResult(rate=rate, stored=stored.stored)
         decide = workflow.execute_child_workflow(
             DecideTradeWorkflow.run,
             DecideInput(rate=rate),
             id=decide_id(product, at),
-            static_summary=f"decide {product} at {stamp(at)}",
         )
         # A decision that fails (say, Postgres down past its deadline) must not fail the tick:
         # the store child goes on retrying until the rate lands.

@@ -15,7 +15,6 @@ class StoreRateWorkflow:
         return await workflow.execute_activity_method(
             RateActivities.write_rate,
             input,
-            summary="write rate",
             start_to_close_timeout=WRITE_RATE_TIMEOUT,
             retry_policy=WRITE_RATE_RETRY,
         )

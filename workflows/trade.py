@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
-    from kripto.models import Order, SettledOrder, TradeRequest, TradeStep
+    from kripto.models import Order, SettledOrder, TradeKey, TradeRequest, TradeStep
     from kripto.temporal.search_attributes import TRADE, TRADE_STEP
 
 #: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
@@ -31,7 +31,7 @@ RECEIPT_NOT_SENT = "done; receipt not sent"
 @workflow.defn
 class TradeWorkflow:
     def __init__(self) -> None:
-        self.step = "validating"
+        self.step = "starting"
 
     @workflow.query
     def current_step(self) -> str:
@@ -49,28 +49,20 @@ class TradeWorkflow:
             )
         step = TradeStep(trade_id=trade_id, request=request)
 
-        self._at("validating", request)
-        await workflow.execute_activity_method(
-            TradeActivities.validate_trade,
-            step,
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=EXCHANGE_RETRY,
-            summary=f"validate {request.summary}",
-        )
-
         self._at("placing the order", request)
         order = await workflow.execute_activity_method(
             TradeActivities.place_order,
             step,
-            # One exchange call (each HTTP request times out in 10 s). If a worker dies
-            # mid-call, the next attempt starts after this and finds the order by its key.
+            # The limits, then one exchange call (each HTTP request times out in 10 s). If a
+            # worker dies mid-call, the next attempt starts after this and finds the order by
+            # its key.
             start_to_close_timeout=timedelta(seconds=20),
             retry_policy=EXCHANGE_RETRY,
             summary=f"place {request.summary}",
         )
 
         if not order.settled:
-            self._at(f"waiting for order {order.id} to settle", request)
+            self._at("waiting for the order to settle", request, f"order {order.id}")
             order = await workflow.execute_activity_method(
                 TradeActivities.await_settlement,
                 SettledOrder(trade_id=trade_id, order=order),
@@ -81,24 +73,21 @@ class TradeWorkflow:
                 summary=f"await settlement of {order.id}",
             )
 
-        settled = SettledOrder(trade_id=trade_id, order=order)
         self._at("recording the trade", request)
         await workflow.execute_activity_method(
             TradeActivities.write_trade,
-            settled,
+            TradeKey(trade_id=trade_id),
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-            summary="write trade",
         )
 
         self._at("sending the receipt", request)
         try:
             await workflow.execute_activity_method(
                 TradeActivities.send_receipt,
-                settled,
+                TradeKey(trade_id=trade_id),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-                summary="send receipt",
             )
         except ActivityError as err:
             # Only a final refusal gets here (a sender SES will not use, bad AWS credentials):
@@ -116,6 +105,7 @@ class TradeWorkflow:
         self.step = step
         details = f"**{request.summary}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
-        workflow.upsert_search_attributes(
-            [TRADE.value_set(request.summary), TRADE_STEP.value_set(step)]
-        )
+        updates = [TRADE_STEP.value_set(step)]
+        if workflow.info().typed_search_attributes.get(TRADE) is None:  # once, at the start
+            updates.append(TRADE.value_set(request.summary))
+        workflow.upsert_search_attributes(updates)

@@ -17,5 +17,4 @@ class WalletWorkflow:
             TradeActivities.get_wallet,
             request,
             start_to_close_timeout=timedelta(seconds=15),
-            summary="get wallet",
         )

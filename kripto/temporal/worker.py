@@ -118,7 +118,6 @@ def activities_for(services: Services, settings: Settings) -> list[Any]:
         rates.write_rate,
         rates.read_rates,
         deciding.decide,
-        trading.validate_trade,
         trading.place_order,
         trading.await_settlement,
         trading.write_trade,

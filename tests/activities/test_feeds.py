@@ -7,15 +7,19 @@ from kripto.errors import FeedError, NonRetryableError
 from kripto.feeds import CoinbaseSpotFeed, SimulatedFeed
 from tests.fakes.spot_server import Reply, SpotServer
 
-AT = datetime.now(UTC).replace(second=0, microsecond=0)  # a tick of this minute
+
+def this_minute() -> datetime:
+    """A tick of the minute the test runs in: the spot price is only read for such a tick."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 async def test_coinbase_spot_price_is_an_exact_decimal(spot_server: SpotServer) -> None:
     feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
-    rate = await feed.rate("BTC-GBP", AT)
+    at = this_minute()
+    rate = await feed.rate("BTC-GBP", at)
     await feed.close()
     assert rate.rate == Decimal("8012.92")
-    assert rate.date_time == AT
+    assert rate.date_time == at
     assert rate.source == "coinbase"
     assert spot_server.requests == ["/v2/prices/BTC-GBP/spot"]
 
@@ -43,7 +47,7 @@ async def test_coinbase_faults_are_readable_retryable_errors(
     spot_server.fail_next(reply)
     feed = CoinbaseSpotFeed(spot_server.url, timeout=0.5)
     with pytest.raises(FeedError) as caught:
-        await feed.rate("BTC-GBP", AT)
+        await feed.rate("BTC-GBP", this_minute())
     await feed.close()
     assert message in str(caught.value)
     assert str(caught.value).startswith("Coinbase spot price for BTC-GBP")
@@ -54,16 +58,17 @@ async def test_coinbase_faults_are_readable_retryable_errors(
 async def test_coinbase_unreachable_is_a_feed_error() -> None:
     feed = CoinbaseSpotFeed("http://127.0.0.1:9", timeout=0.5)
     with pytest.raises(FeedError, match="ConnectError"):
-        await feed.rate("BTC-GBP", AT)
+        await feed.rate("BTC-GBP", this_minute())
     await feed.close()
 
 
 async def test_simulated_feed_is_deterministic_per_seed_and_time() -> None:
     a, b, c = SimulatedFeed(seed=1), SimulatedFeed(seed=1), SimulatedFeed(seed=2)
-    first = await a.rate("BTC-GBP", AT)
-    assert first == await b.rate("BTC-GBP", AT)
+    at = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # any time: the simulated feed has history
+    first = await a.rate("BTC-GBP", at)
+    assert first == await b.rate("BTC-GBP", at)
     assert first.source == "simulated"
-    assert first.rate != (await c.rate("BTC-GBP", AT)).rate
+    assert first.rate != (await c.rate("BTC-GBP", at)).rate
     assert first.rate == first.rate.quantize(Decimal("0.01"))
     assert Decimal("40000") < first.rate < Decimal("80000")
 
@@ -73,7 +78,7 @@ async def test_a_tick_too_late_for_its_minute_reads_no_spot_price(spot_server: S
     feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
     try:
         with pytest.raises(NonRetryableError) as caught:
-            await feed.rate("BTC-GBP", AT - timedelta(minutes=10))
+            await feed.rate("BTC-GBP", this_minute() - timedelta(minutes=10))
     finally:
         await feed.close()
     assert "asked 10 min late" in str(caught.value)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from datetime import timedelta
-from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -16,9 +13,8 @@ from kripto.db.rates import RateRepository
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.worker import build_services, build_worker
+from tests.temporal_fixtures import record_history
 from workflows.ids import schedule_id
-
-HISTORIES = Path(__file__).parent.parent / "histories"
 
 
 async def test_schedule_ticks_store_rates_through_child_workflows(
@@ -66,14 +62,9 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     assert len(stored) >= 2
     assert {r.source for r in stored} == {"simulated"}
 
-    if os.environ.get("KRIPTO_RECORD_HISTORIES"):
-        # Saves a finished tick for tests/workflows/test_replay.py: record one per workflow
-        # version, commit it, and every later change must still replay it.
-        completed = [t for t in ticks if t.status is not None and t.status.name == "COMPLETED"]
-        history = await client.get_workflow_handle(completed[0].id).fetch_history()
-        (HISTORIES / "rate_tick.recorded.json").write_text(
-            json.dumps(history.to_json_dict(), indent=1)
-        )
+    completed = [t for t in ticks if t.status is not None and t.status.name == "COMPLETED"]
+    await record_history(client, completed[0].id, "rate_tick-v2")
+    await record_history(client, stores[0].id, "store_rate-v1")
 
 
 async def test_creating_schedules_is_idempotent_and_keeps_a_pause(
