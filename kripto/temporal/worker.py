@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pydantic
@@ -20,6 +22,7 @@ from kripto.db import Database, connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
+from kripto.errors import KriptoError
 from kripto.exchanges.base import Exchange
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.exchanges.paper import PaperExchange
@@ -35,6 +38,8 @@ from workflows.rate_tick import RateTickWorkflow
 from workflows.store_rate import StoreRateWorkflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
+
+log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (
     RateTickWorkflow,
@@ -53,6 +58,8 @@ class Services:
     feed: RateFeed
     exchange: Exchange
     receipts: ReceiptService
+    #: The fee rate decisions weigh: the setting, or the account's taker rate if that is higher.
+    fee_rate: Decimal
 
     async def close(self) -> None:
         await self.feed.close()
@@ -77,12 +84,35 @@ def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
     )
 
 
+async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
+    """Live, the account's own taker fee (Coinbase retail pays 0.6% to 1.2%) if it is above
+    KRIPTO_FEE_RATE: the fee guard must not weigh a cheaper round trip than the real one. If
+    the fee tier cannot be read at start-up, the setting stands, with a warning."""
+    if not isinstance(exchange, CoinbaseExchange):
+        return setting
+    try:
+        taker = await exchange.fee_rate()
+    except KriptoError as exc:
+        log.warning("cannot read the Coinbase fee tier (%s); deciding with KRIPTO_FEE_RATE", exc)
+        return setting
+    if taker > setting:
+        log.warning(
+            "the Coinbase taker fee %s is above KRIPTO_FEE_RATE %s; deciding with %s",
+            taker,
+            setting,
+            taker,
+        )
+    return max(taker, setting)
+
+
 async def build_services(settings: Settings) -> Services:
     db = await connect(settings.require_database_url())
+    exchange = exchange_from_settings(settings, db)
     return Services(
         db=db,
         feed=feed_from_settings(settings),
-        exchange=exchange_from_settings(settings, db),
+        exchange=exchange,
+        fee_rate=await decision_fee_rate(exchange, settings.fee_rate),
         receipts=ReceiptService(
             db,
             mailer_from_settings(settings),
@@ -104,7 +134,7 @@ def activities_for(services: Services, settings: Settings) -> list[Any]:
         DecisionPolicy(
             strategy=strategy_from_settings(settings),
             risk=risk_from_settings(settings),
-            fee_rate=settings.fee_rate,
+            fee_rate=services.fee_rate,
         ),
     )
     trading = TradeActivities(

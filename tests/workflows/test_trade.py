@@ -245,3 +245,29 @@ async def test_exchange_faults_are_retried_into_exactly_one_order(
     posts = [r for r in fake_coinbase.server.requests if r.startswith("POST")]
     # 429, 500, dropped after the order was created; the next attempt finds it by its key.
     assert len(posts) == 3
+
+
+@pytest.mark.parametrize(
+    ("setting", "taker", "decided_with"),
+    [("0.005", "0.012", "0.012"), ("0.015", "0.012", "0.015")],
+)
+async def test_live_decisions_weigh_the_accounts_own_fee_when_it_is_higher(
+    settings: Settings, fake_coinbase: FakeCoinbase, setting: str, taker: str, decided_with: str
+) -> None:
+    """Coinbase retail takers pay 0.6% to 1.2%: the fee guard must not assume 0.5%."""
+    fake_coinbase.server.fee_rate = Decimal(taker)
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "fee_rate": Decimal(setting),
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+        }
+    )
+    services = await build_services(live)
+    try:
+        assert services.fee_rate == Decimal(decided_with)
+    finally:
+        await services.close()
