@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import connect
@@ -19,6 +19,7 @@ from kripto.feeds import SimulatedFeed
 from kripto.models import RateTickInput
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, build_worker
+from workflows.ids import store_rate_id
 from workflows.rate_tick import RateTickWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -92,3 +93,58 @@ async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) 
                 return str(pending[0].last_failure.message)
         await asyncio.sleep(0.5)
     raise AssertionError("write_rate never failed while Postgres was down")
+
+
+async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rate(
+    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path
+) -> None:
+    """The decision gives up after its deadline (50 s) and fails; the tick does not fail with
+    it, and its store child keeps retrying and stores the rate once Postgres is back."""
+    client = dev_server_env.client
+    settings = Settings(
+        database_url=postgres.url, task_queue=task_queue, feed="simulated", data_dir=tmp_path
+    )
+    services = await build_services(settings)
+    try:
+        async with build_worker(client, settings, services):
+            postgres.stop()
+            tick = await client.start_workflow(
+                RateTickWorkflow.run,
+                RateTickInput(),
+                id=f"tick-{uuid.uuid4()}",
+                task_queue=task_queue,
+            )
+            decide = await wait_for(
+                client, "DecideTradeWorkflow", task_queue, running=False, seconds=120
+            )
+            assert decide.status is not None and decide.status.name == "FAILED"
+            store = await wait_for(client, "StoreRateWorkflow", task_queue, running=True)
+            assert (await tick.describe()).status.name == "RUNNING"  # type: ignore[union-attr]
+
+            postgres.start()
+            result = await asyncio.wait_for(tick.result(), timeout=90)
+    finally:
+        await services.close()
+
+    assert (result.stored, result.action) == (True, None)
+    assert result.reason is not None and result.reason.startswith("no decision: ")
+    assert store.id == store_rate_id("BTC-GBP", result.rate.date_time)
+    db = await connect(postgres.url)
+    try:
+        stored = await RateRepository(db).since("BTC-GBP", result.rate.date_time)
+    finally:
+        await db.close()
+    assert [(r.date_time, r.rate) for r in stored] == [(result.rate.date_time, result.rate.rate)]
+
+
+async def wait_for(
+    client: Client, workflow_type: str, task_queue: str, *, running: bool, seconds: float = 30
+) -> WorkflowExecution:
+    """The first workflow of the type on this test's queue that is running (or has closed)."""
+    query = f"WorkflowType = '{workflow_type}' AND TaskQueue = '{task_queue}'"
+    async with asyncio.timeout(seconds):
+        while True:
+            async for info in client.list_workflows(query):
+                if info.status is not None and (info.status.name == "RUNNING") == running:
+                    return info
+            await asyncio.sleep(0.5)
