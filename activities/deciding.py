@@ -18,6 +18,7 @@ from kripto.exchanges.base import Exchange
 from kripto.models import DecideInput
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
+from kripto.temporal.kill_switch import KillSwitch
 from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
@@ -38,12 +39,14 @@ class DecideActivities:
         decisions: DecisionRepository,
         exchange: Exchange,
         policy: DecisionPolicy,
+        kill_switch: KillSwitch,
     ) -> None:
         self.rates = rates
         self.trades = trades
         self.decisions = decisions
         self.exchange = exchange
         self.policy = policy
+        self.kill_switch = kill_switch
 
     @activity.defn
     async def decide(self, input: DecideInput) -> Decision:
@@ -74,6 +77,7 @@ class DecideActivities:
                     risk=self.policy.risk,
                     fee_rate=self.policy.fee_rate,
                     now=now,
+                    paused=await self.kill_switch.engaged(tick.product_id),
                 )
                 trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
                 await self.decisions.record(decision, trade_id)

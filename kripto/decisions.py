@@ -60,9 +60,11 @@ def decide(
     risk: RiskSettings,
     fee_rate: Decimal,
     now: datetime | None = None,
+    paused: bool = False,
 ) -> Decision:
     """`now` is when the decision is made: the real clock live, so a tick decided late (its
-    worker was down) holds on stale data; the tick's own time in a backtest."""
+    worker was down) holds on stale data; the tick's own time in a backtest. `paused`: the kill
+    switch is on."""
     now = now or tick_time
 
     def decision(
@@ -84,6 +86,10 @@ def decide(
             reason=f"{action}: {reason}",
         )
 
+    if paused:
+        return decision(
+            "hold", "automatic trading is paused (`kripto schedule resume` turns it back on)"
+        )
     series = minute_grid(rates)
     prices, newest = series.prices, series.newest
     if newest is None:

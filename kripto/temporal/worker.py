@@ -32,6 +32,7 @@ from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings
 from kripto.strategies import strategy_from_settings
+from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.rate_tick import RateTickWorkflow
@@ -122,7 +123,7 @@ async def build_services(settings: Settings) -> Services:
     )
 
 
-def activities_for(services: Services, settings: Settings) -> list[Any]:
+def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:
     rate_repository = RateRepository(services.db)
     trades = TradeRepository(services.db)
     rates = RateActivities(services.feed, rate_repository)
@@ -136,6 +137,7 @@ def activities_for(services: Services, settings: Settings) -> list[Any]:
             risk=risk_from_settings(settings),
             fee_rate=services.fee_rate,
         ),
+        KillSwitch(client),
     )
     trading = TradeActivities(
         services.exchange,
@@ -161,7 +163,7 @@ def build_worker(client: Client, settings: Settings, services: Services) -> Work
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(services, settings),
+        activities=activities_for(services, settings, client),
         # A payload that does not validate fails the workflow at once, never a task retry loop.
         workflow_failure_exception_types=[pydantic.ValidationError],
         graceful_shutdown_timeout=timedelta(seconds=10),

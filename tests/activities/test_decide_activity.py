@@ -1,10 +1,15 @@
-"""The decide activity against a real Postgres: what it reads for the guards. A trade that a
-decision started counts before the trade writer records it, and a tick decided late holds."""
+"""The decide activity against a real Postgres and the dev server: what it reads for the guards.
+A trade that a decision started counts before the trade writer records it, a tick decided late
+holds, and so does one decided after the kill switch was thrown."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from activities.deciding import DecideActivities, DecisionPolicy
 from kripto.db import Database
@@ -15,11 +20,16 @@ from kripto.decisions import Decision
 from kripto.exchanges.paper import PaperExchange
 from kripto.models import DecideInput, Rate
 from kripto.risk import RiskSettings
+from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
-from workflows.ids import decide_id
+from kripto.temporal.kill_switch import KillSwitch
+from kripto.temporal.schedules import ensure_schedules, set_paused
+from workflows.ids import decide_id, schedule_id
 
 
-def activities(db: Database) -> DecideActivities:
+@pytest.fixture
+def decider(db: Database, dev_server_env: WorkflowEnvironment) -> DecideActivities:
+    """The activity as a worker builds it, its kill switch asking the real dev server."""
     fee = Decimal("0.005")
     return DecideActivities(
         RateRepository(db),
@@ -27,34 +37,36 @@ def activities(db: Database) -> DecideActivities:
         DecisionRepository(db),
         PaperExchange(db, fee_rate=fee, initial_gbp=Decimal("1000.00")),
         DecisionPolicy(strategy=EmaCross(2, 5), risk=RiskSettings(), fee_rate=fee),
+        KillSwitch(dev_server_env.client),
     )
 
 
-async def jump_at(db: Database, tick: datetime) -> Rate:
+async def jump_at(db: Database, tick: datetime, product: str = "BTC-GBP") -> Rate:
     """Ten flat minutes before `tick`, then a jump at it: an ema_cross buy signal."""
     rates = RateRepository(db)
     for i in range(10, 0, -1):
-        flat = Rate(
-            rate=Decimal("40000.00"), date_time=tick - timedelta(minutes=i), source="simulated"
-        )
+        at = tick - timedelta(minutes=i)
+        flat = Rate(product_id=product, rate=Decimal("40000.00"), date_time=at, source="simulated")
         await rates.insert(flat)
-    return Rate(rate=Decimal("57000.00"), date_time=tick, source="simulated")
+    return Rate(product_id=product, rate=Decimal("57000.00"), date_time=tick, source="simulated")
 
 
 def this_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-async def test_a_fresh_jump_buys_and_names_its_trade(db: Database) -> None:
+async def test_a_fresh_jump_buys_and_names_its_trade(
+    db: Database, decider: DecideActivities
+) -> None:
     tick = await jump_at(db, this_minute())
-    decision = await activities(db).decide(DecideInput(rate=tick))
+    decision = await decider.decide(DecideInput(rate=tick))
     assert (decision.action, decision.amount) == ("buy", Decimal("150.00"))
     trade_id = await DecisionRepository(db).trade_id(decision.decision_id)
     assert trade_id == decision.decision_id.replace("decide-", "trade-")
 
 
 async def test_a_started_trade_not_yet_recorded_holds_the_next_signal_in_cooldown(
-    db: Database,
+    db: Database, decider: DecideActivities
 ) -> None:
     now = this_minute()
     started = Decision(
@@ -70,17 +82,41 @@ async def test_a_started_trade_not_yet_recorded_holds_the_next_signal_in_cooldow
     )
     await DecisionRepository(db).record(started, "trade-in-flight")
     tick = await jump_at(db, now)
-    decision = await activities(db).decide(DecideInput(rate=tick))
+    decision = await decider.decide(DecideInput(rate=tick))
     assert decision.action == "hold"
     assert decision.reason.startswith("hold: ema_cross said buy, but cooldown: last trade ")
     assert decision.reason.endswith(" min ago (needs 30 min)")
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0
 
 
-async def test_a_tick_decided_long_after_its_minute_holds_on_stale_data(db: Database) -> None:
+async def test_a_tick_decided_long_after_its_minute_holds_on_stale_data(
+    db: Database, decider: DecideActivities
+) -> None:
     tick = await jump_at(db, this_minute() - timedelta(minutes=12))
-    decision = await activities(db).decide(DecideInput(rate=tick))
+    decision = await decider.decide(DecideInput(rate=tick))
     assert decision.action == "hold"
     assert decision.reason.startswith("hold: stale data: the newest rate is 1")
     assert decision.reason.endswith(" min old (limit 5 min)")
     assert await DecisionRepository(db).trade_id(decision.decision_id) is None
+
+
+async def test_the_kill_switch_holds_a_tick_that_was_already_running(
+    db: Database, decider: DecideActivities, dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`kripto schedule pause` stops new ticks, and a decision made after it holds."""
+    client = dev_server_env.client
+    settings = Settings(products=["XRP-GBP"], task_queue="kripto-idle", data_dir=tmp_path)
+    await ensure_schedules(client, settings)
+    try:
+        await set_paused(client, settings, True, "kill switch")
+        paused = await decider.decide(DecideInput(rate=await jump_at(db, this_minute(), "XRP-GBP")))
+        assert paused.action == "hold"
+        assert paused.reason == (
+            "hold: automatic trading is paused (`kripto schedule resume` turns it back on)"
+        )
+        await set_paused(client, settings, False, "resumed")
+        later = this_minute() + timedelta(minutes=1)
+        resumed = await decider.decide(DecideInput(rate=await jump_at(db, later, "XRP-GBP")))
+        assert resumed.action == "buy"
+    finally:
+        await client.get_schedule_handle(schedule_id("XRP-GBP")).delete()
