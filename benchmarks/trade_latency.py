@@ -89,7 +89,7 @@ async def main(runs: int) -> None:
 
             await bare_once(-1)  # warm up
             baseline = await timed("baseline: 1 workflow + 1 activity", runs, bare_once)
-            whole = await timed("trade: start to done (5 activities)", runs, trade_once)
+            whole = await timed("trade: start to done (place, record, receipt)", runs, trade_once)
             placed = Timings(
                 "trade: start to order placed",
                 [await start_to_placed(env.client, t) for t in trade_ids],
