@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from rich.progress import Progress
 
 from kripto.backtest.csvfile import CsvError, read_prices
-from kripto.backtest.engine import run_backtest
+from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
 from kripto.cli.common import console, fail, open_database, print_json
@@ -75,21 +76,9 @@ def backtest(
     prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
     risk = risk_from_settings(settings)
     model = strategy_from_settings(settings)
-    if console.is_terminal and prices.size > 100_000 and not as_json:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("backtesting", total=None)
-            result = run_backtest(
-                prices,
-                model,
-                risk,
-                fee_rate=fee_rate,
-                gbp=start_gbp,
-                start=start,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-                observed=observed,
-            )
-    else:
-        result = run_backtest(
+
+    def backtest(on_progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+        return run_backtest(
             prices,
             model,
             risk,
@@ -97,7 +86,17 @@ def backtest(
             gbp=start_gbp,
             start=start,
             observed=observed,
+            on_progress=on_progress,
         )
+
+    if console.is_terminal and prices.size > 100_000 and not as_json:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("backtesting", total=None)
+            result = backtest(
+                lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    else:
+        result = backtest()
     if plot is not None:
         from kripto.backtest.plot import plot_backtest
 

@@ -7,7 +7,6 @@ import asyncio
 import socket
 import time
 
-import boto3
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -17,12 +16,12 @@ from kripto.mail import SesMailer, mailer_from_settings
 from kripto.mail.receipt import render_receipt
 from kripto.mail.ses import ReceiptRejected
 from kripto.settings import Settings
-from tests.fakes.ses_fixtures import FAULTS_DOMAIN, SesFaults
+from tests.fakes.ses_fixtures import FAULTS_DOMAIN, SES_SENDER, SesFaults
 from tests.unit.test_receipt_render import SEED
 
 KEY_ID = "AKIATESTKEYID0000042"
 SECRET = "ses-test-secret-do-not-log"
-SENDER = "kripto@example.com"
+SENDER = SES_SENDER
 
 
 def mailer(url: str, **options: float) -> SesMailer:
@@ -33,18 +32,6 @@ def mailer(url: str, **options: float) -> SesMailer:
         secret_access_key=SecretStr(SECRET),
         **options,
     )
-
-
-@pytest.fixture(scope="module")
-def verified(ses_server: str) -> str:
-    boto3.client(
-        "sesv2",
-        region_name="eu-west-2",
-        endpoint_url=ses_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_email_identity(EmailIdentity=SENDER)
-    return ses_server
 
 
 def sent_messages(url: str) -> list[dict[str, object]]:
@@ -68,9 +55,9 @@ async def send(m: SesMailer, to: str, key: str = "trade-x") -> str:
     return await m.send(to=to, sender=SENDER, email=render_receipt(key, SEED), key=key)
 
 
-async def test_a_receipt_goes_through_ses(verified: str) -> None:
-    message_id = await send(mailer(verified), "trader@example.com", key="trade-ses")
-    [message] = [m for m in sent_messages(verified) if m["id"] == message_id]
+async def test_a_receipt_goes_through_ses(ses_verified: str) -> None:
+    message_id = await send(mailer(ses_verified), "trader@example.com", key="trade-ses")
+    [message] = [m for m in sent_messages(ses_verified) if m["id"] == message_id]
     assert message["subject"] == "Kripto Trade Receipt"
     assert message["source"] == SENDER
     assert message["destinations"] == {"ToAddresses": ["trader@example.com"]}
@@ -82,18 +69,18 @@ async def test_a_receipt_goes_through_ses(verified: str) -> None:
     assert "<td>trade-ses</td>" in body
 
 
-async def test_settings_choose_ses(verified: str) -> None:
+async def test_settings_choose_ses(ses_verified: str) -> None:
     settings = Settings(
         mailer="ses",
         ses_region="eu-west-2",
-        ses_endpoint_url=verified,
+        ses_endpoint_url=ses_verified,
         aws_access_key_id=SecretStr(KEY_ID),
         aws_secret_access_key=SecretStr(SECRET),
     )
     chosen = mailer_from_settings(settings)
     assert isinstance(chosen, SesMailer)
     message_id = await send(chosen, "settings@example.com")
-    assert message_id in {m["id"] for m in sent_messages(verified)}
+    assert message_id in {m["id"] for m in sent_messages(ses_verified)}
     assert SECRET not in repr(chosen) and KEY_ID not in repr(chosen)
 
 
@@ -114,10 +101,10 @@ async def test_an_unverified_sender_is_rejected(ses_server: str) -> None:
     assert SECRET not in repr(m) and KEY_ID not in repr(m)
 
 
-async def test_a_malformed_address_is_rejected(verified: str) -> None:
+async def test_a_malformed_address_is_rejected(ses_verified: str) -> None:
     # moto answers 400 InvalidParameterValue "Missing domain".
     with pytest.raises(ReceiptRejected) as caught:
-        await send(mailer(verified), "not-an-address")
+        await send(mailer(ses_verified), "not-an-address")
     assert "InvalidParameterValue" in str(caught.value)
     assert_no_credentials(caught.value)
 

@@ -34,13 +34,17 @@ def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     pg.stop()
 
 
-async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
-    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path
-) -> None:
-    client = dev_server_env.client
-    settings = Settings(
+@pytest.fixture
+def pg_settings(postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path) -> Settings:
+    return Settings(
         database_url=postgres.url, task_queue=task_queue, feed="simulated", data_dir=tmp_path
     )
+
+
+async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
+    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, pg_settings: Settings
+) -> None:
+    client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
     services = await build_services(settings)
     try:
         async with build_worker(client, settings, services):
@@ -96,14 +100,11 @@ async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) 
 
 
 async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rate(
-    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, pg_settings: Settings
 ) -> None:
     """The decision gives up after its deadline (50 s) and fails; the tick does not fail with
     it, and its store child keeps retrying and stores the rate once Postgres is back."""
-    client = dev_server_env.client
-    settings = Settings(
-        database_url=postgres.url, task_queue=task_queue, feed="simulated", data_dir=tmp_path
-    )
+    client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
     services = await build_services(settings)
     try:
         async with build_worker(client, settings, services):

@@ -19,12 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
 import httpx
 import pytest
 
 from kripto.devstack.binaries import find_binary
 
 FAULTS_DOMAIN = "faults.example"
+#: The sender that `ses_verified` has verified in moto's SES.
+SES_SENDER = "kripto@example.com"
 _STATUS = re.compile(r"^status-(\d{3})-([A-Za-z]+)@")
 
 
@@ -53,6 +56,19 @@ def ses_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ses_verified(ses_server: str) -> str:
+    """moto's SES with SES_SENDER verified, as SES requires of a sender; its URL."""
+    boto3.client(
+        "sesv2",
+        region_name="eu-west-2",
+        endpoint_url=ses_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_email_identity(EmailIdentity=SES_SENDER)
+    return ses_server
 
 
 @dataclass

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import boto3
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -23,6 +22,7 @@ from kripto.temporal.search_attributes import TRADE_STEP
 from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase, new_ec_key
+from tests.fakes.ses_fixtures import SES_SENDER
 from workflows.trade import RECEIPT_NOT_SENT, TradeWorkflow
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY"
@@ -56,20 +56,10 @@ async def trade_with(
     return key, env.client
 
 
-SENDER = "kripto@example.com"
-
-
 @pytest.fixture
 async def live_settings(
-    settings: Settings, fake_coinbase: FakeCoinbase, ses_server: str
+    settings: Settings, fake_coinbase: FakeCoinbase, ses_verified: str
 ) -> AsyncIterator[Settings]:
-    boto3.client(
-        "sesv2",
-        region_name="eu-west-2",
-        endpoint_url=ses_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_email_identity(EmailIdentity=SENDER)
     yield settings.model_copy(
         update={
             "exchange": "coinbase",
@@ -77,9 +67,9 @@ async def live_settings(
             "coinbase_url": fake_coinbase.url,
             "coinbase_api_key_name": fake_coinbase.key_name,
             "mailer": "ses",
-            "ses_endpoint_url": ses_server,
+            "ses_endpoint_url": ses_verified,
             "receipt_to": f"{uuid.uuid4().hex}@example.com",
-            "receipt_from": SENDER,
+            "receipt_from": SES_SENDER,
             "aws_access_key_id": SecretStr("AKIAKRIPTOTESTKEY"),
             "aws_secret_access_key": SecretStr(AWS_SECRET),
         }
