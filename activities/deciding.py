@@ -22,6 +22,10 @@ from kripto.temporal.kill_switch import KillSwitch
 from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
+#: How long a trade that a decision started may stay unrecorded and still count as in flight.
+#: Placing retries for minutes and settling is bounded at 10; one unrecorded after this failed,
+#: and must not block trading (cooldown, daily limit) for the rest of the day.
+IN_FLIGHT = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class DecideActivities:
         tick = input.rate
         decision_id = decide_id(tick.product_id, tick.date_time)
         with temporal_errors():
+            paused = await self.kill_switch.engaged(tick.product_id)  # not under the lock
             async with self.decisions.exclusive(tick.product_id):
                 recorded = await self.decisions.get(decision_id)
                 if recorded is not None:  # a retried attempt returns what was decided
@@ -65,7 +70,7 @@ class DecideActivities:
                     week.append(tick)  # the store child runs beside us; its rate may not be in yet
                 day_ago = now - timedelta(days=1)
                 recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
-                recent += await self.decisions.unrecorded_trades_since(day_ago)
+                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT)
                 decision = decide(
                     decision_id=decision_id,
                     product_id=tick.product_id,
@@ -77,7 +82,7 @@ class DecideActivities:
                     risk=self.policy.risk,
                     fee_rate=self.policy.fee_rate,
                     now=now,
-                    paused=await self.kill_switch.engaged(tick.product_id),
+                    paused=paused,
                 )
                 trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
                 await self.decisions.record(decision, trade_id)

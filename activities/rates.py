@@ -31,7 +31,10 @@ class RateActivities:
     @activity.defn
     async def fetch_rate(self, input: FetchRateInput) -> Rate:
         with temporal_errors():
-            return await self.feed.rate(input.product_id, input.at)
+            # The server's clock, like the tick's time: a skewed worker clock cannot make a
+            # tick look late (or on time).
+            started = activity.info().started_time
+            return await self.feed.rate(input.product_id, input.at, now=started)
 
     @activity.defn
     async def write_rate(self, input: StoreRateInput) -> StoreRateResult:

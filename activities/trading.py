@@ -15,7 +15,7 @@ from kripto.errors import InvalidInput, RetryableError
 from kripto.exchanges.base import Exchange
 from kripto.models import (
     Order,
-    SettledOrder,
+    PlacedOrder,
     TradeKey,
     TradeRequest,
     TradeStep,
@@ -80,25 +80,27 @@ class TradeActivities:
             )
 
     @activity.defn
-    async def await_settlement(self, placed: SettledOrder) -> Order:
+    async def await_settlement(self, placed: PlacedOrder) -> Order:
         """Poll until the order settles; heartbeats tell Temporal this attempt is alive."""
         with temporal_errors():
             while True:
-                order = await self.exchange.get_order(placed.order.id)
+                order = await self.exchange.get_order(placed.order_id)
                 if order.settled:
                     return order
                 activity.heartbeat(order.id)
                 await asyncio.sleep(self.limits.settle_poll_seconds)
 
     @activity.defn
-    async def write_trade(self, trade: TradeKey) -> bool:
-        """Record the settled order as the exchange has it under the trade's key (read again
-        here rather than carried through the workflow's history a second time)."""
+    async def write_trade(self, placed: PlacedOrder) -> bool:
+        """Record the settled order as the exchange has it (read again here rather than carried
+        through the workflow's history a second time); False when the trade is recorded."""
         with temporal_errors():
-            order = await self.exchange.find_order(trade.trade_id)
-            if order is None or not order.settled:
-                raise RetryableError(f"the exchange shows no settled order {trade.trade_id} yet")
-            return await self.trades.insert(trade.trade_id, order)
+            if await self.trades.get(placed.trade_id) is not None:
+                return False
+            order = await self.exchange.get_order(placed.order_id)
+            if not order.settled:
+                raise RetryableError(f"order {placed.order_id} has not settled yet")
+            return await self.trades.insert(placed.trade_id, order)
 
     @activity.defn
     async def send_receipt(self, trade: TradeKey) -> bool:

@@ -175,9 +175,12 @@ class TradeStep(Wire):
     request: TradeRequest
 
 
-class SettledOrder(Wire):
+class PlacedOrder(Wire):
+    """An order on the exchange, by the trade's key and the exchange's ID: later steps read the
+    order itself from the exchange rather than carry it through history again."""
+
     trade_id: str
-    order: Order
+    order_id: str
 
 
 class TradeKey(Wire):

@@ -79,9 +79,3 @@ class ReceiptService:
         if failure is not None:
             raise failure
         return ReceiptResult(trade_id, sent_now=True, message_id=message_id)
-
-    async def _already_sent(self, trade_id: str) -> ReceiptResult:
-        message_id = await self.db.pool.fetchval(
-            "SELECT message_id FROM receipts WHERE trade_id = $1", trade_id
-        )
-        return ReceiptResult(trade_id, sent_now=False, message_id=message_id)

@@ -73,3 +73,9 @@ async def record_history(client: Client, workflow_id: str, name: str) -> None:
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+async def history_bytes(client: Client, workflow_id: str) -> int:
+    """The size of a workflow's history as the server keeps it (its events, encoded)."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(event.ByteSize() for event in history.events)

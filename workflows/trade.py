@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
-    from kripto.models import Order, SettledOrder, TradeKey, TradeRequest, TradeStep
+    from kripto.models import Order, PlacedOrder, TradeKey, TradeRequest, TradeStep
     from kripto.temporal.search_attributes import TRADE, TRADE_STEP
 
 #: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
@@ -65,7 +65,7 @@ class TradeWorkflow:
             self._at("waiting for the order to settle", request, f"order {order.id}")
             order = await workflow.execute_activity_method(
                 TradeActivities.await_settlement,
-                SettledOrder(trade_id=trade_id, order=order),
+                PlacedOrder(trade_id=trade_id, order_id=order.id),
                 start_to_close_timeout=timedelta(minutes=2),
                 schedule_to_close_timeout=SETTLE_DEADLINE,
                 heartbeat_timeout=timedelta(seconds=20),
@@ -76,7 +76,7 @@ class TradeWorkflow:
         self._at("recording the trade", request)
         await workflow.execute_activity_method(
             TradeActivities.write_trade,
-            TradeKey(trade_id=trade_id),
+            PlacedOrder(trade_id=trade_id, order_id=order.id),
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )

@@ -9,6 +9,9 @@ from kripto.models import Rate
 class RateFeed(Protocol):
     """Gives the rate for a product at a tick. A retried call for the same tick may ask again."""
 
-    async def rate(self, product_id: str, at: datetime) -> Rate: ...
+    async def rate(self, product_id: str, at: datetime, *, now: datetime | None = None) -> Rate:
+        """The rate for the tick at `at`; `now` is when it is asked (the server's clock when
+        Temporal runs it; the local clock by default)."""
+        ...
 
     async def close(self) -> None: ...

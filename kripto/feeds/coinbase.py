@@ -28,9 +28,9 @@ class CoinbaseSpotFeed:
             headers={"Accept": "application/json", "User-Agent": "kripto"},
         )
 
-    async def rate(self, product_id: str, at: datetime) -> Rate:
+    async def rate(self, product_id: str, at: datetime, *, now: datetime | None = None) -> Rate:
         what = f"Coinbase spot price for {product_id}"
-        late = datetime.now(UTC) - at
+        late = (now or datetime.now(UTC)) - at
         if late > MAX_LATENESS:
             raise TickTooLate(
                 f"{what} at {at:%Y-%m-%dT%H:%M:%SZ}: asked {int(late.total_seconds() // 60)} min"

@@ -33,7 +33,7 @@ class SimulatedFeed:
         factor = Decimal(repr(1 + drift + daily + swell + noise))
         return (self.base_price * factor).quantize(PENNY)
 
-    async def rate(self, product_id: str, at: datetime) -> Rate:
+    async def rate(self, product_id: str, at: datetime, *, now: datetime | None = None) -> Rate:
         return Rate(
             product_id=product_id,
             rate=self.price_at(product_id, at),

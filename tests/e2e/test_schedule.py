@@ -13,7 +13,7 @@ from kripto.db.rates import RateRepository
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.worker import build_services, build_worker
-from tests.temporal_fixtures import record_history
+from tests.temporal_fixtures import history_bytes, record_history
 from workflows.ids import schedule_id
 
 
@@ -63,8 +63,14 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     assert {r.source for r in stored} == {"simulated"}
 
     completed = [t for t in ticks if t.status is not None and t.status.name == "COMPLETED"]
-    await record_history(client, completed[0].id, "rate_tick-v2")
-    await record_history(client, stores[0].id, "store_rate-v1")
+    # A scheduled tick's workflows together, as the dev server keeps them: under 10 KB.
+    tick = completed[0]
+    stamp = tick.id.removeprefix("rate-tick-BTC-GBP-")
+    ids = [tick.id, f"store-rate-BTC-GBP-{stamp}", f"decide-BTC-GBP-{stamp}"]
+    sizes = {w: await history_bytes(client, w) for w in ids}
+    assert sum(sizes.values()) < 10_000, sizes
+    await record_history(client, tick.id, "rate_tick-v2")
+    await record_history(client, ids[1], "store_rate-v1")
 
 
 async def test_creating_schedules_is_idempotent_and_keeps_a_pause(
