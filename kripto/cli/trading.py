@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -134,7 +135,7 @@ def show_order(order: Order, title: str) -> None:
     """One order, a field a line, so every digit fits on a narrow terminal."""
     table = Table("field", "value", title=title)
     for name, value in order.to_json_dict().items():
-        table.add_row(name, str(value))
+        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
     console.print(table)
 
 

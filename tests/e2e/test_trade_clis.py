@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -103,6 +104,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert code == 0, err
     assert f"key {key} has already traded" in out
     assert first["id"] in out and "0.00125952" in out  # the same order, every digit shown
+    assert re.search(r"settled\s*│\s*true\s", out)  # JSON's words, not Python's True
 
     code, out, err = await cli([*kripto, "trades", "--json"], worker_env, tmp_path)
     assert code == 0, err
