@@ -16,7 +16,6 @@ from kripto.exchanges.base import Exchange
 from kripto.models import (
     Order,
     PlacedOrder,
-    TradeKey,
     TradeRequest,
     TradeStep,
     Wallet,
@@ -103,13 +102,13 @@ class TradeActivities:
             return await self.trades.insert(placed.trade_id, order)
 
     @activity.defn
-    async def send_receipt(self, trade: TradeKey) -> bool:
+    async def send_receipt(self, placed: PlacedOrder) -> bool:
         """Receipt the trade as recorded by `write_trade` (the step before this one)."""
         with temporal_errors():
-            order = await self.trades.get(trade.trade_id)
+            order = await self.trades.get(placed.trade_id)
             if order is None:
-                raise InvalidInput(f"no trade is recorded under {trade.trade_id}")
-            result = await self.receipts.send_once(trade.trade_id, order)
+                raise InvalidInput(f"no trade is recorded under {placed.trade_id}")
+            result = await self.receipts.send_once(placed.trade_id, order)
         return result.sent_now
 
     @activity.defn

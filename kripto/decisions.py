@@ -14,7 +14,7 @@ from pydantic import Field
 from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy
-from kripto.strategies.series import gap_blocked, longest_gap, minute_grid
+from kripto.strategies.series import longest_gap, minute_grid
 
 Action = Literal["buy", "sell", "hold"]
 
@@ -104,13 +104,12 @@ def decide(
     need = strategy.min_points()
     if prices.size < need:
         return decision("hold", f"{prices.size:,} of {need:,} points needed for {strategy.needs()}")
-    max_gap = int(risk.max_gap.total_seconds() // 60)
-    if gap_blocked(series.observed, need, max_gap)[-1]:
-        longest = longest_gap(series.observed, need)
+    longest = longest_gap(series.observed, need)
+    if longest > risk.max_gap_minutes:
         return decision(
             "hold",
             f"gap in the rates: {longest:,} minutes in a row without a rate within the last"
-            f" {need:,} that {strategy.needs()} uses (limit {max_gap:,})",
+            f" {need:,} that {strategy.needs()} uses (limit {risk.max_gap_minutes:,})",
         )
 
     evaluation = strategy.evaluate(prices)

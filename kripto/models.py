@@ -183,13 +183,6 @@ class PlacedOrder(Wire):
     order_id: str
 
 
-class TradeKey(Wire):
-    """A recorded trade, by its key: later steps read the order back rather than carry it
-    through history again."""
-
-    trade_id: str
-
-
 class WalletRequest(Wire):
     """WalletWorkflow takes no options yet; a model keeps `--input '{}'` working."""
 

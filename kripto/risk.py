@@ -30,6 +30,10 @@ class RiskSettings:
     max_gap: timedelta = timedelta(minutes=60)
 
     @property
+    def max_gap_minutes(self) -> int:
+        return int(self.max_gap.total_seconds() // 60)
+
+    @property
     def minimum(self) -> Decimal:
         return max(self.min_order_gbp, self.exchange_min_gbp)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ChildWorkflowError, FailureError
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         RateTickResult,
         StoreRateInput,
     )
+    from kripto.temporal.failures import root_cause
     from workflows.decide_trade import DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.policies import FETCH_RATE_DEADLINE, FETCH_RATE_RETRY, FETCH_RATE_TIMEOUT
@@ -29,14 +30,6 @@ def tick_time() -> datetime:
     Whole seconds, so a tick started at 12:00:00.004 still stores the 12:00:00 rate."""
     at = workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
     return at.replace(microsecond=0)
-
-
-def root_cause(error: FailureError) -> BaseException:
-    """The innermost failure: for a child whose activity failed, the activity's own error."""
-    cause: BaseException = error
-    while isinstance(cause, FailureError) and cause.cause is not None:
-        cause = cause.cause
-    return cause
 
 
 @workflow.defn

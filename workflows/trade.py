@@ -13,7 +13,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
-    from kripto.models import Order, PlacedOrder, TradeKey, TradeRequest, TradeStep
+    from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
+    from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import TRADE, TRADE_STEP
 
 #: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
@@ -61,11 +62,12 @@ class TradeWorkflow:
             summary=f"place {request.summary}",
         )
 
+        placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
         if not order.settled:
             self._at("waiting for the order to settle", request, f"order {order.id}")
             order = await workflow.execute_activity_method(
                 TradeActivities.await_settlement,
-                PlacedOrder(trade_id=trade_id, order_id=order.id),
+                placed,
                 start_to_close_timeout=timedelta(minutes=2),
                 schedule_to_close_timeout=SETTLE_DEADLINE,
                 heartbeat_timeout=timedelta(seconds=20),
@@ -76,7 +78,7 @@ class TradeWorkflow:
         self._at("recording the trade", request)
         await workflow.execute_activity_method(
             TradeActivities.write_trade,
-            PlacedOrder(trade_id=trade_id, order_id=order.id),
+            placed,
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
@@ -85,14 +87,14 @@ class TradeWorkflow:
         try:
             await workflow.execute_activity_method(
                 TradeActivities.send_receipt,
-                TradeKey(trade_id=trade_id),
+                placed,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             )
         except ActivityError as err:
             # Only a final refusal gets here (a sender SES will not use, bad AWS credentials):
             # the trade happened and is recorded, so it must not read as a failed trade.
-            reason = str(err.cause or err)
+            reason = str(root_cause(err))
             workflow.logger.warning("trade %s: receipt not sent: %s", trade_id, reason)
             self._at(RECEIPT_NOT_SENT, request, reason)
             return order

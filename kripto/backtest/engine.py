@@ -100,8 +100,8 @@ def run_backtest(
     evaluation = strategy.evaluate(prices)
     signals = evaluation.signals
     if observed is not None:
-        max_gap = int(risk.max_gap.total_seconds() // 60)
-        signals = np.where(gap_blocked(observed, strategy.min_points(), max_gap), 0, signals)
+        blocked = gap_blocked(observed, strategy.min_points(), risk.max_gap_minutes)
+        signals = np.where(blocked, 0, signals)
     signal_points = np.flatnonzero(signals)
     cash, btc = gbp, Decimal(0)
     cost_basis = Decimal(0)  # GBP paid for the BTC held, fees included

@@ -20,6 +20,7 @@ from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
 from kripto.money import plain
 from kripto.settings import Settings, describe_validation_error, load_settings
 from kripto.temporal.client import connect_client
+from kripto.temporal.failures import root_cause
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -81,13 +82,7 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     try:
         return await handle.result(), existed
     except WorkflowFailureError as exc:
-        raise fail(f"trade {trade_id} failed: {failure_reason(exc)}") from None
-
-
-def failure_reason(exc: BaseException) -> str:
-    while (inner := getattr(exc, "cause", None)) is not None:
-        exc = inner
-    return str(exc)
+        raise fail(f"trade {trade_id} failed: {root_cause(exc)}") from None
 
 
 def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
