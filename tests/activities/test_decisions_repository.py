@@ -9,8 +9,9 @@ from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import Action, Decision
-from kripto.models import Order, Side
+from kripto.models import Side
 from kripto.risk import PastTrade
+from tests.unit.test_receipt_render import SEED
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -79,18 +80,7 @@ async def test_a_started_trade_counts_until_the_trade_writer_records_it(db: Data
     assert await repo.trade_id("decide-BTC-GBP-1") is None
     since = T0 - timedelta(days=1)
     assert await repo.unrecorded_trades_since(since) == [PastTrade(T0, Side.BUY, Decimal("150.00"))]
-    order = Order(
-        id="o-1",
-        side=Side.BUY,
-        product_id="BTC-GBP",
-        funds=Decimal("149.25"),
-        settled=True,
-        created_at=T0 + timedelta(seconds=3),
-        fill_fees=Decimal("0.74"),
-        filled_size=Decimal("0.0025"),
-        executed_value=Decimal("149.24"),
-        client_order_id="trade-BTC-GBP-0",
-    )
+    order = SEED.model_copy(update={"client_order_id": "trade-BTC-GBP-0", "created_at": T0})
     await TradeRepository(db).insert("trade-BTC-GBP-0", order)
     assert await repo.unrecorded_trades_since(since) == []
 
