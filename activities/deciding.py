@@ -23,8 +23,9 @@ from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
 #: How long a trade that a decision started may stay unrecorded and still count as in flight.
-#: Placing retries for minutes and settling is bounded at 10; one unrecorded after this failed,
-#: and must not block trading (cooldown, daily limit) for the rest of the day.
+#: Placing retries for minutes; once placed, an order is in the trades table at once (unsettled
+#: until it settles) and counts from there however long it takes. One still unplaced after
+#: this failed, and must not block trading (cooldown, daily limit) for the rest of the day.
 IN_FLIGHT = timedelta(minutes=30)
 
 

@@ -11,7 +11,7 @@ from temporalio import activity
 
 from activities.errors import temporal_errors
 from kripto.db.trades import TradeRepository
-from kripto.errors import InvalidInput, RetryableError
+from kripto.errors import InvalidInput, KeyReused, OrderRejected, RetryableError
 from kripto.exchanges.base import Exchange
 from kripto.models import (
     Order,
@@ -30,6 +30,12 @@ class TradeLimits:
     max_trade_gbp: Decimal
     products: tuple[str, ...]
     settle_poll_seconds: float = 2.0
+
+    @property
+    def settle_window_seconds(self) -> float:
+        """How long one `await_settlement` call polls before it reports back to the workflow,
+        which calls again: a slow settlement is many short activities, not one that times out."""
+        return min(30 * self.settle_poll_seconds, 60.0)
 
 
 class TradeActivities:
@@ -60,31 +66,52 @@ class TradeActivities:
 
     @activity.defn
     async def place_order(self, step: TradeStep) -> Order:
-        """Check the limits, then place the order once: a recorded trade or an order already on
-        the exchange under this key is returned as it is, so a retry, a re-run or a duplicate
-        start places nothing."""
+        """Check the limits, claim the key, then place the order once. A trade recorded under
+        the key, or an order already on the exchange under it, is returned as it is, so a
+        retry, a re-run or a duplicate start places nothing; a key first used for a different
+        trade is refused. An order that has not settled yet is recorded as unsettled at once,
+        so it counts for the guards from the moment it exists."""
+        request = step.request
         with temporal_errors():
-            self._check_limits(step.request)
-            recorded = await self.trades.get(step.trade_id)
-            if recorded is not None:
-                return recorded
-            existing = await self.exchange.find_order(step.trade_id)
-            if existing is not None:
-                return existing
-            return await self.exchange.place_market_order(
-                client_order_id=step.trade_id,
-                product_id=step.request.product_id,
-                side=step.request.trade_type,
-                amount=step.request.amount,
-            )
+            self._check_limits(request)
+            first = await self.trades.claim_key(step.trade_id, request)
+            if first is not None:
+                raise _reused(step.trade_id, first.summary, request)
+            activity.heartbeat("key claimed")
+            order = await self.trades.get(step.trade_id)
+            if order is None:
+                # The exchange looks the key up itself before placing (one lookup, not two).
+                order = await self.exchange.place_market_order(
+                    client_order_id=step.trade_id,
+                    product_id=request.product_id,
+                    side=request.trade_type,
+                    amount=request.amount,
+                )
+                activity.heartbeat(order.id)
+                if not order.settled:
+                    await self.trades.insert(step.trade_id, order)
+            if (order.side, order.product_id) != (request.trade_type, request.product_id):
+                # An order from before keys were claimed: side and product are all it tells.
+                raise _reused(
+                    step.trade_id, f"an order {order.side.value} {order.product_id}", request
+                )
+            return order
 
     @activity.defn
     async def await_settlement(self, placed: PlacedOrder) -> Order:
-        """Poll until the order settles; heartbeats tell Temporal this attempt is alive."""
+        """Poll for one window and return the order, settled or not: the workflow keeps calling
+        until it settles, so a placed order is never given up on. An order the exchange ended
+        with nothing filled never became a trade: its unsettled row goes, and the trade fails."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.settle_window_seconds
         with temporal_errors():
             while True:
-                order = await self.exchange.get_order(placed.order_id)
-                if order.settled:
+                try:
+                    order = await self.exchange.get_order(placed.order_id)
+                except OrderRejected:
+                    await self.trades.forget_unsettled(placed.trade_id)
+                    raise
+                if order.settled or loop.time() >= deadline:
                     return order
                 activity.heartbeat(order.id)
                 await asyncio.sleep(self.limits.settle_poll_seconds)
@@ -94,7 +121,8 @@ class TradeActivities:
         """Record the settled order as the exchange has it (read again here rather than carried
         through the workflow's history a second time); False when the trade is recorded."""
         with temporal_errors():
-            if await self.trades.get(placed.trade_id) is not None:
+            recorded = await self.trades.get(placed.trade_id)
+            if recorded is not None and recorded.settled:
                 return False
             order = await self.exchange.get_order(placed.order_id)
             if not order.settled:
@@ -115,3 +143,7 @@ class TradeActivities:
     async def get_wallet(self, request: WalletRequest) -> Wallet:
         with temporal_errors():
             return await self.exchange.wallet()
+
+
+def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
+    return KeyReused(f"key {trade_id} was used for {first}; this request is {request.summary}")

@@ -27,6 +27,12 @@ class InvalidInput(NonRetryableError):
     kind = "InvalidInput"
 
 
+class KeyReused(NonRetryableError):
+    """A trade key already used for a different trade: retrying the same request cannot help."""
+
+    kind = "KeyReused"
+
+
 class InsufficientFunds(NonRetryableError):
     kind = "InsufficientFunds"
 

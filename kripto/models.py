@@ -57,7 +57,12 @@ Money = Annotated[
 
 
 class Wire(BaseModel):
-    """Base for every model that crosses Temporal or reaches a user as JSON."""
+    """Base for every model that crosses Temporal or reaches a user as JSON.
+
+    Tolerant on purpose: a payload written by another build (a trade in flight across a deploy,
+    a recorded history) may carry fields this build does not know, which are ignored, and may
+    lack fields this build added, which must therefore have defaults. Only the user's own trade
+    request is strict (`TradeRequest`)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -65,7 +70,7 @@ class Wire(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         frozen=True,
-        extra="forbid",
+        extra="ignore",
     )
 
     def to_json_dict(self) -> dict[str, object]:
@@ -166,6 +171,14 @@ class TradeRequest(Wire):
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`."""
         return f"{self.trade_type.value.upper()} £{self.amount:.2f} {self.product_id}"
+
+    def same_trade(self, other: TradeRequest) -> bool:
+        """The same side, amount and product: a key may be used again only for this."""
+        return (self.trade_type, self.amount, self.product_id) == (
+            other.trade_type,
+            other.amount,
+            other.product_id,
+        )
 
 
 class TradeStep(Wire):

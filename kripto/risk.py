@@ -58,7 +58,12 @@ class PastTrade:
 
     @classmethod
     def of(cls, order: Order) -> PastTrade:
-        return cls(order.created_at, order.side, order.executed_value + order.fill_fees)
+        """A settled order by what it cost; one still settling by at least what it was placed
+        for (its fills so far may be nothing yet)."""
+        spent = order.executed_value + order.fill_fees
+        return cls(
+            order.created_at, order.side, spent if order.settled else max(spent, order.funds)
+        )
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     paper_gbp: Decimal = Decimal("1000.00")
     fee_rate: Decimal = Decimal("0.005")
     max_trade_gbp: Decimal = Decimal("1000.00")
+    #: How often a placed order's state is read until it settles.
+    settle_poll: timedelta = timedelta(seconds=2)
     coinbase_api_key_name: str | None = None
     coinbase_api_private_key: SecretStr | None = None
     coinbase_api_private_key_file: Path | None = None
@@ -149,7 +151,13 @@ class Settings(BaseSettings):
         return [check_product(p) for p in value]
 
     @field_validator(
-        "schedule_every", "http_timeout", "cooldown", "stale_after", "max_gap", mode="before"
+        "schedule_every",
+        "http_timeout",
+        "cooldown",
+        "stale_after",
+        "max_gap",
+        "settle_poll",
+        mode="before",
     )
     @classmethod
     def _durations(cls, value: object) -> object:

@@ -4,6 +4,7 @@ It returns only the action and its reason: the whole decision (parameters, indic
 Postgres and in the `decide` activity's result, and need not be copied into the tick's history."""
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
@@ -15,13 +16,15 @@ with workflow.unsafe.imports_passed_through():
     from kripto.models import DecideInput, Side, TradeRequest
     from kripto.money import PENNY, round_down
     from workflows.ids import trade_id_for_decision
+    from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
 
 
 @workflow.defn
 class DecideTradeWorkflow:
     @workflow.run
-    async def run(self, input: DecideInput) -> DecisionResult:
+    async def run(self, *args: Any) -> DecisionResult:
+        input = decoded(DecideInput, args)
         decision = await workflow.execute_activity_method(
             DecideActivities.decide,
             input,

@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from kripto.temporal.failures import root_cause
     from workflows.decide_trade import DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
+    from workflows.inputs import decoded
     from workflows.policies import FETCH_RATE_DEADLINE, FETCH_RATE_RETRY, FETCH_RATE_TIMEOUT
     from workflows.store_rate import StoreRateWorkflow
 
@@ -35,7 +37,8 @@ def tick_time() -> datetime:
 @workflow.defn
 class RateTickWorkflow:
     @workflow.run
-    async def run(self, input: RateTickInput) -> RateTickResult:
+    async def run(self, *args: Any) -> RateTickResult:
+        input = decoded(RateTickInput, args)
         at = tick_time()
         product = input.product_id
         workflow.set_current_details(f"Reading the {product} rate for {stamp(at)}")

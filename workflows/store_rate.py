@@ -1,17 +1,21 @@
 """rate-writer: store one rate; retried until Postgres takes it."""
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
     from kripto.models import StoreRateInput, StoreRateResult
+    from workflows.inputs import decoded
     from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
 
 
 @workflow.defn
 class StoreRateWorkflow:
     @workflow.run
-    async def run(self, input: StoreRateInput) -> StoreRateResult:
+    async def run(self, *args: Any) -> StoreRateResult:
+        input = decoded(StoreRateInput, args)
         return await workflow.execute_activity_method(
             RateActivities.write_rate,
             input,

@@ -6,27 +6,25 @@ re-run from the plain `temporal` CLI after the first finished) returns the first
 places nothing."""
 
 from datetime import timedelta
+from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.errors import temporal_errors
     from activities.trading import TradeActivities
+    from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
     from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import TRADE, TRADE_STEP
+    from workflows import policies
+    from workflows.policies import EXCHANGE_RETRY, SETTLE_RETRY
 
-#: 429s, 5xx and dropped connections are retried with backoff; the typed errors that retrying
-#: cannot fix (bad input, insufficient funds, a rejected order, bad credentials) fail at once.
-EXCHANGE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
-)
-SETTLE_DEADLINE = timedelta(minutes=10)
 RECEIPT_NOT_SENT = "done; receipt not sent"
+#: A Keyword search attribute is for short values; the whole reason is in the failure itself.
+STEP_LIMIT = 200
 
 
 @workflow.defn
@@ -39,25 +37,36 @@ class TradeWorkflow:
         return self.step
 
     @workflow.run
-    async def run(self, request: TradeRequest) -> Order:
+    async def run(self, *args: Any) -> Order:
+        """Takes its input undecoded: whatever a client sends (nothing, two things, `null`, a
+        string, a misspelt field) fails the trade at once with a reason that names the field."""
         trade_id = workflow.info().workflow_id
+        try:
+            with temporal_errors():
+                request = parse_trade_request(args)
+        except ApplicationError as err:
+            self._failed(str(err))
         if request.idempotency_key is not None and request.idempotency_key != trade_id:
-            raise ApplicationError(
+            self._failed(
                 f"idempotencyKey {request.idempotency_key!r} differs from the workflow ID"
-                f" {trade_id!r}; the workflow ID is the trade's key, so they must match",
-                type="InvalidInput",
-                non_retryable=True,
+                f" {trade_id!r}; the workflow ID is the trade's key, so they must match"
             )
-        step = TradeStep(trade_id=trade_id, request=request)
+        try:
+            return await self._trade(trade_id, request)
+        except ActivityError as err:
+            self._at(f"failed: {root_cause(err)}", request)
+            raise
 
+    async def _trade(self, trade_id: str, request: TradeRequest) -> Order:
         self._at("placing the order", request)
         order = await workflow.execute_activity_method(
             TradeActivities.place_order,
-            step,
-            # The limits, then one exchange call (each HTTP request times out in 10 s). If a
-            # worker dies mid-call, the next attempt starts after this and finds the order by
-            # its key.
-            start_to_close_timeout=timedelta(seconds=20),
+            TradeStep(trade_id=trade_id, request=request),
+            # Claim the key, one exchange lookup-and-place, read the order back: each HTTP
+            # request times out in 10 s. If a worker dies mid-call, the heartbeat timeout lets
+            # the next attempt start soon, and it finds the order by its key.
+            start_to_close_timeout=timedelta(seconds=45),
+            heartbeat_timeout=timedelta(seconds=25),
             retry_policy=EXCHANGE_RETRY,
             summary=f"place {request.summary}",
         )
@@ -65,15 +74,19 @@ class TradeWorkflow:
         placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
         if not order.settled:
             self._at("waiting for the order to settle", request, f"order {order.id}")
+        rounds = 0
+        while not order.settled:
+            if rounds == policies.SETTLE_ROUNDS_PER_RUN:
+                workflow.continue_as_new(request.model_dump(mode="json"))
             order = await workflow.execute_activity_method(
                 TradeActivities.await_settlement,
                 placed,
                 start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=SETTLE_DEADLINE,
                 heartbeat_timeout=timedelta(seconds=20),
-                retry_policy=EXCHANGE_RETRY,
+                retry_policy=SETTLE_RETRY,
                 summary=f"await settlement of {order.id}",
             )
+            rounds += 1
 
         self._at("recording the trade", request)
         await workflow.execute_activity_method(
@@ -101,13 +114,19 @@ class TradeWorkflow:
         self._at("done", request)
         return order
 
+    def _failed(self, reason: str) -> NoReturn:
+        """Refuse the input: the trade ends FAILED, with its step saying why."""
+        self.step = f"failed: {reason}"
+        workflow.upsert_search_attributes([TRADE_STEP.value_set(self.step[:STEP_LIMIT])])
+        raise ApplicationError(reason, type="InvalidInput", non_retryable=True)
+
     def _at(self, step: str, request: TradeRequest, detail: str = "") -> None:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
         details = f"**{request.summary}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
-        updates = [TRADE_STEP.value_set(step)]
+        updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]
         if workflow.info().typed_search_attributes.get(TRADE) is None:  # once, at the start
             updates.append(TRADE.value_set(request.summary))
         workflow.upsert_search_attributes(updates)

@@ -1,18 +1,21 @@
 """get-wallet: the exchange's GBP and BTC balances."""
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
     from kripto.models import Wallet, WalletRequest
+    from workflows.inputs import decoded
 
 
 @workflow.defn
 class WalletWorkflow:
     @workflow.run
-    async def run(self, request: WalletRequest) -> Wallet:
+    async def run(self, *args: Any) -> Wallet:
+        request = decoded(WalletRequest, args)
         return await workflow.execute_activity_method(
             TradeActivities.get_wallet,
             request,

@@ -2,7 +2,9 @@
 
 The trade's idempotency key (its workflow ID) is the primary key, so a retried or repeated
 write stores one row (the original keyed trades by the exchange's order ID and had no key of
-its own)."""
+its own). An order that has not settled when it is placed is recorded at once as unsettled, so
+that it counts for the guards and shows in `kripto trades` however long it takes; the writer
+then completes that row when the order settles."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 from kripto.db.orders import order_from_row
 from kripto.db.pool import Database
-from kripto.models import Order
+from kripto.models import Order, Side, TradeRequest
 
 _COLUMNS = (
     "exchange_order_id, client_order_id, side, product_id, funds, filled_size,"
@@ -28,11 +30,16 @@ class TradeRepository:
         self.db = db
 
     async def insert(self, trade_id: str, order: Order) -> bool:
-        """Record a trade; False when a trade under that key is already recorded."""
+        """Record a trade, or complete its unsettled row; False when nothing changed (the trade
+        is recorded already, or an unsettled state would overwrite a settled one)."""
         status = await self.db.pool.execute(
             f"INSERT INTO trades (trade_id, {_COLUMNS})"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            " ON CONFLICT (trade_id) DO NOTHING",
+            " ON CONFLICT (trade_id) DO UPDATE SET"
+            " exchange_order_id = EXCLUDED.exchange_order_id, funds = EXCLUDED.funds,"
+            " filled_size = EXCLUDED.filled_size, executed_value = EXCLUDED.executed_value,"
+            " fill_fees = EXCLUDED.fill_fees, settled = EXCLUDED.settled, recorded_at = now()"
+            " WHERE NOT trades.settled AND EXCLUDED.settled",
             trade_id,
             order.id,
             order.client_order_id,
@@ -52,6 +59,33 @@ class TradeRepository:
             f"SELECT {_COLUMNS} FROM trades WHERE trade_id = $1", trade_id
         )
         return None if row is None else _order(row)
+
+    async def forget_unsettled(self, trade_id: str) -> None:
+        """Drop the unsettled row of an order the exchange ended with nothing filled: it never
+        became a trade."""
+        await self.db.pool.execute(
+            "DELETE FROM trades WHERE trade_id = $1 AND NOT settled", trade_id
+        )
+
+    async def claim_key(self, trade_id: str, request: TradeRequest) -> TradeRequest | None:
+        """Claim the key for this request; returns what the key was first used for when that
+        was a different trade (None when the key is new or was used for this very request)."""
+        async with self.db.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO trade_keys (trade_id, side, amount, product_id)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (trade_id) DO NOTHING",
+                trade_id,
+                request.trade_type.value,
+                request.amount,
+                request.product_id,
+            )
+            row = await conn.fetchrow(
+                "SELECT side, amount, product_id FROM trade_keys WHERE trade_id = $1", trade_id
+            )
+        first = TradeRequest(
+            trade_type=Side(row["side"]), amount=row["amount"], product_id=row["product_id"]
+        )
+        return None if first.same_trade(request) else first
 
     async def recent(self, limit: int = 50) -> list[Order]:
         """The latest trades, newest first."""

@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pydantic
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -143,7 +142,11 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         services.exchange,
         trades,
         services.receipts,
-        TradeLimits(max_trade_gbp=settings.max_trade_gbp, products=tuple(settings.products)),
+        TradeLimits(
+            max_trade_gbp=settings.max_trade_gbp,
+            products=tuple(settings.products),
+            settle_poll_seconds=settings.settle_poll.total_seconds(),
+        ),
     )
     return [
         rates.fetch_rate,
@@ -164,8 +167,6 @@ def build_worker(client: Client, settings: Settings, services: Services) -> Work
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=activities_for(services, settings, client),
-        # A payload that does not validate fails the workflow at once, never a task retry loop.
-        workflow_failure_exception_types=[pydantic.ValidationError],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -16,6 +16,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
+from kripto.inputs import AMOUNT_RULE
+from kripto.inputs import EXAMPLE as EXAMPLE_INPUT
 from kripto.models import Order, Wallet, WalletRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import TRADE, TRADE_STEP
@@ -152,19 +154,27 @@ def seed_payload_model(key: str) -> Any:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"amount": "abc"}, "amount"),
-        ({"amount": "-5.00"}, "greater than 0"),
-        ({"amount": "0"}, "greater than 0"),
-        ({"amount": "NaN"}, "finite number"),
-        ({"amount": "10.001"}, "no more than 2 decimal places"),
-        ({"amount": True}, "amount"),
+        ({"amount": "abc"}, f"amount: must be {AMOUNT_RULE}; got 'abc'"),
+        ({"amount": "-5.00"}, f"amount: must be {AMOUNT_RULE}; got '-5.00'"),
+        ({"amount": "0"}, "amount: Input should be greater than 0"),
+        ({"amount": "0.00"}, "amount: Input should be greater than 0"),
+        ({"amount": "NaN"}, f"amount: must be {AMOUNT_RULE}; got 'NaN'"),
+        ({"amount": "1e3"}, f"amount: must be {AMOUNT_RULE}; got '1e3'"),
+        ({"amount": " 10.00"}, f"amount: must be {AMOUNT_RULE}; got ' 10.00'"),
+        ({"amount": "\u0661\u0660"}, f"amount: must be {AMOUNT_RULE}"),
+        ({"amount": "10.001"}, f"amount: must be {AMOUNT_RULE}; got '10.001'"),
+        ({"amount": "12345678.00"}, f"amount: must be {AMOUNT_RULE}"),
+        ({"amount": 10}, f"amount: must be {AMOUNT_RULE}, not the number 10"),
+        ({"amount": 10.5}, f"amount: must be {AMOUNT_RULE}, not the number 10.5"),
+        ({"amount": True}, f"amount: must be {AMOUNT_RULE}, not the boolean true"),
         ({"amount": "5000.00"}, "above the per-trade maximum of £1,000.00"),
         ({"tradeType": "hold"}, "tradeType"),
         ({"tradeType": None}, "tradeType"),
         ({"productId": "bitcoin"}, "must look like BASE-QUOTE"),
         ({"productId": "ETH-GBP"}, "productId ETH-GBP is not traded here"),
         ({"idempotencyKey": "someone-else"}, "differs from the workflow ID"),
-        ({"surprise": 1}, "surprise"),
+        ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+        ({"ammount": "10.00"}, "ammount: Extra inputs are not permitted"),
     ],
 )
 async def test_bad_input_fails_at_once_and_places_nothing(
@@ -193,6 +203,63 @@ async def test_a_missing_field_fails_with_its_name(trading: Trading) -> None:
         await run_trade(trading, key, {"tradeType": "buy"})
     assert "amount" in root_cause(caught.value)
     assert "Field required" in root_cause(caught.value)
+
+
+EXAMPLE = "like " + EXAMPLE_INPUT
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        ([], f"input: a trade takes exactly one JSON object, {EXAMPLE}; got no input"),
+        ([seed_payload("k"), seed_payload("k")], "got 2 inputs"),
+        ([None], f"input: a trade must be a JSON object, {EXAMPLE}; got null"),
+        (["buy 10.00"], "got the string 'buy 10.00'"),
+        ([10], "got the number 10"),
+        ([[1, 2]], "got a list"),
+        ([{}], "tradeType: Field required; amount: Field required"),
+    ],
+    ids=["nothing", "two", "null", "string", "number", "list", "empty"],
+)
+async def test_any_input_that_is_not_one_trade_fails_at_once_naming_the_rule(
+    trading: Trading, args: list[Any], reason: str
+) -> None:
+    key = str(uuid.uuid4())
+    handle = await trading.client.start_workflow(
+        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as caught:
+        await handle.result()
+    assert reason in root_cause(caught.value)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    events = [e.event_type async for e in handle.fetch_history_events()]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
+    step = (await handle.describe()).typed_search_attributes.get(TRADE_STEP)
+    assert step is not None and step.startswith("failed: ") and reason[:40] in step
+    assert await trading.count("paper_orders") == 0
+
+
+async def test_a_key_reused_for_a_different_trade_is_refused_and_places_nothing(
+    trading: Trading,
+) -> None:
+    key = str(uuid.uuid4())
+    first = await run_trade(trading, key, seed_payload(key))
+    # The plain CLI lets a closed ID run again: the second run must not trade, nor pass for one.
+    for changes, this in [
+        ({"tradeType": "sell", "amount": "20.00"}, "SELL £20.00 BTC-GBP"),
+        ({"amount": "10.01"}, "BUY £10.01 BTC-GBP"),
+    ]:
+        with pytest.raises(WorkflowFailureError) as caught:
+            await run_trade(trading, key, seed_payload(key, **changes))
+        assert root_cause(caught.value) == (
+            f"KeyReused: key {key} was used for BUY £10.00 BTC-GBP; this request is {this}"
+        )
+    # An identical request still gets the first order back.
+    assert await run_trade(trading, key, seed_payload(key)) == first
+    assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
+    assert await trading.receipt_rows() == [(key, "sent", 1)]
+    assert (await wallet(trading)).btc.balance == Decimal("0.00125952")
 
 
 async def test_selling_btc_we_do_not_hold_is_refused_without_retrying(trading: Trading) -> None:

@@ -1,0 +1,110 @@
+"""What a workflow accepts from outside (a schedule, `kripto`, the plain `temporal` CLI, the Web
+UI), and the one-line reason when it refuses.
+
+Workflows take their arguments undecoded and check them here, so that anything at all (no
+input, two inputs, `null`, a number, a string, a misspelt field) ends the workflow at once with
+a reason that names the field and the rule: never a workflow task retrying, and never a
+worker-wide failure type, which would also fail a trade whose *activity result* no longer
+decodes after a deploy (that must retry until a fixed build takes it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from kripto.errors import InvalidInput
+from kripto.models import TradeRequest
+
+#: Plain decimal text as the seed writes it: ASCII digits, an optional point and at most two
+#: decimal places, at most seven digits of pounds (the per-trade maximum is lower still).
+AMOUNT_TEXT = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,2})?$")
+AMOUNT_RULE = 'plain decimal text with at most 2 decimal places, such as "10.00"'
+EXAMPLE = '{"idempotencyKey": "<the workflow ID>", "tradeType": "buy", "amount": "10.00"}'
+
+
+class UserTradeRequest(TradeRequest):
+    """The strict form: unknown fields are mistakes (a misspelt `ammount` must not become a
+    default), and the amount must be written as text, not a JSON number that went through
+    floating point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount_text(cls, value: Any) -> Any:
+        if isinstance(value, Decimal):  # built in Python, not parsed from JSON
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"must be {AMOUNT_RULE}, not {_json_kind(value)}")
+        if not AMOUNT_TEXT.match(value):
+            raise ValueError(f"must be {AMOUNT_RULE}; got {_excerpt(value)}")
+        return value
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_input(model: type[M], args: Sequence[Any]) -> M:
+    """An internal workflow's one input (a tick's, a wallet's): tolerant of unknown fields like
+    every internal payload; no input at all means the model's defaults."""
+    if len(args) > 1:
+        raise InvalidInput(f"input: {model.__name__} takes one JSON object; got {len(args)} inputs")
+    value = args[0] if args else {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"input: {model.__name__} takes a JSON object; got {_json_kind(value)}")
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(describe(exc)) from None
+
+
+def parse_trade_request(args: Sequence[Any]) -> TradeRequest:
+    """The one trade request in a workflow's raw arguments, or InvalidInput saying why not."""
+    if len(args) != 1:
+        given = "no input" if not args else f"{len(args)} inputs"
+        raise InvalidInput(
+            f"input: a trade takes exactly one JSON object, like {EXAMPLE}; got {given}"
+        )
+    [value] = args
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"input: a trade must be a JSON object, like {EXAMPLE}; got {_json_kind(value)}"
+        )
+    try:
+        request = UserTradeRequest.model_validate(value)
+    except ValidationError as exc:
+        raise InvalidInput(describe(exc)) from None
+    return TradeRequest.model_validate(request.model_dump())
+
+
+def describe(exc: ValidationError) -> str:
+    """`amount: must be …; tradeType: Input should be 'buy' or 'sell'`: one line, fields named
+    as the user wrote them (camelCase)."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "input"
+        parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_excerpt(value)}"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _excerpt(text: str, limit: int = 40) -> str:
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return repr(shown)
