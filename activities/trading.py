@@ -107,7 +107,7 @@ class TradeActivities:
         with temporal_errors():
             while True:
                 try:
-                    order = await self.exchange.get_order(placed.order_id)
+                    order = await self.exchange.get_order(await self._order_id(placed))
                 except OrderRejected:
                     await self.trades.forget_unsettled(placed.trade_id)
                     raise
@@ -124,10 +124,20 @@ class TradeActivities:
             recorded = await self.trades.get(placed.trade_id)
             if recorded is not None and recorded.settled:
                 return False
-            order = await self.exchange.get_order(placed.order_id)
+            order = await self.exchange.get_order(await self._order_id(placed))
             if not order.settled:
                 raise RetryableError(f"order {placed.order_id} has not settled yet")
             return await self.trades.insert(placed.trade_id, order)
+
+    async def _order_id(self, placed: PlacedOrder) -> str:
+        """The exchange's ID for the trade's order, from the step's input or, for a trade that
+        a build before it passed only the key, by the key."""
+        if placed.order_id is not None:
+            return placed.order_id
+        order = await self.exchange.find_order(placed.trade_id)
+        if order is None:
+            raise RetryableError(f"no order is on the exchange under {placed.trade_id} yet")
+        return order.id
 
     @activity.defn
     async def send_receipt(self, placed: PlacedOrder) -> bool:

@@ -190,10 +190,14 @@ class TradeStep(Wire):
 
 class PlacedOrder(Wire):
     """An order on the exchange, by the trade's key and the exchange's ID: later steps read the
-    order itself from the exchange rather than carry it through history again."""
+    order itself from the exchange rather than carry it through history again.
+
+    `order_id` may be missing: the first build passed only the key (`{"tradeId"}`) to the steps
+    after placing, and a trade in flight from that build must still finish. The order is then
+    found by its key."""
 
     trade_id: str
-    order_id: str
+    order_id: str | None = None
 
 
 class WalletRequest(Wire):

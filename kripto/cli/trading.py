@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
@@ -16,9 +14,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.cli.common import console, fail, open_database, print_json, run
 from kripto.db.trades import TradeRepository
+from kripto.errors import InvalidInput
+from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
 from kripto.money import plain
-from kripto.settings import Settings, describe_validation_error, load_settings
+from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
 from workflows.trade import TradeWorkflow
@@ -26,7 +26,8 @@ from workflows.wallet import WalletWorkflow
 
 
 def register(app: typer.Typer) -> None:
-    app.command("trade")(trade)
+    # A negative amount ("-10.00") is an argument to refuse with its rule, not an option.
+    app.command("trade", context_settings={"ignore_unknown_options": True})(trade)
     app.command("wallet")(wallet)
     app.command("trades")(trades)
 
@@ -39,17 +40,20 @@ def trade(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Place a market order exactly once under KEY, wait for it to settle, and print it."""
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise fail(f"AMOUNT: {amount!r} is not a number of pounds, e.g. 10.00") from None
     trade_id = key or str(uuid.uuid4())
     try:
-        request = TradeRequest(
-            idempotency_key=trade_id, trade_type=side, amount=value, product_id=product
+        request = parse_trade_request(
+            [
+                {
+                    "idempotencyKey": trade_id,
+                    "tradeType": side.value,
+                    "amount": amount,
+                    "productId": product,
+                }
+            ]
         )
-    except ValidationError as exc:
-        raise fail(describe_validation_error(exc)) from None
+    except InvalidInput as exc:
+        raise fail(str(exc)) from None
     order, existed = run(start_trade(load_settings(), request))
     if as_json:
         print_json(order.to_json_dict())
@@ -79,10 +83,27 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     except WorkflowAlreadyStartedError:
         existed = True
         handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
+        first = await first_request(client, trade_id)
+        if first is not None and not first.same_trade(request):
+            raise fail(
+                f"key {trade_id} was used for {first.summary}; this request is"
+                f" {request.summary}. Use a new key for a new trade."
+            ) from None
     try:
         return await handle.result(), existed
     except WorkflowFailureError as exc:
         raise fail(f"trade {trade_id} failed: {root_cause(exc)}") from None
+
+
+async def first_request(client: Client, trade_id: str) -> TradeRequest | None:
+    """What the key's existing trade was asked for, read from its history's start event."""
+    async for event in client.get_workflow_handle(trade_id).fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        try:
+            return parse_trade_request(await client.data_converter.decode(payloads))
+        except InvalidInput:  # that run failed on its input; it traded nothing
+            return None
+    return None
 
 
 def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:

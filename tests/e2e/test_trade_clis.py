@@ -51,7 +51,7 @@ async def cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 
 async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
-    worker_env: dict[str, str], settings: Settings, tmp_path: Path
+    worker_env: dict[str, str], settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     key = str(uuid.uuid4())
     payload = json.dumps({"idempotencyKey": key, "tradeType": "buy", "amount": "10.00"})
@@ -84,6 +84,16 @@ async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
     code, out, err = await cli(command, worker_env, tmp_path)
     assert code == 0, err
     assert json.loads(out)["result"] == order
+    # The same key for a different trade: refused in one line, nothing placed.
+    different = json.dumps({"idempotencyKey": key, "tradeType": "sell", "amount": "20.00"})
+    code, out, err = await cli([*command[:-3], different, "-o", "json"], worker_env, tmp_path)
+    assert code != 0
+    assert (
+        f"key {key} was used for BUY £10.00 BTC-GBP; this request is SELL £20.00 BTC-GBP"
+        in out + err
+    )
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+    assert await db.pool.fetchval("SELECT count(*) FROM trades") == 1
 
 
 async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
@@ -106,6 +116,14 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert first["id"] in out and "0.00125952" in out  # the same order, every digit shown
     assert re.search(r"settled\s*│\s*true\s", out)  # JSON's words, not Python's True
 
+    # The key for a different trade: an error, not the first trade's order passing for it.
+    code, out, err = await cli(
+        [*kripto, "trade", "sell", "20.00", "--key", key], worker_env, tmp_path
+    )
+    assert code == 2
+    assert f"key {key} was used for BUY £10.00 BTC-GBP; this request is SELL £20.00" in err
+    assert first["id"] not in out
+
     code, out, err = await cli([*kripto, "trades", "--json"], worker_env, tmp_path)
     assert code == 0, err
     assert [t["id"] for t in json.loads(out)] == [first["id"]]
@@ -117,7 +135,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
 
     code, out, err = await cli([*kripto, "trade", "buy", "10.001"], worker_env, tmp_path)
     assert code == 2
-    assert "amount" in err and "2 decimal places" in err
+    assert "amount: must be plain decimal text with at most 2 decimal places" in err
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
 
