@@ -10,7 +10,14 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY worker.py starter.py ./
 RUN pip install -c constraints.txt . \
-    && useradd --system --uid 10001 kripto
+    && useradd --system --uid 10001 --home-dir /data kripto \
+    && mkdir -p /data/outbox \
+    && chown -R kripto:kripto /data
+
+# The data folder (receipts' outbox, …). A named volume copies this folder's owner from the
+# image when it is first created, so it must exist, owned by the user, before VOLUME.
+VOLUME ["/data"]
+ENV KRIPTO_DATA_DIR=/data
 USER kripto
 
 # worker.py handles SIGTERM: it stops polling and lets running activities finish.

@@ -1,12 +1,15 @@
 """Settings, read once at start-up into one typed object that is passed down.
 
 Sources, strongest first: environment variables (`KRIPTO_…`, plus the conventional
-`TEMPORAL_ADDRESS` and `TEMPORAL_NAMESPACE`), `<data dir>/dev.env` written by `kripto dev`,
-then `.env` in the working folder.
+`TEMPORAL_ADDRESS` and `TEMPORAL_NAMESPACE`), the user's `.env` in the working folder, then
+`<data dir>/dev.env` written by `kripto dev`. The user's own settings always win over what a
+tool wrote for them: `dev.env` only fills in what the user left unset (where the dev stack's
+Postgres and Temporal are). `.env.example` documents every setting.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import timedelta
@@ -14,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -62,6 +66,8 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         validate_default=True,
+        # A ValidationError's text would otherwise quote the inputs, secrets included.
+        hide_input_in_errors=True,
     )
 
     # Where things are.
@@ -76,6 +82,16 @@ class Settings(BaseSettings):
     )
     task_queue: str = "kripto"
     database_url: str | None = None
+
+    # A secured Temporal cluster (self-hosted with TLS, or Temporal Cloud). Any of these turns
+    # TLS on; without a CA file the server's certificate is checked against the system's roots.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    #: Temporal Cloud API key; sent as a bearer token, so it always goes over TLS.
+    temporal_api_key: SecretStr | None = None
 
     # The rate pipeline.
     products: Annotated[list[str], NoDecode] = ["BTC-GBP"]
@@ -136,6 +152,30 @@ class Settings(BaseSettings):
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
 
+    @field_validator(
+        "database_url",
+        "temporal_tls_ca_file",
+        "temporal_tls_cert_file",
+        "temporal_tls_key_file",
+        "temporal_tls_server_name",
+        "temporal_api_key",
+        "coinbase_api_key_name",
+        "coinbase_api_private_key",
+        "coinbase_api_private_key_file",
+        "ses_endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KRIPTO_X=` (as in a copied `.env.example`) means unset, not an empty path or key."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
     @field_validator("products", mode="before")
     @classmethod
     def _split_products(cls, value: object) -> object:
@@ -190,6 +230,67 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _temporal_tls(self) -> Settings:
+        """mTLS needs both halves; a lone certificate or key is a mistake, not a choice."""
+        cert, key = self.temporal_tls_cert_file, self.temporal_tls_key_file
+        if (cert is None) != (key is None):
+            given, missing = (
+                ("KRIPTO_TEMPORAL_TLS_CERT_FILE", "KRIPTO_TEMPORAL_TLS_KEY_FILE")
+                if cert is not None
+                else ("KRIPTO_TEMPORAL_TLS_KEY_FILE", "KRIPTO_TEMPORAL_TLS_CERT_FILE")
+            )
+            raise ValueError(
+                f"{given} is set but {missing} is not: mTLS needs the client certificate"
+                " and its private key together (set both, or neither)"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """TLS is on when asked for, when any TLS file is named, or with an API key (a bearer
+        token must never cross the network in clear text)."""
+        return (
+            self.temporal_tls
+            or self.temporal_api_key is not None
+            or any(
+                v is not None
+                for v in (
+                    self.temporal_tls_ca_file,
+                    self.temporal_tls_cert_file,
+                    self.temporal_tls_server_name,
+                )
+            )
+        )
+
+    @model_validator(mode="after")
+    def _cdp_key_file(self) -> Settings:
+        """A key file as Coinbase downloads it names its key: use that name, and refuse a
+        different name set beside it rather than sign with a key the name does not match."""
+        path = self.coinbase_api_private_key_file
+        if path is None:
+            return self
+        if self.coinbase_api_private_key is not None:
+            raise ValueError(
+                "KRIPTO_COINBASE_API_PRIVATE_KEY and KRIPTO_COINBASE_API_PRIVATE_KEY_FILE are"
+                " both set: keep one of them"
+            )
+        name, _ = read_coinbase_key_file(path)
+        if name is None:
+            return self
+        if self.coinbase_api_key_name is None:
+            self.coinbase_api_key_name = name
+        elif self.coinbase_api_key_name != name:
+            from kripto.exchanges.coinbase_auth import mask_key_name
+
+            raise ValueError(
+                f"KRIPTO_COINBASE_API_KEY_NAME ({mask_key_name(self.coinbase_api_key_name)})"
+                f" is not the key named in KRIPTO_COINBASE_API_PRIVATE_KEY_FILE"
+                f" ({mask_key_name(name)}): unset KRIPTO_COINBASE_API_KEY_NAME to use the"
+                " file's key, or point the file setting at that key's file"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _live_needs_real_parts(self) -> Settings:
         if self.exchange == "coinbase":
             if self.feed == "simulated":
@@ -198,8 +299,9 @@ class Settings(BaseSettings):
                 )
             if not self.coinbase_api_key_name:
                 raise ValueError(
-                    "KRIPTO_EXCHANGE=coinbase (live trading) needs KRIPTO_COINBASE_API_KEY_NAME"
-                    " and a private key"
+                    "KRIPTO_EXCHANGE=coinbase (live trading) needs a CDP API key: set"
+                    " KRIPTO_COINBASE_API_PRIVATE_KEY_FILE to the key's JSON file as Coinbase"
+                    " downloads it (or KRIPTO_COINBASE_API_KEY_NAME and a private key)"
                 )
         return self
 
@@ -213,11 +315,9 @@ class Settings(BaseSettings):
             return self.coinbase_api_private_key.get_secret_value()
         if self.coinbase_api_private_key_file is not None:
             try:
-                return self.coinbase_api_private_key_file.read_text()
-            except OSError as exc:
-                raise SettingsError(
-                    f"KRIPTO_COINBASE_API_PRIVATE_KEY_FILE: cannot read it ({exc.strerror})"
-                ) from None
+                return read_coinbase_key_file(self.coinbase_api_private_key_file)[1]
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
         raise SettingsError(
             "KRIPTO_COINBASE_API_PRIVATE_KEY: live trading needs the API key's private key"
             " (or KRIPTO_COINBASE_API_PRIVATE_KEY_FILE)"
@@ -247,10 +347,49 @@ class SettingsError(Exception):
     """Settings that cannot work. Its message names the setting; the CLI prints just that."""
 
 
+def read_coinbase_key_file(path: Path) -> tuple[str | None, str]:
+    """The key name (if the file names one) and the private key from a CDP key file.
+
+    Two shapes are read: the JSON file Coinbase downloads (`{"name": "organizations/…/apiKeys/…",
+    "privateKey": "-----BEGIN EC PRIVATE KEY-----…"}`; newer Ed25519 keys carry `id` instead of
+    `name`), and a bare PEM private key. Errors name the setting, never the file's contents."""
+    setting = "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE"
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not a text file"
+        raise ValueError(f"{setting}: cannot read {path} ({why})") from None
+    if not text.lstrip().startswith("{"):
+        return None, text
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "?"
+        raise ValueError(f"{setting}: {path} is not valid JSON ({where})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{setting}: {path} is not a CDP key file (a JSON object)")
+    private = data.get("privateKey")
+    if not isinstance(private, str) or not private.strip():
+        raise ValueError(f'{setting}: {path} has no "privateKey": is it the CDP API key file?')
+    name = data.get("name") or data.get("id")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f'{setting}: {path} has a "name" that is not a key name')
+    return (name.strip() if name else None), private
+
+
 def env_files(data_dir: Path | None = None) -> tuple[Path, ...]:
-    """`.env`, then the dev stack's `dev.env` (later files win)."""
-    data = data_dir or Path(os.environ.get("KRIPTO_DATA_DIR", str(DEFAULT_DATA_DIR)))
-    return (Path(".env"), data / "dev.env")
+    """The dev stack's `dev.env`, then the user's `.env`: later files win, so the user's own
+    `.env` overrides what `kripto dev` wrote (and environment variables override both).
+
+    The data folder that holds `dev.env` is KRIPTO_DATA_DIR from the environment, else from
+    `.env`, else `.kripto`."""
+    user = Path(".env")
+    if data_dir is None:
+        named = os.environ.get("KRIPTO_DATA_DIR")
+        if named is None and user.is_file():
+            named = dotenv_values(user).get("KRIPTO_DATA_DIR")
+        data_dir = Path(named) if named else DEFAULT_DATA_DIR
+    return (data_dir / "dev.env", user)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -61,9 +61,19 @@ async def ensure_database(server_url: str, name: str = "kripto") -> str:
 
 
 def write_dev_env(path: Path, values: dict[str, str]) -> None:
-    lines = ["# Written by `kripto dev`; other kripto commands in this folder read it."]
+    """Tell the other kripto commands in this folder where the dev stack is.
+
+    Only what `kripto dev` itself decided goes here (addresses, the data folder, the feed it
+    chose): a copy of the user's own settings would outlive the user's next change to `.env`.
+    Written whole, then renamed into place, so a reader never sees half a file."""
+    lines = [
+        "# Written by `kripto dev`; other kripto commands in this folder read it.",
+        "# Your own .env and environment variables win over anything here.",
+    ]
     lines += [f"{key}={value}" for key, value in values.items()]
-    path.write_text("\n".join(lines) + "\n")
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(path)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -109,14 +119,9 @@ class DevStack:
         )
         env = {
             "TEMPORAL_ADDRESS": settings.temporal_address,
-            "TEMPORAL_NAMESPACE": settings.temporal_namespace,
             "KRIPTO_DATABASE_URL": database_url,
             "KRIPTO_DATA_DIR": str(data),
             "KRIPTO_FEED": feed,
-            "KRIPTO_EXCHANGE": settings.exchange,
-            "KRIPTO_MAILER": settings.mailer,
-            "KRIPTO_PRODUCTS": ",".join(settings.products),
-            "KRIPTO_PAPER_GBP": str(settings.paper_gbp),
         }
         if self.options.every is not None:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"

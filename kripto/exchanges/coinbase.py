@@ -20,10 +20,12 @@ except that an order in a final status with something filled is settled (it will
 Status: an IOC order can end CANCELLED, EXPIRED or FAILED with nothing filled (no liquidity, for
 one); that is not a trade but OrderRejected, whichever call reads it.
 
-Errors: 401/403 → BadCredentials; 429 → RetryableError with Retry-After; 5xx, timeouts and
+Errors: 401/403 → BadCredentials; 429 → RetryableError waiting as Retry-After or
+x-ratelimit-reset say, else backing off exponentially (kripto.ratelimit); 5xx, timeouts and
 dropped connections → RetryableError; `success: false` bodies → InsufficientFunds or
 OrderRejected; 404 → InvalidInput, except for an order whose ID Coinbase gave us (not visible
-yet → RetryableError). No message contains the private key, a token or the full key name.
+yet → RetryableError). No message contains the private key, a token or the full key name, and a
+reply's body shows only as a short excerpt (an HTML error page as its title).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -49,6 +50,7 @@ from kripto.exchanges.base import check_order
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 from kripto.models import Balance, Order, Side, Wallet
 from kripto.money import PENNY, SATOSHI, fmt_gbp, round_down
+from kripto.ratelimit import describe_wait, excerpt, retry_after
 
 API_PREFIX = "/api/v3/brokerage"
 #: Statuses an order never leaves.
@@ -59,31 +61,8 @@ UNFILLED_STATUSES = {"CANCELLED": "was cancelled", "EXPIRED": "expired", "FAILED
 __all__ = ["API_PREFIX", "CoinbaseExchange", "load_private_key", "order_from_coinbase"]
 
 
-def _retry_after(reply: httpx.Response) -> float | None:
-    value = reply.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
-
-
 def _message(reply: httpx.Response) -> str:
-    try:
-        body = reply.json()
-    except ValueError:
-        return reply.text[:200]
-    if isinstance(body, dict):
-        for key in ("message", "error_details", "error"):
-            if body.get(key):
-                return str(body[key])[:200]
-    return str(body)[:200]
+    return excerpt(reply, 200)
 
 
 def _parse_time(text: str) -> datetime:
@@ -224,11 +203,18 @@ class CoinbaseExchange:
                 f" check the key name, the private key and the key's permissions"
             )
         if status == 429:
-            after = _retry_after(reply)
-            hint = f"; retry after {after:g}s" if after is not None else ""
-            raise RetryableError(f"{what}: rate limited (HTTP 429){hint}", retry_after=after)
+            after, source = retry_after(reply.headers)
+            said = excerpt(reply, 80)
+            raise RetryableError(
+                f"{what}: rate limited (HTTP 429{': ' + said if said else ''})"
+                f"{describe_wait(after, source)}",
+                retry_after=after,
+            )
         if status >= 500:
-            raise RetryableError(f"{what}: Coinbase failed (HTTP {status} {reply.reason_phrase})")
+            after, _ = retry_after(reply.headers)  # a 503 may say when to come back
+            raise RetryableError(
+                f"{what}: Coinbase failed (HTTP {status} {reply.reason_phrase})", retry_after=after
+            )
         if status == 404 and missing is not None:
             raise RetryableError(f"{what}: not found (HTTP 404): {missing}")
         if status == 404:
@@ -238,7 +224,7 @@ class CoinbaseExchange:
         try:
             return reply.json()
         except (ValueError, json.JSONDecodeError):
-            raise RetryableError(f"{what}: the reply is not JSON: {reply.text[:120]!r}") from None
+            raise RetryableError(f"{what}: the reply is not JSON: {excerpt(reply, 120)}") from None
 
     async def find_order(self, client_order_id: str) -> Order | None:
         cursor = ""

@@ -1,6 +1,8 @@
 """Coinbase's public spot price: `GET /v2/prices/<PRODUCT>/spot`, no key needed.
 
-The original read the *buy* price, which includes Coinbase's spread; spot is the reference."""
+The original read the *buy* price, which includes Coinbase's spread; spot is the reference.
+A 429 comes in the same shapes as from the trading API (Retry-After, x-ratelimit-reset, or an
+HTML page with neither): kripto.ratelimit reads them all."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import httpx
 
 from kripto.errors import FeedError, TickTooLate
 from kripto.models import Rate
+from kripto.ratelimit import describe_wait, excerpt, retry_after
 
 #: How late a tick may read the spot price for its minute: the schedule starts a tick within a
 #: minute of its slot (its catch-up window) and retries its fetch for under a minute.
@@ -44,9 +47,13 @@ class CoinbaseSpotFeed:
         except httpx.HTTPError as exc:
             raise FeedError(f"{what}: {type(exc).__name__}: {exc}") from None
         if reply.status_code != 200:
-            retry_after = _retry_after(reply)
+            wait, source = retry_after(reply.headers)
+            said = excerpt(reply, 80)
+            hint = describe_wait(wait, source) if reply.status_code == 429 else ""
             raise FeedError(
-                f"{what}: HTTP {reply.status_code} {reply.reason_phrase}", retry_after=retry_after
+                f"{what}: HTTP {reply.status_code} {reply.reason_phrase}"
+                f"{': ' + said if said else ''}{hint}",
+                retry_after=wait,
             )
         return Rate(
             product_id=product_id,
@@ -67,7 +74,9 @@ def parse_spot_reply(body: bytes, product_id: str) -> Decimal:
         data = json.loads(body)["data"]
         amount_text = data["amount"]
     except (ValueError, KeyError, TypeError):
-        raise FeedError(f"{what}: the reply is not a spot price: {body[:120]!r}") from None
+        text = " ".join(body[:2000].decode("utf-8", "replace").split())
+        shown = text if len(text) <= 80 else text[:79] + "…"
+        raise FeedError(f"{what}: the reply is not a spot price: {shown!r}") from None
     base, _, quote = product_id.partition("-")
     if data.get("base", base) != base or data.get("currency", quote) != quote:
         raise FeedError(
@@ -82,11 +91,3 @@ def parse_spot_reply(body: bytes, product_id: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise FeedError(f"{what}: amount {amount_text!r} is not a positive price")
     return amount
-
-
-def _retry_after(reply: httpx.Response) -> float | None:
-    value = reply.headers.get("Retry-After")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

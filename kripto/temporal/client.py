@@ -1,21 +1,127 @@
+"""The one way Kripto connects to Temporal: the pydantic data converter, and TLS, mTLS or an API
+key when the cluster asks for them (a self-hosted cluster behind TLS, or Temporal Cloud)."""
+
 from __future__ import annotations
+
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from kripto.settings import Settings, SettingsError
 
 
+def _read_pem(setting: str, path: Path) -> bytes:
+    """A PEM file's bytes; an error naming the setting (never the contents) if it is not one."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{setting}: cannot read {path} ({exc.strerror})") from None
+    if b"-----BEGIN " not in data:
+        raise SettingsError(f"{setting}: {path} is not a PEM file (no -----BEGIN line)")
+    return data
+
+
+def tls_config(settings: Settings) -> TLSConfig | None:
+    """The TLS settings as the SDK takes them, or None for a plain-text connection.
+
+    No CA file means the system's roots (right for Temporal Cloud); a server name overrides the
+    name the certificate is checked against (and the SNI), for a server reached by IP or tunnel.
+    """
+    if not settings.temporal_uses_tls:
+        return None
+    ca = settings.temporal_tls_ca_file
+    cert, key = settings.temporal_tls_cert_file, settings.temporal_tls_key_file
+    return TLSConfig(
+        server_root_ca_cert=_read_pem("KRIPTO_TEMPORAL_TLS_CA_FILE", ca) if ca else None,
+        client_cert=_read_pem("KRIPTO_TEMPORAL_TLS_CERT_FILE", cert) if cert else None,
+        client_private_key=_read_pem("KRIPTO_TEMPORAL_TLS_KEY_FILE", key) if key else None,
+        domain=settings.temporal_tls_server_name,
+    )
+
+
 async def connect_client(settings: Settings) -> Client:
     """A client with the pydantic data converter, so models cross as camelCase JSON."""
+    tls = tls_config(settings)
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
+            api_key=api_key,
+            tls=tls if tls is not None else False,
             data_converter=pydantic_data_converter,
         )
     except RuntimeError as exc:
+        detail = str(exc)
+        if api_key:
+            detail = detail.replace(api_key, "********")
         raise SettingsError(
             f"TEMPORAL_ADDRESS: cannot reach Temporal at {settings.temporal_address}"
-            f" (is `kripto dev` running?): {exc}"
+            f" {_describe_security(settings)}: {_explain(settings, detail)} ({detail})"
         ) from None
+
+
+_HANG_UPS = (
+    "close_notify",
+    "CertificateRequired",
+    "connection closed",
+    "ConnectionReset",
+    "BrokenPipe",
+    "broken pipe",
+    "UnexpectedEof",
+)
+
+
+def _explain(settings: Settings, detail: str) -> str:
+    """What a connection failure most likely means, in the operator's terms."""
+    if not settings.temporal_uses_tls:
+        if any(sign in detail for sign in _HANG_UPS):
+            return (
+                "the server closed the connection; if it serves TLS, set"
+                " KRIPTO_TEMPORAL_TLS_CA_FILE (or KRIPTO_TEMPORAL_TLS=true)"
+            )
+        return "is it running (`kripto dev`, or the compose stack) and is the address right?"
+    if "UnknownIssuer" in detail:
+        if settings.temporal_tls_ca_file is not None:
+            return (
+                "the server's certificate is not signed by the CA in"
+                f" KRIPTO_TEMPORAL_TLS_CA_FILE ({settings.temporal_tls_ca_file})"
+            )
+        return (
+            "the server's certificate is not signed by a CA this system trusts; set"
+            " KRIPTO_TEMPORAL_TLS_CA_FILE to the server's CA"
+        )
+    if "NotValidForName" in detail:
+        return (
+            "the server's certificate does not carry the name connected to; set"
+            " KRIPTO_TEMPORAL_TLS_SERVER_NAME to a name the certificate carries"
+        )
+    if "Expired" in detail or "NotValidYet" in detail:
+        return "the server's certificate is outside its validity period"
+    # With TLS 1.3 a server that refuses the client's certificate (or its absence) hangs up
+    # just after the handshake; how the hang-up shows depends on timing.
+    hung_up = any(sign in detail for sign in _HANG_UPS)
+    if settings.temporal_tls_cert_file is None and hung_up:
+        return (
+            "the server hung up after the TLS handshake; if it requires a client certificate"
+            " (mTLS), set KRIPTO_TEMPORAL_TLS_CERT_FILE and KRIPTO_TEMPORAL_TLS_KEY_FILE"
+        )
+    if settings.temporal_tls_cert_file is not None and (hung_up or "certificate" in detail.lower()):
+        return (
+            "the TLS handshake failed; is KRIPTO_TEMPORAL_TLS_CERT_FILE a certificate the"
+            " server's client CA signed, and KRIPTO_TEMPORAL_TLS_KEY_FILE its key?"
+        )
+    return "the TLS connection failed; check the KRIPTO_TEMPORAL_TLS_* settings"
+
+
+def _describe_security(settings: Settings) -> str:
+    if not settings.temporal_uses_tls:
+        return "in plain text"
+    parts = ["over TLS"]
+    if settings.temporal_tls_cert_file is not None:
+        parts.append("with a client certificate")
+    if settings.temporal_api_key is not None:
+        parts.append("with an API key")
+    return " ".join(parts)

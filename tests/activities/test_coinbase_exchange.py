@@ -142,6 +142,56 @@ async def test_faults_then_success_place_exactly_one_order(
         assert_no_secret(str(error), fake_coinbase)
 
 
+@pytest.mark.parametrize(
+    ("fault", "wait", "said"),
+    [
+        (Fault("429", retry_after=3), 3.0, "Too many requests); retry after 3s (Retry-After)"),
+        (
+            Fault("429", retry_after=None, reset_in=7, reset_as="seconds"),
+            7.0,
+            "Too many requests); retry after 7s (x-ratelimit-reset)",
+        ),
+        (
+            Fault("429", retry_after=None, reset_in=30, reset_as="epoch"),
+            None,  # a Unix time 30 s ahead: checked below, as the clock moves
+            "Too many requests); retry after ",
+        ),
+        (
+            Fault("429", retry_after=None, html=True),
+            None,
+            "an HTML page: Coinbase | Too Many Requests); no Retry-After or x-ratelimit-reset,"
+            " so backing off exponentially",
+        ),
+    ],
+    ids=["retry-after", "reset-seconds", "reset-epoch", "html-no-header"],
+)
+async def test_every_shape_of_429_backs_off_as_it_says_then_one_order_is_placed(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase, fault: Fault, wait: float, said: str
+) -> None:
+    fake_coinbase.inject(fault)
+    with pytest.raises(RetryableError) as caught:
+        await buy(coinbase, "trade-1")
+    message = str(caught.value)
+    assert message.startswith(
+        "Coinbase: looking up order trade-1: rate limited (HTTP 429: " + said
+    ), message
+    if fault.reset_as == "epoch" and fault.reset_in is not None:
+        # x-ratelimit-reset as a Unix time: the wait is what is left until then, not 1.7e9 s
+        assert caught.value.retry_after is not None
+        assert 25.0 <= caught.value.retry_after <= 30.0
+        assert "(x-ratelimit-reset)" in message
+    else:
+        assert caught.value.retry_after == wait
+    assert "<" not in message and "xxxx" not in message  # no markup, only the page's title
+    assert len(message) < 250
+    assert_no_secret(message, fake_coinbase)
+
+    order = await buy(coinbase, "trade-1")  # what Temporal's next attempt does
+    assert order.client_order_id == "trade-1"
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.balances()["GBP"]["available"] == str(GBP_AFTER_SEED_BUY)
+
+
 async def test_a_slow_reply_is_a_retryable_timeout(fake_coinbase: FakeCoinbase) -> None:
     impatient = CoinbaseExchange(
         base_url=fake_coinbase.url,

@@ -55,6 +55,68 @@ async def test_coinbase_faults_are_readable_retryable_errors(
         assert caught.value.retry_after == 7.0
 
 
+HTML_429 = (
+    b"<!DOCTYPE html><html><head><title>Coinbase | Too Many Requests</title>"
+    b"<script>var x = 1;</script></head><body><h1>Slow down</h1>" + b"y" * 3000 + b"</body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "wait", "tail"),
+    [
+        (
+            Reply(status=429, headers=(("x-ratelimit-reset", "4"),)),
+            4.0,
+            "; retry after 4s (x-ratelimit-reset)",
+        ),
+        (
+            Reply(status=429, headers=(("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"),)),
+            0.0,  # a date in the past: retry now
+            "; retry after 0s (Retry-After)",
+        ),
+        (
+            Reply(status=429, body=HTML_429, content_type="text/html"),
+            None,
+            ": an HTML page: Coinbase | Too Many Requests; no Retry-After or"
+            " x-ratelimit-reset, so backing off exponentially",
+        ),
+    ],
+    ids=["reset-seconds", "retry-after-date", "html-no-header"],
+)
+async def test_each_shape_of_429_from_the_spot_api_backs_off_as_it_says(
+    spot_server: SpotServer, reply: Reply, wait: float | None, tail: str
+) -> None:
+    spot_server.fail_next(reply)
+    feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
+    try:
+        with pytest.raises(FeedError) as caught:
+            await feed.rate("BTC-GBP", this_minute())
+        message = str(caught.value)
+        assert message.startswith("Coinbase spot price for BTC-GBP: HTTP 429 Too Many Requests")
+        assert message.endswith(tail)
+        assert caught.value.retry_after == wait
+        assert "<" not in message and "yyyy" not in message
+        # the next attempt, as Temporal's retry makes it, reads the price
+        assert (await feed.rate("BTC-GBP", this_minute())).rate == Decimal("8012.92")
+    finally:
+        await feed.close()
+
+
+async def test_an_epoch_x_ratelimit_reset_is_read_as_a_time_not_a_duration(
+    spot_server: SpotServer,
+) -> None:
+    reset = int(datetime.now(UTC).timestamp()) + 20
+    spot_server.fail_next(Reply(status=429, headers=(("x-ratelimit-reset", str(reset)),)))
+    feed = CoinbaseSpotFeed(spot_server.url, timeout=2)
+    try:
+        with pytest.raises(FeedError) as caught:
+            await feed.rate("BTC-GBP", this_minute())
+    finally:
+        await feed.close()
+    assert caught.value.retry_after is not None
+    assert 15.0 <= caught.value.retry_after <= 20.0
+
+
 async def test_coinbase_unreachable_is_a_feed_error() -> None:
     feed = CoinbaseSpotFeed("http://127.0.0.1:9", timeout=0.5)
     with pytest.raises(FeedError, match="ConnectError"):

@@ -116,6 +116,8 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
     assert "KRIPTO_DATABASE_URL=postgresql://" in env_file
+    # only where the stack is: the user's own choices stay in .env, which wins anyway
+    assert "KRIPTO_EXCHANGE" not in env_file
 
     rates = wait_for_rates(workdir, 2)
     assert len(rates) >= 2, dev.output()

@@ -14,6 +14,12 @@ parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults in
 
 Faults are queued and each is used by the next matching API request:
   {"kind": "429", "retry_after": 2}    reply 429 with a Retry-After header
+  {"kind": "429", "retry_after": null, "reset_in": 3, "reset_as": "epoch"}
+                                       reply 429 with no Retry-After but x-ratelimit-reset: the
+                                       Unix time 3 s from now ("epoch"), or "3" ("seconds")
+  {"kind": "429", "retry_after": null, "html": true}
+                                       reply 429 with no rate-limit header and an HTML page, as
+                                       Coinbase's edge gateway does
   {"kind": "500"}                      reply 500
   {"kind": "slow", "seconds": 1.5}     wait, then handle the request as usual
   {"kind": "hang", "seconds": 30}      handle the request (an order IS created), then reply late
@@ -70,13 +76,30 @@ API = "/api/v3/brokerage"
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
+#: What Coinbase's edge gateway sends instead of the JSON error (trimmed; the real page is
+#: kilobytes of markup and script).
+RATE_LIMIT_PAGE = (
+    b"<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+    b"<title>Coinbase | Too Many Requests</title>\n<meta name='robots' content='noindex'>\n"
+    b"<style>body{font-family:sans-serif}.box{margin:4em auto}</style>\n"
+    b"<script>window.__cf_chl_opt={cvId:'2',cType:'managed'};</script>\n</head>\n<body>\n"
+    + b"<div class='box'><h1>Slow down</h1><p>You have sent too many requests.</p></div>\n"
+    + b"<!-- "
+    + b"x" * 4000
+    + b" -->\n</body>\n</html>\n"
+)
+
+
 @dataclass
 class Fault:
     kind: str  # one of KINDS
-    retry_after: int = 1
+    retry_after: int | None = 1  # for 429: the Retry-After header, or None for no header
     seconds: float = 1.0
     method: str | None = None
     path: str | None = None
+    reset_in: int | None = None  # for 429: send x-ratelimit-reset, this many seconds ahead
+    reset_as: str = "epoch"  # "epoch": as a Unix time; "seconds": as the seconds to wait
+    html: bool = False  # for 429: an HTML page instead of the JSON error
 
     KINDS: ClassVar[tuple[str, ...]] = ("429", "500", "slow", "drop", "hang", "404", "no_fill")
 
@@ -89,13 +112,34 @@ class Fault:
         kind = str(data["kind"])
         if kind not in cls.KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
+        retry_after = data.get("retry_after", 1)
+        reset_in = data.get("reset_in")
         return cls(
             kind=kind,
-            retry_after=int(data.get("retry_after", 1)),
+            retry_after=None if retry_after is None else int(retry_after),
             seconds=float(data.get("seconds", 1.0)),
             method=data.get("method"),
             path=data.get("path"),
+            reset_in=None if reset_in is None else int(reset_in),
+            reset_as=str(data.get("reset_as", "epoch")),
+            html=bool(data.get("html", False)),
         )
+
+    def rate_limited(self) -> tuple[dict[str, str], bytes, str]:
+        """The 429 reply this fault asks for: headers, body and content type."""
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.reset_in is not None:
+            reset = int(time.time()) + self.reset_in if self.reset_as == "epoch" else self.reset_in
+            headers |= {
+                "x-ratelimit-limit": "30",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(reset),
+            }
+        if self.html:
+            return headers, RATE_LIMIT_PAGE, "text/html; charset=utf-8"
+        return headers, json.dumps({"message": "Too many requests"}).encode(), "application/json"
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method:
@@ -545,8 +589,8 @@ class FakeCoinbaseServer:
                 rel = parts.path.removeprefix(API)
                 fault = server._next_fault(method, rel)
                 if fault is not None and fault.kind == "429":
-                    headers = {"Retry-After": str(fault.retry_after)}
-                    self._send(429, {"message": "Too many requests"}, headers)
+                    headers, data, content_type = fault.rate_limited()
+                    self._send_bytes(429, data, content_type, headers)
                     return
                 if fault is not None and fault.kind == "500":
                     self._send(500, {"error": "INTERNAL", "message": "internal error"})
@@ -578,12 +622,20 @@ class FakeCoinbaseServer:
                     self.connection.shutdown(socket.SHUT_RDWR)
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
+
+            def _send_bytes(
+                self,
+                status: int,
+                data: bytes,
+                content_type: str,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 try:
                     self.send_response(status)
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)

@@ -21,6 +21,7 @@ class Reply:
     body: bytes | None = None  # None: a proper spot price
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json"
 
 
 class SpotServer:
@@ -46,7 +47,7 @@ class SpotServer:
                     self.send_response(reply.status)
                     for name, value in reply.headers:
                         self.send_header(name, value)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)

