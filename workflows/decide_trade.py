@@ -6,7 +6,7 @@ Postgres and in the `decide` activity's result, and need not be copied into the 
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, VersioningBehavior, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.trade import TradeWorkflow
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class DecideTradeWorkflow:
     @workflow.run
     async def run(self, input: DecideInput) -> DecisionResult:

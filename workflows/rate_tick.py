@@ -4,7 +4,7 @@ import asyncio
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -32,7 +32,7 @@ def tick_time() -> datetime:
     return at.replace(microsecond=0)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class RateTickWorkflow:
     @workflow.run
     async def run(self, input: RateTickInput) -> RateTickResult:

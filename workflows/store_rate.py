@@ -1,6 +1,7 @@
 """rate-writer: store one rate; retried until Postgres takes it."""
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
@@ -8,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class StoreRateWorkflow:
     @workflow.run
     async def run(self, input: StoreRateInput) -> StoreRateResult:

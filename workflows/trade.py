@@ -8,7 +8,7 @@ places nothing."""
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,7 +29,7 @@ SETTLE_DEADLINE = timedelta(minutes=10)
 RECEIPT_NOT_SENT = "done; receipt not sent"
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class TradeWorkflow:
     def __init__(self) -> None:
         self.step = "starting"

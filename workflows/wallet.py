@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
     from kripto.models import Wallet, WalletRequest
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class WalletWorkflow:
     @workflow.run
     async def run(self, request: WalletRequest) -> Wallet:
