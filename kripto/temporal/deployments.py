@@ -134,7 +134,8 @@ async def describe_deployment(client: Client, name: str) -> DescribeWorkerDeploy
     """The deployment as the server has it, or None before any of its workers has polled."""
     try:
         return await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name)
+            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name),
+            retry=True,  # the server limits calls per deployment (RESOURCE_EXHAUSTED)
         )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
@@ -234,7 +235,8 @@ async def ramp(client: Client, name: str, build_id: str, percentage: float) -> N
                 build_id=build_id,
                 percentage=percentage,
                 identity=IDENTITY,
-            )
+            ),
+            retry=True,
         )
     except RPCError as exc:
         raise DeploymentError(f"cannot ramp {build_id!r}: {exc.message}") from None
@@ -285,7 +287,7 @@ async def wait_for_version(
                 for s in described.worker_deployment_info.version_summaries
             ):
                 return described
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
 
 
 async def adopt_if_first(client: Client, version: WorkerDeploymentVersion) -> bool:
@@ -336,7 +338,8 @@ async def _set_current(
                 build_id=build_id,
                 conflict_token=conflict_token,
                 identity=IDENTITY,
-            )
+            ),
+            retry=True,
         )
     except RPCError as exc:
         raise DeploymentError(f"cannot make {build_id!r} current: {exc.message}") from None

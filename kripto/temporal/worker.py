@@ -218,11 +218,14 @@ async def running_worker(
         yield worker
 
 
-def build_worker(client: Client, settings: Settings, services: Services) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, services: Services, workflows: Sequence[type] = WORKFLOWS
+) -> Worker:
+    """`workflows`: another build's definitions, for the deploy test's incompatible build."""
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=list(workflows),
         activities=activities_for(services, settings, client),
         # A payload that does not validate fails the workflow at once, never a task retry loop.
         workflow_failure_exception_types=[pydantic.ValidationError],
