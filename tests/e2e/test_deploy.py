@@ -110,6 +110,22 @@ async def kripto_cli(env: dict[str, str], *args: str) -> str:
     return out.decode()
 
 
+async def kripto_cli_fails(env: dict[str, str], *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kripto",
+        *args,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert (proc.returncode, out) == (2, b"")
+    return err.decode().strip()
+
+
 async def pinned_build(client: Client, trade_id: str) -> str:
     described = await client.get_workflow_handle(trade_id).describe()
     info = described.raw_description.workflow_execution_info.versioning_info
@@ -231,8 +247,22 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
         start_worker(["-m", "tests.e2e.build_b"], {"KRIPTO_BUILD_ID": BUILD_B})
         await eventually(lambda: routing_is(build_a, BUILD_B), "build B polling", within=30)
         timeline("build B polling; A still current")
+        assert await kripto_cli_fails(cli_env, "deploy", "ramp", BUILD_B, "101") == (
+            "error: PCT: must be a number from 0 to 100, not '101'"
+        )
+        assert await kripto_cli_fails(cli_env, "deploy", "promote", "C") == (
+            f"error: BUILD: no build 'C' in deployment '{deployment}' (its builds: B, {build_a});"
+            " a build appears once one of its workers has polled"
+        )
+        out = (await kripto_cli(cli_env, "deploy", "ramp", BUILD_B, "0")).strip()
+        assert out == f"{BUILD_B} is ramping: 0% of new workflows start on it"
+        ramping = (await deployment_status(client, deployment)).ramping
+        assert ramping is not None
+        assert (ramping.build_id, ramping.ramp_percentage) == (BUILD_B, 0)
+        timeline(f"kripto deploy ramp B 0: {out}")
         out = (await kripto_cli(cli_env, "deploy", "promote", BUILD_B)).strip()
         assert out == f"{BUILD_B} is current (was {build_a})"
+        assert (await deployment_status(client, deployment)).ramping is None
         timeline(f"kripto deploy promote B: {out}")
 
         trade2 = await place("trade2")
