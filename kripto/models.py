@@ -65,7 +65,9 @@ class Wire(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         frozen=True,
-        extra="forbid",
+        # Builds overlap during a deploy: a payload written by a newer build (a new field) must
+        # still decode on an older one. New fields get defaults, for the other direction.
+        extra="ignore",
     )
 
     def to_json_dict(self) -> dict[str, object]:
@@ -156,6 +158,9 @@ class TradeRequest(Wire):
 
     Accepted as the workflow's input from any client, the plain `temporal` CLI included, so
     every rule that needs no settings is checked here, before anything runs."""
+
+    # A person's request is strict: a misspelt field must fail, not be dropped silently.
+    model_config = ConfigDict(extra="forbid")
 
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
     trade_type: Side

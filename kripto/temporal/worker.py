@@ -34,7 +34,7 @@ from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError
 from kripto.strategies import strategy_from_settings
-from kripto.temporal.deployments import adopt_if_first, make_current
+from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.decide_trade import DecideTradeWorkflow
@@ -190,7 +190,17 @@ async def settle_routing(client: Client, settings: Settings, take_over: bool = F
     try:
         if take_over:
             previous = await make_current(client, version)
-            return f"{where} is current" + (f" (was {previous})" if previous else "")
+            if previous is None:
+                return f"{where} is current"
+            stranded = await client.count_workflows(
+                pinned_trades_query(version.deployment_name, previous)
+            )
+            return f"{where} is current (was {previous})" + (
+                f"; {stranded.count} trade(s) pinned to {previous} wait for a worker of that"
+                " build (README: Deploying a change)"
+                if stranded.count
+                else ""
+            )
         if await adopt_if_first(client, version):
             return f"{where} is current: the deployment's first build"
     except RPCError as exc:

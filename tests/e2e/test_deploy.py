@@ -39,8 +39,8 @@ from workflows.trade import TradeWorkflow
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 BUILD_B = "B"
-#: The server re-checks a draining version's workflows every 3 minutes by default, after a
-#: 3-minute grace period for visibility to catch up; a second each keeps the test short.
+#: The server re-checks a draining version's workflows every few minutes by default, after a
+#: grace period for visibility to catch up; a second each keeps the test short.
 FAST_DRAINAGE = [
     "--dynamic-config-value",
     'matching.wv.VersionDrainageStatusRefreshInterval="1s"',

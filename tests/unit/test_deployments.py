@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import ValidationError
 from temporalio.api.deployment.v1 import (
     RoutingConfig,
     WorkerDeploymentInfo,
@@ -17,6 +18,7 @@ from temporalio.api.deployment.v1 import (
 from temporalio.api.enums.v1 import VersionDrainageStatus
 
 from kripto.build_id import code_build_id, code_digest
+from kripto.models import PlacedOrder, TradeRequest
 from kripto.settings import Settings, SettingsError, load_settings
 from kripto.temporal.deployments import (
     DeploymentError,
@@ -220,3 +222,13 @@ def test_bad_versioning_settings_name_the_setting(
 def test_worker_versioning_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KRIPTO_WORKER_VERSIONING", "false")
     assert load_settings().worker_versioning is False
+
+
+def test_internal_payloads_tolerate_unknown_fields_but_a_trade_request_does_not() -> None:
+    """A newer build may add a field to an internal payload; an older build still reads it."""
+    placed = PlacedOrder.model_validate({"tradeId": "t-1", "orderId": "o-1", "newField": 1})
+    assert placed == PlacedOrder(trade_id="t-1", order_id="o-1")
+    with pytest.raises(ValidationError) as exc:
+        TradeRequest.model_validate({"tradeType": "buy", "amount": "10.00", "ammount": "20.00"})
+    [error] = exc.value.errors()
+    assert (error["loc"], error["type"]) == (("ammount",), "extra_forbidden")
