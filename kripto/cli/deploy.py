@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from kripto.cli.common import console, fail, print_json, run
 from kripto.settings import Settings, load_settings
@@ -44,6 +45,8 @@ def _call(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
         return run(go())
     except DeploymentError as exc:
         raise fail(str(exc)) from None
+    except RPCError as exc:  # e.g. a server without Worker Deployments
+        raise fail(f"Temporal at {settings.temporal_address}: {exc.message}") from None
 
 
 @deploy_app.command("status")
