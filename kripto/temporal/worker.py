@@ -167,9 +167,9 @@ def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
 
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
-    """This worker's place in the Worker Deployment. Workflows that declare no behaviour
-    (the ticks, their children, the wallet) auto-upgrade to the current build on their next
-    task; TradeWorkflow declares itself pinned."""
+    """This worker's place in the Worker Deployment. TradeWorkflow is pinned to the build that
+    started it; the ticks, their children and the wallet auto-upgrade to the current build on
+    their next task. Each declares its behaviour; a workflow added without one auto-upgrades."""
     if not settings.worker_versioning:
         return None
     return WorkerDeploymentConfig(
