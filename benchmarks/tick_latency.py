@@ -19,7 +19,7 @@ from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import dev_stack, timed
 from kripto.models import RateTickInput
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
+from kripto.temporal.worker import build_services, running_worker
 from workflows.rate_tick import RateTickWorkflow
 
 
@@ -32,7 +32,7 @@ async def main(runs: int) -> None:
         bare = Worker(
             env.client, task_queue="bench-bare", workflows=[BareWorkflow], activities=[noop]
         )
-        async with build_worker(env.client, settings, services), bare:
+        async with running_worker(env.client, settings, services), bare:
 
             async def bare_once(i: int) -> object:
                 return await env.client.execute_workflow(

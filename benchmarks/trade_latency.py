@@ -26,7 +26,7 @@ from benchmarks.common import Timings, dev_stack, timed
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, Side, TradeRequest
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
+from kripto.temporal.worker import build_services, running_worker
 from workflows.trade import TradeWorkflow
 
 
@@ -70,7 +70,7 @@ async def main(runs: int) -> None:
             env.client, task_queue="bench-bare", workflows=[BareWorkflow], activities=[noop]
         )
         trade_ids: list[str] = []
-        async with build_worker(env.client, settings, services), bare:
+        async with running_worker(env.client, settings, services), bare:
 
             async def bare_once(i: int) -> object:
                 return await env.client.execute_workflow(

@@ -62,7 +62,7 @@ class Wire(BaseModel):
     Tolerant on purpose: a payload written by another build (a trade in flight across a deploy,
     a recorded history) may carry fields this build does not know, which are ignored, and may
     lack fields this build added, which must therefore have defaults. Only the user's own trade
-    request is strict (`TradeRequest`)."""
+    request is strict (`kripto.inputs.UserTradeRequest`)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -70,6 +70,8 @@ class Wire(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
         frozen=True,
+        # Builds overlap during a deploy: a payload written by a newer build (a new field) must
+        # still decode on an older one. New fields get defaults, for the other direction.
         extra="ignore",
     )
 
@@ -159,8 +161,8 @@ class Order(Wire):
 class TradeRequest(Wire):
     """The seed's trade payload. `amount` is GBP for buys and sells alike, in whole pence.
 
-    Accepted as the workflow's input from any client, the plain `temporal` CLI included, so
-    every rule that needs no settings is checked here, before anything runs."""
+    Tolerant like every internal payload (it also travels inside activity inputs); a request from
+    a person is checked by its strict form, `kripto.inputs.UserTradeRequest`."""
 
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
     trade_type: Side

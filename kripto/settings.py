@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -60,6 +61,20 @@ def _check_database_url(value: str | None) -> str | None:
     return value
 
 
+def _check_version_name(value: str | None, *, allow_dot: bool) -> str:
+    """Deployment names and build IDs travel in Temporal's `<deployment>.<build>` and
+    `<deployment>:<build>` strings, so they must be short, printable and unambiguous."""
+    if not value:
+        raise ValueError("must not be empty")
+    if any(c.isspace() for c in value) or not value.isprintable():
+        raise ValueError(f"{value!r} must not contain spaces or control characters")
+    if len(value) > 100:
+        raise ValueError(f"must be at most 100 characters, not {len(value)}")
+    if not allow_dot and "." in value:
+        raise ValueError(f"{value!r} must not contain '.', which ends the name in Temporal")
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KRIPTO_",
@@ -92,6 +107,13 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
     #: Temporal Cloud API key; sent as a bearer token, so it always goes over TLS.
     temporal_api_key: SecretStr | None = None
+
+    # Worker Versioning: see "Deploying a change" in the README.
+    deployment_name: str = "kripto"
+    #: Unset: derived from the code (kripto.build_id), so each build has its own ID.
+    build_id: str | None = None
+    #: Off only for servers without Worker Deployments (the time-skipping test server).
+    worker_versioning: bool = True
 
     # The rate pipeline.
     products: Annotated[list[str], NoDecode] = ["BTC-GBP"]
@@ -202,6 +224,15 @@ class Settings(BaseSettings):
     @classmethod
     def _durations(cls, value: object) -> object:
         return None if value is None or value == "" else parse_duration(value)
+
+    @field_validator("deployment_name", "build_id")
+    @classmethod
+    def _version_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.field_name == "build_id":
+            from kripto.build_id import code_build_id
+
+            return code_build_id()
+        return _check_version_name(value, allow_dot=info.field_name == "build_id")
 
     @field_validator("database_url")
     @classmethod

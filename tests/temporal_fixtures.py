@@ -54,9 +54,12 @@ def task_queue() -> str:
 
 @pytest.fixture
 def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
+    """A Worker Deployment per test too (named after its task queue): a build made current by
+    one test's worker never routes another test's workflows."""
     return Settings(
         database_url=database_url,
         task_queue=task_queue,
+        deployment_name=task_queue,
         feed="simulated",
         data_dir=tmp_path,
     )

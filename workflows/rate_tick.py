@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,7 +34,7 @@ def tick_time() -> datetime:
     return at.replace(microsecond=0)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class RateTickWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> RateTickResult:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
@@ -11,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class StoreRateWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> StoreRateResult:

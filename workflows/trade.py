@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,7 +27,7 @@ RECEIPT_NOT_SENT = "done; receipt not sent"
 STEP_LIMIT = 200
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class TradeWorkflow:
     def __init__(self) -> None:
         self.step = "starting"

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
@@ -11,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import decoded
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class WalletWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> Wallet:

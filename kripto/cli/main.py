@@ -23,9 +23,19 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Each group of commands lives in its own module and adds itself to the app."""
-    from kripto.cli import backtest, config, decisions, dev, rates, schedule, trading, worker
+    from kripto.cli import (
+        backtest,
+        config,
+        decisions,
+        deploy,
+        dev,
+        rates,
+        schedule,
+        trading,
+        worker,
+    )
 
-    for module in (config, dev, rates, trading, decisions, schedule, worker, backtest):
+    for module in (config, dev, rates, trading, decisions, schedule, worker, deploy, backtest):
         module.register(app)
 
 

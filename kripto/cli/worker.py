@@ -30,4 +30,4 @@ async def serve(settings: Settings) -> None:
         f"worker on task queue '{settings.task_queue}' at {settings.temporal_address};"
         " Ctrl-C to stop"
     )
-    await run_worker(client, settings, stop)
+    await run_worker(client, settings, stop, announce=console.print)

@@ -132,7 +132,10 @@ class DevStack:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        worker = asyncio.create_task(run_worker(client, settings, stop))
+        # The dev stack runs one build, so its worker's build is current whatever ran before.
+        worker = asyncio.create_task(
+            run_worker(client, settings, stop, take_over=True, announce=self.console.print)
+        )
         outcomes = await ensure_schedules(client, settings)
         self._banner(settings, temporal, outcomes)
         await worker

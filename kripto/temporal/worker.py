@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.deciding import DecideActivities, DecisionPolicy
 from activities.rates import RateActivities
@@ -29,8 +31,9 @@ from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.mail import mailer_from_settings
 from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
-from kripto.settings import Settings
+from kripto.settings import Settings, SettingsError
 from kripto.strategies import strategy_from_settings
+from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.decide_trade import DecideTradeWorkflow
@@ -161,22 +164,101 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     ]
 
 
-def build_worker(client: Client, settings: Settings, services: Services) -> Worker:
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities_for(services, settings, client),
-        graceful_shutdown_timeout=timedelta(seconds=10),
+def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
+    assert settings.build_id is not None  # the settings derive one from the code when unset
+    return WorkerDeploymentVersion(settings.deployment_name, settings.build_id)
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """This worker's place in the Worker Deployment. TradeWorkflow is pinned to the build that
+    started it; the ticks, their children and the wallet auto-upgrade to the current build on
+    their next task. Each declares its behaviour; a workflow added without one auto-upgrades."""
+    if not settings.worker_versioning:
+        return None
+    return WorkerDeploymentConfig(
+        version=deployment_version(settings),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )
 
 
-async def run_worker(client: Client, settings: Settings, stop: asyncio.Event) -> None:
-    """Run until `stop` is set, then finish in-flight activities (up to the grace period)."""
+async def settle_routing(client: Client, settings: Settings, take_over: bool = False) -> str:
+    """Once the worker polls: on a first deploy (or with `take_over`, as `kripto dev` does for
+    its single build) make this build current; otherwise leave routing to the operator. Returns
+    a line saying which, for the start-up output."""
+    if not settings.worker_versioning:
+        return "worker versioning off (KRIPTO_WORKER_VERSIONING=false)"
+    version = deployment_version(settings)
+    where = f"build {version.build_id} of deployment {version.deployment_name!r}"
+    try:
+        if take_over:
+            previous = await make_current(client, version)
+            if previous is None:
+                return f"{where} is current"
+            stranded = await client.count_workflows(
+                pinned_trades_query(version.deployment_name, previous)
+            )
+            return f"{where} is current (was {previous})" + (
+                f"; {stranded.count} trade(s) pinned to {previous} wait for a worker of that"
+                " build (README: Deploying a change)"
+                if stranded.count
+                else ""
+            )
+        if await adopt_if_first(client, version):
+            return f"{where} is current: the deployment's first build"
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        raise SettingsError(
+            f"KRIPTO_WORKER_VERSIONING: the Temporal server at {settings.temporal_address} has no"
+            " Worker Deployments (server 1.28 or later has them); upgrade it, or set"
+            " KRIPTO_WORKER_VERSIONING=false"
+        ) from None
+    except TimeoutError:
+        raise SettingsError(
+            f"KRIPTO_BUILD_ID: {where} did not appear in the deployment within 30s of polling"
+        ) from None
+    return f"{where} is polling; new workflows start on the current build (kripto deploy status)"
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, services: Services, take_over: bool = False
+) -> AsyncIterator[Worker]:
+    """A worker that is polling and, if it is the deployment's first build, current."""
+    async with build_worker(client, settings, services) as worker:
+        await settle_routing(client, settings, take_over)
+        yield worker
+
+
+def build_worker(
+    client: Client, settings: Settings, services: Services, workflows: Sequence[type] = WORKFLOWS
+) -> Worker:
+    """`workflows`: another build's definitions, for the deploy test's incompatible build."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(workflows),
+        activities=activities_for(services, settings, client),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        deployment_config=deployment_config(settings),
+    )
+
+
+async def run_worker(
+    client: Client,
+    settings: Settings,
+    stop: asyncio.Event,
+    take_over: bool = False,
+    announce: Callable[[str], object] = log.info,
+) -> None:
+    """Run until `stop` is set, then finish in-flight activities (up to the grace period).
+    `take_over` and `announce`: see `settle_routing`."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
         services = await build_services(settings)
         stack.push_async_callback(services.close)
         worker = build_worker(client, settings, services)
         async with worker:
+            announce(await settle_routing(client, settings, take_over))
             await stop.wait()

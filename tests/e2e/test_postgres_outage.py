@@ -18,7 +18,7 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.feeds import SimulatedFeed
 from kripto.models import RateTickInput
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
+from kripto.temporal.worker import build_services, running_worker
 from workflows.ids import store_rate_id
 from workflows.rate_tick import RateTickWorkflow
 
@@ -37,7 +37,11 @@ def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 def pg_settings(postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=postgres.url, task_queue=task_queue, feed="simulated", data_dir=tmp_path
+        database_url=postgres.url,
+        task_queue=task_queue,
+        deployment_name=task_queue,
+        feed="simulated",
+        data_dir=tmp_path,
     )
 
 
@@ -47,7 +51,7 @@ async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
     client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
     services = await build_services(settings)
     try:
-        async with build_worker(client, settings, services):
+        async with running_worker(client, settings, services):
             before = await client.execute_workflow(
                 RateTickWorkflow.run,
                 RateTickInput(),
@@ -107,7 +111,7 @@ async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rat
     client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
     services = await build_services(settings)
     try:
-        async with build_worker(client, settings, services):
+        async with running_worker(client, settings, services):
             postgres.stop()
             tick = await client.start_workflow(
                 RateTickWorkflow.run,

@@ -12,7 +12,7 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedules, set_paused
-from kripto.temporal.worker import build_services, build_worker
+from kripto.temporal.worker import build_services, running_worker
 from tests.temporal_fixtures import history_bytes, record_history
 from workflows.ids import schedule_id
 
@@ -26,7 +26,7 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     services = await build_services(settings)
     handle = client.get_schedule_handle(schedule_id("BTC-GBP"))
     try:
-        async with build_worker(client, settings, services):
+        async with running_worker(client, settings, services):
             assert await ensure_schedules(client, settings) == {"BTC-GBP": "created"}
 
             async with asyncio.timeout(30):

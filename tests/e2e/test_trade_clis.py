@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
+from kripto.temporal.worker import build_services, running_worker
 from tests.trading_fixtures import store_rate
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +32,7 @@ async def worker_env(
     """A running worker, and the environment a CLI needs to reach it."""
     await store_rate(db)
     services = await build_services(settings)
-    async with build_worker(dev_server_env.client, settings, services):
+    async with running_worker(dev_server_env.client, settings, services):
         yield {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
             "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,

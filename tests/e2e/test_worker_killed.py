@@ -58,6 +58,7 @@ async def test_sigkill_mid_order_then_restart_places_one_order(
         "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
         "KRIPTO_DATABASE_URL": database_url,
         "KRIPTO_TASK_QUEUE": task_queue,
+        "KRIPTO_DEPLOYMENT_NAME": task_queue,
         "KRIPTO_EXCHANGE": "coinbase",
         "KRIPTO_FEED": "coinbase",
         "KRIPTO_COINBASE_URL": fake_exchange.url,

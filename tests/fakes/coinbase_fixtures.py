@@ -103,6 +103,14 @@ class FakeCoinbaseProcess:
     def set_price(self, price: Decimal | str) -> None:
         httpx.post(f"{self.url}/_config", json={"price": str(price)}, timeout=5).raise_for_status()
 
+    def hold_settlement(self, held: bool) -> None:
+        """Held: every order shows OPEN (unsettled) however often it is looked up. Released:
+        every order settles at its next look-up."""
+        settle_after = 1_000_000_000 if held else 0
+        httpx.post(
+            f"{self.url}/_config", json={"settle_after": settle_after}, timeout=5
+        ).raise_for_status()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
