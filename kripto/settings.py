@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     )
     task_queue: str = "kripto"
     database_url: str | None = None
+    #: How long a stopping worker (SIGTERM, Ctrl-C) lets its running activities finish before
+    #: it cancels them and hands them back to Temporal for another worker.
+    shutdown_grace: timedelta = timedelta(seconds=30)
 
     # The rate pipeline.
     products: Annotated[list[str], NoDecode] = ["BTC-GBP"]
@@ -149,7 +152,13 @@ class Settings(BaseSettings):
         return [check_product(p) for p in value]
 
     @field_validator(
-        "schedule_every", "http_timeout", "cooldown", "stale_after", "max_gap", mode="before"
+        "schedule_every",
+        "http_timeout",
+        "cooldown",
+        "stale_after",
+        "max_gap",
+        "shutdown_grace",
+        mode="before",
     )
     @classmethod
     def _durations(cls, value: object) -> object:
