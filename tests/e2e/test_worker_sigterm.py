@@ -22,7 +22,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.models import Order, Side, TradeRequest
-from tests.e2e.workers import WorkerProcess, activity_runs, start_worker, wait_polling, worker_env
+from tests.e2e.workers import (
+    KRIPTO_WORKER,
+    PYTHON_WORKER_PY,
+    WorkerProcess,
+    activity_runs,
+    start_worker,
+    wait_polling,
+    worker_env,
+)
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
 from workflows.trade import TradeWorkflow
 
@@ -104,7 +112,9 @@ def assert_graceful(worker: WorkerProcess, code: int, grace: str) -> None:
     assert "Traceback" not in output, output
 
 
+@pytest.mark.parametrize("command", [KRIPTO_WORKER, PYTHON_WORKER_PY], ids=["kripto", "worker.py"])
 async def test_sigterm_lets_a_slow_order_finish_within_the_grace(
+    command: list[str],
     dev_server_env: WorkflowEnvironment,
     fake_exchange: FakeCoinbaseProcess,
     database_url: str,
@@ -116,7 +126,7 @@ async def test_sigterm_lets_a_slow_order_finish_within_the_grace(
     """The default grace (30 s) outlasts a 3 s order: the worker places it, then exits 0."""
     env = live_env(dev_server_env, fake_exchange, database_url, task_queue, tmp_path)
     fake_exchange.inject({"kind": "slow", "seconds": 3, "method": "POST", "path": "/orders"})
-    first = start_worker("first", env, tmp_path)
+    first = start_worker("first", env, tmp_path, command)
     workers.append(first)
     await wait_polling([first])
     key = str(uuid.uuid4())
@@ -215,3 +225,44 @@ async def test_sigterm_past_the_grace_hands_the_activity_to_another_worker(
 
 def configure(fake: FakeCoinbaseProcess, **config: int) -> None:
     httpx.post(f"{fake.url}/_config", json=config, timeout=5).raise_for_status()
+
+
+async def test_a_second_signal_ends_the_worker_at_once(
+    dev_server_env: WorkflowEnvironment,
+    fake_exchange: FakeCoinbaseProcess,
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+    workers: list[WorkerProcess],
+) -> None:
+    """SIGTERM starts the 30 s grace; Ctrl-C after it does not wait for the held order."""
+    env = live_env(dev_server_env, fake_exchange, database_url, task_queue, tmp_path)
+    fake_exchange.inject({"kind": "hang", "seconds": 60, "method": "POST", "path": "/orders"})
+    worker = start_worker("worker", env, tmp_path, PYTHON_WORKER_PY)
+    workers.append(worker)
+    await wait_polling([worker])
+    handle = await dev_server_env.client.start_workflow(
+        TradeWorkflow.run,
+        TradeRequest(trade_type=Side.BUY, amount=Decimal("10.00")),
+        id=str(uuid.uuid4()),
+        task_queue=task_queue,
+    )
+    async with asyncio.timeout(30):
+        while fake_exchange.order_count() == 0 or await pending_activity(handle) != (
+            "place_order",
+            worker.identity,
+        ):
+            await asyncio.sleep(0.1)
+
+    worker.signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        while "worker shutting down" not in worker.output():
+            await asyncio.sleep(0.1)
+    worker.signal(signal.SIGINT)
+    code = await worker.exit_code(within=10)
+
+    output = worker.output()
+    assert code == 128 + signal.SIGINT.value, output
+    assert "SIGINT received again: exiting without waiting for running activities" in output
+    assert "worker stopped" not in output
+    await handle.terminate("test done")

@@ -15,8 +15,10 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-KRIPTO = Path(sys.executable).with_name("kripto")
 REPO = Path(__file__).resolve().parents[2]
+#: The two ways to run a worker, which must behave the same.
+KRIPTO_WORKER = [str(Path(sys.executable).with_name("kripto")), "worker"]
+PYTHON_WORKER_PY = [sys.executable, "worker.py"]
 POLLING = re.compile(r"worker (\S+) polling task queue")
 
 
@@ -59,10 +61,12 @@ class WorkerProcess:
             self.process.wait()
 
 
-def start_worker(name: str, env: dict[str, str], folder: Path) -> WorkerProcess:
+def start_worker(
+    name: str, env: dict[str, str], folder: Path, command: list[str] = KRIPTO_WORKER
+) -> WorkerProcess:
     log = folder / f"{name}.log"
     process = subprocess.Popen(
-        [str(KRIPTO), "worker"],
+        command,
         cwd=REPO,
         env=env,
         stdout=log.open("wb"),
