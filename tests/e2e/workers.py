@@ -12,7 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,6 +94,8 @@ class ActivityRun:
     activity: str
     identity: str
     attempt: int
+    #: Why the attempt before this one ended: an error type ("WorkerShutdown"), a timeout
+    #: ("START_TO_CLOSE timeout"), or "" on a first attempt.
     last_failure: str
 
 
@@ -106,13 +109,21 @@ async def activity_runs(client: Client, workflow_id: str) -> list[ActivityRun]:
             scheduled[event.event_id] = attrs.activity_type.name
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.activity_task_started_event_attributes
-            failure = started.last_failure
             runs.append(
                 ActivityRun(
                     activity=scheduled[started.scheduled_event_id],
                     identity=started.identity,
                     attempt=started.attempt,
-                    last_failure=failure.application_failure_info.type if failure.message else "",
+                    last_failure=describe_failure(started.last_failure),
                 )
             )
     return runs
+
+
+def describe_failure(failure: Failure) -> str:
+    if failure.HasField("timeout_failure_info"):
+        kind = TimeoutType.Name(failure.timeout_failure_info.timeout_type)
+        return f"{kind.removeprefix('TIMEOUT_TYPE_')} timeout"
+    if failure.HasField("application_failure_info"):
+        return failure.application_failure_info.type or failure.message
+    return failure.message
