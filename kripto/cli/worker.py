@@ -51,12 +51,11 @@ async def serve(settings: Settings) -> None:
 
 
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
-    """The first signal asks for a graceful stop; a second one means "now": exit at once, with
-    128 + the signal's number as a shell reports a process killed by it. Whatever the worker
-    was running is retried elsewhere once its timeout passes, and finds its own earlier work
-    by its key."""
+    """The first signal asks for a graceful stop (run_worker logs it); a second one means "now":
+    exit at once, with 128 + the signal's number as a shell reports a process killed by it.
+    Whatever the worker was running is retried elsewhere once its timeout passes, and finds its
+    own earlier work by its key."""
     if not stop.is_set():
-        log.info("%s received: stopping gracefully (again to stop at once)", sig.name)
         stop.set()
         return
     log.warning("%s received again: exiting without waiting for running activities", sig.name)
