@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     )
     task_queue: str = "kripto"
     database_url: str | None = None
+    #: How long a stopping worker (SIGTERM, Ctrl-C) lets its running activities finish before
+    #: it cancels them and hands them back to Temporal for another worker.
+    shutdown_grace: timedelta = timedelta(seconds=30)
 
     # A secured Temporal cluster (self-hosted with TLS, or Temporal Cloud). Any of these turns
     # TLS on; without a CA file the server's certificate is checked against the system's roots.
@@ -219,6 +222,7 @@ class Settings(BaseSettings):
         "stale_after",
         "max_gap",
         "settle_poll",
+        "shutdown_grace",
         mode="before",
     )
     @classmethod

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
+import sys
 
 import typer
 
@@ -10,24 +13,52 @@ from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.worker import run_worker
 
+log = logging.getLogger("kripto.worker")
+
 
 def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
 
 
 def worker() -> None:
-    """Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM."""
+    """Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM.
+
+    The first SIGTERM or Ctrl-C stops it gracefully (see KRIPTO_SHUTDOWN_GRACE) and it exits 0;
+    a second one ends it at once."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Kripto's own lines (start, shutdown) at INFO; libraries (httpx logs every request) stay
+    # at WARNING.
+    logging.getLogger("kripto").setLevel(logging.INFO)
     run(serve(load_settings()))
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect_client(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        # Installed before connecting, so a SIGTERM during start-up is graceful too.
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
+    client = await connect_client(settings)
     console.print(
         f"worker on task queue '{settings.task_queue}' at {settings.temporal_address};"
         " Ctrl-C to stop"
     )
     await run_worker(client, settings, stop, announce=console.print)
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    """The first signal asks for a graceful stop (run_worker logs it); a second one means "now":
+    exit at once, with 128 + the signal's number as a shell reports a process killed by it.
+    Whatever the worker was running is retried elsewhere once its timeout passes, and finds its
+    own earlier work by its key."""
+    if not stop.is_set():
+        stop.set()
+        return
+    log.warning("%s received again: exiting without waiting for running activities", sig.name)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + sig.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -240,7 +241,10 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=list(workflows),
         activities=activities_for(services, settings, client),
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        # On SIGTERM: stop polling, let running activities finish for this long, then cancel
+        # them; the SDK reports each as a retryable "WorkerShutdown" failure, so another
+        # worker runs the next attempt at once.
+        graceful_shutdown_timeout=settings.shutdown_grace,
         deployment_config=deployment_config(settings),
     )
 
@@ -252,13 +256,33 @@ async def run_worker(
     take_over: bool = False,
     announce: Callable[[str], object] = log.info,
 ) -> None:
-    """Run until `stop` is set, then finish in-flight activities (up to the grace period).
-    `take_over` and `announce`: see `settle_routing`."""
+    """Run until `stop` is set (SIGTERM or Ctrl-C), then shut down gracefully: stop polling, so
+    the other workers on the task queue take every new task; give the activities already running
+    KRIPTO_SHUTDOWN_GRACE to finish; cancel what is left, which the SDK hands back as a retryable
+    "WorkerShutdown" failure that another worker retries at once (each step finds its own
+    earlier work by the trade's key: an order whose reply never came is looked up, not placed
+    again). The services the activities use (the database pool, HTTP clients) close only after
+    the worker has stopped. `take_over` and `announce`: see `settle_routing`."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
         services = await build_services(settings)
         stack.push_async_callback(services.close)
         worker = build_worker(client, settings, services)
         async with worker:
+            log.info(
+                "worker %s polling task queue %s",
+                worker.config().get("identity") or client.identity,
+                settings.task_queue,
+            )
             announce(await settle_routing(client, settings, take_over))
             await stop.wait()
+            log.info(
+                "worker shutting down: taking no new tasks; running activities have %s to finish",
+                _seconds(settings.shutdown_grace),
+            )
+            began = time.monotonic()
+    log.info("worker stopped after %.1fs", time.monotonic() - began)
+
+
+def _seconds(duration: timedelta) -> str:
+    return f"{duration.total_seconds():g}s"

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import signal
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
-    from kripto.models import Order, TradeRequest
+    from kripto.models import Order
     from workflows.trade import TradeWorkflow
 
 EXTRA_STEP = "build B: the extra step"
@@ -26,9 +27,9 @@ EXTRA_STEP = "build B: the extra step"
 @workflow.defn(name="TradeWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class TradeWorkflowB(TradeWorkflow):
     @workflow.run
-    async def run(self, request: TradeRequest) -> Order:
+    async def run(self, *args: Any) -> Order:
         await workflow.sleep(timedelta(milliseconds=50), summary=EXTRA_STEP)
-        return await super().run(request)
+        return await super().run(*args)
 
 
 async def serve() -> None:
