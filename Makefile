@@ -7,7 +7,12 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do $$p -c 'import sys; sys.exit(sys
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt install bench clean
+.PHONY: run test lint fmt install sysdeps bench clean
+
+# Debian packages the tests drive: a real browser (Chromium and its driver) and promtool.
+# Installed only when missing, so a fresh machine (CI may be one) gets them and others skip.
+SYSDEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required"; exit 1; }
@@ -30,7 +35,15 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+sysdeps:
+	@missing=$$(for pair in $(SYSDEPS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: lint sysdeps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
