@@ -16,6 +16,7 @@ from kripto.exchanges.base import Exchange
 from kripto.models import (
     Order,
     PlacedOrder,
+    PlaceOrderResult,
     TradeRequest,
     TradeStep,
     Wallet,
@@ -65,12 +66,17 @@ class TradeActivities:
             )
 
     @activity.defn
-    async def place_order(self, step: TradeStep) -> Order:
+    async def place_order(self, step: TradeStep) -> PlaceOrderResult:
         """Check the limits, claim the key, then place the order once. A trade recorded under
         the key, or an order already on the exchange under it, is returned as it is, so a
         retry, a re-run or a duplicate start places nothing; a key first used for a different
         trade is refused. An order that has not settled yet is recorded as unsettled at once,
-        so it counts for the guards from the moment it exists."""
+        so it counts for the guards from the moment it exists.
+
+        `already_traded` says that the trade was recorded before this run first asked: a
+        second run under the key, which placed nothing. Only a first attempt can tell (a
+        retry may find what its own earlier attempt recorded), so a second run whose first
+        attempt failed after the lookup reads as an ordinary one."""
         request = step.request
         with temporal_errors():
             self._check_limits(request)
@@ -79,6 +85,7 @@ class TradeActivities:
                 raise _reused(step.trade_id, first.summary, request)
             activity.heartbeat("key claimed")
             order = await self.trades.get(step.trade_id)
+            already_traded = order is not None and activity.info().attempt == 1
             if order is None:
                 # The exchange looks the key up itself before placing (one lookup, not two).
                 order = await self.exchange.place_market_order(
@@ -95,7 +102,7 @@ class TradeActivities:
                 raise _reused(
                     step.trade_id, f"an order {order.side.value} {order.product_id}", request
                 )
-            return order
+            return PlaceOrderResult(**dict(order), already_traded=already_traded)
 
     @activity.defn
     async def await_settlement(self, placed: PlacedOrder) -> Order:

@@ -158,6 +158,18 @@ class Order(Wire):
     client_order_id: str
 
 
+class PlaceOrderResult(Order):
+    """`place_order`'s result: the order, and whether an earlier run of the key had traded it
+    already (so this run placed nothing). A subclass with a default, so a result recorded by a
+    build that returned a plain Order still decodes (as `already_traded=False`)."""
+
+    already_traded: bool = False
+
+    def order(self) -> Order:
+        """The order alone, in the seed's shape: what the trade returns."""
+        return Order.model_validate(self.model_dump(exclude={"already_traded"}))
+
+
 class TradeRequest(Wire):
     """The seed's trade payload. `amount` is GBP for buys and sells alike, in whole pence.
 

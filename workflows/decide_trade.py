@@ -7,7 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, VersioningBehavior, WorkflowIDReusePolicy
+from temporalio.common import (
+    RetryPolicy,
+    TypedSearchAttributes,
+    VersioningBehavior,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -15,9 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from kripto.decisions import DecisionResult
     from kripto.models import DecideInput, Side, TradeRequest
     from kripto.money import PENNY, round_down
+    from kripto.temporal.search_attributes import ACTION, trade_attributes, trade_summary
     from workflows.ids import trade_id_for_decision
     from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
+
+#: From this build on, a tick and its decision carry KriptoAction: an upsert, so a new command
+#: that histories recorded before it lack. Shared with the tick (workflows/rate_tick.py).
+ACTION_PATCH = "kripto-action-search-attribute"
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
@@ -34,6 +44,8 @@ class DecideTradeWorkflow:
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
         )
         workflow.set_current_details(f"{decision.action}: {decision.reason}")
+        if workflow.patched(ACTION_PATCH):
+            workflow.upsert_search_attributes([ACTION.value_set(decision.action)])
         result = DecisionResult(action=decision.action, reason=decision.reason)
         if decision.action == "hold":
             return result
@@ -53,8 +65,12 @@ class DecideTradeWorkflow:
                 id=trade_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=request.summary,
+                static_summary=trade_summary(request),
+                search_attributes=TypedSearchAttributes(trade_attributes(request)),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("trade %s was already started", trade_id)
+        workflow.set_current_details(
+            f"{decision.action}: {decision.reason} → trade {trade_id}: {trade_summary(request)}"
+        )
         return result

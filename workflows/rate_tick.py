@@ -5,7 +5,12 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, VersioningBehavior
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    VersioningBehavior,
+)
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -18,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
         StoreRateInput,
     )
     from kripto.temporal.failures import root_cause
-    from workflows.decide_trade import DecideTradeWorkflow
+    from kripto.temporal.search_attributes import ACTION, NO_ACTION, PRODUCT
+    from workflows.decide_trade import ACTION_PATCH, DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.inputs import decoded
     from workflows.policies import FETCH_RATE_DEADLINE, FETCH_RATE_RETRY, FETCH_RATE_TIMEOUT
@@ -49,13 +55,16 @@ class RateTickWorkflow:
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,
             retry_policy=FETCH_RATE_RETRY,
         )
-        workflow.set_current_details(f"{product} {rate.rate} ({rate.source}) at {stamp(at)}")
+        found = f"{product} {rate.rate:,} ({rate.source})"
+        workflow.set_current_details(f"{found} at {stamp(at)}")
+        of_product = TypedSearchAttributes([SearchAttributePair(PRODUCT, product)])
         # The fan-out point (the original's RateUpdate topic): the children run in parallel.
         store = workflow.execute_child_workflow(
             StoreRateWorkflow.run,
             StoreRateInput(rate=rate),
             id=store_rate_id(product, at),
-            static_summary=f"store {product} {rate.rate}",
+            static_summary=f"store {product} {rate.rate:,} at {stamp(at)}",
+            search_attributes=of_product,
             # The write retries until Postgres takes it, even if this tick is ended first.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
@@ -63,6 +72,8 @@ class RateTickWorkflow:
             DecideTradeWorkflow.run,
             DecideInput(rate=rate),
             id=decide_id(product, at),
+            static_summary=f"decide {product} at {rate.rate:,} ({stamp(at)})",
+            search_attributes=of_product,
         )
         # A decision that fails (say, Postgres down past its deadline) must not fail the tick:
         # the store child goes on retrying until the rate lands.
@@ -72,9 +83,19 @@ class RateTickWorkflow:
         if isinstance(decision, ChildWorkflowError):
             reason = f"no decision: {root_cause(decision)}"
             workflow.logger.warning("tick %s: %s", stamp(at), reason)
+            _found(found, NO_ACTION, reason)
             return RateTickResult(rate=rate, stored=written.stored, action=None, reason=reason)
         if isinstance(decision, BaseException):
             raise decision
+        _found(found, decision.action, decision.reason)
         return RateTickResult(
             rate=rate, stored=written.stored, action=decision.action, reason=decision.reason
         )
+
+
+def _found(found: str, action: str, reason: str) -> None:
+    """What the tick found, on its page (`BTC-GBP 58,185.81 (simulated) → hold: RSI 52 ...`)
+    and in the list (`KriptoAction = "buy"`)."""
+    workflow.set_current_details(f"{found} → {action}: {reason}")
+    if workflow.patched(ACTION_PATCH):
+        workflow.upsert_search_attributes([ACTION.value_set(action)])

@@ -18,11 +18,18 @@ with workflow.unsafe.imports_passed_through():
     from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
     from kripto.temporal.failures import root_cause
-    from kripto.temporal.search_attributes import TRADE, TRADE_STEP
+    from kripto.temporal.search_attributes import (
+        TRADE,
+        TRADE_STEP,
+        trade_attributes,
+        trade_summary,
+    )
     from workflows import policies
     from workflows.policies import EXCHANGE_RETRY, SETTLE_RETRY
 
 RECEIPT_NOT_SENT = "done; receipt not sent"
+#: The last step of a second run under a key that had traded: it returns the first order.
+ALREADY_TRADED = "done: already traded, placed nothing"
 #: A Keyword search attribute is for short values; the whole reason is in the failure itself.
 STEP_LIMIT = 200
 
@@ -59,7 +66,7 @@ class TradeWorkflow:
 
     async def _trade(self, trade_id: str, request: TradeRequest) -> Order:
         self._at("placing the order", request)
-        order = await workflow.execute_activity_method(
+        placing = await workflow.execute_activity_method(
             TradeActivities.place_order,
             TradeStep(trade_id=trade_id, request=request),
             # Claim the key, one exchange lookup-and-place, read the order back: each HTTP
@@ -68,8 +75,16 @@ class TradeWorkflow:
             start_to_close_timeout=timedelta(seconds=45),
             heartbeat_timeout=timedelta(seconds=25),
             retry_policy=EXCHANGE_RETRY,
-            summary=f"place {request.summary}",
+            summary=f"place {trade_summary(request)}",
         )
+        order = placing.order()
+        # A run continued-as-new finds its own earlier run's order: that is not a second trade.
+        placed_nothing = placing.already_traded and workflow.info().continued_run_id is None
+        if placed_nothing:
+            workflow.set_current_details(
+                f"**{trade_summary(request)}**: already traded under this key (order"
+                f" {order.id}): placing nothing, finishing the first trade's steps"
+            )
 
         placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
         if not order.settled:
@@ -111,12 +126,16 @@ class TradeWorkflow:
             workflow.logger.warning("trade %s: receipt not sent: %s", trade_id, reason)
             self._at(RECEIPT_NOT_SENT, request, reason)
             return order
-        self._at("done", request)
+        if placed_nothing:
+            self._at(ALREADY_TRADED, request, f"order {order.id}, placed by an earlier run")
+        else:
+            self._at("done", request, f"order {order.id}")
         return order
 
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""
         self.step = f"failed: {reason}"
+        workflow.set_current_details(f"**failed**: {reason}")
         workflow.upsert_search_attributes([TRADE_STEP.value_set(self.step[:STEP_LIMIT])])
         raise ApplicationError(reason, type="InvalidInput", non_retryable=True)
 
@@ -124,9 +143,11 @@ class TradeWorkflow:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
-        details = f"**{request.summary}**: {step}"
+        details = f"**{trade_summary(request)}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
         updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]
-        if workflow.info().typed_search_attributes.get(TRADE) is None:  # once, at the start
-            updates.append(TRADE.value_set(request.summary))
+        if workflow.info().typed_search_attributes.get(TRADE) is None:
+            # Once, at the start of a trade whose starter did not set them (the plain
+            # `temporal` CLI): what the trade is, in the same upsert as its first step.
+            updates += [pair.key.value_set(pair.value) for pair in trade_attributes(request)]
         workflow.upsert_search_attributes(updates)

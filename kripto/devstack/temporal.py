@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from kripto.devstack.binaries import find_binary
+from kripto.temporal.search_attributes import dev_server_flags
 
 
 class StartupError(Exception):
@@ -77,6 +78,9 @@ class TemporalDevServer:
             str(self.data_dir / "temporal.db"),
             "--log-level",
             "warn",
+            # Registered with the server, so the first tick can set them (the worker also
+            # registers any that an older data folder lacks).
+            *dev_server_flags(),
         ]
         with open(self.log_path, "ab") as log:
             # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.

@@ -21,10 +21,12 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.models import RateTickInput
 from kripto.settings import Settings
+from kripto.temporal.search_attributes import PRODUCT, ensure_search_attributes
 from workflows.ids import schedule_id, tick_workflow_id
 from workflows.rate_tick import RateTickWorkflow
 
@@ -48,7 +50,7 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
         cadence = f"cron {settings.schedule_cron}"
     fingerprint = hashlib.sha256(
         json.dumps(
-            [product_id, cadence, settings.task_queue, OVERLAP.name, CATCHUP_SECONDS]
+            [product_id, cadence, settings.task_queue, OVERLAP.name, CATCHUP_SECONDS, PRODUCT.name]
         ).encode()
     ).hexdigest()[:16]
     schedule = Schedule(
@@ -59,6 +61,9 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
             task_queue=settings.task_queue,
             memo={SPEC_MEMO: fingerprint},
             static_summary=f"{product_id} rate tick ({cadence})",
+            typed_search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(PRODUCT, product_id)]
+            ),
         ),
         spec=spec,
         policy=SchedulePolicy(overlap=OVERLAP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)),
@@ -88,6 +93,8 @@ async def ensure_schedule(client: Client, settings: Settings, product_id: str) -
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
+    # The ticks carry KriptoProduct from their start: the namespace must know it first.
+    await ensure_search_attributes(client, settings.temporal_namespace)
     return {p: await ensure_schedule(client, settings, p) for p in settings.products}
 
 

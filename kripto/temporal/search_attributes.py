@@ -1,11 +1,25 @@
-"""The search attributes that make a trade readable in the Web UI's workflow list: what it is
-(`KriptoTrade`, e.g. `BUY £10.00 BTC-GBP`) and which step it is on (`KriptoTradeStep`). Add
-them as columns with "Configure Columns", or filter on them (`KriptoTradeStep != "done"`).
+"""The search attributes that make Kripto readable in the Web UI's workflow list, with no
+column to configure: filter on them (`KriptoSide = "sell" AND KriptoAmountGbp > 50`) or add
+them as columns.
 
-A workflow that sets an attribute the namespace does not know fails its workflow task, so the
-worker registers them before it starts, and refuses to start if it cannot."""
+- every tick, decision and rate write: `KriptoProduct` (`BTC-GBP`); ticks and decisions also
+  `KriptoAction` (`buy`, `sell`, `hold`, or `none` when the decision failed);
+- every trade: `KriptoTrade` (`BUY £10.00 BTC-GBP`), `KriptoProduct`, `KriptoSide` (`buy` or
+  `sell`), `KriptoAmountGbp` (a number, so `> 50` works) and `KriptoTradeStep` (`done`,
+  `failed: <reason>`, ...).
+
+Search attributes are not encrypted with the payloads, so everything that shows an amount
+comes from `trade_attributes` and `trade_summary` alone: one flag (`amounts_visible`) there
+drops the amounts from the list and the summaries.
+
+A workflow that sets an attribute the namespace does not know fails its workflow task, so
+`kripto dev` starts its server with them, the compose init job creates them, and the worker
+(and the schedule starter) register the missing ones, refusing to start if they cannot."""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -13,14 +27,69 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributePair,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
+from kripto.models import TradeRequest
 from kripto.settings import SettingsError
 
 TRADE = SearchAttributeKey.for_keyword("KriptoTrade")
 TRADE_STEP = SearchAttributeKey.for_keyword("KriptoTradeStep")
-KEYS = (TRADE, TRADE_STEP)
+PRODUCT = SearchAttributeKey.for_keyword("KriptoProduct")
+ACTION = SearchAttributeKey.for_keyword("KriptoAction")
+SIDE = SearchAttributeKey.for_keyword("KriptoSide")
+#: A Double, not Decimal: the visibility store compares numbers only as doubles. Amounts are
+#: whole pence below £10,000,000, which a double holds exactly enough to filter on.
+AMOUNT_GBP = SearchAttributeKey.for_float("KriptoAmountGbp")
+KEYS: tuple[SearchAttributeKey[Any], ...] = (TRADE, TRADE_STEP, PRODUCT, ACTION, SIDE, AMOUNT_GBP)
+
+#: KriptoAction of a tick whose decision failed (the tick's details say why).
+NO_ACTION = "none"
+
+#: The type names of `temporal operator search-attribute create --type` and of the dev
+#: server's `--search-attribute Name=Type`.
+_CLI_TYPE = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+}
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` for each attribute, for `temporal server start-dev`."""
+    flags = []
+    for key in KEYS:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE[key.indexed_value_type]}"]
+    return flags
+
+
+def trade_summary(request: TradeRequest, *, amounts_visible: bool = True) -> str:
+    """What a trade is, for its static summary and `KriptoTrade`: `BUY £10.00 BTC-GBP`."""
+    if amounts_visible:
+        return request.summary
+    return f"{request.trade_type.value.upper()} {request.product_id}"
+
+
+def trade_attributes(
+    request: TradeRequest, *, amounts_visible: bool = True
+) -> list[SearchAttributePair[Any]]:
+    """What a trade is, as search attributes: set by whoever starts it, and by the trade
+    itself when its starter did not (the plain `temporal` CLI)."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TRADE, trade_summary(request, amounts_visible=amounts_visible)),
+        SearchAttributePair(PRODUCT, request.product_id),
+        SearchAttributePair(SIDE, request.trade_type.value),
+    ]
+    if amounts_visible:
+        pairs.append(SearchAttributePair(AMOUNT_GBP, _as_double(request.amount)))
+    return pairs
+
+
+def _as_double(amount: Decimal) -> float:
+    return float(amount)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
@@ -29,11 +98,11 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=namespace)
         )
-        missing = [k.name for k in KEYS if k.name not in listed.custom_attributes]
+        missing = [k for k in KEYS if k.name not in listed.custom_attributes]
     except RPCError as exc:
         if exc.status != RPCStatusCode.UNIMPLEMENTED:
             raise _cannot_register(namespace, exc) from None
-        missing = [k.name for k in KEYS]  # the test server cannot list, and adding is idempotent
+        missing = list(KEYS)  # the test server cannot list, and adding is idempotent
     if not missing:
         return []
     try:
@@ -41,20 +110,20 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
             AddSearchAttributesRequest(
                 namespace=namespace,
                 search_attributes={
-                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                    k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in missing
                 },
             )
         )
     except RPCError as exc:
         if exc.status != RPCStatusCode.ALREADY_EXISTS:  # another worker added them first
             raise _cannot_register(namespace, exc) from None
-    return missing
+    return [k.name for k in missing]
 
 
 def _cannot_register(namespace: str, exc: RPCError) -> SettingsError:
     commands = " and ".join(
         f"`temporal operator search-attribute create --namespace {namespace}"
-        f" --name {k.name} --type Keyword`"
+        f" --name {k.name} --type {_CLI_TYPE[k.indexed_value_type]}`"
         for k in KEYS
     )
     return SettingsError(
