@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.cli.common import console, fail, open_database, print_json, run
@@ -21,6 +21,7 @@ from kripto.money import plain
 from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
+from kripto.temporal.search_attributes import trade_attributes, trade_summary
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -78,7 +79,8 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             # funds) may run again, unlike the original, which remembered failures forever. The
             # exchange lookup by client order ID makes that second run safe.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=request.summary,
+            static_summary=trade_summary(request),
+            search_attributes=TypedSearchAttributes(trade_attributes(request)),
         )
     except WorkflowAlreadyStartedError:
         existed = True

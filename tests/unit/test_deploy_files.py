@@ -210,3 +210,14 @@ def test_compose_runs_without_an_env_file(tmp_path: Path) -> None:
     services = resolve(tmp_path, None)["services"]
     assert "KRIPTO_EXCHANGE" not in services["worker"]["environment"]
     assert Settings().exchange == "paper"
+
+
+def test_compose_creates_kriptos_search_attributes(tmp_path: Path) -> None:
+    """The namespace job creates the search attributes the workflows set, with their types:
+    the same `Name=Type` list that `kripto dev` gives its server."""
+    from kripto.temporal.search_attributes import dev_server_flags
+
+    job = resolve(tmp_path, None)["services"]["temporal-create-namespace"]
+    script = " ".join(job["command"])
+    created = set(re.findall(r"\b(Kripto[A-Za-z]+=[A-Za-z]+)\b", script))
+    assert created == set(dev_server_flags()[1::2])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
@@ -16,6 +17,7 @@ from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
 from kripto.models import Rate, RateTickInput, StoreRateInput
 from kripto.settings import Settings
+from kripto.temporal.search_attributes import ACTION, PRODUCT
 from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.spot_server import Reply, SpotServer
@@ -52,9 +54,21 @@ async def test_a_tick_fetches_and_stores_the_rate_in_a_child(
     assert [(r.rate, r.date_time, r.source) for r in stored] == [
         (expected, result.rate.date_time, "simulated")
     ]
-    child_id = f"store-rate-BTC-GBP-{result.rate.date_time:%Y-%m-%dT%H:%M:%SZ}"
+    at = f"{result.rate.date_time:%Y-%m-%dT%H:%M:%SZ}"
+    child_id = f"store-rate-BTC-GBP-{at}"
     child = await client.get_workflow_handle(child_id).describe()
     assert child.parent_id == tick_id
+    # The Web UI's story: what each one is, and what the tick found.
+    assert child.typed_search_attributes.get(PRODUCT) == "BTC-GBP"
+    assert await child.static_summary() == f"store BTC-GBP {expected:,} at {at}"
+    decide = await client.get_workflow_handle(f"decide-BTC-GBP-{at}").describe()
+    assert await decide.static_summary() == f"decide BTC-GBP at {expected:,} ({at})"
+    assert decide.typed_search_attributes.get(PRODUCT) == "BTC-GBP"
+    assert decide.typed_search_attributes.get(ACTION) == result.action == "hold"
+    tick = await client.get_workflow_handle(tick_id).describe()
+    assert tick.typed_search_attributes.get(ACTION) == "hold"
+    details = await current_details(client, tick_id)
+    assert details == f"BTC-GBP {expected:,} (simulated) → hold: {result.reason}"
 
 
 async def test_a_decision_that_fails_neither_fails_the_tick_nor_loses_its_rate(
@@ -63,15 +77,18 @@ async def test_a_decision_that_fails_neither_fails_the_tick_nor_loses_its_rate(
     """The decider cannot record (its table is gone) and gives up after its deadline; the
     tick still completes, says why it made no decision, and its rate is stored."""
     await db.pool.execute("ALTER TABLE decisions RENAME TO decisions_elsewhere")
+    tick_id = f"rate-tick-BTC-GBP-{uuid.uuid4()}"
     result = await client.execute_workflow(
         RateTickWorkflow.run,
         RateTickInput(product_id="BTC-GBP"),
-        id=f"rate-tick-BTC-GBP-{uuid.uuid4()}",
+        id=tick_id,
         task_queue=settings.task_queue,
     )
     assert result.stored is True
     assert result.action is None
     assert result.reason is not None and result.reason.startswith("no decision: ")
+    tick = await client.get_workflow_handle(tick_id).describe()
+    assert tick.typed_search_attributes.get(ACTION) == "none"
     assert 'relation "decisions" does not exist' in result.reason
     stored = await RateRepository(db).since("BTC-GBP", result.rate.date_time)
     assert [r.rate for r in stored] == [result.rate.rate]
@@ -155,3 +172,11 @@ async def test_bad_input_fails_the_workflow_at_once(client: Client, settings: Se
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
     assert "must look like BASE-QUOTE" in str(caught.value.cause)
+
+
+async def current_details(client: Client, workflow_id: str) -> str:
+    """What the Web UI shows under "Current Details": the built-in metadata query's answer."""
+    metadata = await client.get_workflow_handle(workflow_id).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
+    return metadata.current_details

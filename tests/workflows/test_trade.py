@@ -20,13 +20,13 @@ from kripto.inputs import AMOUNT_RULE
 from kripto.inputs import EXAMPLE as EXAMPLE_INPUT
 from kripto.models import Order, Wallet, WalletRequest
 from kripto.settings import Settings
-from kripto.temporal.search_attributes import TRADE, TRADE_STEP
+from kripto.temporal.search_attributes import AMOUNT_GBP, PRODUCT, SIDE, TRADE, TRADE_STEP
 from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
 from tests.trading_fixtures import Trading
-from workflows.trade import TradeWorkflow
+from workflows.trade import ALREADY_TRADED, TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
 SEED_ORDER = {
@@ -102,8 +102,12 @@ async def test_the_web_ui_list_shows_what_each_trade_is_and_its_step(trading: Tr
     assert trades == ["BUY £12.50 BTC-GBP"]  # set once, with the first step
     assert steps == ["placing the order", "recording the trade", "sending the receipt", "done"]
     described = await handle.describe()
-    assert described.typed_search_attributes.get(TRADE) == "BUY £12.50 BTC-GBP"
-    assert described.typed_search_attributes.get(TRADE_STEP) == "done"
+    attributes = described.typed_search_attributes
+    assert attributes.get(TRADE) == "BUY £12.50 BTC-GBP"
+    assert attributes.get(TRADE_STEP) == "done"
+    # Started by type name with no attributes (as the plain CLI does): the trade set them.
+    assert (attributes.get(PRODUCT), attributes.get(SIDE)) == ("BTC-GBP", "buy")
+    assert attributes.get(AMOUNT_GBP) == 12.5
     assert await handle.query(TradeWorkflow.current_step) == "done"
 
 
@@ -117,6 +121,10 @@ async def test_a_rerun_under_the_same_key_returns_the_first_order_and_places_not
     third = await run_trade(trading, key, {"tradeType": "buy", "amount": "10.00"})
     assert first == second == third
     assert (await trading.count("paper_orders"), await trading.count("trades")) == (1, 1)
+    # The Web UI tells the second run from a second trade.
+    described = await trading.client.get_workflow_handle(key).describe()
+    assert described.typed_search_attributes.get(TRADE_STEP) == ALREADY_TRADED
+    assert ALREADY_TRADED == "done: already traded, placed nothing"
     assert await trading.receipt_rows() == [(key, "sent", 1)]
     assert len(trading.receipts_sent()) == 1
     assert (await wallet(trading)).btc.balance == Decimal("0.00125952")
