@@ -69,8 +69,8 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     ids = [tick.id, f"store-rate-BTC-GBP-{stamp}", f"decide-BTC-GBP-{stamp}"]
     sizes = {w: await history_bytes(client, w) for w in ids}
     assert sum(sizes.values()) < 10_000, sizes
-    await record_history(client, tick.id, "rate_tick-v2")
-    await record_history(client, ids[1], "store_rate-v1")
+    await record_history(client, tick.id, "rate_tick-v3")
+    await record_history(client, ids[1], "store_rate-v2")
 
 
 async def test_creating_schedules_is_idempotent_and_keeps_a_pause(

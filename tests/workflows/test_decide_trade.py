@@ -127,5 +127,5 @@ async def test_a_tick_writes_under_10kb_to_history_and_its_trade_under_5kb(
     sizes = {w: await history_bytes(temporal, w) for w in (tick_id, store_id, decision_id)}
     assert sum(sizes.values()) < 10_000, sizes
     assert await history_bytes(temporal, trade_id) < 5_000
-    await record_history(temporal, decision_id, "decide_trade-v1")
-    await record_history(temporal, trade_id, "trade-v1")
+    await record_history(temporal, decision_id, "decide_trade-v2")
+    await record_history(temporal, trade_id, "trade-v2")
