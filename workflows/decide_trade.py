@@ -43,7 +43,7 @@ class DecideTradeWorkflow:
             schedule_to_close_timeout=timedelta(seconds=50),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
         )
-        workflow.set_current_details(f"{decision.action}: {decision.reason}")
+        workflow.set_current_details(decision.reason)  # it begins with the action
         if workflow.patched(ACTION_PATCH):
             workflow.upsert_search_attributes([ACTION.value_set(decision.action)])
         result = DecisionResult(action=decision.action, reason=decision.reason)
@@ -71,6 +71,6 @@ class DecideTradeWorkflow:
         except WorkflowAlreadyStartedError:
             workflow.logger.info("trade %s was already started", trade_id)
         workflow.set_current_details(
-            f"{decision.action}: {decision.reason} → trade {trade_id}: {trade_summary(request)}"
+            f"{decision.reason} → trade {trade_id}: {trade_summary(request)}"
         )
         return result

@@ -96,6 +96,6 @@ class RateTickWorkflow:
 def _found(found: str, action: str, reason: str) -> None:
     """What the tick found, on its page (`BTC-GBP 58,185.81 (simulated) → hold: RSI 52 ...`)
     and in the list (`KriptoAction = "buy"`)."""
-    workflow.set_current_details(f"{found} → {action}: {reason}")
+    workflow.set_current_details(f"{found} → {reason}")  # the reason begins with the action
     if workflow.patched(ACTION_PATCH):
         workflow.upsert_search_attributes([ACTION.value_set(action)])
