@@ -174,6 +174,11 @@ class TradeRequest(Wire):
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`."""
         return f"{self.trade_type.value.upper()} £{self.amount:.2f} {self.product_id}"
 
+    def label(self, amounts: bool) -> str:
+        """The summary, or without its amount (`BUY BTC-GBP`) where amounts must not be shown:
+        see `Settings.amounts_in_metadata`."""
+        return self.summary if amounts else f"{self.trade_type.value.upper()} {self.product_id}"
+
     def same_trade(self, other: TradeRequest) -> bool:
         """The same side, amount and product: a key may be used again only for this."""
         return (self.trade_type, self.amount, self.product_id) == (

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from kripto.decisions import DecisionResult
     from kripto.models import DecideInput, Side, TradeRequest
     from kripto.money import PENNY, round_down
+    from kripto.temporal.search_attributes import AMOUNTS_MEMO, amounts_memo
     from workflows.ids import trade_id_for_decision
     from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
@@ -33,7 +34,11 @@ class DecideTradeWorkflow:
             schedule_to_close_timeout=timedelta(seconds=50),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
         )
-        workflow.set_current_details(f"{decision.action}: {decision.reason}")
+        amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))  # see search_attributes.py
+        # The reason quotes amounts (the size, the wallet): shown only where amounts may be.
+        workflow.set_current_details(
+            f"{decision.action}: {decision.reason}" if amounts else decision.action
+        )
         result = DecisionResult(action=decision.action, reason=decision.reason)
         if decision.action == "hold":
             return result
@@ -53,7 +58,8 @@ class DecideTradeWorkflow:
                 id=trade_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=request.summary,
+                static_summary=request.label(amounts),
+                memo=amounts_memo(amounts),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("trade %s was already started", trade_id)

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         StoreRateInput,
     )
     from kripto.temporal.failures import root_cause
+    from kripto.temporal.search_attributes import AMOUNTS_MEMO, amounts_memo
     from workflows.decide_trade import DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.inputs import decoded
@@ -49,13 +50,16 @@ class RateTickWorkflow:
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,
             retry_policy=FETCH_RATE_RETRY,
         )
-        workflow.set_current_details(f"{product} {rate.rate} ({rate.source}) at {stamp(at)}")
+        # With encryption on, the rate stays in the (encrypted) payloads only.
+        amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))  # see search_attributes.py
+        shown = f"{product} {rate.rate}" if amounts else f"{product} rate"
+        workflow.set_current_details(f"{shown} ({rate.source}) at {stamp(at)}")
         # The fan-out point (the original's RateUpdate topic): the children run in parallel.
         store = workflow.execute_child_workflow(
             StoreRateWorkflow.run,
             StoreRateInput(rate=rate),
             id=store_rate_id(product, at),
-            static_summary=f"store {product} {rate.rate}",
+            static_summary=f"store {shown}",
             # The write retries until Postgres takes it, even if this tick is ended first.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
@@ -63,6 +67,7 @@ class RateTickWorkflow:
             DecideTradeWorkflow.run,
             DecideInput(rate=rate),
             id=decide_id(product, at),
+            memo=amounts_memo(amounts),
         )
         # A decision that fails (say, Postgres down past its deadline) must not fail the tick:
         # the store child goes on retrying until the rate lands.

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
     from kripto.temporal.failures import root_cause
-    from kripto.temporal.search_attributes import TRADE, TRADE_STEP
+    from kripto.temporal.search_attributes import AMOUNTS_MEMO, TRADE, TRADE_STEP
     from workflows import policies
     from workflows.policies import EXCHANGE_RETRY, SETTLE_RETRY
 
@@ -31,6 +31,9 @@ STEP_LIMIT = 200
 class TradeWorkflow:
     def __init__(self) -> None:
         self.step = "starting"
+        #: False when payloads are encrypted: amounts then stay out of the search attributes
+        #: (which no codec reaches), the summaries and the details. Set by the starter's memo.
+        self.amounts = True
 
     @workflow.query
     def current_step(self) -> str:
@@ -41,6 +44,7 @@ class TradeWorkflow:
         """Takes its input undecoded: whatever a client sends (nothing, two things, `null`, a
         string, a misspelt field) fails the trade at once with a reason that names the field."""
         trade_id = workflow.info().workflow_id
+        self.amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))
         try:
             with temporal_errors():
                 request = parse_trade_request(args)
@@ -54,7 +58,8 @@ class TradeWorkflow:
         try:
             return await self._trade(trade_id, request)
         except ActivityError as err:
-            self._at(f"failed: {root_cause(err)}", request)
+            reason = str(root_cause(err)) if self.amounts else "see the failure"
+            self._at(f"failed: {reason}", request)
             raise
 
     async def _trade(self, trade_id: str, request: TradeRequest) -> Order:
@@ -68,7 +73,7 @@ class TradeWorkflow:
             start_to_close_timeout=timedelta(seconds=45),
             heartbeat_timeout=timedelta(seconds=25),
             retry_policy=EXCHANGE_RETRY,
-            summary=f"place {request.summary}",
+            summary=f"place {request.label(self.amounts)}",
         )
 
         placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
@@ -109,7 +114,7 @@ class TradeWorkflow:
             # the trade happened and is recorded, so it must not read as a failed trade.
             reason = str(root_cause(err))
             workflow.logger.warning("trade %s: receipt not sent: %s", trade_id, reason)
-            self._at(RECEIPT_NOT_SENT, request, reason)
+            self._at(RECEIPT_NOT_SENT, request, reason if self.amounts else "")
             return order
         self._at("done", request)
         return order
@@ -117,16 +122,18 @@ class TradeWorkflow:
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""
         self.step = f"failed: {reason}"
-        workflow.upsert_search_attributes([TRADE_STEP.value_set(self.step[:STEP_LIMIT])])
+        shown = self.step if self.amounts else "failed: invalid input (see the failure)"
+        workflow.upsert_search_attributes([TRADE_STEP.value_set(shown[:STEP_LIMIT])])
         raise ApplicationError(reason, type="InvalidInput", non_retryable=True)
 
     def _at(self, step: str, request: TradeRequest, detail: str = "") -> None:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
-        details = f"**{request.summary}**: {step}"
+        label = request.label(self.amounts)
+        details = f"**{label}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
         updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]
         if workflow.info().typed_search_attributes.get(TRADE) is None:  # once, at the start
-            updates.append(TRADE.value_set(request.summary))
+            updates.append(TRADE.value_set(label))
         workflow.upsert_search_attributes(updates)

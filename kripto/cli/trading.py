@@ -21,6 +21,7 @@ from kripto.money import plain
 from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
+from kripto.temporal.search_attributes import amounts_memo
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -78,7 +79,8 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             # funds) may run again, unlike the original, which remembered failures forever. The
             # exchange lookup by client order ID makes that second run safe.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=request.summary,
+            static_summary=request.label(settings.amounts_in_metadata),
+            memo=amounts_memo(settings.amounts_in_metadata),
         )
     except WorkflowAlreadyStartedError:
         existed = True
