@@ -28,9 +28,7 @@ async def test_a_payload_sealed_with_the_old_key_opens_after_a_new_key_is_prepen
     assert resealed.metadata["encryption-key-id"] == b"new"  # the newest key seals
 
 
-async def test_a_payload_sealed_with_a_key_no_longer_listed_names_the_key_and_the_setting() -> (
-    None
-):
+async def test_a_payload_sealed_with_a_key_no_longer_listed_names_the_key_and_the_setting() -> None:
     [sealed] = await EncryptionCodec(parse_keys(OLD)).encode([PLAIN])
     with pytest.raises(UnknownKeyError) as err:
         await EncryptionCodec(parse_keys(NEW)).decode([sealed])
@@ -65,7 +63,8 @@ async def test_plain_payloads_pass_through() -> None:
         (f"{NEW},{NEW}", "KRIPTO_ENCRYPTION_KEYS: key ID 'new' is listed twice"),
         (
             "bad id:" + base64.b64encode(b"n" * 32).decode(),
-            "KRIPTO_ENCRYPTION_KEYS: entry 1's key ID must be 1-64 letters, digits, '.', '_' or '-'",
+            "KRIPTO_ENCRYPTION_KEYS: entry 1's key ID must be 1-64 letters, digits, '.', '_'"
+            " or '-'",
         ),
     ],
 )
