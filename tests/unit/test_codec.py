@@ -86,6 +86,7 @@ def test_keys_from_a_file_and_the_switch_the_metadata_consults(tmp_path: object)
     keys.write_text(f"{NEW}\n{OLD}\n")
     settings = Settings(encryption_keys_file=keys)
     assert settings.amounts_in_metadata is False
+    assert settings.encryption_keys is not None
     assert [k.key_id for k in parse_keys(settings.encryption_keys.get_secret_value())] == [
         "new",
         "old",
