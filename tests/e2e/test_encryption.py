@@ -1,6 +1,7 @@
-"""Encrypted payloads on the dev server: a worker and `kripto trade` with keys set, the history
-as the server stores it (read without the codec), `kripto codec-server` over HTTP, the plain
-`temporal` CLI with and without the codec, and a payload sealed with a key no worker has."""
+"""Encrypted payloads on the dev server and its Web UI (in headless Chromium): a worker and
+`kripto trade` with keys set, the history as the server stores it (read without the codec),
+`kripto codec-server` over HTTP, the plain `temporal` CLI with and without the codec, and a
+payload sealed with a key no worker has."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,13 +28,15 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.cli.trading import start_trade
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
+from kripto.devstack.temporal import TemporalDevServer
 from kripto.models import Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec import new_key_line
 from kripto.temporal.codec_server import codec_url, serve
-from kripto.temporal.search_attributes import TRADE
+from kripto.temporal.search_attributes import TRADE, ensure_search_attributes
 from kripto.temporal.worker import build_services, running_worker
+from tests.e2e.codec_browser import chromium
 from tests.trading_fixtures import store_rate
 
 pytestmark = pytest.mark.e2e
@@ -263,3 +267,52 @@ async def test_a_payload_sealed_with_a_key_no_worker_has_fails_its_task_with_the
         " (configured: k1); add that key back to KRIPTO_ENCRYPTION_KEYS (after the current one)"
         " to read it"
     )
+
+
+async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_server(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """The dev server's UI pointed at `kripto codec-server` (as `kripto dev --encrypt` does),
+    opened in headless Chromium: the trade's page shows its input and result in clear."""
+    await store_rate(db)
+    port, ui_port = free_port(), free_port()
+    keyed = settings.model_copy(
+        update={
+            "temporal_address": f"127.0.0.1:{port}",
+            "encryption_keys": SecretStr(new_key_line("k1")),
+            "codec_token": SecretStr(TOKEN),
+            "codec_port": free_port(),
+            "codec_ui_origin": f"http://127.0.0.1:{ui_port}",
+        }
+    )
+    temporal = TemporalDevServer(tmp_path, port, ui_port, codec_endpoint=codec_url(keyed))
+    temporal.start()
+    listening = asyncio.Event()
+    server = asyncio.create_task(serve(keyed, started=listening.set))
+    services = await build_services(keyed)
+    try:
+        await asyncio.wait_for(listening.wait(), 10)
+        client = await connect_client(keyed)
+        await ensure_search_attributes(client, keyed.temporal_namespace)
+        key = str(uuid.uuid4())
+        async with running_worker(client, keyed, services):
+            request = TradeRequest(
+                idempotency_key=key, trade_type=Side.BUY, amount=Decimal("10.00")
+            )
+            await start_trade(keyed, request)
+        run_id = (await client.get_workflow_handle(key).describe()).run_id
+        async with chromium(tmp_path / "profile") as browser:
+            page = await browser.new_page()
+            await page.goto(
+                f"{temporal.ui_url}/namespaces/default/workflows/{key}/{run_id}/history"
+            )
+            # The result, decrypted by the codec server at the UI's request.
+            await page.get_by_text("9.9502205952").first.wait_for(timeout=30_000)
+            await page.get_by_text('"amount": "10.00"').first.wait_for(timeout=10_000)
+            await page.screenshot(path=tmp_path / "trade.png", full_page=True)
+            assert "binary/encrypted" not in await page.content()
+    finally:
+        await services.close()
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+        temporal.stop()
