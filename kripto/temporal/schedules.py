@@ -119,8 +119,7 @@ async def _fingerprint(client: Client, schedule: Schedule) -> str | None:
     value = action.memo.get(SPEC_MEMO)
     if isinstance(value, Payload):
         try:  # a described schedule's memo is raw: it may be encrypted
-            [value] = await client.data_converter.decode([value])
-            value = client.data_converter.payload_converter.from_payload(value, str)
+            [value] = await client.data_converter.decode([value], [str])
         except Exception:  # sealed with a key no longer listed, say: rewrite it
             return None
     return value if isinstance(value, str) else None
