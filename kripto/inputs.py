@@ -86,9 +86,17 @@ def describe(exc: ValidationError) -> str:
     as the user wrote them (camelCase)."""
     parts = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err["loc"]) or "input"
+        field = ".".join(_field_name(p) for p in err["loc"]) or "input"
         parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
+
+
+def _field_name(part: str | int) -> str:
+    """A field as the user wrote it, quoted when it is not a plain name (a key of `"\\n"` must
+    not break the one-line message)."""
+    if isinstance(part, int) or part.isidentifier():
+        return str(part)
+    return _excerpt(part)
 
 
 def _json_kind(value: Any) -> str:

@@ -20,7 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from kripto.decisions import DecisionResult
     from kripto.models import DecideInput, Side, TradeRequest
     from kripto.money import PENNY, round_down
-    from kripto.temporal.search_attributes import ACTION, trade_attributes, trade_summary
+    from kripto.temporal.search_attributes import (
+        ACTION,
+        AMOUNTS_MEMO,
+        amounts_memo,
+        trade_attributes,
+        trade_summary,
+    )
     from workflows.ids import trade_id_for_decision
     from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
@@ -43,7 +49,9 @@ class DecideTradeWorkflow:
             schedule_to_close_timeout=timedelta(seconds=50),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=5)),
         )
-        workflow.set_current_details(decision.reason)  # it begins with the action
+        amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))  # see search_attributes.py
+        # The reason (it begins with the action) quotes amounts: shown only where amounts may be.
+        workflow.set_current_details(decision.reason if amounts else decision.action)
         if workflow.patched(ACTION_PATCH):
             workflow.upsert_search_attributes([ACTION.value_set(decision.action)])
         result = DecisionResult(action=decision.action, reason=decision.reason)
@@ -65,8 +73,11 @@ class DecideTradeWorkflow:
                 id=trade_id,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=trade_summary(request),
-                search_attributes=TypedSearchAttributes(trade_attributes(request)),
+                static_summary=trade_summary(request, amounts_visible=amounts),
+                search_attributes=TypedSearchAttributes(
+                    trade_attributes(request, amounts_visible=amounts)
+                ),
+                memo=amounts_memo(amounts),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("trade %s was already started", trade_id)

@@ -23,7 +23,13 @@ with workflow.unsafe.imports_passed_through():
         StoreRateInput,
     )
     from kripto.temporal.failures import root_cause
-    from kripto.temporal.search_attributes import ACTION, NO_ACTION, PRODUCT
+    from kripto.temporal.search_attributes import (
+        ACTION,
+        AMOUNTS_MEMO,
+        NO_ACTION,
+        PRODUCT,
+        amounts_memo,
+    )
     from workflows.decide_trade import ACTION_PATCH, DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.inputs import decoded
@@ -55,7 +61,9 @@ class RateTickWorkflow:
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,
             retry_policy=FETCH_RATE_RETRY,
         )
-        found = f"{product} {rate.rate:,} ({rate.source})"
+        # With encryption on, the rate stays in the (encrypted) payloads only.
+        amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))  # see search_attributes.py
+        found = f"{product} {rate.rate:,} ({rate.source})" if amounts else f"{product} rate"
         workflow.set_current_details(f"{found} at {stamp(at)}")
         of_product = TypedSearchAttributes([SearchAttributePair(PRODUCT, product)])
         # The fan-out point (the original's RateUpdate topic): the children run in parallel.
@@ -63,7 +71,9 @@ class RateTickWorkflow:
             StoreRateWorkflow.run,
             StoreRateInput(rate=rate),
             id=store_rate_id(product, at),
-            static_summary=f"store {product} {rate.rate:,} at {stamp(at)}",
+            static_summary=(
+                f"store {product} {rate.rate:,} at {stamp(at)}" if amounts else f"store {found}"
+            ),
             search_attributes=of_product,
             # The write retries until Postgres takes it, even if this tick is ended first.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
@@ -72,8 +82,13 @@ class RateTickWorkflow:
             DecideTradeWorkflow.run,
             DecideInput(rate=rate),
             id=decide_id(product, at),
-            static_summary=f"decide {product} at {rate.rate:,} ({stamp(at)})",
+            static_summary=(
+                f"decide {product} at {rate.rate:,} ({stamp(at)})"
+                if amounts
+                else f"decide {product} ({stamp(at)})"
+            ),
             search_attributes=of_product,
+            memo=amounts_memo(amounts),
         )
         # A decision that fails (say, Postgres down past its deadline) must not fail the tick:
         # the store child goes on retrying until the rate lands.

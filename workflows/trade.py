@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
     from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import (
+        AMOUNTS_MEMO,
         TRADE,
         TRADE_STEP,
         trade_attributes,
@@ -38,6 +39,9 @@ STEP_LIMIT = 200
 class TradeWorkflow:
     def __init__(self) -> None:
         self.step = "starting"
+        #: False when payloads are encrypted: amounts then stay out of the search attributes
+        #: (which no codec reaches), the summaries and the details. Set by the starter's memo.
+        self.amounts = True
 
     @workflow.query
     def current_step(self) -> str:
@@ -48,6 +52,7 @@ class TradeWorkflow:
         """Takes its input undecoded: whatever a client sends (nothing, two things, `null`, a
         string, a misspelt field) fails the trade at once with a reason that names the field."""
         trade_id = workflow.info().workflow_id
+        self.amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))
         try:
             with temporal_errors():
                 request = parse_trade_request(args)
@@ -61,7 +66,8 @@ class TradeWorkflow:
         try:
             return await self._trade(trade_id, request)
         except ActivityError as err:
-            self._at(f"failed: {root_cause(err)}", request)
+            reason = str(root_cause(err)) if self.amounts else "see the failure"
+            self._at(f"failed: {reason}", request)
             raise
 
     async def _trade(self, trade_id: str, request: TradeRequest) -> Order:
@@ -75,14 +81,15 @@ class TradeWorkflow:
             start_to_close_timeout=timedelta(seconds=45),
             heartbeat_timeout=timedelta(seconds=25),
             retry_policy=EXCHANGE_RETRY,
-            summary=f"place {trade_summary(request)}",
+            summary=f"place {trade_summary(request, amounts_visible=self.amounts)}",
         )
         order = placing.order()
         # A run continued-as-new finds its own earlier run's order: that is not a second trade.
         placed_nothing = placing.already_traded and workflow.info().continued_run_id is None
         if placed_nothing:
             workflow.set_current_details(
-                f"**{trade_summary(request)}**: already traded under this key (order"
+                f"**{trade_summary(request, amounts_visible=self.amounts)}**: already traded"
+                f" under this key (order"
                 f" {order.id}): placing nothing, finishing the first trade's steps"
             )
 
@@ -124,7 +131,7 @@ class TradeWorkflow:
             # the trade happened and is recorded, so it must not read as a failed trade.
             reason = str(root_cause(err))
             workflow.logger.warning("trade %s: receipt not sent: %s", trade_id, reason)
-            self._at(RECEIPT_NOT_SENT, request, reason)
+            self._at(RECEIPT_NOT_SENT, request, reason if self.amounts else "")
             return order
         if placed_nothing:
             self._at(ALREADY_TRADED, request, f"order {order.id}, placed by an earlier run")
@@ -135,19 +142,24 @@ class TradeWorkflow:
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""
         self.step = f"failed: {reason}"
-        workflow.set_current_details(f"**failed**: {reason}")
-        workflow.upsert_search_attributes([TRADE_STEP.value_set(self.step[:STEP_LIMIT])])
+        shown = self.step if self.amounts else "failed: invalid input (see the failure)"
+        workflow.set_current_details(f"**{shown}**")
+        workflow.upsert_search_attributes([TRADE_STEP.value_set(shown[:STEP_LIMIT])])
         raise ApplicationError(reason, type="InvalidInput", non_retryable=True)
 
     def _at(self, step: str, request: TradeRequest, detail: str = "") -> None:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
-        details = f"**{trade_summary(request)}**: {step}"
+        label = trade_summary(request, amounts_visible=self.amounts)
+        details = f"**{label}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
         updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]
         if workflow.info().typed_search_attributes.get(TRADE) is None:
             # Once, at the start of a trade whose starter did not set them (the plain
             # `temporal` CLI): what the trade is, in the same upsert as its first step.
-            updates += [pair.key.value_set(pair.value) for pair in trade_attributes(request)]
+            updates += [
+                pair.key.value_set(pair.value)
+                for pair in trade_attributes(request, amounts_visible=self.amounts)
+            ]
         workflow.upsert_search_attributes(updates)

@@ -28,6 +28,13 @@ def dev(
     paper_gbp: Annotated[
         str | None, typer.Option(help="GBP the paper wallet starts with (default 1000.00).")
     ] = None,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            help="Encrypt payloads: a key in the data folder (made on first use), the codec"
+            " server, and the Web UI pointed at it."
+        ),
+    ] = False,
 ) -> None:
     """Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all."""
     if feed not in ("auto", "coinbase", "simulated"):
@@ -38,7 +45,7 @@ def dev(
         raise fail(f"--every: {exc}") from None
     if port == ui_port:
         raise fail("--port and --ui-port must differ")
-    options = DevOptions(data_dir, port, ui_port, interval, feed)  # type: ignore[arg-type]
+    options = DevOptions(data_dir, port, ui_port, interval, feed, encrypt)  # type: ignore[arg-type]
     overrides: dict[str, object] = {"data_dir": data_dir}
     if paper_gbp is not None:
         overrides["paper_gbp"] = paper_gbp

@@ -25,6 +25,7 @@ def _register_commands() -> None:
     """Each group of commands lives in its own module and adds itself to the app."""
     from kripto.cli import (
         backtest,
+        codec,
         config,
         decisions,
         deploy,
@@ -35,7 +36,18 @@ def _register_commands() -> None:
         worker,
     )
 
-    for module in (config, dev, rates, trading, decisions, schedule, worker, deploy, backtest):
+    for module in (
+        config,
+        dev,
+        rates,
+        trading,
+        decisions,
+        schedule,
+        worker,
+        deploy,
+        backtest,
+        codec,
+    ):
         module.register(app)
 
 

@@ -21,7 +21,7 @@ from kripto.money import plain
 from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
-from kripto.temporal.search_attributes import trade_attributes, trade_summary
+from kripto.temporal.search_attributes import amounts_memo, trade_attributes, trade_summary
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -79,8 +79,11 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             # funds) may run again, unlike the original, which remembered failures forever. The
             # exchange lookup by client order ID makes that second run safe.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=trade_summary(request),
-            search_attributes=TypedSearchAttributes(trade_attributes(request)),
+            static_summary=trade_summary(request, amounts_visible=settings.amounts_in_metadata),
+            search_attributes=TypedSearchAttributes(
+                trade_attributes(request, amounts_visible=settings.amounts_in_metadata)
+            ),
+            memo=amounts_memo(settings.amounts_in_metadata),
         )
     except WorkflowAlreadyStartedError:
         existed = True

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,15 +16,18 @@ from pathlib import Path
 from typing import Literal
 
 import asyncpg
+from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
 from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
-from kripto.devstack.temporal import StartupError, TemporalDevServer
+from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
 from kripto.feeds.coinbase import CoinbaseSpotFeed
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
+from kripto.temporal.codec_server import codec_url
+from kripto.temporal.codec_server import serve as serve_codec
 from kripto.temporal.schedules import ensure_schedules
 from kripto.temporal.worker import run_worker
 
@@ -37,6 +42,7 @@ class DevOptions:
     ui_port: int = 8233
     every: timedelta | None = None
     feed: FeedChoice = "auto"
+    encrypt: bool = False
 
 
 async def coinbase_answers(settings: Settings, product_id: str) -> bool:
@@ -76,6 +82,41 @@ def write_dev_env(path: Path, values: dict[str, str]) -> None:
     partial.replace(path)
 
 
+KEYS_FILE = "encryption.keys"
+CODEC_TOKEN_FILE = "codec.token"
+
+
+def _secret_file(path: Path, make: Callable[[], str]) -> Path:
+    """A file only its owner can read (0600), made on first use and kept after that: a key that
+    changed on every start would leave earlier payloads unreadable."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make() + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def with_dev_encryption(base: Settings, data: Path, ui_port: int) -> Settings:
+    """`kripto dev --encrypt`: the user's own keys and token if set, else the data folder's
+    (made on first use); the codec server answers the dev server's UI."""
+    from kripto.temporal.codec import new_key_line
+
+    update: dict[str, object] = {"codec_ui_origin": f"http://127.0.0.1:{ui_port}"}
+    if base.encryption_keys is None:
+        keys = _secret_file(data / KEYS_FILE, lambda: new_key_line("dev-1"))
+        update["encryption_keys"] = SecretStr(",".join(keys.read_text().split()))
+    if base.codec_token is None:
+        token = _secret_file(data / CODEC_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+        update["codec_token"] = SecretStr(token.read_text().strip())
+    settings = base.model_copy(update=update)
+    from kripto.temporal.codec import parse_keys
+
+    if settings.encryption_keys is not None:
+        parse_keys(settings.encryption_keys.get_secret_value())  # a hand-edited file, say
+    return settings
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -85,6 +126,8 @@ class DevStack:
         self.options = options
         self.base = base
         self.console = console
+        #: Where other kripto commands find the dev keys and token (files, never the values).
+        self.encryption_env: dict[str, str] = {}
 
     def run(self) -> None:
         # Until the event loop takes over, SIGTERM unwinds like Ctrl-C, so what started is stopped.
@@ -99,7 +142,25 @@ class DevStack:
             self.console.print(f"starting Postgres in {postgres.pgdata}")
             server_url = postgres.start()
             stack.callback(postgres.stop)
-            temporal = TemporalDevServer(data, self.options.port, self.options.ui_port)
+            codec_endpoint = None
+            if self.options.encrypt:
+                user_keys = self.base.encryption_keys is not None
+                user_token = self.base.codec_token is not None
+                self.base = with_dev_encryption(self.base, data, self.options.ui_port)
+                if not user_keys:
+                    self.encryption_env["KRIPTO_ENCRYPTION_KEYS_FILE"] = str(data / KEYS_FILE)
+                if not user_token:
+                    self.encryption_env["KRIPTO_CODEC_TOKEN_FILE"] = str(data / CODEC_TOKEN_FILE)
+                self.encryption_env["KRIPTO_CODEC_UI_ORIGIN"] = self.base.codec_ui_origin
+                codec_endpoint = codec_url(self.base)
+                if not port_is_free(self.base.codec_port, self.base.codec_host):
+                    raise StartupError(
+                        f"KRIPTO_CODEC_PORT {self.base.codec_port} is already in use;"
+                        " choose another with KRIPTO_CODEC_PORT"
+                    )
+            temporal = TemporalDevServer(
+                data, self.options.port, self.options.ui_port, codec_endpoint
+            )
             self.console.print(f"starting Temporal on {temporal.address}")
             temporal.start()
             stack.callback(temporal.stop)
@@ -125,7 +186,18 @@ class DevStack:
         }
         if self.options.every is not None:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"
+        if self.options.encrypt:
+            env.update(self.encryption_env)
         write_dev_env(data / "dev.env", env)
+        codec: asyncio.Task[None] | None = None
+        if self.options.encrypt:
+            listening = asyncio.Event()
+            codec = asyncio.create_task(serve_codec(settings, started=listening.set))
+            waiter = asyncio.create_task(listening.wait())
+            await asyncio.wait([codec, waiter], return_when=asyncio.FIRST_COMPLETED)
+            if codec.done():
+                waiter.cancel()
+                await codec  # raises why it could not listen
 
         client = await connect_client(settings)
         stop = asyncio.Event()
@@ -139,6 +211,9 @@ class DevStack:
         outcomes = await ensure_schedules(client, settings)
         self._banner(settings, temporal, outcomes)
         await worker
+        if codec is not None:
+            codec.cancel()
+            await asyncio.gather(codec, return_exceptions=True)
         self.console.print("stopped the worker; stopping Temporal and Postgres")
 
     async def _choose_feed(self) -> Literal["coinbase", "simulated"]:
@@ -178,7 +253,13 @@ class DevStack:
                 f"Running     worker on task queue '{settings.task_queue}', feed"
                 f" '{settings.feed}', exchange '{settings.exchange}'\n"
                 f"Schedules   {schedules}, {cadence}\n"
-                f"Settings    {settings.data_dir / 'dev.env'}\n"
+                + (
+                    f"Codec       {codec_url(settings)} (payloads encrypted; token in"
+                    f" {settings.data_dir / CODEC_TOKEN_FILE})\n"
+                    if self.options.encrypt
+                    else ""
+                )
+                + f"Settings    {settings.data_dir / 'dev.env'}\n"
                 "Stop        Ctrl-C (or SIGTERM) stops everything started here",
                 title="kripto dev",
             )

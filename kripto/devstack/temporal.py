@@ -42,10 +42,18 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -
 
 
 class TemporalDevServer:
-    def __init__(self, data_dir: Path, port: int = 7233, ui_port: int = 8233) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int = 7233,
+        ui_port: int = 8233,
+        codec_endpoint: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.ui_port = ui_port
+        #: The remote codec the Web UI decodes payloads with (`kripto dev --encrypt`).
+        self.codec_endpoint = codec_endpoint
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,6 +90,8 @@ class TemporalDevServer:
             # registers any that an older data folder lacks).
             *dev_server_flags(),
         ]
+        if self.codec_endpoint is not None:
+            args += ["--ui-codec-endpoint", self.codec_endpoint]
         with open(self.log_path, "ab") as log:
             # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.
             self.process = subprocess.Popen(

@@ -3,10 +3,12 @@ key when the cluster asks for them (a self-hosted cluster behind TLS, or Tempora
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import TLSConfig
 
 from kripto.settings import Settings, SettingsError
@@ -41,8 +43,25 @@ def tls_config(settings: Settings) -> TLSConfig | None:
     )
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic data converter, so models cross as camelCase JSON; with encryption keys set,
+    every payload is also sealed (kripto.temporal.codec), and failure messages and stack traces
+    travel as an encrypted payload too, since an error may quote an amount. The worker, the CLI,
+    `kripto dev` and the schedules all connect here, so all of them read and write alike."""
+    if settings.encryption_keys is None:
+        return pydantic_data_converter
+    from kripto.temporal.codec import EncryptionCodec, parse_keys
+
+    keys = parse_keys(settings.encryption_keys.get_secret_value())
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect_client(settings: Settings) -> Client:
-    """A client with the pydantic data converter, so models cross as camelCase JSON."""
+    """A client with Kripto's data converter (see `data_converter`)."""
     tls = tls_config(settings)
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
@@ -51,7 +70,7 @@ async def connect_client(settings: Settings) -> Client:
             namespace=settings.temporal_namespace,
             api_key=api_key,
             tls=tls if tls is not None else False,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
         )
     except RuntimeError as exc:
         detail = str(exc)

@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.models import RateTickInput
 from kripto.settings import Settings
-from kripto.temporal.search_attributes import PRODUCT, ensure_search_attributes
+from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
 from workflows.ids import schedule_id, tick_workflow_id
 from workflows.rate_tick import RateTickWorkflow
 
@@ -51,6 +51,8 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
     fingerprint = hashlib.sha256(
         json.dumps(
             [product_id, cadence, settings.task_queue, OVERLAP.name, CATCHUP_SECONDS, PRODUCT.name]
+            # Turning encryption on or off changes what ticks may show: update the schedule.
+            + ([] if settings.amounts_in_metadata else ["no amounts in metadata"])
         ).encode()
     ).hexdigest()[:16]
     schedule = Schedule(
@@ -59,7 +61,7 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
             RateTickInput(product_id=product_id),
             id=tick_workflow_id(product_id),
             task_queue=settings.task_queue,
-            memo={SPEC_MEMO: fingerprint},
+            memo={SPEC_MEMO: fingerprint, **(amounts_memo(settings.amounts_in_metadata) or {})},
             static_summary=f"{product_id} rate tick ({cadence})",
             typed_search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(PRODUCT, product_id)]
@@ -81,7 +83,7 @@ async def ensure_schedule(client: Client, settings: Settings, product_id: str) -
         pass
     handle = client.get_schedule_handle(sid)
     current = await handle.describe()
-    if _fingerprint(client, current.schedule) == fingerprint:
+    if await _fingerprint(client, current.schedule) == fingerprint:
         return "unchanged"
 
     def update(input: ScheduleUpdateInput) -> ScheduleUpdate:
@@ -116,11 +118,14 @@ async def set_paused(client: Client, settings: Settings, paused: bool, note: str
     return changed
 
 
-def _fingerprint(client: Client, schedule: Schedule) -> str | None:
+async def _fingerprint(client: Client, schedule: Schedule) -> str | None:
     action = schedule.action
     if not isinstance(action, ScheduleActionStartWorkflow) or not action.memo:
         return None
     value = action.memo.get(SPEC_MEMO)
     if isinstance(value, Payload):
-        value = client.data_converter.payload_converter.from_payload(value, str)
+        try:  # a described schedule's memo is raw: it may be encrypted
+            [value] = await client.data_converter.decode([value], [str])
+        except Exception:  # sealed with a key no longer listed, say: rewrite it
+            return None
     return value if isinstance(value, str) else None

@@ -92,6 +92,20 @@ def _as_double(amount: Decimal) -> float:
     return float(amount)
 
 
+#: The memo entry that tells a workflow to keep amounts out of its metadata (search attributes,
+#: summaries, current details): `Settings.amounts_in_metadata`, decided by whoever starts it
+#: (the CLI, the schedule, a parent workflow), since a workflow cannot read settings. Absent
+#: means True, so a plain `temporal workflow start` and every history recorded before it behave
+#: as before. It rides in the memo rather than the input so the user's trade request stays
+#: exactly the seed's shape, and is fixed at the start, so a replay makes the same choice.
+AMOUNTS_MEMO = "kriptoAmountsInMetadata"
+
+
+def amounts_memo(amounts_in_metadata: bool) -> dict[str, Any] | None:
+    """The memo a starter passes on: nothing when amounts may be shown (the default)."""
+    return None if amounts_in_metadata else {AMOUNTS_MEMO: False}
+
+
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Register the attributes the namespace lacks; returns the names it added."""
     try:
