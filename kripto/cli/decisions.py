@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kripto.cli.common import console, open_database, print_json, run
+from kripto.cli.tables import decisions_table
 from kripto.db.decisions import DecisionRepository
 from kripto.decisions import Decision
 from kripto.settings import Settings, load_settings
@@ -25,13 +25,7 @@ def decisions(
     if as_json:
         print_json([d.to_json_dict() for d in rows])
         return
-    table = Table("tick (UTC)", "product", "action", "amount", "strategy", "reason")
-    for d in rows:
-        amount = f"£{d.amount:.2f}" if d.action != "hold" else ""
-        table.add_row(
-            f"{d.tick_time:%Y-%m-%d %H:%M:%S}", d.product_id, d.action, amount, d.strategy, d.reason
-        )
-    console.print(table)
+    console.print(decisions_table(rows))
 
 
 async def recent(settings: Settings, limit: int, product: str | None) -> list[Decision]:

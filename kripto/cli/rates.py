@@ -4,12 +4,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kripto.cli.common import console, fail, open_database, print_json, run
+from kripto.cli.tables import rates_table
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, check_product
-from kripto.money import plain
 from kripto.settings import Settings, load_settings
 
 
@@ -32,12 +31,7 @@ def rates(
     if as_json:
         print_json([r.seed_shape() for r in rows])
         return
-    table = Table("dateTime (UTC)", "rate", "source", title=f"{product}, last {days} days")
-    for r in rows:
-        source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
-        table.add_row(f"{r.date_time:%Y-%m-%d %H:%M:%S}", plain(r.rate), source)
-    console.print(table)
-    console.print(f"{len(rows)} rates")
+    console.print(rates_table(rows, f"{product}, last {days} days"))
 
 
 async def read_rates(settings: Settings, product: str, days: int) -> list[Rate]:

@@ -13,11 +13,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.cli.common import console, fail, open_database, print_json, run
+from kripto.cli.tables import orders_table, wallet_table
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
-from kripto.money import plain
 from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
@@ -112,12 +112,7 @@ def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if as_json:
         print_json(result.to_json_dict())
         return
-    table = Table("currency", "balance", "hold", "available", "account id", title="Wallet")
-    for name, balance in (("GBP", result.gbp), ("BTC", result.btc)):
-        table.add_row(
-            name, plain(balance.balance), plain(balance.hold), plain(balance.available), balance.id
-        )
-    console.print(table)
+    console.print(wallet_table(result))
 
 
 async def get_wallet(settings: Settings) -> Wallet:
@@ -156,29 +151,4 @@ def show_order(order: Order, title: str) -> None:
 
 
 def show_orders(orders: list[Order], title: str) -> None:
-    table = Table(
-        "created (UTC)",
-        "side",
-        "product",
-        "funds",
-        "filled BTC",
-        "value",
-        "fees",
-        "settled",
-        "key",
-        title=title,
-    )
-    for o in orders:
-        table.add_row(
-            f"{o.created_at:%Y-%m-%d %H:%M:%S}",
-            o.side.value,
-            o.product_id,
-            plain(o.funds),
-            plain(o.filled_size),
-            plain(o.executed_value),
-            plain(o.fill_fees),
-            "yes" if o.settled else "no",
-            o.client_order_id,
-        )
-    console.print(table)
-    console.print(f"{len(orders)} trades")
+    console.print(orders_table(orders, title))
