@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prove Kripto installs and runs on one Python: a fresh venv, the pinned constraints (wheels
-# only, as a user's machine gets them), then `kripto --help`, a synthetic backtest and the unit
+# Prove Kripto installs and runs on one Python: a fresh venv, the pinned constraints
+# (as `make install` takes them), then `kripto --help`, a synthetic backtest and the unit
 # tests. Usage: scripts/smoke.sh python3.12
 set -euo pipefail
 py=${1:?usage: scripts/smoke.sh PYTHON}
@@ -11,7 +11,7 @@ version=$("$py" -c 'import platform; print(platform.python_version())')
 echo "== $py ($version): installing into $venv"
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet --only-binary=:all: -c "$root/constraints.txt" "$root[dev]"
+"$venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" "$root[dev]"
 cd "$root"
 "$venv/bin/kripto" --help >/dev/null
 "$venv/bin/kripto" backtest --synthetic 2 --seed 1 --json >/dev/null

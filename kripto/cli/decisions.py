@@ -4,11 +4,11 @@ from typing import Annotated
 
 import typer
 
-from kripto.cli.common import console, open_database, print_json, run
+from kripto.cli.common import DataDir, console, open_database, print_json, run, settings_for
 from kripto.cli.tables import decisions_table
 from kripto.db.decisions import DecisionRepository
 from kripto.decisions import Decision
-from kripto.settings import Settings, load_settings
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -19,9 +19,10 @@ def decisions(
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=10000)] = 20,
     product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """What each tick decided, and why (newest first)."""
-    rows = run(recent(load_settings(), limit, product))
+    rows = run(recent(settings_for(data_dir), limit, product))
     if as_json:
         print_json([d.to_json_dict() for d in rows])
         return
