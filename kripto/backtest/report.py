@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from kripto.backtest.engine import BacktestResult
-from kripto.money import PENNY, fmt_gbp
+from kripto.money import PENNY, fmt_gbp, plural
 
 
 def _pct(value: Decimal | float | None) -> str | None:
@@ -78,7 +78,10 @@ def summary(result: BacktestResult) -> Table:
         ("total return", r["totalReturn"]),
         ("buy and hold", r["buyAndHoldReturn"]),
         ("daily DCA", r["dailyDcaReturn"]),
-        ("trades", f"{r['trades']} ({r['buys']} buys, {r['sells']} sells)"),
+        (
+            "trades",
+            f"{r['trades']} ({plural(r['buys'], 'buy')}, {plural(r['sells'], 'sell')})",
+        ),
         ("fees paid", f"{fmt_gbp(result.fees_paid)} (fee rate {r['feeRate']})"),
         ("max drawdown", r["maxDrawdown"]),
         ("winning round trips", f"{r['winningRoundTrips'] or 'n/a'} of {r['roundTrips']}"),
