@@ -53,6 +53,6 @@ def config_table(rows: list[tuple[str, str, str]]) -> Table:
     for name, value, note in rows:
         shown = value if not note else f"{value} [dim]({note})[/dim]"
         if note.startswith("unused"):
-            shown = f"[dim]{value} ({note})[/dim]"
+            shown = f"[dim]{value or 'unset'} ({note})[/dim]"
         table.add_row(name, shown)
     return table
