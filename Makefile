@@ -1,13 +1,15 @@
 # Kripto: `make run` starts everything on a laptop; `make test` runs the whole suite offline.
 SHELL := /bin/bash
 VENV ?= .venv
-# Prefer Python 3.12 (3.11's import lock can upset the Temporal sandbox); accept 3.11+.
-PY_CANDIDATES := python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.13 python3.11 python3
-PYTHON ?= $(shell for p in $(PY_CANDIDATES); do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+# Python 3.12 or newer: numpy 2.5 and contourpy 1.4 (pinned in constraints.txt) ship no 3.11
+# wheels, and 3.11's import lock can upset the Temporal sandbox. `make smoke` proves the pins.
+PY_CANDIDATES := python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.13 python3
+PYTHON ?= $(shell for p in $(PY_CANDIDATES); do $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+PY_HELP := install it with your package manager (apt install python3.12, brew install python@3.12) or pyenv (pyenv install 3.12), then run make again, or name one: make PYTHON=/path/to/python3.12
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt install sysdeps bench clean
+.PHONY: run test lint fmt install sysdeps bench clean smoke
 
 # Debian packages the tests drive: a real browser (Chromium and its driver) and promtool.
 # Installed only when missing, so a fresh machine (CI may be one) gets them and others skip.
@@ -15,7 +17,8 @@ SYSDEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
-	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: Kripto needs Python 3.12 or newer; $(PY_HELP)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); Kripto needs 3.12 or newer: $(PY_HELP)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
@@ -45,6 +48,13 @@ sysdeps:
 
 test: lint sysdeps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Install from scratch with the pinned constraints in a throw-away venv and run the smoke test
+# (kripto --help, a synthetic backtest, the unit tests) on each Python Kripto supports.
+# Slow (a clean install each), so not part of `make test`. SMOKE_PYTHONS overrides the list.
+SMOKE_PYTHONS ?= $(PYTHON)
+smoke:
+	@for p in $(SMOKE_PYTHONS); do scripts/smoke.sh $$p || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

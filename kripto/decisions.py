@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire
+from kripto.money import fmt_gbp
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy
 from kripto.strategies.series import longest_gap, minute_grid
@@ -135,7 +136,7 @@ def decide(
         )
     return decision(
         side.value,
-        f"{strategy.name} signal at {latest}; {side.value} £{sized.amount:.2f}",
+        f"{strategy.name} signal at {latest}; {side.value} {fmt_gbp(sized.amount)}",
         amount=sized.amount,
         ind=indicators,
     )

@@ -26,15 +26,25 @@ class Fill:
 
     @property
     def gbp_change(self) -> Decimal:
-        """What the quote balance moves by: minus value and fee for a buy, plus value less fee
-        for a sell (the original receipt added the fee to a sell's proceeds; it must not)."""
-        if self.side is Side.BUY:
-            return -(self.executed_value + self.fill_fees)
-        return self.executed_value - self.fill_fees
+        return gbp_change(self.side, self.executed_value, self.fill_fees)
 
     @property
     def btc_change(self) -> Decimal:
-        return self.filled_size if self.side is Side.BUY else -self.filled_size
+        return btc_change(self.side, self.filled_size)
+
+
+def gbp_change(side: Side, executed_value: Decimal, fill_fees: Decimal) -> Decimal:
+    """What the quote balance moves by: minus value and fee for a buy, plus value less fee for a
+    sell (the original receipt added the fee to a sell's proceeds; it must not). The paper
+    wallet, the backtester and the receipt all take the sign from here."""
+    if side is Side.BUY:
+        return -(executed_value + fill_fees)
+    return executed_value - fill_fees
+
+
+def btc_change(side: Side, filled_size: Decimal) -> Decimal:
+    """What the base balance moves by: plus the size bought, minus the size sold."""
+    return filled_size if side is Side.BUY else -filled_size
 
 
 def market_fill(

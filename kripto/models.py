@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from kripto.money import plain
+from kripto.money import fmt_gbp, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -184,7 +184,7 @@ class TradeRequest(Wire):
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`."""
-        return f"{self.trade_type.value.upper()} £{self.amount:.2f} {self.product_id}"
+        return f"{self.trade_type.value.upper()} {fmt_gbp(self.amount)} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
         """The same side, amount and product: a key may be used again only for this."""

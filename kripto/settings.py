@@ -394,6 +394,17 @@ class Settings(BaseSettings):
         return self.encryption_keys is None
 
     @property
+    def dev_env(self) -> Path:
+        """Where `kripto dev` writes the addresses of the stack it runs."""
+        return self.data_dir / "dev.env"
+
+    @property
+    def temporal_address_is_default(self) -> bool:
+        """True when no source named a Temporal address: no TEMPORAL_ADDRESS (or
+        KRIPTO_TEMPORAL_ADDRESS) and no dev.env, so it is localhost:7233 by default."""
+        return "temporal_address" not in self.model_fields_set
+
+    @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
@@ -413,16 +424,22 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         if not self.database_url:
+            where = "" if self.dev_env.is_file() else f" (no {self.dev_env} here)"
             raise SettingsError(
-                "KRIPTO_DATABASE_URL is not set: start `kripto dev` first, or point it at Postgres"
+                f"KRIPTO_DATABASE_URL is not set{where}: start `kripto dev` first, pass"
+                " --data-dir (or set KRIPTO_DATA_DIR) to the folder `kripto dev` uses, or point"
+                " KRIPTO_DATABASE_URL at Postgres"
             )
         return self.database_url
 
-    def masked(self) -> dict[str, str]:
-        """Every setting as text, secrets shown as `********`."""
+    def masked(self, join: str | None = None) -> dict[str, str]:
+        """Every setting as text, secrets shown as `********`; with `join`, a list is its
+        items joined by it (`BTC-GBP, ETH-GBP`) rather than Python's `['BTC-GBP']`."""
         out: dict[str, str] = {}
         for name, value in self:
-            if isinstance(value, SecretStr):
+            if join is not None and isinstance(value, list | tuple):
+                out[name] = join.join(str(v) for v in value)
+            elif isinstance(value, SecretStr):
                 out[name] = "********"
             elif name == "database_url" and value:
                 out[name] = re.sub(r"//([^:@/]+):([^@/]+)@", r"//\1:********@", str(value))
@@ -491,9 +508,12 @@ def env_files(data_dir: Path | None = None) -> tuple[Path, ...]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings once. Bad settings raise SettingsError with one readable line.
-    `overrides` (command-line flags) win over every other source."""
+    `overrides` (command-line flags) win over every other source; a `data_dir` among them
+    (`--data-dir`) also decides where `dev.env` is read from."""
+    data_dir = overrides.get("data_dir")
+    files = env_files(Path(data_dir)) if data_dir is not None else env_files()
     try:
-        return Settings(_env_file=env_files(), **overrides)
+        return Settings(_env_file=files, **overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc, prefix="KRIPTO_")) from None
 

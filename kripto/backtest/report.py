@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from kripto.backtest.engine import BacktestResult
-from kripto.money import PENNY
+from kripto.money import PENNY, fmt_gbp, plural
 
 
 def _pct(value: Decimal | float | None) -> str | None:
@@ -74,12 +74,15 @@ def summary(result: BacktestResult) -> Table:
     grid = Table("", "", title=f"Backtest: {result.strategy} ({params})", show_header=False)
     for name, value in (
         ("period", f"{r['start']}, {r['points']:,} minutes ({days:,.1f} days)"),
-        ("start → end", f"£{result.start_gbp.quantize(PENNY):,} → £{r['finalEquity']}"),
+        ("start → end", f"{fmt_gbp(result.start_gbp)} → {fmt_gbp(result.final_equity)}"),
         ("total return", r["totalReturn"]),
         ("buy and hold", r["buyAndHoldReturn"]),
         ("daily DCA", r["dailyDcaReturn"]),
-        ("trades", f"{r['trades']} ({r['buys']} buys, {r['sells']} sells)"),
-        ("fees paid", f"£{r['feesPaid']} (fee rate {r['feeRate']})"),
+        (
+            "trades",
+            f"{r['trades']} ({plural(r['buys'], 'buy')}, {plural(r['sells'], 'sell')})",
+        ),
+        ("fees paid", f"{fmt_gbp(result.fees_paid)} (fee rate {r['feeRate']})"),
         ("max drawdown", r["maxDrawdown"]),
         ("winning round trips", f"{r['winningRoundTrips'] or 'n/a'} of {r['roundTrips']}"),
     ):

@@ -16,7 +16,7 @@ from kripto.backtest.csvfile import CsvError, read_prices
 from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
-from kripto.cli.common import console, fail, open_database, print_json
+from kripto.cli.common import DataDir, console, fail, open_database, print_json
 from kripto.db.rates import RateRepository
 from kripto.models import Rate
 from kripto.risk import risk_from_settings
@@ -45,6 +45,7 @@ def backtest(
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Replay history minute by minute with the live strategy, guards and fee arithmetic.
 
@@ -58,12 +59,12 @@ def backtest(
     start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
     if start_gbp <= 0:
         raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
-    overrides: dict[str, object] = {}
+    overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
     if fee is not None:
         overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
     if strategy is not None and strategy not in STRATEGY_NAMES:
         raise fail(f"--strategy must be one of {', '.join(STRATEGY_NAMES)}, not {strategy!r}")
-    chosen = strategy or _settings({}).strategy
+    chosen = strategy or _settings(dict(overrides)).strategy
     overrides["strategy"] = chosen
     names = PARAMETERS[chosen]
     for item in param or []:

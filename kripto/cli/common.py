@@ -6,18 +6,37 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
 from rich.console import Console
 
 from kripto.db import Database, connect
-from kripto.settings import Settings
+from kripto.settings import Settings, load_settings
+
+#: `--data-dir` on every command that talks to the stack: the folder whose `dev.env` (written by
+#: `kripto dev`) says where Temporal and Postgres are. Without it, KRIPTO_DATA_DIR, else ./.kripto.
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder `kripto dev` uses (reads its dev.env) [default: KRIPTO_DATA_DIR, .kripto].",
+        show_default=False,
+    ),
+]
 
 console = Console()
 errors = Console(stderr=True)
 T = TypeVar("T")
+
+
+def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
+    """The settings, with `--data-dir` (when given) choosing the dev.env to read."""
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return load_settings(**overrides)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

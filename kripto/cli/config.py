@@ -1,22 +1,58 @@
+"""`kripto config`: the effective settings, secrets masked, and where they were read from."""
+
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from kripto.cli.common import console
-from kripto.settings import env_files, load_settings
+from kripto.cli.common import DataDir, console, print_json, settings_for
+from kripto.settings import Settings, env_files
 
 
 def register(app: typer.Typer) -> None:
     app.command("config")(config)
 
 
-def config() -> None:
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """Print the effective settings, secrets masked."""
-    settings = load_settings()
-    table = Table("setting", "value", title="Effective settings")
-    for name, value in settings.masked().items():
-        table.add_row(f"KRIPTO_{name.upper()}", value)
-    console.print(table)
-    files = ", ".join(str(p) for p in env_files() if p.exists()) or "none"
-    console.print(f"read from the environment and: {files}")
+    settings = settings_for(data_dir)
+    rows = config_rows(settings)
+    files = [str(p) for p in env_files(settings.data_dir) if p.exists()]
+    if as_json:
+        print_json({"settings": dict((n, v) for n, v, _ in rows), "files": files})
+        return
+    console.print(config_table(rows), soft_wrap=False)
+    console.print(f"read from the environment and: {', '.join(files) or 'none'}", highlight=False)
+
+
+def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
+    """(setting, value, note) for each setting: lists as `a, b`, and the schedule setting that
+    does not apply (KRIPTO_SCHEDULE_EVERY wins over KRIPTO_SCHEDULE_CRON) marked unused."""
+    rows = []
+    every = settings.schedule_every is not None
+    for name, value in settings.masked(join=", ").items():
+        note = ""
+        if name == "schedule_cron":
+            note = "unused: KRIPTO_SCHEDULE_EVERY is set" if every else "applies"
+        elif name == "schedule_every":
+            note = "applies" if every else "unused: the cron applies"
+        rows.append((f"KRIPTO_{name.upper()}", value, note))
+    return rows
+
+
+def config_table(rows: list[tuple[str, str, str]]) -> Table:
+    """Long values (a database URL) fold onto the next line rather than end in "…"."""
+    table = Table(title="Effective settings", title_justify="left")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for name, value, note in rows:
+        shown = value if not note else f"{value} [dim]({note})[/dim]"
+        if note.startswith("unused"):
+            shown = f"[dim]{value or 'unset'} ({note})[/dim]"
+        table.add_row(name, shown)
+    return table

@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from kripto.cli.common import console, open_database, print_json, run
+from kripto.cli.common import DataDir, console, open_database, print_json, run, settings_for
+from kripto.cli.tables import decisions_table
 from kripto.db.decisions import DecisionRepository
 from kripto.decisions import Decision
-from kripto.settings import Settings, load_settings
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -19,19 +19,14 @@ def decisions(
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=10000)] = 20,
     product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """What each tick decided, and why (newest first)."""
-    rows = run(recent(load_settings(), limit, product))
+    rows = run(recent(settings_for(data_dir), limit, product))
     if as_json:
         print_json([d.to_json_dict() for d in rows])
         return
-    table = Table("tick (UTC)", "product", "action", "amount", "strategy", "reason")
-    for d in rows:
-        amount = f"£{d.amount:.2f}" if d.action != "hold" else ""
-        table.add_row(
-            f"{d.tick_time:%Y-%m-%d %H:%M:%S}", d.product_id, d.action, amount, d.strategy, d.reason
-        )
-    console.print(table)
+    console.print(decisions_table(rows))
 
 
 async def recent(settings: Settings, limit: int, product: str | None) -> list[Decision]:

@@ -10,8 +10,8 @@ import typer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from kripto.cli.common import console, fail, print_json, run
-from kripto.settings import Settings, load_settings
+from kripto.cli.common import DataDir, console, fail, print_json, run, settings_for
+from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.deployments import (
     DeploymentError,
@@ -52,9 +52,10 @@ def _call(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
 @deploy_app.command("status")
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Every build of the deployment: routing (current / ramping %), drainage, running trades."""
-    settings = load_settings()
+    settings = settings_for(data_dir)
     result: DeploymentStatus = _call(
         settings, lambda client: deployment_status(client, settings.deployment_name)
     )
@@ -65,9 +66,9 @@ def status(
 
 
 @deploy_app.command("promote")
-def promote_build(build: Build) -> None:
+def promote_build(build: Build, data_dir: DataDir = None) -> None:
     """Make BUILD current: every new workflow starts on it; pinned trades finish where they are."""
-    settings = load_settings()
+    settings = settings_for(data_dir)
     previous = _call(settings, lambda client: promote(client, settings.deployment_name, build))
     if previous == build:
         console.print(f"{build} is already current", highlight=False)
@@ -79,13 +80,14 @@ def promote_build(build: Build) -> None:
 def ramp_build(
     build: Build,
     pct: Annotated[str, typer.Argument(metavar="PCT", help="Percent of new workflows, 0-100.")],
+    data_dir: DataDir = None,
 ) -> None:
     """Start PCT% of new workflows on BUILD, the rest on the current build."""
     try:
         percentage = check_percentage(pct)
     except DeploymentError as exc:
         raise fail(str(exc)) from None
-    settings = load_settings()
+    settings = settings_for(data_dir)
     _call(settings, lambda client: ramp(client, settings.deployment_name, build, percentage))
     console.print(f"{build} is ramping: {percentage:g}% of new workflows start on it")
 
@@ -98,9 +100,10 @@ def rollback_build(
             metavar="[BUILD]", help="The build to return to; default: the previous current one."
         ),
     ] = None,
+    data_dir: DataDir = None,
 ) -> None:
     """Make the previous current build current again."""
-    settings = load_settings()
+    settings = settings_for(data_dir)
     before, after = _call(
         settings, lambda client: rollback(client, settings.deployment_name, build)
     )

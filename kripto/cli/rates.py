@@ -4,13 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from kripto.cli.common import console, fail, open_database, print_json, run
+from kripto.cli.common import DataDir, console, fail, open_database, print_json, run, settings_for
+from kripto.cli.tables import rates_table
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, check_product
-from kripto.money import plain
-from kripto.settings import Settings, load_settings
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -21,23 +20,19 @@ def rates(
     days: Annotated[int, typer.Option(help="How many days back.", min=1, max=366)] = 7,
     product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Show the stored rates, oldest first (the data-reader)."""
     try:
         check_product(product)
     except ValueError as exc:
         raise fail(f"--product: {exc}") from None
-    settings = load_settings()
+    settings = settings_for(data_dir)
     rows = run(read_rates(settings, product, days))
     if as_json:
         print_json([r.seed_shape() for r in rows])
         return
-    table = Table("dateTime (UTC)", "rate", "source", title=f"{product}, last {days} days")
-    for r in rows:
-        source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
-        table.add_row(f"{r.date_time:%Y-%m-%d %H:%M:%S}", plain(r.rate), source)
-    console.print(table)
-    console.print(f"{len(rows)} rates")
+    console.print(rates_table(rows, f"{product}, last {days} days"))
 
 
 async def read_rates(settings: Settings, product: str, days: int) -> list[Rate]:

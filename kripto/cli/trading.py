@@ -12,15 +12,25 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from kripto.cli.common import console, fail, open_database, print_json, run
+from kripto.cli.common import (
+    DataDir,
+    console,
+    errors,
+    fail,
+    open_database,
+    print_json,
+    run,
+    settings_for,
+)
+from kripto.cli.tables import orders_table, wallet_table
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
-from kripto.money import plain
-from kripto.settings import Settings, load_settings
+from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
+from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import amounts_memo, trade_attributes, trade_summary
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
@@ -39,6 +49,7 @@ def trade(
     key: Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")] = None,
     product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Place a market order exactly once under KEY, wait for it to settle, and print it."""
     trade_id = key or str(uuid.uuid4())
@@ -55,7 +66,7 @@ def trade(
         )
     except InvalidInput as exc:
         raise fail(str(exc)) from None
-    order, existed = run(start_trade(load_settings(), request))
+    order, existed = run(start_trade(settings_for(data_dir), request))
     if as_json:
         print_json(order.to_json_dict())
         return
@@ -68,6 +79,15 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect_client(settings)
     trade_id = request.idempotency_key or str(uuid.uuid4())
+    if await KillSwitch(client).engaged(request.product_id):
+        # The kill switch stops automatic trading; a person's own trade is deliberate, so it
+        # goes through, but not without saying so (to stderr: --json output stays JSON).
+        errors.print(
+            f"[yellow]note: the kill switch is on for {request.product_id}; this manual trade"
+            " goes through[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
     existed = False
     try:
         handle = await client.start_workflow(
@@ -111,18 +131,16 @@ async def first_request(client: Client, trade_id: str) -> TradeRequest | None:
     return None
 
 
-def wallet(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def wallet(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """Show the GBP and BTC balances (runs WalletWorkflow)."""
-    result = run(get_wallet(load_settings()))
+    result = run(get_wallet(settings_for(data_dir)))
     if as_json:
         print_json(result.to_json_dict())
         return
-    table = Table("currency", "balance", "hold", "available", "account id", title="Wallet")
-    for name, balance in (("GBP", result.gbp), ("BTC", result.btc)):
-        table.add_row(
-            name, plain(balance.balance), plain(balance.hold), plain(balance.available), balance.id
-        )
-    console.print(table)
+    console.print(wallet_table(result))
 
 
 async def get_wallet(settings: Settings) -> Wallet:
@@ -138,9 +156,10 @@ async def get_wallet(settings: Settings) -> Wallet:
 def trades(
     limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=10000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """List the recorded trades, newest first."""
-    rows = run(recent_trades(load_settings(), limit))
+    rows = run(recent_trades(settings_for(data_dir), limit))
     if as_json:
         print_json([o.to_json_dict() for o in rows])
         return
@@ -161,29 +180,4 @@ def show_order(order: Order, title: str) -> None:
 
 
 def show_orders(orders: list[Order], title: str) -> None:
-    table = Table(
-        "created (UTC)",
-        "side",
-        "product",
-        "funds",
-        "filled BTC",
-        "value",
-        "fees",
-        "settled",
-        "key",
-        title=title,
-    )
-    for o in orders:
-        table.add_row(
-            f"{o.created_at:%Y-%m-%d %H:%M:%S}",
-            o.side.value,
-            o.product_id,
-            plain(o.funds),
-            plain(o.filled_size),
-            plain(o.executed_value),
-            plain(o.fill_fees),
-            "yes" if o.settled else "no",
-            o.client_order_id,
-        )
-    console.print(table)
-    console.print(f"{len(orders)} trades")
+    console.print(orders_table(orders, title))

@@ -8,8 +8,8 @@ import sys
 
 import typer
 
-from kripto.cli.common import console, run
-from kripto.settings import Settings, load_settings
+from kripto.cli.common import DataDir, console, run, settings_for
+from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.worker import run_worker
 
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
 
 
-def worker() -> None:
+def worker(data_dir: DataDir = None) -> None:
     """Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM.
 
     The first SIGTERM or Ctrl-C stops it gracefully (see KRIPTO_SHUTDOWN_GRACE) and it exits 0;
@@ -33,7 +33,7 @@ def worker() -> None:
     # Kripto's own lines (start, shutdown) at INFO; libraries (httpx logs every request) stay
     # at WARNING.
     logging.getLogger("kripto").setLevel(logging.INFO)
-    run(serve(load_settings()))
+    run(serve(settings_for(data_dir)))
 
 
 async def serve(settings: Settings) -> None:

@@ -20,9 +20,12 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
+from kripto.db import connect
+from kripto.db.rates import RateRepository
 from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
+from kripto.devstack.warmup import first_decision
 from kripto.feeds.coinbase import CoinbaseSpotFeed
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
@@ -209,7 +212,7 @@ class DevStack:
             run_worker(client, settings, stop, take_over=True, announce=self.console.print)
         )
         outcomes = await ensure_schedules(client, settings)
-        self._banner(settings, temporal, outcomes)
+        self._banner(settings, temporal, outcomes, await self._first_decision(settings))
         await worker
         if codec is not None:
             codec.cancel()
@@ -236,9 +239,30 @@ class DevStack:
         )
         return "simulated"
 
+    async def _first_decision(self, settings: Settings) -> str:
+        """When the strategy has enough stored history to decide (see kripto.devstack.warmup)."""
+        now = datetime.now(UTC)
+        db = await connect(settings.require_database_url(), run_migrations=False)
+        try:
+            rates = await RateRepository(db).since(settings.products[0], now - timedelta(days=7))
+        except asyncpg.UndefinedTableError:  # a new database: the worker is still migrating it
+            rates = []
+        finally:
+            await db.close()
+        return first_decision(settings, rates, now)
+
     def _banner(
-        self, settings: Settings, temporal: TemporalDevServer, outcomes: Mapping[str, str]
+        self,
+        settings: Settings,
+        temporal: TemporalDevServer,
+        outcomes: Mapping[str, str],
+        first: str,
     ) -> None:
+        receipts = (
+            f"emailed by SES ({settings.ses_region}) to {settings.receipt_to}"
+            if settings.mailer == "ses"
+            else f".eml files in {settings.outbox_dir} (KRIPTO_MAILER=ses to email them)"
+        )
         cadence = (
             f"every {settings.schedule_every.total_seconds():g}s"
             if settings.schedule_every
@@ -253,6 +277,8 @@ class DevStack:
                 f"Running     worker on task queue '{settings.task_queue}', feed"
                 f" '{settings.feed}', exchange '{settings.exchange}'\n"
                 f"Schedules   {schedules}, {cadence}\n"
+                f"Decisions   {first}\n"
+                f"Receipts    {receipts}\n"
                 + (
                     f"Codec       {codec_url(settings)} (payloads encrypted; token in"
                     f" {settings.data_dir / CODEC_TOKEN_FILE})\n"

@@ -21,7 +21,7 @@ from kripto.errors import InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
 from kripto.fills import market_fill
 from kripto.models import Balance, Order, Side, Wallet
-from kripto.money import SATOSHI, fmt_gbp
+from kripto.money import SATOSHI, fmt_btc, fmt_gbp, fmt_rate
 
 _ORDER_COLUMNS = (
     "order_id, client_order_id, side, product_id, funds, filled_size, executed_value,"
@@ -31,10 +31,6 @@ _ORDER_COLUMNS = (
 
 def _order(row: Any) -> Order:
     return order_from_row(row, id_column="order_id")
-
-
-def _btc(value: Decimal) -> str:
-    return f"{value.quantize(SATOSHI):f}"
 
 
 class PaperExchange:
@@ -110,7 +106,8 @@ class PaperExchange:
         fill = market_fill(side, amount, rate.rate, self.fee_rate, self.product_increment)
         if fill.filled_size <= 0:
             raise InvalidInput(
-                f"{fmt_gbp(amount)} is too small to {side.value} any {product_id} at {rate.rate}"
+                f"{fmt_gbp(amount)} is too small to {side.value} any {product_id}"
+                f" at {fmt_rate(rate.rate)}"
             )
         base, _, quote = product_id.partition("-")
 
@@ -139,8 +136,8 @@ class PaperExchange:
             if side is Side.SELL and fill.filled_size > available[base]:
                 raise InsufficientFunds(
                     f"insufficient funds: selling {fmt_gbp(amount)} of {base} needs"
-                    f" {_btc(fill.filled_size)} {base} available,"
-                    f" wallet has {_btc(available[base])} {base}"
+                    f" {fmt_btc(fill.filled_size, unit=False)} {base} available,"
+                    f" wallet has {fmt_btc(available[base], unit=False)} {base}"
                 )
             row = await conn.fetchrow(
                 f"INSERT INTO paper_orders ({_ORDER_COLUMNS}, price)"

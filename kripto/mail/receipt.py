@@ -4,13 +4,13 @@ the GBP change right for sells too (the original added a sell's fee to its proce
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from kripto.fills import btc_change, gbp_change
 from kripto.mail.base import RenderedEmail
-from kripto.models import Order, Side
-from kripto.money import PENNY, SATOSHI
+from kripto.models import Order
+from kripto.money import fmt_btc, fmt_gbp, fmt_time_long
 
 SUBJECT = "Kripto Trade Receipt"
 
@@ -39,43 +39,25 @@ class ReceiptLines:
     time: str
 
 
-def _sign(value: Decimal, signed: bool) -> str:
-    return ("+" if value > 0 else "-" if value < 0 else "") if signed else ""
-
-
-def gbp(value: Decimal, signed: bool = False) -> str:
-    rounded = value.quantize(PENNY, rounding=ROUND_HALF_EVEN)
-    return f"{_sign(rounded, signed)}£{abs(rounded):,}"
-
-
-def btc(value: Decimal, signed: bool = False) -> str:
-    rounded = value.quantize(SATOSHI)
-    return f"{_sign(rounded, signed)}{abs(rounded):f} BTC"
-
-
 def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
     """GBP to the penny with £ (half-even), BTC to the satoshi; a change
     carries its sign: a buy spends value plus fee, a sell receives value less fee."""
     # The rate actually paid, GBP per BTC; an order that filled nothing has none.
     filled = order.filled_size
-    rate = f"{gbp(order.executed_value / filled)} per BTC" if filled else "n/a (nothing filled)"
-    if order.side is Side.BUY:
-        gbp_change = -(order.executed_value + order.fill_fees)
-        btc_change = order.filled_size
-    else:
-        gbp_change = order.executed_value - order.fill_fees
-        btc_change = -order.filled_size
+    rate = f"{fmt_gbp(order.executed_value / filled)} per BTC" if filled else "n/a (nothing filled)"
     return ReceiptLines(
         side=order.side.value.upper(),
         rate=rate,
-        fees=gbp(order.fill_fees),
-        price=gbp(order.executed_value),
-        gbp_change=gbp(gbp_change, signed=True),
-        btc_change=btc(btc_change, signed=True),
+        fees=fmt_gbp(order.fill_fees),
+        price=fmt_gbp(order.executed_value),
+        gbp_change=fmt_gbp(
+            gbp_change(order.side, order.executed_value, order.fill_fees), signed=True
+        ),
+        btc_change=fmt_btc(btc_change(order.side, order.filled_size), signed=True),
         trade_id=trade_id,
         order_id=order.id,
         product_id=order.product_id,
-        time=f"{order.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        time=fmt_time_long(order.created_at),
     )
 
 

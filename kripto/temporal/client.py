@@ -79,7 +79,19 @@ async def connect_client(settings: Settings) -> Client:
         raise SettingsError(
             f"TEMPORAL_ADDRESS: cannot reach Temporal at {settings.temporal_address}"
             f" {_describe_security(settings)}: {_explain(settings, detail)} ({detail})"
+            f"{_default_address_hint(settings)}"
         ) from None
+
+
+def _default_address_hint(settings: Settings) -> str:
+    """Outside the clone a command finds no dev.env and silently tries localhost:7233; say so."""
+    if not settings.temporal_address_is_default:
+        return ""
+    return (
+        f". No {settings.dev_env} was found and TEMPORAL_ADDRESS is not set, so this is the"
+        " default address: run the command where `kripto dev` runs, pass --data-dir (or set"
+        " KRIPTO_DATA_DIR) to its data folder, or set TEMPORAL_ADDRESS"
+    )
 
 
 _HANG_UPS = (

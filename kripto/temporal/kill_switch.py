@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,3 +29,56 @@ class KillSwitch:
                 return False
             raise
         return described.schedule.state.paused
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """One product's schedule as `kripto schedule status` shows it: paused or not, the note
+    the last pause or resume left (who and why), and when it next starts a tick."""
+
+    product_id: str
+    schedule_id: str
+    exists: bool
+    paused: bool = False
+    note: str = ""
+    next_runs: tuple[datetime, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "productId": self.product_id,
+            "scheduleId": self.schedule_id,
+            "exists": self.exists,
+            "paused": self.paused,
+            "note": self.note,
+            "nextRuns": [t.isoformat() for t in self.next_runs],
+        }
+
+
+async def schedule_status(client: Client, product_id: str) -> ScheduleStatus:
+    """The schedule's state from describe: `state.paused`, `state.note` and
+    `info.next_action_times` (none while paused)."""
+    sid = schedule_id(product_id)
+    try:
+        described = await client.get_schedule_handle(sid).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return ScheduleStatus(product_id, sid, exists=False)
+        raise
+    state = described.schedule.state
+    return ScheduleStatus(
+        product_id,
+        sid,
+        exists=True,
+        paused=state.paused,
+        note=state.note or "",
+        # The server lists the times the spec fires even while paused; none of them happens.
+        next_runs=() if state.paused else tuple(described.info.next_action_times),
+    )
+
+
+def pause_note(paused: bool, reason: str | None, who: str) -> str:
+    """What a pause or resume leaves on the schedule: who, with what, and why. The Web UI and
+    `kripto schedule status` show it."""
+    verb = "paused" if paused else "resumed"
+    command = "kripto schedule pause" if paused else "kripto schedule resume"
+    return f"{verb} by {who} with `{command}`" + (f": {reason}" if reason else "")

@@ -112,6 +112,9 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert f"http://127.0.0.1:{ui_port}" in banner
     assert "kripto-rates-BTC-GBP (created), every 2s" in banner
     assert "postgresql://" in banner
+    # Where receipts go, and when the strategy (rsi, 960 minutes) can first decide.
+    assert "Receipts    .eml files in " in banner
+    assert "Decisions   rsi needs 960 minutes of rates" in banner
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file

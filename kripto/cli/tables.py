@@ -1,0 +1,143 @@
+"""The CLI's tables, built to fit an 80-column terminal without cutting a figure short.
+
+Every figure goes through kripto.money (GBP to the penny, BTC to the satoshi, short UTC times),
+so no column needs more room than its widest honest value, and rich never has to end a cell
+with "…". `--json` on each command keeps every digit and the full times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.table import Table
+
+from kripto.decisions import Decision
+from kripto.models import Order, Rate, Wallet
+from kripto.money import fmt_amount, fmt_rate, fmt_time, plural
+
+
+def _table(title: str | None, caption: str | None = None) -> Table:
+    """No outer border and one space between columns: the width goes to the figures. Cells
+    never truncate (`overflow="fold"` at worst), so a figure is never shown cut short."""
+    return Table(
+        title=title,
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title_justify="left",
+        caption_justify="left",
+    )
+
+
+def _number(table: Table, header: str) -> None:
+    table.add_column(header, justify="right", no_wrap=True, overflow="fold")
+
+
+def _text(table: Table, header: str, *, wrap: bool = False) -> None:
+    table.add_column(header, no_wrap=not wrap, overflow="fold")
+
+
+def short_key(key: str) -> str:
+    """A key's first 8 characters: enough to tell trades apart in a table (a UUID's first
+    group); `kripto trades --json` has every key in full."""
+    return key[:8]
+
+
+def orders_table(orders: Sequence[Order], title: str) -> Table:
+    """One trade a line: time, side, GBP figures to the penny, BTC to the satoshi."""
+    products = {o.product_id for o in orders}
+    several = len(products) > 1
+    unit = "" if several else f" ({next(iter(products))})" if products else ""
+    table = _table(f"{title}{unit}", caption=f"{plural(len(orders), 'trade')}; times UTC")
+    _text(table, "created")
+    _text(table, "side")
+    if several:
+        _text(table, "product")
+    for header in ("funds £", "filled BTC", "value £", "fees £"):
+        _number(table, header)
+    _text(table, "settled")
+    _text(table, "key")
+    for o in orders:
+        quote = o.product_id.partition("-")[2] or "GBP"
+        base = o.product_id.partition("-")[0]
+        row = [fmt_time(o.created_at), o.side.value]
+        if several:
+            row.append(o.product_id)
+        row += [
+            fmt_amount(o.funds, quote),
+            fmt_amount(o.filled_size, base),
+            fmt_amount(o.executed_value, quote),
+            fmt_amount(o.fill_fees, quote),
+            "yes" if o.settled else "[yellow]no[/yellow]",
+            short_key(o.client_order_id),
+        ]
+        table.add_row(*row)
+    return table
+
+
+def wallet_table(wallet: Wallet) -> Table:
+    table = _table("Wallet", caption="account IDs: kripto wallet --json")
+    _text(table, "currency")
+    for header in ("balance", "hold", "available"):
+        _number(table, header)
+    for name, balance in (("GBP", wallet.gbp), ("BTC", wallet.btc)):
+        table.add_row(
+            name,
+            fmt_amount(balance.balance, name),
+            fmt_amount(balance.hold, name),
+            fmt_amount(balance.available, name),
+        )
+    return table
+
+
+def rates_table(rates: Sequence[Rate], title: str) -> Table:
+    table = _table(title, caption=f"{plural(len(rates), 'rate')}; times UTC")
+    _text(table, "time")
+    _number(table, "rate £")
+    _text(table, "source")
+    for r in rates:
+        source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
+        table.add_row(fmt_time(r.date_time), fmt_rate(r.rate), source)
+    return table
+
+
+def decisions_table(decisions: Sequence[Decision]) -> Table:
+    """The time and what was done (with its GBP) stay on one line; only the reason wraps, to
+    two lines at 80 columns even for the longest (a gap in the rates). The product and strategy
+    get a column only when they differ between rows; otherwise the title names them."""
+    products = {d.product_id for d in decisions}
+    strategies = {d.strategy for d in decisions}
+    named = [
+        *(products if len(products) == 1 else ()),
+        *(strategies if len(strategies) == 1 else ()),
+    ]
+    # Decisions come a minute apart, so a page of them is mostly one day: then the day is said
+    # once, in the title, and the reason gets its width.
+    days = {d.tick_time.date() for d in decisions}
+    one_day = len(days) == 1
+    if one_day:
+        named.append(f"{next(iter(days)):%Y-%m-%d}")
+    title = "Decisions, newest first" + (f" ({', '.join(named)})" if named else "")
+    table = _table(title, caption=f"{plural(len(decisions), 'decision')}; times UTC, £")
+    _text(table, "tick")
+    if len(products) > 1:
+        _text(table, "product")
+    _text(table, "action")
+    if len(strategies) > 1:
+        _text(table, "strategy")
+    _text(table, "reason", wrap=True)
+    for d in decisions:
+        row = [f"{d.tick_time:%H:%M}" if one_day else fmt_time(d.tick_time)]
+        if len(products) > 1:
+            row.append(d.product_id)
+        amount = f" {fmt_amount(d.amount, 'GBP')}" if d.action != "hold" else ""
+        row.append(f"{d.action}{amount}")
+        if len(strategies) > 1:
+            row.append(d.strategy)
+        # The stored reason starts with the action ("hold: …"), which has its own column.
+        row.append(d.reason.removeprefix(f"{d.action}: "))
+        table.add_row(*row)
+    return table

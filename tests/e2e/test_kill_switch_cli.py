@@ -1,0 +1,100 @@
+"""The kill switch from the command line, against the dev server: `kripto schedule pause`
+leaves who and why on the schedule, `kripto schedule status` shows it (and the next run once
+resumed), and a manual `kripto trade` during the pause goes through, saying so in one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, ScheduleState
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.db import Database
+from kripto.settings import Settings
+from kripto.temporal.schedules import desired_schedule
+from tests.e2e.test_trade_clis import cli, worker_env  # noqa: F401  (a fixture)
+from workflows.ids import schedule_id
+
+pytestmark = pytest.mark.e2e
+KRIPTO = [sys.executable, "-m", "kripto"]
+SID = schedule_id("BTC-GBP")
+
+
+@pytest.fixture
+async def paused_schedule(
+    dev_server_env: WorkflowEnvironment, settings: Settings
+) -> AsyncIterator[Client]:
+    """The BTC-GBP schedule, created paused (so it starts no tick), removed afterwards: the
+    dev server is shared by the session, and a paused BTC-GBP would make other tests hold."""
+    client = dev_server_env.client
+    handle = client.get_schedule_handle(SID)
+    try:
+        await handle.delete()
+    except RPCError as exc:
+        assert exc.status == RPCStatusCode.NOT_FOUND
+    schedule, _ = desired_schedule(settings, "BTC-GBP")
+    schedule.state = ScheduleState(paused=True, note="created paused by the test")
+    await client.create_schedule(SID, schedule)
+    try:
+        yield client
+    finally:
+        await handle.delete()
+
+
+async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
+    paused_schedule: Client,
+    worker_env: dict[str, str],  # noqa: F811
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    env = {**worker_env, "KRIPTO_PRODUCTS": "BTC-GBP"}
+    code, out, err = await cli(
+        [*KRIPTO, "schedule", "pause", "--reason", "checking the feed"], env, tmp_path
+    )
+    assert code == 0, err
+    assert f"paused {SID}" in out
+    assert "manual trades (`kripto trade`) still go through" in out
+
+    code, out, err = await cli([*KRIPTO, "schedule", "status", "--json"], env, tmp_path)
+    assert code == 0, err
+    [status] = json.loads(out)
+    assert status["productId"] == "BTC-GBP" and status["paused"] is True
+    assert status["nextRuns"] == []
+    assert status["note"].startswith("paused by ")
+    assert status["note"].endswith(" with `kripto schedule pause`: checking the feed")
+    code, out, err = await cli([*KRIPTO, "schedule", "status"], env, tmp_path)
+    assert code == 0, err
+    assert "paused" in out and "none while paused" in out and "checking the feed" in out
+
+    # A manual trade goes through during the pause, and says so (on stderr: --json stays JSON).
+    key = str(uuid.uuid4())
+    code, out, err = await cli(
+        [*KRIPTO, "trade", "buy", "10.00", "--key", key, "--json"], env, tmp_path
+    )
+    assert code == 0, err
+    assert err.strip() == (
+        "note: the kill switch is on for BTC-GBP; this manual trade goes through"
+    )
+    assert json.loads(out)["clientOrderId"] == key
+    assert await db.pool.fetchval("SELECT count(*) FROM trades WHERE trade_id = $1", key) == 1
+
+    code, out, err = await cli([*KRIPTO, "schedule", "resume"], env, tmp_path)
+    assert code == 0, err
+    code, out, err = await cli([*KRIPTO, "schedule", "status", "--json"], env, tmp_path)
+    [status] = json.loads(out)
+    assert status["paused"] is False and status["note"].startswith("resumed by ")
+    next_run = datetime.fromisoformat(status["nextRuns"][0])
+    assert next_run > datetime.now(UTC)
+    # Running again, a manual trade prints no note.
+    code, out, err = await cli(
+        [*KRIPTO, "trade", "buy", "10.00", "--key", str(uuid.uuid4()), "--json"], env, tmp_path
+    )
+    assert code == 0, err
+    assert "kill switch" not in err

@@ -1,0 +1,47 @@
+"""The `kripto dev` banner's decision line: how much history the strategy needs, how much is
+stored, and so when the first automatic decision can come."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from kripto.devstack.warmup import first_decision
+from kripto.models import Rate
+from kripto.settings import Settings
+
+NOW = datetime(2026, 11, 25, 14, 7, tzinfo=UTC)
+
+
+def minutes(count: int, newest: datetime) -> list[Rate]:
+    return [
+        Rate(date_time=newest - timedelta(minutes=i), rate=Decimal("70000"), source="simulated")
+        for i in reversed(range(count))
+    ]
+
+
+def test_an_empty_data_folder_waits_the_whole_window() -> None:
+    settings = Settings(_env_file=None)  # rsi, period 240: 960 minutes
+    assert first_decision(settings, [], NOW) == (
+        "rsi needs 960 minutes of rates for the RSI; none usable stored: first automatic"
+        " decision about 2026-11-26 06:07 UTC (in 16 h)"
+    )
+
+
+def test_stored_rates_up_to_now_count() -> None:
+    settings = Settings(_env_file=None, rsi_period=30)  # 120 minutes
+    assert first_decision(settings, minutes(45, NOW - timedelta(minutes=1)), NOW) == (
+        "rsi needs 120 minutes of rates for the RSI; 45 usable stored: first automatic"
+        " decision about 2026-11-25 15:22 UTC (in 1 h 15 min)"
+    )
+    assert first_decision(settings, minutes(200, NOW), NOW) == (
+        "rsi needs 120 minutes of rates for the RSI; 120 stored: it can decide from the first tick"
+    )
+
+
+def test_rates_older_than_the_gap_limit_do_not_count() -> None:
+    settings = Settings(_env_file=None, rsi_period=30)  # KRIPTO_MAX_GAP 60 minutes
+    old = minutes(500, NOW - timedelta(hours=3))
+    assert first_decision(settings, old, NOW).endswith(
+        "none usable stored: first automatic decision about 2026-11-25 16:07 UTC (in 2 h)"
+    )
