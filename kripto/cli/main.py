@@ -26,6 +26,7 @@ def _register_commands() -> None:
     from kripto.cli import (
         backtest,
         config,
+        dashboard,
         decisions,
         deploy,
         dev,
@@ -35,7 +36,18 @@ def _register_commands() -> None:
         worker,
     )
 
-    for module in (config, dev, rates, trading, decisions, schedule, worker, deploy, backtest):
+    for module in (
+        config,
+        dev,
+        dashboard,
+        rates,
+        trading,
+        decisions,
+        schedule,
+        worker,
+        deploy,
+        backtest,
+    ):
         module.register(app)
 
 
