@@ -27,7 +27,12 @@
   const hold = moneyChart.addSeries(LWC.LineSeries, { color: "#d29922", title: "buy and hold" });
 
   const $ = (id) => document.getElementById(id);
-  const gbp = (s) => (s == null ? "–" : "£" + Number(s).toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  // Display only: the figure is already rounded to the penny by the server.
+  const gbp = (s) => {
+    if (s == null) return "–";
+    const n = Number(s);
+    return (n < 0 ? "-£" : "£") + Math.abs(n).toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  };
   const points = (rows) => rows.map((r) => ({ time: r.time, value: Number(r.value) }));
   function cell(text, cls) {
     const td = document.createElement("td");
@@ -65,6 +70,10 @@
     const k = window.kriptoChart;
     k.points = rates.length; k.markers = drawn.length; k.valuePoints = chart.value.length;
     k.span = chart.span; k.draws += 1;
+    if (k.draws === 1) {
+      priceChart.timeScale().fitContent();
+      moneyChart.timeScale().fitContent();
+    }
     if (k.firstDrawMs === null) {
       requestAnimationFrame(() => { k.firstDrawMs = performance.now() - started; });
     }
@@ -100,7 +109,7 @@
     $("m-fees").textContent = gbp(m.fees);
     $("n-rate").textContent = n.rate ? gbp(n.rate) + " at " + n.rateTime.slice(11, 19) + " UTC" : "no rates yet";
     $("n-btc").textContent = m.btc + " BTC";
-    $("n-wallet").textContent = n.wallet ? Object.entries(n.wallet).map(([c, v]) => v + " " + c.toUpperCase()).join(", ") : "see kripto wallet";
+    $("n-wallet").textContent = n.wallet ? Object.entries(n.wallet).map(([c, v]) => (c === "gbp" ? gbp(v) : v + " BTC")).join(", ") : "see kripto wallet";
     const d = n.lastDecision;
     $("n-decision").textContent = d ? d.action + ": " + d.reason : "none yet";
     $("n-next").textContent = n.paused ? "paused" : n.nextTick ? n.nextTick.replace("T", " ").slice(0, 19) + " UTC" : "–";
