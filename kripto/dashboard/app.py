@@ -115,19 +115,26 @@ class Dashboard:
         if span not in SPANS:
             return JSONResponse({"error": "span must be day, week or all"}, status_code=400)
         data = self.data()
-        chart, latest = await asyncio.gather(data.chart(cast(Span, span)), data.latest_rate())
-        trades, decisions = await asyncio.gather(data.trades(), data.decisions())
-        money = await data.money(latest[1] if latest else None)
+        fills = await data.fills()
+        # Separate pool connections, so the queries and the schedule's RPC overlap.
+        chart, latest, trades, decisions, wallet, schedule = await asyncio.gather(
+            data.chart(cast(Span, span), fills),
+            data.latest_rate(),
+            data.trades(),
+            data.decisions(),
+            data.wallet(),
+            self.schedule_state(),
+        )
         return JSONResponse(
             {
                 "chart": chart,
-                "money": money,
+                "money": data.money(fills, latest[1] if latest else None),
                 "now": {
                     "rate": str(latest[1]) if latest else None,
                     "rateTime": latest[0].isoformat() if latest else None,
-                    "wallet": await data.wallet(),
+                    "wallet": wallet,
                     "lastDecision": decisions[0] if decisions else None,
-                    **await self.schedule_state(),
+                    **schedule,
                 },
                 "trades": trades,
                 "decisions": decisions,

@@ -85,9 +85,8 @@ class DashboardData:
             for r in rows
         ]
 
-    async def chart(self, span: Span) -> dict[str, Any]:
+    async def chart(self, span: Span, fills: list[Fill]) -> dict[str, Any]:
         rates = await self.rates(span)
-        fills = await self.fills()
         since = rates[0][0] if rates else None
         markers = await self.db.pool.fetch(
             "SELECT t.trade_id, t.side, t.created_at, t.executed_value, t.filled_size,"
@@ -120,8 +119,8 @@ class DashboardData:
             ],
         }
 
-    async def money(self, rate: Decimal | None) -> dict[str, Any]:
-        held = position(await self.fills())
+    def money(self, fills: list[Fill], rate: Decimal | None) -> dict[str, Any]:
+        held = position(fills)
         mark = rate if rate is not None else Decimal(0)
         return {
             "startGbp": _gbp(self.start_gbp),

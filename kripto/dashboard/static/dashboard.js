@@ -8,7 +8,9 @@
   const ui = document.querySelector('meta[name="kripto-ui"]').content;
   const POLL_MS = 3000;
   const started = performance.now();
-  let span = "day";
+  let span = ["day", "week", "all"].includes(new URLSearchParams(location.search).get("span"))
+    ? new URLSearchParams(location.search).get("span") : "day";
+  document.querySelectorAll("button.span").forEach((o) => o.classList.toggle("on", o.dataset.span === span));
   let markerInfo = new Map();
   // What the charts drew, for tests and the benchmark.
   window.kriptoChart = { points: 0, markers: 0, valuePoints: 0, draws: 0, firstDrawMs: null };
