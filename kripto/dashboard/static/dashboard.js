@@ -113,7 +113,7 @@
     $("n-btc").textContent = m.btc + " BTC";
     $("n-wallet").textContent = n.wallet ? Object.entries(n.wallet).map(([c, v]) => (c === "gbp" ? gbp(v) : v + " BTC")).join(", ") : "see kripto wallet";
     const d = n.lastDecision;
-    $("n-decision").textContent = d ? d.action + ": " + d.reason : "none yet";
+    $("n-decision").textContent = d ? d.reason : "none yet";  // a reason starts with its action
     $("n-next").textContent = n.paused ? "paused" : n.nextTick ? n.nextTick.replace("T", " ").slice(0, 19) + " UTC" : "–";
     $("k-state").textContent = n.paused === null ? "no schedule" : n.paused ? "PAUSED" : "running";
     $("k-state").className = n.paused ? "sell" : "buy";
