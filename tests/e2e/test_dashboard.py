@@ -96,6 +96,17 @@ async def test_dashboard_in_a_browser(
         assert (drawn["points"], drawn["markers"], drawn["valuePoints"]) == (DAY, 0, DAY)
         await expect(page.locator("#k-state")).to_have_text("running")
 
+        # A trade the limits refuse shows its one-line reason and trades nothing.
+        await page.fill("#trade-amount", "5000.00")
+        refused_key = await page.input_value("#trade-key")
+        await page.click("#trade-submit")
+        await expect(page.locator("#trade-result")).to_have_text(
+            "trade refused: InvalidInput: amount £5,000.00 is above the per-trade maximum of"
+            " £1,000.00 (KRIPTO_MAX_TRADE_GBP)"
+        )
+        assert await db.pool.fetchval("SELECT count(*) FROM trades") == 0
+        assert await page.input_value("#trade-key") != refused_key  # a new key for a new try
+
         # 3) A manual trade, clicked twice: one key, so one trade; it appears without a reload.
         await page.fill("#trade-amount", "25.00")
         key = await page.input_value("#trade-key")
@@ -117,6 +128,16 @@ async def test_dashboard_in_a_browser(
         memo = await (await dev_server_env.client.get_workflow_handle(key).describe()).memo()
         assert str(memo["by"]).startswith("traded from the dashboard by 127.0.0.1")
         await expect(page.locator("#m-fees")).not_to_have_text("£0.00")
+        # Hovering the trade's marker shows what it was and why (here: a manual trade).
+        bar = await page.evaluate(f"() => window.kriptoChart.markerBar({key!r})")
+        assert bar is not None
+        for dy in range(4, 40, 3):  # the arrow sits a little below its bar
+            await page.mouse.move(bar["x"], bar["y"] + dy)
+            if await page.locator("#tooltip").is_visible():
+                break
+        await expect(page.locator("#tooltip")).to_have_text(
+            re.compile(r"^BUY £24\.88 \(0\.\d+ BTC\): manual trade$")
+        )
         await page.screenshot(path=shots / "1-traded.png", full_page=True)
 
         # 4) Pause and resume.

@@ -12,6 +12,7 @@
     ? new URLSearchParams(location.search).get("span") : "day";
   document.querySelectorAll("button.span").forEach((o) => o.classList.toggle("on", o.dataset.span === span));
   let markerInfo = new Map();
+  let lastDrawn = [];
   // What the charts drew, for tests and the benchmark.
   window.kriptoChart = { points: 0, markers: 0, valuePoints: 0, draws: 0, firstDrawMs: null };
 
@@ -67,6 +68,7 @@
       };
     }).sort((a, b) => a.time - b.time) : [];
     markers.setMarkers(drawn);
+    lastDrawn = drawn;
     value.setData(points(chart.value));
     hold.setData(points(chart.hold));
     const k = window.kriptoChart;
@@ -136,12 +138,23 @@
     }
   }
 
+  // Where a marker's bar is on the page, for the browser test to hover it.
+  window.kriptoChart.markerBar = (id) => {
+    const m = lastDrawn.find((d) => d.id === id);
+    const el = document.getElementById("price-chart").getBoundingClientRect();
+    const bar = m && price.dataByIndex(price.data().findIndex((p) => p.time === m.time));
+    if (!bar) return null;
+    return { x: el.left + priceChart.timeScale().timeToCoordinate(m.time),
+             y: el.top + price.priceToCoordinate(bar.value) };
+  };
   priceChart.subscribeCrosshairMove((param) => {
     const tip = $("tooltip");
     const m = param.hoveredObjectId && markerInfo.get(param.hoveredObjectId);
     if (!m || !param.point) { tip.hidden = true; return; }
     tip.textContent = m.side.toUpperCase() + " " + gbp(m.value) + " (" + m.btc + " BTC): " + m.reason;
-    tip.style.left = param.point.x + 20 + "px";
+    const width = document.getElementById("price-chart").clientWidth;
+    // Beside the marker, on whichever side keeps the tooltip inside the chart.
+    tip.style.left = (param.point.x > width - 300 ? param.point.x - 280 : param.point.x + 20) + "px";
     tip.style.top = param.point.y + 40 + "px";
     tip.hidden = false;
   });
