@@ -294,7 +294,7 @@ class Dashboard:
         return self.page(
             "message.html.j2",
             title="Trading paused",
-            message=f"Trading is paused ({', '.join(changed) or 'no schedules'}). {note}.",
+            message=f"Trading is paused ({', '.join(changed) or 'no schedules'}): {note}.",
         )
 
     async def healthz(self, request: Request) -> Response:
