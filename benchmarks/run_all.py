@@ -15,6 +15,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("benchmarks.strategy_seeds", []),
     ("benchmarks.tick_latency", ["30"]),
     ("benchmarks.trade_latency", ["30"]),
+    ("benchmarks.dashboard_ready", ["10"]),
 )
 
 

@@ -21,6 +21,7 @@ from kripto.db.pool import Database
 from kripto.mail.base import Mailer
 from kripto.mail.receipt import render_receipt
 from kripto.models import Order
+from kripto.stoplinks import StopLinkSigner
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,17 @@ class ReceiptResult:
 
 
 class ReceiptService:
-    def __init__(self, db: Database, mailer: Mailer, *, to: str, sender: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        mailer: Mailer,
+        *,
+        to: str,
+        sender: str,
+        stop_links: StopLinkSigner | None = None,
+    ) -> None:
         self.db = db
+        self.stop_links = stop_links
         self.mailer = mailer
         self.to = to
         self.sender = sender
@@ -47,7 +57,8 @@ class ReceiptService:
             trade_id,
             self.to,
         )
-        email = render_receipt(trade_id, order)
+        stop_url = self.stop_links.url(trade_id, order.created_at) if self.stop_links else None
+        email = render_receipt(trade_id, order, stop_url)
         failure: Exception | None = None
         async with self.db.pool.acquire() as conn, conn.transaction():
             # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.

@@ -32,6 +32,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from kripto.models import check_product
 
 DEFAULT_DATA_DIR = Path(".kripto")
+DASHBOARD_TOKEN_FILE = "dashboard-token"
+STOP_LINK_SECRET_FILE = "stop-link-secret"
 _DURATION = re.compile(r"^\s*(-?\d+)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -191,6 +193,19 @@ class Settings(BaseSettings):
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
 
+    # The trader's dashboard (`kripto dashboard`) and the stop link in every receipt.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8237, ge=1, le=65535)
+    #: Needed for anything that changes state from the web (pause, resume, trade). Unset: read
+    #: from `<data dir>/dashboard-token` (written by `kripto dev`); else such changes are refused.
+    dashboard_token: SecretStr | None = None
+    #: Where people reach the dashboard (the receipt's stop link); unset: the dashboard's address.
+    public_url: str | None = None
+    #: Signs the receipts' stop links. Unset: `<data dir>/stop-link-secret`; else no stop link.
+    stop_link_secret: SecretStr | None = None
+    #: The Temporal Web UI, for links from the dashboard to each trade's workflow.
+    temporal_ui_url: str = "http://localhost:8233"
+
     @field_validator(
         "database_url",
         "temporal_tls_ca_file",
@@ -208,6 +223,9 @@ class Settings(BaseSettings):
         "encryption_keys_file",
         "codec_token",
         "codec_token_file",
+        "dashboard_token",
+        "public_url",
+        "stop_link_secret",
         mode="before",
     )
     @classmethod
@@ -403,6 +421,41 @@ class Settings(BaseSettings):
         """True when no source named a Temporal address: no TEMPORAL_ADDRESS (or
         KRIPTO_TEMPORAL_ADDRESS) and no dev.env, so it is localhost:7233 by default."""
         return "temporal_address" not in self.model_fields_set
+
+    @model_validator(mode="after")
+    def _secrets_from_data_dir(self) -> Settings:
+        """`kripto dev` writes the dashboard token and the stop-link secret into the data folder
+        (never into dev.env, which is plain configuration); unset settings take them from there."""
+        for field, name in (
+            ("dashboard_token", DASHBOARD_TOKEN_FILE),
+            ("stop_link_secret", STOP_LINK_SECRET_FILE),
+        ):
+            path = self.data_dir / name
+            if getattr(self, field) is None and path.is_file():
+                value = path.read_text().strip()
+                if value:
+                    setattr(self, field, SecretStr(value))
+        return self
+
+    @field_validator("public_url", "temporal_ui_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                "must be an http:// or https:// URL, for example http://127.0.0.1:8237"
+            )
+        return value.rstrip("/") if value else value
+
+    @property
+    def dashboard_url(self) -> str:
+        host = self.dashboard_host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.dashboard_port}"
+
+    @property
+    def stop_link_base(self) -> str:
+        """Where a receipt's stop link points: KRIPTO_PUBLIC_URL, else the dashboard."""
+        return self.public_url or self.dashboard_url
 
     @property
     def outbox_dir(self) -> Path:

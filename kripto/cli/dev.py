@@ -25,6 +25,12 @@ def dev(
         str | None, typer.Option(help="Schedule interval instead of every minute, e.g. 5s.")
     ] = None,
     feed: Annotated[str, typer.Option(help="Rate feed: auto, coinbase or simulated.")] = "auto",
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Dashboard port (default KRIPTO_DASHBOARD_PORT, 8237).", min=1, max=65535
+        ),
+    ] = None,
     paper_gbp: Annotated[
         str | None, typer.Option(help="GBP the paper wallet starts with (default 1000.00).")
     ] = None,
@@ -45,7 +51,17 @@ def dev(
         raise fail(f"--every: {exc}") from None
     if port == ui_port:
         raise fail("--port and --ui-port must differ")
-    options = DevOptions(data_dir, port, ui_port, interval, feed, encrypt)  # type: ignore[arg-type]
+    if dashboard_port is not None and dashboard_port in (port, ui_port):
+        raise fail("--dashboard-port must differ from --port and --ui-port")
+    options = DevOptions(
+        data_dir=data_dir,
+        port=port,
+        ui_port=ui_port,
+        every=interval,
+        feed=feed,  # type: ignore[arg-type]
+        encrypt=encrypt,
+        dashboard_port=dashboard_port,
+    )
     overrides: dict[str, object] = {"data_dir": data_dir}
     if paper_gbp is not None:
         overrides["paper_gbp"] = paper_gbp

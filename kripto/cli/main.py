@@ -27,6 +27,7 @@ def _register_commands() -> None:
         backtest,
         codec,
         config,
+        dashboard,
         decisions,
         deploy,
         dev,
@@ -39,6 +40,7 @@ def _register_commands() -> None:
     for module in (
         config,
         dev,
+        dashboard,
         rates,
         trading,
         decisions,

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
+from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import connect
 from kripto.db.rates import RateRepository
 from kripto.devstack.lock import DataDirLock
@@ -27,7 +28,7 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
 from kripto.devstack.warmup import first_decision
 from kripto.feeds.coinbase import CoinbaseSpotFeed
-from kripto.settings import Settings
+from kripto.settings import DASHBOARD_TOKEN_FILE, STOP_LINK_SECRET_FILE, Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec_server import codec_url
 from kripto.temporal.codec_server import serve as serve_codec
@@ -46,6 +47,8 @@ class DevOptions:
     every: timedelta | None = None
     feed: FeedChoice = "auto"
     encrypt: bool = False
+    #: None: KRIPTO_DASHBOARD_PORT (8237).
+    dashboard_port: int | None = None
 
 
 async def coinbase_answers(settings: Settings, product_id: str) -> bool:
@@ -120,6 +123,12 @@ def with_dev_encryption(base: Settings, data: Path, ui_port: int) -> Settings:
     return settings
 
 
+def data_dir_secret(path: Path) -> SecretStr:
+    """A secret kept in the data folder (the dashboard token, the stop-link secret): made once,
+    readable by its owner only, and the same on every later `kripto dev` in that folder."""
+    return SecretStr(_secret_file(path, lambda: secrets.token_urlsafe(32)).read_text().strip())
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -179,6 +188,13 @@ class DevStack:
                 "database_url": database_url,
                 "feed": feed,
                 "schedule_every": self.options.every,
+                "temporal_ui_url": temporal.ui_url,
+                "dashboard_port": self.options.dashboard_port or self.base.dashboard_port,
+                # The user's own settings win; else the data folder's, made on first start.
+                "dashboard_token": self.base.dashboard_token
+                or data_dir_secret(data / DASHBOARD_TOKEN_FILE),
+                "stop_link_secret": self.base.stop_link_secret
+                or data_dir_secret(data / STOP_LINK_SECRET_FILE),
             }
         )
         env = {
@@ -186,6 +202,10 @@ class DevStack:
             "KRIPTO_DATABASE_URL": database_url,
             "KRIPTO_DATA_DIR": str(data),
             "KRIPTO_FEED": feed,
+            "KRIPTO_TEMPORAL_UI_URL": temporal.ui_url,
+            "KRIPTO_DASHBOARD_PORT": str(settings.dashboard_port),
+            # For people and scripts; no setting reads it (KRIPTO_PUBLIC_URL is the setting).
+            "KRIPTO_DASHBOARD_URL": settings.dashboard_url,
         }
         if self.options.every is not None:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"
@@ -211,9 +231,21 @@ class DevStack:
         worker = asyncio.create_task(
             run_worker(client, settings, stop, take_over=True, announce=self.console.print)
         )
+        dashboard_up = asyncio.Event()
+        dashboard = asyncio.create_task(
+            serve_dashboard(settings, client, stop, started=dashboard_up.set)
+        )
         outcomes = await ensure_schedules(client, settings)
+        await asyncio.wait(
+            {asyncio.create_task(dashboard_up.wait()), dashboard}, return_when="FIRST_COMPLETED"
+        )
+        if dashboard.done():
+            stop.set()
+            await worker
+            dashboard.result()  # raises why the dashboard could not start
         self._banner(settings, temporal, outcomes, await self._first_decision(settings))
         await worker
+        await dashboard
         if codec is not None:
             codec.cancel()
             await asyncio.gather(codec, return_exceptions=True)
@@ -272,6 +304,8 @@ class DevStack:
         self.console.print(
             Panel(
                 f"Web UI      {temporal.ui_url}\n"
+                f"Dashboard   {settings.dashboard_url}\n"
+                f"Sign in     {login_url(settings)}\n"
                 f"Temporal    {temporal.address} (namespace {settings.temporal_namespace})\n"
                 f"Postgres    {settings.database_url}\n"
                 f"Running     worker on task queue '{settings.task_queue}', feed"

@@ -61,10 +61,12 @@ def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
     )
 
 
-def render_receipt(trade_id: str, order: Order) -> RenderedEmail:
+def render_receipt(trade_id: str, order: Order, stop_url: str | None = None) -> RenderedEmail:
+    """`stop_url`: the signed "Stop trading" link (kripto.stoplinks), when one can be made."""
     lines = receipt_lines(trade_id, order)
+    context = {"r": lines, "subject": SUBJECT, "stop_url": stop_url}
     return RenderedEmail(
         subject=SUBJECT,
-        text=_templates.get_template("receipt.txt.j2").render(r=lines, subject=SUBJECT),
-        html=_templates.get_template("receipt.html.j2").render(r=lines, subject=SUBJECT),
+        text=_templates.get_template("receipt.txt.j2").render(**context),
+        html=_templates.get_template("receipt.html.j2").render(**context),
     )

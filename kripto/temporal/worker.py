@@ -33,6 +33,7 @@ from kripto.mail import mailer_from_settings
 from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError
+from kripto.stoplinks import StopLinkSigner
 from kripto.strategies import strategy_from_settings
 from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
 from kripto.temporal.kill_switch import KillSwitch
@@ -122,8 +123,17 @@ async def build_services(settings: Settings) -> Services:
             mailer_from_settings(settings),
             to=settings.receipt_to,
             sender=settings.receipt_from,
+            stop_links=stop_link_signer(settings),
         ),
     )
+
+
+def stop_link_signer(settings: Settings) -> StopLinkSigner | None:
+    """Receipts carry a stop link only when there is a secret to sign it with."""
+    secret = settings.stop_link_secret
+    if secret is None:
+        return None
+    return StopLinkSigner(secret.get_secret_value(), settings.stop_link_base)
 
 
 def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:

@@ -104,8 +104,11 @@ def alive(pid: int) -> bool:
 
 
 def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path) -> None:
-    port, ui_port = free_port(), free_port()
-    args = ("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated")
+    port, ui_port, dash_port = free_port(), free_port(), free_port()
+    args = (
+        *("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated"),
+        *("--dashboard-port", str(dash_port)),
+    )
     dev = DevProcess(workdir, *args)
     dev.wait_for("Ctrl-C (or SIGTERM) stops everything")
     banner = dev.output()
@@ -121,6 +124,20 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert "KRIPTO_DATABASE_URL=postgresql://" in env_file
     # only where the stack is: the user's own choices stay in .env, which wins anyway
     assert "KRIPTO_EXCHANGE" not in env_file
+    assert f"KRIPTO_DASHBOARD_URL=http://127.0.0.1:{dash_port}" in env_file
+
+    # The dashboard: its address and a login URL in the banner; the token stays in the data
+    # folder (owner-only), never in dev.env.
+    token_file = workdir / ".kripto" / "dashboard-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    assert token not in env_file
+    assert f"Dashboard   http://127.0.0.1:{dash_port}" in banner
+    login = f"http://127.0.0.1:{dash_port}/login?token={token}"
+    assert login in banner
+    signed_in = httpx.get(login, timeout=10)
+    assert signed_in.status_code == 303
+    assert "kripto_session" in signed_in.cookies
 
     rates = wait_for_rates(workdir, 2)
     assert len(rates) >= 2, dev.output()

@@ -28,7 +28,7 @@ _LINE = re.compile(r"^#?\s?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 _NAME = re.compile(r"\b((?:KRIPTO|TEMPORAL)_[A-Z0-9_]+)\b")
 #: Kripto's own services in docker-compose.yml (the others are Postgres' and Temporal's images,
 #: whose TEMPORAL_* variables are theirs, not Kripto settings).
-KRIPTO_SERVICES = ("worker", "schedules")
+KRIPTO_SERVICES = ("worker", "schedules", "dashboard")
 
 
 def setting_names() -> dict[str, set[str]]:
@@ -133,6 +133,7 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
         "temporal-ui",
         "worker",
         "schedules",
+        "dashboard",
     }
     # Everything published listens on loopback only.
     published = {
@@ -143,6 +144,7 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
     assert published == {
         "temporal": [("127.0.0.1", "7233", 7233)],
         "temporal-ui": [("127.0.0.1", "8080", 8080)],
+        "dashboard": [("127.0.0.1", "8237", 8237)],
     }
     # Pinned images that support Worker Versioning, and tools that match the server.
     assert services["temporal"]["image"] == "temporalio/server:1.30.1"

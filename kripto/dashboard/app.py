@@ -1,0 +1,340 @@
+"""The trader's dashboard: one page (price, money, now, tables, the kill switch and a manual
+trade form) over a small JSON API it polls, plus the confirmation page of a receipt's stop link.
+
+Reading is open to whoever can reach the address (loopback unless told otherwise); changing
+anything (pause, resume, trade, a stop link) goes through kripto.dashboard.security."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+import asyncpg
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from kripto.dashboard.data import SPANS, DashboardData, Span
+from kripto.dashboard.security import (
+    COOKIE,
+    CSRF_HEADER,
+    Refused,
+    Session,
+    Sessions,
+    check_csrf,
+    check_origin,
+)
+from kripto.db.pool import Database
+from kripto.errors import InvalidInput
+from kripto.inputs import parse_trade_request
+from kripto.models import TradeRequest
+from kripto.settings import Settings
+from kripto.stoplinks import StopLinkError, StopLinkSigner
+from kripto.temporal.failures import root_cause
+from kripto.temporal.schedules import set_paused
+from workflows.ids import schedule_id
+from workflows.trade import TradeWorkflow
+
+_templates = Environment(
+    loader=PackageLoader("kripto.dashboard", "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
+    " frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+#: How long the trade form waits for its trade to settle before answering "still running".
+TRADE_WAIT_SECONDS = 60.0
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def _stamp(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+@dataclass
+class Dashboard:
+    settings: Settings
+    client: Client
+    db: Database
+    sessions: Sessions
+    stop_links: StopLinkSigner | None
+
+    @property
+    def product(self) -> str:
+        return self.settings.products[0]
+
+    def data(self) -> DashboardData:
+        return DashboardData(self.db, self.product, self.settings.paper_gbp)
+
+    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = _templates.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    def refusal(self, request: Request, exc: Refused) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        return self.page("message.html.j2", exc.status, title="Refused", message=exc.reason)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        session = self.sessions.of(request)
+        return self.page(
+            "index.html.j2",
+            product=self.product,
+            signed_in=bool(session and session.authenticated),
+            who=session.name if session else "",
+            csrf=session.csrf if session and session.authenticated else "",
+            ui=f"{self.settings.temporal_ui_url}/namespaces/{self.settings.temporal_namespace}",
+        )
+
+    async def state(self, request: Request) -> Response:
+        span = request.query_params.get("span", "day")
+        if span not in SPANS:
+            return JSONResponse({"error": "span must be day, week or all"}, status_code=400)
+        data = self.data()
+        fills = await data.fills()
+        # Separate pool connections, so the queries and the schedule's RPC overlap.
+        chart, latest, trades, decisions, wallet, schedule = await asyncio.gather(
+            data.chart(cast(Span, span), fills),
+            data.latest_rate(),
+            data.trades(),
+            data.decisions(),
+            data.wallet(),
+            self.schedule_state(),
+        )
+        return JSONResponse(
+            {
+                "chart": chart,
+                "money": data.money(fills, latest[1] if latest else None),
+                "now": {
+                    "rate": str(latest[1]) if latest else None,
+                    "rateTime": latest[0].isoformat() if latest else None,
+                    "wallet": wallet,
+                    "lastDecision": decisions[0] if decisions else None,
+                    **schedule,
+                },
+                "trades": trades,
+                "decisions": decisions,
+            }
+        )
+
+    async def schedule_state(self) -> dict[str, Any]:
+        try:
+            described = await self.client.get_schedule_handle(schedule_id(self.product)).describe()
+        except RPCError as exc:
+            return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
+        upcoming = described.info.next_action_times
+        return {
+            "paused": described.schedule.state.paused,
+            "note": described.schedule.state.note or "",
+            "nextTick": upcoming[0].isoformat() if upcoming else None,
+        }
+
+    # -- signing in --------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        try:
+            self.sessions.check_token(request.query_params.get("token"))
+        except Refused as exc:
+            return self.refusal(request, exc)
+        session = self.sessions.new(request, authenticated=True)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
+        return response
+
+    def authorised(self, request: Request, csrf: str | None) -> Session:
+        session = self.sessions.of(request)
+        if session is None or not session.authenticated:
+            raise Refused(401, "not signed in: open the dashboard's login URL with its token")
+        check_origin(request, self.settings.public_url)
+        check_csrf(session, csrf)
+        return session
+
+    # -- changing things ---------------------------------------------------------------------
+
+    async def pause(self, request: Request) -> Response:
+        return await self._switch(request, paused=True)
+
+    async def resume(self, request: Request) -> Response:
+        return await self._switch(request, paused=False)
+
+    async def _switch(self, request: Request, paused: bool) -> Response:
+        try:
+            session = self.authorised(request, request.headers.get(CSRF_HEADER))
+        except Refused as exc:
+            return self.refusal(request, exc)
+        verb = "paused" if paused else "resumed"
+        note = f"{verb} from the dashboard by {session.name} at {_stamp(_now())}"
+        changed = await set_paused(self.client, self.settings, paused, note)
+        return JSONResponse({"paused": paused, "schedules": changed, "note": note})
+
+    async def trade(self, request: Request) -> Response:
+        try:
+            session = self.authorised(request, request.headers.get(CSRF_HEADER))
+        except Refused as exc:
+            return self.refusal(request, exc)
+        try:
+            body = json.loads(await request.body() or b"null")
+            request_model = parse_trade_request([body])
+        except (ValueError, InvalidInput) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return await self._start_trade(request_model, session)
+
+    async def _start_trade(self, trade: TradeRequest, session: Session) -> Response:
+        trade_id = trade.idempotency_key or str(uuid.uuid4())
+        memo = {"by": f"traded from the dashboard by {session.name} at {_stamp(_now())}"}
+        existed = False
+        try:
+            handle = await self.client.start_workflow(
+                TradeWorkflow.run,
+                trade,
+                id=trade_id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                static_summary=trade.summary,
+                memo=memo,
+            )
+        except WorkflowAlreadyStartedError:
+            from kripto.cli.trading import first_request
+
+            existed = True
+            handle = self.client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
+            first = await first_request(self.client, trade_id)
+            if first is not None and not first.same_trade(trade):
+                reason = f"key {trade_id} was used for {first.summary}; this is {trade.summary}"
+                return JSONResponse({"error": reason}, status_code=409)
+        try:
+            order = await asyncio.wait_for(handle.result(), TRADE_WAIT_SECONDS)
+        except WorkflowFailureError as exc:
+            return JSONResponse(
+                {"error": f"trade refused: {root_cause(exc)}", "id": trade_id}, status_code=422
+            )
+        except TimeoutError:
+            return JSONResponse({"id": trade_id, "running": True}, status_code=202)
+        return JSONResponse({"id": trade_id, "existed": existed, "order": order.to_json_dict()})
+
+    # -- the stop link -----------------------------------------------------------------------
+
+    def _stop_link(self, token: str) -> Any:
+        if self.stop_links is None:
+            raise Refused(404, "stop links are off here (KRIPTO_STOP_LINK_SECRET is not set)")
+        try:
+            return self.stop_links.verify(token, _now())
+        except StopLinkError as exc:
+            raise Refused(403, str(exc)) from None
+
+    async def _used(self, link_id: str) -> bool:
+        return bool(
+            await self.db.pool.fetchval("SELECT 1 FROM used_stop_links WHERE link_id = $1", link_id)
+        )
+
+    async def stop_page(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            link = self._stop_link(token)
+            if await self._used(link.link_id):
+                raise Refused(410, "This stop link has already been used.")
+        except Refused as exc:
+            return self.refusal(request, exc)
+        session = self.sessions.of(request) or self.sessions.new(request, authenticated=False)
+        response = self.page(
+            "stop.html.j2", token=token, csrf=session.csrf, expires=_stamp(link.expires)
+        )
+        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
+        return response
+
+    async def stop_confirm(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        form = dict(parse_qsl((await request.body()).decode(errors="replace")))
+        try:
+            link = self._stop_link(token)
+            session = self.sessions.of(request)
+            if session is None:
+                raise Refused(403, "refused: no session (open the stop link again)")
+            check_origin(request, self.settings.public_url)
+            check_csrf(session, form.get("csrf"))
+            note = (
+                f"paused by a receipt's stop link (link {link.link_id}) from {session.name}"
+                f" at {_stamp(_now())}"
+            )
+            try:
+                await self.db.pool.execute(
+                    "INSERT INTO used_stop_links (link_id, used_by) VALUES ($1, $2)",
+                    link.link_id,
+                    session.name,
+                )
+            except asyncpg.UniqueViolationError:
+                raise Refused(410, "This stop link has already been used.") from None
+        except Refused as exc:
+            return self.refusal(request, exc)
+        changed = await set_paused(self.client, self.settings, True, note)
+        return self.page(
+            "message.html.j2",
+            title="Trading paused",
+            message=f"Trading is paused ({', '.join(changed) or 'no schedules'}): {note}.",
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+
+def create_app(
+    settings: Settings, client: Client, db: Database, *, close_db: bool = False
+) -> Starlette:
+    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
+    secret = settings.stop_link_secret
+    board = Dashboard(
+        settings,
+        client,
+        db,
+        Sessions(token),
+        StopLinkSigner(secret.get_secret_value(), settings.stop_link_base) if secret else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_db:
+            await db.close()
+
+    from importlib.resources import files
+
+    static = str(files("kripto.dashboard") / "static")
+    return Starlette(
+        routes=[
+            Route("/", board.index),
+            Route("/healthz", board.healthz),
+            Route("/login", board.login),
+            Route("/api/state", board.state),
+            Route("/api/pause", board.pause, methods=["POST"]),
+            Route("/api/resume", board.resume, methods=["POST"]),
+            Route("/api/trade", board.trade, methods=["POST"]),
+            Route("/stop/{token}", board.stop_page, methods=["GET"]),
+            Route("/stop/{token}", board.stop_confirm, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=static), name="static"),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,188 @@
+"""What the dashboard shows, read from Postgres. Money stays Decimal here; the JSON view turns
+it into strings. Chart series are downsampled in SQL (the last rate of each bucket), so a week
+of minute rates reaches the browser as at most MAX_POINTS points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from kripto.db.pool import Database
+from kripto.models import Side
+from kripto.money import PENNY, plain
+from kripto.portfolio import Fill, position, value_series
+
+Span = Literal["day", "week", "all"]
+SPANS: dict[str, timedelta | None] = {
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "all": None,
+}
+MAX_POINTS = 1500
+
+
+def _gbp(value: Decimal) -> str:
+    return plain(value.quantize(PENNY))
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+@dataclass(frozen=True)
+class ChartData:
+    rates: list[tuple[datetime, Decimal]]
+    fills: list[Fill]
+
+
+class DashboardData:
+    def __init__(self, db: Database, product_id: str, start_gbp: Decimal) -> None:
+        self.db = db
+        self.product_id = product_id
+        self.start_gbp = start_gbp
+
+    async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
+        """The last rate of each of at most MAX_POINTS equal buckets across the span, which
+        ends at the newest stored rate."""
+        pool = self.db.pool
+        bounds = await pool.fetchrow(
+            "SELECT min(date_time) AS lo, max(date_time) AS hi FROM rates WHERE product_id = $1",
+            self.product_id,
+        )
+        if bounds["hi"] is None:
+            return []
+        length = SPANS[span]
+        lo = max(bounds["lo"], bounds["hi"] - length) if length else bounds["lo"]
+        width = max((bounds["hi"] - lo).total_seconds() / MAX_POINTS, 1.0)
+        rows = await pool.fetch(
+            "SELECT DISTINCT ON (bucket) date_time, rate FROM ("
+            "  SELECT floor(extract(epoch FROM date_time - $2::timestamptz) / $3) AS bucket,"
+            "         date_time, rate FROM rates"
+            "  WHERE product_id = $1 AND date_time >= $2"
+            ") AS r ORDER BY bucket, date_time DESC",
+            self.product_id,
+            lo,
+            width,
+        )
+        return [(r["date_time"], r["rate"]) for r in rows]
+
+    async def fills(self) -> list[Fill]:
+        rows = await self.db.pool.fetch(
+            "SELECT created_at, side, filled_size, executed_value, fill_fees FROM trades"
+            " WHERE product_id = $1 ORDER BY created_at",
+            self.product_id,
+        )
+        return [
+            Fill(
+                r["created_at"],
+                Side(r["side"]),
+                r["filled_size"],
+                r["executed_value"],
+                r["fill_fees"],
+            )
+            for r in rows
+        ]
+
+    async def chart(self, span: Span, fills: list[Fill]) -> dict[str, Any]:
+        rates = await self.rates(span)
+        since = rates[0][0] if rates else None
+        markers = await self.db.pool.fetch(
+            "SELECT t.trade_id, t.side, t.created_at, t.executed_value, t.filled_size,"
+            "       d.reason, d.decision_id"
+            " FROM trades t LEFT JOIN decisions d ON d.trade_id = t.trade_id"
+            " WHERE t.product_id = $1 AND ($2::timestamptz IS NULL OR t.created_at >= $2)"
+            " ORDER BY t.created_at",
+            self.product_id,
+            since,
+        )
+        values = value_series(fills, self.start_gbp, rates)
+        return {
+            "span": span,
+            "rates": [{"time": _epoch(at), "value": plain(rate)} for at, rate in rates],
+            "value": [{"time": _epoch(at), "value": _gbp(v)} for at, v, _ in values],
+            "hold": [
+                {"time": _epoch(at), "value": _gbp(h)} for at, _, h in values if h is not None
+            ],
+            "markers": [
+                {
+                    "id": m["trade_id"],
+                    "time": _epoch(m["created_at"]),
+                    "side": m["side"],
+                    "value": _gbp(m["executed_value"]),
+                    "btc": plain(m["filled_size"]),
+                    "decision": m["decision_id"],
+                    "reason": m["reason"] or "manual trade",
+                }
+                for m in markers
+            ],
+        }
+
+    def money(self, fills: list[Fill], rate: Decimal | None) -> dict[str, Any]:
+        held = position(fills)
+        mark = rate if rate is not None else Decimal(0)
+        return {
+            "startGbp": _gbp(self.start_gbp),
+            "value": _gbp(held.value(self.start_gbp, mark)),
+            "realised": _gbp(held.realised),
+            "unrealised": _gbp(held.unrealised(mark)),
+            "fees": _gbp(held.fees),
+            "btc": plain(held.btc),
+        }
+
+    async def latest_rate(self) -> tuple[datetime, Decimal] | None:
+        row = await self.db.pool.fetchrow(
+            "SELECT date_time, rate FROM rates WHERE product_id = $1"
+            " ORDER BY date_time DESC LIMIT 1",
+            self.product_id,
+        )
+        return (row["date_time"], row["rate"]) if row else None
+
+    async def trades(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = await self.db.pool.fetch(
+            "SELECT trade_id, side, product_id, funds, filled_size, executed_value, fill_fees,"
+            " settled, created_at FROM trades ORDER BY created_at DESC LIMIT $1",
+            limit,
+        )
+        return [
+            {
+                "id": r["trade_id"],
+                "side": r["side"],
+                "productId": r["product_id"],
+                "funds": plain(r["funds"]),
+                "filledSize": plain(r["filled_size"]),
+                "executedValue": plain(r["executed_value"]),
+                "fillFees": plain(r["fill_fees"]),
+                "settled": r["settled"],
+                "createdAt": r["created_at"].isoformat(),
+            }
+            for r in rows
+        ]
+
+    async def decisions(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = await self.db.pool.fetch(
+            "SELECT decision_id, tick_time, action, amount, reason, trade_id FROM decisions"
+            " WHERE product_id = $1 ORDER BY tick_time DESC LIMIT $2",
+            self.product_id,
+            limit,
+        )
+        return [
+            {
+                "id": r["decision_id"],
+                "tickTime": r["tick_time"].isoformat(),
+                "action": r["action"],
+                "amount": plain(r["amount"]),
+                "reason": r["reason"],
+                "tradeId": r["trade_id"],
+            }
+            for r in rows
+        ]
+
+    async def wallet(self) -> dict[str, str] | None:
+        """The paper exchange's balances (None when trading live: `kripto wallet` asks Coinbase)."""
+        try:
+            rows = await self.db.pool.fetch("SELECT currency, balance, hold FROM paper_accounts")
+        except Exception:
+            return None
+        return {r["currency"].lower(): plain(r["balance"] - r["hold"]) for r in rows} or None

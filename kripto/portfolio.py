@@ -1,0 +1,107 @@
+"""Profit and loss from the recorded trades: pure arithmetic on Decimals, no I/O.
+
+Held BTC is carried at its average cost, fees included, so a sell realises its proceeds (less
+its fee) minus the average cost of the BTC it sold, and what is still held is unrealised. The
+dashboard compares the portfolio's value with buying and holding BTC from the first trade."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from kripto.models import Side
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What a trade did: the BTC it moved, the GBP value it moved it at, and the fee."""
+
+    at: datetime
+    side: Side
+    btc: Decimal
+    value: Decimal
+    fees: Decimal
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.value / self.btc if self.btc else None
+
+
+@dataclass(frozen=True)
+class Position:
+    btc: Decimal = ZERO
+    #: What the held BTC cost, fees included (average cost).
+    cost: Decimal = ZERO
+    #: GBP in minus GBP out since the start: negative after buys.
+    cash: Decimal = ZERO
+    realised: Decimal = ZERO
+    fees: Decimal = ZERO
+
+    def apply(self, fill: Fill) -> Position:
+        if fill.side is Side.BUY:
+            spent = fill.value + fill.fees
+            return Position(
+                btc=self.btc + fill.btc,
+                cost=self.cost + spent,
+                cash=self.cash - spent,
+                realised=self.realised,
+                fees=self.fees + fill.fees,
+            )
+        proceeds = fill.value - fill.fees
+        # Selling more than was bought here (BTC held before the first trade) costs nothing.
+        sold_cost = self.cost * min(fill.btc / self.btc, Decimal(1)) if self.btc else ZERO
+        return Position(
+            btc=self.btc - fill.btc,
+            cost=self.cost - sold_cost,
+            cash=self.cash + proceeds,
+            realised=self.realised + proceeds - sold_cost,
+            fees=self.fees + fill.fees,
+        )
+
+    def unrealised(self, rate: Decimal) -> Decimal:
+        """What the held BTC would gain (or lose) against its cost if sold at `rate`, no fee."""
+        return self.btc * rate - self.cost
+
+    def value(self, start_gbp: Decimal, rate: Decimal) -> Decimal:
+        """The portfolio in GBP: the starting cash, what trading moved, and the BTC at `rate`."""
+        return start_gbp + self.cash + self.btc * rate
+
+
+def position(fills: Iterable[Fill]) -> Position:
+    result = Position()
+    for fill in sorted(fills, key=lambda f: f.at):
+        result = result.apply(fill)
+    return result
+
+
+def buy_and_hold(start_gbp: Decimal, first_price: Decimal, rate: Decimal) -> Decimal:
+    """The starting cash put into BTC at the first trade's price and held (no fee)."""
+    return start_gbp * rate / first_price
+
+
+def value_series(
+    fills: Iterable[Fill], start_gbp: Decimal, rates: Iterable[tuple[datetime, Decimal]]
+) -> list[tuple[datetime, Decimal, Decimal | None]]:
+    """(time, portfolio value, buy-and-hold value) at each rate, oldest first; buy-and-hold is
+    None before the first trade. Both walk forward once, so this is linear in rates + fills."""
+    ordered = sorted(fills, key=lambda f: f.at)
+    first_price = next((f.price for f in ordered if f.price), None)
+    first_at = ordered[0].at if ordered else None
+    out: list[tuple[datetime, Decimal, Decimal | None]] = []
+    held = Position()
+    i = 0
+    for at, rate in rates:
+        while i < len(ordered) and ordered[i].at <= at:
+            held = held.apply(ordered[i])
+            i += 1
+        hold = (
+            buy_and_hold(start_gbp, first_price, rate)
+            if first_price is not None and first_at is not None and at >= first_at
+            else None
+        )
+        out.append((at, held.value(start_gbp, rate), hold))
+    return out
