@@ -117,6 +117,7 @@ class TradeWorkflow:
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""
         self.step = f"failed: {reason}"
+        workflow.logger.warning("trade refused: %s", reason)
         workflow.upsert_search_attributes([TRADE_STEP.value_set(self.step[:STEP_LIMIT])])
         raise ApplicationError(reason, type="InvalidInput", non_retryable=True)
 
@@ -124,6 +125,9 @@ class TradeWorkflow:
         """Show the step: in the Web UI's list (search attributes), on the trade's own page
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
+        workflow.logger.info(
+            "trade %s: %s", request.summary, f"{step} ({detail})" if detail else step
+        )
         details = f"**{request.summary}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
         updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
 from kripto.cli.common import console, run
@@ -44,7 +46,12 @@ def resume() -> None:
 
 async def _set_paused(settings: Settings, paused: bool) -> list[str]:
     client = await connect_client(settings)
+    # The time goes in the note: the kill switch metric reads when it was engaged from it
+    # (the schedule's own update time moves whenever a worker starts and updates it).
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     note = (
-        "paused with `kripto schedule pause`" if paused else "resumed with `kripto schedule resume`"
+        f"paused with `kripto schedule pause` at {at}"
+        if paused
+        else f"resumed with `kripto schedule resume` at {at}"
     )
     return await set_paused(client, settings, paused, note)

@@ -21,6 +21,7 @@ from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer
 from kripto.feeds.coinbase import CoinbaseSpotFeed
+from kripto.metrics import health_url, metrics_runtime, metrics_url
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.schedules import ensure_schedules
@@ -125,9 +126,15 @@ class DevStack:
         }
         if self.options.every is not None:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"
+        # For people and scripts: where to look. (Not settings: a second worker started in
+        # this folder needs its own ports.)
+        if (url := metrics_url(settings)) is not None:
+            env["KRIPTO_METRICS_URL"] = url
+        if (url := health_url(settings)) is not None:
+            env["KRIPTO_HEALTH_URL"] = url
         write_dev_env(data / "dev.env", env)
 
-        client = await connect_client(settings)
+        client = await connect_client(settings, runtime=metrics_runtime(settings))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,6 +185,8 @@ class DevStack:
                 f"Running     worker on task queue '{settings.task_queue}', feed"
                 f" '{settings.feed}', exchange '{settings.exchange}'\n"
                 f"Schedules   {schedules}, {cadence}\n"
+                f"Metrics     {metrics_url(settings) or 'off'}\n"
+                f"Health      {health_url(settings) or 'off'}\n"
                 f"Settings    {settings.data_dir / 'dev.env'}\n"
                 "Stop        Ctrl-C (or SIGTERM) stops everything started here",
                 title="kripto dev",

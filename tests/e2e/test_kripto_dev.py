@@ -104,12 +104,17 @@ def alive(pid: int) -> bool:
 
 
 def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path) -> None:
-    port, ui_port = free_port(), free_port()
-    args = ("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated")
+    port, ui_port, metrics_port, health_port = (free_port() for _ in range(4))
+    args = (
+        *("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated"),
+        *("--metrics-port", str(metrics_port), "--health-port", str(health_port)),
+    )
     dev = DevProcess(workdir, *args)
     dev.wait_for("Ctrl-C (or SIGTERM) stops everything")
     banner = dev.output()
     assert f"http://127.0.0.1:{ui_port}" in banner
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    assert metrics_url in banner
     assert "kripto-rates-BTC-GBP (created), every 2s" in banner
     assert "postgresql://" in banner
 
@@ -118,8 +123,16 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert "KRIPTO_DATABASE_URL=postgresql://" in env_file
     # only where the stack is: the user's own choices stay in .env, which wins anyway
     assert "KRIPTO_EXCHANGE" not in env_file
+    assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
+    assert f"KRIPTO_HEALTH_URL=http://127.0.0.1:{health_port}/healthz" in env_file
 
     rates = wait_for_rates(workdir, 2)
+    scraped = httpx.get(metrics_url, timeout=10).text
+    assert 'kripto_rates_fetched_total{product="BTC-GBP",source="simulated"}' in scraped
+    assert "temporal_workflow_completed_total" in scraped
+    health = httpx.get(f"http://127.0.0.1:{health_port}/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["healthy"] is True
+    dev.wait_for("tick BTC-GBP ")  # the worker's log lines reach the console
     assert len(rates) >= 2, dev.output()
     assert {r["source"] for r in rates} == {"simulated"}
     assert all(isinstance(r["rate"], str) and r["dateTime"].endswith("Z") for r in rates)
