@@ -10,7 +10,7 @@ import io
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -58,7 +58,7 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 
 
 @pytest.fixture
-def log_output() -> AsyncIterator[io.StringIO]:
+def log_output() -> Iterator[io.StringIO]:
     """What the worker's own log handler writes, in the text format people read."""
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
