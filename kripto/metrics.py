@@ -99,6 +99,16 @@ class Metrics:
             "s",
         )
 
+        # Series the alerts take increase() of start at 0, so their first event counts.
+        for outcome in ("sent", "failed", "refused"):
+            self._receipts.add(0, {"outcome": outcome})
+
+    def count_attempts_of(self, activity_types: Sequence[str]) -> None:
+        """Start each activity type's attempt counters at 0 (see above)."""
+        for activity_type in activity_types:
+            self._retries.add(0, {"activity_type": activity_type})
+            self._over_limit.add(0, {"activity_type": activity_type})
+
     @classmethod
     def noop(cls) -> Metrics:
         return cls(MetricMeter.noop)

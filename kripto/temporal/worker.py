@@ -253,11 +253,13 @@ def build_worker(
     client: Client, settings: Settings, services: Services, workflows: Sequence[type] = WORKFLOWS
 ) -> Worker:
     """`workflows`: another build's definitions, for the deploy test's incompatible build."""
+    activities = activities_for(services, settings, client)
+    services.metrics.count_attempts_of([fn.__name__ for fn in activities])
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(workflows),
-        activities=activities_for(services, settings, client),
+        activities=activities,
         # On SIGTERM: stop polling, let running activities finish for this long, then cancel
         # them; the SDK reports each as a retryable "WorkerShutdown" failure, so another
         # worker runs the next attempt at once.

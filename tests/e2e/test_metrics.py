@@ -182,7 +182,8 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     age = value(samples, "kripto_newest_rate_age_seconds", product="BTC-GBP")
     assert age is not None and age >= 0
     assert value(samples, "kripto_kill_switch_engaged", product="BTC-GBP") in (0, 1)
-    assert value(samples, "kripto_activity_retries_total", activity_type="place_order") is None
+    assert value(samples, "kripto_activity_retries_total", activity_type="place_order") == 0
+    assert value(samples, "kripto_receipts_total", outcome="failed") == 0
     # The SDK's own metrics, on the same endpoint.
     assert (value(samples, "temporal_workflow_completed_total", **_sdk_labels(samples)) or 0) >= 1
     assert any(name == "temporal_request_total" for name, _ in samples)
