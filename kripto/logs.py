@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from kripto.settings import Settings
 
 MASK = "********"
+_HANDLER = "kripto"
 #: Loggers whose INFO lines are events we want: ours, and the SDK's workflow and activity
 #: loggers that our workflows and activities write through. Everything else stays at WARNING.
 EVENT_LOGGERS = ("kripto", "workflows", "activities", "temporalio.workflow", "temporalio.activity")
@@ -140,9 +141,10 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
         JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets)
     )
     handler.addFilter(NamedOutcomes())
+    handler.set_name(_HANDLER)
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)  # configured again: replace ours, leave others' handlers
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     for name in EVENT_LOGGERS:
