@@ -7,6 +7,7 @@ import typer
 from kripto.cli.common import console, run
 from kripto.settings import Settings, load_settings
 from kripto.temporal.client import connect_client
+from kripto.temporal.kill_switch import pause_note
 from kripto.temporal.schedules import ensure_schedules, set_paused
 
 schedule_app = typer.Typer(help="The per-product rate schedules (and the trading kill switch).")
@@ -46,12 +47,5 @@ def resume() -> None:
 
 async def _set_paused(settings: Settings, paused: bool) -> list[str]:
     client = await connect_client(settings)
-    # The time goes in the note: the kill switch metric reads when it was engaged from it
-    # (the schedule's own update time moves whenever a worker starts and updates it).
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    note = (
-        f"paused with `kripto schedule pause` at {at}"
-        if paused
-        else f"resumed with `kripto schedule resume` at {at}"
-    )
-    return await set_paused(client, settings, paused, note)
+    # The kill switch metric reads when it was engaged from the note.
+    return await set_paused(client, settings, paused, pause_note(paused, datetime.now(UTC)))

@@ -14,6 +14,15 @@ from workflows.ids import schedule_id
 _NOTED_AT = re.compile(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
 
+def pause_note(paused: bool, at: datetime) -> str:
+    """The note `kripto schedule pause` and `resume` leave on the schedule. It carries the time:
+    the schedule's own update time moves whenever a worker starts and updates it."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if paused:
+        return f"paused with `kripto schedule pause` at {stamp}"
+    return f"resumed with `kripto schedule resume` at {stamp}"
+
+
 class KillSwitch:
     """`kripto schedule pause` is the kill switch. A paused schedule starts no ticks, and the
     decider asks here too, so a tick that was already running when the switch was thrown does

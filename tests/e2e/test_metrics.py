@@ -11,7 +11,7 @@ import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -20,13 +20,18 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
+from kripto.health import health_server
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
 from kripto.models import RateTickInput, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.worker import run_worker
+from kripto.temporal.kill_switch import KillSwitch, pause_note
+from kripto.temporal.monitor import Monitor
+from kripto.temporal.schedules import ensure_schedules, set_paused
+from kripto.temporal.worker import build_services, build_worker, run_worker
 from tests.failures import root_cause
+from workflows.ids import schedule_id
 from workflows.rate_tick import RateTickWorkflow
 from workflows.trade import TradeWorkflow
 
@@ -224,3 +229,56 @@ def _sdk_labels(samples: Samples) -> dict[str, str]:
         ):
             return dict(labels)
     return {"missing": "temporal_workflow_completed_total"}
+
+
+async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_polling(
+    dev_server_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The same check the worker serves, over HTTP, with its database pool closed and its
+    worker built but not started."""
+    client = dev_server_env.client
+    services = await build_services(settings)
+    worker = build_worker(client, settings, services)
+    await services.db.close()
+    monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+    port = free_port()
+    try:
+        async with health_server("127.0.0.1", port, monitor.health):
+            reply = await get(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        await services.close()
+    assert reply.status_code == 503
+    assert reply.json() == {
+        "healthy": False,
+        "worker": {"polling": False, "taskQueue": settings.task_queue},
+        "temporal": {"reachable": True},
+        "postgres": {"reachable": False, "error": "InterfaceError"},
+        "newestRateAgeSeconds": {},
+    }
+
+
+async def test_kill_switch_says_since_when_it_is_engaged(
+    dev_server_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """From the note `kripto schedule pause` leaves, through a worker's start-up update of the
+    schedule; a pause from elsewhere (no time in its note) falls back to the last update."""
+    client = dev_server_env.client
+    settings = settings.model_copy(update={"products": ["LTC-GBP"]})
+    switch = KillSwitch(client)
+    handle = client.get_schedule_handle(schedule_id("LTC-GBP"))
+    thrown = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    try:
+        assert await switch.engaged_since("LTC-GBP") is None  # no schedule: nothing paused
+        await ensure_schedules(client, settings)
+        assert await switch.engaged_since("LTC-GBP") is None
+        await set_paused(client, settings, True, pause_note(True, thrown))
+        faster = settings.model_copy(update={"schedule_every": timedelta(seconds=30)})
+        assert await ensure_schedules(client, faster) == {"LTC-GBP": "updated"}
+        assert await switch.engaged_since("LTC-GBP") == thrown
+        await set_paused(client, settings, False, pause_note(False, thrown))
+        assert await switch.engaged_since("LTC-GBP") is None
+        await handle.pause(note="from the Web UI")
+        since = await switch.engaged_since("LTC-GBP")
+        assert since is not None and since > thrown
+    finally:
+        await handle.delete()
