@@ -11,6 +11,7 @@ import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +32,7 @@ from kripto.temporal.monitor import Monitor
 from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.worker import build_services, build_worker, run_worker
 from tests.failures import root_cause
+from tests.fakes.spot_server import Reply, SpotServer
 from workflows.ids import schedule_id
 from workflows.rate_tick import RateTickWorkflow
 from workflows.trade import TradeWorkflow
@@ -72,18 +74,18 @@ def log_output() -> Iterator[io.StringIO]:
     root.setLevel(before[1])
 
 
-@pytest.fixture
-async def worker(
-    dev_server_env: WorkflowEnvironment, settings: Settings, log_output: io.StringIO
+@asynccontextmanager
+async def serving_worker(
+    env: WorkflowEnvironment, settings: Settings, log_output: io.StringIO, **updates: object
 ) -> AsyncIterator[tuple[Client, Settings]]:
-    target = dev_server_env.client.service_client.config.target_host
+    """run_worker as `kripto worker` runs it: its own client on a runtime serving metrics."""
     settings = settings.model_copy(
         update={
-            "temporal_address": target,
+            "temporal_address": env.client.service_client.config.target_host,
             "metrics_port": free_port(),
             "health_port": free_port(),
             "metrics_sample_every": timedelta(seconds=1),
-            "paper_gbp": Decimal("100.00"),
+            **updates,
         }
     )
     configure_logging(settings, stream=log_output)
@@ -95,6 +97,16 @@ async def worker(
     finally:
         stop.set()
         await task
+
+
+@pytest.fixture
+async def worker(
+    dev_server_env: WorkflowEnvironment, settings: Settings, log_output: io.StringIO
+) -> AsyncIterator[tuple[Client, Settings]]:
+    async with serving_worker(
+        dev_server_env, settings, log_output, paper_gbp=Decimal("100.00")
+    ) as serving:
+        yield serving
 
 
 async def get(url: str) -> httpx.Response:
@@ -282,3 +294,36 @@ async def test_kill_switch_says_since_when_it_is_engaged(
         assert since is not None and since > thrown
     finally:
         await handle.delete()
+
+
+async def test_a_retried_fetch_counts_its_failure_and_its_second_attempt(
+    dev_server_env: WorkflowEnvironment,
+    settings: Settings,
+    spot_server: SpotServer,
+    log_output: io.StringIO,
+) -> None:
+    spot_server.fail_next(Reply(status=503))
+    async with serving_worker(
+        dev_server_env, settings, log_output, feed="coinbase", coinbase_url=spot_server.url
+    ) as (client, settings):
+        tick = await client.execute_workflow(
+            RateTickWorkflow.run,
+            RateTickInput(product_id="BTC-GBP"),
+            id=f"rate-tick-BTC-GBP-{uuid.uuid4().hex[:8]}",
+            task_queue=settings.task_queue,
+        )
+        assert tick.rate.rate == Decimal("8012.92") and tick.rate.source == "coinbase"
+        samples = await scrape_until(settings, "kripto_newest_rate_age_seconds")
+    assert value(samples, "kripto_activity_retries_total", activity_type="fetch_rate") == 1
+    assert (
+        value(samples, "kripto_activity_attempts_over_limit_total", activity_type="fetch_rate") == 0
+    )
+    assert (
+        value(samples, "kripto_rate_fetch_failures_total", product="BTC-GBP", kind="FeedError") == 1
+    )
+    assert value(samples, "kripto_rates_fetched_total", product="BTC-GBP", source="coinbase") == 1
+    failed = [line for line in log_output.getvalue().splitlines() if "activity failed" in line]
+    assert (
+        len(failed) == 1 and "(FeedError, will retry)" in failed[0] and "fetch_rate#1]" in failed[0]
+    )
+    assert "Traceback" not in log_output.getvalue()
