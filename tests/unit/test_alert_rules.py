@@ -52,3 +52,17 @@ def test_every_metric_the_rules_use_is_documented() -> None:
     used = set(re.findall(r"\b(kripto_[a-z_]+)", RULES.read_text()))
     readme = README.read_text()
     assert sorted(m for m in used if f"`{m}" not in readme) == []
+
+
+def test_every_metric_the_worker_makes_is_documented() -> None:
+    """Each name made in kripto/metrics.py has its row in README's metrics table (counters are
+    served with `_total`)."""
+    source = (Path(__file__).resolve().parents[2] / "kripto" / "metrics.py").read_text()
+    counters = set(re.findall(r'counter\(\s*"(kripto_[a-z_]+)"', source))
+    others = set(
+        re.findall(r'create_(?:gauge|gauge_float|histogram_float)\(\s*"(kripto_[a-z_]+)"', source)
+    )
+    others |= set(re.findall(r'gauge\(\s*"(kripto_[a-z_]+)"', source))
+    assert len(counters) == 7 and len(others) == 7
+    rows = {m for m in re.findall(r"^\| `(kripto_[a-z_]+)` \|", README.read_text(), re.MULTILINE)}
+    assert rows == {f"{c}_total" for c in counters} | others
