@@ -15,6 +15,7 @@ from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision, decide
 from kripto.exchanges.base import Exchange
+from kripto.metrics import Metrics
 from kripto.models import DecideInput
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
@@ -45,6 +46,7 @@ class DecideActivities:
         exchange: Exchange,
         policy: DecisionPolicy,
         kill_switch: KillSwitch,
+        metrics: Metrics | None = None,
     ) -> None:
         self.rates = rates
         self.trades = trades
@@ -52,6 +54,7 @@ class DecideActivities:
         self.exchange = exchange
         self.policy = policy
         self.kill_switch = kill_switch
+        self.metrics = metrics or Metrics.noop()
 
     @activity.defn
     async def decide(self, input: DecideInput) -> Decision:
@@ -87,4 +90,5 @@ class DecideActivities:
                 )
                 trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
                 await self.decisions.record(decision, trade_id)
+                self.metrics.decided(tick.product_id, decision.action, decision.reason)
                 return decision

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import temporal_errors
 from kripto.db.rates import RateRepository
 from kripto.feeds import RateFeed
+from kripto.metrics import Metrics
 from kripto.models import FetchRateInput, Rate, ReadRatesInput, StoreRateInput, StoreRateResult
 
 #: What asyncpg raises while Postgres is down, starting or shutting down.
@@ -24,17 +25,26 @@ DATABASE_DOWN = (
 
 
 class RateActivities:
-    def __init__(self, feed: RateFeed, rates: RateRepository) -> None:
+    def __init__(
+        self, feed: RateFeed, rates: RateRepository, metrics: Metrics | None = None
+    ) -> None:
         self.feed = feed
         self.rates = rates
+        self.metrics = metrics or Metrics.noop()
 
     @activity.defn
     async def fetch_rate(self, input: FetchRateInput) -> Rate:
-        with temporal_errors():
-            # The server's clock, like the tick's time: a skewed worker clock cannot make a
-            # tick look late (or on time).
-            started = activity.info().started_time
-            return await self.feed.rate(input.product_id, input.at, now=started)
+        try:
+            with temporal_errors():
+                # The server's clock, like the tick's time: a skewed worker clock cannot make a
+                # tick look late (or on time).
+                started = activity.info().started_time
+                rate = await self.feed.rate(input.product_id, input.at, now=started)
+        except ApplicationError as err:
+            self.metrics.rate_fetch_failed(input.product_id, err.type or "ApplicationError")
+            raise
+        self.metrics.rate_fetched(input.product_id, str(rate.source))
+        return rate
 
     @activity.defn
     async def write_rate(self, input: StoreRateInput) -> StoreRateResult:

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, KeyReused, OrderRejected, RetryableError
 from kripto.exchanges.base import Exchange
+from kripto.metrics import Metrics
 from kripto.models import (
     Order,
     PlacedOrder,
@@ -46,11 +48,13 @@ class TradeActivities:
         trades: TradeRepository,
         receipts: ReceiptService,
         limits: TradeLimits,
+        metrics: Metrics | None = None,
     ) -> None:
         self.exchange = exchange
         self.trades = trades
         self.receipts = receipts
         self.limits = limits
+        self.metrics = metrics or Metrics.noop()
 
     def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
@@ -77,6 +81,17 @@ class TradeActivities:
         second run under the key, which placed nothing. Only a first attempt can tell (a
         retry may find what its own earlier attempt recorded), so a second run whose first
         attempt failed after the lookup reads as an ordinary one."""
+        request = step.request
+        try:
+            order = await self._place_order(step)
+        except ApplicationError as err:
+            if err.non_retryable:  # refused for good: the trade ends here
+                self.metrics.trade_failed(request.trade_type.value, err.type or "ApplicationError")
+            raise
+        activity.logger.info("order %s placed: %s", order.id, _describe(order))
+        return order
+
+    async def _place_order(self, step: TradeStep) -> PlaceOrderResult:
         request = step.request
         with temporal_errors():
             self._check_limits(request)
@@ -134,7 +149,11 @@ class TradeActivities:
             order = await self.exchange.get_order(await self._order_id(placed))
             if not order.settled:
                 raise RetryableError(f"order {placed.order_id} has not settled yet")
-            return await self.trades.insert(placed.trade_id, order)
+            recorded_now = await self.trades.insert(placed.trade_id, order)
+        if recorded_now:  # once per trade, however often this step runs
+            self.metrics.trade_done(order)
+            activity.logger.info("trade recorded: %s", _describe(order))
+        return recorded_now
 
     async def _order_id(self, placed: PlacedOrder) -> str:
         """The exchange's ID for the trade's order, from the step's input or, for a trade that
@@ -149,11 +168,23 @@ class TradeActivities:
     @activity.defn
     async def send_receipt(self, placed: PlacedOrder) -> bool:
         """Receipt the trade as recorded by `write_trade` (the step before this one)."""
-        with temporal_errors():
-            order = await self.trades.get(placed.trade_id)
-            if order is None:
-                raise InvalidInput(f"no trade is recorded under {placed.trade_id}")
-            result = await self.receipts.send_once(placed.trade_id, order)
+        try:
+            with temporal_errors():
+                order = await self.trades.get(placed.trade_id)
+                if order is None:
+                    raise InvalidInput(f"no trade is recorded under {placed.trade_id}")
+                result = await self.receipts.send_once(placed.trade_id, order)
+        except ApplicationError as err:
+            self.metrics.receipt("refused" if err.non_retryable else "failed")
+            raise
+        except Exception:
+            self.metrics.receipt("failed")
+            raise
+        if result.sent_now:
+            self.metrics.receipt("sent")
+            activity.logger.info("receipt sent")
+        else:
+            activity.logger.info("receipt already sent")
         return result.sent_now
 
     @activity.defn
@@ -164,3 +195,12 @@ class TradeActivities:
 
 def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
     return KeyReused(f"key {trade_id} was used for {first}; this request is {request.summary}")
+
+
+def _describe(order: Order) -> str:
+    """One log line's worth: `buy BTC-GBP £10.00: 0.00012 BTC for £9.95, fees £0.05, settled`."""
+    state = "settled" if order.settled else "not settled yet"
+    return (
+        f"{order.side.value} {order.product_id} £{order.funds}: {order.filled_size} for"
+        f" £{order.executed_value}, fees £{order.fill_fees}, {state}"
+    )

@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     #: Temporal Cloud API key; sent as a bearer token, so it always goes over TLS.
     temporal_api_key: SecretStr | None = None
 
+    # Seeing it: see "Monitoring" in the README. Port 0 turns a server off.
+    #: Where the worker serves Prometheus metrics (the Temporal SDK's and Kripto's, one endpoint)
+    #: and /healthz. Loopback unless told otherwise; the compose worker listens on its network.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    health_port: int = Field(9465, ge=0, le=65535)
+    #: How often the worker reads its gauges (newest rate's age, unsettled trades, kill switch).
+    metrics_sample_every: timedelta = timedelta(seconds=15)
+    #: `text` for people (one line per event), `json` for a log collector (one object per line).
+    log_format: Literal["text", "json"] = "text"
+
     # Worker Versioning: see "Deploying a change" in the README.
     deployment_name: str = "kripto"
     #: Unset: derived from the code (kripto.build_id), so each build has its own ID.
@@ -259,6 +270,7 @@ class Settings(BaseSettings):
         "max_gap",
         "settle_poll",
         "shutdown_grace",
+        "metrics_sample_every",
         mode="before",
     )
     @classmethod

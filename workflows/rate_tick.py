@@ -102,6 +102,9 @@ class RateTickWorkflow:
             return RateTickResult(rate=rate, stored=written.stored, action=None, reason=reason)
         if isinstance(decision, BaseException):
             raise decision
+        workflow.logger.info(
+            "tick %s %s %s (%s): %s", product, stamp(at), rate.rate, rate.source, decision.reason
+        )
         _found(found, decision.action, decision.reason)
         return RateTickResult(
             rate=rate, stored=written.stored, action=decision.action, reason=decision.reason

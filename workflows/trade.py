@@ -142,6 +142,7 @@ class TradeWorkflow:
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""
         self.step = f"failed: {reason}"
+        workflow.logger.warning("trade refused: %s", reason)
         shown = self.step if self.amounts else "failed: invalid input (see the failure)"
         workflow.set_current_details(f"**{shown}**")
         workflow.upsert_search_attributes([TRADE_STEP.value_set(shown[:STEP_LIMIT])])
@@ -152,6 +153,7 @@ class TradeWorkflow:
         (current details), and to `temporal workflow query --type current_step`."""
         self.step = step
         label = trade_summary(request, amounts_visible=self.amounts)
+        workflow.logger.info("trade %s: %s", label, f"{step} ({detail})" if detail else step)
         details = f"**{label}**: {step}"
         workflow.set_current_details(f"{details} ({detail})" if detail else details)
         updates = [TRADE_STEP.value_set(step[:STEP_LIMIT])]

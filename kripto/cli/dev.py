@@ -8,6 +8,7 @@ import typer
 from kripto.cli.common import console, fail
 from kripto.devstack.stack import DevOptions, DevStack, FeedChoice
 from kripto.devstack.temporal import StartupError
+from kripto.logs import configure_logging
 from kripto.settings import DEFAULT_DATA_DIR, load_settings, parse_duration
 
 
@@ -41,6 +42,22 @@ def dev(
             " server, and the Web UI pointed at it."
         ),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Prometheus metrics port (default KRIPTO_METRICS_PORT, 9464; 0 turns it off).",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            help="/healthz port (default KRIPTO_HEALTH_PORT, 9465; 0 turns it off).",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all."""
     if feed not in ("auto", "coinbase", "simulated"):
@@ -65,7 +82,15 @@ def dev(
     overrides: dict[str, object] = {"data_dir": data_dir}
     if paper_gbp is not None:
         overrides["paper_gbp"] = paper_gbp
+    if metrics_port is not None:
+        overrides["metrics_port"] = metrics_port
+    if health_port is not None:
+        overrides["health_port"] = health_port
     base = load_settings(**overrides)
+    ports = [p for p in (port, ui_port, base.metrics_port, base.health_port) if p]
+    if len(set(ports)) != len(ports):
+        raise fail("--port, --ui-port, --metrics-port and --health-port must differ")
+    configure_logging(base)
     try:
         DevStack(options, base, console).run()
     except StartupError as exc:

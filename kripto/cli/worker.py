@@ -9,6 +9,8 @@ import sys
 import typer
 
 from kripto.cli.common import DataDir, console, run, settings_for
+from kripto.logs import configure_logging
+from kripto.metrics import metrics_runtime, serving_line
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.worker import run_worker
@@ -25,15 +27,11 @@ def worker(data_dir: DataDir = None) -> None:
 
     The first SIGTERM or Ctrl-C stops it gracefully (see KRIPTO_SHUTDOWN_GRACE) and it exits 0;
     a second one ends it at once."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Kripto's own lines (start, shutdown) at INFO; libraries (httpx logs every request) stay
-    # at WARNING.
-    logging.getLogger("kripto").setLevel(logging.INFO)
-    run(serve(settings_for(data_dir)))
+    settings = settings_for(data_dir)
+    # One line per event (KRIPTO_LOG_FORMAT): ours at INFO; libraries (httpx logs every
+    # request) stay at WARNING.
+    configure_logging(settings)
+    run(serve(settings))
 
 
 async def serve(settings: Settings) -> None:
@@ -42,11 +40,12 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Installed before connecting, so a SIGTERM during start-up is graceful too.
         loop.add_signal_handler(sig, _on_signal, sig, stop)
-    client = await connect_client(settings)
+    client = await connect_client(settings, runtime=metrics_runtime(settings))
     console.print(
         f"worker on task queue '{settings.task_queue}' at {settings.temporal_address};"
         " Ctrl-C to stop"
     )
+    console.print(serving_line(settings), highlight=False)
     await run_worker(client, settings, stop, announce=console.print)
 
 

@@ -28,6 +28,7 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
 from kripto.devstack.warmup import first_decision
 from kripto.feeds.coinbase import CoinbaseSpotFeed
+from kripto.metrics import health_url, metrics_runtime, metrics_url
 from kripto.settings import DASHBOARD_TOKEN_FILE, STOP_LINK_SECRET_FILE, Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec_server import codec_url
@@ -211,6 +212,12 @@ class DevStack:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"
         if self.options.encrypt:
             env.update(self.encryption_env)
+        # For people and scripts: where to look. (Not settings: a second worker started in
+        # this folder needs its own ports.)
+        if (url := metrics_url(settings)) is not None:
+            env["KRIPTO_METRICS_URL"] = url
+        if (url := health_url(settings)) is not None:
+            env["KRIPTO_HEALTH_URL"] = url
         write_dev_env(data / "dev.env", env)
         codec: asyncio.Task[None] | None = None
         if self.options.encrypt:
@@ -222,7 +229,7 @@ class DevStack:
                 waiter.cancel()
                 await codec  # raises why it could not listen
 
-        client = await connect_client(settings)
+        client = await connect_client(settings, runtime=metrics_runtime(settings))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -313,6 +320,8 @@ class DevStack:
                 f"Schedules   {schedules}, {cadence}\n"
                 f"Decisions   {first}\n"
                 f"Receipts    {receipts}\n"
+                f"Metrics     {metrics_url(settings) or 'off'}\n"
+                f"Health      {health_url(settings) or 'off'}\n"
                 + (
                     f"Codec       {codec_url(settings)} (payloads encrypted; token in"
                     f" {settings.data_dir / CODEC_TOKEN_FILE})\n"

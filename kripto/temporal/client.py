@@ -9,6 +9,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from kripto.settings import Settings, SettingsError
@@ -60,8 +61,10 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect_client(settings: Settings) -> Client:
-    """A client with Kripto's data converter (see `data_converter`)."""
+async def connect_client(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client with Kripto's data converter (see `data_converter`). A worker passes the
+    `runtime` that serves its metrics (kripto.metrics.metrics_runtime): the SDK records its own
+    metrics, and hands out the meter for ours, through the client's runtime."""
     tls = tls_config(settings)
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
@@ -71,6 +74,7 @@ async def connect_client(settings: Settings) -> Client:
             api_key=api_key,
             tls=tls if tls is not None else False,
             data_converter=data_converter(settings),
+            runtime=runtime,
         )
     except RuntimeError as exc:
         detail = str(exc)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.ids import schedule_id
+
+#: `kripto schedule pause` writes the time into the schedule's note.
+_NOTED_AT = re.compile(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
 
 class KillSwitch:
@@ -19,16 +23,31 @@ class KillSwitch:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    async def engaged(self, product_id: str) -> bool:
+    async def _describe(self, product_id: str) -> ScheduleDescription | None:
         try:
-            described = await self.client.get_schedule_handle(schedule_id(product_id)).describe()
+            return await self.client.get_schedule_handle(schedule_id(product_id)).describe()
         except RPCError as exc:
             # No schedule, or a server without schedules (the time-skipping test server):
             # nothing was paused.
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
-                return False
+                return None
             raise
-        return described.schedule.state.paused
+
+    async def engaged(self, product_id: str) -> bool:
+        described = await self._describe(product_id)
+        return described is not None and described.schedule.state.paused
+
+    async def engaged_since(self, product_id: str) -> datetime | None:
+        """When the switch was thrown for the product, or None while it is off: the time in
+        the pause's note, else (a pause from the Web UI or the `temporal` CLI) the schedule's
+        last update."""
+        described = await self._describe(product_id)
+        if described is None or not described.schedule.state.paused:
+            return None
+        noted = _NOTED_AT.search(described.schedule.state.note or "")
+        if noted:
+            return datetime.strptime(noted.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return described.info.last_updated_at or datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -76,9 +95,11 @@ async def schedule_status(client: Client, product_id: str) -> ScheduleStatus:
     )
 
 
-def pause_note(paused: bool, reason: str | None, who: str) -> str:
-    """What a pause or resume leaves on the schedule: who, with what, and why. The Web UI and
-    `kripto schedule status` show it."""
+def pause_note(paused: bool, reason: str | None, who: str, at: datetime | None = None) -> str:
+    """What a pause or resume leaves on the schedule: who, with what, when and why. The Web UI
+    and `kripto schedule status` show it, and the kill switch metric reads when it was thrown
+    from it (the schedule's own update time moves whenever a worker starts and updates it)."""
     verb = "paused" if paused else "resumed"
     command = "kripto schedule pause" if paused else "kripto schedule resume"
-    return f"{verb} by {who} with `{command}`" + (f": {reason}" if reason else "")
+    stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{verb} by {who} with `{command}` at {stamp}" + (f": {reason}" if reason else "")

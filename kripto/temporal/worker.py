@@ -6,14 +6,15 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
@@ -29,14 +30,18 @@ from kripto.exchanges.base import Exchange
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.exchanges.paper import PaperExchange
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
+from kripto.health import health_server
 from kripto.mail import mailer_from_settings
+from kripto.metrics import Metrics
 from kripto.receipts import ReceiptService
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.strategies import strategy_from_settings
 from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
+from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
+from kripto.temporal.monitor import Monitor
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.rate_tick import RateTickWorkflow
@@ -65,6 +70,8 @@ class Services:
     receipts: ReceiptService
     #: The fee rate decisions weigh: the setting, or the account's taker rate if that is higher.
     fee_rate: Decimal
+    #: Kripto's metrics, on the client's runtime (a no-op meter when metrics are off).
+    metrics: Metrics = field(default_factory=Metrics.noop)
 
     async def close(self) -> None:
         await self.feed.close()
@@ -110,10 +117,18 @@ async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
     return max(taker, setting)
 
 
-async def build_services(settings: Settings) -> Services:
+def client_metrics(client: Client) -> Metrics:
+    """Metrics on the runtime the client was connected with: served on its Prometheus endpoint
+    when it has one (see kripto.metrics.metrics_runtime), recorded nowhere otherwise."""
+    runtime = client.service_client.config.runtime or Runtime.default()
+    return Metrics(runtime.metric_meter)
+
+
+async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     db = await connect(settings.require_database_url())
     exchange = exchange_from_settings(settings, db)
     return Services(
+        metrics=metrics or Metrics.noop(),
         db=db,
         feed=feed_from_settings(settings),
         exchange=exchange,
@@ -139,7 +154,7 @@ def stop_link_signer(settings: Settings) -> StopLinkSigner | None:
 def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:
     rate_repository = RateRepository(services.db)
     trades = TradeRepository(services.db)
-    rates = RateActivities(services.feed, rate_repository)
+    rates = RateActivities(services.feed, rate_repository, services.metrics)
     deciding = DecideActivities(
         rate_repository,
         trades,
@@ -151,6 +166,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             fee_rate=services.fee_rate,
         ),
         KillSwitch(client),
+        services.metrics,
     )
     trading = TradeActivities(
         services.exchange,
@@ -161,6 +177,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             products=tuple(settings.products),
             settle_poll_seconds=settings.settle_poll.total_seconds(),
         ),
+        services.metrics,
     )
     return [
         rates.fetch_rate,
@@ -246,16 +263,19 @@ def build_worker(
     client: Client, settings: Settings, services: Services, workflows: Sequence[type] = WORKFLOWS
 ) -> Worker:
     """`workflows`: another build's definitions, for the deploy test's incompatible build."""
+    activities = activities_for(services, settings, client)
+    services.metrics.count_attempts_of([fn.__name__ for fn in activities])
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(workflows),
-        activities=activities_for(services, settings, client),
+        activities=activities,
         # On SIGTERM: stop polling, let running activities finish for this long, then cancel
         # them; the SDK reports each as a retryable "WorkerShutdown" failure, so another
         # worker runs the next attempt at once.
         graceful_shutdown_timeout=settings.shutdown_grace,
         deployment_config=deployment_config(settings),
+        interceptors=[AttemptMetrics(services.metrics)],
     )
 
 
@@ -275,17 +295,27 @@ async def run_worker(
     the worker has stopped. `take_over` and `announce`: see `settle_routing`."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
-        services = await build_services(settings)
+        services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
         worker = build_worker(client, settings, services)
-        async with worker:
+        monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+        async with (
+            worker,
+            health_server(settings.metrics_host, settings.health_port, monitor.health),
+        ):
             log.info(
                 "worker %s polling task queue %s",
                 worker.config().get("identity") or client.identity,
                 settings.task_queue,
             )
-            announce(await settle_routing(client, settings, take_over))
-            await stop.wait()
+            sampling = asyncio.create_task(monitor.run(stop, settings.metrics_sample_every))
+            try:
+                announce(await settle_routing(client, settings, take_over))
+                await stop.wait()
+            finally:
+                sampling.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sampling
             log.info(
                 "worker shutting down: taking no new tasks; running activities have %s to finish",
                 _seconds(settings.shutdown_grace),

@@ -104,15 +104,18 @@ def alive(pid: int) -> bool:
 
 
 def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path) -> None:
-    port, ui_port, dash_port = free_port(), free_port(), free_port()
+    port, ui_port, dash_port, metrics_port, health_port = (free_port() for _ in range(5))
     args = (
         *("--port", str(port), "--ui-port", str(ui_port), "--every", "2s", "--feed", "simulated"),
         *("--dashboard-port", str(dash_port)),
+        *("--metrics-port", str(metrics_port), "--health-port", str(health_port)),
     )
     dev = DevProcess(workdir, *args)
     dev.wait_for("Ctrl-C (or SIGTERM) stops everything")
     banner = dev.output()
     assert f"http://127.0.0.1:{ui_port}" in banner
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    assert metrics_url in banner
     assert "kripto-rates-BTC-GBP (created), every 2s" in banner
     assert "postgresql://" in banner
     # Where receipts go, and when the strategy (rsi, 960 minutes) can first decide.
@@ -138,8 +141,16 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     signed_in = httpx.get(login, timeout=10)
     assert signed_in.status_code == 303
     assert "kripto_session" in signed_in.cookies
+    assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
+    assert f"KRIPTO_HEALTH_URL=http://127.0.0.1:{health_port}/healthz" in env_file
 
     rates = wait_for_rates(workdir, 2)
+    scraped = httpx.get(metrics_url, timeout=10).text
+    assert 'kripto_rates_fetched_total{product="BTC-GBP",source="simulated"}' in scraped
+    assert "temporal_workflow_completed_total" in scraped
+    health = httpx.get(f"http://127.0.0.1:{health_port}/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["healthy"] is True
+    dev.wait_for("tick BTC-GBP ")  # the worker's log lines reach the console
     assert len(rates) >= 2, dev.output()
     assert {r["source"] for r in rates} == {"simulated"}
     assert all(isinstance(r["rate"], str) and r["dateTime"].endswith("Z") for r in rates)

@@ -65,6 +65,9 @@ async def test_sigkill_mid_order_then_restart_places_one_order(
         "KRIPTO_COINBASE_API_KEY_NAME": fake_exchange.key_name,
         "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE": str(key_file),
         "KRIPTO_DATA_DIR": str(tmp_path),
+        # Two workers at once, beside whatever else runs here: no metrics or /healthz ports.
+        "KRIPTO_METRICS_PORT": "0",
+        "KRIPTO_HEALTH_PORT": "0",
     }
     # The exchange creates the order, then holds its reply: the worker dies waiting for it.
     fake_exchange.inject({"kind": "hang", "seconds": 60, "method": "POST", "path": "/orders"})

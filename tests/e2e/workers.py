@@ -27,6 +27,8 @@ def worker_env(temporal_address: str, **settings: str) -> dict[str, str]:
     """This environment less any Kripto or Temporal settings, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))}
     env["TEMPORAL_ADDRESS"] = temporal_address
+    # Several workers run at once here: none serves metrics or /healthz unless a test asks.
+    env.update({"KRIPTO_METRICS_PORT": "0", "KRIPTO_HEALTH_PORT": "0"})
     env.update(settings)
     return env
 

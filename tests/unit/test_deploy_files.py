@@ -95,6 +95,7 @@ def resolve(folder: Path, env: str | None, *options: str) -> dict[str, Any]:
     shutil.copy(COMPOSE, folder / "docker-compose.yml")
     (folder / "deploy" / "secrets").mkdir(parents=True)
     shutil.copy(ROOT / "deploy" / "postgres-init.sql", folder / "deploy")
+    shutil.copytree(ROOT / "deploy" / "prometheus", folder / "deploy" / "prometheus")
     if env is not None:
         (folder / ".env").write_text(env)
     result = subprocess.run(
@@ -134,6 +135,7 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
         "worker",
         "schedules",
         "dashboard",
+        "prometheus",
     }
     # Everything published listens on loopback only.
     published = {
@@ -145,12 +147,14 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
         "temporal": [("127.0.0.1", "7233", 7233)],
         "temporal-ui": [("127.0.0.1", "8080", 8080)],
         "dashboard": [("127.0.0.1", "8237", 8237)],
+        "prometheus": [("127.0.0.1", "9090", 9090)],
     }
     # Pinned images that support Worker Versioning, and tools that match the server.
     assert services["temporal"]["image"] == "temporalio/server:1.30.1"
     assert services["temporal-admin-tools"]["image"] == "temporalio/admin-tools:1.30.1"
     assert services["temporal-create-namespace"]["image"] == "temporalio/admin-tools:1.30.1"
     assert services["temporal-ui"]["image"] == "temporalio/ui:2.54.1"
+    assert services["prometheus"]["image"] == "prom/prometheus:v2.53.0"
     for name in KRIPTO_SERVICES:
         env = services[name]["environment"]
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
@@ -223,3 +227,31 @@ def test_compose_creates_kriptos_search_attributes(tmp_path: Path) -> None:
     script = " ".join(job["command"])
     created = set(re.findall(r"\b(Kripto[A-Za-z]+=[A-Za-z]+)\b", script))
     assert created == set(dev_server_flags()[1::2])
+
+
+def test_prometheus_scrapes_the_workers_and_loads_the_rules(tmp_path: Path) -> None:
+    """Prometheus gets deploy/prometheus read-only (its config and the alert rules), and
+    reaches every worker on the compose network at the port the worker serves metrics on."""
+    services = resolve(tmp_path, ENV_EXAMPLE.read_text())["services"]
+    prometheus = services["prometheus"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    mounts = {v["target"]: v for v in prometheus["volumes"]}
+    config = mounts["/etc/prometheus"]
+    assert config["type"] == "bind" and config["read_only"] is True
+    assert Path(config["source"]) == tmp_path / "deploy" / "prometheus"
+    assert mounts["/prometheus"]["type"] == "volume"
+
+    defaults = Settings()
+    scrape = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
+    assert 'names: ["worker"]' in scrape and f"port: {defaults.metrics_port}" in scrape
+    assert "- kripto.rules.yml" in scrape
+    worker = services["worker"]
+    # Listening beyond its container's loopback, but publishing nothing.
+    assert worker["environment"]["KRIPTO_METRICS_HOST"] == "0.0.0.0"
+    assert not worker.get("ports")
+    assert f"127.0.0.1:{defaults.health_port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    # .env still wins over the compose default
+    env = ENV_EXAMPLE.read_text() + "KRIPTO_METRICS_HOST=10.0.0.5\n"
+    (tmp_path / "again").mkdir()
+    again = resolve(tmp_path / "again", env)["services"]["worker"]
+    assert again["environment"]["KRIPTO_METRICS_HOST"] == "10.0.0.5"

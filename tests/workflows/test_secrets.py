@@ -4,10 +4,12 @@ credentials are refused, and one whose receipt SES refuses."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import httpx
@@ -16,6 +18,8 @@ from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from kripto.logs import configure_logging
+from kripto.metrics import Metrics, metrics_runtime
 from kripto.models import Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import TRADE_STEP
@@ -28,6 +32,21 @@ from workflows.trade import RECEIPT_NOT_SENT, TradeWorkflow
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def secrets_of(pem: str) -> list[str]:
     """The private key's body lines, and the AWS secret."""
     body = [line for line in pem.splitlines() if line and "-----" not in line]
@@ -36,9 +55,14 @@ def secrets_of(pem: str) -> list[str]:
 
 async def trade_with(
     env: WorkflowEnvironment, settings: Settings, private_pem: str
-) -> tuple[str, Client]:
-    settings = settings.model_copy(update={"coinbase_api_private_key": SecretStr(private_pem)})
-    services = await build_services(settings)
+) -> tuple[str, Client, str]:
+    """The trade's key, the client, and the worker's metrics as Prometheus scrapes them."""
+    settings = settings.model_copy(
+        update={"coinbase_api_private_key": SecretStr(private_pem), "metrics_port": free_port()}
+    )
+    runtime = metrics_runtime(settings)
+    assert runtime is not None
+    services = await build_services(settings, Metrics(runtime.metric_meter))
     key = str(uuid.uuid4())
     try:
         async with build_worker(env.client, settings, services):
@@ -53,7 +77,9 @@ async def trade_with(
                 assert "401" in root_cause(exc) or "credentials" in root_cause(exc).lower()
     finally:
         await services.close()
-    return key, env.client
+    scraped = httpx.get(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=10)
+    assert "kripto_trades_total" in scraped.text
+    return key, env.client, scraped.text
 
 
 @pytest.fixture
@@ -94,7 +120,10 @@ async def test_no_secret_in_histories_or_logs(
     if case == "receipt refused":  # SES will not send from an address it has not verified
         live_settings = live_settings.model_copy(update={"receipt_from": "nobody@unverified.test"})
     caplog.set_level(logging.DEBUG)
-    key, client = await trade_with(time_skipping_env, live_settings, pem)
+    lines = io.StringIO()  # the worker's own handler, as `kripto worker` writes its log
+    configure_logging(live_settings, stream=lines)
+    caplog.set_level(logging.DEBUG)
+    key, client, metrics = await trade_with(time_skipping_env, live_settings, pem)
 
     handle = client.get_workflow_handle(key)
     history = await handle.fetch_history()
@@ -107,9 +136,15 @@ async def test_no_secret_in_histories_or_logs(
         assert described.status == WorkflowExecutionStatus.COMPLETED
         assert described.typed_search_attributes.get(TRADE_STEP) == RECEIPT_NOT_SENT
         assert "nobody@unverified.test" in text
+    written = lines.getvalue()
+    assert f"[{key}" in written  # the worker's lines were written, with the trade's ID
     for secret in secrets_of(pem):
         assert secret not in text
         assert secret not in logs
+        assert secret not in written
+        assert secret not in metrics
     assert "AKIAKRIPTOTESTKEY" not in text
     assert "PRIVATE KEY" not in text
     assert "PRIVATE KEY" not in logs
+    assert "PRIVATE KEY" not in written
+    assert "AKIAKRIPTOTESTKEY" not in written + metrics

@@ -1,0 +1,32 @@
+"""Read-only queries behind the worker's gauges and /healthz: each is one indexed lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kripto.db.pool import Database
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    count: int
+    oldest: datetime | None
+
+
+async def newest_rate_time(db: Database, product_id: str) -> datetime | None:
+    """The newest stored rate's minute (the primary key's order, so one index probe)."""
+    value: datetime | None = await db.pool.fetchval(
+        "SELECT max(date_time) FROM rates WHERE product_id = $1", product_id
+    )
+    return value
+
+
+async def unsettled_trades(db: Database) -> Unsettled:
+    row = await db.pool.fetchrow("SELECT count(*), min(created_at) FROM trades WHERE NOT settled")
+    assert row is not None
+    return Unsettled(count=int(row[0]), oldest=row[1])
+
+
+async def ping(db: Database) -> None:
+    await db.pool.fetchval("SELECT 1")

@@ -1,0 +1,201 @@
+"""Kripto's own Prometheus metrics.
+
+They are made on the Temporal SDK's metric meter, so the worker serves one endpoint with both the
+SDK's metrics (`temporal_…`: polls, task latencies, activity failures) and ours (`kripto_…`).
+The objects are made once, at worker start-up, and handed to the activities like any other
+service; without a metrics endpoint (tests, the CLI) the meter is the SDK's no-op one.
+
+Labels are bounded on purpose (a product, a side, an error's kind, a hold reason's *kind*):
+a label made of free text would make a new time series for every distinct reason.
+README.md, "Monitoring", lists every metric.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from temporalio.common import MetricMeter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from kripto.models import Order
+from kripto.settings import Settings, SettingsError
+
+#: An activity whose attempt number passes this is counted in kripto_activity_attempts_over_limit,
+#: which the "activity keeps failing" alert watches.
+ATTEMPT_LIMIT = 5
+
+#: Bucket bounds for our histograms (the SDK's defaults are for milliseconds).
+BUCKETS: Mapping[str, Sequence[float]] = {
+    "kripto_traded_gbp": [10, 25, 50, 100, 250, 500, 1000, 5000],
+    "kripto_fees_gbp": [0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 25],
+}
+
+#: A hold's reason, as `kripto.decisions.decide` and `kripto.risk.size_trade` word it, to a
+#: short stable kind. First match wins; anything new is "other" until it is named here.
+_HOLD_KINDS: Sequence[tuple[str, re.Pattern[str]]] = [
+    ("paused", re.compile(r"automatic trading is paused")),
+    ("no_rates", re.compile(r"no rates stored yet")),
+    ("stale_data", re.compile(r"stale data")),
+    ("warming_up", re.compile(r"^hold: [\d,]+ of [\d,]+ points needed")),
+    ("gap", re.compile(r"gap in the rates")),
+    ("no_signal", re.compile(r"^hold: no \S+ signal")),
+    ("cooldown", re.compile(r"but cooldown:")),
+    ("below_fees", re.compile(r"but expected edge")),
+    ("not_enough", re.compile(r"but not enough to")),
+    ("daily_limit", re.compile(r"but daily spend limit")),
+]
+
+
+def hold_kind(reason: str) -> str:
+    """The kind of a hold's reason, for a bounded label: "cooldown", not the minutes."""
+    for kind, pattern in _HOLD_KINDS:
+        if pattern.search(reason):
+            return kind
+    return "other"
+
+
+class Metrics:
+    """Every metric Kripto records, with one method per event so call sites stay one line."""
+
+    def __init__(self, meter: MetricMeter) -> None:
+        counter, gauge = meter.create_counter, meter.create_gauge
+        self._rates_fetched = counter("kripto_rates_fetched", "Rates read from the feed.")
+        self._fetch_failures = counter(
+            "kripto_rate_fetch_failures", "Failed attempts to read a rate from the feed."
+        )
+        self._decisions = counter("kripto_decisions", "Decisions made, one per tick.")
+        self._trades = counter("kripto_trades", "Trades ended, by side and outcome.")
+        self._traded = meter.create_histogram_float(
+            "kripto_traded_gbp", "GBP value of each trade done (its sum: GBP traded).", "GBP"
+        )
+        self._fees = meter.create_histogram_float(
+            "kripto_fees_gbp", "Fees of each trade done (its sum: fees paid).", "GBP"
+        )
+        self._receipts = counter("kripto_receipts", "Receipts sent, failed and refused.")
+        self._retries = counter(
+            "kripto_activity_retries", "Activity attempts after the first, by activity type."
+        )
+        self._over_limit = counter(
+            "kripto_activity_attempts_over_limit",
+            f"Activity attempts numbered above {ATTEMPT_LIMIT}, by activity type.",
+        )
+        self._rate_age = meter.create_gauge_float(
+            "kripto_newest_rate_age_seconds", "Age of the newest stored rate.", "s"
+        )
+        self._unsettled = gauge("kripto_trades_unsettled", "Trades placed and not yet settled.")
+        self._oldest_unsettled = meter.create_gauge_float(
+            "kripto_oldest_unsettled_trade_age_seconds",
+            "Age of the oldest trade waiting to settle (0 when none waits).",
+            "s",
+        )
+        self._kill_switch = gauge(
+            "kripto_kill_switch_engaged", "1 while automatic trading is paused for a product."
+        )
+        self._kill_switch_since = meter.create_gauge_float(
+            "kripto_kill_switch_engaged_since_timestamp_seconds",
+            "When the kill switch was engaged (Unix time; 0 when it is off).",
+            "s",
+        )
+
+        # Series the alerts take increase() of start at 0, so their first event counts.
+        for outcome in ("sent", "failed", "refused"):
+            self._receipts.add(0, {"outcome": outcome})
+
+    def count_attempts_of(self, activity_types: Sequence[str]) -> None:
+        """Start each activity type's attempt counters at 0 (see above)."""
+        for activity_type in activity_types:
+            self._retries.add(0, {"activity_type": activity_type})
+            self._over_limit.add(0, {"activity_type": activity_type})
+
+    @classmethod
+    def noop(cls) -> Metrics:
+        return cls(MetricMeter.noop)
+
+    def rate_fetched(self, product: str, source: str) -> None:
+        self._rates_fetched.add(1, {"product": product, "source": source})
+
+    def rate_fetch_failed(self, product: str, kind: str) -> None:
+        self._fetch_failures.add(1, {"product": product, "kind": kind})
+
+    def decided(self, product: str, action: str, reason: str) -> None:
+        kind = hold_kind(reason) if action == "hold" else "none"
+        self._decisions.add(1, {"product": product, "action": action, "hold_reason": kind})
+
+    def trade_done(self, order: Order) -> None:
+        """Once per trade: when its settled row is first written."""
+        side = order.side.value
+        self._trades.add(1, {"side": side, "outcome": "done"})
+        # Prometheus holds floats; the exact amounts stay in Postgres (Decimal, numeric).
+        self._traded.record(float(order.executed_value), {"side": side})
+        self._fees.record(float(order.fill_fees), {"side": side})
+
+    def trade_failed(self, side: str, kind: str) -> None:
+        """A trade refused for good: InsufficientFunds, OrderRejected, KeyReused, InvalidInput…"""
+        self._trades.add(1, {"side": side, "outcome": kind})
+
+    def receipt(self, outcome: str) -> None:
+        """`sent`, `failed` (will be retried) or `refused` (for good)."""
+        self._receipts.add(1, {"outcome": outcome})
+
+    def activity_attempt(self, activity_type: str, attempt: int) -> None:
+        if attempt > 1:
+            self._retries.add(1, {"activity_type": activity_type})
+        if attempt > ATTEMPT_LIMIT:
+            self._over_limit.add(1, {"activity_type": activity_type})
+
+    def newest_rate_age(self, product: str, seconds: float) -> None:
+        self._rate_age.set(seconds, {"product": product})
+
+    def unsettled_trades(self, count: int, oldest_age_seconds: float) -> None:
+        self._unsettled.set(count)
+        self._oldest_unsettled.set(oldest_age_seconds)
+
+    def kill_switch(self, product: str, engaged_since: datetime | None) -> None:
+        labels = {"product": product}
+        self._kill_switch.set(1 if engaged_since is not None else 0, labels)
+        self._kill_switch_since.set(engaged_since.timestamp() if engaged_since else 0.0, labels)
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime that serves Prometheus metrics on KRIPTO_METRICS_HOST:PORT, for the
+    worker's client; None when KRIPTO_METRICS_PORT is 0 (off). Counters end in `_total`."""
+    if settings.metrics_port == 0:
+        return None
+    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(
+                    bind_address=address,
+                    counters_total_suffix=True,
+                    histogram_bucket_overrides=dict(BUCKETS),
+                ),
+                attach_service_name=False,
+            )
+        )
+    except Exception as exc:  # the SDK raises a bare Exception from its core
+        raise SettingsError(
+            f"KRIPTO_METRICS_PORT: cannot serve metrics on {address} ({exc}); choose another"
+            " port, or 0 to turn metrics off"
+        ) from None
+
+
+def metrics_url(settings: Settings) -> str | None:
+    if settings.metrics_port == 0:
+        return None
+    return f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+
+
+def health_url(settings: Settings) -> str | None:
+    if settings.health_port == 0:
+        return None
+    return f"http://{settings.metrics_host}:{settings.health_port}/healthz"
+
+
+def serving_line(settings: Settings) -> str:
+    """Where the worker's metrics and health are, for its start-up output."""
+    metrics = metrics_url(settings) or "off (KRIPTO_METRICS_PORT=0)"
+    health = health_url(settings) or "off (KRIPTO_HEALTH_PORT=0)"
+    return f"metrics {metrics}; health {health}"

@@ -1,0 +1,105 @@
+"""What the worker watches while it runs: the gauges (sampled every 15 s from Postgres and the
+schedules) and the answer to /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from kripto.db import Database
+from kripto.db.monitoring import newest_rate_time, ping, unsettled_trades
+from kripto.metrics import Metrics
+from kripto.temporal.kill_switch import KillSwitch
+
+log = logging.getLogger(__name__)
+
+SAMPLE_EVERY = timedelta(seconds=15)
+#: How long /healthz waits for Temporal or Postgres before calling it unreachable.
+CHECK_TIMEOUT = 3.0
+
+
+class Monitor:
+    def __init__(
+        self,
+        client: Client,
+        db: Database,
+        metrics: Metrics,
+        products: Sequence[str],
+        worker: Worker,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.metrics = metrics
+        self.products = list(products)
+        self.worker = worker
+        self.kill_switch = KillSwitch(client)
+
+    async def _rate_ages(self, now: datetime) -> dict[str, float | None]:
+        ages: dict[str, float | None] = {}
+        for product in self.products:
+            newest = await newest_rate_time(self.db, product)
+            ages[product] = None if newest is None else (now - newest).total_seconds()
+        return ages
+
+    async def sample(self) -> None:
+        """Set every gauge once. A product with no rate yet has no age (the series is absent)."""
+        now = datetime.now(UTC)
+        for product, age in (await self._rate_ages(now)).items():
+            if age is not None:
+                self.metrics.newest_rate_age(product, age)
+        unsettled = await unsettled_trades(self.db)
+        oldest = (now - unsettled.oldest).total_seconds() if unsettled.oldest else 0.0
+        self.metrics.unsettled_trades(unsettled.count, max(oldest, 0.0))
+        for product in self.products:
+            self.metrics.kill_switch(product, await self.kill_switch.engaged_since(product))
+
+    async def run(self, stop: asyncio.Event, every: timedelta = SAMPLE_EVERY) -> None:
+        """Sample until `stop` is set. A failed sample (Postgres down) is one warning line; the
+        gauges keep their last values and the next sample tries again."""
+        while not stop.is_set():
+            try:
+                await self.sample()
+            except Exception as exc:  # Postgres or Temporal unreachable for now
+                log.warning("cannot sample the gauges: %s: %s", type(exc).__name__, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every.total_seconds())
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy: the worker is polling, Temporal answers and Postgres answers. The newest
+        rate's age is reported, not judged: the "no rate for 5 minutes" alert judges it."""
+        polling = self.worker.is_running and not self.worker.is_shutdown
+        try:
+            temporal = await self.client.service_client.check_health(
+                timeout=timedelta(seconds=CHECK_TIMEOUT)
+            )
+            temporal_error = None
+        except Exception as exc:
+            temporal, temporal_error = False, type(exc).__name__
+        try:
+            await asyncio.wait_for(ping(self.db), timeout=CHECK_TIMEOUT)
+            ages = await asyncio.wait_for(self._rate_ages(datetime.now(UTC)), CHECK_TIMEOUT)
+            postgres, postgres_error = True, None
+        except Exception as exc:
+            postgres, postgres_error, ages = False, type(exc).__name__, {}
+        body: dict[str, Any] = {
+            "worker": {"polling": polling, "taskQueue": self.worker.task_queue},
+            "temporal": {
+                "reachable": temporal,
+                **({"error": temporal_error} if temporal_error else {}),
+            },
+            "postgres": {
+                "reachable": postgres,
+                **({"error": postgres_error} if postgres_error else {}),
+            },
+            "newestRateAgeSeconds": {
+                p: (round(a, 1) if a is not None else None) for p, a in ages.items()
+            },
+        }
+        return polling and temporal and postgres, body
