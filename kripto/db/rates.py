@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
+
 from kripto.db.pool import Database
 from kripto.models import Rate
+from kripto.strategies.series import PriceHistory
 
 
 class RateRepository:
@@ -39,6 +42,32 @@ class RateRepository:
             end,
         )
         return [Rate.model_validate(dict(r)) for r in rows]
+
+    async def history(self, product_id: str, start: datetime, end: datetime) -> PriceHistory:
+        """Rates in [start, end] as arrays, oldest first: what the decider reads each tick.
+
+        One row comes back, holding two float8 arrays (decoded by asyncpg in C) and the newest
+        rate as numeric, so money stays Decimal while a week of prices never becomes 10,080
+        Python objects. Postgres converts numeric to float8 with correct rounding, as Python's
+        float(Decimal) does, so the indicators see the very same floats as from `since`."""
+        row = await self.db.pool.fetchrow(
+            "SELECT array_agg(extract(epoch FROM date_time)::float8 ORDER BY date_time)"
+            " AS seconds, array_agg(rate::float8 ORDER BY date_time) AS prices,"
+            " max(date_time) AS newest_time,"
+            " (array_agg(rate ORDER BY date_time DESC))[1] AS newest_rate"
+            " FROM rates WHERE product_id = $1 AND date_time >= $2 AND date_time <= $3",
+            product_id,
+            start,
+            end,
+        )
+        if row is None or row["seconds"] is None:
+            return PriceHistory(np.empty(0), np.empty(0), None, None)
+        return PriceHistory(
+            np.array(row["seconds"], dtype=np.float64),
+            np.array(row["prices"], dtype=np.float64),
+            row["newest_time"],
+            row["newest_rate"],
+        )
 
     async def latest(self, product_id: str) -> Rate | None:
         row = await self.db.pool.fetchrow(
