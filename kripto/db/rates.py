@@ -49,25 +49,29 @@ class RateRepository:
         One row comes back, holding two float8 arrays (decoded by asyncpg in C) and the newest
         rate as numeric, so money stays Decimal while a week of prices never becomes 10,080
         Python objects. Postgres converts numeric to float8 with correct rounding, as Python's
-        float(Decimal) does, so the indicators see the very same floats as from `since`."""
+        float(Decimal) does, so the indicators see the very same floats as from `since`. The
+        arrays are aggregated unordered and sorted here: sorting inside array_agg took half of
+        the query's time."""
         row = await self.db.pool.fetchrow(
-            "SELECT array_agg(extract(epoch FROM date_time)::float8 ORDER BY date_time)"
-            " AS seconds, array_agg(rate::float8 ORDER BY date_time) AS prices,"
-            " max(date_time) AS newest_time,"
-            " (array_agg(rate ORDER BY date_time DESC))[1] AS newest_rate"
-            " FROM rates WHERE product_id = $1 AND date_time >= $2 AND date_time <= $3",
+            "SELECT array_agg(date_part('epoch', r.date_time)) AS seconds,"
+            " array_agg(r.rate::float8) AS prices,"
+            " newest.date_time AS newest_time, newest.rate AS newest_rate"
+            " FROM rates r, (SELECT date_time, rate FROM rates WHERE product_id = $1"
+            "   AND date_time >= $2 AND date_time <= $3 ORDER BY date_time DESC LIMIT 1) newest"
+            " WHERE r.product_id = $1 AND r.date_time >= $2 AND r.date_time <= $3"
+            " GROUP BY newest.date_time, newest.rate",
             product_id,
             start,
             end,
         )
-        if row is None or row["seconds"] is None:
+        if row is None:
             return PriceHistory(np.empty(0), np.empty(0), None, None)
-        return PriceHistory(
-            np.array(row["seconds"], dtype=np.float64),
-            np.array(row["prices"], dtype=np.float64),
-            row["newest_time"],
-            row["newest_rate"],
-        )
+        seconds = np.array(row["seconds"], dtype=np.float64)
+        prices = np.array(row["prices"], dtype=np.float64)
+        if seconds.size > 1 and not bool(np.all(seconds[1:] > seconds[:-1])):
+            order = np.argsort(seconds, kind="stable")
+            seconds, prices = seconds[order], prices[order]
+        return PriceHistory(seconds, prices, row["newest_time"], row["newest_rate"])
 
     async def latest(self, product_id: str) -> Rate | None:
         row = await self.db.pool.fetchrow(
