@@ -21,14 +21,20 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _group() -> None:
+    # A group even when only the command being run is registered (typer would otherwise run
+    # a lone command as the whole app).
+    pass
+
+
 #: Every command: its name, the module that registers it (`register(app)`), and the line
 #: `kripto --help` shows for it (the command's own docstring's first line).
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("kripto.cli.config", "Print the effective settings, secrets masked."),
     "dev": (
         "kripto.cli.dev",
-        "Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops"
-        " all.",
+        "Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all.",
     ),
     "rates": ("kripto.cli.rates", "Show the stored rates, oldest first (the data-reader)."),
     "trade": (

@@ -41,3 +41,12 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "backtest   Replay history minute by minute" in out.stdout
     assert out.stdout.rstrip().endswith("loaded: []")
+
+
+def test_a_command_run_alone_is_still_a_subcommand_and_bad_settings_are_one_line() -> None:
+    env = {"KRIPTO_FEE_RATE": "abc", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "kripto", "config"], capture_output=True, text=True, env=env
+    )
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == "error: KRIPTO_FEE_RATE: Input should be a valid decimal\n"
