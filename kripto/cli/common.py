@@ -6,14 +6,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import asyncpg
 import typer
 from rich.console import Console
 
-from kripto.db import Database, connect
-from kripto.settings import Settings
+if TYPE_CHECKING:
+    from kripto.db import Database
+    from kripto.settings import Settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -31,6 +31,10 @@ def print_json(data: object) -> None:
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """The database, or one line saying why it cannot be reached."""
+    import asyncpg  # here, not at the top: only the commands that read Postgres pay for it
+
+    from kripto.db import connect
+
     url = settings.require_database_url()
     try:
         db = await connect(url, run_migrations=False)
