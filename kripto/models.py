@@ -97,9 +97,21 @@ class Rate(Wire):
 
 
 class RateTickInput(Wire):
-    """What the schedule hands each tick."""
+    """What the schedule hands each tick. `offset_seconds`: how far into its minute the
+    product's schedule fires (ticks are spread across the minute); the tick stands for the
+    minute it fired in, `offset_seconds` before its scheduled time. 0 in payloads from builds
+    before the spread."""
 
     product_id: ProductId = DEFAULT_PRODUCT
+    offset_seconds: int = Field(0, ge=0, lt=60)
+
+
+class LateTick(Wire):
+    """A tick that started more than a minute after its slot (`at` is the minute it stood for)."""
+
+    product_id: ProductId
+    at: UtcDateTime
+    late_seconds: float
 
 
 class FetchRateInput(Wire):

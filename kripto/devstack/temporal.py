@@ -12,6 +12,23 @@ from pathlib import Path
 
 from kripto.devstack.binaries import find_binary
 
+#: The dev server's settings for many markets on one machine, each measured with
+#: benchmarks/scale.py:
+#: - SQLite in WAL mode with synchronous=NORMAL: a commit appends to the log instead of
+#:   rewriting pages and syncing twice (each tick writes ~38 KB across its three workflows).
+#:   The data survives a crash of the server or of `kripto dev`; a power cut may lose the last
+#:   commits, which a laptop's dev stack can afford (and a production cluster does not use).
+#: - worker.schedulerNamespaceStartWorkflowRPS: schedules start at most 30 workflows a second
+#:   per namespace by default; 500 markets need ~8 a second on average, more in bursts.
+THROUGHPUT_ARGS = (
+    "--sqlite-pragma",
+    "journal_mode=wal",
+    "--sqlite-pragma",
+    "synchronous=normal",
+    "--dynamic-config-value",
+    "worker.schedulerNamespaceStartWorkflowRPS=200",
+)
+
 
 class StartupError(Exception):
     """A part of the dev stack could not start; the message says which and why."""
@@ -77,6 +94,7 @@ class TemporalDevServer:
             str(self.data_dir / "temporal.db"),
             "--log-level",
             "warn",
+            *THROUGHPUT_ARGS,
         ]
         with open(self.log_path, "ab") as log:
             # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.

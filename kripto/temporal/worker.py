@@ -151,6 +151,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     return [
         rates.fetch_rate,
         rates.write_rate,
+        rates.report_late_tick,
         rates.read_rates,
         deciding.decide,
         trading.place_order,
