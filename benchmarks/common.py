@@ -17,7 +17,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.postgres import EmbeddedPostgres
+from kripto.devstack.temporal import THROUGHPUT_ARGS
 from kripto.temporal.search_attributes import ensure_search_attributes
+
+#: `kripto dev`'s server settings that apply to an in-memory server (not the SQLite pragmas).
+IN_MEMORY_ARGS = [
+    value
+    for flag, value in zip(THROUGHPUT_ARGS[::2], THROUGHPUT_ARGS[1::2], strict=True)
+    for value in (flag, value)
+    if flag == "--dynamic-config-value"
+]
 
 
 @dataclass
@@ -85,6 +94,8 @@ async def dev_stack() -> AsyncIterator[tuple[WorkflowEnvironment, str]]:
         data_converter=pydantic_data_converter,
         dev_server_existing_path=find_binary("temporal"),
         dev_server_log_level="error",
+        # The settings `kripto dev` runs its server with (those that apply in memory).
+        dev_server_extra_args=IN_MEMORY_ARGS,
     )
     await ensure_search_attributes(env.client, env.client.namespace)
     try:
