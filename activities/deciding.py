@@ -59,45 +59,42 @@ class DecideActivities:
         tick = input.rate
         decision_id = decide_id(tick.product_id, tick.date_time)
         with temporal_errors():
-            # Asked beside the lock and the reads, not under the lock: the server round trip
-            # costs the decision no time.
+            # The kill switch (a server round trip) and the week (the largest read) need no
+            # lock: rates only grow, and the tick's own rate is added if its store child has
+            # not written it yet. Both run before the lock, side by side, so the lock is held
+            # only for what other decisions change (trades, decisions) and the arithmetic.
             paused_task = asyncio.ensure_future(self.kill_switch.engaged(tick.product_id))
             try:
-                async with self.decisions.exclusive(tick.product_id):
-                    recorded = await self.decisions.get(decision_id)
-                    if recorded is not None:  # a retried attempt returns what was decided
-                        return recorded
-                    now = datetime.now(UTC)
-                    # Arrays straight from Postgres; the tick's own rate is added when the
-                    # store child running beside us has not written it yet.
-                    week = await self.rates.history(
-                        tick.product_id, tick.date_time - WEEK, tick.date_time
-                    )
-                    week = week.with_newer(tick)
-                    day_ago = now - timedelta(days=1)
-                    recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
-                    recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT)
-                    wallet = await self.exchange.wallet()
-                    decision = decide(
-                        decision_id=decision_id,
-                        product_id=tick.product_id,
-                        tick_time=tick.date_time,
-                        rates=week,
-                        wallet=wallet,
-                        recent_trades=recent,
-                        strategy=self.policy.strategy,
-                        risk=self.policy.risk,
-                        fee_rate=self.policy.fee_rate,
-                        now=now,
-                        paused=await paused_task,
-                    )
-                    trade_id = (
-                        None if decision.action == "hold" else trade_id_for_decision(decision_id)
-                    )
-                    await self.decisions.record(decision, trade_id)
-                    return decision
+                week = await self.rates.history(
+                    tick.product_id, tick.date_time - WEEK, tick.date_time
+                )
+                paused = await paused_task
             finally:
                 if not paused_task.done():
                     paused_task.cancel()
-                elif not paused_task.cancelled():
-                    paused_task.exception()  # seen, even when an early return skipped it
+            week = week.with_newer(tick)
+            async with self.decisions.exclusive(tick.product_id):
+                recorded = await self.decisions.get(decision_id)
+                if recorded is not None:  # a retried attempt returns what was decided
+                    return recorded
+                now = datetime.now(UTC)
+                day_ago = now - timedelta(days=1)
+                recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
+                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT)
+                wallet = await self.exchange.wallet()
+                decision = decide(
+                    decision_id=decision_id,
+                    product_id=tick.product_id,
+                    tick_time=tick.date_time,
+                    rates=week,
+                    wallet=wallet,
+                    recent_trades=recent,
+                    strategy=self.policy.strategy,
+                    risk=self.policy.risk,
+                    fee_rate=self.policy.fee_rate,
+                    now=now,
+                    paused=paused,
+                )
+                trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
+                await self.decisions.record(decision, trade_id)
+                return decision

@@ -169,6 +169,11 @@ def build_worker(client: Client, settings: Settings, services: Services) -> Work
         workflows=list(WORKFLOWS),
         activities=activities_for(services, settings, client),
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Hundreds of markets start ~25 workflows a second, and each one's first task comes
+        # from the shared queue, which the default single poller for it (5 x 0.2) could not
+        # drain: at 500 markets new ticks waited 12 s for it (benchmarks/scale.py).
+        max_concurrent_workflow_task_polls=16,
+        nonsticky_to_sticky_poll_ratio=0.5,
     )
 
 
