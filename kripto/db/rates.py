@@ -47,12 +47,12 @@ class RateRepository:
         """Rates in [start, end] as arrays, oldest first: what the decider reads each tick.
 
         One row comes back, holding each column as one run of big-endian float8s (numpy reads
-        it as it stands) and the newest rate as numeric, so money stays Decimal while a week of
-        prices never becomes 10,080 Python objects (as Rate models that cost ~50 ms; as
-        float8[] arrays, 4 ms of the 8 went on decoding them into Python floats). Postgres converts numeric to float8 with correct rounding, as Python's
-        float(Decimal) does, so the indicators see the very same floats as from `since`. The
-        arrays are aggregated unordered and sorted here: sorting inside array_agg took half of
-        the query's time."""
+        it as it stands) and the newest rate as numeric, so money stays Decimal while a week
+        of prices never becomes 10,080 Python objects (as Rate models they cost ~50 ms; as
+        float8[] arrays, 4 ms of the 8 went on decoding them into Python floats). Postgres
+        converts numeric to float8 with correct rounding, as Python's float(Decimal) does, so
+        the indicators see the very same floats as from `since`. The rows are aggregated in
+        scan order and sorted here: sorting inside the aggregate took half the query's time."""
         row = await self.db.pool.fetchrow(
             "SELECT string_agg(float8send(date_part('epoch', date_time)), ''::bytea) AS seconds,"
             " string_agg(float8send(rate::float8), ''::bytea) AS prices,"
