@@ -71,6 +71,9 @@ class Wire(BaseModel):
         serialize_by_alias=True,
         frozen=True,
         extra="ignore",
+        # Validators are built on a model's first use, not at import: a command that never
+        # touches a model (`kripto backtest --csv`) does not pay ~20 ms to build them all.
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, object]:

@@ -10,7 +10,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from kripto.strategies.indicators import Floats
 from kripto.strategies.series import Mask, grid
@@ -78,20 +77,15 @@ def _fast(path: Path) -> tuple[Floats, Floats] | None:
     raw = times.astype(f"S{width}").tobytes()
     chars = np.frombuffer(raw, dtype=np.uint8).reshape(rows, width)
     template = np.frombuffer(f"0000-00-00T00:00:00{tail}".encode(), dtype=np.uint8)
-    digit = np.isin(np.arange(width), _DIGITS)
-    low = np.where(digit, ord("0"), template).astype(np.uint8)
-    high = np.where(digit, ord("9"), template).astype(np.uint8)
-    if not bool(np.all((chars >= low) & (chars <= high))):
+    separators = [i for i in range(width) if i not in _DIGITS]
+    if not bool(np.all(chars[:, separators] == template[separators])):
         return None
-
-    def number(at: int, size: int) -> NDArray[np.int64]:
-        value = np.zeros(rows, dtype=np.int64)
-        for i in range(at, at + size):
-            value = value * 10 + (chars[:, i].astype(np.int64) - ord("0"))
-        return value
-
-    year, month, day = number(0, 4), number(5, 2), number(8, 2)
-    hour, minute, second = number(11, 2), number(14, 2), number(17, 2)
+    digits = chars[:, _DIGITS].astype(np.int32) - ord("0")  # YYYYMMDDHHMMSS, one per column
+    if not bool(np.all((digits >= 0) & (digits <= 9))):
+        return None
+    tens = digits[:, 0::2] * 10 + digits[:, 1::2]  # YY YY MM DD HH MM SS
+    year = (tens[:, 0] * 100 + tens[:, 1]).astype(np.int64)
+    month, day, hour, minute, second = (tens[:, i].astype(np.int64) for i in range(2, 7))
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     if not bool(np.all((month >= 1) & (month <= 12) & (day >= 1) & (year >= 1970))):
         return None
