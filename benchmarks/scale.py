@@ -4,7 +4,8 @@ Postgres, and one `kripto worker` process. Each market has a week of rates, so e
 reads a full week, as it would after a week of running.
 
 For each size it creates the schedules (timed), lets them tick for `--duration` seconds from
-the next whole minute, pauses them, waits for the ticks in flight, and reports, per tick,
+the next whole minute, waits for every slot's tick (or the catch-up window), pauses them, waits
+for the ticks in flight, and reports, per tick,
 the completion lag (its close time less its slot, the second it was scheduled for), the start
 lag, ticks that started late (failed TickTooLate, counted by the worker), ticks the server
 skipped (expected slots with no tick at all), and each process's memory (PSS) and CPU.
@@ -39,7 +40,7 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_schedules, set_paused, tick_offset
+from kripto.temporal.schedules import CATCHUP_SECONDS, ensure_schedules, set_paused, tick_offset
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.ids import schedule_id
 
@@ -145,14 +146,29 @@ async def run_size(
             u.sample()
         await asyncio.sleep(2)
     cpu = {u.name: u.cpu() - u.cpu_start for u in usages}
-    await set_paused(client, sized, True, "scale benchmark done")
-    # Ticks fired in the window may still be running (or, when late, not yet started).
     query = (
         f"WorkflowType = 'RateTickWorkflow' AND TaskQueue = '{TASK_QUEUE}'"
         f" AND StartTime >= '{window_start.isoformat()}'"
     )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    expected_slots = {
+        (p.split("-")[0], window_start + timedelta(seconds=tick_offset(p), minutes=k))
+        for p in products
+        for k in range(int(duration // 60) + 1)
+        if window_start + timedelta(seconds=tick_offset(p), minutes=k) < window_end
+    }
+    # A server that fell behind still starts a slot's tick within its catch-up window (the
+    # worker then counts it late): wait for every slot of the window to have its tick, or for
+    # the catch-up window to pass (what is still missing then was skipped by the server).
+    deadline = window_end + timedelta(seconds=CATCHUP_SECONDS + 10)
+    while datetime.now(UTC) < deadline:
+        started = {_slot(w.id) async for w in client.list_workflows(query)}
+        if expected_slots <= started:
+            break
+        await asyncio.sleep(5)
+    await set_paused(client, sized, True, "scale benchmark done")
+    # Ticks started in the window may still be running.
+    deadline_s = time.monotonic() + 180
+    while time.monotonic() < deadline_s:
         running = [
             w async for w in client.list_workflows(f"{query} AND ExecutionStatus = 'Running'")
         ]
@@ -165,23 +181,16 @@ async def run_size(
     failed = 0
     seen: set[tuple[str, datetime]] = set()
     for w in ticks:
-        slot = datetime.strptime(w.id.rsplit("-GBP-", 1)[1], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC
-        )
+        product, slot = _slot(w.id)
         if not window_start <= slot < window_end:
             continue
-        seen.add((w.id.split("-")[2], slot))
+        seen.add((product, slot))
         start_lag.append((w.start_time - slot).total_seconds())
         if w.status is not None and w.status.name == "COMPLETED" and w.close_time is not None:
             completion.append((w.close_time - slot).total_seconds())
         else:
             failed += 1
-    expected = 0
-    for p in products:
-        slot = window_start + timedelta(seconds=tick_offset(p))
-        while slot < window_end:
-            expected += 1
-            slot += timedelta(minutes=1)
+    expected = len(expected_slots)
     late_lines = worker_log.read_text().count("late tick:") - late_lines_before
     skipped = max(0, expected - len(seen))
     await asyncio.gather(
@@ -288,6 +297,13 @@ async def main(sizes: list[int], duration: float, data_dir: Path) -> None:
         postgres.stop()
     print("target: 500 markets, p95 completion lag < 20 s, none skipped")
     write_json("scale", {"data_dir": str(data_dir), "runs": results})
+
+
+def _slot(workflow_id: str) -> tuple[str, datetime]:
+    """(market base, slot) from `rate-tick-<BASE>-GBP-<slot>`."""
+    base_and_quote, _, stamp = workflow_id.removeprefix("rate-tick-").rpartition("-GBP-")
+    slot = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return base_and_quote, slot
 
 
 def _postmaster(postgres: EmbeddedPostgres) -> int:
