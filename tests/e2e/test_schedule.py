@@ -164,6 +164,6 @@ async def test_ticks_fire_at_the_products_second_stand_for_the_minute_and_late_o
     stored = await rates.since(product, now - timedelta(minutes=4))
     assert [r.date_time.second for r in stored] == [0] * len(done)
     assert len(stored) == len(done)
-    await record_history(client, late[0].id, "rate_tick-v3-late")
+    await record_history(client, late[0].id, "rate_tick-v4-late")
     if done:
-        await record_history(client, done[0].id, "rate_tick-v3")
+        await record_history(client, done[0].id, "rate_tick-v4")

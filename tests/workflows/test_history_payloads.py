@@ -76,7 +76,7 @@ def recorded_payloads(path: Path) -> Iterator[tuple[str, str, list[Payload]]]:
             yield "workflow input", workflow_type, payloads(attrs, "input")
         elif kind == "WORKFLOW_EXECUTION_COMPLETED":
             yield "workflow result", workflow_type, payloads(attrs, "result")
-        elif kind == "WORKFLOW_EXECUTION_FAILED":  # a late tick ends so (rate_tick-v3-late)
+        elif kind == "WORKFLOW_EXECUTION_FAILED":  # a late tick ends so (rate_tick-v4-late)
             yield "workflow failed", workflow_type, []
         elif kind == "ACTIVITY_TASK_SCHEDULED":
             scheduled[event["eventId"]] = attrs["activityType"]["name"]
