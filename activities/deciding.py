@@ -3,6 +3,7 @@ travel through workflow payloads), decide with the pure strategy and risk code, 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,26 +62,35 @@ class DecideActivities:
         tick = input.rate
         decision_id = decide_id(tick.product_id, tick.date_time)
         with temporal_errors():
-            paused = await self.kill_switch.engaged(tick.product_id)  # not under the lock
+            # The kill switch (a server round trip) and the week (the largest read) need no
+            # lock: rates only grow, and the tick's own rate is added if its store child has
+            # not written it yet. Both run before the lock, side by side, so the lock is held
+            # only for what other decisions change (trades, decisions) and the arithmetic.
+            paused_task = asyncio.ensure_future(self.kill_switch.engaged(tick.product_id))
+            try:
+                week = await self.rates.history(
+                    tick.product_id, tick.date_time - WEEK, tick.date_time
+                )
+                paused = await paused_task
+            finally:
+                if not paused_task.done():
+                    paused_task.cancel()
+            week = week.with_newer(tick)
             async with self.decisions.exclusive(tick.product_id):
                 recorded = await self.decisions.get(decision_id)
                 if recorded is not None:  # a retried attempt returns what was decided
                     return recorded
                 now = datetime.now(UTC)
-                week = await self.rates.since(
-                    tick.product_id, tick.date_time - WEEK, tick.date_time
-                )
-                if not week or week[-1].date_time < tick.date_time:
-                    week.append(tick)  # the store child runs beside us; its rate may not be in yet
                 day_ago = now - timedelta(days=1)
                 recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
                 recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT)
+                wallet = await self.exchange.wallet()
                 decision = decide(
                     decision_id=decision_id,
                     product_id=tick.product_id,
                     tick_time=tick.date_time,
                     rates=week,
-                    wallet=await self.exchange.wallet(),
+                    wallet=wallet,
                     recent_trades=recent,
                     strategy=self.policy.strategy,
                     risk=self.policy.risk,

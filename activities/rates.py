@@ -12,7 +12,15 @@ from activities.errors import temporal_errors
 from kripto.db.rates import RateRepository
 from kripto.feeds import RateFeed
 from kripto.metrics import Metrics
-from kripto.models import FetchRateInput, Rate, ReadRatesInput, StoreRateInput, StoreRateResult
+from kripto.models import (
+    FetchRateInput,
+    LateTick,
+    Rate,
+    ReadRatesInput,
+    StoreRateInput,
+    StoreRateResult,
+)
+from kripto.temporal.tick_stats import TICKS, TickCounters
 
 #: What asyncpg raises while Postgres is down, starting or shutting down.
 DATABASE_DOWN = (
@@ -26,11 +34,31 @@ DATABASE_DOWN = (
 
 class RateActivities:
     def __init__(
-        self, feed: RateFeed, rates: RateRepository, metrics: Metrics | None = None
+        self,
+        feed: RateFeed,
+        rates: RateRepository,
+        metrics: Metrics | None = None,
+        ticks: TickCounters = TICKS,
     ) -> None:
         self.feed = feed
         self.rates = rates
         self.metrics = metrics or Metrics.noop()
+        self.ticks = ticks
+
+    @activity.defn
+    async def report_late_tick(self, input: LateTick) -> int:
+        """A tick that started too late for its minute: count it and say so in the log (the
+        tick then fails, naming why). Returns this worker's count for the product."""
+        count = self.ticks.count_late(input.product_id)
+        activity.logger.warning(
+            "late tick: %s %s started %.0f s after its slot; skipped (late ticks for it on this"
+            " worker: %d)",
+            input.product_id,
+            f"{input.at:%Y-%m-%dT%H:%M:%SZ}",
+            input.late_seconds,
+            count,
+        )
+        return count
 
     @activity.defn
     async def fetch_rate(self, input: FetchRateInput) -> Rate:

@@ -16,10 +16,11 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from benchmarks.baseline import BareWorkflow, noop
-from benchmarks.common import dev_stack, timed
+from benchmarks.common import dev_stack, timed, write_json
 from kripto.models import RateTickInput
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, running_worker
+from workflows.ids import decide_id, store_rate_id
 from workflows.rate_tick import RateTickWorkflow
 
 
@@ -50,10 +51,33 @@ async def main(runs: int) -> None:
             await bare_once(-1)  # warm up
             baseline = await timed("baseline: 1 workflow + 1 activity", runs, bare_once)
             ticks = await timed("rate tick (fetch + store, decide children)", runs, tick_once)
+            # One more tick, to count what it leaves on the server.
+            wid = f"rate-tick-bench-{uuid.uuid4()}"
+            result = await env.client.execute_workflow(
+                RateTickWorkflow.run, RateTickInput(), id=wid, task_queue="bench"
+            )
+            at = result.rate.date_time
+            events: dict[str, int] = {}
+            size = 0
+            for w in (wid, store_rate_id("BTC-GBP", at), decide_id("BTC-GBP", at)):
+                history = await env.client.get_workflow_handle(w).fetch_history()
+                events[w.split("-")[0]] = len(history.events)
+                size += sum(event.ByteSize() for event in history.events)
         await services.close()
     print(f"{runs} runs each, sequential, dev server on this machine")
     print(baseline.line())
-    print(ticks.line(baseline))
+    print(ticks.line(baseline) + f"   p99 {ticks.p99 * 1000:.1f} ms")
+    print(f"events per tick: {events} ({sum(events.values())} in all, {size:,} bytes)")
+    print(f"target: <= 2.5x the baseline: {'met' if ticks.p50 <= 2.5 * baseline.p50 else 'MISSED'}")
+    write_json(
+        "tick_latency",
+        {
+            "baseline_bare_workflow": baseline.summary(),
+            "tick": ticks.summary(),
+            "ratio_p50": round(ticks.p50 / baseline.p50, 2),
+            "events_per_tick": events,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wir
 from kripto.money import fmt_gbp
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy
-from kripto.strategies.series import longest_gap, minute_grid
+from kripto.strategies.series import PriceHistory, longest_gap, minute_grid
 
 Action = Literal["buy", "sell", "hold"]
 
@@ -54,7 +54,7 @@ def decide(
     decision_id: str,
     product_id: str,
     tick_time: datetime,
-    rates: Sequence[Rate],
+    rates: Sequence[Rate] | PriceHistory,
     wallet: Wallet,
     recent_trades: Sequence[PastTrade],
     strategy: Strategy,
@@ -65,7 +65,8 @@ def decide(
 ) -> Decision:
     """`now` is when the decision is made: the real clock live, so a tick decided late (its
     worker was down) holds on stale data; the tick's own time in a backtest. `paused`: the kill
-    switch is on."""
+    switch is on. `rates` may be a `PriceHistory` (the live decider reads arrays straight from
+    Postgres) or `Rate`s (tests, the CLI)."""
     now = now or tick_time
 
     def decision(
@@ -91,7 +92,7 @@ def decide(
         return decision(
             "hold", "automatic trading is paused (`kripto schedule resume` turns it back on)"
         )
-    series = minute_grid(rates)
+    series = rates.minute_grid() if isinstance(rates, PriceHistory) else minute_grid(rates)
     prices, newest = series.prices, series.newest
     if newest is None:
         return decision("hold", "no rates stored yet")
@@ -119,7 +120,11 @@ def decide(
     if signal not in (BUY, SELL):
         return decision("hold", f"no {strategy.name} signal at the newest point", ind=indicators)
     side = Side.BUY if signal == BUY else Side.SELL
-    latest = max(rates, key=lambda r: r.date_time).rate
+    if isinstance(rates, PriceHistory):
+        assert rates.newest_rate is not None  # a history with a newest time has its rate
+        latest = rates.newest_rate
+    else:
+        latest = max(rates, key=lambda r: r.date_time).rate
     sized = size_trade(
         side,
         price=latest,

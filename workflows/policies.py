@@ -14,6 +14,11 @@ FETCH_RATE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 
+#: A scheduled tick that starts later than this after its slot is counted, logged and failed
+#: (TickTooLate) instead of reading a price for a minute long gone.
+LATE_TICK_AFTER = timedelta(seconds=60)
+REPORT_TIMEOUT = timedelta(seconds=10)
+
 #: A fetched rate must not be lost: keep trying until Postgres takes it (no attempt limit).
 WRITE_RATE_TIMEOUT = timedelta(seconds=15)
 WRITE_RATE_RETRY = RetryPolicy(

@@ -1,7 +1,7 @@
 """One tick of the schedule: read the rate, then fan out to the children that use it."""
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -11,13 +11,14 @@ from temporalio.common import (
     TypedSearchAttributes,
     VersioningBehavior,
 )
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.rates import RateActivities
     from kripto.models import (
         DecideInput,
         FetchRateInput,
+        LateTick,
         RateTickInput,
         RateTickResult,
         StoreRateInput,
@@ -33,17 +34,35 @@ with workflow.unsafe.imports_passed_through():
     from workflows.decide_trade import ACTION_PATCH, DecideTradeWorkflow
     from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.inputs import decoded
-    from workflows.policies import FETCH_RATE_DEADLINE, FETCH_RATE_RETRY, FETCH_RATE_TIMEOUT
+    from workflows.policies import (
+        FETCH_RATE_DEADLINE,
+        FETCH_RATE_RETRY,
+        FETCH_RATE_TIMEOUT,
+        LATE_TICK_AFTER,
+        REPORT_TIMEOUT,
+    )
     from workflows.store_rate import StoreRateWorkflow
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
-def tick_time() -> datetime:
-    """The time this tick stands for: the schedule's slot, or the start for a manual run.
+def tick_time(offset_seconds: int = 0) -> datetime:
+    """The time this tick stands for: the schedule's slot less the product's offset into the
+    minute (so a tick fired at 12:00:17 stands for 12:00:00), or the start for a manual run.
     Whole seconds, so a tick started at 12:00:00.004 still stores the 12:00:00 rate."""
-    at = workflow.info().typed_search_attributes.get(SCHEDULED_START) or workflow.now()
-    return at.replace(microsecond=0)
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+    if scheduled is None:
+        return workflow.now().replace(microsecond=0)
+    return scheduled.replace(microsecond=0) - timedelta(seconds=offset_seconds)
+
+
+def started_late() -> timedelta | None:
+    """How late a scheduled tick started after its slot, if later than LATE_TICK_AFTER."""
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+    if scheduled is None:
+        return None
+    late = workflow.info().start_time - scheduled
+    return late if late > LATE_TICK_AFTER else None
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
@@ -51,8 +70,23 @@ class RateTickWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> RateTickResult:
         input = decoded(RateTickInput, args)
-        at = tick_time()
+        at = tick_time(input.offset_seconds)
         product = input.product_id
+        late = started_late()
+        if late is not None and workflow.patched("report-late-ticks"):
+            # The server started it (its catch-up window is longer than a minute) so that it
+            # is counted and fails loudly here, rather than being skipped unseen.
+            await workflow.execute_activity_method(
+                RateActivities.report_late_tick,
+                LateTick(product_id=product, at=at, late_seconds=late.total_seconds()),
+                start_to_close_timeout=REPORT_TIMEOUT,
+            )
+            raise ApplicationError(
+                f"tick {product} {stamp(at)} started {late.total_seconds():.0f} s after its"
+                " slot; skipped: a spot price read now would be stored under the wrong minute",
+                type="TickTooLate",
+                non_retryable=True,
+            )
         workflow.set_current_details(f"Reading the {product} rate for {stamp(at)}")
         rate = await workflow.execute_activity_method(
             RateActivities.fetch_rate,

@@ -4,6 +4,7 @@ decimal price), oldest first. Gaps are forward-filled onto a one-minute grid."""
 from __future__ import annotations
 
 import csv
+import warnings
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -20,7 +21,92 @@ class CsvError(ValueError):
 
 def read_prices(path: Path) -> tuple[Floats, datetime, Mask]:
     """One price per minute from the file, the time of the first minute, and which minutes
-    had a row of their own."""
+    had a row of their own.
+
+    A file in the usual shape (times all written alike, `2026-01-01T00:00:00Z`, plain prices)
+    is parsed whole with numpy: a year of minutes in about a tenth of a second, where a row at a
+    time took over a second. Anything the fast path does not vouch for, it hands to the row
+    reader, which accepts every ISO-8601 form and names the line and the rule of a bad row."""
+    fast = _fast(path)
+    if fast is not None:
+        seconds, prices = fast
+        first = datetime.fromtimestamp(seconds[0] // 60 * 60, tz=UTC)
+        filled, observed = grid(seconds, prices)
+        return filled, first, observed
+    return _read_rows(path)
+
+
+#: The fixed-width time forms the fast path reads, by their tail after the seconds.
+_TAILS = ("Z", "+00:00", "")
+_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)  # YYYY-MM-DDTHH:MM:SS
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _fast(path: Path) -> tuple[Floats, Floats] | None:
+    """Both columns as arrays (numpy's C reader), or None when the file is not in the usual
+    shape or has any row the row reader might reject (then it reads the file and says which
+    line)."""
+    try:
+        with path.open(newline="") as handle:
+            head = handle.readline()
+        if [h.strip().lower() for h in head.split(",")] != ["time", "price"]:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no data": the row reader says it properly
+            table = np.loadtxt(
+                path,
+                delimiter=",",
+                skiprows=1,
+                comments=None,
+                dtype=[("time", "S32"), ("price", np.float64)],
+                ndmin=1,
+            )
+    except (OSError, ValueError):
+        return None
+    rows = int(table.size)
+    if rows == 0:
+        return None
+    prices = np.ascontiguousarray(table["price"])
+    if not bool(np.all(np.isfinite(prices) & (prices > 0))):
+        return None
+    times = table["time"]
+    tail = times[0][19:].decode("ascii", "replace")
+    width = 19 + len(tail)
+    if tail not in _TAILS or not bool(np.all(np.char.str_len(times) == width)):
+        return None
+    raw = times.astype(f"S{width}").tobytes()
+    chars = np.frombuffer(raw, dtype=np.uint8).reshape(rows, width)
+    template = np.frombuffer(f"0000-00-00T00:00:00{tail}".encode(), dtype=np.uint8)
+    separators = [i for i in range(width) if i not in _DIGITS]
+    if not bool(np.all(chars[:, separators] == template[separators])):
+        return None
+    digits = chars[:, _DIGITS].astype(np.int32) - ord("0")  # YYYYMMDDHHMMSS, one per column
+    if not bool(np.all((digits >= 0) & (digits <= 9))):
+        return None
+    tens = digits[:, 0::2] * 10 + digits[:, 1::2]  # YY YY MM DD HH MM SS
+    year = (tens[:, 0] * 100 + tens[:, 1]).astype(np.int64)
+    month, day, hour, minute, second = (tens[:, i].astype(np.int64) for i in range(2, 7))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if not bool(np.all((month >= 1) & (month <= 12) & (day >= 1) & (year >= 1970))):
+        return None
+    month_length = _MONTH_DAYS[month - 1] + ((month == 2) & leap)
+    if not bool(np.all((day <= month_length) & (hour < 24) & (minute < 60) & (second < 60))):
+        return None
+    # Days since 1970-01-01 (H. Hinnant's days_from_civil, for years from 1970 on).
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    seconds = (days * 86400 + hour * 3600 + minute * 60 + second).astype(np.float64)
+    if rows > 1 and not bool(np.all(seconds[1:] > seconds[:-1])):
+        return None
+    return seconds, prices
+
+
+def _read_rows(path: Path) -> tuple[Floats, datetime, Mask]:
+    """The row reader: every ISO-8601 form `datetime.fromisoformat` takes, and a message naming
+    the line and the rule for the first bad row."""
     try:
         handle = path.open(newline="")
     except OSError as exc:

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 
 from kripto.backtest.csvfile import CsvError, read_prices
 from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
-from kripto.cli.common import DataDir, console, fail, open_database, print_json
-from kripto.db.rates import RateRepository
-from kripto.models import Rate
+from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError, load_settings
 from kripto.strategies import PARAMETERS, STRATEGY_NAMES, strategy_from_settings
 from kripto.strategies.indicators import Floats
 from kripto.strategies.series import Mask, minute_grid
+
+if TYPE_CHECKING:
+    from kripto.models import Rate
 
 
 def register(app: typer.Typer) -> None:
@@ -91,6 +90,8 @@ def backtest(
         )
 
     if console.is_terminal and prices.size > 100_000 and not as_json:
+        from rich.progress import Progress
+
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("backtesting", total=None)
             result = backtest(
@@ -154,6 +155,8 @@ def _load(
             return read_prices(csv)
         except CsvError as exc:
             raise fail(f"--csv: {exc}") from None
+    import asyncio
+
     rates = asyncio.run(_stored(settings, days))
     series = minute_grid(rates)
     if series.newest is None:
@@ -164,6 +167,9 @@ def _load(
 
 async def _stored(settings: Settings, days: int) -> list[Rate]:
     """The same query `kripto rates` and the live decider use (RateRepository.since)."""
+    from kripto.cli.common import open_database
+    from kripto.db.rates import RateRepository
+
     async with open_database(settings) as db:
         since = datetime.now(UTC) - timedelta(days=days)
         return await RateRepository(db).since(settings.products[0], since)

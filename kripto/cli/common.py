@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import asyncpg
 import typer
 from rich.console import Console
 
-from kripto.db import Database, connect
-from kripto.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from kripto.db import Database
+    from kripto.settings import Settings
 
 #: `--data-dir` on every command that talks to the stack: the folder whose `dev.env` (written by
 #: `kripto dev`) says where Temporal and Postgres are. Without it, KRIPTO_DATA_DIR, else ./.kripto.
@@ -34,12 +33,16 @@ T = TypeVar("T")
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
     """The settings, with `--data-dir` (when given) choosing the dev.env to read."""
+    from kripto.settings import load_settings  # here: pydantic is slow to import
+
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     return load_settings(**overrides)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # here: a command that needs no event loop does not pay to import it
+
     return asyncio.run(coro)
 
 
@@ -50,6 +53,10 @@ def print_json(data: object) -> None:
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """The database, or one line saying why it cannot be reached."""
+    import asyncpg  # here, not at the top: only the commands that read Postgres pay for it
+
+    from kripto.db import connect
+
     url = settings.require_database_url()
     try:
         db = await connect(url, run_migrations=False)

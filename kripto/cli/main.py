@@ -1,6 +1,8 @@
 """`kripto`: run the stack, look at rates, trades and the wallet, and trade.
 
-Each command reads the settings once, then hands them down.
+Each command reads the settings once, then hands them down. Only the module of the command
+being run is imported (numpy, pydantic, temporalio, asyncpg and the rest cost a second at
+start-up), so `kripto --help` lists the commands from the table below without importing them.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ import os
 import sys
 
 import typer
-
-from kripto.settings import SettingsError
 
 app = typer.Typer(
     name="kripto",
@@ -21,49 +21,89 @@ app = typer.Typer(
 )
 
 
-def _register_commands() -> None:
-    """Each group of commands lives in its own module and adds itself to the app."""
-    from kripto.cli import (
-        backtest,
-        codec,
-        config,
-        dashboard,
-        decisions,
-        deploy,
-        dev,
-        rates,
-        schedule,
-        trading,
-        worker,
-    )
+@app.callback()
+def _group() -> None:
+    # A group even when only the command being run is registered (typer would otherwise run
+    # a lone command as the whole app).
+    pass
 
-    for module in (
-        config,
-        dev,
-        dashboard,
-        rates,
-        trading,
-        decisions,
-        schedule,
-        worker,
-        deploy,
-        backtest,
-        codec,
-    ):
-        module.register(app)
+
+#: Every command: its name, the module that registers it (`register(app)`), and the line
+#: `kripto --help` shows for it (the command's own docstring's first line).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("kripto.cli.config", "Print the effective settings, secrets masked."),
+    "dev": (
+        "kripto.cli.dev",
+        "Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all.",
+    ),
+    "rates": ("kripto.cli.rates", "Show the stored rates, oldest first (the data-reader)."),
+    "trade": (
+        "kripto.cli.trading",
+        "Place a market order exactly once under KEY, wait for it to settle, and print it.",
+    ),
+    "wallet": ("kripto.cli.trading", "Show the GBP and BTC balances (runs WalletWorkflow)."),
+    "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
+    "decisions": ("kripto.cli.decisions", "What each tick decided, and why (newest first)."),
+    "worker": (
+        "kripto.cli.worker",
+        "Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM.",
+    ),
+    "backtest": (
+        "kripto.cli.backtest",
+        "Replay history minute by minute with the live strategy, guards and fee arithmetic.",
+    ),
+    "schedule": (
+        "kripto.cli.schedule",
+        "The per-product rate schedules (and the trading kill switch).",
+    ),
+    "deploy": (
+        "kripto.cli.deploy",
+        "Worker Versioning: which build new workflows start on; promote, ramp, roll back.",
+    ),
+    "dashboard": (
+        "kripto.cli.dashboard",
+        "Serve the trader's dashboard: price, decisions, money, the kill switch, manual trades.",
+    ),
+    "codec-server": (
+        "kripto.cli.codec",
+        "Serve the remote codec that decrypts payloads for the Web UI and the temporal CLI.",
+    ),
+}
+
+
+def _register_commands(args: list[str]) -> None:
+    """Each group of commands lives in its own module and adds itself to the app. Only the
+    command being run is imported; for the command list (`--help`, a typo) each command is a
+    placeholder carrying its help line."""
+    import importlib
+
+    name = next((a for a in args if not a.startswith("-")), None)
+    if name in COMMANDS:
+        importlib.import_module(COMMANDS[name][0]).register(app)
+        return
+    for command, (_, help_line) in COMMANDS.items():
+        app.command(command, help=help_line)(_listed_only)
+
+
+def _listed_only() -> None:
+    """Never runs: a command that is run is registered from its module."""
 
 
 def run_command(args: list[str] | None = None) -> None:
     """Run the CLI; bad settings end it with one line naming the setting, not a traceback."""
-    _register_commands()
+    _register_commands(sys.argv[1:] if args is None else args)
     code: int | str | None = 0
     try:
         app(args=args)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 2
     except SystemExit as exc:
         code = exc.code
+    except Exception as exc:
+        # Only a command that loaded the settings can have raised SettingsError.
+        settings = sys.modules.get("kripto.settings")
+        if settings is None or not isinstance(exc, settings.SettingsError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
     # The Temporal client's Rust threads can crash CPython's finalisation of a short-lived
     # process (temporalio/sdk-python#300): everything is done and flushed, so skip it.
     sys.stdout.flush()

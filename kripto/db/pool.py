@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,32 +14,47 @@ from kripto.db.migrations import migrate
 class Database:
     """A thin owner of an asyncpg pool, handed to repositories and activities at start-up."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, lock_pool_size: int = 10) -> None:
         self.pool = pool
         self.url = url
+        self.lock_pool_size = lock_pool_size
+        self._locks: asyncpg.Pool | None = None
+        self._locks_opening: asyncio.Lock | None = None
 
     async def close(self) -> None:
+        if self._locks is not None:
+            await self._locks.close()
         await self.pool.close()
+
+    async def _lock_pool(self) -> asyncpg.Pool:
+        """A second, small pool only for lock holders: a holder's queries run on the main pool,
+        so waiters queued on locks can never take the connections the holder needs (they
+        would starve it until their lock timeout)."""
+        if self._locks is None:
+            if self._locks_opening is None:
+                self._locks_opening = asyncio.Lock()
+            async with self._locks_opening:
+                if self._locks is None:
+                    self._locks = await asyncpg.create_pool(
+                        self.url, min_size=0, max_size=self.lock_pool_size, timeout=10
+                    )
+        return self._locks
 
     @asynccontextmanager
     async def advisory_lock(self, name: str, wait: float = 20.0) -> AsyncIterator[None]:
         """Hold a Postgres advisory lock named `name` across processes, waiting at most `wait`
         seconds for it (then asyncpg raises LockNotAvailableError, and the caller retries).
 
-        The lock lives on a connection of its own, outside the pool: a holder's queries and the
-        waiters never compete for pool connections, so waiters cannot starve the holder. A
-        worker that dies mid-way releases the lock with its connection."""
-        conn = await asyncpg.connect(self.url, timeout=10)
-        try:
-            await conn.execute(f"SET lock_timeout = '{int(wait * 1000)}ms'")
-            await conn.execute("SELECT pg_advisory_lock(hashtext($1))", name)
+        The lock is transaction-scoped (pg_advisory_xact_lock) on a pooled connection of the
+        lock pool, with SET LOCAL lock_timeout: it ends with the transaction however the block
+        ends (commit, rollback, a cancelled activity resetting the connection, or a worker that
+        dies and drops it), and taking it costs a round trip instead of a new connection (a
+        fresh connection per decision cost ~10 ms)."""
+        locks = await self._lock_pool()
+        async with locks.acquire(timeout=wait) as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
             yield
-        finally:
-            try:
-                await conn.close(timeout=5)  # ending the session releases its advisory locks
-            except BaseException:
-                conn.terminate()
-                raise
 
 
 async def connect(url: str, *, run_migrations: bool = True, max_size: int = 10) -> Database:

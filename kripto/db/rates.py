@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
+
 from kripto.db.pool import Database
 from kripto.models import Rate
+from kripto.strategies.series import PriceHistory
 
 
 class RateRepository:
@@ -39,6 +42,36 @@ class RateRepository:
             end,
         )
         return [Rate.model_validate(dict(r)) for r in rows]
+
+    async def history(self, product_id: str, start: datetime, end: datetime) -> PriceHistory:
+        """Rates in [start, end] as arrays, oldest first: what the decider reads each tick.
+
+        One row comes back, holding each column as one run of big-endian float8s (numpy reads
+        it as it stands) and the newest rate as numeric, so money stays Decimal while a week
+        of prices never becomes 10,080 Python objects (as Rate models they cost ~50 ms; as
+        float8[] arrays, 4 ms of the 8 went on decoding them into Python floats). Postgres
+        converts numeric to float8 with correct rounding, as Python's float(Decimal) does, so
+        the indicators see the very same floats as from `since`. The rows are aggregated in
+        scan order and sorted here: sorting inside the aggregate took half the query's time."""
+        row = await self.db.pool.fetchrow(
+            "SELECT string_agg(float8send(date_part('epoch', date_time)), ''::bytea) AS seconds,"
+            " string_agg(float8send(rate::float8), ''::bytea) AS prices,"
+            " max(date_time) AS newest_time,"
+            " (SELECT rate FROM rates WHERE product_id = $1 AND date_time >= $2"
+            "   AND date_time <= $3 ORDER BY date_time DESC LIMIT 1) AS newest_rate"
+            " FROM rates WHERE product_id = $1 AND date_time >= $2 AND date_time <= $3",
+            product_id,
+            start,
+            end,
+        )
+        if row is None or row["seconds"] is None:
+            return PriceHistory(np.empty(0), np.empty(0), None, None)
+        seconds = np.frombuffer(row["seconds"], dtype=">f8").astype(np.float64)
+        prices = np.frombuffer(row["prices"], dtype=">f8").astype(np.float64)
+        if seconds.size > 1 and not bool(np.all(seconds[1:] > seconds[:-1])):
+            order = np.argsort(seconds, kind="stable")
+            seconds, prices = seconds[order], prices[order]
+        return PriceHistory(seconds, prices, row["newest_time"], row["newest_rate"])
 
     async def latest(self, product_id: str) -> Rate | None:
         row = await self.db.pool.fetchrow(

@@ -13,6 +13,37 @@ from pathlib import Path
 from kripto.devstack.binaries import find_binary
 from kripto.temporal.search_attributes import dev_server_flags
 
+#: The dev server's settings for many markets on one machine, each measured with
+#: benchmarks/scale.py:
+#: - SQLite in WAL mode with synchronous=NORMAL: a commit appends to the log instead of
+#:   rewriting pages and syncing twice (each tick writes ~38 KB across its three workflows).
+#:   The data survives a crash of the server or of `kripto dev`; a power cut may lose the last
+#:   commits, which a laptop's dev stack can afford (and a production cluster does not use).
+#: - worker.schedulerNamespaceStartWorkflowRPS: schedules start at most 30 workflows a second
+#:   per namespace by default; 500 markets need ~8 a second on average, more in bursts.
+#: - system.enableActivityEagerExecution: a workflow task that schedules an activity on its
+#:   own task queue gets the activity back in its reply (the Python worker asks by default),
+#:   saving a trip through matching for each of a tick's three activities.
+#: - history.transferProcessorMaxPollRPS and timerProcessorMaxPollRPS: the dev server has one
+#:   history shard, and its queue of tasks to hand to matching (a workflow task to run, a
+#:   child to start) was read at most 20 times a second: every step of a workflow waited ~40 ms
+#:   for the next read. A tick is about eight such steps in a row: 350 ms, against 80 ms with
+#:   the limit lifted (benchmarks/tick_latency.py).
+THROUGHPUT_ARGS = (
+    "--dynamic-config-value",
+    "history.transferProcessorMaxPollRPS=2000",
+    "--dynamic-config-value",
+    "history.timerProcessorMaxPollRPS=2000",
+    "--dynamic-config-value",
+    "system.enableActivityEagerExecution=true",
+    "--sqlite-pragma",
+    "journal_mode=wal",
+    "--sqlite-pragma",
+    "synchronous=normal",
+    "--dynamic-config-value",
+    "worker.schedulerNamespaceStartWorkflowRPS=200",
+)
+
 
 class StartupError(Exception):
     """A part of the dev stack could not start; the message says which and why."""
@@ -89,6 +120,7 @@ class TemporalDevServer:
             # Registered with the server, so the first tick can set them (the worker also
             # registers any that an older data folder lacks).
             *dev_server_flags(),
+            *THROUGHPUT_ARGS,
         ]
         if self.codec_endpoint is not None:
             args += ["--ui-codec-endpoint", self.codec_endpoint]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,15 +15,30 @@ from workflows.ids import schedule_id
 
 #: `kripto schedule pause` writes the time into the schedule's note.
 _NOTED_AT = re.compile(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
+#: How long a "not paused" answer is trusted. A pause reaches a decision already under way
+#: within this long; new ticks stop at once (a paused schedule starts none).
+RUNNING_TTL_SECONDS = 5.0
 
 
 class KillSwitch:
     """`kripto schedule pause` is the kill switch. A paused schedule starts no ticks, and the
     decider asks here too, so a tick that was already running when the switch was thrown does
-    not trade either."""
+    not trade either.
 
-    def __init__(self, client: Client) -> None:
+    Describing a schedule is a server round trip (a query of the schedule's own workflow), so
+    a "running" answer is kept for `ttl` seconds; a "paused" answer is never kept, so resuming
+    takes effect at the next decision and a pause is seen within `ttl` seconds."""
+
+    def __init__(
+        self,
+        client: Client,
+        ttl: float = RUNNING_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
+        self.ttl = ttl
+        self.clock = clock
+        self._running_until: dict[str, float] = {}
 
     async def _describe(self, product_id: str) -> ScheduleDescription | None:
         try:
@@ -34,8 +51,16 @@ class KillSwitch:
             raise
 
     async def engaged(self, product_id: str) -> bool:
+        if self.clock() < self._running_until.get(product_id, float("-inf")):
+            return False
+        asked = self.clock()
         described = await self._describe(product_id)
-        return described is not None and described.schedule.state.paused
+        paused = described is not None and described.schedule.state.paused
+        if paused:
+            self._running_until.pop(product_id, None)
+        else:
+            self._running_until[product_id] = asked + self.ttl
+        return paused
 
     async def engaged_since(self, product_id: str) -> datetime | None:
         """When the switch was thrown for the product, or None while it is off: the time in

@@ -182,6 +182,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     return [
         rates.fetch_rate,
         rates.write_rate,
+        rates.report_late_tick,
         rates.read_rates,
         deciding.decide,
         trading.place_order,
@@ -276,6 +277,11 @@ def build_worker(
         graceful_shutdown_timeout=settings.shutdown_grace,
         deployment_config=deployment_config(settings),
         interceptors=[AttemptMetrics(services.metrics)],
+        # Hundreds of markets start ~25 workflows a second, and each one's first task comes
+        # from the shared queue, which the default single poller for it (5 x 0.2) could not
+        # drain: at 500 markets new ticks waited 12 s for it (benchmarks/scale.py).
+        max_concurrent_workflow_task_polls=16,
+        nonsticky_to_sticky_poll_ratio=0.5,
     )
 
 

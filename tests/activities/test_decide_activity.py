@@ -120,3 +120,25 @@ async def test_the_kill_switch_holds_a_tick_that_was_already_running(
         assert resumed.action == "buy"
     finally:
         await client.get_schedule_handle(schedule_id("XRP-GBP")).delete()
+
+
+async def test_the_kill_switch_trusts_running_for_its_ttl_and_never_trusts_paused(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A pause reaches a running decision within the TTL; a resume at the next decision."""
+    client = dev_server_env.client
+    settings = Settings(products=["LTC-GBP"], task_queue="kripto-idle", data_dir=tmp_path)
+    await ensure_schedules(client, settings)
+    now = [0.0]
+    switch = KillSwitch(client, ttl=5.0, clock=lambda: now[0])
+    try:
+        assert await switch.engaged("LTC-GBP") is False
+        await set_paused(client, settings, True, "kill switch")
+        now[0] = 4.9
+        assert await switch.engaged("LTC-GBP") is False  # "running" was asked 4.9 s ago
+        now[0] = 5.0
+        assert await switch.engaged("LTC-GBP") is True
+        await set_paused(client, settings, False, "resumed")
+        assert await switch.engaged("LTC-GBP") is False  # "paused" is never kept
+    finally:
+        await client.get_schedule_handle(schedule_id("LTC-GBP")).delete()

@@ -5,6 +5,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import asyncpg
+
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.trades import TradeRepository
@@ -100,3 +102,33 @@ async def test_decisions_for_one_product_take_turns(db: Database) -> None:
     events.clear()
     await asyncio.gather(decide("c", "BTC-GBP"), decide("d", "ETH-GBP"))
     assert events[:2] in (["c in", "d in"], ["d in", "c in"])  # other products do not wait
+
+
+async def test_the_lock_waits_at_most_its_timeout_and_ends_with_its_block(db: Database) -> None:
+    """Transaction-scoped on a pooled connection: a waiter gives up after `wait` (a retryable
+    error for the activity), and a block that fails still lets the next one in."""
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.advisory_lock("kripto-test-lock"):
+            held.set()
+            await release.wait()
+            raise RuntimeError("the decision failed")
+
+    task = asyncio.create_task(holder())
+    await held.wait()
+    try:
+        async with db.advisory_lock("kripto-test-lock", wait=0.2):
+            raise AssertionError("the lock was taken twice")
+    except asyncpg.LockNotAvailableError as exc:
+        assert str(exc) == "canceling statement due to lock timeout"
+    release.set()
+    try:
+        await task
+    except RuntimeError as exc:
+        assert str(exc) == "the decision failed"
+    try_lock = "SELECT pg_try_advisory_xact_lock(hashtext('kripto-test-lock'))"
+    async with db.advisory_lock("kripto-test-lock", wait=1.0):
+        assert await db.pool.fetchval(try_lock) is False  # held, by this block alone
+    assert await db.pool.fetchval(try_lock) is True  # and given back when it ended

@@ -52,3 +52,23 @@ async def test_workers_starting_at_once_apply_each_migration_once(database_url: 
     finally:
         await conn.close()
     assert count == len(migration_files())
+
+
+async def test_history_reads_the_same_prices_as_rates_oldest_first_with_the_newest_decimal(
+    db: Database,
+) -> None:
+    """The decider's arrays hold exactly the floats of the stored Decimals, and the newest
+    rate stays a Decimal for the money arithmetic."""
+    repo = RateRepository(db)
+    prices = ["8000.01", "61234.567891", "0.1", "7999.99", "65432.1"]
+    for minute, price in reversed(list(enumerate(prices))):
+        await repo.insert(rate(minute * 2, price))
+    await repo.insert(rate(20, "1.00"))  # after the end: left out
+    end = T0 + timedelta(minutes=8)
+    history = await repo.history("BTC-GBP", T0, end)
+    assert history.prices.tolist() == [float(Decimal(p)) for p in prices]
+    times = [(T0 + timedelta(minutes=2 * i)).timestamp() for i in range(5)]
+    assert history.seconds.tolist() == times
+    assert (history.newest_time, history.newest_rate) == (end, Decimal("65432.1"))
+    assert len(await repo.history("ETH-GBP", T0, end)) == 0
+    assert (await repo.history("ETH-GBP", T0, end)).newest_rate is None

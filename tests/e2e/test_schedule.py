@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from temporalio.client import Client
+import pytest
+from temporalio.client import (
+    Client,
+    ScheduleBackfill,
+    ScheduleOverlapPolicy,
+    WorkflowFailureError,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_schedules, set_paused
+from kripto.temporal.failures import root_cause
+from kripto.temporal.schedules import ensure_schedules, set_paused, tick_offset
+from kripto.temporal.tick_stats import TICKS
 from kripto.temporal.worker import build_services, running_worker
 from tests.temporal_fixtures import history_bytes, record_history
 from workflows.ids import schedule_id
@@ -91,3 +100,70 @@ async def test_creating_schedules_is_idempotent_and_keeps_a_pause(
         assert await ensure_schedules(client, faster) == {"ETH-GBP": "unchanged"}
     finally:
         await handle.delete()
+
+
+async def test_ticks_fire_at_the_products_second_stand_for_the_minute_and_late_ones_are_counted(
+    dev_server_env: WorkflowEnvironment, settings: Settings, db: Database
+) -> None:
+    """Every minute at the product's own second; a backfill over the last three minutes gives
+    ticks whose slots passed over a minute ago (counted, logged and failed as TickTooLate,
+    nothing stored) and the newest slot's tick (stored under its :00 minute, not its slot)."""
+    client: Client = dev_server_env.client
+    product = "SOL-GBP"
+    settings = settings.model_copy(update={"products": [product]})
+    offset = tick_offset(product)
+    rates = RateRepository(db)
+    services = await build_services(settings)
+    handle = client.get_schedule_handle(schedule_id(product))
+    late_before = TICKS.late[product]
+    try:
+        assert await ensure_schedules(client, settings) == {product: "created"}
+        await handle.pause(note="only the backfill runs")
+        spec = (await handle.describe()).schedule.spec
+        assert [(i.every, i.offset) for i in spec.intervals] == [
+            (timedelta(minutes=1), timedelta(seconds=offset))
+        ]
+        now = datetime.now(UTC)
+        async with running_worker(client, settings, services):
+            await handle.backfill(
+                ScheduleBackfill(
+                    start_at=now - timedelta(minutes=3),
+                    end_at=now,
+                    overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+                )
+            )
+            mine = f"WorkflowType = 'RateTickWorkflow' AND TaskQueue = '{settings.task_queue}'"
+            async with asyncio.timeout(45):
+                while True:
+                    ticks = [w async for w in client.list_workflows(mine)]
+                    if len(ticks) >= 3 and all(t.status.name != "RUNNING" for t in ticks):  # type: ignore[union-attr]
+                        break
+                    await asyncio.sleep(0.5)
+    finally:
+        await handle.delete()
+        await services.close()
+
+    late = [t for t in ticks if t.status.name == "FAILED"]  # type: ignore[union-attr]
+    done = [t for t in ticks if t.status.name == "COMPLETED"]  # type: ignore[union-attr]
+    # Every slot but the newest passed over a minute before the backfill; the newest one's tick
+    # ran if it started within a minute of its slot (usually; a busy machine may miss it).
+    newest = max(t.id for t in ticks)
+    assert len(late) >= 2 and [t.id for t in done] in ([], [newest])
+    assert TICKS.late[product] - late_before == len(late)
+    for tick in late:
+        with pytest.raises(WorkflowFailureError) as failed:
+            await client.get_workflow_handle(tick.id).result()
+        cause = root_cause(failed.value)
+        assert isinstance(cause, ApplicationError) and cause.type == "TickTooLate"
+        assert cause.non_retryable is True
+        assert cause.message.startswith(f"tick {product} ")
+        assert cause.message.endswith(
+            " s after its slot; skipped: a spot price read now would be stored under the wrong"
+            " minute"
+        )
+    stored = await rates.since(product, now - timedelta(minutes=4))
+    assert [r.date_time.second for r in stored] == [0] * len(done)
+    assert len(stored) == len(done)
+    await record_history(client, late[0].id, "rate_tick-v4-late")
+    if done:
+        await record_history(client, done[0].id, "rate_tick-v4")

@@ -100,6 +100,49 @@ def test_csv_prices_fill_gaps_onto_minutes(tmp_path: Path) -> None:
     assert start.isoformat() == "2026-01-01T00:00:00+00:00"
 
 
+@pytest.mark.parametrize("tail", ["Z", "+00:00", ""])
+def test_the_whole_file_reader_reads_exactly_what_the_row_reader_reads(
+    tmp_path: Path, tail: str
+) -> None:
+    """The numpy path (the usual shape) and the row path agree to the last bit, leap days,
+    month ends and gaps included."""
+    from kripto.backtest.csvfile import _fast, _read_rows
+
+    start = datetime(2024, 2, 28, 23, 58, tzinfo=UTC)
+    rows = [
+        f"{start + timedelta(minutes=m):%Y-%m-%dT%H:%M:%S}{tail},{price}"
+        for m, price in [(0, "100.50"), (1, "0.1"), (3, "61234.567891"), (1442, "7"), (2883, "1e3")]
+    ]
+    path = tmp_path / "history.csv"
+    path.write_text("Time, Price\n" + "\n".join(rows) + "\n")
+    assert _fast(path) is not None
+    fast, slow = read_prices(path), _read_rows(path)
+    assert fast[0].tolist() == slow[0].tolist()
+    assert fast[1] == slow[1] == start
+    assert fast[2].tolist() == slow[2].tolist()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "2026-02-30T00:00:00Z,1",  # no such day: the row reader says so
+        "2026-01-01T00:00:00+01:00,1",  # another offset: the row reader converts it
+        "2026-01-01 00:00:00Z,1",
+        "2026-01-01T00:00:00.5Z,1",
+        " 2026-01-01T00:00:00Z,1",
+        "2026-01-01T00:00:00Z,nan",
+        "2026-01-01T00:00:00Z,1,2",
+        "# a comment,1",
+    ],
+)
+def test_rows_out_of_the_usual_shape_go_to_the_row_reader(tmp_path: Path, row: str) -> None:
+    from kripto.backtest.csvfile import _fast
+
+    path = tmp_path / "odd.csv"
+    path.write_text(f"time,price\n{row}\n")
+    assert _fast(path) is None
+
+
 def test_no_trade_on_a_window_with_a_long_gap_as_live() -> None:
     """Prices that trade with every minute observed do not trade when most minutes of each
     window were filled in: the backtest refuses what the live decider refuses."""

@@ -10,6 +10,7 @@ from kripto.decisions import Decision, decide
 from kripto.models import Balance, Order, Rate, Side, Wallet
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.ema_cross import EmaCross
+from kripto.strategies.series import PriceHistory
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 RISING = ["50000.00"] * 10 + ["57000.00"]  # flat, then a jump at the newest minute: a buy
@@ -31,7 +32,7 @@ def rates(prices: list[str], end: datetime = NOW) -> list[Rate]:
 
 
 def run(
-    prices: list[Rate],
+    prices: list[Rate] | PriceHistory,
     strategy: EmaCross | None = None,
     w: Wallet | None = None,
     trades: list[Order] | None = None,
@@ -154,3 +155,29 @@ def test_missing_minutes_are_forward_filled_and_do_not_shift_the_windows() -> No
     # The gaps still count as minutes: 11 points, two spans of the 5-minute EMA and more.
     assert run(gappy).action == "buy"
     assert run(gappy[2:]).reason == "hold: 9 of 10 points needed for the long EMA"
+
+
+def test_arrays_from_postgres_decide_exactly_as_rates_do() -> None:
+    """The live decider passes a PriceHistory; every path gives the same decision as Rates."""
+    falling = rates(["50000.00"] * 10 + ["40000.00"])
+    cases = [
+        (rates(RISING), None),
+        (falling, wallet(gbp="0", btc="0.01")),
+        (rates(RISING, end=NOW - timedelta(minutes=12)), None),
+        ([r for i, r in enumerate(rates(RISING)) if i in (0, 10)], None),
+        ([], None),
+    ]
+    for prices, w in cases:
+        as_arrays = PriceHistory.of(list(reversed(prices)))
+        assert run(as_arrays, w=w) == run(prices, w=w)
+
+
+def test_the_ticks_own_rate_is_added_only_when_newer_than_the_stored_ones() -> None:
+    stored = rates(RISING)
+    history = PriceHistory.of(stored[:-1])
+    added = history.with_newer(stored[-1])
+    assert added.prices.tolist() == [50000.0] * 10 + [57000.0]
+    assert (added.newest_time, added.newest_rate) == (NOW, Decimal("57000.00"))
+    again = PriceHistory.of(stored).with_newer(stored[-1])
+    assert len(again) == 11 and again.newest_rate == Decimal("57000.00")
+    assert len(PriceHistory.of([]).with_newer(stored[0])) == 1
