@@ -24,8 +24,10 @@ def codec_server(
         int | None, typer.Option(help="Port (KRIPTO_CODEC_PORT, 8234).", min=1, max=65535)
     ] = None,
 ) -> None:
-    """Serve POST /encode and /decode for the Web UI (--ui-codec-endpoint) and the CLI
-    (--codec-endpoint, --codec-auth 'Bearer <KRIPTO_CODEC_TOKEN>') until Ctrl-C or SIGTERM."""
+    """Serve the remote codec that decrypts payloads for the Web UI and the temporal CLI.
+
+    POST /encode and /decode for the Web UI (--ui-codec-endpoint) and the CLI (--codec-endpoint,
+    --codec-auth 'Bearer <KRIPTO_CODEC_TOKEN>') until Ctrl-C or SIGTERM."""
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["codec_host"] = host

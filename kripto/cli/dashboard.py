@@ -25,8 +25,10 @@ def dashboard(
         typer.Option(help="Port (default KRIPTO_DASHBOARD_PORT, 8237).", min=1, max=65535),
     ] = None,
 ) -> None:
-    """Serve the dashboard until Ctrl-C or SIGTERM. It binds to 127.0.0.1 unless told otherwise;
-    pausing, resuming and trading need KRIPTO_DASHBOARD_TOKEN (its login URL is printed)."""
+    """Serve the trader's dashboard: price, decisions, money, the kill switch, manual trades.
+
+    Until Ctrl-C or SIGTERM. It binds to 127.0.0.1 unless told otherwise; pausing, resuming and
+    trading need KRIPTO_DASHBOARD_TOKEN (its login URL is printed)."""
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["dashboard_host"] = host

@@ -5,6 +5,7 @@ resumed), and a manual `kripto trade` during the pause goes through, saying so i
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -67,8 +68,11 @@ async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
     [status] = json.loads(out)
     assert status["productId"] == "BTC-GBP" and status["paused"] is True
     assert status["nextRuns"] == []
-    assert status["note"].startswith("paused by ")
-    assert status["note"].endswith(" with `kripto schedule pause`: checking the feed")
+    assert re.fullmatch(
+        r"paused by \S+ with `kripto schedule pause` at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ:"
+        r" checking the feed",
+        status["note"],
+    ), status["note"]
     code, out, err = await cli([*KRIPTO, "schedule", "status"], env, tmp_path)
     assert code == 0, err
     assert "paused" in out and "none while paused" in out and "checking the feed" in out

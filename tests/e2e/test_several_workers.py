@@ -104,11 +104,12 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
     workers: list[WorkerProcess],
 ) -> None:
     client = dev_server_env.client
-    # Ticks for 20 past minutes; the simulated feed gives any minute its own price, so each of
-    # them stores a rate (only the Coinbase spot feed skips a tick asked for too late). The one
-    # rate stored now is the newest, so every paper order fills at PRICE.
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    minutes = [now - timedelta(hours=2) + timedelta(minutes=i) for i in range(TICKS)]
+    # Ticks for the next 20 minutes, each started now as if by its schedule (a tick that starts
+    # over a minute after its slot is late by design, and fails); the simulated feed gives any
+    # minute its own price, so each stores a rate. The rate stored for a day ahead is the newest,
+    # so every paper order fills at PRICE.
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+    minutes = [now - timedelta(days=1) + timedelta(minutes=1 + i) for i in range(TICKS)]
     await RateRepository(db).insert(
         Rate(product_id=PRODUCT, rate=PRICE, date_time=now, source="simulated")
     )
