@@ -12,9 +12,7 @@ from kripto.strategies.indicators import Floats, crossings, ema_span
 
 
 class EmaCross:
-    summary: ClassVar[str] = (
-        "buy when the short EMA crosses above the long EMA, sell when below"
-    )
+    summary: ClassVar[str] = "buy when the short EMA crosses above the long EMA, sell when below"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("short", int, 2, MINUTES_PER_WEEK // 2, 360, "span of the short EMA, minutes"),
         Param("long", int, 3, MINUTES_PER_WEEK // 2, 1440, "span of the long EMA, minutes"),

@@ -12,9 +12,7 @@ from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 
 
 class ZScore:
-    summary: ClassVar[str] = (
-        "buy THRESHOLD std devs below the rolling mean, sell as far above"
-    )
+    summary: ClassVar[str] = "buy THRESHOLD std devs below the rolling mean, sell as far above"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("window", int, 10, MINUTES_PER_WEEK // 2, 1440, "rolling window, minutes"),
         Param("threshold", float, 0.01, 10.0, 2.0, "standard deviations from the mean"),
