@@ -93,7 +93,7 @@ def backtest(
     if plot is not None:
         from kripto.backtest.plot import plot_backtest
 
-        plot_backtest(result, prices, plot)
+        plot_backtest(result, prices, plot, model)
     if as_json:
         print_json(report(result))
         return

@@ -6,7 +6,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from kripto.strategies.indicators import Floats
+from kripto.strategies.indicators import Floats, below_mean
 
 BUY, HOLD, SELL = 1, 0, -1
 MINUTES_PER_WEEK = 7 * 24 * 60
@@ -62,8 +62,7 @@ def reversion_edge(prices: Floats, mean: Floats, signals: NDArray[np.int8]) -> F
     """What a mean-reversion signal expects to gain: the way back to the mean as a fraction of
     it, positive when the price is on the side the signal bets on (below the mean for a buy,
     above it for a sell), negative when it is not."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        below = (mean - prices) / mean
+    below = below_mean(mean, prices)
     edge: Floats = np.nan_to_num(np.where(signals == SELL, -below, below))
     return edge
 

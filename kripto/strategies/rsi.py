@@ -36,6 +36,10 @@ class Rsi:
     def needs(self) -> str:
         return "the RSI"
 
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """The levels the chart draws across the RSI panel."""
+        return {"rsi": (self.low, self.high)}
+
     def evaluate(self, prices: Floats) -> Evaluation:
         line = rsi_line(prices, self.period)
         _, buy = crossings(line, self.low)  # falls below low

@@ -36,6 +36,10 @@ class ZScore:
     def needs(self) -> str:
         return "the rolling window"
 
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """The levels the chart draws across the z-score panel."""
+        return {"zscore": (-self.threshold, self.threshold)}
+
     def evaluate(self, prices: Floats) -> Evaluation:
         mean, std = rolling_mean_std(prices, self.window)
         with np.errstate(divide="ignore", invalid="ignore"):
