@@ -14,9 +14,8 @@ import numpy as np
 
 from kripto.backtest.engine import run_backtest
 from kripto.backtest.synthetic import synthetic_prices
-from kripto.risk import risk_from_settings
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 from kripto.strategies.ema_cross import EmaCross
 from kripto.strategies.indicators import Floats
 

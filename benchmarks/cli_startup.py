@@ -23,9 +23,8 @@ import numpy as np
 from benchmarks.common import write_json
 from kripto.backtest.csvfile import read_prices
 from kripto.backtest.engine import run_backtest
-from kripto.risk import risk_from_settings
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 
 KRIPTO = [sys.executable, "-m", "kripto"]
 YEAR = 525_600

@@ -21,15 +21,14 @@ import numpy as np
 
 from activities.deciding import WEEK, DecideActivities, DecisionPolicy
 from benchmarks.common import dev_stack, timed, write_json
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.db import connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
 from kripto.models import DecideInput, Rate
-from kripto.risk import risk_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.schedules import ensure_schedules
 

@@ -17,6 +17,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("benchmarks.cli_startup", ["7"]),
     ("benchmarks.decide_latency", ["200"]),
     ("benchmarks.backtest_speed", []),
+    ("benchmarks.optimize_speed", []),
     ("benchmarks.strategy_table", ["30", "1"]),
     ("benchmarks.strategy_seeds", []),
     ("benchmarks.tick_latency", ["30"]),

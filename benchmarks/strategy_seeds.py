@@ -12,9 +12,8 @@ from decimal import Decimal
 
 from kripto.backtest.engine import run_backtest
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
-from kripto.risk import risk_from_settings
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 
 STRATEGIES = ("ema_cross", "zscore", "rsi")
 SEEDS = range(1, 6)

@@ -13,9 +13,8 @@ from decimal import Decimal
 from kripto.backtest.engine import run_backtest
 from kripto.backtest.report import report
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
-from kripto.risk import risk_from_settings
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 
 
 def main(days: int, seed: int) -> None:

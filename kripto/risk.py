@@ -8,13 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from kripto.models import Order, Side
 from kripto.money import PENNY, fmt_gbp, round_down
-
-if TYPE_CHECKING:
-    from kripto.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -130,24 +126,3 @@ def size_trade(
             return Sized(Decimal(0), f"daily spend limit reached: {fmt_gbp(spent)} of {limit}")
         amount = min(amount, round_down(room, PENNY))
     return Sized(amount, None)
-
-
-def risk_from_settings(settings: Settings) -> RiskSettings:
-    """The guards from the settings, built once at start-up; limits that could never let an order
-    through are refused here, naming the settings."""
-    risk = RiskSettings(
-        trade_fraction=settings.trade_fraction,
-        min_order_gbp=settings.min_order_gbp,
-        max_trade_gbp=settings.max_trade_gbp,
-        daily_spend_limit_gbp=settings.daily_spend_limit_gbp,
-        cooldown=settings.cooldown,
-        stale_after=settings.stale_after,
-        max_gap=settings.max_gap,
-    )
-    if risk.max_trade_gbp < risk.minimum:
-        raise ValueError(
-            f"KRIPTO_MAX_TRADE_GBP ({settings.max_trade_gbp}) must be at least the minimum order"
-            f" ({fmt_gbp(risk.minimum)}: KRIPTO_MIN_ORDER_GBP, never below the exchange's"
-            f" {fmt_gbp(risk.exchange_min_gbp)})"
-        )
-    return risk

@@ -30,6 +30,22 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kripto.models import check_product
+from kripto.money import fmt_gbp as fmt
+
+#: Coinbase's smallest BTC-GBP order (RiskSettings.exchange_min_gbp).
+EXCHANGE_MIN_GBP = Decimal("1")
+
+#: Older setting → (strategy, parameter). Only for names existing .env files already use; a new
+#: strategy's parameters live in KRIPTO_STRATEGY_PARAMS alone.
+LEGACY_STRATEGY_PARAMS: dict[str, tuple[str, str]] = {
+    "ema_short_minutes": ("ema_cross", "short"),
+    "ema_long_minutes": ("ema_cross", "long"),
+    "zscore_window": ("zscore", "window"),
+    "zscore_threshold": ("zscore", "threshold"),
+    "rsi_period": ("rsi", "period"),
+    "rsi_low": ("rsi", "low"),
+    "rsi_high": ("rsi", "high"),
+}
 
 DEFAULT_DATA_DIR = Path(".kripto")
 DASHBOARD_TOKEN_FILE = "dashboard-token"
@@ -152,15 +168,21 @@ class Settings(BaseSettings):
     coinbase_api_private_key: SecretStr | None = None
     coinbase_api_private_key_file: Path | None = None
 
-    # Strategy and risk guards: see docs/strategies.md; checked by _strategy_and_risk.
-    strategy: Literal["ema_cross", "zscore", "rsi"] = "rsi"
-    ema_short_minutes: int = 360
-    ema_long_minutes: int = 1440
-    zscore_window: int = 1440
-    zscore_threshold: float = 2.0
-    rsi_period: int = 240
-    rsi_low: float = 40.0
-    rsi_high: float = 60.0
+    # Strategy and risk guards: see docs/strategies.md. The strategy and its parameters are
+    # checked against the strategy's own declaration where it is built (kripto/composition.py):
+    # settings know no strategy, so a new one needs no field here.
+    strategy: str = "rsi"
+    #: `name=value` pairs, comma-separated (`period=240,low=40,high=60`); unnamed ones default.
+    strategy_params: Annotated[dict[str, str], NoDecode] = {}
+    #: The older names of the built-in strategies' parameters, still read (as aliases of
+    #: KRIPTO_STRATEGY_PARAMS entries, which win) because existing .env files use them.
+    ema_short_minutes: int | None = None
+    ema_long_minutes: int | None = None
+    zscore_window: int | None = None
+    zscore_threshold: float | None = None
+    rsi_period: int | None = None
+    rsi_low: float | None = None
+    rsi_high: float | None = None
     trade_fraction: Decimal = Decimal("0.15")
     min_order_gbp: Decimal = Decimal("10.00")
     daily_spend_limit_gbp: Decimal = Decimal("250.00")
@@ -168,17 +190,39 @@ class Settings(BaseSettings):
     stale_after: timedelta = timedelta(minutes=5)
     max_gap: timedelta = timedelta(minutes=60)
 
-    @model_validator(mode="after")
-    def _strategy_and_risk(self) -> Settings:
-        """Build the strategy and the guards once, so bad parameters stop start-up."""
-        from kripto.risk import risk_from_settings
-        from kripto.strategies import strategy_from_settings
+    @field_validator("strategy_params", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip() or not text.strip():
+                raise ValueError(f"{item!r} is not name=value (e.g. period=240,low=40)")
+            pairs[key.strip()] = text.strip()
+        return pairs
 
-        try:
-            strategy_from_settings(self)
-        except ValueError as exc:
-            raise ValueError(f"KRIPTO_STRATEGY={self.strategy}: {exc}") from None
-        risk_from_settings(self)  # its ValueError names the settings
+    def strategy_values(self) -> dict[str, str]:
+        """The chosen strategy's parameters as text: the older names first, then
+        KRIPTO_STRATEGY_PARAMS over them."""
+        values = {
+            key: str(getattr(self, field))
+            for field, (strategy, key) in LEGACY_STRATEGY_PARAMS.items()
+            if strategy == self.strategy and getattr(self, field) is not None
+        }
+        return values | self.strategy_params
+
+    @model_validator(mode="after")
+    def _risk(self) -> Settings:
+        """Limits that could never let an order through stop start-up, naming the settings."""
+        minimum = max(self.min_order_gbp, EXCHANGE_MIN_GBP)
+        if self.max_trade_gbp < minimum:
+            raise ValueError(
+                f"KRIPTO_MAX_TRADE_GBP ({self.max_trade_gbp}) must be at least the minimum order"
+                f" ({fmt(minimum)}: KRIPTO_MIN_ORDER_GBP, never below the exchange's"
+                f" {fmt(EXCHANGE_MIN_GBP)})"
+            )
         return self
 
     # Encrypted payloads: see kripto/temporal/codec.py and "Encrypted payloads" in the README.

@@ -91,18 +91,34 @@ def run_backtest(
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
     on_progress: Callable[[int, int], None] | None = None,
     observed: Mask | None = None,
+    trade_from: int = 0,
+    baselines: Baselines | None = None,
 ) -> BacktestResult:
     """`prices` are one per minute, oldest first, starting at `start`. `observed` marks the
     minutes that had a rate of their own (None: all of them); as live, no trade is made on a
-    window with a longer gap than the guards allow."""
-    if prices.size == 0:
+    window with a longer gap than the guards allow.
+
+    `trade_from`: the points before it only warm the indicators up (a walk-forward test span
+    reads its training span as history but trades, and is measured, from its own first
+    minute); buy-and-hold and DCA start there too. `baselines`: those two, computed once by
+    `baselines()` for a sweep that runs many sets over the same prices."""
+    if prices.size <= trade_from:
         raise ValueError("no prices to backtest")
     evaluation = strategy.evaluate(prices)
     signals = evaluation.signals
     if observed is not None:
         blocked = gap_blocked(observed, strategy.min_points(), risk.max_gap_minutes)
         signals = np.where(blocked, 0, signals)
+    if trade_from:
+        signals = signals.copy()
+        signals[:trade_from] = 0
     signal_points = np.flatnonzero(signals)
+    # Points whose edge is certainly below the round-trip fee: the fee guard refuses them
+    # whatever the state, and a refusal changes nothing, so skipping them here is exact (the
+    # margin leaves every near miss to the guard's own Decimal comparison).
+    round_trip = float(2 * fee_rate) * (1 - 1e-9)
+    signal_points = signal_points[evaluation.edge[signal_points] >= round_trip]
+    cooldown, minimum = risk.cooldown, risk.minimum
     cash, btc = gbp, Decimal(0)
     cost_basis = Decimal(0)  # GBP paid for the BTC held, fees included
     wins = trips = 0
@@ -116,6 +132,13 @@ def run_backtest(
         while recent and now - recent[0].at > timedelta(days=1):
             recent.popleft()
         side = Side.BUY if evaluation.signals[i] == BUY else Side.SELL
+        # Refusals size_trade would give in any case, decided without building its reasons:
+        # the cooldown, and nothing to sell or too little to buy (its amount is at least the
+        # minimum, which is then more than is available).
+        if recent and now - recent[-1].at < cooldown:
+            continue
+        if (btc == 0) if side is Side.SELL else (cash < minimum):
+            continue
         price = _price(prices[i])
         sized = size_trade(
             side,
@@ -145,41 +168,72 @@ def run_backtest(
         recent.append(PastTrade(now, side, fill.executed_value + fill.fill_fees))
     if on_progress is not None:
         on_progress(signal_points.size, signal_points.size)
+    hold_curve, dca = baselines or compute_baselines(prices[trade_from:], gbp, fee_rate)
     return BacktestResult(
         strategy=strategy.name,
         params=strategy.params(),
-        start=start,
-        points=int(prices.size),
+        start=start + timedelta(minutes=trade_from),
+        points=int(prices.size - trade_from),
         start_gbp=gbp,
         fee_rate=fee_rate,
         final_gbp=cash,
         final_btc=btc,
         final_price=_price(prices[-1]),
         trades=trades,
-        equity=_equity(prices, trades, gbp),
-        buy_and_hold=_buy_and_hold(prices, gbp, fee_rate),
-        dca_return=_dca_return(prices, gbp, fee_rate),
+        equity=_equity(prices, trades, gbp)[trade_from:],
+        buy_and_hold=hold_curve,
+        dca_return=dca,
         winning_round_trips=wins,
         round_trips=trips,
     )
 
 
 def _equity(prices: Floats, trades: list[BacktestTrade], gbp: Decimal) -> Floats:
-    """Cash plus BTC at each minute's price (float: for the curve and drawdown only)."""
-    cash = np.zeros(prices.size)
-    coins = np.zeros(prices.size)
-    cash[0] = float(gbp)
+    """Cash plus BTC at each minute's price (float: for the curve and drawdown only). The
+    holdings change only at trades, so they are repeated between them (the same sums, in the
+    same order, as a running total over every minute)."""
+    if not trades:
+        return np.full(prices.size, float(gbp))
+    starts = [0] + [t.index for t in trades if t.index > 0]
+    cash = [float(gbp)]
+    coins = [0.0]
     for trade in trades:
-        cash[trade.index] += float(trade.fill.gbp_change)
-        coins[trade.index] += float(trade.fill.btc_change)
-    equity: Floats = np.cumsum(cash) + np.cumsum(coins) * prices
+        if trade.index > 0:
+            cash.append(cash[-1])
+            coins.append(coins[-1])
+        cash[-1] += float(trade.fill.gbp_change)
+        coins[-1] += float(trade.fill.btc_change)
+    lengths = np.diff(np.append(starts, prices.size))
+    equity: Floats = np.repeat(cash, lengths) + np.repeat(coins, lengths) * prices
     return equity
+
+
+Baselines = tuple[Floats, Decimal]
+
+
+def compute_baselines(prices: Floats, gbp: Decimal, fee_rate: Decimal) -> Baselines:
+    """Buy-and-hold's curve and DCA's return: the same for every parameter set."""
+    return _buy_and_hold(prices, gbp, fee_rate), _dca_return(prices, gbp, fee_rate)
 
 
 def _buy_and_hold(prices: Floats, gbp: Decimal, fee_rate: Decimal) -> Floats:
     fill = market_fill(Side.BUY, gbp, _price(prices[0]), fee_rate)
     left = float(gbp + fill.gbp_change)
     curve: Floats = left + float(fill.filled_size) * prices
+    return curve
+
+
+def dca_curve(prices: Floats, gbp: Decimal, fee_rate: Decimal) -> Floats:
+    """DCA's equity at each minute (float, for the chart): `_dca_return`'s buys, day by day."""
+    days = max(1, -(-prices.size // MINUTES_PER_DAY))
+    daily = round_down(gbp / days, PENNY)
+    cash = np.full(prices.size, float(gbp))
+    coins = np.zeros(prices.size)
+    for day in range(days if daily > 0 else 0):
+        fill = market_fill(Side.BUY, daily, _price(prices[day * MINUTES_PER_DAY]), fee_rate)
+        cash[day * MINUTES_PER_DAY :] += float(fill.gbp_change)
+        coins[day * MINUTES_PER_DAY :] += float(fill.filled_size)
+    curve: Floats = cash + coins * prices
     return curve
 
 

@@ -11,7 +11,7 @@ from kripto.backtest.engine import BacktestResult
 from kripto.money import PENNY, fmt_gbp, plural
 
 
-def _pct(value: Decimal | float | None) -> str | None:
+def pct(value: Decimal | float | None) -> str | None:
     return None if value is None else f"{Decimal(repr(float(value))) * 100:.2f}%"
 
 
@@ -24,15 +24,15 @@ def report(result: BacktestResult) -> dict[str, Any]:
         "startGbp": str(result.start_gbp),
         "feeRate": str(result.fee_rate),
         "finalEquity": str(result.final_equity.quantize(PENNY)),
-        "totalReturn": _pct(result.total_return),
-        "buyAndHoldReturn": _pct(result.buy_and_hold_return),
-        "dailyDcaReturn": _pct(result.dca_return),
+        "totalReturn": pct(result.total_return),
+        "buyAndHoldReturn": pct(result.buy_and_hold_return),
+        "dailyDcaReturn": pct(result.dca_return),
         "trades": len(result.trades),
         "buys": sum(1 for t in result.trades if t.fill.side.value == "buy"),
         "sells": sum(1 for t in result.trades if t.fill.side.value == "sell"),
         "feesPaid": str(result.fees_paid.quantize(PENNY)),
-        "maxDrawdown": _pct(result.max_drawdown),
-        "winningRoundTrips": _pct(result.win_rate),
+        "maxDrawdown": pct(result.max_drawdown),
+        "winningRoundTrips": pct(result.win_rate),
         "roundTrips": result.round_trips,
     }
 

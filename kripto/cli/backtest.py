@@ -15,9 +15,10 @@ from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
 from kripto.cli.common import DataDir, console, fail, print_json
-from kripto.risk import risk_from_settings
+from kripto.composition import risk_from_settings, strategy_from_settings
+from kripto.risk import RiskSettings
 from kripto.settings import Settings, SettingsError, load_settings
-from kripto.strategies import PARAMETERS, STRATEGY_NAMES, strategy_from_settings
+from kripto.strategies import Strategy, build, declaration, strategy_names
 from kripto.strategies.indicators import Floats
 from kripto.strategies.series import Mask, minute_grid
 
@@ -36,7 +37,7 @@ def backtest(
     synthetic: Annotated[int | None, typer.Option(help="Days of synthetic prices.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed for --synthetic.")] = 1,
     regime: Annotated[str, typer.Option(help="up, down, sideways, volatile or mix.")] = "mix",
-    strategy: Annotated[str | None, typer.Option(help="ema_cross, zscore or rsi.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="A strategy (docs/strategies.md).")] = None,
     param: Annotated[list[str] | None, typer.Option(help="key=value, e.g. short=120.")] = None,
     fee: Annotated[
         str | None, typer.Option(help="Fee rate per trade [default: KRIPTO_FEE_RATE, 0.005].")
@@ -61,21 +62,11 @@ def backtest(
     overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
     if fee is not None:
         overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
-    if strategy is not None and strategy not in STRATEGY_NAMES:
-        raise fail(f"--strategy must be one of {', '.join(STRATEGY_NAMES)}, not {strategy!r}")
-    chosen = strategy or _settings(dict(overrides)).strategy
-    overrides["strategy"] = chosen
-    names = PARAMETERS[chosen]
-    for item in param or []:
-        key, sep, value = item.partition("=")
-        if not sep or key.strip() not in names:
-            raise fail(f"--param {item!r}: {chosen} takes {', '.join(names)} as key=value")
-        overrides[names[key.strip()]] = value.strip()
-    settings = _settings(overrides, names)
+    settings = _settings(overrides)
+    model = chosen_strategy(settings, strategy, param or [])
     fee_rate = settings.fee_rate
     prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
-    risk = risk_from_settings(settings)
-    model = strategy_from_settings(settings)
+    risk = _risk(settings)
 
     def backtest(on_progress: Callable[[int, int], None] | None = None) -> BacktestResult:
         return run_backtest(
@@ -102,7 +93,7 @@ def backtest(
     if plot is not None:
         from kripto.backtest.plot import plot_backtest
 
-        plot_backtest(result, prices, plot)
+        plot_backtest(result, prices, plot, model)
     if as_json:
         print_json(report(result))
         return
@@ -121,19 +112,47 @@ def _decimal(option: str, text: str, rule: str) -> Decimal:
     return value
 
 
-def _settings(overrides: dict[str, object], params: dict[str, str] | None = None) -> Settings:
+def _settings(overrides: dict[str, object]) -> Settings:
     """The settings with the command's options on top. A bad one is one line naming the option
-    and the setting it stands for: `--param short (KRIPTO_EMA_SHORT_MINUTES): …`."""
+    and the setting it stands for: `--fee (KRIPTO_FEE_RATE): …`."""
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        message = str(exc).replace("KRIPTO_FEE_RATE:", "--fee (KRIPTO_FEE_RATE):")
-        for key, field in (params or {}).items():
-            setting = f"KRIPTO_{field.upper()}"
-            message = message.replace(f"{setting}:", f"--param {key} ({setting}):")
-        if message.startswith("KRIPTO_STRATEGY=") and params:
-            message = f"--strategy/--param: {message}"
-        raise fail(message) from None
+        raise fail(str(exc).replace("KRIPTO_FEE_RATE:", "--fee (KRIPTO_FEE_RATE):")) from None
+
+
+def _risk(settings: Settings) -> RiskSettings:
+    try:
+        return risk_from_settings(settings)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> Strategy:
+    """`--strategy` and `--param key=value` over the configured strategy and its parameters
+    (the configured values count only for the configured strategy). Errors name the option:
+    `--param period: period must be an integer from 2 to 1260, not 'x'`."""
+    if name is not None and name not in strategy_names():
+        raise fail(f"--strategy must be one of {', '.join(strategy_names())}, not {name!r}")
+    chosen = name or settings.strategy
+    if not params and chosen == settings.strategy:
+        try:
+            return strategy_from_settings(settings)
+        except SettingsError as exc:
+            raise fail(str(exc)) from None
+    keys = [p.name for p in declaration(chosen)]
+    values: dict[str, str] = settings.strategy_values() if chosen == settings.strategy else {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in keys:
+            raise fail(f"--param {item!r}: {chosen} takes {', '.join(keys)} as key=value")
+        values[key.strip()] = value.strip()
+    try:
+        return build(chosen, values)
+    except ValueError as exc:
+        first = str(exc).split(" ", 1)[0]
+        where = f"--param {first}" if first in keys else "--strategy/--param"
+        raise fail(f"{where}: {exc}") from None
 
 
 def _load(

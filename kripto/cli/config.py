@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from kripto.cli.common import DataDir, console, print_json, settings_for
-from kripto.settings import Settings, env_files
+from kripto.settings import LEGACY_STRATEGY_PARAMS, Settings, env_files
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +41,25 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
             note = "unused: KRIPTO_SCHEDULE_EVERY is set" if every else "applies"
         elif name == "schedule_every":
             note = "applies" if every else "unused: the cron applies"
+        elif name == "strategy_params":
+            value, note = _strategy_params(settings)
+        elif name in LEGACY_STRATEGY_PARAMS and not value:
+            continue  # an older alias, unset: KRIPTO_STRATEGY_PARAMS shows the value in use
         rows.append((f"KRIPTO_{name.upper()}", value, note))
     return rows
+
+
+def _strategy_params(settings: Settings) -> tuple[str, str]:
+    """Every parameter of the configured strategy with the value it runs with, defaults
+    included, from the strategy's own declaration."""
+    from kripto.composition import strategy_from_settings
+    from kripto.settings import SettingsError
+
+    try:
+        params = strategy_from_settings(settings).params()
+    except SettingsError as exc:
+        return ",".join(f"{k}={v}" for k, v in settings.strategy_params.items()), f"bad: {exc}"
+    return ",".join(f"{k}={v}" for k, v in params.items()), "in use, defaults included"
 
 
 def config_table(rows: list[tuple[str, str, str]]) -> Table:

@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kripto.cli.backtest",
         "Replay history minute by minute with the live strategy, guards and fee arithmetic.",
     ),
+    "optimize": (
+        "kripto.cli.optimize",
+        "Sweep a parameter grid over history with the live strategy, guards and fees.",
+    ),
     "schedule": (
         "kripto.cli.schedule",
         "The per-product rate schedules (and the trading kill switch).",

@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.models import Rate
-from kripto.risk import risk_from_settings
 from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
 from kripto.strategies.series import minute_grid
 
 

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from kripto.strategies.indicators import Floats
-
-if TYPE_CHECKING:
-    from kripto.settings import Settings
+from kripto.strategies.indicators import Floats, below_mean
 
 BUY, HOLD, SELL = 1, 0, -1
 MINUTES_PER_WEEK = 7 * 24 * 60
@@ -31,7 +27,13 @@ class Evaluation:
 
 
 class Strategy(Protocol):
-    name: str
+    """A strategy is one module in this package that sets `STRATEGY = TheClass`; the class
+    declares its `name`, one-line `summary` and `parameters`, and takes them as keyword
+    arguments (see docs/strategies.md, "Adding a strategy")."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    parameters: ClassVar[tuple[Param, ...]]
 
     def params(self) -> dict[str, str]: ...
 
@@ -60,35 +62,36 @@ def reversion_edge(prices: Floats, mean: Floats, signals: NDArray[np.int8]) -> F
     """What a mean-reversion signal expects to gain: the way back to the mean as a fraction of
     it, positive when the price is on the side the signal bets on (below the mean for a buy,
     above it for a sell), negative when it is not."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        below = (mean - prices) / mean
+    below = below_mean(mean, prices)
     edge: Floats = np.nan_to_num(np.where(signals == SELL, -below, below))
     return edge
 
 
-#: The registry: each strategy's name, and its parameters (the keys of `params()` and of
-#: `kripto backtest --param`) with the Settings field that holds each one.
-PARAMETERS: dict[str, dict[str, str]] = {
-    "ema_cross": {"short": "ema_short_minutes", "long": "ema_long_minutes"},
-    "zscore": {"window": "zscore_window", "threshold": "zscore_threshold"},
-    "rsi": {"period": "rsi_period", "low": "rsi_low", "high": "rsi_high"},
-}
-STRATEGY_NAMES: tuple[str, ...] = tuple(PARAMETERS)
+@dataclass(frozen=True)
+class Param:
+    """One declared strategy parameter: what `KRIPTO_STRATEGY_PARAMS`, `--param`, the
+    optimizer's `--grid`, `kripto config` and docs/strategies.md all read. Rules that tie two
+    parameters together (low < high) stay in the strategy's constructor."""
 
+    name: str
+    kind: type[int] | type[float]
+    low: float
+    high: float
+    default: int | float
+    help: str
 
-def _classes() -> dict[str, Callable[..., Strategy]]:
-    # Imported here: each strategy module imports this one.
-    from kripto.strategies.ema_cross import EmaCross
-    from kripto.strategies.rsi import Rsi
-    from kripto.strategies.zscore import ZScore
+    def rule(self) -> str:
+        what = "an integer" if self.kind is int else "a number"
+        return f"{what} from {self.kind(self.low)} to {self.kind(self.high)}"
 
-    return {"ema_cross": EmaCross, "zscore": ZScore, "rsi": Rsi}
-
-
-def strategy_from_settings(settings: Settings) -> Strategy:
-    """The configured strategy, built once at start-up. A ValueError names the broken rule."""
-    name = settings.strategy
-    if name not in PARAMETERS:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")
-    values = {key: getattr(settings, field) for key, field in PARAMETERS[name].items()}
-    return _classes()[name](**values)
+    def parse(self, text: str | int | float) -> int | float:
+        """The value, or a ValueError naming the parameter and its rule."""
+        try:
+            value = self.kind(text) if not isinstance(text, str) else self.kind(text.strip())
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name} must be {self.rule()}, not {text!r}") from None
+        if self.kind is int and isinstance(text, float) and text != int(text):
+            raise ValueError(f"{self.name} must be {self.rule()}, not {text!r}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{self.name} must be {self.rule()}, not {text!r}")
+        return value

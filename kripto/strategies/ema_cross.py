@@ -3,14 +3,21 @@ the week of minutes it reads, and a cross detected between the two newest points
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from kripto.strategies.base import MINUTES_PER_WEEK, SELL, Evaluation, finish
+from kripto.strategies.base import MINUTES_PER_WEEK, SELL, Evaluation, Param, finish
 from kripto.strategies.indicators import Floats, crossings, ema_span
 
 
 class EmaCross:
-    name = "ema_cross"
+    summary: ClassVar[str] = "buy when the short EMA crosses above the long EMA, sell when below"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("short", int, 2, MINUTES_PER_WEEK // 2, 360, "span of the short EMA, minutes"),
+        Param("long", int, 3, MINUTES_PER_WEEK // 2, 1440, "span of the long EMA, minutes"),
+    )
+    name: ClassVar[str] = "ema_cross"
 
     def __init__(self, short: int = 360, long: int = 1440) -> None:
         if not 2 <= short < long:
@@ -51,3 +58,6 @@ class EmaCross:
         signals = finish(up, down, self.min_points())
         edge = np.where(signals == SELL, -trend, trend)
         return Evaluation(signals, edge, {"ema_short": short, "ema_long": long})
+
+
+STRATEGY = EmaCross

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import wraps
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,3 +87,70 @@ def crossings(line: Floats, level: Floats | float) -> tuple[NDArray[np.bool_], N
     up[1:] = above[1:] & ~above[:-1] & ~np.isnan(line[:-1])
     down[1:] = below[1:] & ~below[:-1] & ~np.isnan(line[:-1])
     return up, down
+
+
+_Shared = tuple[Floats, dict[tuple[object, ...], object], dict[int, Floats]]
+_SHARED: ContextVar[_Shared | None] = ContextVar("shared_indicators", default=None)
+
+
+@contextmanager
+def shared_indicators(prices: Floats) -> Iterator[None]:
+    """Within this block, an indicator of `prices` (or a crossing of such an indicator) is
+    computed once per distinct argument and then shared: a parameter sweep runs the very same
+    strategy code per set, but the RSI of each period, the EMA of each span, … once. The shared
+    arrays are read-only, so no set can change another's."""
+    token = _SHARED.set((prices, {}, {}))
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _shared(fn: _F) -> _F:
+    """Memoise `fn(values, *args)` inside `shared_indicators` when every array among its
+    arguments is the prices or an array this memo made (identity, never equality: an array the
+    memo holds keeps its id)."""
+
+    @wraps(fn)
+    def wrapper(values: Floats, *args: Any) -> Any:
+        state = _SHARED.get()
+        if state is None:
+            return fn(values, *args)
+        prices, memo, made = state
+        parts: list[object] = []
+        for arg in (values, *args):
+            if isinstance(arg, np.ndarray):
+                if arg is prices:
+                    arg = "prices"
+                elif made.get(id(arg)) is arg:
+                    arg = id(arg)
+                else:
+                    return fn(values, *args)  # an array of the caller's own: not shareable
+            parts.append(arg)
+        key = (fn.__name__, *parts)
+        if key not in memo:
+            result = fn(values, *args)
+            for array in result if isinstance(result, tuple) else (result,):
+                array.flags.writeable = False
+                made[id(array)] = array
+            memo[key] = result
+        return memo[key]
+
+    return wrapper  # type: ignore[return-value]
+
+
+def below_mean(mean: Floats, prices: Floats) -> Floats:
+    """How far each price is below its mean, as a fraction of the mean (NaN with no mean)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below: Floats = (mean - prices) / mean
+    return below
+
+
+below_mean = _shared(below_mean)
+ema_span = _shared(ema_span)
+rolling_mean_std = _shared(rolling_mean_std)
+rsi = _shared(rsi)
+crossings = _shared(crossings)

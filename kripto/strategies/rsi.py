@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish, reversion_edge
+from typing import ClassVar
+
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, Param, finish, reversion_edge
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 from kripto.strategies.indicators import rsi as rsi_line
 
 
 class Rsi:
-    name = "rsi"
+    summary: ClassVar[str] = "buy when Wilder's RSI falls below LOW, sell when it rises above HIGH"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("period", int, 2, MINUTES_PER_WEEK // 8, 240, "RSI period, minutes"),
+        Param("low", float, 0.0, 100.0, 40.0, "buy when the RSI falls below this"),
+        Param("high", float, 0.0, 100.0, 60.0, "sell when the RSI rises above this"),
+    )
+    name: ClassVar[str] = "rsi"
 
     def __init__(self, period: int = 240, low: float = 40.0, high: float = 60.0) -> None:
         if not 2 <= period <= MINUTES_PER_WEEK // 8:
@@ -28,6 +36,10 @@ class Rsi:
     def needs(self) -> str:
         return "the RSI"
 
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """The levels the chart draws across the RSI panel."""
+        return {"rsi": (self.low, self.high)}
+
     def evaluate(self, prices: Floats) -> Evaluation:
         line = rsi_line(prices, self.period)
         _, buy = crossings(line, self.low)  # falls below low
@@ -38,3 +50,6 @@ class Rsi:
         return Evaluation(
             signals, reversion_edge(prices, mean, signals), {"rsi": line, "mean": mean}
         )
+
+
+STRATEGY = Rsi

@@ -3,14 +3,21 @@ mean, sell when it rises as far above it."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, finish, reversion_edge
+from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, Param, finish, reversion_edge
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 
 
 class ZScore:
-    name = "zscore"
+    summary: ClassVar[str] = "buy THRESHOLD std devs below the rolling mean, sell as far above"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("window", int, 10, MINUTES_PER_WEEK // 2, 1440, "rolling window, minutes"),
+        Param("threshold", float, 0.01, 10.0, 2.0, "standard deviations from the mean"),
+    )
+    name: ClassVar[str] = "zscore"
 
     def __init__(self, window: int = 1440, threshold: float = 2.0) -> None:
         if not 10 <= window <= MINUTES_PER_WEEK // 2:
@@ -29,6 +36,10 @@ class ZScore:
     def needs(self) -> str:
         return "the rolling window"
 
+    def bands(self) -> dict[str, tuple[float, float]]:
+        """The levels the chart draws across the z-score panel."""
+        return {"zscore": (-self.threshold, self.threshold)}
+
     def evaluate(self, prices: Floats) -> Evaluation:
         mean, std = rolling_mean_std(prices, self.window)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -41,3 +52,6 @@ class ZScore:
         return Evaluation(
             signals, reversion_edge(prices, mean, signals), {"zscore": z, "mean": mean}
         )
+
+
+STRATEGY = ZScore

@@ -21,6 +21,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.deciding import DecideActivities, DecisionPolicy
 from activities.rates import RateActivities
 from activities.trading import TradeActivities, TradeLimits
+from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.db import Database, connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
@@ -34,10 +35,8 @@ from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
 from kripto.receipts import ReceiptService
-from kripto.risk import risk_from_settings
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
-from kripto.strategies import strategy_from_settings
 from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch

@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from kripto.composition import risk_from_settings
 from kripto.models import Order, Side
 from kripto.risk import (
     Holdings,
     PastTrade,
     RiskSettings,
     Sized,
-    risk_from_settings,
     size_trade,
 )
 from kripto.settings import Settings

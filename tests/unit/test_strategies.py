@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from kripto.composition import strategy_from_settings
 from kripto.models import Rate
-from kripto.settings import Settings
-from kripto.strategies import strategy_from_settings
+from kripto.settings import Settings, SettingsError
 from kripto.strategies.base import BUY, SELL, Strategy, reversion_edge
 from kripto.strategies.ema_cross import EmaCross
 from kripto.strategies.indicators import ema, ema_span, rolling_mean_std, rsi
@@ -141,10 +141,45 @@ def test_strategies_are_built_from_their_settings() -> None:
 
 
 def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
-    with pytest.raises(ValidationError, match="KRIPTO_STRATEGY=ema_cross: the long EMA span"):
-        Settings(strategy="ema_cross", ema_long_minutes=10_080)
-    with pytest.raises(ValidationError, match="the z-score window"):
-        Settings(strategy="zscore", zscore_window=5)
+    """Settings know no strategy; the composition root checks them against the declaration
+    and names the setting the bad value came from."""
+    with pytest.raises(SettingsError) as exc:
+        strategy_from_settings(Settings(strategy="ema_cross", ema_long_minutes=10_080))
+    assert str(exc.value) == (
+        "KRIPTO_EMA_LONG_MINUTES: long must be an integer from 3 to 5040, not '10080'"
+    )
+    with pytest.raises(SettingsError) as exc:
+        strategy_from_settings(Settings(strategy="zscore", strategy_params="window=5"))
+    assert str(exc.value) == (
+        "KRIPTO_STRATEGY_PARAMS (zscore): window must be an integer from 10 to 5040, not '5'"
+    )
+    with pytest.raises(SettingsError) as exc:
+        strategy_from_settings(Settings(strategy="ema_cross", strategy_params="short=900,long=100"))
+    assert str(exc.value) == (
+        "KRIPTO_STRATEGY_PARAMS (ema_cross): the short EMA span (900) must be at least 2 and"
+        " less than the long span (100)"
+    )
+    with pytest.raises(SettingsError) as exc:
+        strategy_from_settings(Settings(strategy="magic"))
+    assert str(exc.value) == (
+        "KRIPTO_STRATEGY: unknown strategy 'magic'; choose one of ema_cross, rsi, zscore"
+    )
+    with pytest.raises(SettingsError) as exc:
+        strategy_from_settings(Settings(strategy="rsi", strategy_params="speed=9"))
+    assert str(exc.value) == (
+        "KRIPTO_STRATEGY_PARAMS (rsi): rsi has no parameter 'speed'; it takes period, low, high"
+    )
+    with pytest.raises(ValidationError, match="'period' is not name=value"):
+        Settings(strategy_params="period")
+
+
+def test_strategy_params_win_over_the_older_names() -> None:
+    settings = Settings(strategy="rsi", rsi_period=60, rsi_low=30, strategy_params="low=35")
+    assert strategy_from_settings(settings).params() == {
+        "period": "60",
+        "low": "35.0",
+        "high": "60.0",
+    }
 
 
 def test_the_expected_edge_of_each_strategy() -> None:
