@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kripto.decisions import Decision
 from kripto.models import Order, Rate, Wallet
-from kripto.money import fmt_amount, fmt_rate, fmt_time, plural
+from kripto.money import fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
 
 def _table(title: str | None, caption: str | None = None) -> Table:
@@ -83,7 +83,7 @@ def wallet_table(wallet: Wallet) -> Table:
     _text(table, "currency")
     for header in ("balance", "hold", "available"):
         _number(table, header)
-    for name, balance in (("GBP", wallet.gbp), ("BTC", wallet.btc)):
+    for name, balance in wallet.balances().items():
         table.add_row(
             name,
             fmt_amount(balance.balance, name),
@@ -133,7 +133,10 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
         row = [f"{d.tick_time:%H:%M}" if one_day else fmt_time(d.tick_time)]
         if len(products) > 1:
             row.append(d.product_id)
-        amount = f" {fmt_amount(d.amount, 'GBP')}" if d.action != "hold" else ""
+        # GBP as the caption says (£); another quote currency with its own symbol or code.
+        quote = d.product_id.partition("-")[2] or "GBP"
+        shown = fmt_amount(d.amount, quote) if quote == "GBP" else fmt_money(d.amount, quote)
+        amount = f" {shown}" if d.action != "hold" else ""
         row.append(f"{d.action}{amount}")
         if len(strategies) > 1:
             row.append(d.strategy)
