@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kripto.decisions import Decision
 from kripto.models import Order, Rate, Wallet
-from kripto.money import fmt_amount, fmt_money, fmt_rate, fmt_time, plural
+from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
 
 def _table(title: str | None, caption: str | None = None) -> Table:
@@ -56,8 +56,14 @@ def orders_table(orders: Sequence[Order], title: str) -> Table:
     _text(table, "side")
     if several:
         _text(table, "product")
-    for header in ("funds £", "filled BTC", "value £", "fees £"):
-        _number(table, header)
+    # The headers name the currencies the rows share: `funds £`, `filled BTC` for BTC-GBP
+    # alone; `filled` with BTC-GBP and ETH-GBP (each row's product says which coin).
+    quotes = {o.product_id.partition("-")[2] or "GBP" for o in orders} or {"GBP"}
+    bases = {o.product_id.partition("-")[0] for o in orders} or {"BTC"}
+    quote = CURRENCY_SYMBOLS.get(q := next(iter(quotes)), q) if len(quotes) == 1 else ""
+    base = next(iter(bases)) if len(bases) == 1 else ""
+    for header in ("funds", "filled", "value", "fees"):
+        _number(table, f"{header} {base if header == 'filled' else quote}".strip())
     _text(table, "settled")
     _text(table, "key")
     for o in orders:
