@@ -102,7 +102,8 @@ def wallet_table(wallet: Wallet) -> Table:
 def rates_table(rates: Sequence[Rate], title: str) -> Table:
     table = _table(title, caption=f"{plural(len(rates), 'rate')}; times UTC")
     _text(table, "time")
-    _number(table, "rate £")
+    quote = rates[0].product_id.partition("-")[2] if rates else "GBP"
+    _number(table, f"rate {CURRENCY_SYMBOLS.get(quote, quote)}")  # `rate £`, `rate €`
     _text(table, "source")
     for r in rates:
         source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
