@@ -17,7 +17,7 @@ from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision, decide
 from kripto.exchanges.base import Exchange
 from kripto.metrics import Metrics
-from kripto.models import DecideInput
+from kripto.models import DecideInput, currencies
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
 from kripto.temporal.kill_switch import KillSwitch
@@ -76,14 +76,19 @@ class DecideActivities:
                 if not paused_task.done():
                     paused_task.cancel()
             week = week.with_newer(tick)
-            async with self.decisions.exclusive(tick.product_id):
+            # One decision at a time per quote currency: the markets quoted in GBP share the
+            # GBP balance and the daily spend limit, so each must see what the others started.
+            quote = currencies(tick.product_id)[1]
+            async with self.decisions.exclusive(quote):
                 recorded = await self.decisions.get(decision_id)
                 if recorded is not None:  # a retried attempt returns what was decided
                     return recorded
                 now = datetime.now(UTC)
                 day_ago = now - timedelta(days=1)
-                recent = [PastTrade.of(t) for t in await self.trades.since(day_ago)]
-                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT)
+                # The day's trades in this product's quote currency, of every product: the
+                # daily limit is shared across markets; the cooldown picks out its own.
+                recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
+                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
                 wallet = await self.exchange.wallet()
                 decision = decide(
                     decision_id=decision_id,

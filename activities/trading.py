@@ -23,8 +23,9 @@ from kripto.models import (
     TradeStep,
     Wallet,
     WalletRequest,
+    currencies,
 )
-from kripto.money import fmt_gbp
+from kripto.money import CURRENCY_SYMBOLS, fmt_money
 from kripto.receipts import ReceiptService
 
 
@@ -64,9 +65,10 @@ class TradeActivities:
                 f" (KRIPTO_PRODUCTS is {','.join(self.limits.products)})"
             )
         if request.amount > self.limits.max_trade_gbp:
+            quote = currencies(request.product_id)[1]
             raise InvalidInput(
-                f"amount {fmt_gbp(request.amount)} is above the per-trade maximum of"
-                f" {fmt_gbp(self.limits.max_trade_gbp)} (KRIPTO_MAX_TRADE_GBP)"
+                f"amount {fmt_money(request.amount, quote)} is above the per-trade maximum of"
+                f" {fmt_money(self.limits.max_trade_gbp, quote)} (KRIPTO_MAX_TRADE_GBP)"
             )
 
     @activity.defn
@@ -200,7 +202,15 @@ def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
 def _describe(order: Order) -> str:
     """One log line's worth: `buy BTC-GBP £10.00: 0.00012 BTC for £9.95, fees £0.05, settled`."""
     state = "settled" if order.settled else "not settled yet"
+    base, quote = currencies(order.product_id)
     return (
-        f"{order.side.value} {order.product_id} £{order.funds}: {order.filled_size} for"
-        f" £{order.executed_value}, fees £{order.fill_fees}, {state}"
+        f"{order.side.value} {order.product_id} {_in(order.funds, quote)}:"
+        f" {order.filled_size} {base} for {_in(order.executed_value, quote)},"
+        f" fees {_in(order.fill_fees, quote)}, {state}"
     )
+
+
+def _in(amount: Decimal, currency: str) -> str:
+    """Every digit, with the currency's symbol (`£9.9502205952`) or code (`9.95 USDC`)."""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"

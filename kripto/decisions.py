@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire
-from kripto.money import fmt_gbp
+from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire, currencies
+from kripto.money import fmt_money
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy
 from kripto.strategies.series import PriceHistory, longest_gap, minute_grid
@@ -125,10 +125,12 @@ def decide(
         latest = rates.newest_rate
     else:
         latest = max(rates, key=lambda r: r.date_time).rate
+    base, quote = currencies(product_id)
     sized = size_trade(
         side,
+        product_id=product_id,
         price=latest,
-        holdings=Holdings(gbp=wallet.gbp.available, btc=wallet.btc.available),
+        holdings=Holdings(gbp=wallet.balance(quote).available, btc=wallet.balance(base).available),
         recent_trades=recent_trades,
         now=now,
         edge=float(evaluation.edge[-1]),
@@ -141,7 +143,7 @@ def decide(
         )
     return decision(
         side.value,
-        f"{strategy.name} signal at {latest}; {side.value} {fmt_gbp(sized.amount)}",
+        f"{strategy.name} signal at {latest}; {side.value} {fmt_money(sized.amount, quote)}",
         amount=sized.amount,
         ind=indicators,
     )

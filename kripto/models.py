@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from kripto.money import fmt_gbp, plain
+from kripto.money import fmt_money, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -154,8 +154,48 @@ class Balance(Wire):
 
 
 class Wallet(Wire):
+    """Balances keyed by lower-case currency. The seed's shape, `{"gbp": {…}, "btc": {…}}`, is
+    kept as it is (both always present), and a second market's currencies stand beside them
+    (`"eth": {…}`, `"eur": {…}`) as extra keys of the same Balance shape. A wallet recorded by a
+    build that knew only GBP and BTC decodes unchanged (no extra keys)."""
+
+    model_config = ConfigDict(extra="allow")
+    #: The other currencies' balances (pydantic's typed extras: validated as Balance).
+    __pydantic_extra__: dict[str, Balance] = Field(init=False)
+
     gbp: Balance
     btc: Balance
+
+    @classmethod
+    def of(cls, balances: dict[str, Balance]) -> Wallet:
+        """A wallet from balances by currency code (any case); GBP or BTC missing from
+        `balances` shows as an empty account, as the seed's shape always has both."""
+        by = {currency.lower(): balance for currency, balance in balances.items()}
+        by.setdefault("gbp", EMPTY_BALANCE)
+        by.setdefault("btc", EMPTY_BALANCE)
+        return cls.model_validate(by)
+
+    def balances(self) -> dict[str, Balance]:
+        """Every balance by upper-case currency code: GBP, BTC, then the others by code."""
+        extra = self.__pydantic_extra__ or {}
+        return {
+            "GBP": self.gbp,
+            "BTC": self.btc,
+            **{k.upper(): extra[k] for k in sorted(extra)},
+        }
+
+    def balance(self, currency: str) -> Balance:
+        """The balance of `currency` (any case); an empty one for a currency never held."""
+        return self.balances().get(currency.upper(), EMPTY_BALANCE)
+
+
+EMPTY_BALANCE = Balance(id="", balance=Decimal(0), hold=Decimal(0), available=Decimal(0))
+
+
+def currencies(product_id: str) -> tuple[str, str]:
+    """A product's (base, quote): `BTC-GBP` → ("BTC", "GBP")."""
+    base, _, quote = product_id.partition("-")
+    return base, quote
 
 
 class Order(Wire):
@@ -186,7 +226,8 @@ class PlaceOrderResult(Order):
 
 
 class TradeRequest(Wire):
-    """The seed's trade payload. `amount` is GBP for buys and sells alike, in whole pence.
+    """The seed's trade payload. `amount` is in the product's quote currency (GBP for BTC-GBP)
+    for buys and sells alike, in whole hundredths.
 
     Tolerant like every internal payload (it also travels inside activity inputs); a request from
     a person is checked by its strict form, `kripto.inputs.UserTradeRequest`."""
@@ -198,8 +239,10 @@ class TradeRequest(Wire):
 
     @property
     def summary(self) -> str:
-        """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`."""
-        return f"{self.trade_type.value.upper()} {fmt_gbp(self.amount)} {self.product_id}"
+        """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
+        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency)."""
+        amount = fmt_money(self.amount, currencies(self.product_id)[1])
+        return f"{self.trade_type.value.upper()} {amount} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
         """The same side, amount and product: a key may be used again only for this."""

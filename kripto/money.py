@@ -62,13 +62,44 @@ def fmt_btc(value: Decimal, signed: bool = False, unit: bool = True) -> str:
     return f"{sign(rounded) if signed else '-' if rounded < 0 else ''}{body}"
 
 
+#: Quote currencies written with a symbol in front (`€10.00`); every other currency is written
+#: with its code after the number (`10.00 USDC`).
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+#: Coins shown to 8 places (the satoshi for BTC; ETH is also shown to 1e-8, as the paper
+#: exchange fills it).
+COIN_PLACES = frozenset({"BTC", "ETH"})
+
+
+def fmt_money(value: Decimal, currency: str, signed: bool = False) -> str:
+    """Money in a quote currency, to the hundredth (half-even): `fmt_money(x, "GBP")` is
+    `£10.00` (the same as `fmt_gbp`), `€10.00`, `$10.00`; a currency without a symbol keeps its
+    code after the number, `10.00 USDC`. `signed` as in `fmt_gbp` (`-€10.00`)."""
+    currency = currency.upper()
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    rounded = pence(value)
+    body = f"{symbol or ''}{abs(rounded):,}{'' if symbol else ' ' + currency}"
+    return f"{sign(rounded) if signed else '-' if rounded < 0 else ''}{body}"
+
+
+def fmt_size(value: Decimal, currency: str, signed: bool = False, unit: bool = True) -> str:
+    """A size in a base currency: `0.00125952 BTC`, `0.00400000 ETH` (8 places, half-even),
+    any other coin as stored (no places lost); `signed` gives `+0.004 ETH`."""
+    currency = currency.upper()
+    if currency in COIN_PLACES:
+        value = satoshis(value)
+    body = f"{abs(value):f}{' ' + currency if unit else ''}"
+    return f"{sign(value) if signed else '-' if value < 0 else ''}{body}"
+
+
 def fmt_amount(value: Decimal, currency: str, signed: bool = False) -> str:
-    """An amount in `currency` as people read it: GBP to the penny, BTC to the satoshi, any
-    other currency as stored (no places lost), each without its unit (tables name it)."""
-    if currency == "GBP":
-        return fmt_gbp(value, signed=signed, symbol=False)
-    if currency == "BTC":
-        return fmt_btc(value, signed=signed, unit=False)
+    """An amount in `currency` as people read it: GBP (and other currencies with a symbol) to
+    the penny, BTC and ETH to 1e-8, any other currency as stored (no places lost), each without
+    its unit (tables name it)."""
+    if currency in CURRENCY_SYMBOLS:
+        rounded = pence(value)
+        return f"{sign(rounded) if signed else '-' if rounded < 0 else ''}{abs(rounded):,}"
+    if currency in COIN_PLACES:
+        return fmt_size(value, currency, signed=signed, unit=False)
     return f"{sign(value) if signed and value > 0 else ''}{plain(value)}"
 
 

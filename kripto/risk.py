@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from kripto.models import Order, Side
-from kripto.money import PENNY, fmt_gbp, round_down
+from kripto.models import DEFAULT_PRODUCT, Order, Side, currencies
+from kripto.money import PENNY, fmt_gbp, fmt_money, round_down
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class RiskSettings:
 
 @dataclass(frozen=True)
 class Holdings:
-    """What the wallet has available, in Decimal."""
+    """What the wallet has available of the product's quote (`gbp`, named for BTC-GBP) and
+    base (`btc`) currencies, in Decimal."""
 
     gbp: Decimal
     btc: Decimal
@@ -49,8 +50,12 @@ class PastTrade:
 
     at: datetime
     side: Side
-    #: What the trade is worth in GBP, fees included (for a buy: what it cost).
+    #: What the trade is worth in its quote currency (GBP for BTC-GBP), fees included (for a
+    #: buy: what it cost).
     gbp: Decimal
+    #: The trade's product; None where it is not known (the backtester trades one product).
+    #: The cooldown counts only the product's own trades (and unknown ones).
+    product_id: str | None = None
 
     @classmethod
     def of(cls, order: Order) -> PastTrade:
@@ -58,13 +63,16 @@ class PastTrade:
         for (its fills so far may be nothing yet)."""
         spent = order.executed_value + order.fill_fees
         return cls(
-            order.created_at, order.side, spent if order.settled else max(spent, order.funds)
+            order.created_at,
+            order.side,
+            spent if order.settled else max(spent, order.funds),
+            order.product_id,
         )
 
 
 @dataclass(frozen=True)
 class Sized:
-    amount: Decimal  # GBP; 0 when a guard said no
+    amount: Decimal  # in the quote currency; 0 when a guard said no
     reason: str | None  # why not, or None
 
     @property
@@ -90,10 +98,18 @@ def size_trade(
     edge: float,
     fee_rate: Decimal,
     risk: RiskSettings,
+    product_id: str = DEFAULT_PRODUCT,
 ) -> Sized:
-    """Apply every guard to a buy or sell signal; the amount to trade, or why not."""
-    if recent_trades:
-        last = max(t.at for t in recent_trades)
+    """Apply every guard to a buy or sell signal for `product_id`; the amount to trade (in its
+    quote currency), or why not.
+
+    `recent_trades` are the day's trades in the product's quote currency, of every product: the
+    daily spend limit is one limit per quote currency across markets, while the cooldown counts
+    only this product's own trades (one market's trade does not hold another back)."""
+    base, quote = currencies(product_id)
+    own = [t for t in recent_trades if t.product_id in (None, product_id)]
+    if own:
+        last = max(t.at for t in own)
         if now - last < risk.cooldown:
             since, needed = _minutes(max(now - last, timedelta(0))), _minutes(risk.cooldown)
             return Sized(Decimal(0), f"cooldown: last trade {since} ago (needs {needed})")
@@ -106,23 +122,27 @@ def size_trade(
     minimum = risk.minimum
     if side is Side.BUY:
         available = holdings.gbp
-        what = f"{fmt_gbp(available)} GBP available"
+        what = f"{fmt_money(available, quote)} {quote} available"
     else:
         available = round_down(holdings.btc * price, PENNY)
-        what = f"BTC worth {fmt_gbp(available)} available"
+        what = f"{base} worth {fmt_money(available, quote)} available"
     amount = round_down(available * risk.trade_fraction, PENNY)
     if amount < minimum:
         amount = minimum
     if amount > available:
         return Sized(
-            Decimal(0), f"not enough to {side.value}: {what}, minimum order {fmt_gbp(minimum)}"
+            Decimal(0),
+            f"not enough to {side.value}: {what}, minimum order {fmt_money(minimum, quote)}",
         )
     amount = min(amount, risk.max_trade_gbp)
     if side is Side.BUY:
         spent = spent_since(recent_trades, now - timedelta(days=1))
         room = risk.daily_spend_limit_gbp - spent
         if room < minimum:
-            limit = fmt_gbp(risk.daily_spend_limit_gbp)
-            return Sized(Decimal(0), f"daily spend limit reached: {fmt_gbp(spent)} of {limit}")
+            limit = fmt_money(risk.daily_spend_limit_gbp, quote)
+            return Sized(
+                Decimal(0),
+                f"daily spend limit reached: {fmt_money(spent, quote)} of {limit}",
+            )
         amount = min(amount, round_down(room, PENNY))
     return Sized(amount, None)

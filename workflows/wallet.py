@@ -1,4 +1,4 @@
-"""get-wallet: the exchange's GBP and BTC balances."""
+"""get-wallet: the exchange's balances (GBP, BTC and each traded market's currencies)."""
 
 from datetime import timedelta
 from typing import Any

@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kripto.cli.trading",
         "Place a market order exactly once under KEY, wait for it to settle, and print it.",
     ),
-    "wallet": ("kripto.cli.trading", "Show the GBP and BTC balances (runs WalletWorkflow)."),
+    "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
     "decisions": ("kripto.cli.decisions", "What each tick decided, and why (newest first)."),
     "worker": (

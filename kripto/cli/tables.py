@@ -13,7 +13,7 @@ from rich.table import Table
 
 from kripto.decisions import Decision
 from kripto.models import Order, Rate, Wallet
-from kripto.money import fmt_amount, fmt_rate, fmt_time, plural
+from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
 
 def _table(title: str | None, caption: str | None = None) -> Table:
@@ -56,8 +56,14 @@ def orders_table(orders: Sequence[Order], title: str) -> Table:
     _text(table, "side")
     if several:
         _text(table, "product")
-    for header in ("funds £", "filled BTC", "value £", "fees £"):
-        _number(table, header)
+    # The headers name the currencies the rows share: `funds £`, `filled BTC` for BTC-GBP
+    # alone; `filled` with BTC-GBP and ETH-GBP (each row's product says which coin).
+    quotes = {o.product_id.partition("-")[2] or "GBP" for o in orders} or {"GBP"}
+    bases = {o.product_id.partition("-")[0] for o in orders} or {"BTC"}
+    quote = CURRENCY_SYMBOLS.get(q := next(iter(quotes)), q) if len(quotes) == 1 else ""
+    base = next(iter(bases)) if len(bases) == 1 else ""
+    for header in ("funds", "filled", "value", "fees"):
+        _number(table, f"{header} {base if header == 'filled' else quote}".strip())
     _text(table, "settled")
     _text(table, "key")
     for o in orders:
@@ -83,7 +89,7 @@ def wallet_table(wallet: Wallet) -> Table:
     _text(table, "currency")
     for header in ("balance", "hold", "available"):
         _number(table, header)
-    for name, balance in (("GBP", wallet.gbp), ("BTC", wallet.btc)):
+    for name, balance in wallet.balances().items():
         table.add_row(
             name,
             fmt_amount(balance.balance, name),
@@ -96,7 +102,8 @@ def wallet_table(wallet: Wallet) -> Table:
 def rates_table(rates: Sequence[Rate], title: str) -> Table:
     table = _table(title, caption=f"{plural(len(rates), 'rate')}; times UTC")
     _text(table, "time")
-    _number(table, "rate £")
+    quote = rates[0].product_id.partition("-")[2] if rates else "GBP"
+    _number(table, f"rate {CURRENCY_SYMBOLS.get(quote, quote)}")  # `rate £`, `rate €`
     _text(table, "source")
     for r in rates:
         source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
@@ -133,7 +140,10 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
         row = [f"{d.tick_time:%H:%M}" if one_day else fmt_time(d.tick_time)]
         if len(products) > 1:
             row.append(d.product_id)
-        amount = f" {fmt_amount(d.amount, 'GBP')}" if d.action != "hold" else ""
+        # GBP as the caption says (£); another quote currency with its own symbol or code.
+        quote = d.product_id.partition("-")[2] or "GBP"
+        shown = fmt_amount(d.amount, quote) if quote == "GBP" else fmt_money(d.amount, quote)
+        amount = f" {shown}" if d.action != "hold" else ""
         row.append(f"{d.action}{amount}")
         if len(strategies) > 1:
             row.append(d.strategy)

@@ -45,7 +45,10 @@ def register(app: typer.Typer) -> None:
 
 def trade(
     side: Annotated[Side, typer.Argument(help="buy or sell")],
-    amount: Annotated[str, typer.Argument(help="GBP, e.g. 10.00 (for sells too)")],
+    amount: Annotated[
+        str,
+        typer.Argument(help="In the product's quote currency (GBP for BTC-GBP), e.g. 10.00."),
+    ],
     key: Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")] = None,
     product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -135,7 +138,7 @@ def wallet(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the GBP and BTC balances (runs WalletWorkflow)."""
+    """Show every traded currency's balance (WalletWorkflow)."""
     result = run(get_wallet(settings_for(data_dir)))
     if as_json:
         print_json(result.to_json_dict())

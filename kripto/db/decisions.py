@@ -50,22 +50,32 @@ class DecisionRepository:
         return bool(status == "INSERT 0 1")
 
     @asynccontextmanager
-    async def exclusive(self, product_id: str) -> AsyncIterator[None]:
-        """One decision at a time per product, across workers: overlapping ticks each see the
-        trades the others started."""
-        async with self.db.advisory_lock(f"kripto-decide-{product_id}"):
+    async def exclusive(self, scope: str) -> AsyncIterator[None]:
+        """One decision at a time per `scope` (the quote currency: markets quoted in it share
+        its balance and daily limit), across workers: overlapping ticks each see the trades
+        the others started."""
+        async with self.db.advisory_lock(f"kripto-decide-{scope}"):
             yield
 
-    async def unrecorded_trades_since(self, since: datetime) -> list[PastTrade]:
+    async def unrecorded_trades_since(
+        self, since: datetime, *, product_id: str | None = None, quote: str | None = None
+    ) -> list[PastTrade]:
         """Trades that decisions started and the trade writer has not recorded yet (in flight,
-        or failed): the cooldown and the daily limit must count them too."""
+        or failed): the cooldown and the daily limit must count them too. Of one product, of
+        every product quoted in `quote`, or of all."""
         rows = await self.db.pool.fetch(
-            "SELECT d.tick_time, d.action, d.amount FROM decisions d"
+            "SELECT d.tick_time, d.action, d.amount, d.product_id FROM decisions d"
             " WHERE d.trade_id IS NOT NULL AND d.tick_time >= $1"
+            " AND ($2::text IS NULL OR d.product_id = $2)"
+            " AND ($3::text IS NULL OR split_part(d.product_id, '-', 2) = $3)"
             " AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = d.trade_id)",
             since,
+            product_id,
+            quote,
         )
-        return [PastTrade(r["tick_time"], Side(r["action"]), r["amount"]) for r in rows]
+        return [
+            PastTrade(r["tick_time"], Side(r["action"]), r["amount"], r["product_id"]) for r in rows
+        ]
 
     async def trade_id(self, decision_id: str) -> str | None:
         value = await self.db.pool.fetchval(

@@ -95,12 +95,20 @@ class TradeRepository:
         )
         return [_order(r) for r in rows]
 
-    async def since(self, t: datetime) -> list[Order]:
-        """Trades created at or after `t`, oldest first (the order a position is built in)."""
+    async def since(
+        self, t: datetime, *, product_id: str | None = None, quote: str | None = None
+    ) -> list[Order]:
+        """Trades created at or after `t`, oldest first (the order a position is built in): of
+        one product, of every product quoted in `quote` (the daily spend limit's scope), or
+        of all."""
         rows = await self.db.pool.fetch(
             f"SELECT {_COLUMNS} FROM trades WHERE created_at >= $1"
+            " AND ($2::text IS NULL OR product_id = $2)"
+            " AND ($3::text IS NULL OR split_part(product_id, '-', 2) = $3)"
             " ORDER BY created_at ASC, trade_id ASC",
             t,
+            product_id,
+            quote,
         )
         return [_order(r) for r in rows]
 

@@ -7,10 +7,12 @@ field (the newest come first, and a retry follows its first attempt within minut
 itself also returns the existing order for a duplicate `client_order_id`, so an order that is
 older than the pages searched is still never placed twice.
 
-Sizes: a buy is `market_market_ioc.quote_size` = the GBP amount (fees come out of it, as in the
-seed). Coinbase sizes a market *sell* in BTC (`base_size`, which its SDK requires for sells),
-so a sell of £X reads the product's current price and base increment and sells
-round_down(X / price) BTC. The amount is normalised to whole pence first, as the original did.
+Sizes: a buy is `market_market_ioc.quote_size` = the amount in the product's quote currency
+(GBP for BTC-GBP; fees come out of it, as in the seed). Coinbase sizes a market *sell* in the
+base currency (`base_size`, which its SDK requires for sells), so a sell of £X (or €X of
+ETH-EUR) reads that product's current price and base increment and sells
+round_down(X / price) of its base. The amount is normalised to whole pence first, as the
+original did.
 
 Mapping onto the seed's order shape: id ← order_id, funds ← quote_size (a sell by base_size has
 no quote_size; its funds are the filled value), fillFees ← total_fees, executedValue ←
@@ -48,8 +50,8 @@ from kripto.errors import (
 )
 from kripto.exchanges.base import check_order
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
-from kripto.models import Balance, Order, Side, Wallet
-from kripto.money import PENNY, SATOSHI, fmt_gbp, round_down
+from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
+from kripto.money import PENNY, SATOSHI, fmt_money, round_down
 from kripto.ratelimit import describe_wait, excerpt, retry_after
 
 API_PREFIX = "/api/v3/brokerage"
@@ -135,7 +137,10 @@ class CoinbaseExchange:
         private_key_pem: str,
         timeout: float = 10.0,
         lookup_pages: int = 10,
+        products: tuple[str, ...] | list[str] = (DEFAULT_PRODUCT,),
     ) -> None:
+        """`products`: the markets traded (KRIPTO_PRODUCTS); the wallet shows GBP, BTC and
+        each product's base and quote."""
         self._signer = CoinbaseSigner(key_name, private_key_pem)
         self.base_url = base_url.rstrip("/")
         url = httpx.URL(self.base_url)
@@ -143,6 +148,7 @@ class CoinbaseExchange:
         self._prefix = url.path.rstrip("/") + API_PREFIX
         self.timeout = timeout
         self.lookup_pages = lookup_pages
+        self.currencies = frozenset({"GBP", "BTC"} | {c for p in products for c in currencies(p)})
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -282,7 +288,8 @@ class CoinbaseExchange:
             raise RetryableError(f"Coinbase: no usable price for {product_id} ({price})")
         size = round_down(amount / price, increment)
         if size <= 0:
-            raise InvalidInput(f"{fmt_gbp(amount)} is too small to sell any {product_id}")
+            quote = currencies(product_id)[1]
+            raise InvalidInput(f"{fmt_money(amount, quote)} is too small to sell any {product_id}")
         return size
 
     async def place_market_order(
@@ -291,9 +298,10 @@ class CoinbaseExchange:
         side = check_order(
             client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
         )
+        quote = currencies(product_id)[1]
         amount = amount.quantize(PENNY, rounding=ROUND_DOWN)
         if amount <= 0:
-            raise InvalidInput("the amount must be at least £0.01")
+            raise InvalidInput(f"the amount must be at least {fmt_money(PENNY, quote)}")
 
         existing = await self.find_order(client_order_id)
         if existing is not None:
@@ -309,7 +317,10 @@ class CoinbaseExchange:
             "side": side.value.upper(),
             "order_configuration": {"market_market_ioc": config},
         }
-        doing = f"{'buying' if side is Side.BUY else 'selling'} {fmt_gbp(amount)} of {product_id}"
+        doing = (
+            f"{'buying' if side is Side.BUY else 'selling'} {fmt_money(amount, quote)}"
+            f" of {product_id}"
+        )
         reply = await self._request("POST", "/orders", f"{doing} ({client_order_id})", body=body)
         if not reply.get("success"):
             await self._refused(reply, doing, side, product_id)
@@ -328,15 +339,17 @@ class CoinbaseExchange:
             str(error.get("new_order_failure_reason") or ""),
         }
         if any("INSUFFICIENT_FUND" in r for r in reasons):
-            base, _, quote = product.partition("-")
+            base, quote = currencies(product)
             currency = quote if side is Side.BUY else base
             held = ""
             try:
-                wallet = await self.wallet()
-                if currency == "GBP":
-                    held = f", wallet has {fmt_gbp(wallet.gbp.available)} GBP available"
-                elif currency == "BTC":
-                    held = f", wallet has {wallet.btc.available:f} BTC available"
+                available = (await self.wallet()).balance(currency).available
+                shown = (
+                    f"{fmt_money(available, currency)} {currency}"
+                    if side is Side.BUY
+                    else f"{available:f} {currency}"
+                )
+                held = f", wallet has {shown} available"
             except KriptoError:
                 pass
             raise InsufficientFunds(
@@ -356,7 +369,7 @@ class CoinbaseExchange:
             page = await self._request("GET", "/accounts", "reading the wallet", params=params)
             for account in page.get("accounts") or []:
                 currency = str(account.get("currency") or "")
-                if currency not in ("GBP", "BTC") or currency in found:
+                if currency not in self.currencies or currency in found:
                     continue
                 try:
                     available = Decimal(str(account["available_balance"]["value"]))
@@ -375,7 +388,7 @@ class CoinbaseExchange:
             if not page.get("has_next") or not cursor:
                 break
         empty = Balance(id="", balance=Decimal(0), hold=Decimal(0), available=Decimal(0))
-        return Wallet(gbp=found.get("GBP", empty), btc=found.get("BTC", empty))
+        return Wallet.of({c: found.get(c, empty) for c in sorted(self.currencies)})
 
     async def fee_rate(self) -> Decimal:
         """The account's taker fee rate (market orders are takers)."""

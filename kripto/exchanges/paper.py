@@ -20,8 +20,8 @@ from kripto.db.rates import RateRepository
 from kripto.errors import InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
 from kripto.fills import market_fill
-from kripto.models import Balance, Order, Side, Wallet
-from kripto.money import SATOSHI, fmt_btc, fmt_gbp, fmt_rate
+from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
+from kripto.money import SATOSHI, fmt_money, fmt_rate, fmt_size
 
 _ORDER_COLUMNS = (
     "order_id, client_order_id, side, product_id, funds, filled_size, executed_value,"
@@ -45,7 +45,12 @@ class PaperExchange:
         fee_rate: Decimal,
         initial_gbp: Decimal,
         product_increment: Decimal = SATOSHI,
+        products: tuple[str, ...] | list[str] = (DEFAULT_PRODUCT,),
+        increments: dict[str, Decimal] | None = None,
     ) -> None:
+        """`initial_gbp` (KRIPTO_PAPER_GBP) funds each traded quote currency (GBP for BTC-GBP,
+        EUR for ETH-EUR); base currencies start at 0. `increments`: a product's base increment
+        where it is not `product_increment` (the satoshi; 1e-8 suits ETH too)."""
         if not fee_rate.is_finite() or not Decimal(0) <= fee_rate < 1:
             raise ValueError("fee_rate must be a fraction between 0 and 1, for example 0.005")
         if not initial_gbp.is_finite() or initial_gbp < 0:
@@ -54,20 +59,26 @@ class PaperExchange:
         self.fee_rate = fee_rate
         self.initial_gbp = initial_gbp
         self.product_increment = product_increment
+        self.products = tuple(products)
+        self.increments = dict(increments or {})
+        #: The currencies the paper wallet shows and funds: GBP and BTC (the seed's wallet),
+        #: and every traded product's base and quote.
+        self.quotes = frozenset({"GBP"} | {currencies(p)[1] for p in self.products})
+        self.currencies = sorted({"GBP", "BTC"} | {c for p in self.products for c in currencies(p)})
         self._rates = RateRepository(db)
 
     def __repr__(self) -> str:
         return f"PaperExchange(fee_rate={self.fee_rate}, initial_gbp={self.initial_gbp})"
 
     async def _ensure_accounts(self, conn: asyncpg.Connection, *currencies: str) -> None:
-        """Create missing accounts: the initial GBP, and nothing of anything else."""
+        """Create missing accounts: the initial amount in a quote currency, 0 of the rest."""
         for currency in currencies:
             await conn.execute(
                 "INSERT INTO paper_accounts (currency, id, balance) VALUES ($1, $2, $3)"
                 " ON CONFLICT (currency) DO NOTHING",
                 currency,
                 uuid.uuid4(),
-                self.initial_gbp if currency == "GBP" else Decimal(0),
+                self.initial_gbp if currency in self.quotes else Decimal(0),
             )
 
     async def find_order(self, client_order_id: str) -> Order | None:
@@ -103,13 +114,14 @@ class PaperExchange:
         rate = await self._rates.latest(product_id)
         if rate is None:
             raise RetryableError(f"no rate stored yet for {product_id}")
-        fill = market_fill(side, amount, rate.rate, self.fee_rate, self.product_increment)
+        increment = self.increments.get(product_id, self.product_increment)
+        fill = market_fill(side, amount, rate.rate, self.fee_rate, increment)
+        base, quote = currencies(product_id)
         if fill.filled_size <= 0:
             raise InvalidInput(
-                f"{fmt_gbp(amount)} is too small to {side.value} any {product_id}"
+                f"{fmt_money(amount, quote)} is too small to {side.value} any {product_id}"
                 f" at {fmt_rate(rate.rate)}"
             )
-        base, _, quote = product_id.partition("-")
 
         async with self.db.pool.acquire() as conn, conn.transaction():
             await self._ensure_accounts(conn, *sorted({base, quote}))
@@ -129,15 +141,15 @@ class PaperExchange:
             available = {r["currency"]: r["balance"] - r["hold"] for r in rows}
             if side is Side.BUY and fill.executed_value + fill.fill_fees > available[quote]:
                 raise InsufficientFunds(
-                    f"insufficient funds: buying {fmt_gbp(amount)} of {base} needs"
-                    f" {fmt_gbp(fill.executed_value + fill.fill_fees)} {quote} available,"
-                    f" wallet has {fmt_gbp(available[quote])}"
+                    f"insufficient funds: buying {fmt_money(amount, quote)} of {base} needs"
+                    f" {fmt_money(fill.executed_value + fill.fill_fees, quote)} {quote}"
+                    f" available, wallet has {fmt_money(available[quote], quote)}"
                 )
             if side is Side.SELL and fill.filled_size > available[base]:
                 raise InsufficientFunds(
-                    f"insufficient funds: selling {fmt_gbp(amount)} of {base} needs"
-                    f" {fmt_btc(fill.filled_size, unit=False)} {base} available,"
-                    f" wallet has {fmt_btc(available[base], unit=False)} {base}"
+                    f"insufficient funds: selling {fmt_money(amount, quote)} of {base} needs"
+                    f" {fmt_size(fill.filled_size, base)} available,"
+                    f" wallet has {fmt_size(available[base], base)}"
                 )
             row = await conn.fetchrow(
                 f"INSERT INTO paper_orders ({_ORDER_COLUMNS}, price)"
@@ -177,13 +189,14 @@ class PaperExchange:
 
     async def wallet(self) -> Wallet:
         async with self.db.pool.acquire() as conn:
-            await self._ensure_accounts(conn, "BTC", "GBP")
+            await self._ensure_accounts(conn, *self.currencies)
             rows = await conn.fetch(
                 "SELECT currency, id, balance, hold FROM paper_accounts"
-                " WHERE currency IN ('GBP', 'BTC')"
+                " WHERE currency = ANY($1::text[])",
+                self.currencies,
             )
         by = {
-            r["currency"]: Balance(
+            str(r["currency"]): Balance(
                 id=str(r["id"]),
                 balance=r["balance"],
                 hold=r["hold"],
@@ -191,7 +204,7 @@ class PaperExchange:
             )
             for r in rows
         }
-        return Wallet(gbp=by["GBP"], btc=by["BTC"])
+        return Wallet.of(by)
 
     async def close(self) -> None:
         """The database belongs to the caller; nothing to close here."""

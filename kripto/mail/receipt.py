@@ -1,5 +1,6 @@
 """The trade receipt, "Kripto Trade Receipt", as the original emailer showed it, with the sign of
-the GBP change right for sells too (the original added a sell's fee to its proceeds)."""
+the quote currency's change right for sells too (the original added a sell's fee to its
+proceeds)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from kripto.fills import btc_change, gbp_change
 from kripto.mail.base import RenderedEmail
-from kripto.models import Order
-from kripto.money import fmt_btc, fmt_gbp, fmt_time_long
+from kripto.models import Order, currencies
+from kripto.money import fmt_money, fmt_size, fmt_time_long
 
 SUBJECT = "Kripto Trade Receipt"
 
@@ -31,33 +32,44 @@ class ReceiptLines:
     rate: str
     fees: str
     price: str
-    gbp_change: str
-    btc_change: str
+    gbp_change: str  # the quote currency's change (GBP for BTC-GBP)
+    btc_change: str  # the base currency's change (BTC for BTC-GBP)
     trade_id: str
     order_id: str
     product_id: str
     time: str
+    #: The product's quote and base currencies, which name the two change lines.
+    quote: str = "GBP"
+    base: str = "BTC"
 
 
 def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
-    """GBP to the penny with £ (half-even), BTC to the satoshi; a change
-    carries its sign: a buy spends value plus fee, a sell receives value less fee."""
-    # The rate actually paid, GBP per BTC; an order that filled nothing has none.
+    """Money in the product's quote currency to the hundredth with its symbol (£, €, $;
+    half-even), the base currency to 1e-8; a change carries its sign: a buy spends value plus
+    fee, a sell receives value less fee."""
+    base, quote = currencies(order.product_id)
+    # The rate actually paid, quote per base; an order that filled nothing has none.
     filled = order.filled_size
-    rate = f"{fmt_gbp(order.executed_value / filled)} per BTC" if filled else "n/a (nothing filled)"
+    rate = (
+        f"{fmt_money(order.executed_value / filled, quote)} per {base}"
+        if filled
+        else "n/a (nothing filled)"
+    )
     return ReceiptLines(
         side=order.side.value.upper(),
         rate=rate,
-        fees=fmt_gbp(order.fill_fees),
-        price=fmt_gbp(order.executed_value),
-        gbp_change=fmt_gbp(
-            gbp_change(order.side, order.executed_value, order.fill_fees), signed=True
+        fees=fmt_money(order.fill_fees, quote),
+        price=fmt_money(order.executed_value, quote),
+        gbp_change=fmt_money(
+            gbp_change(order.side, order.executed_value, order.fill_fees), quote, signed=True
         ),
-        btc_change=fmt_btc(btc_change(order.side, order.filled_size), signed=True),
+        btc_change=fmt_size(btc_change(order.side, order.filled_size), base, signed=True),
         trade_id=trade_id,
         order_id=order.id,
         product_id=order.product_id,
         time=fmt_time_long(order.created_at),
+        quote=quote,
+        base=base,
     )
 
 

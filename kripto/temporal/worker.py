@@ -86,12 +86,18 @@ def feed_from_settings(settings: Settings) -> RateFeed:
 
 def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
     if settings.exchange == "paper":
-        return PaperExchange(db, fee_rate=settings.fee_rate, initial_gbp=settings.paper_gbp)
+        return PaperExchange(
+            db,
+            fee_rate=settings.fee_rate,
+            initial_gbp=settings.paper_gbp,
+            products=settings.products,
+        )
     return CoinbaseExchange(
         base_url=settings.coinbase_url,
         key_name=settings.coinbase_api_key_name or "",
         private_key_pem=settings.coinbase_private_key_pem(),
         timeout=settings.http_timeout.total_seconds(),
+        products=settings.products,
     )
 
 

@@ -420,3 +420,47 @@ def test_a_final_order_with_fills_is_settled_whatever_the_flag() -> None:
         "Coinbase: order trade-1 (Coinbase order o-1) expired with nothing filled:"
         " reject reason NO_LIQUIDITY"
     )
+
+
+async def test_a_second_market_trades_its_own_coin_and_the_wallet_shows_it(
+    fake_coinbase: FakeCoinbase,
+) -> None:
+    """ETH-GBP beside BTC-GBP: a buy by quote_size in GBP, a sell by base_size in ETH sized from
+    ETH-GBP's own price, and the wallet keyed by currency ({"gbp", "btc", "eth"})."""
+    fake_coinbase.set_price("2000.00", "ETH-GBP")
+    exchange = CoinbaseExchange(
+        base_url=fake_coinbase.url,
+        key_name=fake_coinbase.key_name,
+        private_key_pem=fake_coinbase.private_key_pem,
+        timeout=2.0,
+        products=("BTC-GBP", "ETH-GBP"),
+    )
+    try:
+        bought = await exchange.place_market_order(
+            client_order_id="eth-1", product_id="ETH-GBP", side=Side.BUY, amount=Decimal("10.00")
+        )
+        assert (bought.product_id, bought.funds) == ("ETH-GBP", Decimal("10.00"))
+        assert bought.filled_size == Decimal("0.00497512")
+        sold = await exchange.place_market_order(
+            client_order_id="eth-2", product_id="ETH-GBP", side=Side.SELL, amount=Decimal("5.00")
+        )
+        # £5.00 / 2000.00 = 0.0025 ETH, sent as base_size
+        assert sold.filled_size == Decimal("0.0025")
+        wallet = await exchange.wallet()
+        assert list(wallet.to_json_dict()) == ["gbp", "btc", "eth"]
+        assert wallet.balance("ETH").available == Decimal("0.00247512")
+        assert wallet.btc.available == Decimal("0")
+        assert wallet.gbp.available == Decimal(fake_coinbase.balances()["GBP"]["available"])
+        with pytest.raises(InsufficientFunds) as refused:
+            await exchange.place_market_order(
+                client_order_id="eth-3",
+                product_id="ETH-GBP",
+                side=Side.SELL,
+                amount=Decimal("50.00"),
+            )
+        assert str(refused.value) == (
+            "insufficient funds: selling £50.00 of ETH-GBP was refused by Coinbase"
+            " (not enough ETH), wallet has 0.00247512 ETH available"
+        )
+    finally:
+        await exchange.close()

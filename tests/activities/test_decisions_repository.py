@@ -81,7 +81,9 @@ async def test_a_started_trade_counts_until_the_trade_writer_records_it(db: Data
     assert await repo.trade_id("decide-BTC-GBP-0") == "trade-BTC-GBP-0"
     assert await repo.trade_id("decide-BTC-GBP-1") is None
     since = T0 - timedelta(days=1)
-    assert await repo.unrecorded_trades_since(since) == [PastTrade(T0, Side.BUY, Decimal("150.00"))]
+    assert await repo.unrecorded_trades_since(since) == [
+        PastTrade(T0, Side.BUY, Decimal("150.00"), "BTC-GBP")
+    ]
     order = SEED.model_copy(update={"client_order_id": "trade-BTC-GBP-0", "created_at": T0})
     await TradeRepository(db).insert("trade-BTC-GBP-0", order)
     assert await repo.unrecorded_trades_since(since) == []

@@ -57,8 +57,8 @@ class FakeCoinbase:
     def inject(self, *faults: Fault | dict[str, Any] | str) -> None:
         self.server.inject(*faults)
 
-    def set_price(self, price: Decimal | str) -> None:
-        self.server.set_price(price)
+    def set_price(self, price: Decimal | str, product_id: str = "BTC-GBP") -> None:
+        self.server.set_price(price, product_id)
 
     def set_balance(self, currency: str, available: Decimal | str) -> None:
         self.server.set_balance(currency, available)

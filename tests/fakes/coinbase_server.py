@@ -262,7 +262,9 @@ class FakeCoinbaseServer:
             public_key = loaded
         self.public_key: PublicKey = public_key
         self.algorithm = "EdDSA" if isinstance(public_key, ed25519.Ed25519PublicKey) else "ES256"
-        self.price = price
+        self.price = price  # BTC-GBP's
+        #: Other products' prices (`set_price(p, "ETH-GBP")`): a product with none is unknown.
+        self.other_prices: dict[str, Decimal] = {}
         self.fee_rate = fee_rate
         self.settle_after = settle_after
         self.page_size = page_size
@@ -311,9 +313,15 @@ class FakeCoinbaseServer:
                     f = Fault.parse(f)
                 self.faults.append(f)
 
-    def set_price(self, price: Decimal | str) -> None:
+    def set_price(self, price: Decimal | str, product_id: str = "BTC-GBP") -> None:
         with self.lock:
-            self.price = Decimal(price)
+            if product_id == "BTC-GBP":
+                self.price = Decimal(price)
+            else:
+                self.other_prices[product_id] = Decimal(price)
+
+    def _price_of(self, product_id: str) -> Decimal | None:
+        return self.price if product_id == "BTC-GBP" else self.other_prices.get(product_id)
 
     def set_balance(self, currency: str, available: Decimal | str) -> None:
         with self.lock:
@@ -387,7 +395,8 @@ class FakeCoinbaseServer:
         product_id = str(body.get("product_id") or "")
         side_text = str(body.get("side") or "")
         config = (body.get("order_configuration") or {}).get("market_market_ioc")
-        if not client_order_id or product_id != "BTC-GBP" or side_text not in ("BUY", "SELL"):
+        known = self._price_of(product_id) is not None
+        if not client_order_id or not known or side_text not in ("BUY", "SELL"):
             return _failure("INVALID_ARGUMENT", "client_order_id, product_id or side is invalid")
         if not isinstance(config, dict) or not (("quote_size" in config) ^ ("base_size" in config)):
             return _failure("INVALID_ARGUMENT", "market_market_ioc needs quote_size or base_size")
@@ -396,7 +405,7 @@ class FakeCoinbaseServer:
             if existing is not None:
                 return _success(self.orders[existing])
             side = Side(side_text.lower())
-            price, fee = self.price, self.fee_rate
+            price, fee = self._price_of(product_id) or self.price, self.fee_rate
             try:
                 if "quote_size" in config:
                     fill = market_fill(side, Decimal(config["quote_size"]), price, fee)
@@ -409,7 +418,10 @@ class FakeCoinbaseServer:
                 return _failure("INVALID_ARGUMENT", "the order size is not a positive number")
             if size <= 0:
                 return _failure("INVALID_ARGUMENT", "the order is too small")
-            gbp, btc = self.accounts["GBP"], self.accounts["BTC"]
+            base, _, quote = product_id.partition("-")
+            for currency in (base, quote):
+                self.accounts.setdefault(currency, Account(currency, Decimal("0")))
+            gbp, btc = self.accounts[quote], self.accounts[base]  # named for BTC-GBP
             if (side is Side.BUY and value + fees > gbp.available) or (
                 side is Side.SELL and size > btc.available
             ):
@@ -479,10 +491,11 @@ class FakeCoinbaseServer:
         return {"accounts": page, "has_next": more, "cursor": cursor, "size": len(page)}
 
     def _product(self, product_id: str) -> dict[str, Any]:
-        if product_id != "BTC-GBP":
-            raise Reply(404, {"error": "NOT_FOUND", "message": "product not found"})
         with self.lock:
-            price = self.price
+            price = self._price_of(product_id)
+        if price is None:
+            raise Reply(404, {"error": "NOT_FOUND", "message": "product not found"})
+        base, _, quote = product_id.partition("-")
         return {
             "product_id": product_id,
             "price": str(price),
@@ -490,8 +503,8 @@ class FakeCoinbaseServer:
             "quote_increment": "0.01",
             "base_min_size": "0.00000001",
             "quote_min_size": "1",
-            "base_currency_id": "BTC",
-            "quote_currency_id": "GBP",
+            "base_currency_id": base,
+            "quote_currency_id": quote,
             "status": "online",
             "trading_disabled": False,
         }

@@ -32,7 +32,9 @@ def test_btc_is_to_the_satoshi_never_in_exponent_form() -> None:
 def test_amounts_rates_times_and_counts() -> None:
     assert fmt_amount(Decimal("9.95024875"), "GBP") == "9.95"
     assert fmt_amount(Decimal("0.001259521"), "BTC") == "0.00125952"
-    assert fmt_amount(Decimal("1.123456789"), "EUR") == "1.123456789"  # unknown: every digit
+    assert fmt_amount(Decimal("1.123456789"), "USDC") == "1.123456789"  # unknown: every digit
+    assert fmt_amount(Decimal("1.125"), "EUR") == "1.12"  # a currency with a symbol: pennies
+    assert fmt_amount(Decimal("0.004000001"), "ETH") == "0.00400000"
     assert fmt_rate(Decimal("79000.005")) == "79,000.00"
     when = datetime(2026, 11, 25, 14, 7, 59, tzinfo=UTC)
     assert fmt_time(when) == "11-25 14:07"
