@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kripto.models import DEFAULT_PRODUCT, Order, Side, currencies
-from kripto.money import PENNY, fmt_gbp, fmt_money, round_down
+from kripto.money import PENNY, fmt_money, round_down
 
 
 @dataclass(frozen=True)
