@@ -120,7 +120,11 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert "postgresql://" in banner
     # Where receipts go, and when the strategy (rsi, 960 minutes) can first decide.
     assert "Receipts    .eml files in " in banner
+    # A week of history before the first tick (no Coinbase here: from the simulated feed), so
+    # the first tick decides for a reason of the strategy's, not for want of history.
+    assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
     assert "Decisions   rsi needs 960 minutes of rates" in banner
+    assert "960 stored: it can decide from the first tick" in banner
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
@@ -144,14 +148,16 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
     assert f"KRIPTO_HEALTH_URL=http://127.0.0.1:{health_port}/healthz" in env_file
 
-    rates = wait_for_rates(workdir, 2)
+    rates = wait_for_rates(workdir, 10_080 + 2)
     scraped = httpx.get(metrics_url, timeout=10).text
     assert 'kripto_rates_fetched_total{product="BTC-GBP",source="simulated"}' in scraped
     assert "temporal_workflow_completed_total" in scraped
     health = httpx.get(f"http://127.0.0.1:{health_port}/healthz", timeout=10)
     assert health.status_code == 200 and health.json()["healthy"] is True
     dev.wait_for("tick BTC-GBP ")  # the worker's log lines reach the console
-    assert len(rates) >= 2, dev.output()
+    first_tick = next(line for line in dev.output().splitlines() if "tick BTC-GBP " in line)
+    assert "points needed" not in first_tick and "gap" not in first_tick, first_tick
+    assert len(rates) >= 10_082, dev.output()
     assert {r["source"] for r in rates} == {"simulated"}
     assert all(isinstance(r["rate"], str) and r["dateTime"].endswith("Z") for r in rates)
     assert [r["dateTime"] for r in rates] == sorted(r["dateTime"] for r in rates)
