@@ -22,6 +22,7 @@ from kripto.temporal.backfill import backfill_id, start_backfill
 from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.workers import start_worker, wait_polling, worker_env
 from tests.fakes.spot_server import Reply, SpotServer, candle_close, is_gap
+from tests.temporal_fixtures import record_history
 
 pytestmark = pytest.mark.e2e
 END = datetime(2026, 1, 1, tzinfo=UTC)
@@ -167,6 +168,7 @@ async def test_thirty_days_at_the_real_page_size_through_faults_started_twice(
             again = await start_backfill(client, settings, request)
             assert again.id == handle.id
             done = await asyncio.wait_for(handle.result(), timeout=60)
+            await record_history(client, handle.id, "backfill-v1")
             requests = len(candles.requests)
             # Started again once done: the same workflow's result, and no new request.
             assert await (await start_backfill(client, settings, request)).result() == done
