@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -150,3 +151,42 @@ async def test_a_bad_csv_line_is_named_and_nothing_is_stored(
     assert code == 2
     assert "line 2: time '2026-01-01T00:00:30Z' must be on a whole minute" in err
     assert await db.pool.fetchval("SELECT count(*) FROM rates") == 0
+
+
+async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattaches(
+    dev_server_env: WorkflowEnvironment,
+    candles: SpotServer,
+    settings: Settings,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    # 144 pages at 50 a second: about 3 s, long enough to interrupt.
+    settings = settings.model_copy(
+        update={"coinbase_url": candles.url, "backfill_requests_per_second": 50.0}
+    )
+    services = await build_services(settings)
+    env = cli_env(settings, dev_server_env.client.service_client.config.target_host)
+    args = [KRIPTO, "history", "backfill", "--days", "30"]
+    try:
+        async with running_worker(dev_server_env.client, settings, services):
+            watcher = await asyncio.create_subprocess_exec(
+                *args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            async with asyncio.timeout(30):
+                while not await db.pool.fetchval("SELECT count(*) FROM rates"):
+                    await asyncio.sleep(0.05)
+            watcher.send_signal(signal.SIGINT)
+            out, _ = await asyncio.wait_for(watcher.communicate(), timeout=30)
+            said = " ".join(out.decode().split())
+            assert "stopped watching; the backfill keeps running in the worker." in said
+            workflow_id = next(w for w in said.split() if w.startswith("backfill-BTC-GBP-"))
+            workflow_id = workflow_id.rstrip(":")
+            described = await dev_server_env.client.get_workflow_handle(workflow_id).describe()
+            assert described.status is not None and described.status.name == "RUNNING"
+            code, again, err = await cli(["history", "backfill", "--days", "30"], env, tmp_path)
+            assert (code, err) == (0, "")
+    finally:
+        await services.close()
+    assert f"{workflow_id}:" in again
+    assert "of 43,200 minutes had a candle and are stored (144 pages)" in again
+    assert len(candles.requests) == 144  # one backfill, each page once
