@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     feed_seed: int = 42
     coinbase_url: str = "https://api.coinbase.com"
     http_timeout: timedelta = timedelta(seconds=10)
+    #: Backfills keep to Coinbase's public rate limit (10 requests/s) from the client side.
+    backfill_requests_per_second: float = Field(5.0, gt=0)
+    #: One-minute candles asked for per request; Coinbase gives at most 350.
+    backfill_page_minutes: int = Field(300, ge=1, le=10_000)
 
     # Trading.
     exchange: Literal["paper", "coinbase"] = "paper"

@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Start Temporal (with its Web UI), Postgres, a worker and the schedules; Ctrl-C stops all.",
     ),
     "rates": ("kripto.cli.rates", "Show the stored rates, oldest first (the data-reader)."),
+    "history": (
+        "kripto.cli.history",
+        "Price history: backfill from Coinbase, import and export CSV.",
+    ),
     "trade": (
         "kripto.cli.trading",
         "Place a market order exactly once under KEY, wait for it to settle, and print it.",

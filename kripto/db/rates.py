@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
 import numpy as np
 
 from kripto.db.pool import Database
@@ -26,6 +27,23 @@ class RateRepository:
             rate.source,
         )
         return bool(status == "INSERT 0 1")
+
+    async def insert_many(self, rates: list[Rate], conn: asyncpg.Connection | None = None) -> int:
+        """Store many rates in one statement (a backfill's page, an import); a minute that
+        already has a rate keeps it (the live feed's rate is never overwritten). Returns how
+        many were new. `conn`: a connection whose transaction the insert joins."""
+        if not rates:
+            return 0
+        status = await (conn or self.db.pool).execute(
+            "INSERT INTO rates (product_id, date_time, rate, source)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[])"
+            " ON CONFLICT (product_id, date_time) DO NOTHING",
+            [r.product_id for r in rates],
+            [r.date_time for r in rates],
+            [r.rate for r in rates],
+            [r.source for r in rates],
+        )
+        return int(status.rsplit(" ", 1)[1])
 
     async def since(
         self, product_id: str, start: datetime, end: datetime | None = None

@@ -23,6 +23,7 @@ from rich.panel import Panel
 from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import connect
 from kripto.db.rates import RateRepository
+from kripto.devstack.coldstart import backfill_week
 from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
@@ -242,6 +243,12 @@ class DevStack:
         dashboard = asyncio.create_task(
             serve_dashboard(settings, client, stop, started=dashboard_up.set)
         )
+        # History before the first tick: the strategy decides from the first tick, not a day on.
+        db = await connect(database_url)
+        try:
+            history = await backfill_week(client, db, settings, feed)
+        finally:
+            await db.close()
         outcomes = await ensure_schedules(client, settings)
         await asyncio.wait(
             {asyncio.create_task(dashboard_up.wait()), dashboard}, return_when="FIRST_COMPLETED"
@@ -250,7 +257,7 @@ class DevStack:
             stop.set()
             await worker
             dashboard.result()  # raises why the dashboard could not start
-        self._banner(settings, temporal, outcomes, await self._first_decision(settings))
+        self._banner(settings, temporal, outcomes, await self._first_decision(settings), history)
         await worker
         await dashboard
         if codec is not None:
@@ -296,6 +303,7 @@ class DevStack:
         temporal: TemporalDevServer,
         outcomes: Mapping[str, str],
         first: str,
+        history: str = "",
     ) -> None:
         receipts = (
             f"emailed by SES ({settings.ses_region}) to {settings.receipt_to}"
@@ -318,6 +326,7 @@ class DevStack:
                 f"Running     worker on task queue '{settings.task_queue}', feed"
                 f" '{settings.feed}', exchange '{settings.exchange}'\n"
                 f"Schedules   {schedules}, {cadence}\n"
+                f"History     {history}\n"
                 f"Decisions   {first}\n"
                 f"Receipts    {receipts}\n"
                 f"Metrics     {metrics_url(settings) or 'off'}\n"

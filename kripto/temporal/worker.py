@@ -18,6 +18,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities, DecisionPolicy
 from activities.rates import RateActivities
 from activities.trading import TradeActivities, TradeLimits
@@ -31,6 +32,7 @@ from kripto.exchanges.base import Exchange
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.exchanges.paper import PaperExchange
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
+from kripto.feeds.candles import CoinbaseCandles
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
@@ -42,6 +44,7 @@ from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
 from kripto.temporal.search_attributes import ensure_search_attributes
+from workflows.backfill import BackfillWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.store_rate import StoreRateWorkflow
@@ -56,6 +59,7 @@ WORKFLOWS: Sequence[type] = (
     DecideTradeWorkflow,
     TradeWorkflow,
     WalletWorkflow,
+    BackfillWorkflow,
 )
 
 
@@ -71,8 +75,12 @@ class Services:
     fee_rate: Decimal
     #: Kripto's metrics, on the client's runtime (a no-op meter when metrics are off).
     metrics: Metrics = field(default_factory=Metrics.noop)
+    #: Coinbase's public candles, for backfills (None: made from the settings).
+    candles: CoinbaseCandles | None = None
 
     async def close(self) -> None:
+        if self.candles is not None:
+            await self.candles.close()
         await self.feed.close()
         await self.exchange.close()
         await self.db.close()
@@ -82,6 +90,15 @@ def feed_from_settings(settings: Settings) -> RateFeed:
     if settings.feed == "simulated":
         return SimulatedFeed(seed=settings.feed_seed)
     return CoinbaseSpotFeed(settings.coinbase_url, timeout=settings.http_timeout.total_seconds())
+
+
+def candles_from_settings(settings: Settings) -> CoinbaseCandles:
+    return CoinbaseCandles(
+        settings.coinbase_url,
+        timeout=settings.http_timeout.total_seconds(),
+        requests_per_second=settings.backfill_requests_per_second,
+        page_minutes=settings.backfill_page_minutes,
+    )
 
 
 def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
@@ -136,6 +153,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         metrics=metrics or Metrics.noop(),
         db=db,
         feed=feed_from_settings(settings),
+        candles=candles_from_settings(settings),
         exchange=exchange,
         fee_rate=await decision_fee_rate(exchange, settings.fee_rate),
         receipts=ReceiptService(
@@ -184,7 +202,11 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         services.metrics,
     )
+    candles = services.candles or candles_from_settings(settings)
+    services.candles = candles
+    backfill = BackfillActivities(candles, rate_repository)
     return [
+        backfill.backfill_chunk,
         rates.fetch_rate,
         rates.write_rate,
         rates.report_late_tick,

@@ -11,11 +11,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+
+from tests.fakes.spot_server import SpotServer, is_gap
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +45,12 @@ def kripto(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedPr
 
 
 class DevProcess:
-    def __init__(self, cwd: Path, *args: str) -> None:
+    def __init__(self, cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.log = cwd / f"dev-{time.monotonic_ns()}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kripto", "dev", *args],
             cwd=cwd,
-            env={**clean_env(), "COLUMNS": "200"},
+            env={**clean_env(), "COLUMNS": "200", **(env or {})},
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
         )
@@ -120,7 +123,11 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert "postgresql://" in banner
     # Where receipts go, and when the strategy (rsi, 960 minutes) can first decide.
     assert "Receipts    .eml files in " in banner
+    # A week of history before the first tick (no Coinbase here: from the simulated feed), so
+    # the first tick decides for a reason of the strategy's, not for want of history.
+    assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
     assert "Decisions   rsi needs 960 minutes of rates" in banner
+    assert "960 stored: it can decide from the first tick" in banner
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
@@ -144,14 +151,16 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
     assert f"KRIPTO_HEALTH_URL=http://127.0.0.1:{health_port}/healthz" in env_file
 
-    rates = wait_for_rates(workdir, 2)
+    rates = wait_for_rates(workdir, 10_080 + 2)
     scraped = httpx.get(metrics_url, timeout=10).text
     assert 'kripto_rates_fetched_total{product="BTC-GBP",source="simulated"}' in scraped
     assert "temporal_workflow_completed_total" in scraped
     health = httpx.get(f"http://127.0.0.1:{health_port}/healthz", timeout=10)
     assert health.status_code == 200 and health.json()["healthy"] is True
     dev.wait_for("tick BTC-GBP ")  # the worker's log lines reach the console
-    assert len(rates) >= 2, dev.output()
+    first_tick = next(line for line in dev.output().splitlines() if "tick BTC-GBP " in line)
+    assert "points needed" not in first_tick and "gap" not in first_tick, first_tick
+    assert len(rates) >= 10_082, dev.output()
     assert {r["source"] for r in rates} == {"simulated"}
     assert all(isinstance(r["rate"], str) and r["dateTime"].endswith("Z") for r in rates)
     assert [r["dateTime"] for r in rates] == sorted(r["dateTime"] for r in rates)
@@ -196,3 +205,37 @@ def test_bad_settings_stop_with_one_line_naming_the_setting(tmp_path: Path) -> N
     result = kripto("dev", "--every=-5s", cwd=tmp_path)
     assert result.returncode == 2
     assert "--every: must be a positive duration" in result.stderr
+
+
+def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers(
+    workdir: Path,
+) -> None:
+    candles = SpotServer()
+    port, ui_port, dash_port = (free_port() for _ in range(3))
+    args = (
+        *("--port", str(port), "--ui-port", str(ui_port), "--dashboard-port", str(dash_port)),
+        *("--every", "2s", "--metrics-port", "0", "--health-port", "0"),
+    )
+    dev = DevProcess(workdir, *args, env={"KRIPTO_COINBASE_URL": candles.url})
+    try:
+        dev.wait_for("Ctrl-C (or SIGTERM) stops everything", timeout=120)
+        banner = dev.output()
+        assert "History     a week backfilled from Coinbase candles (" in banner
+        assert "it can decide from the first tick" in banner
+        rates = wait_for_rates(workdir, 1)
+        backfilled = [r for r in rates if r["source"] == "coinbase-candles"]
+        # 10,080 minutes less the fake's gaps (about one in 23), before the first tick.
+        assert 9_500 < len(backfilled) < 10_080
+        gaps = {r["dateTime"] for r in backfilled if is_gap(int(_seconds(r["dateTime"])))}
+        assert gaps == set()
+        dev.wait_for("tick BTC-GBP ")
+        first_tick = next(line for line in dev.output().splitlines() if "tick BTC-GBP " in line)
+        assert "points needed" not in first_tick and "gap" not in first_tick, first_tick
+        assert dev.stop(signal.SIGTERM) == 0
+    finally:
+        dev.stop(signal.SIGKILL)
+        candles.close()
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,158 @@
+"""`kripto history`: backfill Coinbase's one-minute candles, and import or export CSV.
+
+`backfill` starts (or re-attaches to) a BackfillWorkflow and shows its progress from the
+workflow's `progress` query. Ctrl-C only stops watching: the backfill runs on in the worker,
+and the same command again picks the bar up where it is."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from kripto.cli.common import DataDir, console, fail, open_database, run, settings_for
+from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
+from kripto.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowHandle
+
+history_app = typer.Typer(help="Price history: backfill from Coinbase, import and export CSV.")
+Product = Annotated[str, typer.Option("--product", help="The product, for example BTC-GBP.")]
+Csv = Annotated[Path, typer.Option("--csv", help="The CSV file (a `time,price` header).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(history_app, name="history")
+
+
+def _product(value: str) -> str:
+    try:
+        return check_product(value)
+    except ValueError as exc:
+        raise fail(f"--product: {exc}") from None
+
+
+@history_app.command("backfill")
+def backfill(
+    product: Product = DEFAULT_PRODUCT,
+    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="How far back.")] = 7,
+    data_dir: DataDir = None,
+) -> None:
+    """Store the last DAYS of one-minute closes from Coinbase's public candles (durable: it
+    runs in the worker; Ctrl-C leaves it running and the same command re-attaches)."""
+    settings = settings_for(data_dir)
+    try:
+        run(_backfill(settings, _product(product), days))
+    except KeyboardInterrupt:
+        console.print(
+            "stopped watching; the backfill keeps running in the worker."
+            " Run the same command again to see it."
+        )
+
+
+async def _backfill(settings: Settings, product: str, days: int) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kripto.temporal.backfill import backfill_span, start_backfill
+    from kripto.temporal.client import connect_client
+
+    start, end = backfill_span(days)
+    client = await connect_client(settings)
+    handle = await start_backfill(
+        client, settings, BackfillInput(product_id=product, start=start, end=end)
+    )
+    console.print(
+        f"{handle.id}: {product} from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        " (runs in the worker: `kripto dev` or `kripto worker`)"
+    )
+    total = int((end - start).total_seconds() // 60)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("backfill", total=total, detail="")
+        result = asyncio.ensure_future(handle.result())
+        while not result.done():
+            progress = await _query(handle)
+            if progress is not None:
+                bar.update(
+                    task,
+                    completed=progress.minutes_done,
+                    detail=f"{progress.pages_done} pages, {progress.minutes_stored:,} minutes",
+                )
+            await asyncio.wait({result}, timeout=0.5)
+        done = result.result()
+        bar.update(task, completed=total, detail=f"{done.pages_done} pages")
+    console.print(
+        f"done: {done.minutes_stored:,} of {done.total_minutes:,} minutes had a candle and are"
+        f" stored ({done.pages_done} pages); minutes without trades stay gaps"
+    )
+
+
+async def _query(handle: WorkflowHandle[Any, BackfillProgress]) -> BackfillProgress | None:
+    from temporalio.service import RPCError
+
+    try:
+        progress: BackfillProgress | None = await handle.query(
+            "progress", result_type=BackfillProgress
+        )
+        return progress
+    except RPCError:
+        return None  # between runs (continue-as-new) or no worker yet: try again
+
+
+@history_app.command("import")
+def import_csv(csv: Csv, product: Product = DEFAULT_PRODUCT, data_dir: DataDir = None) -> None:
+    """Store the rates in a CSV file (marked `csv`); a minute that already has a rate keeps it.
+    A bad row stops the import, naming its line, and nothing is stored."""
+    from kripto.backtest.csvfile import CsvError
+    from kripto.history import read_rates_csv
+
+    product = _product(product)
+    try:
+        rates = read_rates_csv(csv, product)
+    except CsvError as exc:
+        raise fail(str(exc)) from None
+    stored = run(_import(settings_for(data_dir), rates))
+    console.print(
+        f"imported {csv}: {len(rates):,} rows, {stored:,} new rates for {product}"
+        f"; {len(rates) - stored:,} kept as they were (those minutes already had a rate)"
+    )
+
+
+async def _import(settings: Settings, rates: list[Rate]) -> int:
+    from kripto.history import import_rates
+
+    async with open_database(settings) as db:
+        return await import_rates(db, rates)
+
+
+@history_app.command("export")
+def export_csv(
+    csv: Csv,
+    product: Product = DEFAULT_PRODUCT,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="Only the last DAYS [default: all].")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write the stored rates as CSV in the backtester's format (`kripto backtest --csv`)."""
+    product = _product(product)
+    start = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    count = run(_export(settings_for(data_dir), csv, product, start))
+    console.print(f"exported {count:,} rates for {product} to {csv}")
+
+
+async def _export(settings: Settings, path: Path, product: str, start: datetime | None) -> int:
+    from kripto.history import export_rates
+
+    async with open_database(settings) as db:
+        return await export_rates(db, path, product, start)
