@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
-from temporalio.api.enums.v1 import VersionDrainageStatus
+from temporalio.api.enums.v1 import RoutingConfigUpdateState, VersionDrainageStatus
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
     DescribeWorkerDeploymentResponse,
@@ -240,6 +240,7 @@ async def ramp(client: Client, name: str, build_id: str, percentage: float) -> N
         )
     except RPCError as exc:
         raise DeploymentError(f"cannot ramp {build_id!r}: {exc.message}") from None
+    await routing_propagated(client, name)
 
 
 def rollback_target(status: DeploymentStatus, build_id: str | None = None) -> VersionStatus:
@@ -343,6 +344,34 @@ async def _set_current(
         )
     except RPCError as exc:
         raise DeploymentError(f"cannot make {build_id!r} current: {exc.message}") from None
+    await routing_propagated(client, name)
+
+
+#: How long a routing change may take to reach every task queue partition.
+PROPAGATION_SECONDS = 30.0
+
+
+async def routing_propagated(
+    client: Client, name: str, within_seconds: float = PROPAGATION_SECONDS
+) -> None:
+    """Wait until the server has taken the new routing to every task queue partition: until
+    then a new workflow may still start on the build that was current before, so `promote`,
+    `ramp` and `rollback` return only once it is done. (A server that does not report it says
+    UNSPECIFIED, and is taken at its word.)"""
+    in_progress = RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
+    try:
+        async with asyncio.timeout(within_seconds):
+            while True:
+                described = await describe_deployment(client, name)
+                info = described.worker_deployment_info if described else None
+                if info is None or info.routing_config_update_state != in_progress:
+                    return
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        raise DeploymentError(
+            f"the routing change in deployment {name!r} was made but has not reached every"
+            f" task queue after {within_seconds:g}s; `kripto deploy status` shows it"
+        ) from None
 
 
 def _time(ts: Timestamp) -> datetime:

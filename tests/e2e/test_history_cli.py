@@ -160,9 +160,9 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
     db: Database,
     tmp_path: Path,
 ) -> None:
-    # 144 pages at 50 a second: about 3 s, long enough to interrupt.
+    # 144 pages at 20 a second: about 7 s, long enough to interrupt.
     settings = settings.model_copy(
-        update={"coinbase_url": candles.url, "backfill_requests_per_second": 50.0}
+        update={"coinbase_url": candles.url, "backfill_requests_per_second": 20.0}
     )
     services = await build_services(settings)
     env = cli_env(settings, dev_server_env.client.service_client.config.target_host)
@@ -172,12 +172,15 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
             watcher = await asyncio.create_subprocess_exec(
                 *args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
+            # Interrupt once it is watching: it has named the backfill, and rates are landing.
+            assert watcher.stdout is not None
+            first = await asyncio.wait_for(watcher.stdout.readline(), timeout=30)
             async with asyncio.timeout(30):
                 while not await db.pool.fetchval("SELECT count(*) FROM rates"):
                     await asyncio.sleep(0.05)
             watcher.send_signal(signal.SIGINT)
-            out, _ = await asyncio.wait_for(watcher.communicate(), timeout=30)
-            said = " ".join(out.decode().split())
+            rest, _ = await asyncio.wait_for(watcher.communicate(), timeout=30)
+            said = " ".join((first + rest).decode().split())
             assert "stopped watching; the backfill keeps running in the worker." in said
             workflow_id = next(w for w in said.split() if w.startswith("backfill-BTC-GBP-"))
             workflow_id = workflow_id.rstrip(":")

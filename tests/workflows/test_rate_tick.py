@@ -72,18 +72,24 @@ async def test_a_tick_fetches_and_stores_the_rate_in_a_child(
 
 
 async def test_a_decision_that_fails_neither_fails_the_tick_nor_loses_its_rate(
-    client: Client, settings: Settings, db: Database
+    fresh_time_skipping_env: WorkflowEnvironment, settings: Settings, db: Database
 ) -> None:
     """The decider cannot record (its table is gone) and gives up after its deadline; the
     tick still completes, says why it made no decision, and its rate is stored."""
     await db.pool.execute("ALTER TABLE decisions RENAME TO decisions_elsewhere")
     tick_id = f"rate-tick-BTC-GBP-{uuid.uuid4()}"
-    result = await client.execute_workflow(
-        RateTickWorkflow.run,
-        RateTickInput(product_id="BTC-GBP"),
-        id=tick_id,
-        task_queue=settings.task_queue,
-    )
+    client = fresh_time_skipping_env.client
+    services = await build_services(settings)
+    try:
+        async with build_worker(client, settings, services):
+            result = await client.execute_workflow(
+                RateTickWorkflow.run,
+                RateTickInput(product_id="BTC-GBP"),
+                id=tick_id,
+                task_queue=settings.task_queue,
+            )
+    finally:
+        await services.close()
     assert result.stored is True
     assert result.action is None
     assert result.reason is not None and result.reason.startswith("no decision: ")
@@ -116,7 +122,7 @@ async def test_a_duplicate_store_stores_nothing_new(
 
 
 async def test_garbage_from_coinbase_is_retried_then_fails_readably_and_stores_nothing(
-    time_skipping_env: WorkflowEnvironment,
+    fresh_time_skipping_env: WorkflowEnvironment,
     settings: Settings,
     spot_server: SpotServer,
     db: Database,
@@ -124,9 +130,9 @@ async def test_garbage_from_coinbase_is_retried_then_fails_readably_and_stores_n
     settings = settings.model_copy(update={"feed": "coinbase", "coinbase_url": spot_server.url})
     spot_server.fail_next(*[Reply(body=b'{"data": {"amount": "abc"}}')] * 100)
     services = await build_services(settings)
-    async with build_worker(time_skipping_env.client, settings, services):
+    async with build_worker(fresh_time_skipping_env.client, settings, services):
         with pytest.raises(WorkflowFailureError) as caught:
-            await time_skipping_env.client.execute_workflow(
+            await fresh_time_skipping_env.client.execute_workflow(
                 RateTickWorkflow.run,
                 RateTickInput(),
                 id=f"rate-tick-{uuid.uuid4()}",
