@@ -8,6 +8,7 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do $$p -c 'import sys; sys.exit(sys
 PY_HELP := install it with your package manager (apt install python3.12, brew install python@3.12) or pyenv (pyenv install 3.12), then run make again, or name one: make PYTHON=/path/to/python3.12
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test lint fmt install sysdeps bench clean smoke
 
@@ -56,7 +57,13 @@ SMOKE_PYTHONS ?= $(PYTHON)
 smoke:
 	@for p in $(SMOKE_PYTHONS); do scripts/smoke.sh $$p || exit 1; done
 
-bench: $(STAMP)
+# The `bench` extra (vectorbt, for benchmarks/optimize_speed.py's comparison) is installed only
+# here, never by `install` or `test`.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
