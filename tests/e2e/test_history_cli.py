@@ -160,13 +160,14 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
     db: Database,
     tmp_path: Path,
 ) -> None:
-    # 144 pages at 20 a second: about 7 s, long enough to interrupt.
+    # 29 days, a span (and so a workflow ID) no other test on the shared dev server uses: 140
+    # pages at 20 a second, about 7 s, long enough to interrupt.
     settings = settings.model_copy(
         update={"coinbase_url": candles.url, "backfill_requests_per_second": 20.0}
     )
     services = await build_services(settings)
     env = cli_env(settings, dev_server_env.client.service_client.config.target_host)
-    args = [KRIPTO, "history", "backfill", "--days", "30"]
+    args = [KRIPTO, "history", "backfill", "--days", "29"]
     try:
         async with running_worker(dev_server_env.client, settings, services):
             watcher = await asyncio.create_subprocess_exec(
@@ -186,10 +187,10 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
             workflow_id = workflow_id.rstrip(":")
             described = await dev_server_env.client.get_workflow_handle(workflow_id).describe()
             assert described.status is not None and described.status.name == "RUNNING"
-            code, again, err = await cli(["history", "backfill", "--days", "30"], env, tmp_path)
+            code, again, err = await cli(["history", "backfill", "--days", "29"], env, tmp_path)
             assert (code, err) == (0, "")
     finally:
         await services.close()
     assert f"{workflow_id}:" in again
-    assert "of 43,200 minutes had a candle and are stored (144 pages)" in again
-    assert len(candles.requests) == 144  # one backfill, each page once
+    assert "of 41,760 minutes had a candle and are stored (140 pages)" in again
+    assert len(candles.requests) == 140  # one backfill, each page once
