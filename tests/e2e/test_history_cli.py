@@ -171,7 +171,14 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
     try:
         async with running_worker(dev_server_env.client, settings, services):
             watcher = await asyncio.create_subprocess_exec(
-                *args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                *args,
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # As a terminal would have it: a run started in the background (CI, `cmd &`)
+                # inherits SIGINT ignored, and Ctrl-C could not be tried at all.
+                preexec_fn=_default_sigint,
             )
             # Interrupt once it is watching: it has started the backfill and named it.
             assert watcher.stdout is not None
@@ -191,3 +198,7 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
     assert f"{workflow_id}:" in again
     assert "of 41,760 minutes had a candle and are stored (140 pages)" in again
     assert len(candles.requests) == 140  # one backfill, each page once
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
