@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 import httpx
 
 from kripto.errors import FeedError
+from kripto.feeds.coinbase import public_get
 from kripto.models import Rate
-from kripto.ratelimit import describe_wait, excerpt, retry_after
 
 #: Coinbase answers at most this many candles a request.
 MAX_PAGE_MINUTES = 350
@@ -72,25 +72,13 @@ class CoinbaseCandles:
         first, stop = int(start.timestamp()), int(end.timestamp())
         what = f"Coinbase candles for {product_id} from {start:%Y-%m-%dT%H:%M:%SZ}"
         await self.pace.wait()
-        try:
-            reply = await self._client.get(
-                CANDLES_PATH.format(product=product_id),
-                # Coinbase's `end` is inclusive: ask up to the last minute of the page.
-                params={"start": first, "end": stop - 60, "granularity": "ONE_MINUTE"},
-            )
-        except httpx.TimeoutException as exc:
-            raise FeedError(f"{what}: no reply in time ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise FeedError(f"{what}: {type(exc).__name__}: {exc}") from None
-        if reply.status_code != 200:
-            wait, source = retry_after(reply.headers)
-            said = excerpt(reply, 80)
-            hint = describe_wait(wait, source) if reply.status_code == 429 else ""
-            raise FeedError(
-                f"{what}: HTTP {reply.status_code} {reply.reason_phrase}"
-                f"{': ' + said if said else ''}{hint}",
-                retry_after=wait,
-            )
+        reply = await public_get(
+            self._client,
+            CANDLES_PATH.format(product=product_id),
+            what,
+            # Coinbase's `end` is inclusive: ask up to the last minute of the page.
+            params={"start": first, "end": stop - 60, "granularity": "ONE_MINUTE"},
+        )
         return parse_candles(reply.content, product_id, first, stop, what)
 
     async def close(self) -> None:

@@ -40,21 +40,7 @@ class CoinbaseSpotFeed:
                 " late; a spot price read now would be stored under the wrong minute, so this"
                 " tick is skipped"
             )
-        try:
-            reply = await self._client.get(f"/v2/prices/{product_id}/spot")
-        except httpx.TimeoutException as exc:
-            raise FeedError(f"{what}: no reply in time ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise FeedError(f"{what}: {type(exc).__name__}: {exc}") from None
-        if reply.status_code != 200:
-            wait, source = retry_after(reply.headers)
-            said = excerpt(reply, 80)
-            hint = describe_wait(wait, source) if reply.status_code == 429 else ""
-            raise FeedError(
-                f"{what}: HTTP {reply.status_code} {reply.reason_phrase}"
-                f"{': ' + said if said else ''}{hint}",
-                retry_after=wait,
-            )
+        reply = await public_get(self._client, f"/v2/prices/{product_id}/spot", what)
         return Rate(
             product_id=product_id,
             rate=parse_spot_reply(reply.content, product_id),
@@ -91,3 +77,27 @@ def parse_spot_reply(body: bytes, product_id: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise FeedError(f"{what}: amount {amount_text!r} is not a positive price")
     return amount
+
+
+async def public_get(
+    client: httpx.AsyncClient, path: str, what: str, params: dict[str, object] | None = None
+) -> httpx.Response:
+    """A GET on Coinbase's public API that answered 200, or a FeedError saying `what` failed:
+    no reply, a dropped connection, or an HTTP error, a 429's wait (Retry-After or
+    x-ratelimit-reset) kept for the next attempt and only an excerpt of the body shown."""
+    try:
+        reply = await client.get(path, params=params)  # type: ignore[arg-type]
+    except httpx.TimeoutException as exc:
+        raise FeedError(f"{what}: no reply in time ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise FeedError(f"{what}: {type(exc).__name__}: {exc}") from None
+    if reply.status_code != 200:
+        wait, source = retry_after(reply.headers)
+        said = excerpt(reply, 80)
+        hint = describe_wait(wait, source) if reply.status_code == 429 else ""
+        raise FeedError(
+            f"{what}: HTTP {reply.status_code} {reply.reason_phrase}"
+            f"{': ' + said if said else ''}{hint}",
+            retry_after=wait,
+        )
+    return reply
