@@ -51,18 +51,7 @@ def backtest(
 
     The guards are the configured ones (KRIPTO_DAILY_SPEND_LIMIT_GBP, KRIPTO_COOLDOWN, …), so a
     backtest trades as the live decider would."""
-    sources = [from_db, csv is not None, synthetic is not None]
-    if sum(sources) != 1:
-        raise fail("choose exactly one of --from-db, --csv FILE or --synthetic DAYS")
-    if regime not in (*REGIMES, "mix"):
-        raise fail(f"--regime must be one of {', '.join((*REGIMES, 'mix'))}, not {regime!r}")
-    start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
-    if start_gbp <= 0:
-        raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
-    overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
-    if fee is not None:
-        overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
-    settings = _settings(overrides)
+    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir)
     model = chosen_strategy(settings, strategy, param or [])
     fee_rate = settings.fee_rate
     prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
@@ -100,6 +89,30 @@ def backtest(
     console.print(summary(result))
     if plot is not None:
         console.print(f"chart: {plot}")
+
+
+def run_options(
+    from_db: bool,
+    csv: Path | None,
+    synthetic: int | None,
+    regime: str,
+    gbp: str,
+    fee: str | None,
+    data_dir: Path | None,
+) -> tuple[Settings, Decimal]:
+    """The options `kripto backtest` and `kripto optimize` share, checked in one place: one
+    source of prices, a known regime, a positive --gbp; the settings with --fee applied."""
+    if sum([from_db, csv is not None, synthetic is not None]) != 1:
+        raise fail("choose exactly one of --from-db, --csv FILE or --synthetic DAYS")
+    if regime not in (*REGIMES, "mix"):
+        raise fail(f"--regime must be one of {', '.join((*REGIMES, 'mix'))}, not {regime!r}")
+    start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
+    if start_gbp <= 0:
+        raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
+    overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
+    if fee is not None:
+        overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
+    return _settings(overrides), start_gbp
 
 
 def _decimal(option: str, text: str, rule: str) -> Decimal:

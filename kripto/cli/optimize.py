@@ -20,8 +20,7 @@ from kripto.backtest.optimize import (
     walk_forward,
 )
 from kripto.backtest.report import pct
-from kripto.backtest.synthetic import REGIMES
-from kripto.cli.backtest import _decimal, _load, _risk, _settings
+from kripto.cli.backtest import _load, _risk, run_options
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.money import PENNY
 
@@ -59,17 +58,7 @@ def optimize(
     Every set is a full backtest (the same figures `kripto backtest --param` gives); indicators
     shared between sets are computed once. With --walk-forward N the history is cut into N+1
     spans: each fold picks the best set on one span and reports it on the next, unseen one."""
-    if sum([from_db, csv is not None, synthetic is not None]) != 1:
-        raise fail("choose exactly one of --from-db, --csv FILE or --synthetic DAYS")
-    if regime not in (*REGIMES, "mix"):
-        raise fail(f"--regime must be one of {', '.join((*REGIMES, 'mix'))}, not {regime!r}")
-    start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
-    if start_gbp <= 0:
-        raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
-    overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
-    if fee is not None:
-        overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
-    settings = _settings(overrides)
+    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir)
     name = strategy or settings.strategy
     try:
         parsed = parse_grid(name, grid)
