@@ -84,16 +84,20 @@ async def test_tax_report_text_json_csv_and_pdf(
     await store_tax_trades(db)
     env = cli_env(settings)
 
-    code, out, err = await cli(["tax", "--year", "2025-26"], env, tmp_path)
-    assert (code, err) == (0, "")
-    assert out == REPORT
-
     csv_path, pdf_path = tmp_path / "gains.csv", tmp_path / "gains.pdf"
-    code, out, err = await cli(
-        ["tax", "--year", "2025-26", "--json", "--csv", str(csv_path), "--pdf", str(pdf_path)],
-        env,
-        tmp_path,
+    # The three runs at once: they only read.
+    text_run, json_run, bad_run = await asyncio.gather(
+        cli(["tax", "--year", "2025-26"], env, tmp_path),
+        cli(
+            ["tax", "--year", "2025-26", "--json", "--csv", str(csv_path), "--pdf", str(pdf_path)],
+            env,
+            tmp_path,
+        ),
+        cli(["tax", "--year", "2025/26"], env, tmp_path),
     )
+    assert text_run == (0, REPORT, "")
+
+    code, out, err = json_run
     assert (code, err) == (0, "")
     data = json.loads(out)
     assert (data["year"], data["from"], data["to"], data["annualExemptAmount"]) == (
@@ -151,9 +155,42 @@ async def test_tax_report_text_json_csv_and_pdf(
     ).stdout
     assert "Gains in the year, before losses" in text and "£1,099" in text
 
-    code, out, err = await cli(["tax", "--year", "2025/26"], env, tmp_path)
+    code, out, err = bad_run
     assert (code, out) == (2, "")
     assert err == (
         "error: --year: '2025/26' is not a UK tax year; write it as YYYY-YY, e.g. 2025-26"
         " (6 April 2025 to 5 April 2026)\n"
     )
+
+
+async def test_another_quote_currency_needs_the_rate_stored_for_its_minute(db: Database) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from kripto.errors import InvalidInput
+    from kripto.tax.ledger import load_ledger
+
+    await db.pool.execute(
+        "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
+        " funds, filled_size, executed_value, fill_fees, settled, created_at)"
+        " VALUES ('t-eur', 'o', 'c', 'buy', 'BTC-EUR', 1200, 0.02, 1200, 6, true, $1)",
+        datetime(2025, 7, 1, 9, 30, 45, tzinfo=UTC),
+    )
+    with pytest.raises(InvalidInput) as raised:
+        await load_ledger(db)
+    assert str(raised.value) == (
+        "trade t-eur (BTC-EUR) is quoted in EUR: no EUR-GBP or GBP-EUR rate is stored for"
+        " 2025-07-01 09:30 UTC, the minute it was made, so it cannot be put in pounds"
+    )
+    # A rate the other way round (euros per pound) divides.
+    await db.pool.execute(
+        "INSERT INTO rates (product_id, date_time, rate, source)"
+        " VALUES ('GBP-EUR', '2025-07-01T09:30:00Z', 1.2, 'csv')"
+    )
+    ledger = await load_ledger(db)
+    [trade] = ledger.trades
+    assert (trade.asset, trade.value, trade.fee) == ("BTC", Decimal(1000), Decimal(5))
+    assert [c.line for c in ledger.conversions] == [
+        "t-eur (BTC-EUR, 2025-07-01 09:30 UTC): 1200 EUR and fee 6 EUR converted at GBP-EUR 1.2"
+        " (stored for 2025-07-01 09:30 UTC) to £1,000.00 and £5.00"
+    ]

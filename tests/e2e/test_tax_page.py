@@ -59,6 +59,16 @@ async def test_tax_page_shows_the_reports_figures(
             await expect(page.locator("#conversions li")).to_have_count(1)
             await page.screenshot(path=tmp_path / "tax-page.png", full_page=True)
 
+            api = await page.request.get(f"{settings.dashboard_url}/api/tax?year=2025-26")
+            assert (await api.json())["totals"] == {
+                "disposals": 3,
+                "proceeds": "10500",
+                "allowableCosts": "10118",
+                "gains": "1099",
+                "losses": "717",
+                "netGains": "382",
+            }
+
             response = await page.goto(f"{settings.dashboard_url}/tax?year=2025-2026")
             assert response is not None and response.status == 400
             assert await page.inner_text("#message") == (

@@ -265,3 +265,32 @@ def test_a_same_day_round_trip_at_one_price_without_fees_gains_nothing(
         before.pools["BTC"].quantity,
         before.pools["BTC"].cost,
     )
+
+
+def test_the_2024_25_report_has_a_column_for_each_side_of_the_rate_change() -> None:
+    from kripto.tax.report import report_json, report_text
+
+    trades = [
+        Trade("b", "BTC", Side.BUY, datetime(2024, 5, 1, 12, tzinfo=UTC), D(4), D(400)),
+        Trade("s1", "BTC", Side.SELL, datetime(2024, 10, 29, 12, tzinfo=UTC), D(1), D(150)),
+        Trade("s2", "BTC", Side.SELL, datetime(2024, 10, 30, 12, tzinfo=UTC), D(1), D(80)),
+    ]
+    text = report_text(report_json(year_report(compute(trades), parse_tax_year("2024-25"))))
+    summary = text.split("Self Assessment capital gains summary (cryptoassets)\n")[1]
+    assert summary.splitlines()[:8] == [
+        "                                                6 April 2024 to 29 October 2024"
+        "  30 October 2024 to 5 April 2025",
+        "Number of disposals                                                           1"
+        "                                1",
+        "Disposal proceeds                                                          £150"
+        "                              £80",
+        "Allowable costs (including the purchase price)                             £100"
+        "                             £100",
+        "Gains in the year, before losses                                            £50"
+        "                               £0",
+        "Losses in the year                                                           £0"
+        "                              £20",
+        "CGT rates changed on 30 October 2024: disposals before it and from it are reported"
+        " separately.",
+        "",
+    ]
