@@ -123,6 +123,10 @@ async def test_tax_report_text_json_csv_and_pdf(
     assert data["disposals"][1]["matches"] == [
         {"rule": "30 day", "quantity": "0.1", "acquired": "2025-07-01", "cost": "3822.80"}
     ]
+    # Beside the rounded figures, the exact ones: £19,868.50 x 0.05 / 0.45 + £9.00 of fees.
+    exact = data["disposals"][2]["exact"]
+    assert (exact["proceeds"], exact["fees"]) == ("1500.00", "9.00")
+    assert exact["allowableCosts"].startswith("2216.6111111")
     assert data["pools"][0]["closing"] == {"quantity": "0.4", "cost": "17660"}
     header, *rows = csv.reader(csv_path.read_text().splitlines())
     assert header == [

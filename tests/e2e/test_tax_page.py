@@ -5,6 +5,7 @@ line naming the rule."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.dashboard.server import serve_dashboard
 from kripto.db import Database
 from kripto.settings import Settings
+from kripto.tax.years import TaxYear, uk_day
 from tests.e2e.dashboard_browser import chromium, free_port
 from tests.e2e.tax_trades import store_tax_trades
 
@@ -34,6 +36,10 @@ async def test_tax_page_shows_the_reports_figures(
             page = await browser.new_page(viewport={"width": 1280, "height": 1000})
             await page.goto(f"{settings.dashboard_url}/")
             await page.click("#tax-link")
+            # Without a year, the page shows the current UK tax year.
+            current = TaxYear.containing(uk_day(datetime.now(tz=UTC))).name
+            await expect(page.locator("#tax-title")).to_contain_text(current)
+            assert await page.input_value("#year") == current
             await page.fill("#year", "2025-26")
             await page.click("header form.year button")
             await expect(page.locator("#tax-title")).to_contain_text("2025-26")
