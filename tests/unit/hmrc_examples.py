@@ -9,7 +9,7 @@ and 22280 for a fee paid in tokens).
 Where each figure was read: the whole published text of 22251, 22252, 22254 and 22255; 22253
 up to its two gains (its closing pool is HMRC's "200 token C and their associated cost of £60"
 added to the £1,000 pool); 22256 up to the 31 July gain and the 5 August match (its 5 August
-gain, the 7 August cost of £313,637 and loss of £163,637 are HMRC's as quoted by two public
+gain, the 7 August cost of £313,637 and loss of £163,637 are HMRC's as quoted by a public
 test suites, and the closing £31,363 is £345,000 less that cost); 22280 up to Terri's pool
 before the sale (its £5,005 consideration, £2,002 pool cost, £5 fee and £2,998 gain are HMRC's
 as quoted by a public test suite, and the closing pool is 10,000 less 1,001 tokens and £20,000
