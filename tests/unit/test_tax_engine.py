@@ -216,7 +216,7 @@ def everything(result: Result) -> tuple[object, ...]:
     )
 
 
-@hypothesis_settings(max_examples=150, deadline=None)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(moves, st.randoms(use_true_random=False))
 def test_totals_do_not_depend_on_the_order_trades_are_recorded_in(
     raw: list[tuple[int, Side, Decimal, Decimal, Decimal]], rnd: random.Random
@@ -240,7 +240,7 @@ def test_totals_do_not_depend_on_the_order_trades_are_recorded_in(
     assert everything(compute(shuffled)) == everything(compute(trades))
 
 
-@hypothesis_settings(max_examples=150, deadline=None)
+@hypothesis_settings(max_examples=100, deadline=None)
 @given(moves, st.integers(min_value=1, max_value=400), quantities, prices)
 def test_a_same_day_round_trip_at_one_price_without_fees_gains_nothing(
     raw: list[tuple[int, Side, Decimal, Decimal, Decimal]],
