@@ -12,9 +12,10 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test lint fmt install sysdeps bench clean smoke
 
-# Debian packages the tests drive: a real browser (Chromium and its driver) and promtool.
+# Debian packages the tests drive: a real browser (Chromium and its driver), promtool, and
+# poppler (pdftotext reads back the tax report's PDF).
 # Installed only when missing, so a fresh machine (CI may be one) gets them and others skip.
-SYSDEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus
+SYSDEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus pdftotext:poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt

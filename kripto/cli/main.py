@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
     "decisions": ("kripto.cli.decisions", "What each tick decided, and why (newest first)."),
+    "tax": (
+        "kripto.cli.tax",
+        "UK capital gains for a tax year by HMRC's rules: each disposal, the totals, the pools.",
+    ),
     "worker": (
         "kripto.cli.worker",
         "Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM.",

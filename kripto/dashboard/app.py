@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
@@ -297,6 +298,46 @@ class Dashboard:
             message=f"Trading is paused ({', '.join(changed) or 'no schedules'}): {note}.",
         )
 
+    # -- the tax report --------------------------------------------------------------------
+
+    async def tax_data(self, request: Request) -> dict[str, Any]:
+        """The year asked for (default: the current UK tax year), as `kripto tax --json`."""
+        from kripto.tax.engine import compute, year_report
+        from kripto.tax.ledger import load_ledger
+        from kripto.tax.report import report_json
+        from kripto.tax.years import TaxYear, parse_tax_year, uk_day
+
+        asked = request.query_params.get("year")
+        year = parse_tax_year(asked) if asked else TaxYear.containing(uk_day(_now()))
+        ledger = await load_ledger(self.db)
+        return report_json(year_report(compute(ledger.trades), year), ledger.conversions)
+
+    async def tax(self, request: Request) -> Response:
+        from kripto.tax.report import BOXES, gbp
+
+        try:
+            data = await self.tax_data(request)
+        except InvalidInput as exc:
+            return self.page("message.html.j2", 400, title="Tax", message=str(exc))
+        columns = (
+            [{"label": "Whole year", **data["totals"]}]
+            if len(data["periods"]) == 1
+            else data["periods"]
+        )
+        return self.page(
+            "tax.html.j2",
+            r=data,
+            columns=columns,
+            boxes=BOXES,
+            gbp=lambda figure: gbp(Decimal(figure)),
+        )
+
+    async def tax_api(self, request: Request) -> Response:
+        try:
+            return JSONResponse(await self.tax_data(request))
+        except InvalidInput as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -329,6 +370,8 @@ def create_app(
             Route("/healthz", board.healthz),
             Route("/login", board.login),
             Route("/api/state", board.state),
+            Route("/tax", board.tax),
+            Route("/api/tax", board.tax_api),
             Route("/api/pause", board.pause, methods=["POST"]),
             Route("/api/resume", board.resume, methods=["POST"]),
             Route("/api/trade", board.trade, methods=["POST"]),

@@ -1,0 +1,1 @@
+"""UK Capital Gains Tax on the traded assets, by HMRC's matching rules for cryptoassets."""
