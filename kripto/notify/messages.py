@@ -58,7 +58,7 @@ def kill_switch(paused: bool, note: str, schedules: Sequence[str], key: str) -> 
     return Notify(
         key=f"kill-switch-{key}",
         kind="kill_switch",
-        title=f"Trading {state}",
+        title=f"Kill switch: trading {state}",
         text=f"{note}\n{plural(len(schedules), 'schedule')}: {', '.join(schedules) or 'none'}",
     )
 

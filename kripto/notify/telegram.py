@@ -6,12 +6,36 @@ Telegram's own description."""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from kripto.errors import NonRetryableError, RetryableError
+
+#: A Bot API URL's token: `/bot<digits>:<secret>/`.
+_TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+
+
+class _RedactToken(logging.Filter):
+    """httpx logs each request's URL at INFO, and a Bot API URL holds the token: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub("/bot<token>", str(a)) if "/bot" in str(a) else a
+                for a in record.args
+            )
+        record.msg = _TOKEN_IN_URL.sub("/bot<token>", str(record.msg))
+        return True
+
+
+def hide_tokens_from_httpx_logs() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactToken) for f in httpx_log.filters):
+        httpx_log.addFilter(_RedactToken())
 
 
 class TelegramRefused(NonRetryableError):
@@ -30,6 +54,7 @@ class TelegramApi:
         self._token = token
         self._timeout = timeout
         self._http = httpx.AsyncClient(timeout=timeout)
+        hide_tokens_from_httpx_logs()
 
     async def close(self) -> None:
         await self._http.aclose()
