@@ -25,6 +25,7 @@ from kripto.temporal.phone import ensure_phone, summary_schedule_id
 from kripto.temporal.schedules import ensure_schedules
 from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
+from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import store_rate
 from workflows.ids import schedule_id
 from workflows.notify import DailySummaryWorkflow
@@ -130,6 +131,11 @@ async def test_a_conversation_with_the_bot(
                 ]
             )
             status = await schedule_status(client, "BTC-GBP")
+            await record_history(client, key, "trade-notify-v1")  # the trade, then its news
+            await record_history(client, f"notify-trade-{key}", "notify-v1")
+            await record_history(
+                client, f"daily-summary-test-{settings.task_queue}", "daily_summary-v1"
+            )
             await client.get_workflow_handle(bot_workflow_id(settings.task_queue)).terminate()
     finally:
         await services.close()
