@@ -5,6 +5,7 @@ two workers (`kripto worker`); the fake Bot API and the webhook receiver on loop
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
@@ -69,16 +70,19 @@ async def test_sigkill_mid_notification_sends_each_message_once(
         async with asyncio.timeout(30):
             while not (tg.waiting == [1002] and len(tg.messages(1001)) == 1):
                 await asyncio.sleep(0.05)
+        # The next worker is up before the first dies: it takes the retry at once.
+        second = start_worker("second", env, tmp_path)
+        await wait_polling([second])
         first.signal(signal.SIGKILL)
         await first.exit_code(within=10)
         tg.release()
         async with asyncio.timeout(10):
             while tg.dropped != [1002]:  # it hung up before Telegram took the message
                 await asyncio.sleep(0.05)
-        second = start_worker("second", env, tmp_path)
         handle = client.get_workflow_handle_for(NotifyWorkflow.run, event.workflow_id)
         result = await asyncio.wait_for(handle.result(), timeout=60)
         runs = await activity_runs(client, event.workflow_id)
+        history = json.dumps((await handle.fetch_history()).to_json_dict())
         await client.get_workflow_handle(bot_workflow_id(task_queue)).terminate()
     finally:
         for worker in (first, second):
@@ -96,3 +100,9 @@ async def test_sigkill_mid_notification_sends_each_message_once(
     assert [r["status"] for r in rows] == ["sent"] * 3
     [run] = [r for r in runs if r.activity == "send_notification"]
     assert (run.attempt, run.last_failure) == (2, "HEARTBEAT timeout")
+    # The token and the webhook's URL are secrets: in no history and no worker log line.
+    logs = first.output() + second.output()
+    assert "notification alert-trade-t1-waiting (alert) sent to telegram:1002" in logs
+    for secret in (TOKEN, TOKEN.split(":")[1], "/hooks/slack"):
+        assert secret not in history
+        assert secret not in logs
