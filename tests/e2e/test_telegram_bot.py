@@ -99,6 +99,10 @@ async def test_a_conversation_with_the_bot(
             await until(lambda: bool(said(tg, ALICE, "Bought")), tg)
             await press(confirm_data, "Confirm")  # pressed again
             await say("/buy 10.001")
+            await say("/buy 2000.00")  # above KRIPTO_MAX_TRADE_GBP: the trade refuses it
+            too_much = tg.messages(ALICE)[-1].buttons[0][1]
+            await press(too_much, "Confirm", replies=2)
+            await until(lambda: bool(said(tg, ALICE, "Trade refused")), tg)
             await say("/pause lunch", replies=2)  # the answer and the kill switch's news
             await say("/status")
             await say("/resume", replies=2)
@@ -158,6 +162,11 @@ async def test_a_conversation_with_the_bot(
         "Not traded\namount: must be plain decimal text with at most 2 decimal places, such as"
         " \"10.00\"; got '10.001'"
     ]
+    assert said(tg, ALICE, "Trade refused") == [
+        "Trade refused: BUY £2,000.00 BTC-GBP\nInvalidInput: amount £2,000.00 is above the"
+        " per-trade maximum of £1,000.00 (KRIPTO_MAX_TRADE_GBP)\ntrade"
+        f" {trade_key(int(too_much.rsplit(':', 1)[1]))}"
+    ]
     assert memo.startswith("traded from Telegram by @alice (Telegram user 1001, chat 1001) at ")
     [paused_reply] = said(tg, ALICE, "Trading paused\npaused from Telegram by @alice")
     assert paused_reply.endswith(": lunch\nschedules: kripto-rates-BTC-GBP")
@@ -168,7 +177,7 @@ async def test_a_conversation_with_the_bot(
     assert not status.paused
     assert status.note.startswith("resumed from Telegram by @alice (Telegram user 1001")
     assert said(tg, ALICE, "Balances") == ["Balances\nGBP: £990.00\nBTC: 0.00125952 BTC"]
-    assert len(tg.answers) == 2  # both presses of Confirm were answered
+    assert len(tg.answers) == 3  # every press of Confirm was answered
     refused = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("telegram: refused")
     ]
