@@ -1,5 +1,5 @@
 """The Telegram bot's long polling, run durably: getUpdates from the offset, handle each
-update, move the offset past it, and continue as new every POLLS_PER_RUN polls so the
+update, move the offset past it, and continue as new every `polls_per_run` polls (200) so the
 history stays small. The offset is the workflow's state; a worker killed mid-poll is
 replaced by another that asks from the same offset, and Telegram hands back any update not
 yet confirmed (each handled update's answer is keyed by its ID, so none is answered twice)."""
@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from kripto.notify.commands import BotPoll
     from workflows.inputs import decoded
 
-POLLS_PER_RUN = 200
 BOT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -32,8 +31,9 @@ def bot_workflow_id(task_queue: str) -> str:
 class TelegramBotWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> None:
-        offset = decoded(BotPoll, args).offset
-        for _ in range(POLLS_PER_RUN):
+        poll = decoded(BotPoll, args)
+        offset = poll.offset
+        for _ in range(poll.polls_per_run):
             polled = await workflow.execute_activity_method(
                 NotifyActivities.poll_updates,
                 BotPoll(offset=offset),
@@ -60,4 +60,4 @@ class TelegramBotWorkflow:
             offset = polled.next_offset
             if workflow.info().is_continue_as_new_suggested():
                 break
-        workflow.continue_as_new(BotPoll(offset=offset))
+        workflow.continue_as_new(BotPoll(offset=offset, polls_per_run=poll.polls_per_run))

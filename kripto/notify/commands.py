@@ -53,6 +53,8 @@ class BotPoll(Wire):
     """The bot workflow's input (continue-as-new carries it): where getUpdates resumes."""
 
     offset: int = 0
+    #: Polls before the workflow continues as new (a small history; tests make it small).
+    polls_per_run: int = 200
 
 
 def read_update(raw: dict[str, Any]) -> BotUpdate | None:

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import SummaryDay
 from kripto.db import Database
-from kripto.notify.commands import trade_key
+from kripto.notify.commands import BotPoll, trade_key
 from kripto.settings import Settings
 from kripto.temporal.kill_switch import schedule_status
 from kripto.temporal.phone import ensure_phone, summary_schedule_id
@@ -29,7 +29,7 @@ from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import store_rate
 from workflows.ids import schedule_id
 from workflows.notify import DailySummaryWorkflow
-from workflows.telegram_bot import bot_workflow_id
+from workflows.telegram_bot import TelegramBotWorkflow, bot_workflow_id
 
 pytestmark = pytest.mark.e2e
 ALICE = 1001
@@ -75,6 +75,14 @@ async def test_a_conversation_with_the_bot(
     services = await build_services(settings)
     try:
         async with running_worker(client, settings, services):
+            # The bot continues as new every 3 polls here (of a second each), many times over
+            # the conversation; the worker finds it running and leaves it.
+            bot = await client.start_workflow(
+                TelegramBotWorkflow.run,
+                BotPoll(polls_per_run=3),
+                id=bot_workflow_id(settings.task_queue),
+                task_queue=settings.task_queue,
+            )
             await ensure_phone(client, settings)
 
             async def say(text: str, replies: int = 1) -> None:
@@ -135,6 +143,7 @@ async def test_a_conversation_with_the_bot(
                 ]
             )
             status = await schedule_status(client, "BTC-GBP")
+            current = await client.get_workflow_handle(bot.id).describe()
             await record_history(client, key, "trade-notify-v1")  # the trade, then its news
             await record_history(client, f"notify-trade-{key}", "notify-v1")
             await record_history(
@@ -148,6 +157,8 @@ async def test_a_conversation_with_the_bot(
 
     print("\n" + tg.transcript())
     assert tg.messages(MALLORY) == []
+    assert current.run_id != bot.first_execution_run_id  # continued as new, offset carried
+    assert [len(said(tg, ALICE, "Status")), len(said(tg, ALICE, "Bought"))] == [3, 1]
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
     assert await db.pool.fetchval("SELECT count(*) FROM trades") == 1
     assert said(tg, ALICE, "BUY £10.00 BTC-GBP: trade ") == [
