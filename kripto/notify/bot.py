@@ -27,7 +27,7 @@ from kripto.notify.commands import CANCEL, CONFIRM, HELP, BotUpdate, read_comman
 from kripto.notify.commands import trade_request as read_trade
 from kripto.notify.events import Notify
 from kripto.notify.sender import Notifier
-from kripto.notify.telegram import TelegramApi, TelegramRefused
+from kripto.notify.telegram import TelegramApi
 from kripto.portfolio import Fill, position
 from kripto.settings import Settings
 from kripto.temporal.kill_switch import schedule_status
@@ -85,11 +85,6 @@ class TelegramBot:
             return "answered before"
         if update.callback_data:
             reply = await self._button(update)
-            if update.callback_id:
-                try:
-                    await self.api.answer_callback_query(update.callback_id, reply.title[:190])
-                except TelegramRefused as exc:  # a query over 15 minutes old: the message says it
-                    log.info("telegram: callback not answered: %s", exc)
         else:
             reply = await self._message(update)
         await self.notifier.send(
@@ -102,6 +97,13 @@ class TelegramBot:
                 buttons=reply.buttons,
             )
         )
+        if update.callback_id:
+            # Stops the button's spinner; best effort (a query over 15 minutes old is refused),
+            # and after the answer, so a failure here never retries the button's action.
+            try:
+                await self.api.answer_callback_query(update.callback_id, reply.title[:190])
+            except KriptoError as exc:
+                log.info("telegram: callback not answered: %s", exc)
         return reply.title
 
     async def _message(self, update: BotUpdate) -> Reply:

@@ -91,9 +91,14 @@ async def test_a_conversation_with_the_bot(
                 await until(lambda: len(tg.messages(ALICE)) >= before + replies, tg)
 
             async def press(data: str, label: str, replies: int = 1) -> None:
-                before = len(tg.messages(ALICE))
+                before, answered = len(tg.messages(ALICE)), len(tg.answers)
                 tg.user_presses(ALICE, data, label)
-                await until(lambda: len(tg.messages(ALICE)) >= before + replies, tg)
+                await until(
+                    lambda: (
+                        len(tg.messages(ALICE)) >= before + replies and len(tg.answers) > answered
+                    ),
+                    tg,
+                )
 
             await say("/status")
             await say("/buy 10.00")
