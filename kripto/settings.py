@@ -265,6 +265,20 @@ class Settings(BaseSettings):
     #: The Temporal Web UI, for links from the dashboard to each trade's workflow.
     temporal_ui_url: str = "http://localhost:8233"
 
+    # Notifications and the Telegram bot: see "Control and news from the phone" in the README.
+    #: The bot's token from @BotFather. Unset: no Telegram messages and no bot.
+    telegram_bot_token: SecretStr | None = None
+    #: The chats that get every notification, and the only chats the bot answers.
+    telegram_chat_ids: Annotated[list[int], NoDecode] = []
+    telegram_api_url: str = "https://api.telegram.org"
+    #: How long one getUpdates long poll waits for a message before asking again.
+    telegram_poll_timeout: timedelta = timedelta(seconds=25)
+    #: `slack:URL`, `discord:URL` or a bare URL (generic JSON), comma-separated. A secret: a
+    #: Slack or Discord webhook's URL is its own credential.
+    webhook_urls: SecretStr | None = None
+    #: When the daily summary goes out (cron, UTC).
+    daily_summary_cron: str = "0 18 * * *"
+
     @field_validator(
         "database_url",
         "temporal_tls_ca_file",
@@ -285,6 +299,8 @@ class Settings(BaseSettings):
         "dashboard_token",
         "public_url",
         "stop_link_secret",
+        "telegram_bot_token",
+        "webhook_urls",
         mode="before",
     )
     @classmethod
@@ -305,6 +321,29 @@ class Settings(BaseSettings):
             raise ValueError("name at least one product, for example BTC-GBP")
         return value
 
+    @field_validator("telegram_chat_ids", mode="before")
+    @classmethod
+    def _split_chat_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            ids = []
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                if not re.fullmatch(r"-?\d{1,20}", part):
+                    raise ValueError(f"{part!r} is not a chat ID (a whole number, e.g. 123456789)")
+                ids.append(int(part))
+            return ids
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_webhooks(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from kripto.notify.channels import parse_webhooks
+
+            parse_webhooks(value.get_secret_value())  # its errors never quote the URL
+        return value
+
     @field_validator("products")
     @classmethod
     def _check_products(cls, value: list[str]) -> list[str]:
@@ -319,6 +358,7 @@ class Settings(BaseSettings):
         "settle_poll",
         "shutdown_grace",
         "metrics_sample_every",
+        "telegram_poll_timeout",
         mode="before",
     )
     @classmethod

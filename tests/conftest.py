@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fakes.coinbase_fixtures",
     "tests.trading_fixtures",
     "tests.fakes.ses_fixtures",
+    "tests.fakes.telegram_server",
     "tests.e2e.browser",
 ]
 

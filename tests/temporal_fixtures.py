@@ -91,7 +91,8 @@ async def record_history(client: Client, workflow_id: str, name: str) -> None:
     if not os.environ.get("KRIPTO_RECORD_HISTORIES"):
         return
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+    recorded = {"workflowId": workflow_id, **history.to_json_dict()}
+    (HISTORIES / f"{name}.json").write_text(json.dumps(recorded, indent=1))
 
 
 async def history_bytes(client: Client, workflow_id: str) -> int:

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.trading import TradeActivities
     from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
+    from kripto.notify.messages import trade_done, trade_refused
     from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import (
         AMOUNTS_MEMO,
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         trade_summary,
     )
     from workflows import policies
+    from workflows.notify import start_notification
     from workflows.policies import EXCHANGE_RETRY, SETTLE_RETRY
 
 RECEIPT_NOT_SENT = "done; receipt not sent"
@@ -33,6 +35,8 @@ RECEIPT_NOT_SENT = "done; receipt not sent"
 ALREADY_TRADED = "done: already traded, placed nothing"
 #: A Keyword search attribute is for short values; the whole reason is in the failure itself.
 STEP_LIMIT = 200
+#: Trades that started after this change tell the phone how they ended (workflows/notify.py).
+NOTIFY_PATCH = "notify-trade-outcome"
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
@@ -42,6 +46,7 @@ class TradeWorkflow:
         #: False when payloads are encrypted: amounts then stay out of the search attributes
         #: (which no codec reaches), the summaries and the details. Set by the starter's memo.
         self.amounts = True
+        self.request: TradeRequest | None = None
 
     @workflow.query
     def current_step(self) -> str:
@@ -49,6 +54,21 @@ class TradeWorkflow:
 
     @workflow.run
     async def run(self, *args: Any) -> Order:
+        """The trade, then a notification of how it ended: a child workflow, abandoned, so
+        the trade never waits on Telegram or a webhook."""
+        trade_id = workflow.info().workflow_id
+        try:
+            order = await self._run(*args)
+        except (ApplicationError, ActivityError) as err:
+            if workflow.patched(NOTIFY_PATCH):
+                reason = str(root_cause(err)) if isinstance(err, ActivityError) else str(err)
+                await start_notification(trade_refused(trade_id, self.request, reason))
+            raise
+        if workflow.patched(NOTIFY_PATCH):
+            await start_notification(trade_done(trade_id, order))
+        return order
+
+    async def _run(self, *args: Any) -> Order:
         """Takes its input undecoded: whatever a client sends (nothing, two things, `null`, a
         string, a misspelt field) fails the trade at once with a reason that names the field."""
         trade_id = workflow.info().workflow_id
@@ -58,6 +78,7 @@ class TradeWorkflow:
                 request = parse_trade_request(args)
         except ApplicationError as err:
             self._failed(str(err))
+        self.request = request
         if request.idempotency_key is not None and request.idempotency_key != trade_id:
             self._failed(
                 f"idempotencyKey {request.idempotency_key!r} differs from the workflow ID"

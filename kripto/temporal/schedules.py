@@ -156,7 +156,21 @@ async def set_paused(client: Client, settings: Settings, paused: bool, note: str
         return handle.id
 
     changed = await asyncio.gather(*(one(p) for p in settings.products))
-    return [sid for sid in changed if sid is not None]
+    done = [sid for sid in changed if sid is not None]
+    await _notify_kill_switch(client, settings, paused, note, done)
+    return done
+
+
+async def _notify_kill_switch(
+    client: Client, settings: Settings, paused: bool, note: str, changed: list[str]
+) -> None:
+    """Every pause and resume, from anywhere (the CLI, the dashboard, a stop link, the bot),
+    goes to the phone; the note (who and when) is the event's key."""
+    from kripto.notify.messages import kill_switch
+    from kripto.notify.start import notify
+
+    key = hashlib.sha256(f"{paused}|{note}".encode()).hexdigest()[:20]
+    await notify(client, settings, kill_switch(paused, note, changed, key))
 
 
 async def _fingerprint(client: Client, schedule: Schedule) -> str | None:

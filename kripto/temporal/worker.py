@@ -20,6 +20,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities, DecisionPolicy
+from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.trading import TradeActivities, TradeLimits
 from kripto.composition import risk_from_settings, strategy_from_settings
@@ -36,6 +37,10 @@ from kripto.feeds.candles import CoinbaseCandles
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
+from kripto.notify.bot import TelegramBot
+from kripto.notify.sender import Notifier
+from kripto.notify.summary import DailySummary
+from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.receipts import ReceiptService
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
@@ -43,11 +48,14 @@ from kripto.temporal.deployments import adopt_if_first, make_current, pinned_tra
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
+from kripto.temporal.phone import ensure_phone
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
+from workflows.notify import DailySummaryWorkflow, NotifyWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.store_rate import StoreRateWorkflow
+from workflows.telegram_bot import TelegramBotWorkflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -60,6 +68,9 @@ WORKFLOWS: Sequence[type] = (
     TradeWorkflow,
     WalletWorkflow,
     BackfillWorkflow,
+    NotifyWorkflow,
+    DailySummaryWorkflow,
+    TelegramBotWorkflow,
 )
 
 
@@ -77,8 +88,11 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics.noop)
     #: Coinbase's public candles, for backfills (None: made from the settings).
     candles: CoinbaseCandles | None = None
+    #: Telegram and the webhooks (none configured: notifications send nothing).
+    channels: Channels = field(default_factory=Channels)
 
     async def close(self) -> None:
+        await self.channels.close()
         if self.candles is not None:
             await self.candles.close()
         await self.feed.close()
@@ -156,6 +170,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         candles=candles_from_settings(settings),
         exchange=exchange,
         fee_rate=await decision_fee_rate(exchange, settings.fee_rate),
+        channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,
             mailer_from_settings(settings),
@@ -205,6 +220,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     candles = services.candles or candles_from_settings(settings)
     services.candles = candles
     backfill = BackfillActivities(candles, rate_repository)
+    notify = notify_activities(services, settings, client)
     return [
         backfill.backfill_chunk,
         rates.fetch_rate,
@@ -217,7 +233,28 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         trading.write_trade,
         trading.send_receipt,
         trading.get_wallet,
+        notify.send_notification,
+        notify.send_daily_summary,
+        notify.poll_updates,
+        notify.handle_update,
     ]
+
+
+def notify_activities(services: Services, settings: Settings, client: Client) -> NotifyActivities:
+    notifier = Notifier(services.db, services.channels.channels)
+    telegram = services.channels.telegram
+    bot = (
+        TelegramBot(settings, client, services.db, services.exchange, notifier, telegram)
+        if telegram is not None
+        else None
+    )
+    return NotifyActivities(
+        notifier,
+        DailySummary(services.db, client, settings),
+        bot,
+        telegram,
+        poll_seconds=max(1, int(settings.telegram_poll_timeout.total_seconds())),
+    )
 
 
 def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
@@ -344,6 +381,8 @@ async def run_worker(
             sampling = asyncio.create_task(monitor.run(stop, settings.metrics_sample_every))
             try:
                 announce(await settle_routing(client, settings, take_over))
+                for line in await ensure_phone(client, settings):
+                    announce(line)
                 await stop.wait()
             finally:
                 sampling.cancel()

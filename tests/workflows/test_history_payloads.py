@@ -18,10 +18,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
+from activities.notify import NotifyActivities, SummaryDay
 from activities.rates import RateActivities
 from activities.trading import TradeActivities
 from kripto.inputs import parse_input, parse_trade_request
 from kripto.models import BackfillInput, DecideInput, RateTickInput, StoreRateInput, WalletRequest
+from kripto.notify.commands import BotPoll
+from kripto.notify.events import Notify
 from kripto.temporal.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -35,6 +38,9 @@ WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "DecideTradeWorkflow": lambda args: parse_input(DecideInput, args),
     "WalletWorkflow": lambda args: parse_input(WalletRequest, args),
     "BackfillWorkflow": lambda args: parse_input(BackfillInput, args),
+    "NotifyWorkflow": lambda args: parse_input(Notify, args),
+    "DailySummaryWorkflow": lambda args: parse_input(SummaryDay, args),
+    "TelegramBotWorkflow": lambda args: parse_input(BotPoll, args),
 }
 WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in WORKFLOWS}  # type: ignore[attr-defined]
 
@@ -42,7 +48,13 @@ WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in 
 def activity_types() -> dict[str, tuple[type, type]]:
     """Activity name → (input type, result type), from today's activity methods."""
     found = {}
-    for cls in (RateActivities, DecideActivities, TradeActivities, BackfillActivities):
+    for cls in (
+        RateActivities,
+        DecideActivities,
+        TradeActivities,
+        BackfillActivities,
+        NotifyActivities,
+    ):
         for name, fn in vars(cls).items():
             if hasattr(fn, "__temporal_activity_definition"):
                 hints = typing.get_type_hints(fn)

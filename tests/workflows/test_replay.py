@@ -17,7 +17,10 @@ HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    """Under the workflow ID it ran with where it was recorded (a trade's notification child
+    takes its ID from the trade's), else the file's name."""
+    recorded = json.loads(path.read_text())
+    return WorkflowHistory.from_json(recorded.pop("workflowId", path.stem), recorded)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,0 +1,104 @@
+"""Notifications and the Telegram bot: thin methods over kripto.notify's services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import TYPE_CHECKING
+
+from temporalio import activity
+
+from activities.errors import temporal_errors
+from kripto.errors import NonRetryableError
+from kripto.models import Wire
+from kripto.notify.commands import BotPoll, BotUpdate, BotUpdates, read_update
+from kripto.notify.events import Notify
+from kripto.notify.sender import Notifier, NotifyResult
+from kripto.notify.summary import DailySummary
+from kripto.notify.telegram import TelegramApi
+
+if TYPE_CHECKING:  # the bot starts trades, so it imports the workflows that import these
+    from kripto.notify.bot import TelegramBot
+
+#: How often a running notification or poll tells Temporal it is alive: a worker that dies
+#: mid-send is noticed within the heartbeat timeout, and another worker retries the rest.
+HEARTBEAT_EVERY = 1.0
+
+
+class SummaryDay(Wire):
+    day: date
+
+
+class BotHandled(Wire):
+    update_id: int
+    did: str
+
+
+@asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+class BotOff(NonRetryableError):
+    kind = "BotOff"
+
+
+class NotifyActivities:
+    def __init__(
+        self,
+        notifier: Notifier,
+        summary: DailySummary,
+        bot: TelegramBot | None,
+        telegram: TelegramApi | None,
+        poll_seconds: int,
+    ) -> None:
+        self.notifier = notifier
+        self.summary = summary
+        self.bot = bot
+        self.telegram = telegram
+        self.poll_seconds = poll_seconds
+
+    @activity.defn
+    async def send_notification(self, event: Notify) -> NotifyResult:
+        with temporal_errors():
+            async with heartbeating():
+                return await self.notifier.send(event)
+
+    @activity.defn
+    async def send_daily_summary(self, day: SummaryDay) -> NotifyResult:
+        with temporal_errors():
+            async with heartbeating():
+                sent: list[str] = []
+                for event in await self.summary.build(day.day):
+                    sent += (await self.notifier.send(event)).sent
+                return NotifyResult(sent=tuple(sent))
+
+    @activity.defn
+    async def poll_updates(self, poll: BotPoll) -> BotUpdates:
+        with temporal_errors():
+            if self.telegram is None:
+                raise BotOff("the Telegram bot is off: KRIPTO_TELEGRAM_BOT_TOKEN is not set")
+            async with heartbeating():
+                raw = await self.telegram.get_updates(poll.offset, self.poll_seconds)
+            ids = [u["update_id"] for u in raw if isinstance(u.get("update_id"), int)]
+            updates = tuple(u for u in map(read_update, raw) if u is not None)
+            return BotUpdates(updates=updates, next_offset=max(ids, default=poll.offset - 1) + 1)
+
+    @activity.defn
+    async def handle_update(self, update: BotUpdate) -> BotHandled:
+        with temporal_errors():
+            if self.bot is None:
+                raise BotOff("the Telegram bot is off: KRIPTO_TELEGRAM_BOT_TOKEN is not set")
+            async with heartbeating():
+                return BotHandled(update_id=update.update_id, did=await self.bot.handle(update))

@@ -1,0 +1,269 @@
+"""The Telegram bot: answers the commands in kripto.notify.commands for the chats in
+KRIPTO_TELEGRAM_CHAT_IDS, and nobody else.
+
+Each update is handled once: its answer is a notification keyed by the update's ID, so a
+handled update (retried, or fetched again after a restart) finds its answer sent and does
+nothing; a /buy's trade is keyed by the /buy's update, so Confirm pressed twice is one trade.
+Every change it makes says who made it, as the dashboard's do: the kill switch's note and
+the trade's memo name the Telegram user and chat."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from kripto.db.pool import Database
+from kripto.db.trades import TradeRepository
+from kripto.errors import InvalidInput, KriptoError
+from kripto.exchanges.base import Exchange
+from kripto.models import Side, currencies
+from kripto.money import fmt_money, fmt_size, fmt_time_long
+from kripto.notify.commands import CANCEL, CONFIRM, HELP, BotUpdate, read_command, trade_key
+from kripto.notify.commands import trade_request as read_trade
+from kripto.notify.events import Notify
+from kripto.notify.sender import Notifier
+from kripto.notify.telegram import TelegramApi
+from kripto.portfolio import Fill, position
+from kripto.settings import Settings
+from kripto.temporal.kill_switch import schedule_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    title: str
+    text: str = ""
+    buttons: tuple[tuple[str, str], ...] = ()
+
+
+def _stamp() -> str:
+    """The time in the form the kill switch metric reads back from a pause's note."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TelegramBot:
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        db: Database,
+        exchange: Exchange,
+        notifier: Notifier,
+        api: TelegramApi,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.db = db
+        self.exchange = exchange
+        self.notifier = notifier
+        self.api = api
+
+    @property
+    def product(self) -> str:
+        return self.settings.products[0]
+
+    async def handle(self, update: BotUpdate) -> str:
+        """What it did, in a few words (the activity's result)."""
+        if update.chat_id not in self.settings.telegram_chat_ids:
+            log.warning(
+                "telegram: refused update %s from chat %s (not in KRIPTO_TELEGRAM_CHAT_IDS)",
+                update.update_id,
+                update.chat_id,
+            )
+            return f"refused: chat {update.chat_id} is not in KRIPTO_TELEGRAM_CHAT_IDS"
+        key = f"tg-{update.update_id}"
+        answered = await self.db.pool.fetchval(
+            "SELECT count(*) FROM sent_notifications WHERE event_key = $1", key
+        )
+        if answered:
+            return "answered before"
+        if update.callback_data:
+            reply = await self._button(update)
+        else:
+            reply = await self._message(update)
+        await self.notifier.send(
+            Notify(
+                key=key,
+                kind="bot",
+                title=reply.title,
+                text=reply.text,
+                chat_ids=(update.chat_id,),
+                buttons=reply.buttons,
+            )
+        )
+        if update.callback_id:
+            # Stops the button's spinner; best effort (a query over 15 minutes old is refused),
+            # and after the answer, so a failure here never retries the button's action.
+            try:
+                await self.api.answer_callback_query(update.callback_id, reply.title[:190])
+            except KriptoError as exc:
+                log.info("telegram: callback not answered: %s", exc)
+        return reply.title
+
+    async def _message(self, update: BotUpdate) -> Reply:
+        command = read_command(update.text)
+        if command is None:
+            return Reply("Send a command, such as /status.", HELP)
+        match command.name:
+            case "status":
+                return await self._status()
+            case "balance":
+                return await self._balance()
+            case "trades":
+                return await self._trades()
+            case "profit":
+                return await self._profit()
+            case "pause" | "resume":
+                return await self._switch(update, command.name == "pause", command.argument)
+            case "buy" | "sell":
+                return self._ask(update, command.name, command.argument)
+            case "help" | "start":
+                return Reply("Kripto's commands:", HELP)
+        return Reply(f"Unknown command /{command.name.lstrip('?')}.", HELP)
+
+    async def _status(self) -> Reply:
+        lines = []
+        for product_id in self.settings.products:
+            status = await schedule_status(self.client, product_id)
+            if not status.exists:
+                state = "no schedule"
+            elif status.paused:
+                state = f"paused ({status.note})" if status.note else "paused"
+            else:
+                state = "trading is on"
+            rate = await self.db.pool.fetchrow(
+                "SELECT date_time, rate FROM rates WHERE product_id = $1"
+                " ORDER BY date_time DESC LIMIT 1",
+                product_id,
+            )
+            quote = currencies(product_id)[1]
+            seen = (
+                f"; rate {fmt_money(rate['rate'], quote)} at {fmt_time_long(rate['date_time'])}"
+                if rate
+                else "; no rate yet"
+            )
+            lines.append(f"{product_id}: {state}{seen}")
+        return Reply("Status", "\n".join(lines))
+
+    async def _balance(self) -> Reply:
+        try:
+            wallet = await self.exchange.wallet()
+        except KriptoError as exc:
+            return Reply("Balances unavailable", str(exc))
+        lines = []
+        for currency, balance in wallet.balances().items():
+            amount = (
+                fmt_money(balance.balance, currency)
+                if currency in ("GBP", "EUR", "USD")
+                else fmt_size(balance.balance, currency)
+            )
+            lines.append(
+                f"{currency}: {amount}" + (f" ({balance.hold} on hold)" if balance.hold else "")
+            )
+        return Reply("Balances", "\n".join(lines))
+
+    async def _trades(self) -> Reply:
+        orders = await TradeRepository(self.db).recent(5)
+        if not orders:
+            return Reply("No trades yet.")
+        lines = []
+        for o in orders:
+            base, quote = currencies(o.product_id)
+            lines.append(
+                f"{o.created_at:%Y-%m-%d %H:%M} {o.side.value.upper()}"
+                f" {fmt_size(o.filled_size, base)} for {fmt_money(o.executed_value, quote)}"
+                f" (fee {fmt_money(o.fill_fees, quote)}) {o.client_order_id}"
+            )
+        return Reply("Latest trades", "\n".join(lines))
+
+    async def _profit(self) -> Reply:
+        product_id = self.product
+        base, quote = currencies(product_id)
+        rows = await self.db.pool.fetch(
+            "SELECT created_at, side, filled_size, executed_value, fill_fees FROM trades"
+            " WHERE product_id = $1 ORDER BY created_at",
+            product_id,
+        )
+        held = position(
+            Fill(
+                r["created_at"],
+                Side(r["side"]),
+                r["filled_size"],
+                r["executed_value"],
+                r["fill_fees"],
+            )
+            for r in rows
+        )
+        rate = await self.db.pool.fetchval(
+            "SELECT rate FROM rates WHERE product_id = $1 ORDER BY date_time DESC LIMIT 1",
+            product_id,
+        )
+        lines = [
+            f"realised {fmt_money(held.realised, quote, signed=True)}",
+            f"held {fmt_size(held.btc, base)} costing {fmt_money(held.cost, quote)}",
+            f"fees {fmt_money(held.fees, quote)}",
+        ]
+        if rate is not None:
+            lines.insert(
+                1,
+                f"unrealised {fmt_money(held.unrealised(rate), quote, signed=True)} at"
+                f" {fmt_money(rate, quote)}",
+            )
+        return Reply(f"Profit on {product_id}", "\n".join(lines))
+
+    async def _switch(self, update: BotUpdate, paused: bool, reason: str) -> Reply:
+        verb = "paused" if paused else "resumed"
+        note = f"{verb} from Telegram by {update.who} at {_stamp()}" + (
+            f": {reason}" if reason else ""
+        )
+        from kripto.temporal.schedules import set_paused  # it imports the workflows
+
+        changed = await set_paused(self.client, self.settings, paused, note)
+        return Reply(f"Trading {verb}", f"{note}\nschedules: {', '.join(changed) or 'none'}")
+
+    def _ask(self, update: BotUpdate, side: str, amount: str) -> Reply:
+        try:
+            request = read_trade(side, amount, self.product)
+        except InvalidInput as exc:
+            return Reply("Not traded", str(exc))
+        data = f"t:{side}:{request.amount}:{update.update_id}"
+        return Reply(
+            f"{request.summary}?",
+            "Press Confirm to trade, or Cancel.",
+            buttons=(("Confirm", data), ("Cancel", f"x:{update.update_id}")),
+        )
+
+    async def _button(self, update: BotUpdate) -> Reply:
+        if CANCEL.match(update.callback_data):
+            return Reply("Cancelled: nothing traded.")
+        confirm = CONFIRM.match(update.callback_data)
+        if confirm is None:
+            return Reply("That button is not Kripto's.")
+        side, amount, asked = confirm.groups()
+        try:
+            request = read_trade(side, amount, self.product)
+        except InvalidInput as exc:
+            return Reply("Not traded", str(exc))
+        key = trade_key(int(asked))
+        memo = {"by": f"traded from Telegram by {update.who} at {_stamp()}"}
+        from workflows.trade import TradeWorkflow
+
+        try:
+            await self.client.start_workflow(
+                TradeWorkflow.run,
+                request,
+                id=key,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                static_summary=request.summary,
+                memo=memo,
+            )
+        except WorkflowAlreadyStartedError:
+            return Reply(f"Already confirmed: trade {key}", "One /buy or /sell is one trade.")
+        return Reply(f"{request.summary}: trade {key} started", memo["by"])
