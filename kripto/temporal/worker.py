@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -21,11 +22,13 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities, DecisionPolicy
 from activities.rates import RateActivities
+from activities.reconcile import ReconcileActivities, ReconcilePolicy
 from activities.trading import TradeActivities, TradeLimits
 from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.db import Database, connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
+from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import KriptoError
 from kripto.exchanges.base import Exchange
@@ -43,10 +46,12 @@ from kripto.temporal.deployments import adopt_if_first, make_current, pinned_tra
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
+from kripto.temporal.schedules import reconcile_at_start_id, start_reconcile
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.rate_tick import RateTickWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.store_rate import StoreRateWorkflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
@@ -60,6 +65,7 @@ WORKFLOWS: Sequence[type] = (
     TradeWorkflow,
     WalletWorkflow,
     BackfillWorkflow,
+    ReconcileWorkflow,
 )
 
 
@@ -202,6 +208,14 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         services.metrics,
     )
+    reconcile = ReconcileActivities(
+        services.exchange,
+        ReconcileRepository(services.db),
+        trades,
+        services.receipts,
+        ReconcilePolicy(lookback=settings.reconcile_lookback, grace=settings.reconcile_grace),
+        services.metrics,
+    )
     candles = services.candles or candles_from_settings(settings)
     services.candles = candles
     backfill = BackfillActivities(candles, rate_repository)
@@ -217,6 +231,8 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         trading.write_trade,
         trading.send_receipt,
         trading.get_wallet,
+        reconcile.reconcile,
+        reconcile.send_found_receipt,
     ]
 
 
@@ -344,6 +360,7 @@ async def run_worker(
             sampling = asyncio.create_task(monitor.run(stop, settings.metrics_sample_every))
             try:
                 announce(await settle_routing(client, settings, take_over))
+                await reconcile_at_start(client, settings)
                 await stop.wait()
             finally:
                 sampling.cancel()
@@ -355,6 +372,13 @@ async def run_worker(
             )
             began = time.monotonic()
     log.info("worker stopped after %.1fs", time.monotonic() - began)
+
+
+async def reconcile_at_start(client: Client, settings: Settings) -> None:
+    """Compare the exchange with the books once as the worker starts. The ID is the minute's,
+    so workers starting together (a deploy, a compose up) run one reconciliation."""
+    with suppress(WorkflowAlreadyStartedError):
+        await start_reconcile(client, settings, reconcile_at_start_id(datetime.now(UTC)))
 
 
 def _seconds(duration: timedelta) -> str:

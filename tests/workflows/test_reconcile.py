@@ -1,0 +1,185 @@
+"""ReconcileWorkflow on the time-skipping server with the real worker, real Postgres, the paper
+exchange and the fake Coinbase server: orders placed behind Kripto's back are recorded and
+receipted once, a row the exchange lost is flagged and kept, and balances are checked."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from kripto.exchanges.paper import PaperExchange
+from kripto.models import ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.settings import Settings
+from kripto.temporal.worker import build_services, build_worker
+from tests.fakes.coinbase_fixtures import FakeCoinbase
+from tests.trading_fixtures import Trading
+from workflows.reconcile import ReconcileWorkflow
+from workflows.trade import TradeWorkflow
+
+
+async def reconcile(client: Client, task_queue: str) -> ReconcileReport:
+    return await client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(),
+        id=f"reconcile-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+
+
+async def trade(trading: Trading, amount: str = "10.00") -> str:
+    key = str(uuid.uuid4())
+    await trading.client.execute_workflow(
+        TradeWorkflow.run,
+        TradeRequest(idempotency_key=key, trade_type=Side.BUY, amount=Decimal(amount)),
+        id=key,
+        task_queue=trading.settings.task_queue,
+    )
+    return key
+
+
+def paper(trading: Trading) -> PaperExchange:
+    exchange = trading.services.exchange
+    assert isinstance(exchange, PaperExchange)
+    return exchange
+
+
+async def found_by(trading: Trading) -> list[tuple[str, str]]:
+    rows = await trading.db.pool.fetch("SELECT trade_id, found_by FROM trades ORDER BY trade_id")
+    return [(r["trade_id"], r["found_by"]) for r in rows]
+
+
+async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_once(
+    trading: Trading,
+) -> None:
+    mine = await trade(trading)
+    behind = f"placed-by-hand-{uuid.uuid4()}"  # a key Kripto never claimed
+    placed = await paper(trading).place_market_order(
+        client_order_id=behind, product_id="BTC-GBP", side=Side.BUY, amount=Decimal("20.00")
+    )
+    task_queue = trading.settings.task_queue
+
+    first = await reconcile(trading.client, task_queue)
+    assert [(d.kind, d.subject) for d in first.differences] == [("missing_from_books", behind)]
+    assert first.differences[0].exchange == placed.executed_value
+    assert (first.recorded, first.to_receipt, first.receipts_sent) == ([behind], [behind], 1)
+    assert (first.orders_on_exchange, first.trades_on_books) == (2, 1)
+    assert sorted(await found_by(trading)) == sorted([(mine, "trade"), (behind, "reconciler")])
+    recorded = await trading.services.exchange.find_order(behind)
+    assert recorded is not None and recorded.executed_value == placed.executed_value
+
+    second = await reconcile(trading.client, task_queue)
+    assert second.books_match
+    assert (second.recorded, second.to_receipt, second.receipts_sent) == ([], [], 0)
+    assert (second.orders_on_exchange, second.trades_on_books) == (2, 2)
+    # Exactly one trade row and one receipt (one call to the mail provider) for the found order.
+    assert await trading.count("trades") == 2
+    assert sorted(await trading.receipt_rows()) == sorted([(mine, "sent", 1), (behind, "sent", 1)])
+    assert len(trading.receipts_sent()) == 2
+    # The balances the second run checked: the baseline (taken by the first) is the wallet.
+    wallet = (await paper(trading).wallet()).balances()
+    assert {b.currency: (b.books, b.exchange) for b in second.balances} == {
+        "BTC": (wallet["BTC"].balance, wallet["BTC"].balance),
+        "GBP": (wallet["GBP"].balance, wallet["GBP"].balance),
+    }
+
+
+async def test_a_book_row_the_exchange_lost_is_flagged_and_kept(trading: Trading) -> None:
+    key = await trade(trading)
+    await trading.db.pool.execute("DELETE FROM paper_orders WHERE client_order_id = $1", key)
+
+    report = await reconcile(trading.client, trading.settings.task_queue)
+    assert [(d.kind, d.subject) for d in report.differences] == [("unknown_to_exchange", key)]
+    assert report.differences[0].books == Decimal("9.9502205952")
+    assert report.differences[0].detail == (
+        "the books have a settled buy BTC-GBP (9.9502205952 for 0.00125952) that the exchange"
+        " does not know"
+    )
+    assert report.recorded == []
+    assert await trading.count("trades") == 1  # flagged, never deleted
+    flagged = await trading.db.pool.fetch(
+        "SELECT kind, subject, resolved_at FROM reconcile_differences"
+    )
+    assert [(r["kind"], r["subject"], r["resolved_at"]) for r in flagged] == [
+        ("unknown_to_exchange", key, None)
+    ]
+
+
+async def test_balances_match_the_books_until_money_moves_behind_their_back(
+    trading: Trading,
+) -> None:
+    task_queue = trading.settings.task_queue
+    await trade(trading)
+    clean = await reconcile(trading.client, task_queue)  # takes the baseline
+    assert clean.books_match
+    assert {b.currency: b.note for b in clean.balances} == {
+        "BTC": "baseline taken now",
+        "GBP": "baseline taken now",
+    }
+
+    await trade(trading, "20.00")
+    assert (await reconcile(trading.client, task_queue)).books_match
+
+    await trading.db.pool.execute(
+        "UPDATE paper_accounts SET balance = balance + 5.00 WHERE currency = 'GBP'"
+    )
+    report = await reconcile(trading.client, task_queue)
+    [difference] = report.differences
+    assert (difference.kind, difference.subject) == ("balance", "GBP")
+    assert difference.exchange is not None and difference.books is not None
+    assert difference.exchange - difference.books == Decimal("5.00")
+    gbp = (await paper(trading).wallet()).gbp.balance
+    assert difference.exchange == gbp
+    # £1000.00 less two buys of £10.00 and £20.00 (each spends its whole amount, fees in).
+    assert difference.books == Decimal("1000.00") - Decimal("9.9502205952") - Decimal(
+        "0.049751102976"
+    ) - Decimal("19.90044119040") - Decimal("0.0995022059520")
+
+
+async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
+) -> None:
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+        }
+    )
+    fake_coinbase.server.page_size = 1  # one order a page: the cursor must be followed
+    behind = [f"coinbase-app-{uuid.uuid4()}" for _ in range(2)]
+    for key in behind:
+        assert fake_coinbase.server.create_order_directly(key, "10.00")["success"] is True
+    services = await build_services(live)
+    try:
+        async with build_worker(time_skipping_env.client, live, services):
+            first = await reconcile(time_skipping_env.client, live.task_queue)
+            second = await reconcile(time_skipping_env.client, live.task_queue)
+        rows = await services.db.pool.fetch(
+            "SELECT trade_id, found_by, executed_value FROM trades ORDER BY trade_id"
+        )
+        receipts = await services.db.pool.fetch("SELECT trade_id, attempts FROM receipts")
+    finally:
+        await services.close()
+    assert first.exchange == "coinbase"
+    assert sorted(first.recorded) == sorted(behind)
+    assert sorted(d.subject for d in first.differences) == sorted(behind)
+    assert first.receipts_sent == 2
+    assert second.books_match and second.recorded == [] and second.receipts_sent == 0
+    assert [(r["trade_id"], r["found_by"], r["executed_value"]) for r in rows] == [
+        (key, "reconciler", Decimal("9.9502205952")) for key in sorted(behind)
+    ]
+    assert sorted((r["trade_id"], r["attempts"]) for r in receipts) == [
+        (key, 1) for key in sorted(behind)
+    ]
+    assert fake_coinbase.order_count() == 2  # the reconciler placed nothing
+    paths = {r.split("?")[0] for r in fake_coinbase.server.requests}
+    assert "GET /api/v3/brokerage/orders/historical/fills" in paths
+    # The second run checked GBP against the baseline the first took: nothing moved since.
+    gbp = {b.currency: b for b in second.balances}["GBP"]
+    assert gbp.books == gbp.exchange == Decimal("980.0000566036480")
