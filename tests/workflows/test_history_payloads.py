@@ -19,9 +19,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
 from activities.rates import RateActivities
+from activities.reconcile import ReconcileActivities
 from activities.trading import TradeActivities
 from kripto.inputs import parse_input, parse_trade_request
-from kripto.models import BackfillInput, DecideInput, RateTickInput, StoreRateInput, WalletRequest
+from kripto.models import (
+    BackfillInput,
+    DecideInput,
+    RateTickInput,
+    ReconcileRequest,
+    StoreRateInput,
+    WalletRequest,
+)
 from kripto.temporal.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -35,6 +43,7 @@ WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "DecideTradeWorkflow": lambda args: parse_input(DecideInput, args),
     "WalletWorkflow": lambda args: parse_input(WalletRequest, args),
     "BackfillWorkflow": lambda args: parse_input(BackfillInput, args),
+    "ReconcileWorkflow": lambda args: parse_input(ReconcileRequest, args),
 }
 WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in WORKFLOWS}  # type: ignore[attr-defined]
 
@@ -42,7 +51,13 @@ WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in 
 def activity_types() -> dict[str, tuple[type, type]]:
     """Activity name → (input type, result type), from today's activity methods."""
     found = {}
-    for cls in (RateActivities, DecideActivities, TradeActivities, BackfillActivities):
+    for cls in (
+        RateActivities,
+        DecideActivities,
+        TradeActivities,
+        BackfillActivities,
+        ReconcileActivities,
+    ):
         for name, fn in vars(cls).items():
             if hasattr(fn, "__temporal_activity_definition"):
                 hints = typing.get_type_hints(fn)

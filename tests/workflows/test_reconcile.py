@@ -16,18 +16,22 @@ from kripto.models import ReconcileReport, ReconcileRequest, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
+from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import Trading
 from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow
 
 
-async def reconcile(client: Client, task_queue: str) -> ReconcileReport:
-    return await client.execute_workflow(
-        ReconcileWorkflow.run,
-        ReconcileRequest(),
-        id=f"reconcile-{uuid.uuid4()}",
-        task_queue=task_queue,
+async def reconcile(client: Client, task_queue: str, record: str = "") -> ReconcileReport:
+    """One reconciliation; with `record`, its history is saved under that name (see
+    tests.temporal_fixtures.record_history)."""
+    workflow_id = f"reconcile-{uuid.uuid4()}"
+    report = await client.execute_workflow(
+        ReconcileWorkflow.run, ReconcileRequest(), id=workflow_id, task_queue=task_queue
     )
+    if record:
+        await record_history(client, workflow_id, record)
+    return report
 
 
 async def trade(trading: Trading, amount: str = "10.00") -> str:
@@ -62,7 +66,7 @@ async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_onc
     )
     task_queue = trading.settings.task_queue
 
-    first = await reconcile(trading.client, task_queue)
+    first = await reconcile(trading.client, task_queue, record="reconcile-v1")
     assert [(d.kind, d.subject) for d in first.differences] == [("missing_from_books", behind)]
     assert first.differences[0].exchange == placed.executed_value
     assert (first.recorded, first.to_receipt, first.receipts_sent) == ([behind], [behind], 1)
