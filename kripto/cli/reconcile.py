@@ -55,8 +55,9 @@ def parse_since(text: str) -> datetime:
     try:
         if len(text.strip()) == 10:
             day = date.fromisoformat(text.strip())
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise fail(
             f"--since {text!r} must be a date or time such as 2026-12-01 or 2026-12-01T09:30"
@@ -107,8 +108,10 @@ def show_report(report: ReconcileReport) -> None:
             )
         console.print(table)
     balances = Table(title="Balances", title_justify="left")
-    for column in ("currency", "books expect", "exchange has", "note"):
-        balances.add_column(column, justify="right" if "e" in column[:6] else "left")
+    balances.add_column("currency")
+    balances.add_column("books expect", justify="right")
+    balances.add_column("exchange has", justify="right")
+    balances.add_column("note")
     for b in report.balances:
         expected = "" if b.books is None else str(b.books)
         balances.add_row(b.currency, expected, str(b.exchange), b.note)

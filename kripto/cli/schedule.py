@@ -17,12 +17,7 @@ from kripto.cli.common import DataDir, console, print_json, run, settings_for
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.kill_switch import ScheduleStatus, pause_note, schedule_status
-from kripto.temporal.schedules import (
-    RECONCILE_SCHEDULE_ID,
-    ensure_reconcile_schedule,
-    ensure_schedules,
-    set_paused,
-)
+from kripto.temporal.schedules import ensure_all_schedules, set_paused
 
 schedule_app = typer.Typer(help="The per-product rate schedules (and the trading kill switch).")
 Reason = Annotated[
@@ -43,14 +38,8 @@ def create(data_dir: DataDir = None) -> None:
 
 
 async def create_schedules(settings: Settings) -> dict[str, str]:
-    """Every product's rate schedule and the reconciler's, by schedule ID."""
     client = await connect_client(settings)
-    outcomes: dict[str, str] = {
-        f"kripto-rates-{product}": outcome
-        for product, outcome in (await ensure_schedules(client, settings)).items()
-    }
-    outcomes[RECONCILE_SCHEDULE_ID] = await ensure_reconcile_schedule(client, settings)
-    return outcomes
+    return dict(await ensure_all_schedules(client, settings))
 
 
 @schedule_app.command("pause")

@@ -41,6 +41,7 @@ from workflows.reconcile import ReconcileWorkflow
 
 __all__ = [
     "RECONCILE_SCHEDULE_ID",
+    "ensure_all_schedules",
     "ensure_reconcile_schedule",
     "ensure_schedule",
     "ensure_schedules",
@@ -202,6 +203,17 @@ async def ensure_schedules(
 
     outcomes = await asyncio.gather(*(one(p) for p in settings.products))
     return dict(zip(settings.products, outcomes, strict=True))
+
+
+async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
+    """Every product's rate schedule and the reconciler's, by schedule ID (`kripto schedule
+    create`, starter.py)."""
+    outcomes = {
+        schedule_id(product): outcome
+        for product, outcome in (await ensure_schedules(client, settings)).items()
+    }
+    outcomes[RECONCILE_SCHEDULE_ID] = await ensure_reconcile_schedule(client, settings)
+    return outcomes
 
 
 async def set_paused(client: Client, settings: Settings, paused: bool, note: str) -> list[str]:

@@ -91,28 +91,7 @@ async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_onc
     }
 
 
-async def test_a_book_row_the_exchange_lost_is_flagged_and_kept(trading: Trading) -> None:
-    key = await trade(trading)
-    await trading.db.pool.execute("DELETE FROM paper_orders WHERE client_order_id = $1", key)
-
-    report = await reconcile(trading.client, trading.settings.task_queue)
-    assert [(d.kind, d.subject) for d in report.differences] == [("unknown_to_exchange", key)]
-    assert report.differences[0].books == Decimal("9.9502205952")
-    assert report.differences[0].detail == (
-        "the books have a settled buy BTC-GBP (9.9502205952 for 0.00125952) that the exchange"
-        " does not know"
-    )
-    assert report.recorded == []
-    assert await trading.count("trades") == 1  # flagged, never deleted
-    flagged = await trading.db.pool.fetch(
-        "SELECT kind, subject, resolved_at FROM reconcile_differences"
-    )
-    assert [(r["kind"], r["subject"], r["resolved_at"]) for r in flagged] == [
-        ("unknown_to_exchange", key, None)
-    ]
-
-
-async def test_balances_match_the_books_until_money_moves_behind_their_back(
+async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back(
     trading: Trading,
 ) -> None:
     task_queue = trading.settings.task_queue
@@ -123,24 +102,45 @@ async def test_balances_match_the_books_until_money_moves_behind_their_back(
         "BTC": "baseline taken now",
         "GBP": "baseline taken now",
     }
+    lost = await trade(trading, "20.00")
+    matched = await reconcile(trading.client, task_queue)
+    assert matched.books_match and matched.differences == []
+    assert {b.currency: b.books == b.exchange for b in matched.balances} == {
+        "BTC": True,
+        "GBP": True,
+    }
 
-    await trade(trading, "20.00")
-    assert (await reconcile(trading.client, task_queue)).books_match
-
+    # The exchange loses the second order (its balances stay), and £5.00 appears in GBP.
+    await trading.db.pool.execute("DELETE FROM paper_orders WHERE client_order_id = $1", lost)
     await trading.db.pool.execute(
         "UPDATE paper_accounts SET balance = balance + 5.00 WHERE currency = 'GBP'"
     )
     report = await reconcile(trading.client, task_queue)
-    [difference] = report.differences
-    assert (difference.kind, difference.subject) == ("balance", "GBP")
-    assert difference.exchange is not None and difference.books is not None
-    assert difference.exchange - difference.books == Decimal("5.00")
+    assert [(d.kind, d.subject) for d in report.differences] == [
+        ("unknown_to_exchange", lost),
+        ("balance", "GBP"),
+    ]
+    row, balance = report.differences
+    assert row.books == Decimal("19.9004411904")
+    assert row.detail == (
+        "the books have a settled buy BTC-GBP (19.9004411904 for 0.00251904) that the exchange"
+        " does not know"
+    )
     gbp = (await paper(trading).wallet()).gbp.balance
-    assert difference.exchange == gbp
     # £1000.00 less two buys of £10.00 and £20.00 (each spends its whole amount, fees in).
-    assert difference.books == Decimal("1000.00") - Decimal("9.9502205952") - Decimal(
-        "0.049751102976"
-    ) - Decimal("19.90044119040") - Decimal("0.0995022059520")
+    expected = Decimal("1000.00") - Decimal("9.9502205952") - Decimal("0.049751102976")
+    expected -= Decimal("19.9004411904") + Decimal("0.099502205952")
+    assert (balance.books, balance.exchange) == (expected, gbp)
+    assert gbp - expected == Decimal("5.00")
+    assert report.recorded == []
+    assert await trading.count("trades") == 2  # flagged, never deleted
+    flagged = await trading.db.pool.fetch(
+        "SELECT kind, subject, resolved_at FROM reconcile_differences ORDER BY kind"
+    )
+    assert [(r["kind"], r["subject"], r["resolved_at"]) for r in flagged] == [
+        ("balance", "GBP", None),
+        ("unknown_to_exchange", lost, None),
+    ]
 
 
 async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
