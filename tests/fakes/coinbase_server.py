@@ -171,13 +171,19 @@ class FakeOrder:
     created: datetime
     lookups: int = 0
     unfilled: bool = False  # an IOC order that found no liquidity: CANCELLED, nothing filled
+    #: When its fill happened, if not at its creation (an order filled long after it was made).
+    filled_at: datetime | None = None
+
+    @property
+    def fill_time(self) -> datetime:
+        return self.filled_at or self.created
 
     def settled(self, settle_after: int) -> bool:
         return self.unfilled or self.lookups >= settle_after
 
     def fill_json(self) -> dict[str, Any]:
         """The order's one fill, as List Fills shows it."""
-        at = self.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        at = self.fill_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return {
             "entry_id": f"entry-{self.order_id}",
             "trade_id": f"trade-{self.order_id}",
@@ -525,7 +531,8 @@ class FakeCoinbaseServer:
         return {"orders": page, "sequence": "0", "has_next": more, "cursor": cursor}
 
     def _list_fills(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        """One fill per filled order, at its creation, newest first; like the real List Fills,
+        """One fill per filled order (at its creation, or `filled_at`), newest first; like the
+        real List Fills,
         the reply has a cursor and no has_next."""
         order_ids = set(query.get("order_ids", []))
         products = set(query.get("product_ids", []))
@@ -539,8 +546,8 @@ class FakeCoinbaseServer:
                 if not o.unfilled
                 and (not order_ids or o.order_id in order_ids)
                 and (not products or o.product_id in products)
-                and (start is None or o.created >= start)
-                and (end is None or o.created <= end)
+                and (start is None or o.fill_time >= start)
+                and (end is None or o.fill_time <= end)
             ]
         page, cursor, _ = self._page(chosen, query)
         return {"fills": page, "cursor": cursor}

@@ -5,8 +5,10 @@ receipted once, a row the exchange lost is flagged and kept, and balances are ch
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -92,7 +94,7 @@ async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_onc
 
 
 async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back(
-    trading: Trading,
+    trading: Trading, caplog: pytest.LogCaptureFixture
 ) -> None:
     task_queue = trading.settings.task_queue
     await trade(trading)
@@ -141,6 +143,21 @@ async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back
         ("balance", "GBP", None),
         ("unknown_to_exchange", lost, None),
     ]
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("books differ:")]
+    assert [line.split(":")[1] for line in said] == [
+        f" unknown_to_exchange {lost}",
+        " balance GBP",
+    ]
+
+    # The £5.00 was a deposit: a new GBP baseline is taken, and that difference is resolved.
+    await trading.db.pool.execute("DELETE FROM balance_baselines WHERE currency = 'GBP'")
+    again = await reconcile(trading.client, task_queue)
+    assert [(d.kind, d.subject) for d in again.differences] == [("unknown_to_exchange", lost)]
+    assert {b.currency: b.note for b in again.balances}["GBP"] == "baseline taken now"
+    resolved = await trading.db.pool.fetchval(
+        "SELECT resolved_at IS NOT NULL FROM reconcile_differences WHERE kind = 'balance'"
+    )
+    assert resolved is True
 
 
 async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
@@ -159,6 +176,10 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
     behind = [f"coinbase-app-{uuid.uuid4()}" for _ in range(2)]
     for key in behind:
         assert fake_coinbase.server.create_order_directly(key, "10.00")["success"] is True
+    # The second was created two days ago and filled now: only List Fills shows it in the period.
+    late = fake_coinbase.server.orders[fake_coinbase.server.by_client_id[behind[1]]]
+    late.filled_at = late.created
+    late.created -= timedelta(days=2)
     services = await build_services(live)
     try:
         async with build_worker(time_skipping_env.client, live, services):
@@ -182,8 +203,9 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
         (key, 1) for key in sorted(behind)
     ]
     assert fake_coinbase.order_count() == 2  # the reconciler placed nothing
-    paths = {r.split("?")[0] for r in fake_coinbase.server.requests}
-    assert "GET /api/v3/brokerage/orders/historical/fills" in paths
+    requests = fake_coinbase.server.requests
+    assert "GET /api/v3/brokerage/orders/historical/fills" in requests
+    assert f"GET /api/v3/brokerage/orders/historical/{late.order_id}" in requests
     # The second run checked GBP against the baseline the first took: nothing moved since.
     gbp = {b.currency: b for b in second.balances}["GBP"]
     assert gbp.books == gbp.exchange == Decimal("980.0000566036480")
