@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 
 from activities.errors import temporal_errors
+from kripto.db.monitoring import open_differences
 from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
@@ -102,6 +103,7 @@ class ReconcileActivities:
 
         await self.books.save_differences(differences, now)
         self._report(differences)
+        self.metrics.reconcile_differences(await open_differences(self.books.db))
         return ReconcileReport(
             since=since,
             until=until,
@@ -130,10 +132,10 @@ class ReconcileActivities:
         )
 
     def _report(self, differences: list[Difference]) -> None:
-        """One log line per difference, and the count of each kind as a metric."""
+        """One log line per difference."""
         for d in differences:
             activity.logger.warning("books differ: %s %s: %s", d.kind.value, d.subject, d.detail)
-        self.metrics.reconciled([d.kind.value for d in differences])
+        self.metrics.reconciled()
         if not differences:
             activity.logger.info("books match the exchange")
 

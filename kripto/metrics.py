@@ -105,7 +105,7 @@ class Metrics:
 
         self._differences = gauge(
             "kripto_reconcile_differences",
-            "Differences between exchange and books at the last reconciliation, by kind.",
+            "Differences between exchange and books flagged and not resolved, by kind.",
         )
         self._found = counter(
             "kripto_reconcile_found_orders",
@@ -174,12 +174,16 @@ class Metrics:
     def reconcile_found(self) -> None:
         self._found.add(1)
 
-    def reconciled(self, kinds: Sequence[str]) -> None:
-        """After each reconciliation: how many differences of each kind it found (0 included,
-        so an alert clears when the books match again)."""
-        for kind in RECONCILE_KINDS:
-            self._differences.set(sum(1 for k in kinds if k == kind), {"kind": kind})
+    def reconciled(self) -> None:
+        """A reconciliation finished."""
         self._reconciled_at.set(time.time())
+
+    def reconcile_differences(self, open_by_kind: Mapping[str, int]) -> None:
+        """The differences flagged and not yet resolved (reconcile_differences), by kind, 0
+        included so an alert clears when the books match again. Read from Postgres, so every
+        worker reports the same, whichever ran the last reconciliation."""
+        for kind in RECONCILE_KINDS:
+            self._differences.set(open_by_kind.get(kind, 0), {"kind": kind})
 
     def kill_switch(self, product: str, engaged_since: datetime | None) -> None:
         labels = {"product": product}
