@@ -376,9 +376,14 @@ async def run_worker(
 
 async def reconcile_at_start(client: Client, settings: Settings) -> None:
     """Compare the exchange with the books once as the worker starts. The ID is the minute's,
-    so workers starting together (a deploy, a compose up) run one reconciliation."""
-    with suppress(WorkflowAlreadyStartedError):
+    so workers starting together (a deploy, a compose up) run one reconciliation. A start that
+    fails is a warning, not a worker that will not start: the schedule runs it soon anyway."""
+    try:
         await start_reconcile(client, settings, reconcile_at_start_id(datetime.now(UTC)))
+    except WorkflowAlreadyStartedError:
+        pass
+    except RPCError as exc:
+        log.warning("cannot start the start-up reconciliation: %s", exc)
 
 
 def _seconds(duration: timedelta) -> str:

@@ -553,16 +553,23 @@ class FakeCoinbaseServer:
         return {"fills": page, "cursor": cursor}
 
     def create_order_directly(
-        self, client_order_id: str, quote_size: str, side: str = "BUY", product_id: str = "BTC-GBP"
+        self,
+        client_order_id: str,
+        quote_size: str,
+        side: str = "BUY",
+        product_id: str = "BTC-GBP",
+        no_fill: bool = False,
     ) -> dict[str, Any]:
-        """An order placed behind Kripto's back (in Coinbase's own app, say): as POST /orders."""
+        """An order placed behind Kripto's back (in Coinbase's own app, say): as POST /orders
+        (`no_fill`: as with the no_fill fault)."""
         return self._create_order(
             {
                 "client_order_id": client_order_id,
                 "product_id": product_id,
                 "side": side,
                 "order_configuration": {"market_market_ioc": {"quote_size": quote_size}},
-            }
+            },
+            no_fill=no_fill,
         )
 
     def _accounts(self, query: dict[str, list[str]]) -> dict[str, Any]:
