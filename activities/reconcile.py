@@ -88,7 +88,7 @@ class ReconcileActivities:
         actual = {c: b.balance for c, b in wallet.items()}
         baselines = await self.books.baselines()
         oldest = min((b.taken_at for b in baselines.values()), default=taken_at)
-        traded = await self.books.trades_since(oldest)
+        traded = await self.books.balance_trades(oldest)
         checks = compare_balances(actual, baselines, traded, in_flight=len(comparison.in_flight))
         if comparison.in_flight or any(not t.settled for t in traded):
             # Balances in motion: no baseline is taken from them.

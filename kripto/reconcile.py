@@ -61,11 +61,14 @@ class BookEntry:
     filled_size: Decimal = Decimal(0)
     executed_value: Decimal = Decimal(0)
     fill_fees: Decimal = Decimal(0)
+    #: The row is one the reconciler recorded (`trades.found_by`).
+    found_by_reconciler: bool = False
 
 
 @dataclass(frozen=True)
 class OrderComparison:
-    #: Orders to record on the books (found by the reconciler).
+    #: Orders to record on the books (found by the reconciler), or to complete there: an order
+    #: the reconciler recorded unsettled that has settled since.
     to_record: list[Order] = field(default_factory=list)
     #: Rows the listing of the period did not show: look each up by key before flagging it
     #: (its order may have been created just before the period).
@@ -108,6 +111,8 @@ def compare_orders(
             )
         elif not book.has_row:
             result.in_flight.append(key)
+        elif book.found_by_reconciler and not book.settled and order.settled:
+            result.to_record.append(order)  # no trade workflow will complete this row
         else:
             mismatch = _mismatch(order, book, now=now, grace=grace)
             if mismatch == "in flight":
@@ -221,7 +226,8 @@ def compare_balances(
     in_flight: int = 0,
 ) -> list[BalanceCheck]:
     """Per currency of the wallet: baseline + the settled trades created after it, against the
-    wallet's balance (available + hold). A currency with a trade still unsettled, or with no
+    wallet's balance (available + hold). `trades`: every trade created after the oldest
+    baseline, and every unsettled one. A currency with a trade still unsettled, or with no
     baseline yet, is not checked (its balance is in motion, or this is the first look); nor is
     any while `in_flight` trades are on their way (placed, perhaps, and not yet on the books)."""
     checks = []
@@ -236,11 +242,7 @@ def compare_balances(
                 BalanceCheck(currency, None, actual, f"{in_flight} trade(s) on their way")
             )
             continue
-        moving = [
-            t
-            for t in trades
-            if currency in currencies(t.product_id) and t.at > baseline.taken_at and not t.settled
-        ]
+        moving = [t for t in trades if currency in currencies(t.product_id) and not t.settled]
         if moving:
             checks.append(
                 BalanceCheck(currency, None, actual, f"{len(moving)} trade(s) not settled yet")

@@ -24,6 +24,7 @@ def _entry(row: Any) -> BookEntry:
         filled_size=row["filled_size"] if row["filled_size"] is not None else Decimal(0),
         executed_value=row["executed_value"] if row["executed_value"] is not None else Decimal(0),
         fill_fees=row["fill_fees"] if row["fill_fees"] is not None else Decimal(0),
+        found_by_reconciler=row["found_by"] == "reconciler",
     )
 
 
@@ -36,11 +37,11 @@ class ReconcileRepository:
         whatever the books hold under `keys` (the exchange's orders) whenever it was made."""
         rows = await self.db.pool.fetch(
             "SELECT t.trade_id, t.side, t.product_id, t.created_at AS at, true AS has_row,"
-            " t.settled, t.filled_size, t.executed_value, t.fill_fees FROM trades t"
+            " t.settled, t.filled_size, t.executed_value, t.fill_fees, t.found_by FROM trades t"
             " WHERE t.created_at BETWEEN $1 AND $2 OR t.trade_id = ANY($3::text[])"
             " UNION ALL"
             " SELECT k.trade_id, k.side, k.product_id, k.claimed_at AS at, false AS has_row,"
-            " false, NULL, NULL, NULL FROM trade_keys k"
+            " false, NULL, NULL, NULL, NULL FROM trade_keys k"
             " WHERE (k.claimed_at BETWEEN $1 AND $2 OR k.trade_id = ANY($3::text[]))"
             " AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = k.trade_id)",
             since,
@@ -49,23 +50,30 @@ class ReconcileRepository:
         )
         return [_entry(r) for r in rows]
 
-    async def trades_since(self, t: datetime) -> list[BookEntry]:
-        """Every trade row created after `t`, for the expected balances."""
+    async def balance_trades(self, t: datetime) -> list[BookEntry]:
+        """For the expected balances: every trade row created after `t`, and every unsettled
+        one (a balance in motion), however old."""
         rows = await self.db.pool.fetch(
             "SELECT trade_id, side, product_id, created_at AS at, true AS has_row, settled,"
-            " filled_size, executed_value, fill_fees FROM trades WHERE created_at > $1",
+            " filled_size, executed_value, fill_fees, found_by FROM trades"
+            " WHERE created_at > $1 OR NOT settled",
             t,
         )
         return [_entry(r) for r in rows]
 
     async def record_found(self, order: Order) -> bool:
         """Put an order the exchange has and the books had not on the books, marked as found by
-        the reconciler; False when a row appeared under its key meanwhile (nothing changes)."""
-        status = await self.db.pool.execute(
+        the reconciler; True when this inserted the row. A row it recorded unsettled is
+        completed once the order settles; any other row under the key is left as it is."""
+        inserted = await self.db.pool.fetchval(
             "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
             " funds, filled_size, executed_value, fill_fees, settled, created_at, found_by)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'reconciler')"
-            " ON CONFLICT (trade_id) DO NOTHING",
+            " ON CONFLICT (trade_id) DO UPDATE SET funds = EXCLUDED.funds,"
+            " filled_size = EXCLUDED.filled_size, executed_value = EXCLUDED.executed_value,"
+            " fill_fees = EXCLUDED.fill_fees, settled = EXCLUDED.settled, recorded_at = now()"
+            " WHERE trades.found_by = 'reconciler' AND NOT trades.settled AND EXCLUDED.settled"
+            " RETURNING xmax = 0",
             order.client_order_id or order.id,
             order.id,
             order.client_order_id or order.id,
@@ -78,7 +86,7 @@ class ReconcileRepository:
             order.settled,
             order.created_at,
         )
-        return bool(status == "INSERT 0 1")
+        return bool(inserted)
 
     async def found_without_receipt(self) -> list[str]:
         """Keys of settled trades the reconciler recorded whose receipt has not been sent."""

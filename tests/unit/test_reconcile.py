@@ -149,3 +149,12 @@ def test_balances_in_motion_or_without_a_baseline_are_not_checked() -> None:
 
 def test_every_kind_of_difference_has_its_metric_series() -> None:
     assert tuple(k.value for k in DifferenceKind) == RECONCILE_KINDS
+
+
+def test_a_row_the_reconciler_recorded_unsettled_is_completed_when_the_order_settles() -> None:
+    """No trade workflow owns it, so the reconciler completes it; no difference for that."""
+    recorded = row("r", settled=False, found_by_reconciler=True)
+    result = compare_orders([order("r")], [recorded], now=NOW, grace=GRACE)
+    assert ([o.client_order_id for o in result.to_record], result.differences) == (["r"], [])
+    still_open = compare_orders([order("r", settled=False)], [recorded], now=NOW, grace=GRACE)
+    assert (still_open.to_record, still_open.in_flight) == ([], ["r"])

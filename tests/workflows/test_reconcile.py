@@ -172,21 +172,27 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
             "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
         }
     )
-    fake_coinbase.server.page_size = 1  # one order a page: the cursor must be followed
+    server = fake_coinbase.server
+    server.page_size = 1  # one order a page: the cursor must be followed
+    server.settle_after = 1  # an order shows OPEN, nothing filled, until it is read once
     behind = [f"coinbase-app-{uuid.uuid4()}" for _ in range(2)]
     for key in behind:
-        assert fake_coinbase.server.create_order_directly(key, "10.00")["success"] is True
-    # The second was created two days ago and filled now: only List Fills shows it in the period.
-    late = fake_coinbase.server.orders[fake_coinbase.server.by_client_id[behind[1]]]
+        assert server.create_order_directly(key, "10.00")["success"] is True
+    # The second was created two days ago and filled now: only List Fills shows it in the
+    # period, and the reconciler reads it by its ID (which settles it, here).
+    late = server.orders[server.by_client_id[behind[1]]]
     late.filled_at = late.created
     late.created -= timedelta(days=2)
     services = await build_services(live)
     try:
         async with build_worker(time_skipping_env.client, live, services):
             first = await reconcile(time_skipping_env.client, live.task_queue)
+            # The first order, recorded while still open, settles on the exchange.
+            server.orders[server.by_client_id[behind[0]]].lookups = 1
             second = await reconcile(time_skipping_env.client, live.task_queue)
+            third = await reconcile(time_skipping_env.client, live.task_queue)
         rows = await services.db.pool.fetch(
-            "SELECT trade_id, found_by, executed_value FROM trades ORDER BY trade_id"
+            "SELECT trade_id, found_by, settled, executed_value FROM trades ORDER BY trade_id"
         )
         receipts = await services.db.pool.fetch("SELECT trade_id, attempts FROM receipts")
     finally:
@@ -194,18 +200,22 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
     assert first.exchange == "coinbase"
     assert sorted(first.recorded) == sorted(behind)
     assert sorted(d.subject for d in first.differences) == sorted(behind)
-    assert first.receipts_sent == 2
-    assert second.books_match and second.recorded == [] and second.receipts_sent == 0
-    assert [(r["trade_id"], r["found_by"], r["executed_value"]) for r in rows] == [
-        (key, "reconciler", Decimal("9.9502205952")) for key in sorted(behind)
+    assert (first.to_receipt, first.receipts_sent) == ([behind[1]], 1)  # the open one waits
+    assert second.books_match and second.recorded == []
+    assert (second.to_receipt, second.receipts_sent) == ([behind[0]], 1)
+    assert third.books_match and (third.recorded, third.receipts_sent) == ([], 0)
+    assert [(r["trade_id"], r["found_by"], r["settled"], r["executed_value"]) for r in rows] == [
+        (key, "reconciler", True, Decimal("9.9502205952")) for key in sorted(behind)
     ]
     assert sorted((r["trade_id"], r["attempts"]) for r in receipts) == [
         (key, 1) for key in sorted(behind)
     ]
     assert fake_coinbase.order_count() == 2  # the reconciler placed nothing
-    requests = fake_coinbase.server.requests
+    requests = server.requests
     assert "GET /api/v3/brokerage/orders/historical/fills" in requests
     assert f"GET /api/v3/brokerage/orders/historical/{late.order_id}" in requests
-    # The second run checked GBP against the baseline the first took: nothing moved since.
-    gbp = {b.currency: b for b in second.balances}["GBP"]
+    # No balance was judged while an order was open; the second run took the baseline, and
+    # the third found GBP where it was: £1000.00 less two buys of £10.00.
+    assert {b.note for b in first.balances} == {"no baseline yet"}
+    gbp = {b.currency: b for b in third.balances}["GBP"]
     assert gbp.books == gbp.exchange == Decimal("980.0000566036480")
