@@ -101,7 +101,7 @@ class ReconcileActivities:
             )
         differences += [balance_difference(c) for c in checks if c.differs]
 
-        await self.books.save_differences(differences, now)
+        await self.books.save_differences(differences, now, since)
         self._report(differences)
         self.metrics.reconcile_differences(await open_differences(self.books.db))
         return ReconcileReport(

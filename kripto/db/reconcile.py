@@ -97,9 +97,12 @@ class ReconcileRepository:
         )
         return [str(r["trade_id"]) for r in rows]
 
-    async def save_differences(self, differences: Iterable[Difference], at: datetime) -> None:
-        """Flag what this run found; a flagged difference no longer seen is marked resolved. A
-        missing order is resolved by this very run, which recorded it."""
+    async def save_differences(
+        self, differences: Iterable[Difference], at: datetime, since: datetime
+    ) -> None:
+        """Flag what this run found; a flagged difference no longer seen is marked resolved (a
+        balance always; a trade's only if this run's period covered it). A missing order is
+        resolved by this very run, which recorded it."""
         found = list(differences)
         async with self.db.pool.acquire() as conn, conn.transaction():
             for d in found:
@@ -121,9 +124,12 @@ class ReconcileRepository:
                     at,
                 )
             await conn.execute(
-                "UPDATE reconcile_differences SET resolved_at = $1"
-                " WHERE resolved_at IS NULL AND last_seen_at < $1",
+                "UPDATE reconcile_differences d SET resolved_at = $1"
+                " WHERE d.resolved_at IS NULL AND d.last_seen_at < $1 AND (d.kind = 'balance'"
+                " OR NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = d.subject"
+                " AND t.created_at < $2))",
                 at,
+                since,
             )
 
     async def open_differences(self) -> list[tuple[str, str]]:

@@ -159,6 +159,20 @@ async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back
     )
     assert resolved is True
 
+    # A run over a later period does not see the lost row, and so cannot call it resolved.
+    made = await trading.db.pool.fetchval("SELECT created_at FROM trades WHERE trade_id = $1", lost)
+    later = await trading.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(since=made + timedelta(microseconds=1)),
+        id=f"reconcile-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    assert later.books_match
+    still_open = await trading.db.pool.fetch(
+        "SELECT kind, subject FROM reconcile_differences WHERE resolved_at IS NULL"
+    )
+    assert [(r["kind"], r["subject"]) for r in still_open] == [("unknown_to_exchange", lost)]
+
 
 async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
     time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
