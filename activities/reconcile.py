@@ -67,7 +67,10 @@ class ReconcileActivities:
         until = step.until or datetime.now(UTC)
         since = step.since or until - self.policy.lookback
         if since >= until:
-            raise InvalidInput(f"since {since:%Y-%m-%d %H:%M:%S}Z must be before {until}")
+            raise InvalidInput(
+                f"since {since:%Y-%m-%d %H:%M:%S}Z must be before the period's end,"
+                f" {until:%Y-%m-%d %H:%M:%S}Z"
+            )
         orders = await self.exchange.list_orders(since, until)
         books = await self.books.books(since, until, [order_key(o) for o in orders])
         now = datetime.now(UTC)

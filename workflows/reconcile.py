@@ -9,10 +9,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconcile import ReconcileActivities
     from kripto.models import PlacedOrder, ReconcileReport, ReconcileRequest, ReconcileStep
+    from kripto.temporal.failures import root_cause
     from workflows.inputs import decoded
 
 #: A reconciliation that keeps failing fails, and shows; the next scheduled one tries again.
@@ -40,14 +42,18 @@ class ReconcileWorkflow:
         )
         sent = 0
         for trade_id in report.to_receipt:
-            if await workflow.execute_activity_method(
-                ReconcileActivities.send_found_receipt,
-                PlacedOrder(trade_id=trade_id),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RECEIPT_RETRY,
-                summary=f"receipt {trade_id}, found by the reconciler",
-            ):
-                sent += 1
+            try:
+                if await workflow.execute_activity_method(
+                    ReconcileActivities.send_found_receipt,
+                    PlacedOrder(trade_id=trade_id),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RECEIPT_RETRY,
+                    summary=f"receipt {trade_id}, found by the reconciler",
+                ):
+                    sent += 1
+            except ActivityError as err:
+                # The comparison stands; the next run owes the receipt again (and says so).
+                workflow.logger.warning("receipt for %s not sent: %s", trade_id, root_cause(err))
         verdict = (
             "books match" if report.books_match else f"{len(report.differences)} difference(s)"
         )
