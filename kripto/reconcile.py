@@ -115,7 +115,7 @@ def compare_orders(
             result.to_record.append(order)  # no trade workflow will complete this row
         else:
             mismatch = _mismatch(order, book, now=now, grace=grace)
-            if mismatch == "in flight":
+            if mismatch is _IN_FLIGHT:
                 result.in_flight.append(key)
             elif mismatch is not None:
                 result.differences.append(
@@ -148,6 +148,10 @@ def unknown_to_exchange(book: BookEntry) -> Difference:
     )
 
 
+#: What `_mismatch` says of a row whose own workflow is still settling it: no difference yet.
+_IN_FLIGHT = "in flight"
+
+
 def _mismatch(order: Order, book: BookEntry, *, now: datetime, grace: timedelta) -> str | None:
     if (order.side, order.product_id) != (book.side, book.product_id):
         return (
@@ -160,7 +164,7 @@ def _mismatch(order: Order, book: BookEntry, *, now: datetime, grace: timedelta)
                 f"settled on the exchange (order {order.id}) and still unsettled on the books"
                 f" after {_minutes(now - book.at)}"
             )
-        return "in flight"
+        return _IN_FLIGHT
     if not order.settled:
         return f"settled on the books and not on the exchange (order {order.id})"
     fields = [
@@ -182,9 +186,10 @@ def _minutes(delta: timedelta) -> str:
 def describe(order: Order) -> str:
     """`buy BTC-GBP: 0.00125952 BTC for 9.9502205952 GBP, fees 0.049751102976`."""
     base, quote = currencies(order.product_id)
+    state = "" if order.settled else " (not settled yet)"
     return (
         f"{order.side.value} {order.product_id}: {order.filled_size} {base} for"
-        f" {order.executed_value} {quote}, fees {order.fill_fees}"
+        f" {order.executed_value} {quote}, fees {order.fill_fees}{state}"
     )
 
 
