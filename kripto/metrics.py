@@ -13,6 +13,7 @@ README.md, "Monitoring", lists every metric.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -25,6 +26,9 @@ from kripto.settings import Settings, SettingsError
 #: An activity whose attempt number passes this is counted in kripto_activity_attempts_over_limit,
 #: which the "activity keeps failing" alert watches.
 ATTEMPT_LIMIT = 5
+
+#: The kinds of difference a reconciliation reports (kripto.reconcile.DifferenceKind).
+RECONCILE_KINDS = ("missing_from_books", "unknown_to_exchange", "mismatch", "balance")
 
 #: Bucket bounds for our histograms (the SDK's defaults are for milliseconds).
 BUCKETS: Mapping[str, Sequence[float]] = {
@@ -99,7 +103,22 @@ class Metrics:
             "s",
         )
 
+        self._differences = gauge(
+            "kripto_reconcile_differences",
+            "Differences between exchange and books flagged and not resolved, by kind.",
+        )
+        self._found = counter(
+            "kripto_reconcile_found_orders",
+            "Exchange orders the reconciler found missing from the books and recorded.",
+        )
+        self._reconciled_at = meter.create_gauge_float(
+            "kripto_reconcile_last_run_timestamp_seconds",
+            "When the last reconciliation finished (Unix time).",
+            "s",
+        )
+
         # Series the alerts take increase() of start at 0, so their first event counts.
+        self._found.add(0)
         for outcome in ("sent", "failed", "refused"):
             self._receipts.add(0, {"outcome": outcome})
 
@@ -151,6 +170,20 @@ class Metrics:
     def unsettled_trades(self, count: int, oldest_age_seconds: float) -> None:
         self._unsettled.set(count)
         self._oldest_unsettled.set(oldest_age_seconds)
+
+    def reconcile_found(self) -> None:
+        self._found.add(1)
+
+    def reconciled(self) -> None:
+        """A reconciliation finished."""
+        self._reconciled_at.set(time.time())
+
+    def reconcile_differences(self, open_by_kind: Mapping[str, int]) -> None:
+        """The differences flagged and not yet resolved (reconcile_differences), by kind, 0
+        included so an alert clears when the books match again. Read from Postgres, so every
+        worker reports the same, whichever ran the last reconciliation."""
+        for kind in RECONCILE_KINDS:
+            self._differences.set(open_by_kind.get(kind, 0), {"kind": kind})
 
     def kill_switch(self, product: str, engaged_since: datetime | None) -> None:
         labels = {"product": product}

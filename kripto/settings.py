@@ -168,6 +168,15 @@ class Settings(BaseSettings):
     max_trade_gbp: Decimal = Decimal("1000.00")
     #: How often a placed order's state is read until it settles.
     settle_poll: timedelta = timedelta(seconds=2)
+
+    # Reconciliation: see "Reconciliation" in the README.
+    #: How often the reconciler compares the exchange with the books (a Temporal Schedule).
+    reconcile_every: timedelta = timedelta(minutes=10)
+    #: How far back a run looks when not told (`kripto reconcile --since`).
+    reconcile_lookback: timedelta = timedelta(days=1)
+    #: A trade younger than this may still be on its way (claimed, placing, settling): the
+    #: reconciler leaves it to its own workflow.
+    reconcile_grace: timedelta = timedelta(minutes=10)
     coinbase_api_key_name: str | None = None
     coinbase_api_private_key: SecretStr | None = None
     coinbase_api_private_key_file: Path | None = None
@@ -356,6 +365,9 @@ class Settings(BaseSettings):
         "stale_after",
         "max_gap",
         "settle_poll",
+        "reconcile_every",
+        "reconcile_lookback",
+        "reconcile_grace",
         "shutdown_grace",
         "metrics_sample_every",
         "telegram_poll_timeout",

@@ -26,3 +26,13 @@ def decide_id(product_id: str, at: datetime) -> str:
 
 def trade_id_for_decision(decision_id: str) -> str:
     return f"trade-{decision_id.removeprefix('decide-')}"
+
+
+#: The reconciler's schedule, and its runs' workflow ID prefix.
+RECONCILE_SCHEDULE_ID = "kripto-reconcile"
+RECONCILE_WORKFLOW_ID = "reconcile"
+
+
+def reconcile_at_start_id(at: datetime) -> str:
+    """The reconciliation a worker starts with: one per minute, however many workers start."""
+    return f"reconcile-at-start-{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"

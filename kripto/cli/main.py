@@ -47,6 +47,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
+    "reconcile": (
+        "kripto.cli.reconcile",
+        "Compare the exchange's orders, fills and balances with the books; exit 1 if they differ.",
+    ),
     "decisions": ("kripto.cli.decisions", "What each tick decided, and why (newest first)."),
     "tax": (
         "kripto.cli.tax",

@@ -17,7 +17,7 @@ from kripto.cli.common import DataDir, console, print_json, run, settings_for
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.kill_switch import ScheduleStatus, pause_note, schedule_status
-from kripto.temporal.schedules import ensure_schedules, set_paused
+from kripto.temporal.schedules import ensure_all_schedules, set_paused
 
 schedule_app = typer.Typer(help="The per-product rate schedules (and the trading kill switch).")
 Reason = Annotated[
@@ -31,15 +31,15 @@ def register(app: typer.Typer) -> None:
 
 @schedule_app.command("create")
 def create(data_dir: DataDir = None) -> None:
-    """Create or update one schedule per product (idempotent)."""
+    """Create or update one schedule per product and the reconciler's (idempotent)."""
     outcomes = run(create_schedules(settings_for(data_dir)))
-    for product, outcome in outcomes.items():
-        console.print(f"kripto-rates-{product}: {outcome}")
+    for name, outcome in outcomes.items():
+        console.print(f"{name}: {outcome}")
 
 
 async def create_schedules(settings: Settings) -> dict[str, str]:
     client = await connect_client(settings)
-    return dict(await ensure_schedules(client, settings))
+    return dict(await ensure_all_schedules(client, settings))
 
 
 @schedule_app.command("pause")

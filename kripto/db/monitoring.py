@@ -28,5 +28,13 @@ async def unsettled_trades(db: Database) -> Unsettled:
     return Unsettled(count=int(row[0]), oldest=row[1])
 
 
+async def open_differences(db: Database) -> dict[str, int]:
+    """Differences the reconciler flagged and no later run has seen resolved, by kind."""
+    rows = await db.pool.fetch(
+        "SELECT kind, count(*) FROM reconcile_differences WHERE resolved_at IS NULL GROUP BY kind"
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
 async def ping(db: Database) -> None:
     await db.pool.fetchval("SELECT 1")

@@ -34,7 +34,7 @@ from kripto.settings import DASHBOARD_TOKEN_FILE, STOP_LINK_SECRET_FILE, Setting
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec_server import codec_url
 from kripto.temporal.codec_server import serve as serve_codec
-from kripto.temporal.schedules import ensure_schedules
+from kripto.temporal.schedules import ensure_reconcile_schedule, ensure_schedules
 from kripto.temporal.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -250,6 +250,7 @@ class DevStack:
         finally:
             await db.close()
         outcomes = await ensure_schedules(client, settings)
+        await ensure_reconcile_schedule(client, settings)
         await asyncio.wait(
             {asyncio.create_task(dashboard_up.wait()), dashboard}, return_when="FIRST_COMPLETED"
         )

@@ -11,6 +11,7 @@ say what happened in words a person understands, and never contain a secret.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +35,12 @@ class Exchange(Protocol):
 
     async def get_order(self, order_id: str) -> Order:
         """The order's current state; `settled` may be False until it settles."""
+        ...
+
+    async def list_orders(self, start: datetime, end: datetime) -> list[Order]:
+        """Every order created or filled in [start, end] that is, or may become, a trade (an
+        order that ended with nothing filled is left out), each once, for the reconciler to
+        match by client order ID."""
         ...
 
     async def wallet(self) -> Wallet:

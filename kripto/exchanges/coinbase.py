@@ -33,7 +33,8 @@ reply's body shows only as a short excerpt (an HTML error page as its title).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -75,6 +76,10 @@ def _parse_time(text: str) -> datetime:
         zone = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
@@ -251,6 +256,49 @@ class CoinbaseExchange:
             if not page.get("has_next") or not cursor:
                 break
         return None
+
+    async def list_orders(self, start: datetime, end: datetime) -> list[Order]:
+        """List Orders (`GET /orders/historical/batch` with `start_date` and `end_date`) for the
+        period, and List Fills (`GET /orders/historical/fills` with `start_sequence_timestamp`
+        and `end_sequence_timestamp`): an order created before the period and filled in it is
+        read by its ID. Both are paged by `cursor`. Orders that ended with nothing filled are
+        left out: they are no trade."""
+        window = {"start_date": _rfc3339(start), "end_date": _rfc3339(end), "limit": 100}
+        found: dict[str, Order] = {}
+        async for data in self._pages("/orders/historical/batch", "orders", window):
+            try:
+                order = self._parse_order(data, "an order in the list")
+            except OrderRejected:
+                continue
+            found[order.id] = order
+        fills = {
+            "start_sequence_timestamp": _rfc3339(start),
+            "end_sequence_timestamp": _rfc3339(end),
+            "limit": 100,
+        }
+        async for fill in self._pages("/orders/historical/fills", "fills", fills):
+            order_id = str(fill.get("order_id") or "")
+            if order_id and order_id not in found:
+                try:
+                    found[order_id] = await self.get_order(order_id)
+                except OrderRejected:
+                    continue
+        return sorted(found.values(), key=lambda o: (o.created_at, o.client_order_id))
+
+    async def _pages(
+        self, path: str, items: str, params: dict[str, Any], pages: int = 1000
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a cursor-paged list (List Fills gives a cursor and no has_next)."""
+        cursor = ""
+        for _ in range(pages):
+            query = dict(params) | ({"cursor": cursor} if cursor else {})
+            page = await self._request("GET", path, f"listing {items}", params=query)
+            for item in page.get(items) or []:
+                if isinstance(item, dict):
+                    yield item
+            cursor = str(page.get("cursor") or "")
+            if not cursor or page.get("has_next") is False:
+                return
 
     async def get_order(self, order_id: str) -> Order:
         """The order's current state. It is only asked for by an ID Coinbase gave us (the POST

@@ -9,6 +9,7 @@ concurrent calls under one key, place one order and move the balances once.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +100,15 @@ class PaperExchange:
         if row is None:
             raise InvalidInput(f"the paper exchange has no order {order_id}")
         return _order(row)
+
+    async def list_orders(self, start: datetime, end: datetime) -> list[Order]:
+        rows = await self.db.pool.fetch(
+            f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE created_at BETWEEN $1 AND $2"
+            " ORDER BY created_at, client_order_id",
+            start,
+            end,
+        )
+        return [_order(r) for r in rows]
 
     async def place_market_order(
         self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal

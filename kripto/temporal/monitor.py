@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from kripto.db import Database
-from kripto.db.monitoring import newest_rate_time, ping, unsettled_trades
+from kripto.db.monitoring import newest_rate_time, open_differences, ping, unsettled_trades
 from kripto.metrics import Metrics
 from kripto.temporal.kill_switch import KillSwitch
 
@@ -59,6 +59,7 @@ class Monitor:
         self.metrics.unsettled_trades(unsettled.count, max(oldest, 0.0))
         for product in self.products:
             self.metrics.kill_switch(product, await self.kill_switch.engaged_since(product))
+        self.metrics.reconcile_differences(await open_differences(self.db))
 
     async def run(self, stop: asyncio.Event, every: timedelta = SAMPLE_EVERY) -> None:
         """Sample until `stop` is set. A failed sample (Postgres down) is one warning line; the

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
@@ -21,15 +21,34 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
+    WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from kripto.models import RateTickInput
+from kripto.models import RateTickInput, ReconcileRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
-from workflows.ids import schedule_id, tick_workflow_id
+from workflows.ids import (
+    RECONCILE_SCHEDULE_ID,
+    RECONCILE_WORKFLOW_ID,
+    reconcile_at_start_id,
+    schedule_id,
+    tick_workflow_id,
+)
 from workflows.rate_tick import RateTickWorkflow
+from workflows.reconcile import ReconcileWorkflow
+
+__all__ = [
+    "RECONCILE_SCHEDULE_ID",
+    "ensure_all_schedules",
+    "ensure_reconcile_schedule",
+    "ensure_schedule",
+    "ensure_schedules",
+    "reconcile_at_start_id",
+    "set_paused",
+    "start_reconcile",
+]
 
 SPEC_MEMO = "kriptoSpec"
 Outcome = Literal["created", "updated", "unchanged"]
@@ -101,7 +120,10 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
 
 async def ensure_schedule(client: Client, settings: Settings, product_id: str) -> Outcome:
     schedule, fingerprint = desired_schedule(settings, product_id)
-    sid = schedule_id(product_id)
+    return await _ensure(client, schedule_id(product_id), schedule, fingerprint)
+
+
+async def _ensure(client: Client, sid: str, schedule: Schedule, fingerprint: str) -> Outcome:
     try:
         await client.create_schedule(sid, schedule)
         return "created"
@@ -120,6 +142,53 @@ async def ensure_schedule(client: Client, settings: Settings, product_id: str) -
     return "updated"
 
 
+def desired_reconcile_schedule(settings: Settings) -> tuple[Schedule, str]:
+    """Every KRIPTO_RECONCILE_EVERY. A run still going when the next is due makes that one
+    skip (SKIP): two reconciliations at once would compare the same books twice."""
+    every = settings.reconcile_every
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            ["reconcile", every.total_seconds(), settings.task_queue, "SKIP", CATCHUP_SECONDS]
+        ).encode()
+    ).hexdigest()[:16]
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileRequest(),
+            id=RECONCILE_WORKFLOW_ID,
+            task_queue=settings.task_queue,
+            memo={SPEC_MEMO: fingerprint},
+            static_summary=f"compare the exchange with the books every {every.total_seconds():g}s",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)
+        ),
+    )
+    return schedule, fingerprint
+
+
+async def ensure_reconcile_schedule(client: Client, settings: Settings) -> Outcome:
+    """The reconciler's schedule, `kripto-reconcile`: created, updated or left alone."""
+    schedule, fingerprint = desired_reconcile_schedule(settings)
+    return await _ensure(client, RECONCILE_SCHEDULE_ID, schedule, fingerprint)
+
+
+async def start_reconcile(
+    client: Client, settings: Settings, workflow_id: str, request: ReconcileRequest | None = None
+) -> WorkflowHandle[ReconcileWorkflow, Any]:
+    """One reconciliation under `workflow_id`; an ID already used raises
+    WorkflowAlreadyStartedError (REJECT_DUPLICATE), so a start-up run happens once."""
+    return await client.start_workflow(
+        ReconcileWorkflow.run,
+        request or ReconcileRequest(),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary="compare the exchange with the books",
+    )
+
+
 async def ensure_schedules(
     client: Client, settings: Settings, parallel: int = PARALLEL
 ) -> dict[str, Outcome]:
@@ -134,6 +203,17 @@ async def ensure_schedules(
 
     outcomes = await asyncio.gather(*(one(p) for p in settings.products))
     return dict(zip(settings.products, outcomes, strict=True))
+
+
+async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
+    """Every product's rate schedule and the reconciler's, by schedule ID (`kripto schedule
+    create`, starter.py)."""
+    outcomes = {
+        schedule_id(product): outcome
+        for product, outcome in (await ensure_schedules(client, settings)).items()
+    }
+    outcomes[RECONCILE_SCHEDULE_ID] = await ensure_reconcile_schedule(client, settings)
+    return outcomes
 
 
 async def set_paused(client: Client, settings: Settings, paused: bool, note: str) -> list[str]:

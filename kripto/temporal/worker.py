@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -22,11 +23,13 @@ from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities, DecisionPolicy
 from activities.notify import NotifyActivities
 from activities.rates import RateActivities
+from activities.reconcile import ReconcileActivities, ReconcilePolicy
 from activities.trading import TradeActivities, TradeLimits
 from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.db import Database, connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
+from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import KriptoError
 from kripto.exchanges.base import Exchange
@@ -49,11 +52,13 @@ from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
 from kripto.temporal.phone import ensure_phone
+from kripto.temporal.schedules import reconcile_at_start_id, start_reconcile
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
 from workflows.notify import DailySummaryWorkflow, NotifyWorkflow
 from workflows.rate_tick import RateTickWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.store_rate import StoreRateWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow
 from workflows.trade import TradeWorkflow
@@ -71,6 +76,7 @@ WORKFLOWS: Sequence[type] = (
     NotifyWorkflow,
     DailySummaryWorkflow,
     TelegramBotWorkflow,
+    ReconcileWorkflow,
 )
 
 
@@ -217,6 +223,14 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         services.metrics,
     )
+    reconcile = ReconcileActivities(
+        services.exchange,
+        ReconcileRepository(services.db),
+        trades,
+        services.receipts,
+        ReconcilePolicy(lookback=settings.reconcile_lookback, grace=settings.reconcile_grace),
+        services.metrics,
+    )
     candles = services.candles or candles_from_settings(settings)
     services.candles = candles
     backfill = BackfillActivities(candles, rate_repository)
@@ -237,6 +251,8 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         notify.send_daily_summary,
         notify.poll_updates,
         notify.handle_update,
+        reconcile.reconcile,
+        reconcile.send_found_receipt,
     ]
 
 
@@ -383,6 +399,7 @@ async def run_worker(
                 announce(await settle_routing(client, settings, take_over))
                 for line in await ensure_phone(client, settings):
                     announce(line)
+                await reconcile_at_start(client, settings)
                 await stop.wait()
             finally:
                 sampling.cancel()
@@ -394,6 +411,18 @@ async def run_worker(
             )
             began = time.monotonic()
     log.info("worker stopped after %.1fs", time.monotonic() - began)
+
+
+async def reconcile_at_start(client: Client, settings: Settings) -> None:
+    """Compare the exchange with the books once as the worker starts. The ID is the minute's,
+    so workers starting together (a deploy, a compose up) run one reconciliation. A start that
+    fails is a warning, not a worker that will not start: the schedule runs it soon anyway."""
+    try:
+        await start_reconcile(client, settings, reconcile_at_start_id(datetime.now(UTC)))
+    except WorkflowAlreadyStartedError:
+        pass
+    except RPCError as exc:
+        log.warning("cannot start the start-up reconciliation: %s", exc)
 
 
 def _seconds(duration: timedelta) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -464,3 +465,30 @@ async def test_a_second_market_trades_its_own_coin_and_the_wallet_shows_it(
         )
     finally:
         await exchange.close()
+
+
+async def test_lists_the_periods_orders_and_fills_page_by_page(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    """List Orders by start_date/end_date and List Fills by sequence timestamps, each followed
+    by its cursor (one item a page here); an order the fills name that the list did not show
+    is read by its ID, and one that ended with nothing filled is no trade."""
+    server = fake_coinbase.server
+    server.page_size = 1
+    for key in ("old", "in-1", "in-2", "late-fill"):
+        server.create_order_directly(key, "10.00")
+    server.create_order_directly("unfilled", "10.00", no_fill=True)
+    now = datetime.now(UTC)
+    old = server.orders[server.by_client_id["old"]]
+    old.created = now - timedelta(days=3)  # made and filled before the period
+    late = server.orders[server.by_client_id["late-fill"]]
+    late.created, late.filled_at = now - timedelta(days=3), now  # made before, filled in it
+
+    orders = await coinbase.list_orders(now - timedelta(days=1), now + timedelta(seconds=5))
+
+    assert sorted(o.client_order_id for o in orders) == ["in-1", "in-2", "late-fill"]
+    assert all(o.settled and o.executed_value == Decimal("9.9502205952") for o in orders)
+    listed = [r for r in server.requests if r.endswith("/orders/historical/batch")]
+    fills = [r for r in server.requests if r.endswith("/orders/historical/fills")]
+    assert (len(listed), len(fills)) == (3, 3)  # 3 orders in the period, 3 fills, 1 a page
+    assert server.requests.count(f"GET /api/v3/brokerage/orders/historical/{late.order_id}") == 1

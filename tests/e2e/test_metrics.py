@@ -24,7 +24,7 @@ from kripto.db import Database
 from kripto.health import health_server
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
-from kripto.models import RateTickInput, Side, TradeRequest
+from kripto.models import RateTickInput, ReconcileRequest, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.kill_switch import KillSwitch, pause_note
@@ -35,6 +35,7 @@ from tests.failures import root_cause
 from tests.fakes.spot_server import Reply, SpotServer
 from workflows.ids import schedule_id
 from workflows.rate_tick import RateTickWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow
 
 
@@ -229,6 +230,27 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     assert any("receipt sent" in ln and key in ln for ln in logs.splitlines())
     assert any("tick BTC-GBP" in ln and "(simulated): hold: " in ln for ln in logs.splitlines()), (
         logs
+    )
+
+    # The worker reconciled as it started; a row the exchange then loses is a difference that
+    # every worker's gauge shows (read from Postgres) until a run no longer sees it.
+    assert value(samples, "kripto_reconcile_found_orders_total") == 0
+    await db.pool.execute("DELETE FROM paper_orders WHERE client_order_id = $1", key)
+    report = await client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(),
+        id=f"reconcile-{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+    )
+    assert [(d.kind, d.subject) for d in report.differences] == [("unknown_to_exchange", key)]
+    samples = await scrape_until(settings, "kripto_reconcile_last_run_timestamp_seconds")
+    assert value(samples, "kripto_reconcile_differences", kind="unknown_to_exchange") == 1
+    for kind in ("missing_from_books", "mismatch", "balance"):
+        assert value(samples, "kripto_reconcile_differences", kind=kind) == 0
+    last_run = value(samples, "kripto_reconcile_last_run_timestamp_seconds")
+    assert last_run is not None and last_run >= report.until.timestamp()
+    assert f"books differ: unknown_to_exchange {key}: the books have a settled buy" in (
+        log_output.getvalue()
     )
 
 

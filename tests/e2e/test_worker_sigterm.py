@@ -159,6 +159,13 @@ async def test_sigterm_lets_a_slow_order_finish_within_the_grace(
     assert (runs["place_order"].identity, runs["place_order"].attempt) == (first.identity, 1)
     assert runs["write_trade"].identity == second.identity
     assert runs["send_receipt"].identity == second.identity
+    # Each worker compared the exchange with the books as it started (one run per minute).
+    query = f"WorkflowType = 'ReconcileWorkflow' AND TaskQueue = '{task_queue}'"
+    async with asyncio.timeout(10):
+        while not (started := [w.id async for w in dev_server_env.client.list_workflows(query)]):
+            await asyncio.sleep(0.1)
+    assert 1 <= len(started) <= 2
+    assert all(i.startswith("reconcile-at-start-") for i in started), started
 
 
 @pytest.mark.parametrize("step", ["place_order", "await_settlement"])

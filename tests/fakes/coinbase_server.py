@@ -9,7 +9,10 @@ parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults in
   insufficient funds with the real API's 200 + `success: false` body.
 - `GET /orders/historical/{id}` shows an order as unsettled (status OPEN, nothing filled yet)
   until it has been looked up `settle_after` times, so a client must poll.
-- `GET /orders/historical/batch` (filters `product_ids`, paged by `cursor`, newest first),
+- `GET /orders/historical/batch` (filters `product_ids`, `start_date` and `end_date`, paged by
+  `cursor`, newest first), `GET /orders/historical/fills` (one fill per filled order; filters
+  `order_ids`, `product_ids`, `start_sequence_timestamp` and `end_sequence_timestamp`; a
+  cursor and no has_next),
   `GET /accounts` (paged by cursor), `GET /products/{id}`, `GET /transaction_summary`.
 
 Faults are queued and each is used by the next matching API request:
@@ -32,9 +35,9 @@ Faults are queued and each is used by the next matching API request:
                                        filled_size 0, cancel_message "IOC order could not be
                                        filled", as an IOC order that found no liquidity does
 Each may carry "method" and "path" (a prefix of the path after the API prefix, e.g. "/orders")
-to hit only matching requests. In "path", "{id}" stands for one path segment other than "batch",
-so {"kind": "404", "method": "GET", "path": "/orders/historical/{id}"} hits the next Get Order
-and not the List Orders look-up before it.
+to hit only matching requests. In "path", "{id}" stands for one path segment other than "batch"
+or "fills", so {"kind": "404", "method": "GET", "path": "/orders/historical/{id}"} hits the next
+Get Order and not the List Orders look-up before it.
 
 Control endpoints (no auth): `POST /_fault` with a JSON list of faults (or {"faults": [...]}),
 `GET /_state` (order count, orders, balances, price), `POST /_config` with any of `price`,
@@ -148,7 +151,9 @@ class Fault:
             return True
         if "{id}" not in self.path:
             return path.startswith(self.path)
-        pattern = re.escape(self.path).replace(re.escape("{id}"), r"(?!batch(?:/|$))[^/]+")
+        pattern = re.escape(self.path).replace(
+            re.escape("{id}"), r"(?!(?:batch|fills)(?:/|$))[^/]+"
+        )
         return re.match(pattern, path) is not None
 
 
@@ -166,9 +171,36 @@ class FakeOrder:
     created: datetime
     lookups: int = 0
     unfilled: bool = False  # an IOC order that found no liquidity: CANCELLED, nothing filled
+    #: When its fill happened, if not at its creation (an order filled long after it was made).
+    filled_at: datetime | None = None
+
+    @property
+    def fill_time(self) -> datetime:
+        return self.filled_at or self.created
 
     def settled(self, settle_after: int) -> bool:
         return self.unfilled or self.lookups >= settle_after
+
+    def fill_json(self) -> dict[str, Any]:
+        """The order's one fill, as List Fills shows it."""
+        at = self.fill_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {
+            "entry_id": f"entry-{self.order_id}",
+            "trade_id": f"trade-{self.order_id}",
+            "order_id": self.order_id,
+            "trade_time": at,
+            "trade_type": "FILL",
+            "price": str(self.price),
+            "size": str(self.filled_size),
+            "commission": str(self.total_fees),
+            "product_id": self.product_id,
+            "sequence_timestamp": at,
+            "liquidity_indicator": "TAKER",
+            "size_in_quote": "quote_size" in self.configuration,
+            "user_id": "fake-user",
+            "side": self.side.value.upper(),
+            "retail_portfolio_id": "",
+        }
 
     def to_json(self, settle_after: int) -> dict[str, Any]:
         settled = self.settled(settle_after)
@@ -206,6 +238,17 @@ class FakeOrder:
             "cancel_message": "IOC order could not be filled" if self.unfilled else "",
             "order_placement_source": "RETAIL_ADVANCED",
         }
+
+
+def _time_param(query: dict[str, list[str]], name: str) -> datetime | None:
+    """An RFC 3339 time from the query (start_date, end_sequence_timestamp, …), if given."""
+    values = query.get(name)
+    if not values or not values[0]:
+        return None
+    try:
+        return datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+    except ValueError:
+        raise Reply(400, {"error": "INVALID_ARGUMENT", "message": f"bad {name}"}) from None
 
 
 @dataclass
@@ -474,15 +517,60 @@ class FakeCoinbaseServer:
         if "client_order_id" in query:  # the real list endpoint has no such filter
             raise Reply(400, {"error": "INVALID_ARGUMENT", "message": "unknown client_order_id"})
         products = set(query.get("product_ids", []))
+        start, end = _time_param(query, "start_date"), _time_param(query, "end_date")
         with self.lock:
             orders = sorted(self.orders.values(), key=lambda o: o.created, reverse=True)
             chosen = [
                 o.to_json(self.settle_after)
                 for o in orders
-                if not products or o.product_id in products
+                if (not products or o.product_id in products)
+                and (start is None or o.created >= start)
+                and (end is None or o.created <= end)
             ]
         page, cursor, more = self._page(chosen, query)
         return {"orders": page, "sequence": "0", "has_next": more, "cursor": cursor}
+
+    def _list_fills(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """One fill per filled order (at its creation, or `filled_at`), newest first; like the
+        real List Fills,
+        the reply has a cursor and no has_next."""
+        order_ids = set(query.get("order_ids", []))
+        products = set(query.get("product_ids", []))
+        start = _time_param(query, "start_sequence_timestamp")
+        end = _time_param(query, "end_sequence_timestamp")
+        with self.lock:
+            orders = sorted(self.orders.values(), key=lambda o: o.created, reverse=True)
+            chosen = [
+                o.fill_json()
+                for o in orders
+                if not o.unfilled
+                and (not order_ids or o.order_id in order_ids)
+                and (not products or o.product_id in products)
+                and (start is None or o.fill_time >= start)
+                and (end is None or o.fill_time <= end)
+            ]
+        page, cursor, _ = self._page(chosen, query)
+        return {"fills": page, "cursor": cursor}
+
+    def create_order_directly(
+        self,
+        client_order_id: str,
+        quote_size: str,
+        side: str = "BUY",
+        product_id: str = "BTC-GBP",
+        no_fill: bool = False,
+    ) -> dict[str, Any]:
+        """An order placed behind Kripto's back (in Coinbase's own app, say): as POST /orders
+        (`no_fill`: as with the no_fill fault)."""
+        return self._create_order(
+            {
+                "client_order_id": client_order_id,
+                "product_id": product_id,
+                "side": side,
+                "order_configuration": {"market_market_ioc": {"quote_size": quote_size}},
+            },
+            no_fill=no_fill,
+        )
 
     def _accounts(self, query: dict[str, list[str]]) -> dict[str, Any]:
         with self.lock:
@@ -536,6 +624,8 @@ class FakeCoinbaseServer:
             return self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
         if method == "GET" and rel == "/orders/historical/batch":
             return self._list_orders(query)
+        if method == "GET" and rel == "/orders/historical/fills":
+            return self._list_fills(query)
         if method == "GET" and rel.startswith("/orders/historical/"):
             return self._get_order(rel.removeprefix("/orders/historical/"))
         if method == "GET" and rel == "/accounts":

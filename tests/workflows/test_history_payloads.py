@@ -20,9 +20,17 @@ from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
 from activities.notify import NotifyActivities, SummaryDay
 from activities.rates import RateActivities
+from activities.reconcile import ReconcileActivities
 from activities.trading import TradeActivities
 from kripto.inputs import parse_input, parse_trade_request
-from kripto.models import BackfillInput, DecideInput, RateTickInput, StoreRateInput, WalletRequest
+from kripto.models import (
+    BackfillInput,
+    DecideInput,
+    RateTickInput,
+    ReconcileRequest,
+    StoreRateInput,
+    WalletRequest,
+)
 from kripto.notify.commands import BotPoll
 from kripto.notify.events import Notify
 from kripto.temporal.worker import WORKFLOWS
@@ -41,6 +49,7 @@ WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "NotifyWorkflow": lambda args: parse_input(Notify, args),
     "DailySummaryWorkflow": lambda args: parse_input(SummaryDay, args),
     "TelegramBotWorkflow": lambda args: parse_input(BotPoll, args),
+    "ReconcileWorkflow": lambda args: parse_input(ReconcileRequest, args),
 }
 WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in WORKFLOWS}  # type: ignore[attr-defined]
 
@@ -54,6 +63,7 @@ def activity_types() -> dict[str, tuple[type, type]]:
         TradeActivities,
         BackfillActivities,
         NotifyActivities,
+        ReconcileActivities,
     ):
         for name, fn in vars(cls).items():
             if hasattr(fn, "__temporal_activity_definition"):

@@ -1,0 +1,129 @@
+"""`kripto reconcile`: compare the exchange with the books now (ReconcileWorkflow), and print
+"books match" or each difference. Exits 1 when there are differences, so a script or a cron
+job can tell."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from temporalio.client import WorkflowFailureError
+
+from kripto.cli.common import DataDir, console, fail, print_json, run, settings_for
+from kripto.models import ReconcileReport, ReconcileRequest
+from kripto.settings import Settings
+from kripto.temporal.client import connect_client
+from kripto.temporal.failures import root_cause
+from workflows.reconcile import ReconcileWorkflow
+
+#: The exit code when the books and the exchange differ.
+DIFFERENCES_EXIT = 1
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)
+
+
+def reconcile(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="From this date or time (UTC), e.g. 2026-12-01 or 2026-12-01T09:30"
+            " [default: KRIPTO_RECONCILE_LOOKBACK ago].",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Compare the exchange's orders, fills and balances with the books; exit 1 if they differ."""
+    start = parse_since(since) if since is not None else None
+    report = run(run_reconcile(settings_for(data_dir), start))
+    if as_json:
+        print_json(report.to_json_dict() | {"booksMatch": report.books_match})
+    else:
+        show_report(report)
+    if not report.books_match:
+        raise typer.Exit(DIFFERENCES_EXIT)
+
+
+def parse_since(text: str) -> datetime:
+    """A date (midnight UTC) or an ISO time (UTC unless it names a zone)."""
+    try:
+        if len(text.strip()) == 10:
+            day = date.fromisoformat(text.strip())
+            at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"--since {text!r} must be a date or time such as 2026-12-01 or 2026-12-01T09:30"
+        ) from None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    if at > datetime.now(UTC):
+        raise fail(f"--since {text!r} must not be in the future")
+    return at.astimezone(UTC)
+
+
+async def run_reconcile(settings: Settings, since: datetime | None) -> ReconcileReport:
+    client = await connect_client(settings)
+    try:
+        return await client.execute_workflow(
+            ReconcileWorkflow.run,
+            ReconcileRequest(since=since),
+            id=f"reconcile-cli-{uuid.uuid4()}",
+            task_queue=settings.task_queue,
+            static_summary="compare the exchange with the books (kripto reconcile)",
+        )
+    except WorkflowFailureError as exc:
+        raise fail(f"the reconciliation failed: {root_cause(exc)}") from None
+
+
+def show_report(report: ReconcileReport) -> None:
+    period = f"{report.since:%Y-%m-%d %H:%M:%S} to {report.until:%Y-%m-%d %H:%M:%S} UTC"
+    console.print(
+        f"Reconciled {report.exchange} from {period}: {report.orders_on_exchange} order(s) on"
+        f" the exchange, {report.trades_on_books} trade(s) on the books",
+        highlight=False,
+    )
+    if report.books_match:
+        console.print("[bold green]books match[/bold green]")
+    else:
+        table = Table(title=f"{len(report.differences)} difference(s)", title_justify="left")
+        table.add_column("kind", no_wrap=True)
+        table.add_column("key or currency", overflow="fold")
+        table.add_column("books", justify="right")
+        table.add_column("exchange", justify="right")
+        table.add_column("what", overflow="fold")
+        for d in report.differences:
+            table.add_row(
+                d.kind.replace("_", " "),
+                d.subject,
+                "" if d.books is None else str(d.books),
+                "" if d.exchange is None else str(d.exchange),
+                d.detail,
+            )
+        console.print(table)
+    balances = Table(title="Balances", title_justify="left")
+    balances.add_column("currency")
+    balances.add_column("books expect", justify="right")
+    balances.add_column("exchange has", justify="right")
+    balances.add_column("note")
+    for b in report.balances:
+        expected = "" if b.books is None else str(b.books)
+        balances.add_row(b.currency, expected, str(b.exchange), b.note)
+    console.print(balances)
+    if report.recorded or report.receipts_sent:
+        console.print(
+            f"recorded {len(report.recorded)} order(s) found on the exchange; sent"
+            f" {report.receipts_sent} receipt(s)",
+            highlight=False,
+        )
+    if report.in_flight:
+        console.print(
+            f"{len(report.in_flight)} trade(s) still on their way, left to their workflows",
+            highlight=False,
+        )

@@ -1,0 +1,156 @@
+"""The reconciler's reads and writes: the books (`trades` and `trade_keys`) for a period, the
+orders it records, the differences it flags, and the balance baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from kripto.db.pool import Database
+from kripto.models import Order, Side
+from kripto.reconcile import Baseline, BookEntry, Difference
+
+
+def _entry(row: Any) -> BookEntry:
+    return BookEntry(
+        trade_id=row["trade_id"],
+        side=Side(row["side"]),
+        product_id=row["product_id"],
+        at=row["at"],
+        has_row=row["has_row"],
+        settled=bool(row["settled"]),
+        filled_size=row["filled_size"] if row["filled_size"] is not None else Decimal(0),
+        executed_value=row["executed_value"] if row["executed_value"] is not None else Decimal(0),
+        fill_fees=row["fill_fees"] if row["fill_fees"] is not None else Decimal(0),
+        found_by_reconciler=row["found_by"] == "reconciler",
+    )
+
+
+class ReconcileRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def books(self, since: datetime, until: datetime, keys: Sequence[str]) -> list[BookEntry]:
+        """Every trade row created in the period, every key claimed in it with no row yet, and
+        whatever the books hold under `keys` (the exchange's orders) whenever it was made."""
+        rows = await self.db.pool.fetch(
+            "SELECT t.trade_id, t.side, t.product_id, t.created_at AS at, true AS has_row,"
+            " t.settled, t.filled_size, t.executed_value, t.fill_fees, t.found_by FROM trades t"
+            " WHERE t.created_at BETWEEN $1 AND $2 OR t.trade_id = ANY($3::text[])"
+            " UNION ALL"
+            " SELECT k.trade_id, k.side, k.product_id, k.claimed_at AS at, false AS has_row,"
+            " false, NULL, NULL, NULL, NULL FROM trade_keys k"
+            " WHERE (k.claimed_at BETWEEN $1 AND $2 OR k.trade_id = ANY($3::text[]))"
+            " AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = k.trade_id)",
+            since,
+            until,
+            list(keys),
+        )
+        return [_entry(r) for r in rows]
+
+    async def balance_trades(self, t: datetime) -> list[BookEntry]:
+        """For the expected balances: every trade row created after `t`, and every unsettled
+        one (a balance in motion), however old."""
+        rows = await self.db.pool.fetch(
+            "SELECT trade_id, side, product_id, created_at AS at, true AS has_row, settled,"
+            " filled_size, executed_value, fill_fees, found_by FROM trades"
+            " WHERE created_at > $1 OR NOT settled",
+            t,
+        )
+        return [_entry(r) for r in rows]
+
+    async def record_found(self, order: Order) -> bool:
+        """Put an order the exchange has and the books had not on the books, marked as found by
+        the reconciler; True when this inserted the row. A row it recorded unsettled is
+        completed once the order settles; any other row under the key is left as it is."""
+        inserted = await self.db.pool.fetchval(
+            "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
+            " funds, filled_size, executed_value, fill_fees, settled, created_at, found_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'reconciler')"
+            " ON CONFLICT (trade_id) DO UPDATE SET funds = EXCLUDED.funds,"
+            " filled_size = EXCLUDED.filled_size, executed_value = EXCLUDED.executed_value,"
+            " fill_fees = EXCLUDED.fill_fees, settled = EXCLUDED.settled, recorded_at = now()"
+            " WHERE trades.found_by = 'reconciler' AND NOT trades.settled AND EXCLUDED.settled"
+            " RETURNING xmax = 0",
+            order.client_order_id or order.id,
+            order.id,
+            order.client_order_id or order.id,
+            order.side.value,
+            order.product_id,
+            order.funds,
+            order.filled_size,
+            order.executed_value,
+            order.fill_fees,
+            order.settled,
+            order.created_at,
+        )
+        return bool(inserted)
+
+    async def found_without_receipt(self) -> list[str]:
+        """Keys of settled trades the reconciler recorded whose receipt has not been sent."""
+        rows = await self.db.pool.fetch(
+            "SELECT t.trade_id FROM trades t WHERE t.found_by = 'reconciler' AND t.settled"
+            " AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.trade_id = t.trade_id"
+            " AND r.status = 'sent') ORDER BY t.created_at, t.trade_id"
+        )
+        return [str(r["trade_id"]) for r in rows]
+
+    async def save_differences(
+        self, differences: Iterable[Difference], at: datetime, since: datetime
+    ) -> None:
+        """Flag what this run found; a flagged difference no longer seen is marked resolved (a
+        balance always; a trade's only if this run's period covered it). A missing order is
+        resolved by this very run, which recorded it."""
+        found = list(differences)
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            for d in found:
+                await conn.execute(
+                    "INSERT INTO reconcile_differences"
+                    " (kind, subject, detail, books, exchange, first_seen_at, last_seen_at,"
+                    " resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $6,"
+                    " CASE WHEN $1 = 'missing_from_books' THEN $6::timestamptz END)"
+                    " ON CONFLICT (kind, subject) DO UPDATE SET detail = EXCLUDED.detail,"
+                    " books = EXCLUDED.books, exchange = EXCLUDED.exchange,"
+                    " last_seen_at = EXCLUDED.last_seen_at, resolved_at = EXCLUDED.resolved_at,"
+                    " first_seen_at = CASE WHEN reconcile_differences.resolved_at IS NULL"
+                    " THEN reconcile_differences.first_seen_at ELSE EXCLUDED.first_seen_at END",
+                    d.kind.value,
+                    d.subject,
+                    d.detail,
+                    d.books,
+                    d.exchange,
+                    at,
+                )
+            await conn.execute(
+                "UPDATE reconcile_differences d SET resolved_at = $1"
+                " WHERE d.resolved_at IS NULL AND d.last_seen_at < $1 AND (d.kind = 'balance'"
+                " OR NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = d.subject"
+                " AND t.created_at < $2))",
+                at,
+                since,
+            )
+
+    async def open_differences(self) -> list[tuple[str, str]]:
+        rows = await self.db.pool.fetch(
+            "SELECT kind, subject FROM reconcile_differences WHERE resolved_at IS NULL"
+            " ORDER BY kind, subject"
+        )
+        return [(r["kind"], r["subject"]) for r in rows]
+
+    async def baselines(self) -> dict[str, Baseline]:
+        rows = await self.db.pool.fetch("SELECT currency, balance, taken_at FROM balance_baselines")
+        return {r["currency"]: Baseline(r["balance"], r["taken_at"]) for r in rows}
+
+    async def take_baselines(self, balances: dict[str, Decimal], at: datetime) -> None:
+        """The wallet as it is now, for currencies that have no baseline yet."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            for currency, balance in balances.items():
+                await conn.execute(
+                    "INSERT INTO balance_baselines (currency, balance, taken_at)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (currency) DO NOTHING",
+                    currency,
+                    balance,
+                    at,
+                )
