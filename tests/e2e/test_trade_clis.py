@@ -135,7 +135,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
 
     code, out, err = await cli([*kripto, "trade", "buy", "10.001"], worker_env, tmp_path)
     assert code == 2
-    assert "amount: must be plain decimal text with at most 2 decimal places" in err
+    assert "amount: must have at most 2 decimal places (pennies); got '10.001'" in err
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
 

@@ -85,10 +85,7 @@ def test_data_dir_chooses_the_dev_env(tmp_path: Path) -> None:
 def test_a_negative_amount_gets_the_amount_rule_not_an_option_error(tmp_path: Path) -> None:
     result = kripto("trade", "buy", "-10.00", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: amount: must be plain decimal text with at most 2 decimal places, such as"
-        " \"10.00\"; got '-10.00'"
-    )
+    assert result.stderr.strip() == "error: amount: must be greater than 0; got '-10.00'"
 
 
 def test_config_marks_the_unused_schedule_setting_and_joins_lists() -> None:
