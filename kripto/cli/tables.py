@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Table
 
 from kripto.decisions import Decision
+from kripto.mail.receipt import receipt_lines
 from kripto.models import Order, Rate, Wallet
 from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
@@ -151,3 +152,22 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
         row.append(d.reason.removeprefix(f"{d.action}: "))
         table.add_row(*row)
     return table
+
+
+def trade_summary_lines(key: str, order: Order) -> list[str]:
+    """A trade as a person reads it: what it paid or received to the penny (the fee included),
+    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID. `--json` keeps every digit."""
+    lines = receipt_lines(key, order)
+    state = "settled" if order.settled else "not settled yet"
+    moved = "paid" if order.side.value == "buy" else "received"
+    rows = [
+        (moved, lines.gbp_change.lstrip("+-")),
+        ("size", lines.btc_change.lstrip("+-")),
+        ("fill price", lines.rate),
+        ("fee", lines.fees),
+        ("key", key),
+        ("order", order.id),
+    ]
+    return [f"{lines.side} {lines.product_id}: {state}"] + [
+        f"  {label:<10}  {value}" for label, value in rows
+    ]

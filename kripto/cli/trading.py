@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -22,7 +20,7 @@ from kripto.cli.common import (
     run,
     settings_for,
 )
-from kripto.cli.tables import orders_table, wallet_table
+from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
@@ -75,7 +73,8 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    show_order(order, title=f"Trade {trade_id}")
+    for line in trade_summary_lines(trade_id, order):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
@@ -172,14 +171,6 @@ def trades(
 async def recent_trades(settings: Settings, limit: int) -> list[Order]:
     async with open_database(settings) as db:
         return await TradeRepository(db).recent(limit)
-
-
-def show_order(order: Order, title: str) -> None:
-    """One order, a field a line, so every digit fits on a narrow terminal."""
-    table = Table("field", "value", title=title)
-    for name, value in order.to_json_dict().items():
-        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
-    console.print(table)
 
 
 def show_orders(orders: list[Order], title: str) -> None:
