@@ -156,7 +156,8 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
 
 def trade_summary_lines(key: str, order: Order) -> list[str]:
     """A trade as a person reads it: what it paid or received to the penny (the fee included),
-    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID. `--json` keeps every digit."""
+    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID.
+    `--json` keeps every digit."""
     lines = receipt_lines(key, order)
     state = "settled" if order.settled else "not settled yet"
     moved = "paid" if order.side.value == "buy" else "received"

@@ -52,7 +52,7 @@ def trade(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Place a market order exactly once under KEY, wait for it to settle, and print it."""
+    """Place a market order once under its key (--key, or a new one); print it once settled."""
     trade_id = key or str(uuid.uuid4())
     try:
         request = parse_trade_request(
