@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-import click
 import typer
 from typer.core import TyperOption
 
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 
-def _flag_type(self: TyperOption, ctx: click.Context) -> str | None:
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
     """A plain flag (`--json`) takes no value, so its help shows none (typer showed `<bool>`)."""
     return None if self.is_flag else _option_type(self, ctx)
 
