@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kripto.cli.common import DataDir, console, fail, open_database, run, settings_for
+from kripto.cli.common import DataDir, connect, console, fail, open_database, run, settings_for
 from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
 from kripto.settings import Settings
 
@@ -58,10 +58,9 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kripto.temporal.backfill import backfill_span, start_backfill
-    from kripto.temporal.client import connect_client
 
     start, end = backfill_span(days)
-    client = await connect_client(settings)
+    client = await connect(settings)
     handle = await start_backfill(
         client, settings, BackfillInput(product_id=product, start=start, end=end)
     )

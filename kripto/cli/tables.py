@@ -112,6 +112,20 @@ def rates_table(rates: Sequence[Rate], title: str) -> Table:
     return table
 
 
+def rates_summary(rates: Sequence[Rate], shown: int) -> str:
+    """All of the period in a line (its span, low, high and sources) under a table that
+    shows only the newest `shown` of them."""
+    low = min(rates, key=lambda r: r.rate)
+    high = max(rates, key=lambda r: r.rate)
+    sources = ", ".join(sorted({r.source for r in rates}))
+    return (
+        f"{len(rates):,} rates from {fmt_time(rates[0].date_time)} to"
+        f" {fmt_time(rates[-1].date_time)} UTC; low {fmt_rate(low.rate)} at"
+        f" {fmt_time(low.date_time)}, high {fmt_rate(high.rate)} at {fmt_time(high.date_time)};"
+        f" sources: {sources}. Shown: the newest {shown:,} (--all for every one)"
+    )
+
+
 def decisions_table(decisions: Sequence[Decision]) -> Table:
     """The time and what was done (with its GBP) stay on one line; only the reason wraps, to
     two lines at 80 columns even for the longest (a gap in the rates). The product and strategy

@@ -12,6 +12,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.cli.common import (
     DataDir,
+    connect,
     console,
     errors,
     fail,
@@ -26,7 +27,6 @@ from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
 from kripto.settings import Settings
-from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import amounts_memo, trade_attributes, trade_summary
@@ -79,7 +79,7 @@ def trade(
 
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
-    client = await connect_client(settings)
+    client = await connect(settings)
     trade_id = request.idempotency_key or str(uuid.uuid4())
     if await KillSwitch(client).engaged(request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
@@ -146,7 +146,7 @@ def wallet(
 
 
 async def get_wallet(settings: Settings) -> Wallet:
-    client: Client = await connect_client(settings)
+    client: Client = await connect(settings)
     return await client.execute_workflow(
         WalletWorkflow.run,
         WalletRequest(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -127,7 +128,14 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     # the first tick decides for a reason of the strategy's, not for want of history.
     assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
     assert "Decisions   rsi needs 960 minutes of rates" in banner
-    assert "960 stored: it can decide from the first tick" in banner
+    # Every stored minute is counted, not just the 960 the strategy needs.
+    stored = re.search(r"RSI; ([0-9,]+) stored: it can decide from the first tick", banner)
+    assert stored is not None and int(stored[1].replace(",", "")) >= 10_000, banner
+    # `kripto rates` summarises the week and shows its newest 20 minutes, not 10,080 lines.
+    table = kripto("rates", cwd=workdir)
+    assert table.returncode == 0, table.stderr
+    assert "Shown: the newest 20 (--all for every one)" in " ".join(table.stdout.split())
+    assert len(table.stdout.splitlines()) < 35
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
@@ -175,7 +183,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     children = [p.pid for p in psutil.Process(dev.process.pid).children(recursive=True)]
     postmaster = int((workdir / ".kripto/postgres/postmaster.pid").read_text().split()[0])
     assert children, "the Temporal dev server should be a child process"
-    assert dev.stop(signal.SIGTERM) == 0
+    assert dev.stop(signal.SIGTERM) == 0, dev.output()[-9000:]
     time.sleep(0.5)
     assert [pid for pid in [*children, postmaster] if alive(pid)] == []
 
@@ -234,7 +242,7 @@ def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers
         dev.wait_for("tick BTC-GBP ")
         first_tick = next(line for line in dev.output().splitlines() if "tick BTC-GBP " in line)
         assert "points needed" not in first_tick and "gap" not in first_tick, first_tick
-        assert dev.stop(signal.SIGTERM) == 0
+        assert dev.stop(signal.SIGTERM) == 0, dev.output()[-9000:]
     finally:
         dev.stop(signal.SIGKILL)
         candles.close()
