@@ -218,6 +218,25 @@ def test_bad_settings_stop_with_one_line_naming_the_setting(tmp_path: Path) -> N
     assert "--every: must be a positive duration" in result.stderr
 
 
+def test_a_bad_strategy_stops_every_command_before_anything_starts(tmp_path: Path) -> None:
+    """A misspelt strategy is caught where it matters: `config` exits non-zero, `wallet` and
+    `trade` refuse, and `kripto dev` says the one line and starts nothing."""
+    (tmp_path / ".env").write_text("KRIPTO_STRATEGY=nonsense\n")
+    line = (
+        "error: KRIPTO_STRATEGY: unknown strategy 'nonsense'; choose one of ema_cross, rsi, zscore"
+    )
+    for command in (("config",), ("wallet",), ("trade", "buy", "10.00"), ("dev",)):
+        result = kripto(*command, cwd=tmp_path)
+        assert result.returncode == 2, command
+        assert result.stderr.strip().splitlines() == [line], command
+        assert result.stdout == "", command
+    assert not (tmp_path / ".kripto").exists()  # kripto dev made not even its data folder
+    (tmp_path / ".env").write_text("KRIPTO_STRATEGY= RSI\n")  # names are case-insensitive
+    result = kripto("config", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["settings"]["KRIPTO_STRATEGY"] == "rsi"
+
+
 def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers(
     workdir: Path,
 ) -> None:
