@@ -40,9 +40,44 @@ class UserTradeRequest(TradeRequest):
             return value
         if not isinstance(value, str):
             raise ValueError(f"must be {AMOUNT_RULE}, not {_json_kind(value)}")
-        if not AMOUNT_TEXT.match(value):
-            raise ValueError(f"must be {AMOUNT_RULE}; got {_excerpt(value)}")
+        problem = amount_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem}; got {_excerpt(value)}")
         return value
+
+
+#: What people type instead of plain decimal text, and Kripto's word for each. Checked in
+#: order; the first that fits names the problem. None of them widens what is accepted: an
+#: amount passes only when AMOUNT_TEXT matches and it is above zero.
+_AMOUNT_MISTAKES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^$"), 'must not be empty; write it like "10.00"'),
+    (re.compile(r"^(?i:nan|[+-]?inf(inity)?)$"), "must be a number"),
+    (
+        re.compile(r"[£$€¥]|^[A-Z]{3}|[A-Z]{3}$"),
+        'must be a number without a currency symbol or code, like "10.00"',
+    ),
+    (re.compile(r"\s"), 'must not contain spaces; write it like "10.00"'),
+    (re.compile(r"^-"), "must be greater than 0"),
+    (re.compile(r"^\+"), 'must not have a sign; write it like "10.00"'),
+    (re.compile(r","), 'must not contain separators such as ","; write 1,000.00 as "1000.00"'),
+    (re.compile(r"^[0-9.]*[eE][+-]?[0-9]*$"), 'must be written out in full, not as "1e3"'),
+    (re.compile(r"[^\x00-\x7f]"), "must use the digits 0-9 only"),
+    (re.compile(r"\..*\."), "must have at most one decimal point"),
+    (re.compile(r"^\."), 'must have a digit before the point; write .50 as "0.50"'),
+    (re.compile(r"\.$"), 'must have digits after the point; write 10. as "10.00"'),
+    (re.compile(r"\.[0-9]{3,}$"), "must have at most 2 decimal places (pennies)"),
+    (re.compile(r"^[0-9]{8,}"), "must have at most 7 digits before the point"),
+)
+
+
+def amount_problem(text: str) -> str | None:
+    """Why `text` is not an amount Kripto takes, in Kripto's words, or None when it is one."""
+    if AMOUNT_TEXT.match(text):
+        return None if Decimal(text) > 0 else "must be greater than 0"
+    for pattern, problem in _AMOUNT_MISTAKES:
+        if pattern.search(text):
+            return problem
+    return f"must be {AMOUNT_RULE}"
 
 
 M = TypeVar("M", bound=BaseModel)

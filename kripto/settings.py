@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     stale_after: timedelta = timedelta(minutes=5)
     max_gap: timedelta = timedelta(minutes=60)
 
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_name(cls, value: Any) -> Any:
+        """Names are case-insensitive: `RSI` and `rsi` are one strategy."""
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("strategy_params", mode="before")
     @classmethod
     def _pairs(cls, value: object) -> object:
@@ -678,9 +684,16 @@ def load_settings(**overrides: Any) -> Settings:
     data_dir = overrides.get("data_dir")
     files = env_files(Path(data_dir)) if data_dir is not None else env_files()
     try:
-        return Settings(_env_file=files, **overrides)
+        settings = Settings(_env_file=files, **overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc, prefix="KRIPTO_")) from None
+    # The strategy is checked against its own declaration, which settings do not know; every
+    # command checks it here, so a misspelt KRIPTO_STRATEGY stops `kripto config`, `wallet`
+    # and `dev` alike, before anything starts.
+    from kripto.composition import strategy_from_settings
+
+    strategy_from_settings(settings)
+    return settings
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -4,6 +4,8 @@ dates), and a sweep's return heatmap over two parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from kripto.backtest.engine import BacktestResult, dca_curve
 from kripto.strategies import Strategy
@@ -84,9 +87,30 @@ def plot_backtest(
     plt.close(figure)
 
 
-def plot_heatmap(result: Sweep, grid: Grid, strategy: str, path: Path) -> None:
+def current_cell(xs: list[str], ys: list[str], x: object, y: object) -> tuple[int, int] | None:
+    """Where the current setting (x, y) sits on the grid, as numbers (60 is 60.0)."""
+
+    def index(values: list[str], value: object) -> int | None:
+        try:
+            wanted = Decimal(str(value))
+            return next((i for i, v in enumerate(values) if Decimal(v) == wanted), None)
+        except InvalidOperation:
+            return values.index(str(value)) if str(value) in values else None
+
+    at_x, at_y = index(xs, x), index(ys, y)
+    return None if at_x is None or at_y is None else (at_x, at_y)
+
+
+def plot_heatmap(
+    result: Sweep,
+    grid: Grid,
+    strategy: str,
+    path: Path,
+    current: Mapping[str, object] | None = None,
+) -> None:
     """Total return over the first two parameters of the grid that vary; where others vary
-    too, each cell is the best return over them (said in the title)."""
+    too, each cell is the best return over them (said in the title). `current`, the setting
+    Kripto runs with, is outlined, or named under the plot when the grid does not hold it."""
     varying = [name for name, values in grid.items() if len(values) > 1]
     x_name, y_name = varying[0], varying[1]
     xs = [str(v) for v in grid[x_name]]
@@ -110,6 +134,20 @@ def plot_heatmap(result: Sweep, grid: Grid, strategy: str, path: Path) -> None:
         for x in range(len(xs)):
             if np.isfinite(cells[y, x]):
                 axis.text(x, y, f"{cells[y, x]:.1f}", ha="center", va="center", fontsize=7)
+    if current is not None:
+        cell = current_cell(xs, ys, current.get(x_name), current.get(y_name))
+        where = f"current setting {x_name}={current.get(x_name)}, {y_name}={current.get(y_name)}"
+        if cell is not None:
+            axis.add_patch(
+                Rectangle(
+                    (cell[0] - 0.5, cell[1] - 0.5), 1, 1, fill=False, edgecolor="black", lw=2.5
+                )
+            )
+            axis.annotate(
+                "current", (cell[0], cell[1] + 0.32), ha="center", va="center", fontsize=6
+            )
+        else:
+            figure.text(0.01, 0.01, f"{where}: not on this grid", fontsize=7)
     others = [n for n in varying[2:]]
     best = f", best over {', '.join(others)}" if others else ""
     hold = f"buy and hold {float(result.buy_and_hold * 100):.1f}%"

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from kripto.db import Database
     from kripto.settings import Settings
 
@@ -70,6 +72,28 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.close()
+
+
+async def connect(settings: Settings) -> Client:
+    """The Temporal client for a command, saying so when no source named the stack and the
+    command fell back to the default address (it may be some other Temporal than yours)."""
+    from kripto.temporal.client import connect_client
+
+    client = await connect_client(settings)
+    note = default_address_note(settings)
+    if note:
+        errors.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
+    return client
+
+
+def default_address_note(settings: Settings) -> str | None:
+    if not settings.temporal_address_is_default:
+        return None
+    return (
+        f"reached the Temporal at the default address {settings.temporal_address}: no"
+        f" {settings.dev_env} was found and TEMPORAL_ADDRESS is not set (--data-dir or"
+        " KRIPTO_DATA_DIR name the folder of a `kripto dev` stack)"
+    )
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -51,14 +51,10 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
 
 def _strategy_params(settings: Settings) -> tuple[str, str]:
     """Every parameter of the configured strategy with the value it runs with, defaults
-    included, from the strategy's own declaration."""
+    included, from the strategy's own declaration (load_settings has checked them)."""
     from kripto.composition import strategy_from_settings
-    from kripto.settings import SettingsError
 
-    try:
-        params = strategy_from_settings(settings).params()
-    except SettingsError as exc:
-        return ",".join(f"{k}={v}" for k, v in settings.strategy_params.items()), f"bad: {exc}"
+    params = strategy_from_settings(settings).params()
     return ",".join(f"{k}={v}" for k, v in params.items()), "in use, defaults included"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kripto.cli.common import console, run
+from kripto.cli.common import connect, console, run
 from kripto.settings import Settings, load_settings
 
 
@@ -39,13 +39,12 @@ def dashboard(
 
 async def serve(settings: Settings) -> None:
     from kripto.dashboard.server import login_url, serve_dashboard
-    from kripto.temporal.client import connect_client
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    client = await connect_client(settings)
+    client = await connect(settings)
 
     def started() -> None:
         console.print(f"dashboard on {settings.dashboard_url}; Ctrl-C to stop")

@@ -10,9 +10,8 @@ import typer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from kripto.cli.common import DataDir, console, fail, print_json, run, settings_for
+from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
 from kripto.settings import Settings
-from kripto.temporal.client import connect_client
 from kripto.temporal.deployments import (
     DeploymentError,
     DeploymentStatus,
@@ -39,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
 def _call(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
     async def go() -> T:
-        return await action(await connect_client(settings))
+        return await action(await connect(settings))
 
     try:
         return run(go())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kripto.cli.common import DataDir, console, fail, open_database, run, settings_for
+from kripto.cli.common import DataDir, connect, console, fail, open_database, run, settings_for
 from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
 from kripto.settings import Settings
 
@@ -40,11 +40,18 @@ def _product(value: str) -> str:
 def backfill(
     product: Product = DEFAULT_PRODUCT,
     days: Annotated[int, typer.Option("--days", min=1, max=3650, help="How far back.")] = 7,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Stop the product's running backfills instead.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Store the last DAYS of one-minute closes from Coinbase's public candles (durable: it
-    runs in the worker; Ctrl-C leaves it running and the same command re-attaches)."""
+    runs in the worker; Ctrl-C leaves it running and the same command re-attaches). While
+    Coinbase cannot be reached it says why and when it tries again; --cancel stops it."""
     settings = settings_for(data_dir)
+    if cancel:
+        run(_cancel(settings, _product(product)))
+        return
     try:
         run(_backfill(settings, _product(product), days))
     except KeyboardInterrupt:
@@ -56,12 +63,13 @@ def backfill(
 
 async def _backfill(settings: Settings, product: str, days: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import CancelledError
 
     from kripto.temporal.backfill import backfill_span, start_backfill
-    from kripto.temporal.client import connect_client
 
     start, end = backfill_span(days)
-    client = await connect_client(settings)
+    client = await connect(settings)
     handle = await start_backfill(
         client, settings, BackfillInput(product_id=product, start=start, end=end)
     )
@@ -80,21 +88,75 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
     ) as bar:
         task = bar.add_task("backfill", total=total, detail="")
         result = asyncio.ensure_future(handle.result())
+        said = ""
         while not result.done():
             progress = await _query(handle)
+            retrying = await _retrying(handle)
+            if retrying and retrying != said:
+                bar.console.print(retrying, highlight=False, soft_wrap=True)
+            said = retrying
             if progress is not None:
+                detail = f"{progress.pages_done} pages, {progress.minutes_stored:,} minutes"
                 bar.update(
                     task,
                     completed=progress.minutes_done,
-                    detail=f"{progress.pages_done} pages, {progress.minutes_stored:,} minutes",
+                    detail=f"{detail}; {retrying}" if retrying else detail,
                 )
             await asyncio.wait({result}, timeout=0.5)
-        done = result.result()
+        try:
+            done = result.result()
+        except WorkflowFailureError as exc:
+            if isinstance(exc.cause, CancelledError):
+                raise fail(f"{handle.id} was cancelled before it finished") from None
+            raise
         bar.update(task, completed=total, detail=f"{done.pages_done} pages")
     console.print(
         f"done: {done.minutes_stored:,} of {done.total_minutes:,} minutes had a candle and are"
         f" stored ({done.pages_done} pages); minutes without trades stay gaps"
     )
+
+
+async def _retrying(handle: WorkflowHandle[Any, BackfillProgress]) -> str:
+    """Why the backfill is waiting, from its pending activity: the last error and the next
+    try (`""` while nothing is failing). Offline, this is what the bar would otherwise hide."""
+    from temporalio.service import RPCError
+
+    try:
+        described = await handle.describe()
+    except RPCError:
+        return ""
+    for pending in described.raw_description.pending_activities:
+        if pending.attempt > 1 and pending.HasField("last_failure"):
+            next_try = None
+            if pending.HasField("next_attempt_schedule_time"):
+                next_try = pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
+            return retry_note(pending.attempt, pending.last_failure.message, next_try)
+    return ""
+
+
+def retry_note(attempt: int, error: str, next_try: datetime | None) -> str:
+    """`attempt 3 failed: <error>; next try at 20:51:07 UTC`, the error cut to one line."""
+    first_line = " ".join(error.split())
+    if len(first_line) > 160:
+        first_line = first_line[:159] + "…"
+    when = f"next try at {next_try:%H:%M:%S} UTC" if next_try else "trying again now"
+    return f"attempt {attempt - 1} failed: {first_line}; {when}"
+
+
+async def _cancel(settings: Settings, product: str) -> None:
+    """Cancel every running backfill of `product` (its IDs start `backfill-<product>-`)."""
+    client = await connect(settings)
+    prefix = f"backfill-{product}-"
+    query = "WorkflowType = 'BackfillWorkflow' AND ExecutionStatus = 'Running'"
+    cancelled = []
+    async for execution in client.list_workflows(query):
+        if execution.id.startswith(prefix):
+            await client.get_workflow_handle(execution.id).cancel()
+            cancelled.append(execution.id)
+    if not cancelled:
+        console.print(f"no backfill of {product} is running", highlight=False)
+    for workflow_id in cancelled:
+        console.print(f"cancelled {workflow_id}; the minutes it stored stay", highlight=False)
 
 
 async def _query(handle: WorkflowHandle[Any, BackfillProgress]) -> BackfillProgress | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperOption
 
 app = typer.Typer(
     name="kripto",
@@ -18,7 +20,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown joins a docstring's wrapped lines into paragraphs (rich mode kept the source's
+    # line breaks, so help broke mid-sentence) and leaves `[default: …]` as text.
+    rich_markup_mode="markdown",
 )
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """A plain flag (`--json`) takes no value, so its help shows none (typer showed `<bool>`)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 @app.callback()
@@ -43,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "trade": (
         "kripto.cli.trading",
-        "Place a market order exactly once under KEY, wait for it to settle, and print it.",
+        "Place a market order once under its key (--key, or a new one); print it once settled.",
     ),
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),

@@ -23,6 +23,7 @@ from kripto.backtest.report import pct
 from kripto.cli.backtest import _load, _risk, run_options
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.money import PENNY
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,7 @@ def optimize(
     if plot is not None:
         from kripto.backtest.plot import plot_heatmap
 
-        plot_heatmap(result, parsed, name, plot)
+        plot_heatmap(result, parsed, name, plot, current=_current(settings, name))
     if as_json:
         print_json(_json(name, result, folds, top, start, market))
         return
@@ -95,6 +96,16 @@ def optimize(
         _verdict(folds)
     if plot is not None:
         console.print(f"heatmap: {plot}")
+
+
+def _current(settings: Settings, name: str) -> dict[str, object]:
+    """The parameters Kripto runs `name` with: the settings' own for the configured strategy,
+    the strategy's defaults for another."""
+    from kripto.composition import strategy_from_settings
+    from kripto.strategies.registry import build
+
+    strategy = strategy_from_settings(settings) if name == settings.strategy else build(name, {})
+    return dict(strategy.params())
 
 
 def _json(

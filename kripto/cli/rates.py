@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from kripto.cli.common import DataDir, console, fail, open_database, print_json, run, settings_for
-from kripto.cli.tables import rates_table
+from kripto.cli.tables import rates_summary, rates_table
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, check_product
 from kripto.settings import Settings
@@ -19,10 +19,17 @@ def register(app: typer.Typer) -> None:
 def rates(
     days: Annotated[int, typer.Option(help="How many days back.", min=1, max=366)] = 7,
     product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
+    limit: Annotated[
+        int, typer.Option(help="Show the newest N rates, after a summary of them all.", min=1)
+    ] = 20,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every rate.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the stored rates, oldest first (the data-reader)."""
+    """Show the stored rates, oldest first (the data-reader).
+
+    A week is 10,080 minutes: by default a summary of them all and the newest 20; --all shows
+    every one, and --json gives them all as the data-reader's JSON."""
     try:
         check_product(product)
     except ValueError as exc:
@@ -32,7 +39,10 @@ def rates(
     if as_json:
         print_json([r.seed_shape() for r in rows])
         return
-    console.print(rates_table(rows, f"{product}, last {days} days"))
+    shown = rows if show_all else rows[-limit:]
+    console.print(rates_table(shown, f"{product}, last {days} days"))
+    if len(shown) < len(rows):
+        console.print(rates_summary(rows, len(shown)), highlight=False)
 
 
 async def read_rates(settings: Settings, product: str, days: int) -> list[Rate]:

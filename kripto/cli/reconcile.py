@@ -12,10 +12,9 @@ import typer
 from rich.table import Table
 from temporalio.client import WorkflowFailureError
 
-from kripto.cli.common import DataDir, console, fail, print_json, run, settings_for
+from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
 from kripto.models import ReconcileReport, ReconcileRequest
 from kripto.settings import Settings
-from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
 from workflows.reconcile import ReconcileWorkflow
 
@@ -69,7 +68,7 @@ def parse_since(text: str) -> datetime:
 
 
 async def run_reconcile(settings: Settings, since: datetime | None) -> ReconcileReport:
-    client = await connect_client(settings)
+    client = await connect(settings)
     try:
         return await client.execute_workflow(
             ReconcileWorkflow.run,

@@ -13,9 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kripto.cli.common import DataDir, console, print_json, run, settings_for
+from kripto.cli.common import DataDir, connect, console, print_json, run, settings_for
 from kripto.settings import Settings
-from kripto.temporal.client import connect_client
 from kripto.temporal.kill_switch import ScheduleStatus, pause_note, schedule_status
 from kripto.temporal.schedules import ensure_all_schedules, set_paused
 
@@ -38,7 +37,7 @@ def create(data_dir: DataDir = None) -> None:
 
 
 async def create_schedules(settings: Settings) -> dict[str, str]:
-    client = await connect_client(settings)
+    client = await connect(settings)
     return dict(await ensure_all_schedules(client, settings))
 
 
@@ -69,7 +68,7 @@ def _who() -> str:
 
 
 async def _set_paused(settings: Settings, paused: bool, reason: str | None) -> list[str]:
-    client = await connect_client(settings)
+    client = await connect(settings)
     return await set_paused(client, settings, paused, pause_note(paused, reason, _who()))
 
 
@@ -87,7 +86,7 @@ def status(
 
 
 async def statuses(settings: Settings) -> list[ScheduleStatus]:
-    client = await connect_client(settings)
+    client = await connect(settings)
     return [await schedule_status(client, p) for p in settings.products]
 
 

@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Table
 
 from kripto.decisions import Decision
+from kripto.mail.receipt import receipt_lines
 from kripto.models import Order, Rate, Wallet
 from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
@@ -111,6 +112,20 @@ def rates_table(rates: Sequence[Rate], title: str) -> Table:
     return table
 
 
+def rates_summary(rates: Sequence[Rate], shown: int) -> str:
+    """All of the period in a line (its span, low, high and sources) under a table that
+    shows only the newest `shown` of them."""
+    low = min(rates, key=lambda r: r.rate)
+    high = max(rates, key=lambda r: r.rate)
+    sources = ", ".join(sorted({r.source for r in rates}))
+    return (
+        f"{len(rates):,} rates from {fmt_time(rates[0].date_time)} to"
+        f" {fmt_time(rates[-1].date_time)} UTC; low {fmt_rate(low.rate)} at"
+        f" {fmt_time(low.date_time)}, high {fmt_rate(high.rate)} at {fmt_time(high.date_time)};"
+        f" sources: {sources}. Shown: the newest {shown:,} (--all for every one)"
+    )
+
+
 def decisions_table(decisions: Sequence[Decision]) -> Table:
     """The time and what was done (with its GBP) stay on one line; only the reason wraps, to
     two lines at 80 columns even for the longest (a gap in the rates). The product and strategy
@@ -151,3 +166,23 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
         row.append(d.reason.removeprefix(f"{d.action}: "))
         table.add_row(*row)
     return table
+
+
+def trade_summary_lines(key: str, order: Order) -> list[str]:
+    """A trade as a person reads it: what it paid or received to the penny (the fee included),
+    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID.
+    `--json` keeps every digit."""
+    lines = receipt_lines(key, order)
+    state = "settled" if order.settled else "not settled yet"
+    moved = "paid" if order.side.value == "buy" else "received"
+    rows = [
+        (moved, lines.gbp_change.lstrip("+-")),
+        ("size", lines.btc_change.lstrip("+-")),
+        ("fill price", lines.rate),
+        ("fee", lines.fees),
+        ("key", key),
+        ("order", order.id),
+    ]
+    return [f"{lines.side} {lines.product_id}: {state}"] + [
+        f"  {label:<10}  {value}" for label, value in rows
+    ]

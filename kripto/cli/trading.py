@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.cli.common import (
     DataDir,
+    connect,
     console,
     errors,
     fail,
@@ -22,13 +21,12 @@ from kripto.cli.common import (
     run,
     settings_for,
 )
-from kripto.cli.tables import orders_table, wallet_table
+from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
 from kripto.settings import Settings
-from kripto.temporal.client import connect_client
 from kripto.temporal.failures import root_cause
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import amounts_memo, trade_attributes, trade_summary
@@ -54,7 +52,7 @@ def trade(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Place a market order exactly once under KEY, wait for it to settle, and print it."""
+    """Place a market order once under its key (--key, or a new one); print it once settled."""
     trade_id = key or str(uuid.uuid4())
     try:
         request = parse_trade_request(
@@ -75,12 +73,13 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    show_order(order, title=f"Trade {trade_id}")
+    for line in trade_summary_lines(trade_id, order):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
-    client = await connect_client(settings)
+    client = await connect(settings)
     trade_id = request.idempotency_key or str(uuid.uuid4())
     if await KillSwitch(client).engaged(request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
@@ -147,7 +146,7 @@ def wallet(
 
 
 async def get_wallet(settings: Settings) -> Wallet:
-    client: Client = await connect_client(settings)
+    client: Client = await connect(settings)
     return await client.execute_workflow(
         WalletWorkflow.run,
         WalletRequest(),
@@ -172,14 +171,6 @@ def trades(
 async def recent_trades(settings: Settings, limit: int) -> list[Order]:
     async with open_database(settings) as db:
         return await TradeRepository(db).recent(limit)
-
-
-def show_order(order: Order, title: str) -> None:
-    """One order, a field a line, so every digit fits on a narrow terminal."""
-    table = Table("field", "value", title=title)
-    for name, value in order.to_json_dict().items():
-        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
-    console.print(table)
 
 
 def show_orders(orders: list[Order], title: str) -> None:

@@ -41,8 +41,10 @@ from kripto.dashboard.security import (
 )
 from kripto.db.pool import Database
 from kripto.errors import InvalidInput
-from kripto.inputs import parse_trade_request
-from kripto.models import TradeRequest
+from kripto.fills import market_fill
+from kripto.inputs import amount_problem, parse_trade_request
+from kripto.models import Side, TradeRequest
+from kripto.money import PENNY, plain
 from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
 from kripto.temporal.failures import root_cause
@@ -118,14 +120,15 @@ class Dashboard:
         data = self.data()
         fills = await data.fills()
         # Separate pool connections, so the queries and the schedule's RPC overlap.
-        chart, latest, trades, decisions, wallet, schedule = await asyncio.gather(
+        chart, latest_rate, trades, decisions, wallet, schedule = await asyncio.gather(
             data.chart(cast(Span, span), fills),
-            data.latest_rate(),
+            data.latest(),
             data.trades(),
             data.decisions(),
             data.wallet(),
             self.schedule_state(),
         )
+        latest = (latest_rate.date_time, latest_rate.rate) if latest_rate else None
         return JSONResponse(
             {
                 "chart": chart,
@@ -133,12 +136,39 @@ class Dashboard:
                 "now": {
                     "rate": str(latest[1]) if latest else None,
                     "rateTime": latest[0].isoformat() if latest else None,
+                    "simulated": latest_rate is not None and latest_rate.source == "simulated",
                     "wallet": wallet,
                     "lastDecision": decisions[0] if decisions else None,
                     **schedule,
                 },
                 "trades": trades,
                 "decisions": decisions,
+            }
+        )
+
+    async def quote(self, request: Request) -> Response:
+        """What a manual trade would be at the newest rate and the configured fee, for the
+        confirmation: the amount, the estimated size and the fee (the paper exchange's
+        arithmetic; a live fill may differ with the market)."""
+        side = request.query_params.get("side", "")
+        amount = request.query_params.get("amount", "")
+        if side not in ("buy", "sell"):
+            return JSONResponse({"error": "side must be buy or sell"}, status_code=422)
+        problem = amount_problem(amount)
+        if problem is not None:
+            return JSONResponse({"error": f"amount: {problem}"}, status_code=422)
+        latest = await self.data().latest()
+        if latest is None:
+            return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
+        fill = market_fill(Side(side), Decimal(amount), latest.rate, self.settings.fee_rate)
+        return JSONResponse(
+            {
+                "side": side,
+                "amount": plain(Decimal(amount).quantize(PENNY)),
+                "size": plain(fill.filled_size),
+                "rate": plain(latest.rate.quantize(PENNY)),
+                "fee": plain(fill.fill_fees.quantize(PENNY)),
+                "feeRate": format((self.settings.fee_rate * 100).normalize(), "f"),
             }
         )
 
@@ -372,6 +402,7 @@ def create_app(
             Route("/api/state", board.state),
             Route("/tax", board.tax),
             Route("/api/tax", board.tax_api),
+            Route("/api/quote", board.quote),
             Route("/api/pause", board.pause, methods=["POST"]),
             Route("/api/resume", board.resume, methods=["POST"]),
             Route("/api/trade", board.trade, methods=["POST"]),

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from kripto.db.pool import Database
-from kripto.models import Side
+from kripto.models import Rate, Side
 from kripto.money import PENNY, plain
 from kripto.portfolio import Fill, position, value_series
 
@@ -132,12 +132,24 @@ class DashboardData:
         }
 
     async def latest_rate(self) -> tuple[datetime, Decimal] | None:
+        latest = await self.latest()
+        return (latest.date_time, latest.rate) if latest else None
+
+    async def latest(self) -> Rate | None:
+        """The newest stored rate, with its source: a `simulated` one is no real price."""
         row = await self.db.pool.fetchrow(
-            "SELECT date_time, rate FROM rates WHERE product_id = $1"
+            "SELECT date_time, rate, source FROM rates WHERE product_id = $1"
             " ORDER BY date_time DESC LIMIT 1",
             self.product_id,
         )
-        return (row["date_time"], row["rate"]) if row else None
+        if row is None:
+            return None
+        return Rate(
+            product_id=self.product_id,
+            date_time=row["date_time"],
+            rate=row["rate"],
+            source=row["source"],
+        )
 
     async def trades(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = await self.db.pool.fetch(
@@ -154,6 +166,10 @@ class DashboardData:
                 "filledSize": plain(r["filled_size"]),
                 "executedValue": plain(r["executed_value"]),
                 "fillFees": plain(r["fill_fees"]),
+                # What one BTC cost (value / size), to the penny; none before it fills.
+                "fillPrice": (
+                    _gbp(r["executed_value"] / r["filled_size"]) if r["filled_size"] else None
+                ),
                 "settled": r["settled"],
                 "createdAt": r["created_at"].isoformat(),
             }

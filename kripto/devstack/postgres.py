@@ -6,6 +6,9 @@ restart picks up the same rates.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,27 @@ class EmbeddedPostgres:
 
         if not (self.pgdata / "postmaster.pid").exists():
             return  # not running
-        _commands.pg_ctl(  # type: ignore[attr-defined]
-            ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user
-        )
+        try:
+            _commands.pg_ctl(  # type: ignore[attr-defined]
+                ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user
+            )
+        except subprocess.CalledProcessError:
+            # A signal to the whole process group (Ctrl-C, SIGTERM to `kripto dev`'s group)
+            # may have the server stopping already, so pg_ctl found no server to signal.
+            if self._running():
+                raise
+
+    def _running(self) -> bool:
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            time.sleep(0.1)
+        return True

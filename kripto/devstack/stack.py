@@ -317,29 +317,44 @@ class DevStack:
             else f"cron '{settings.schedule_cron}'"
         )
         schedules = ", ".join(f"kripto-rates-{p} ({o})" for p, o in outcomes.items())
-        self.console.print(
-            Panel(
-                f"Web UI      {temporal.ui_url}\n"
-                f"Dashboard   {settings.dashboard_url}\n"
-                f"Sign in     {login_url(settings)}\n"
-                f"Temporal    {temporal.address} (namespace {settings.temporal_namespace})\n"
-                f"Postgres    {settings.database_url}\n"
-                f"Running     worker on task queue '{settings.task_queue}', feed"
-                f" '{settings.feed}', exchange '{settings.exchange}'\n"
-                f"Schedules   {schedules}, {cadence}\n"
-                f"History     {history}\n"
-                f"Decisions   {first}\n"
-                f"Receipts    {receipts}\n"
-                f"Metrics     {metrics_url(settings) or 'off'}\n"
-                f"Health      {health_url(settings) or 'off'}\n"
-                + (
-                    f"Codec       {codec_url(settings)} (payloads encrypted; token in"
-                    f" {settings.data_dir / CODEC_TOKEN_FILE})\n"
-                    if self.options.encrypt
-                    else ""
+        rows: list[tuple[str, str | None]] = [
+            ("Web UI", temporal.ui_url),
+            ("Dashboard", settings.dashboard_url),
+            ("Sign in", login_url(settings)),
+            ("Temporal", f"{temporal.address} (namespace {settings.temporal_namespace})"),
+            ("Postgres", str(settings.database_url)),
+            (
+                "Running",
+                f"worker on task queue '{settings.task_queue}', feed '{settings.feed}',"
+                f" exchange '{settings.exchange}'",
+            ),
+            ("Schedules", f"{schedules}, {cadence}"),
+            ("History", history),
+            ("Decisions", first),
+            ("Receipts", receipts),
+            ("Metrics", metrics_url(settings) or "off"),
+            ("Health", health_url(settings) or "off"),
+        ]
+        if self.options.encrypt:
+            rows.append(
+                (
+                    "Codec",
+                    f"{codec_url(settings)} (payloads encrypted; token in"
+                    f" {settings.data_dir / CODEC_TOKEN_FILE})",
                 )
-                + f"Settings    {settings.data_dir / 'dev.env'}\n"
-                "Stop        Ctrl-C (or SIGTERM) stops everything started here",
-                title="kripto dev",
             )
-        )
+        rows += [
+            ("Settings", str(settings.data_dir / "dev.env")),
+            ("Stop", "Ctrl-C (or SIGTERM) stops everything started here"),
+        ]
+        print_banner(self.console, rows)
+
+
+def print_banner(console: Console, rows: list[tuple[str, str | None]]) -> None:
+    """One line a row, never wrapped by rich: a URL (the sign-in link carries a token) must
+    stay whole to be copied, also when the output is logged at 80 columns."""
+    console.rule("kripto dev", align="left")
+    for label, value in rows:
+        shown = "off" if value is None else value
+        console.print(f"{label:<11} {shown}", soft_wrap=True, highlight=False, markup=False)
+    console.rule()

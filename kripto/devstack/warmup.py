@@ -23,15 +23,16 @@ def first_decision(settings: Settings, rates: Sequence[Rate], now: datetime) -> 
     series = minute_grid(rates)
     gap_limit = timedelta(minutes=risk_from_settings(settings).max_gap_minutes)
     usable = series.newest is not None and now - series.newest <= gap_limit
-    have = min(int(series.prices.size), need) if usable else 0
+    stored = int(series.prices.size) if usable else 0
+    have = min(stored, need)
     missing = need - have
     what = f"{strategy.name} needs {need:,} minutes of rates for {strategy.needs()}"
     if missing <= 0:
-        return f"{what}; {have:,} stored: it can decide from the first tick"
+        return f"{what}; {stored:,} stored: it can decide from the first tick"
     when = now + timedelta(minutes=missing)
-    stored = f"{have:,} usable stored" if have else "none usable stored"
+    usable_text = f"{have:,} usable stored" if have else "none usable stored"
     return (
-        f"{what}; {stored}: first automatic decision about {when:%Y-%m-%d %H:%M} UTC"
+        f"{what}; {usable_text}: first automatic decision about {when:%Y-%m-%d %H:%M} UTC"
         f" (in {_duration(missing)})"
     )
 

@@ -41,6 +41,8 @@ class ReceiptLines:
     #: The product's quote and base currencies, which name the two change lines.
     quote: str = "GBP"
     base: str = "BTC"
+    #: What `price` is: the base currency's value before the fee (`BTC bought for`).
+    price_label: str = "BTC bought for"
 
 
 def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
@@ -70,6 +72,7 @@ def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
         time=fmt_time_long(order.created_at),
         quote=quote,
         base=base,
+        price_label=f"{base} {'bought' if order.side.value == 'buy' else 'sold'} for",
     )
 
 

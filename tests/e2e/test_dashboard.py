@@ -11,6 +11,7 @@ import email.policy
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import Database
+from kripto.fills import market_fill
+from kripto.models import Side
+from kripto.money import fmt_gbp
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedules
 from kripto.temporal.worker import build_services, running_worker
@@ -95,11 +99,15 @@ async def test_dashboard_in_a_browser(
         drawn = await chart_state(page)
         assert (drawn["points"], drawn["markers"], drawn["valuePoints"]) == (DAY, 0, DAY)
         await expect(page.locator("#k-state")).to_have_text("running")
+        # The prices here come from the simulated feed, and the page says so.
+        await expect(page.locator("#simulated")).to_have_text("SIMULATED PRICES")
+        await expect(page.locator("#simulated")).to_be_visible()
 
         # A trade the limits refuse shows its one-line reason and trades nothing.
         await page.fill("#trade-amount", "5000.00")
         refused_key = await page.input_value("#trade-key")
         await page.click("#trade-submit")
+        await page.click("#trade-yes")
         await expect(page.locator("#trade-result")).to_have_text(
             "trade refused: InvalidInput: amount £5,000.00 is above the per-trade maximum of"
             " £1,000.00 (KRIPTO_MAX_TRADE_GBP)"
@@ -113,14 +121,31 @@ async def test_dashboard_in_a_browser(
         assert re.fullmatch(
             r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", key
         )
+        # First what it would be, at the newest rate and the configured fee; then confirmed.
+        newest = await db.pool.fetchval(
+            "SELECT rate FROM rates WHERE product_id = 'BTC-GBP' ORDER BY date_time DESC LIMIT 1"
+        )
+        quoted = market_fill(Side.BUY, Decimal("25.00"), newest, settings.fee_rate)
         await page.click("#trade-submit")
-        await page.click("#trade-submit")
+        await expect(page.locator("#trade-quote")).to_have_text(
+            f"BUY £25.00 of BTC: about {quoted.filled_size} BTC at {fmt_gbp(newest)}, fee about"
+            f" {fmt_gbp(quoted.fill_fees)} (0.5%)."
+        )
+        await page.screenshot(path=shots / "0-confirm.png", full_page=True)
+        assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0  # not yet
+        await page.click("#trade-yes")
+        await page.evaluate("() => document.getElementById('trade-yes').click()")  # a double
         await expect(page.locator("#trade-result")).to_contain_text("traded: buy £", timeout=30_000)
         await expect(page.locator(f'#trades tr[data-trade="{key}"]')).to_have_count(1)
         await page.wait_for_function("() => window.kriptoChart.markers === 1")
         assert await db.pool.fetchval("SELECT count(*) FROM trades") == 1
         assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
         assert await db.pool.fetchval("SELECT trade_id FROM trades") == key
+        traded = await db.pool.fetchrow("SELECT executed_value, filled_size FROM trades")
+        fill_price = fmt_gbp(traded["executed_value"] / traded["filled_size"])
+        await expect(page.locator(f'#trades tr[data-trade="{key}"] .fill-price')).to_have_text(
+            fill_price
+        )
         link = page.locator(f'#trades tr[data-trade="{key}"] a')
         assert await link.get_attribute("href") == (
             f"{settings.temporal_ui_url}/namespaces/default/workflows/{key}"

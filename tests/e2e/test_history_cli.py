@@ -202,3 +202,46 @@ async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattache
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+async def test_offline_the_backfill_says_why_it_waits_and_cancel_stops_it(
+    dev_server_env: WorkflowEnvironment, settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    """No Coinbase (nothing listens on the port): the watcher prints each failed attempt's
+    error and the next try's time rather than 0% for ever, and `--cancel` ends it."""
+    settings = settings.model_copy(update={"coinbase_url": "http://127.0.0.1:1"})
+    services = await build_services(settings)
+    env = cli_env(settings, dev_server_env.client.service_client.config.target_host)
+    try:
+        async with running_worker(dev_server_env.client, settings, services):
+            watcher = await asyncio.create_subprocess_exec(
+                KRIPTO, "history", "backfill", "--days", "23",
+                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            assert watcher.stdout is not None
+            lines: list[str] = []
+            while not any("failed:" in line for line in lines):
+                line = await asyncio.wait_for(watcher.stdout.readline(), timeout=30)
+                assert line, "the watcher ended without saying why it waits"
+                lines.append(line.decode())
+            said = next(line for line in lines if "failed:" in line)
+            assert said.startswith("attempt 1 failed: "), said
+            assert "next try at " in said and said.rstrip().endswith(" UTC"), said
+            workflow_id = lines[0].split(":")[0]
+            assert workflow_id.startswith("backfill-BTC-GBP-"), lines[0]
+
+            code, out, err = await cli(["history", "backfill", "--cancel"], env, tmp_path)
+            assert (code, err) == (0, "")
+            assert out == f"cancelled {workflow_id}; the minutes it stored stay"
+            _, errors = await asyncio.wait_for(watcher.communicate(), timeout=30)
+            assert watcher.returncode == 2
+            assert " ".join(errors.decode().split()) == (
+                f"error: {workflow_id} was cancelled before it finished"
+            )
+            described = await dev_server_env.client.get_workflow_handle(workflow_id).describe()
+            assert described.status is not None and described.status.name == "CANCELED"
+            code, out, err = await cli(["history", "backfill", "--cancel"], env, tmp_path)
+            assert (code, out) == (0, "no backfill of BTC-GBP is running")
+    finally:
+        await services.close()
+    assert await db.pool.fetchval("SELECT count(*) FROM rates") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -127,7 +128,14 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     # the first tick decides for a reason of the strategy's, not for want of history.
     assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
     assert "Decisions   rsi needs 960 minutes of rates" in banner
-    assert "960 stored: it can decide from the first tick" in banner
+    # Every stored minute is counted, not just the 960 the strategy needs.
+    stored = re.search(r"RSI; ([0-9,]+) stored: it can decide from the first tick", banner)
+    assert stored is not None and int(stored[1].replace(",", "")) >= 10_000, banner
+    # `kripto rates` summarises the week and shows its newest 20 minutes, not 10,080 lines.
+    table = kripto("rates", cwd=workdir)
+    assert table.returncode == 0, table.stderr
+    assert "Shown: the newest 20 (--all for every one)" in " ".join(table.stdout.split())
+    assert len(table.stdout.splitlines()) < 35
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file
@@ -175,7 +183,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     children = [p.pid for p in psutil.Process(dev.process.pid).children(recursive=True)]
     postmaster = int((workdir / ".kripto/postgres/postmaster.pid").read_text().split()[0])
     assert children, "the Temporal dev server should be a child process"
-    assert dev.stop(signal.SIGTERM) == 0
+    assert dev.stop(signal.SIGTERM) == 0, dev.output()[-9000:]
     time.sleep(0.5)
     assert [pid for pid in [*children, postmaster] if alive(pid)] == []
 
@@ -210,6 +218,25 @@ def test_bad_settings_stop_with_one_line_naming_the_setting(tmp_path: Path) -> N
     assert "--every: must be a positive duration" in result.stderr
 
 
+def test_a_bad_strategy_stops_every_command_before_anything_starts(tmp_path: Path) -> None:
+    """A misspelt strategy is caught where it matters: `config` exits non-zero, `wallet` and
+    `trade` refuse, and `kripto dev` says the one line and starts nothing."""
+    (tmp_path / ".env").write_text("KRIPTO_STRATEGY=nonsense\n")
+    line = (
+        "error: KRIPTO_STRATEGY: unknown strategy 'nonsense'; choose one of ema_cross, rsi, zscore"
+    )
+    for command in (("config",), ("wallet",), ("trade", "buy", "10.00"), ("dev",)):
+        result = kripto(*command, cwd=tmp_path)
+        assert result.returncode == 2, command
+        assert result.stderr.strip().splitlines() == [line], command
+        assert result.stdout == "", command
+    assert not (tmp_path / ".kripto").exists()  # kripto dev made not even its data folder
+    (tmp_path / ".env").write_text("KRIPTO_STRATEGY= RSI\n")  # names are case-insensitive
+    result = kripto("config", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["settings"]["KRIPTO_STRATEGY"] == "rsi"
+
+
 def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers(
     workdir: Path,
 ) -> None:
@@ -234,7 +261,7 @@ def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers
         dev.wait_for("tick BTC-GBP ")
         first_tick = next(line for line in dev.output().splitlines() if "tick BTC-GBP " in line)
         assert "points needed" not in first_tick and "gap" not in first_tick, first_tick
-        assert dev.stop(signal.SIGTERM) == 0
+        assert dev.stop(signal.SIGTERM) == 0, dev.output()[-9000:]
     finally:
         dev.stop(signal.SIGKILL)
         candles.close()

@@ -175,8 +175,7 @@ async def test_a_conversation_with_the_bot(
     [bought] = said(tg, ALICE, "Bought")
     assert bought.startswith("Bought 0.00125952 BTC for £9.95 (BTC-GBP)\nfee £0.05; trade")
     assert said(tg, ALICE, "Not traded") == [
-        "Not traded\namount: must be plain decimal text with at most 2 decimal places, such as"
-        " \"10.00\"; got '10.001'"
+        "Not traded\namount: must have at most 2 decimal places (pennies); got '10.001'"
     ]
     assert said(tg, ALICE, "Trade refused") == [
         "Trade refused: BUY £2,000.00 BTC-GBP\nInvalidInput: amount £2,000.00 is above the"

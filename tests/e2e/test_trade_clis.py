@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -113,8 +112,16 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     )
     assert code == 0, err
     assert f"key {key} has already traded" in out
-    assert first["id"] in out and "0.00125952" in out  # the same order, every digit shown
-    assert re.search(r"settled\s*│\s*true\s", out)  # JSON's words, not Python's True
+    # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee.
+    assert out.splitlines()[1:] == [
+        "BUY BTC-GBP: settled",
+        "  paid        £10.00",
+        "  size        0.00125952 BTC",
+        "  fill price  £7,900.01 per BTC",
+        "  fee         £0.05",
+        f"  key         {key}",
+        f"  order       {first['id']}",
+    ]
 
     # The key for a different trade: an error, not the first trade's order passing for it.
     code, out, err = await cli(
@@ -135,7 +142,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
 
     code, out, err = await cli([*kripto, "trade", "buy", "10.001"], worker_env, tmp_path)
     assert code == 2
-    assert "amount: must be plain decimal text with at most 2 decimal places" in err
+    assert "amount: must have at most 2 decimal places (pennies); got '10.001'" in err
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
 

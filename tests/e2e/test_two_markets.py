@@ -229,13 +229,13 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
             }
             assert len(receipts) == 3
             btc_receipt = receipts[file_stem(btc_trade)]
-            assert "BTC change:  +0.00261848 BTC" in btc_receipt
-            assert "GBP change:  -£150.00" in btc_receipt
+            assert "BTC change:       +0.00261848 BTC" in btc_receipt
+            assert "GBP change:       -£150.00" in btc_receipt
             assert "ETH" not in btc_receipt
             eth_receipt = receipts[file_stem(eth_trade)]
-            assert "Rate:        £1,425.00 per ETH" in eth_receipt
-            assert "ETH change:  +0.03491315 ETH" in eth_receipt
-            assert "GBP change:  -£50.00" in eth_receipt
+            assert "Fill price:       £1,425.00 per ETH" in eth_receipt
+            assert "ETH change:       +0.03491315 ETH" in eth_receipt
+            assert "GBP change:       -£50.00" in eth_receipt
             assert "BTC" not in eth_receipt
     finally:
         await services.close()

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 import typer
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -209,6 +209,21 @@ async def browse(
     await page.goto(f"{workflows}?query={quote(sells)}")
     await page.get_by_role("link", name=big_sell).first.wait_for()
     await shot("trades-sells-over-50")
+    # README's one-line column setup: then each trade's row says what it is, not just its key.
+    setup = README.read_text().split("```js\n", 1)[1].split("\n```", 1)[0]
+    assert setup.startswith('localStorage.setItem("namespace-workflow-table-columns"'), setup
+    await page.evaluate(setup)
+    for width in (1400, 2200):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.goto(f"{workflows}?query={quote(sells)}")
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=big_sell))
+        await expect(row.first).to_contain_text("SELL £60.00 BTC-GBP")
+        await expect(row.first).to_contain_text("done: already traded, placed nothing")
+        await expect(
+            page.get_by_role("columnheader", name="KriptoTrade", exact=True)
+        ).to_be_visible()
+        await shot(f"trades-with-kripto-columns-{width}")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await page.get_by_role("link", name=big_sell).first.click()
     # The Details come from the workflow (a query its worker answers), under User Metadata.
     await page.get_by_role("tab", name="User Metadata").click()

@@ -85,10 +85,7 @@ def test_data_dir_chooses_the_dev_env(tmp_path: Path) -> None:
 def test_a_negative_amount_gets_the_amount_rule_not_an_option_error(tmp_path: Path) -> None:
     result = kripto("trade", "buy", "-10.00", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: amount: must be plain decimal text with at most 2 decimal places, such as"
-        " \"10.00\"; got '-10.00'"
-    )
+    assert result.stderr.strip() == "error: amount: must be greater than 0; got '-10.00'"
 
 
 def test_config_marks_the_unused_schedule_setting_and_joins_lists() -> None:
@@ -113,3 +110,23 @@ def test_config_marks_the_unused_schedule_setting_and_joins_lists() -> None:
         "postgresql://kripto:********@db.internal.example.com:5432/kripto_production_database"
         in (joined)
     )
+
+
+def test_a_command_that_falls_back_to_the_default_address_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a `kripto dev` folder, `wallet` and `trade` reach localhost:7233 if something
+    answers there: the note names the address, the missing dev.env and how to name a stack."""
+    from kripto.cli.common import default_address_note
+
+    for name in ("TEMPORAL_ADDRESS", "KRIPTO_TEMPORAL_ADDRESS", "KRIPTO_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert default_address_note(settings) == (
+        "reached the Temporal at the default address localhost:7233: no .kripto/dev.env was"
+        " found and TEMPORAL_ADDRESS is not set (--data-dir or KRIPTO_DATA_DIR name the folder"
+        " of a `kripto dev` stack)"
+    )
+    named = Settings(temporal_address="127.0.0.1:7233", _env_file=None)
+    assert default_address_note(named) is None

@@ -136,3 +136,24 @@ def test_decisions_keep_their_figures_on_the_first_line_and_wrap_the_reason_once
         "11-24 23:59 ",
     ]
     assert lines[-1] == "2 decisions; times UTC, £"
+
+
+def test_a_week_of_rates_is_summarised_not_printed_whole() -> None:
+    """`kripto rates` shows the newest 20 of a week's 10,080 minutes and one summary line."""
+    from datetime import timedelta
+
+    from kripto.cli.tables import rates_summary
+
+    week = [
+        Rate(
+            date_time=WHEN - timedelta(minutes=10_079 - i),
+            rate=Decimal(70_000 + (i % 500)),
+            source="coinbase",
+        )
+        for i in range(10_080)
+    ]
+    assert rates_summary(week, 20) == (
+        "10,080 rates from 11-18 14:08 to 11-25 14:07 UTC; low 70,000.00 at 11-18 14:08,"
+        " high 70,499.00 at 11-18 22:27; sources: coinbase. Shown: the newest 20 (--all for"
+        " every one)"
+    )

@@ -154,6 +154,7 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
     assert services["temporal-admin-tools"]["image"] == "temporalio/admin-tools:1.30.1"
     assert services["temporal-create-namespace"]["image"] == "temporalio/admin-tools:1.30.1"
     assert services["temporal-ui"]["image"] == "temporalio/ui:2.54.1"
+    assert services["temporal-ui"]["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
     assert services["prometheus"]["image"] == "prom/prometheus:v2.53.0"
     for name in KRIPTO_SERVICES:
         env = services[name]["environment"]
@@ -255,3 +256,26 @@ def test_prometheus_scrapes_the_workers_and_loads_the_rules(tmp_path: Path) -> N
     (tmp_path / "again").mkdir()
     again = resolve(tmp_path / "again", env)["services"]["worker"]
     assert again["environment"]["KRIPTO_METRICS_HOST"] == "10.0.0.5"
+
+
+def test_the_web_ui_is_read_only_until_an_override_says_otherwise(tmp_path: Path) -> None:
+    """README "The Web UI": the override that brings back Reset and Terminate."""
+    resolve(tmp_path, ENV_EXAMPLE.read_text())
+    readme = (ROOT / "README.md").read_text()
+    override = readme.split("```yaml\n# docker-compose.override.yml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "docker-compose.override.yml").write_text(override)
+    result = subprocess.run(
+        [
+            str(compose_binary()),
+            *("-f", "docker-compose.yml", "-f", "docker-compose.override.yml"),
+            *("config", "--format", "json"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    ui = json.loads(result.stdout)["services"]["temporal-ui"]
+    assert ui["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "false"

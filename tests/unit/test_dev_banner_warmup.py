@@ -35,7 +35,7 @@ def test_stored_rates_up_to_now_count() -> None:
         " decision about 2026-11-25 15:22 UTC (in 1 h 15 min)"
     )
     assert first_decision(settings, minutes(200, NOW), NOW) == (
-        "rsi needs 120 minutes of rates for the RSI; 120 stored: it can decide from the first tick"
+        "rsi needs 120 minutes of rates for the RSI; 200 stored: it can decide from the first tick"
     )
 
 
@@ -45,3 +45,21 @@ def test_rates_older_than_the_gap_limit_do_not_count() -> None:
     assert first_decision(settings, old, NOW).endswith(
         "none usable stored: first automatic decision about 2026-11-25 16:07 UTC (in 2 h)"
     )
+
+
+def test_the_banner_keeps_each_url_whole_when_logged_at_80_columns() -> None:
+    """Logged output (not a terminal) at 80 columns: the sign-in URL carries a token, and a
+    copy of a line split mid-token signs nobody in."""
+    import io
+
+    from rich.console import Console
+
+    from kripto.devstack.stack import print_banner
+
+    url = "http://127.0.0.1:8080/login?token=" + "x" * 43
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)
+    print_banner(console, [("Sign in", url), ("Metrics", None)])
+    lines = out.getvalue().splitlines()
+    assert f"Sign in     {url}" in lines
+    assert "Metrics     off" in lines

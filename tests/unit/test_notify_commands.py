@@ -64,10 +64,7 @@ def test_a_trade_from_the_phone_is_checked_like_every_trade_request() -> None:
     assert str(missing.value) == "amount: missing; write /sell AMOUNT, such as /sell 10.00"
     with pytest.raises(InvalidInput) as bad:
         trade_request("buy", "1e3", "BTC-GBP")
-    assert str(bad.value) == (
-        'amount: must be plain decimal text with at most 2 decimal places, such as "10.00";'
-        " got '1e3'"
-    )
+    assert str(bad.value) == "amount: must be written out in full, not as \"1e3\"; got '1e3'"
     assert trade_key(7) == "telegram-7"
 
 

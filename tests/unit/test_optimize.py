@@ -242,3 +242,13 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, [*args[:-2], "--walk-forward", "40"])
     assert bad.exit_code == 2
     assert "each span would be 210 minutes, and the grid's slowest set needs" in bad.output
+
+
+def test_the_heatmap_finds_the_current_setting_on_its_grid() -> None:
+    from kripto.backtest.plot import current_cell
+
+    periods, lows = ["120", "240", "360"], ["30.0", "40.0"]
+    assert current_cell(periods, lows, 240, 40) == (1, 1)  # the default rsi: 240, 40.0
+    assert current_cell(periods, lows, "360", Decimal("30")) == (2, 0)
+    assert current_cell(periods, lows, 200, 40) is None  # off the grid: said under the plot
+    assert current_cell(["a", "b"], ["1"], "b", 1) == (1, 0)

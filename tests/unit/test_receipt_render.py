@@ -27,15 +27,15 @@ TRADE_ID = SEED.client_order_id
 SEED_TEXT = """\
 Kripto Trade Receipt
 
-Side:        BUY BTC-GBP
-Rate:        £7,900.01 per BTC
-Price:       £9.95
-Fees:        £0.05
-GBP change:  -£10.00
-BTC change:  +0.00125952 BTC
-Time:        2020-05-19 19:39:00 UTC
-Trade ID:    aa368788-bb4f-40c0-b80f-afcfdaf18574
-Order ID:    5ecf261e05a7428989286075
+Side:             BUY BTC-GBP
+Fill price:       £7,900.01 per BTC
+BTC bought for:   £9.95
+Fee:              £0.05
+GBP change:       -£10.00
+BTC change:       +0.00125952 BTC
+Time:             2020-05-19 19:39:00 UTC
+Trade key:        aa368788-bb4f-40c0-b80f-afcfdaf18574
+Exchange order:   5ecf261e05a7428989286075
 """
 
 
@@ -84,8 +84,9 @@ def test_a_sell_receives_the_value_less_the_fee() -> None:
     assert lines.price == "£100.00"
     assert lines.rate == "£7,900.01 per BTC"
     text = render_receipt("sell-1", sell).text
-    assert "GBP change:  +£99.50\n" in text
-    assert "BTC change:  -0.01265821 BTC\n" in text
+    assert "GBP change:       +£99.50\n" in text
+    assert "BTC sold for:     £100.00\n" in text
+    assert "BTC change:       -0.01265821 BTC\n" in text
 
 
 def test_signs_follow_the_side_for_round_figures() -> None:
@@ -120,8 +121,8 @@ def test_html_is_escaped_and_text_is_not() -> None:
     assert "<img" not in email.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;" in email.html
     assert "&#34;&gt;&lt;img src=x&gt;" in email.html
-    assert f"Trade ID:    {hostile}\n" in email.text
-    assert 'Order ID:    "><img src=x>\n' in email.text
+    assert f"Trade key:        {hostile}\n" in email.text
+    assert 'Exchange order:   "><img src=x>\n' in email.text
 
 
 def test_an_order_that_filled_nothing_has_no_rate() -> None:
@@ -154,3 +155,21 @@ def test_json_money_is_never_in_exponent_form() -> None:
         "1000",
     )
     assert Order.model_validate_json(tiny.model_dump_json()) == tiny
+
+
+def test_the_cli_summary_says_what_each_figure_is() -> None:
+    from kripto.cli.tables import trade_summary_lines
+
+    assert trade_summary_lines(TRADE_ID, SEED) == [
+        "BUY BTC-GBP: settled",
+        "  paid        £10.00",
+        "  size        0.00125952 BTC",
+        "  fill price  £7,900.01 per BTC",
+        "  fee         £0.05",
+        f"  key         {TRADE_ID}",
+        f"  order       {SEED.id}",
+    ]
+    sell = SEED.model_copy(update={"side": Side.SELL, "settled": False})
+    lines = trade_summary_lines("k", sell)
+    assert lines[0] == "SELL BTC-GBP: not settled yet"
+    assert lines[1] == "  received    £9.90"  # the value less the fee

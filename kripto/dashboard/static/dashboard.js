@@ -19,15 +19,18 @@
   const dark = {
     layout: { background: { color: "#161c22" }, textColor: "#c9d1d9" },
     grid: { vertLines: { color: "#222" }, horzLines: { color: "#222" } },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    // Room after the newest point, so the last time label is not cut off at the edge.
+    timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 6 },
     autoSize: true,
   };
   const priceChart = LWC.createChart(document.getElementById("price-chart"), dark);
   const price = priceChart.addSeries(LWC.LineSeries, { color: "#6cb6ff", lineWidth: 2 });
   const markers = LWC.createSeriesMarkers(price, []);
   const moneyChart = LWC.createChart(document.getElementById("money-chart"), dark);
-  const value = moneyChart.addSeries(LWC.LineSeries, { color: "#3fb950", title: "portfolio" });
-  const hold = moneyChart.addSeries(LWC.LineSeries, { color: "#d29922", title: "buy and hold" });
+  // The heading names the lines (in their colours): a series title would widen the price tag
+  // on the axis until it covers the axis's own labels.
+  const value = moneyChart.addSeries(LWC.LineSeries, { color: "#3fb950" });
+  const hold = moneyChart.addSeries(LWC.LineSeries, { color: "#d29922" });
 
   const $ = (id) => document.getElementById(id);
   // Display only: the figure is already rounded to the penny by the server.
@@ -61,10 +64,12 @@
     const drawn = times.length ? chart.markers.map((m) => {
       markerInfo.set(m.id, m);
       const buy = m.side === "buy";
+      // One letter each (B, S), so neighbours never overlap or run off the chart; a manual
+      // trade is a circle rather than an arrow. The tooltip says the rest.
       return {
         id: m.id, time: snap(times, m.time), position: buy ? "belowBar" : "aboveBar",
-        shape: buy ? "arrowUp" : "arrowDown", color: buy ? "#3fb950" : "#f85149",
-        text: (m.decision ? "" : "manual ") + m.side,
+        shape: m.decision ? (buy ? "arrowUp" : "arrowDown") : "circle",
+        color: buy ? "#3fb950" : "#f85149", text: buy ? "B" : "S",
       };
     }).sort((a, b) => a.time - b.time) : [];
     markers.setMarkers(drawn);
@@ -89,7 +94,8 @@
       const tr = document.createElement("tr");
       tr.dataset.trade = t.id;
       tr.append(cell(t.createdAt.replace("T", " ").slice(0, 19)), cell(t.side, t.side),
-        cell(gbp(t.executedValue)), cell(t.filledSize), cell(gbp(t.fillFees)));
+        cell(gbp(t.executedValue)), cell(gbp(t.fillPrice), "fill-price"), cell(t.filledSize),
+        cell(gbp(t.fillFees)));
       const td = document.createElement("td");
       const a = document.createElement("a");
       a.href = ui + "/workflows/" + encodeURIComponent(t.id);
@@ -120,6 +126,7 @@
     $("k-state").textContent = n.paused === null ? "no schedule" : n.paused ? "PAUSED" : "running";
     $("k-state").className = n.paused ? "sell" : "buy";
     $("k-note").textContent = n.note || "";
+    $("simulated").hidden = !n.simulated;
   }
 
   let inFlight = false;
@@ -197,8 +204,21 @@
   const form = $("trade-form");
   if (form) {
     $("trade-key").value = newKey();
+    // A trade is asked for, then confirmed: the first step shows what it would be.
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      const side = $("trade-side").value, amount = $("trade-amount").value.trim();
+      const res = await fetch("/api/quote?side=" + side + "&amount=" + encodeURIComponent(amount), { cache: "no-store" });
+      const q = await res.json();
+      if (!res.ok) { $("trade-result").textContent = q.error; return; }
+      $("trade-quote").textContent = side.toUpperCase() + " " + gbp(q.amount) + " of BTC: about "
+        + q.size + " BTC at " + gbp(q.rate) + ", fee about " + gbp(q.fee) + " (" + q.feeRate + "%).";
+      $("trade-result").textContent = "";
+      $("trade-confirm").hidden = false;
+    });
+    $("trade-no").addEventListener("click", () => { $("trade-confirm").hidden = true; });
+    $("trade-yes").addEventListener("click", async () => {
+      $("trade-confirm").hidden = true;
       const key = $("trade-key").value;
       $("trade-result").textContent = "trading…";
       const r = await post("/api/trade", {
