@@ -5,6 +5,7 @@ and ramp percentages; and the build ID derived from the code."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from temporalio.api.deployment.v1 import (
 )
 from temporalio.api.enums.v1 import VersionDrainageStatus
 
-from kripto.build_id import code_build_id, code_digest
+from kripto.build_id import code_build_id, code_digest, installed_dependencies, required_names
 from kripto.inputs import UserTradeRequest
 from kripto.models import PlacedOrder
 from kripto.settings import Settings, SettingsError, load_settings
@@ -185,6 +186,34 @@ def test_the_code_digest_changes_with_any_source_byte_and_only_then(tmp_path: Pa
     assert code_digest(tmp_path / "one") != code_digest(tmp_path / "two")
     write(tmp_path / "three", {**files, "kripto/c/d.py": "", "kripto/c/e.py": "y = 2\n"})
     assert code_digest(tmp_path / "three") != code_digest(tmp_path / "one")  # moved code
+
+
+def test_the_code_digest_changes_with_an_installed_dependency(tmp_path: Path) -> None:
+    """An image rebuilt with another Temporal SDK (or pydantic-core) is another build."""
+    write(tmp_path, {"kripto/a.py": "x = 1\n"})
+    deps = {"pydantic-core": "2.41.5", "temporalio": "1.20.0"}
+    same = code_digest(tmp_path, dependencies=dict(deps))
+    assert code_digest(tmp_path, dependencies=deps) == same
+    assert code_digest(tmp_path, dependencies={**deps, "temporalio": "1.21.0"}) != same
+    assert code_digest(tmp_path, dependencies={**deps, "pydantic-core": "2.41.6"}) != same
+    assert code_digest(tmp_path, dependencies={**deps, "httpx": "0.28.1"}) != same
+
+
+def test_the_build_id_hashes_every_installed_dependency_and_no_optional_extra() -> None:
+    installed = installed_dependencies()
+    # Direct and indirect requirements, at the versions importlib.metadata reports.
+    for name in ("temporalio", "pydantic", "pydantic-core", "asyncpg", "protobuf"):
+        assert installed[name] == metadata.version(name), name
+    # The dev and bench extras are not what a worker runs.
+    assert "pytest" not in installed and "hypothesis" not in installed
+    assert "kripto" not in installed
+    assert required_names(
+        [
+            "temporalio<2,>=1.35",
+            'pytest>=8; extra == "dev"',
+            "Pydantic_Core==2.41.5; python_version >= '3'",
+        ]
+    ) == ["temporalio", "pydantic-core"]
 
 
 def test_the_build_id_defaults_to_the_code_and_can_be_set() -> None:
