@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "trade": (
         "kripto.cli.trading",
-        "Place a market order exactly once under KEY, wait for it to settle, and print it.",
+        "Trade exactly once under a key (buy, sell), or show a trade by its key (status).",
     ),
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
