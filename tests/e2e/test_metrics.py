@@ -266,6 +266,7 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
         "temporal": {"reachable": True},
         "postgres": {"reachable": False, "error": "InterfaceError"},
         "newestRateAgeSeconds": {},
+        "deployment": {"versioning": False},
     }
 
 

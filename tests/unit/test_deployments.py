@@ -19,6 +19,7 @@ from temporalio.api.deployment.v1 import (
 from temporalio.api.enums.v1 import VersionDrainageStatus
 
 from kripto.build_id import code_build_id, code_digest, installed_dependencies, required_names
+from kripto.cli.deploy_view import format_status, status_json
 from kripto.inputs import UserTradeRequest
 from kripto.models import PlacedOrder
 from kripto.settings import Settings, SettingsError, load_settings
@@ -26,7 +27,6 @@ from kripto.temporal.deployments import (
     DeploymentError,
     DeploymentStatus,
     check_percentage,
-    format_status,
     pinned_trades_query,
     rollback_target,
     status_from_info,
@@ -72,28 +72,29 @@ def deployment(current: str = "c3", ramping: str = "", pct: float = 0) -> Deploy
             ramping_version_percentage=pct,
         ),
     )
-    return status_from_info(info, [0, 0, 2])
+    return status_from_info(info, [0, 0, 2], pollers={"c3": 2, "b2": 1})
 
 
 def test_status_lists_builds_newest_first_with_routing_drainage_and_trades() -> None:
     assert format_status(deployment()) == (
         "deployment kripto\n"
-        "BUILD  ROUTING  DRAINAGE  RUNNING TRADES  CREATED\n"
-        "c3     current  none      0               2026-11-25T12:10:00Z\n"
-        "b2     -        draining  2               2026-11-25T12:05:00Z\n"
-        "a1     -        drained   0               2026-11-25T12:01:00Z"
+        "BUILD  ROUTING  POLLERS  DRAINAGE  RUNNING TRADES  CREATED\n"
+        "c3     current  2        none      0               2026-11-25T12:10:00Z\n"
+        "b2     -        1        draining  2               2026-11-25T12:05:00Z\n"
+        "a1     -        0        drained   0               2026-11-25T12:01:00Z"
     )
     ramped = deployment(ramping="b2", pct=12.5)
-    assert format_status(ramped).splitlines()[3].split()[:4] == [
+    assert format_status(ramped).splitlines()[3].split()[:5] == [
         "b2",
         "ramping",
         "12.5%",
+        "1",
         "draining",
     ]
 
 
 def test_status_json_names_the_current_and_ramping_builds() -> None:
-    shown = deployment(ramping="b2", pct=12.5).to_json()
+    shown = status_json(deployment(ramping="b2", pct=12.5))
     assert (shown["deployment"], shown["current"], shown["ramping"], shown["rampPercentage"]) == (
         "kripto",
         "c3",
@@ -108,14 +109,23 @@ def test_status_json_names_the_current_and_ramping_builds() -> None:
         "runningTrades": 2,
         "created": "2026-11-25T12:05:00Z",
         "lastCurrent": "2026-11-25T12:10:00Z",
+        "pollers": 1,
     }
 
 
 def test_no_current_build_is_said_plainly() -> None:
     status = deployment(current="")
-    assert status.current is None and status.to_json()["current"] is None
+    assert status.current is None and status_json(status)["current"] is None
     assert format_status(status).endswith(
         "no current build: new workflows wait for one (kripto deploy promote BUILD)"
+    )
+
+
+def test_a_current_build_without_workers_is_said_plainly() -> None:
+    status = deployment(current="a1")
+    assert format_status(status).endswith(
+        "no worker of the current build a1 is polling: new workflows wait for one"
+        " (start its workers, or kripto deploy promote BUILD)"
     )
 
 
