@@ -329,6 +329,7 @@ async def run_worker(
     take_over: bool = False,
     announce: Callable[[str], object] = log.info,
     workflows: Sequence[type] = WORKFLOWS,
+    drain_on_stop: bool = False,
 ) -> None:
     """Run until `stop` is set (SIGTERM or Ctrl-C), then shut down gracefully: stop polling, so
     the other workers on the task queue take every new task; give the activities already running
@@ -337,7 +338,7 @@ async def run_worker(
     earlier work by the trade's key: an order whose reply never came is looked up, not placed
     again). The services the activities use (the database pool, HTTP clients) close only after
     the worker has stopped. `take_over` and `announce`: see `settle_routing`; `workflows`:
-    see `build_worker`."""
+    see `build_worker`; `drain_on_stop`: see `drain`."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
@@ -365,7 +366,7 @@ async def run_worker(
                 if settings.worker_versioning:
                     watching = asyncio.create_task(watch_routing(client, settings, stop))
                 await stop.wait()
-                last_of_build = await drain(client, settings, identity, announce)
+                last_of_build = await drain(client, settings, identity, announce, drain_on_stop)
             finally:
                 for task in (sampling, watching):
                     if task is not None:
@@ -410,11 +411,14 @@ async def drain(
     settings: Settings,
     identity: str,
     announce: Callable[[str], object] = log.info,
+    wait: bool = True,
 ) -> bool:
     """Before a worker stops: while trades pinned to its build still run and no other worker of
-    the build polls, keep polling until they finish, so stopping the last worker of a build
-    never strands a trade on it (a second signal stops it at once). Returns True when it is the
-    last of its build with nothing pinned to it: once it has stopped polling, `retire` it."""
+    the build polls, keep polling until they finish (with `wait`, `kripto worker --drain`), so
+    stopping the last worker of a build for an upgrade never strands a trade on it (a second
+    signal stops it at once). Without `wait` it stops as before: a worker of the same build
+    started later (a restart) carries on. Returns True when it is the last of its build with
+    nothing pinned to it: once it has stopped polling, `retire` the build."""
     if not settings.worker_versioning:
         return False
     version = deployment_version(settings)
@@ -428,6 +432,8 @@ async def drain(
             pinned = await running_trades(client, name, build)
             if not pinned:
                 break
+            if not wait:
+                return False
             if not said:
                 announce(
                     f"draining: {pinned} trade(s) pinned to build {build} still running and no"

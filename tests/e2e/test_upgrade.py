@@ -3,20 +3,19 @@ the dev server: the worker of build A is stopped (SIGTERM, as compose stops a co
 worker of build B starts. A trade pinned to A still runs, so A's worker keeps polling until it
 has finished (it is not stranded) and B does not take over meanwhile; then A's worker retires
 its build and exits, and B's worker, finding the current build with no workers and nothing
-pinned to it, makes B current: new trades and ticks run on B, and /healthz says so. With B's
-last worker gone too, the deployment has no current build with workers and health says that."""
+pinned to it, makes B current: a new trade and the wallet (auto-upgrading, as ticks are) run on
+B, and /healthz says so. With B's last worker gone too, the deployment has no current build with
+workers and health says that."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,20 +24,19 @@ from typing import Any, cast
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkerDeploymentVersion
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kripto.db import Database
 from kripto.metrics import Metrics
-from kripto.models import Order, RateTickInput, Side, TradeRequest
+from kripto.models import Order, Side, TradeRequest, WalletRequest
 from kripto.temporal.deployments import DeploymentError, deployment_status
 from kripto.temporal.monitor import Monitor
 from tests.e2e.test_metrics import free_port
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
-from workflows.ids import stamp, tick_workflow_id
-from workflows.rate_tick import SCHEDULED_START, RateTickWorkflow
 from workflows.trade import TradeWorkflow
+from workflows.wallet import WalletWorkflow
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -98,6 +96,7 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
         "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE": str(key_file),
         "KRIPTO_DATA_DIR": str(tmp_path),
         "KRIPTO_METRICS_PORT": "0",
+        "COLUMNS": "200",  # one line per announcement
     }
     logs = {name: tmp_path / f"worker-{name}.log" for name in ("A", "B")}
     health_b = free_port()
@@ -106,7 +105,7 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
     def start(build: str, health_port: int = 0) -> None:
         with logs[build].open("ab") as log:
             workers[build] = subprocess.Popen(
-                [sys.executable, "-m", "kripto", "worker"],
+                [sys.executable, "-m", "kripto", "worker", "--drain"],
                 cwd=REPO,
                 env={**env, "KRIPTO_BUILD_ID": build, "KRIPTO_HEALTH_PORT": str(health_port)},
                 stdout=log,
@@ -126,6 +125,13 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
         async with httpx.AsyncClient(timeout=10) as http:
             reply = await http.get(f"http://127.0.0.1:{health_b}/healthz")
         return reply.status_code, reply.json()
+
+    async def answers() -> bool:
+        try:
+            await healthz()
+        except httpx.TransportError:
+            return False
+        return True
 
     async def trade(label: str) -> str:
         handle = await client.start_workflow(
@@ -152,7 +158,7 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
         await eventually(
             logged("A", "draining: 1 trade(s) pinned to build A still running"), "A drains"
         )
-        await eventually(logged("B", "is polling; new workflows start on the current"), "B up")
+        await eventually(answers, "B's /healthz answers")
         # While A's worker finishes trade1, A stays current: B does not take its work away.
         status, body = await healthz()
         assert (status, body["deployment"]["current"]) == (200, "A")
@@ -164,28 +170,20 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
         assert await asyncio.to_thread(workers["A"].wait, 60) == 0
         assert "build A retired" in logs["A"].read_text()
         await eventually(lambda: current_is("B"), "B took over", within=30)
-        assert (
-            "build B is current: build A had no workers polling and no running trades"
-            in logs["B"].read_text()
-        )
+        took_over = "build B is current: build A had no workers polling and no running trades"
+        await eventually(logged("B", took_over), "B says it took over")
 
-        # New work runs on B: a trade, and a tick (as its schedule would start it).
+        # New work runs on B: a trade, and the wallet.
         trade2 = await trade("trade2")
         order2: Order = await client.get_workflow_handle_for(TradeWorkflow.run, trade2).result()
         assert order2.settled is True and await pinned_build(client, trade2) == "B"
-        # A minute of its own, days ahead (early is not late), so its children's IDs are new.
-        ahead = timedelta(days=3, minutes=random.randrange(100_000))
-        at = datetime.now(UTC).replace(second=0, microsecond=0) + ahead
-        tick = f"{tick_workflow_id('BTC-GBP')}-{stamp(at)}"
-        await client.execute_workflow(
-            RateTickWorkflow.run,
-            RateTickInput(product_id="BTC-GBP"),
-            id=tick,
-            task_queue=task_queue,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(SCHEDULED_START, at)]),
+        # And an auto-upgrading workflow, as the ticks are (the fake exchange serves no spot
+        # price for a tick to read): the wallet, which runs on the current build, B.
+        wallet = f"wallet-{uuid.uuid4()}"
+        shown = await client.execute_workflow(
+            WalletWorkflow.run, WalletRequest(), id=wallet, task_queue=task_queue
         )
-        assert await pinned_build(client, tick) == "B"
-        assert await db.pool.fetchval("SELECT count(*) FROM rates WHERE date_time = $1", at) == 1
+        assert "gbp" in shown.to_json_dict() and await pinned_build(client, wallet) == "B"
         status, body = await healthz()
         assert status == 200
         assert (body["deployment"]["current"], body["deployment"]["currentPollers"]) == ("B", 1)
@@ -212,6 +210,8 @@ async def test_stopping_the_only_worker_for_a_new_build_strands_nothing_and_hand
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
+        for build, path in logs.items():  # shown when the test fails
+            print(f"--- worker {build} ---\n{path.read_text() if path.exists() else ''}")
 
     orders = fake_exchange.state()["orders"]
     assert sorted(o["client_order_id"] for o in orders) == sorted([trade1, trade2])
