@@ -374,9 +374,11 @@ async def rollback(
     target = rollback_target(status, build_id)
     await require_pollers(client, name, target.build_id, task_queue, force)
     previous = status.current.build_id if status.current else "-"
-    if status.ramping is not None:
-        await _set_ramping(client, name, "", 0)
     await _set_current(client, name, target.build_id, allow_no_pollers=force)
+    # Making the ramping build current ends its ramp on the server; a ramp of another build
+    # is ended here.
+    if status.ramping is not None and status.ramping.build_id != target.build_id:
+        await _set_ramping(client, name, "", 0)
     return previous, target.build_id
 
 
