@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.cli.common import (
@@ -155,9 +157,17 @@ def detached(request: TradeRequest, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@cache
+def quiet_runtime() -> Runtime:
+    """The SDK's runtime without its own log lines: while it retries a lost connection its core
+    prints a WARN per retry to stdout, which would bury the one line `kripto trade` owes the
+    person (and break --json). What went wrong reaches them as the error the call raises."""
+    return Runtime(telemetry=TelemetryConfig(logging=None))
+
+
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
-    client = await connect_client(settings)
+    client = await connect_client(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
     if await KillSwitch(client).engaged(request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
@@ -267,7 +277,7 @@ class TradeStatus:
 async def trade_status(settings: Settings, key: str) -> TradeStatus:
     """The trade as Temporal has it. Its step comes from the KriptoTradeStep search attribute,
     not a query, so a trade whose worker is away still shows where it stopped."""
-    client = await connect_client(settings)
+    client = await connect_client(settings, runtime=quiet_runtime())
     handle = client.get_workflow_handle_for(TradeWorkflow.run, key)
     try:
         described = await handle.describe()

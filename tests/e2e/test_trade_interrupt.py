@@ -29,6 +29,7 @@ from kripto.db import Database
 from kripto.settings import Settings
 from kripto.temporal.worker import run_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
+from workflows.trade import TradeWorkflow
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -231,3 +232,113 @@ def interrupt_then_attach(
     finally:
         fake_exchange.hold_settlement(False)
     return key
+
+
+class Proxy:
+    """A loopback TCP proxy to the dev server that can drop every connection at once and
+    refuse new ones, as a lost network does."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        return f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, up_writer]
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+    def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+
+
+async def test_a_lost_connection_names_the_trade_in_one_line(
+    dev_server_env: WorkflowEnvironment,
+    fake_exchange: FakeCoinbaseProcess,
+    settings: Settings,
+    task_queue: str,
+    tmp_path: Path,
+) -> None:
+    """Temporal stops answering while `kripto trade` waits: after the SDK's own retries, one
+    line (exit 1), no traceback, no SDK warning; the trade completes in the worker."""
+    key_file = tmp_path / "coinbase.pem"
+    key_file.write_text(fake_exchange.private_key_pem)
+    settings = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "coinbase_url": fake_exchange.url,
+            "coinbase_api_key_name": fake_exchange.key_name,
+            "coinbase_api_private_key_file": key_file,
+            "metrics_port": 0,
+            "health_port": 0,
+        }
+    )
+    client = dev_server_env.client
+    proxy = Proxy(client.service_client.config.target_host)
+    address = await proxy.start()
+    stop = asyncio.Event()
+    fake_exchange.hold_settlement(True)
+    worker = asyncio.create_task(run_worker(client, settings, stop))
+    key = str(uuid.uuid4())
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kripto",
+            "trade",
+            "buy",
+            "10.00",
+            "--key",
+            key,
+            cwd=REPO,
+            env={
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("KRIPTO_", "TEMPORAL_"))
+                },
+                "TEMPORAL_ADDRESS": address,
+                "KRIPTO_TASK_QUEUE": task_queue,
+                "KRIPTO_DEPLOYMENT_NAME": task_queue,
+                "KRIPTO_DATA_DIR": str(tmp_path),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            while fake_exchange.order_count() == 0:
+                await asyncio.sleep(0.2)
+        proxy.cut()
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert (process.returncode, out) == (1, b""), err.decode()
+        assert err.decode().splitlines() == [
+            f"trade {key}: BUY £10.00 BTC-GBP",
+            f"stopped waiting: trade {key} may still complete; `kripto trade status {key}`"
+            f" shows it (`kripto trade buy 10.00 --key {key}` waits again)",
+        ]
+        fake_exchange.hold_settlement(False)
+        order = await client.get_workflow_handle_for(TradeWorkflow.run, key).result()
+        assert order.settled is True and order.client_order_id == key
+    finally:
+        fake_exchange.hold_settlement(False)
+        stop.set()
+        await worker
