@@ -13,6 +13,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+    from temporalio.runtime import Runtime
 
     from kripto.db import Database
     from kripto.settings import Settings
@@ -74,12 +75,12 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
         await db.close()
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """The Temporal client for a command, saying so when no source named the stack and the
     command fell back to the default address (it may be some other Temporal than yours)."""
     from kripto.temporal.client import connect_client
 
-    client = await connect_client(settings)
+    client = await connect_client(settings, runtime=runtime)
     note = default_address_note(settings)
     if note:
         errors.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)

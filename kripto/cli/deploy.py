@@ -11,13 +11,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
+from kripto.cli.deploy_view import format_status, status_json
 from kripto.settings import Settings
 from kripto.temporal.deployments import (
     DeploymentError,
     DeploymentStatus,
     check_percentage,
     deployment_status,
-    format_status,
     promote,
     ramp,
     rollback,
@@ -29,6 +29,10 @@ deploy_app = typer.Typer(
 T = TypeVar("T")
 Build = Annotated[
     str, typer.Argument(metavar="BUILD", help="A build ID from `kripto deploy status`.")
+]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Route to the build even with no worker of it polling."),
 ]
 
 
@@ -56,19 +60,25 @@ def status(
     """Every build of the deployment: routing (current / ramping %), drainage, running trades."""
     settings = settings_for(data_dir)
     result: DeploymentStatus = _call(
-        settings, lambda client: deployment_status(client, settings.deployment_name)
+        settings,
+        lambda client: deployment_status(client, settings.deployment_name, settings.task_queue),
     )
     if as_json:
-        print_json(result.to_json())
+        print_json(status_json(result))
     else:
         console.print(format_status(result), highlight=False, soft_wrap=True)
 
 
 @deploy_app.command("promote")
-def promote_build(build: Build, data_dir: DataDir = None) -> None:
+def promote_build(build: Build, force: Force = False, data_dir: DataDir = None) -> None:
     """Make BUILD current: every new workflow starts on it; pinned trades finish where they are."""
     settings = settings_for(data_dir)
-    previous = _call(settings, lambda client: promote(client, settings.deployment_name, build))
+    previous = _call(
+        settings,
+        lambda client: promote(
+            client, settings.deployment_name, build, settings.task_queue, force=force
+        ),
+    )
     if previous == build:
         console.print(f"{build} is already current", highlight=False)
     else:
@@ -87,7 +97,12 @@ def ramp_build(
     except DeploymentError as exc:
         raise fail(str(exc)) from None
     settings = settings_for(data_dir)
-    _call(settings, lambda client: ramp(client, settings.deployment_name, build, percentage))
+    _call(
+        settings,
+        lambda client: ramp(
+            client, settings.deployment_name, build, percentage, settings.task_queue
+        ),
+    )
     console.print(f"{build} is ramping: {percentage:g}% of new workflows start on it")
 
 
@@ -99,11 +114,15 @@ def rollback_build(
             metavar="[BUILD]", help="The build to return to; default: the previous current one."
         ),
     ] = None,
+    force: Force = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Make the previous current build current again."""
+    """Make the previous current build current again, and end any ramp."""
     settings = settings_for(data_dir)
     before, after = _call(
-        settings, lambda client: rollback(client, settings.deployment_name, build)
+        settings,
+        lambda client: rollback(
+            client, settings.deployment_name, settings.task_queue, build, force=force
+        ),
     )
     console.print(f"rolled back: {after} is current (was {before})", highlight=False)

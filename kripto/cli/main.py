@@ -57,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "trade": (
         "kripto.cli.trading",
-        "Place a market order once under its key (--key, or a new one); print it once settled.",
+        "Trade exactly once under a key (buy, sell), or show a trade by its key (status).",
     ),
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),

@@ -1,14 +1,24 @@
-"""`kripto trade`, `kripto wallet` and `kripto trades`."""
+"""`kripto trade buy|sell|status`, `kripto wallet` and `kripto trades`.
+
+`kripto trade` says the trade's key before it starts anything, so a person who stops watching
+(Ctrl-C, a dropped connection) always knows which trade to look for: the trade itself runs in
+the worker and may well complete. `kripto trade status KEY` shows it, and the same `kripto trade`
+with `--key KEY` attaches to it instead of trading again."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime, TelemetryConfig
+from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.cli.common import (
     DataDir,
@@ -29,30 +39,75 @@ from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
 from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.search_attributes import amounts_memo, trade_attributes, trade_summary
+from kripto.temporal.search_attributes import (
+    TRADE_STEP,
+    amounts_memo,
+    trade_attributes,
+    trade_summary,
+)
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
+trade_app = typer.Typer(
+    help="Trade exactly once under a key (buy, sell), or show a trade by its key (status).",
+    no_args_is_help=True,
+)
+#: A negative amount ("-10.00") is an argument to refuse with its rule, not an option.
+AMOUNT_ARGS = {"ignore_unknown_options": True}
+Amount = Annotated[
+    str,
+    typer.Argument(help="In the product's quote currency (GBP for BTC-GBP), e.g. 10.00."),
+]
+Key = Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")]
+Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+#: The exit code of a command stopped by Ctrl-C, as a shell reports it.
+INTERRUPTED = 130
+
+
+class ConnectionLost(Exception):
+    """Temporal stopped answering while the command waited for a trade that had started."""
+
 
 def register(app: typer.Typer) -> None:
-    # A negative amount ("-10.00") is an argument to refuse with its rule, not an option.
-    app.command("trade", context_settings={"ignore_unknown_options": True})(trade)
+    app.add_typer(trade_app, name="trade")
     app.command("wallet")(wallet)
     app.command("trades")(trades)
 
 
-def trade(
-    side: Annotated[Side, typer.Argument(help="buy or sell")],
-    amount: Annotated[
-        str,
-        typer.Argument(help="In the product's quote currency (GBP for BTC-GBP), e.g. 10.00."),
-    ],
-    key: Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")] = None,
-    product: Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")] = "BTC-GBP",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+@trade_app.command("buy", context_settings=AMOUNT_ARGS)
+def buy(
+    amount: Amount,
+    key: Key = None,
+    product: Product = "BTC-GBP",
+    as_json: Json = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Place a market order once under its key (--key, or a new one); print it once settled."""
+    """Buy AMOUNT once under its key (--key, or a new one); print the order once settled."""
+    trade(Side.BUY, amount, key, product, as_json, data_dir)
+
+
+@trade_app.command("sell", context_settings=AMOUNT_ARGS)
+def sell(
+    amount: Amount,
+    key: Key = None,
+    product: Product = "BTC-GBP",
+    as_json: Json = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Sell AMOUNT once under its key (--key, or a new one); print the order once settled."""
+    trade(Side.SELL, amount, key, product, as_json, data_dir)
+
+
+def trade(
+    side: Side,
+    amount: str,
+    key: str | None = None,
+    product: str = "BTC-GBP",
+    as_json: bool = False,
+    data_dir: Path | None = None,
+) -> None:
+    """Place a market order exactly once under KEY, wait for it to settle, and print it."""
     trade_id = key or str(uuid.uuid4())
     try:
         request = parse_trade_request(
@@ -67,7 +122,16 @@ def trade(
         )
     except InvalidInput as exc:
         raise fail(str(exc)) from None
-    order, existed = run(start_trade(settings_for(data_dir), request))
+    settings = settings_for(data_dir)
+    # Before anything starts: whatever happens next, the key is on the screen (stderr, so
+    # --json output stays JSON).
+    errors.print(f"trade {trade_id}: {request.summary}", highlight=False, soft_wrap=True)
+    try:
+        order, existed = run(start_trade(settings, request))
+    except KeyboardInterrupt:
+        raise detached(request, INTERRUPTED) from None
+    except ConnectionLost:
+        raise detached(request, 1) from None
     if as_json:
         print_json(order.to_json_dict())
         return
@@ -77,9 +141,32 @@ def trade(
         console.print(line, highlight=False, soft_wrap=True)
 
 
+def detached(request: TradeRequest, code: int) -> typer.Exit:
+    """One line, and no traceback: the trade runs on in the worker without this command."""
+    key = request.idempotency_key
+    amount = f"{request.amount}" + (
+        f" --product {request.product_id}" if request.product_id != "BTC-GBP" else ""
+    )
+    errors.print(
+        f"stopped waiting: trade {key} may still complete; `kripto trade status {key}` shows"
+        f" it (`kripto trade {request.trade_type.value} {amount} --key {key}` waits again)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(code)
+
+
+@cache
+def quiet_runtime() -> Runtime:
+    """The SDK's runtime without its own log lines: while it retries a lost connection its core
+    prints a WARN per retry to stdout, which would bury the one line `kripto trade` owes the
+    person (and break --json). What went wrong reaches them as the error the call raises."""
+    return Runtime(telemetry=TelemetryConfig(logging=None))
+
+
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
-    client = await connect(settings)
+    client = await connect(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
     if await KillSwitch(client).engaged(request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
@@ -120,6 +207,105 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
         return await handle.result(), existed
     except WorkflowFailureError as exc:
         raise fail(f"trade {trade_id} failed: {root_cause(exc)}") from None
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise ConnectionLost from None
+        raise
+
+
+@trade_app.command("status")
+def status(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The trade's idempotency key.")],
+    as_json: Json = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show the trade KEY: its request, whether it runs, completed or failed, and its order."""
+    shown = run(trade_status(settings_for(data_dir), key))
+    if as_json:
+        print_json(shown.to_json())
+        return
+    console.print(f"trade {key}: {shown.summary}", highlight=False, soft_wrap=True)
+    console.print(f"status: {shown.status_line}", highlight=False, soft_wrap=True)
+    if shown.order is not None:
+        for line in trade_summary_lines(key, shown.order):
+            console.print(line, highlight=False, soft_wrap=True)
+    elif shown.status == "running" and shown.request is not None:
+        request = shown.request
+        amount = f"{request.amount}" + (
+            f" --product {request.product_id}" if request.product_id != "BTC-GBP" else ""
+        )
+        console.print(
+            f"to wait for it: kripto trade {request.trade_type.value} {amount} --key {key}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@dataclass(frozen=True)
+class TradeStatus:
+    key: str
+    #: running, completed, failed, canceled, terminated, timed out or continued as new.
+    status: str
+    request: TradeRequest | None
+    step: str | None
+    order: Order | None
+    error: str | None
+
+    @property
+    def summary(self) -> str:
+        return self.request.summary if self.request is not None else "(its request was invalid)"
+
+    @property
+    def status_line(self) -> str:
+        if self.status == "running":
+            return f"running ({self.step})" if self.step else "running"
+        if self.error:
+            return f"{self.status}: {self.error}"
+        return self.status
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "status": self.status,
+            "request": self.request.to_json_dict() if self.request is not None else None,
+            "step": self.step,
+            "order": self.order.to_json_dict() if self.order is not None else None,
+            "error": self.error,
+        }
+
+
+async def trade_status(settings: Settings, key: str) -> TradeStatus:
+    """The trade as Temporal has it. Its step comes from the KriptoTradeStep search attribute,
+    not a query, so a trade whose worker is away still shows where it stopped."""
+    client = await connect(settings, runtime=quiet_runtime())
+    handle = client.get_workflow_handle_for(TradeWorkflow.run, key)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise fail(
+            f"KEY: no trade {key!r} in namespace {client.namespace!r} (a finished trade is kept"
+            " for the namespace's retention; `kripto trades` lists every recorded one)"
+        ) from None
+    state = described.status or WorkflowExecutionStatus.RUNNING
+    name = state.name.lower().replace("_", " ")
+    order = error = None
+    if state == WorkflowExecutionStatus.COMPLETED:
+        order = await handle.result()
+    elif state == WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result()
+        except WorkflowFailureError as exc:
+            error = str(root_cause(exc))
+    return TradeStatus(
+        key=key,
+        status=name,
+        request=await first_request(client, key),
+        step=described.typed_search_attributes.get(TRADE_STEP),
+        order=order,
+        error=error,
+    )
 
 
 async def first_request(client: Client, trade_id: str) -> TradeRequest | None:

@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Annotated
 
 import typer
 
@@ -22,7 +23,17 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
 
 
-def worker(data_dir: DataDir = None) -> None:
+def worker(
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="On SIGTERM, as the last worker of its build, first finish the trades pinned"
+            " to the build (an upgrade that replaces this worker: docker-compose.yml).",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
     """Run a worker against the configured Temporal and Postgres until Ctrl-C or SIGTERM.
 
     The first SIGTERM or Ctrl-C stops it gracefully (see KRIPTO_SHUTDOWN_GRACE) and it exits 0;
@@ -31,10 +42,10 @@ def worker(data_dir: DataDir = None) -> None:
     # One line per event (KRIPTO_LOG_FORMAT): ours at INFO; libraries (httpx logs every
     # request) stay at WARNING.
     configure_logging(settings)
-    run(serve(settings))
+    run(serve(settings, drain))
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, drain: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,7 +57,7 @@ async def serve(settings: Settings) -> None:
         " Ctrl-C to stop"
     )
     console.print(serving_line(settings), highlight=False)
-    await run_worker(client, settings, stop, announce=console.print)
+    await run_worker(client, settings, stop, announce=console.print, drain_on_stop=drain)
 
 
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:

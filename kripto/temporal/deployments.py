@@ -1,38 +1,60 @@
 """Kripto's Worker Deployment: which builds exist, which one new workflows start on, and the
 calls that move that (promote, ramp, rollback). `kripto deploy`, the worker's start-up and
-`kripto dev` all go through here.
+`kripto dev` all go through here. This module talks to the server; `kripto/cli/deploy_view.py`
+shows what it finds.
 
 Every worker reports `<deployment>:<build ID>` to the server. New workflows start on the
 deployment's *current* version (or, for a share of them, on a *ramping* one). A `TradeWorkflow`
 is pinned: it finishes on the build that started it, so a deploy never replays a trade's history
 on code that did not write it. A version that is no longer current is *draining* while pinned
-workflows still run on it, and *drained* once none do; only then may its workers stop."""
+workflows still run on it, and *drained* once none do; only then may its workers stop.
+
+A build *has pollers* when a worker of it has polled the task queue within the last
+`POLLER_WINDOW` (the server answers an idle poll after a minute, and a live worker polls again at
+once) and after the build was last *retired*: a worker that stops gracefully as the last of its
+build records when, in the version's metadata, so the next build need not wait out the window."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
-from temporalio.api.enums.v1 import RoutingConfigUpdateState, VersionDrainageStatus
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionMessage
+from temporalio.api.enums.v1 import (
+    RoutingConfigUpdateState,
+    TaskQueueType,
+    VersionDrainageStatus,
+)
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     DescribeWorkerDeploymentResponse,
+    DescribeWorkerDeploymentVersionRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
+    UpdateWorkerDeploymentVersionMetadataRequest,
 )
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger(__name__)
 IDENTITY = "kripto deploy"
 Drainage = Literal["draining", "drained", "none"]
+T = TypeVar("T")
+#: A poll older than this is a worker gone: the server answers an idle poll after 60 s.
+POLLER_WINDOW = timedelta(seconds=70)
+#: The version metadata entry a worker leaving as the last of its build writes (an ISO time).
+RETIRED_KEY = "kripto.retiredAt"
 
 
 class DeploymentError(Exception):
@@ -51,6 +73,8 @@ class VersionStatus:
     created: datetime | None
     #: When it last stopped being current (or became current, while it still is).
     last_current: datetime | None
+    #: Workers of this build polling the task queue now (see `POLLER_WINDOW`).
+    pollers: int = 0
 
     @property
     def routing(self) -> str:
@@ -77,49 +101,6 @@ class DeploymentStatus:
     def get(self, build_id: str) -> VersionStatus | None:
         return next((v for v in self.versions if v.build_id == build_id), None)
 
-    def to_json(self) -> dict[str, Any]:
-        def version(v: VersionStatus) -> dict[str, Any]:
-            data = asdict(v)
-            data["rampPercentage"] = data.pop("ramp_percentage")
-            data["buildId"] = data.pop("build_id")
-            data["runningTrades"] = data.pop("running_trades")
-            data["lastCurrent"] = _iso(data.pop("last_current"))
-            data["created"] = _iso(data["created"])
-            return data
-
-        current, ramping = self.current, self.ramping
-        return {
-            "deployment": self.name,
-            "current": current.build_id if current else None,
-            "ramping": ramping.build_id if ramping else None,
-            "rampPercentage": ramping.ramp_percentage if ramping else None,
-            "versions": [version(v) for v in self.versions],
-        }
-
-
-def format_status(status: DeploymentStatus) -> str:
-    """A plain table, newest build first, for `kripto deploy status`."""
-    rows = [("BUILD", "ROUTING", "DRAINAGE", "RUNNING TRADES", "CREATED")]
-    rows += [
-        (
-            v.build_id,
-            v.routing,
-            v.drainage,
-            str(v.running_trades),
-            _iso(v.created) or "-",
-        )
-        for v in status.versions
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"deployment {status.name}"]
-    lines += [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    if status.current is None:
-        lines.append("no current build: new workflows wait for one (kripto deploy promote BUILD)")
-    return "\n".join(lines)
-
 
 def pinned_trades_query(deployment_name: str, build_id: str) -> str:
     """Running trades pinned to one build. Server 1.32 keeps the pinned version in the
@@ -130,20 +111,33 @@ def pinned_trades_query(deployment_name: str, build_id: str) -> str:
     )
 
 
+async def _rpc(
+    call: Callable[..., Awaitable[T]], request: object, failure: str, missing_ok: bool = False
+) -> T | None:
+    """Every deployment call goes through here: retried while the server limits calls per
+    deployment (RESOURCE_EXHAUSTED) or is briefly away; a refusal becomes one DeploymentError line
+    (`failure: the server's reason`). With `missing_ok`, NOT_FOUND is None."""
+    try:
+        return await call(request, retry=True)
+    except RPCError as exc:
+        if missing_ok and exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        if exc.status == RPCStatusCode.UNIMPLEMENTED:
+            raise  # a server without Worker Deployments: the caller says what to do
+        raise DeploymentError(f"{failure}: {exc.message}") from None
+
+
 async def describe_deployment(client: Client, name: str) -> DescribeWorkerDeploymentResponse | None:
     """The deployment as the server has it, or None before any of its workers has polled."""
-    try:
-        return await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name),
-            retry=True,  # the server limits calls per deployment (RESOURCE_EXHAUSTED)
-        )
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
+    return await _rpc(
+        client.workflow_service.describe_worker_deployment,
+        DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name),
+        f"cannot read deployment {name!r}",
+        missing_ok=True,
+    )
 
 
-async def deployment_status(client: Client, name: str) -> DeploymentStatus:
+async def deployment_status(client: Client, name: str, task_queue: str) -> DeploymentStatus:
     described = await describe_deployment(client, name)
     if described is None:
         raise DeploymentError(
@@ -151,16 +145,23 @@ async def deployment_status(client: Client, name: str) -> DeploymentStatus:
             f" {client.namespace!r} yet; start a worker (kripto worker) first"
         )
     info = described.worker_deployment_info
-    counts = await asyncio.gather(
-        *(
-            client.count_workflows(pinned_trades_query(name, s.deployment_version.build_id))
-            for s in info.version_summaries
-        )
-    )
-    return status_from_info(info, [c.count for c in counts])
+    builds = [s.deployment_version.build_id for s in info.version_summaries]
+    counts = await asyncio.gather(*(running_trades(client, name, b) for b in builds))
+    polling = await live_pollers(client, name, task_queue)
+    retired = await asyncio.gather(*(retired_at(client, name, b) for b in builds))
+    pollers = {
+        build: len(polling.after(build, when)) for build, when in zip(builds, retired, strict=True)
+    }
+    return status_from_info(info, list(counts), pollers)
 
 
-def status_from_info(info: WorkerDeploymentInfo, running_trades: list[int]) -> DeploymentStatus:
+async def running_trades(client: Client, name: str, build_id: str) -> int:
+    return (await client.count_workflows(pinned_trades_query(name, build_id))).count
+
+
+def status_from_info(
+    info: WorkerDeploymentInfo, running_trades: list[int], pollers: dict[str, int] | None = None
+) -> DeploymentStatus:
     """The deployment's versions, newest first, with the routing read from its routing config
     (the one source that says both which build is current and which one ramps)."""
     routing = info.routing_config
@@ -183,11 +184,104 @@ def status_from_info(info: WorkerDeploymentInfo, running_trades: list[int]) -> D
             running_trades=trades,
             created=_time(s.create_time) if s.HasField("create_time") else None,
             last_current=_time(s.last_current_time) if s.HasField("last_current_time") else None,
+            pollers=(pollers or {}).get(s.deployment_version.build_id, 0),
         )
         for s, trades in zip(info.version_summaries, running_trades, strict=True)
     ]
     versions.sort(key=lambda v: v.created or datetime.min.replace(tzinfo=UTC), reverse=True)
     return DeploymentStatus(name=info.name, versions=versions)
+
+
+@dataclass(frozen=True)
+class Pollers:
+    """The workers polling a task queue now, by build: identity and the time of its last poll."""
+
+    by_build: dict[str, dict[str, datetime]]
+
+    def after(self, build_id: str, since: datetime | None = None) -> set[str]:
+        """Identities of `build_id`'s workers that polled after `since` (e.g. its retirement)."""
+        return {
+            identity
+            for identity, polled in self.by_build.get(build_id, {}).items()
+            if since is None or polled > since
+        }
+
+
+async def live_pollers(
+    client: Client, name: str, task_queue: str, now: datetime | None = None
+) -> Pollers:
+    """Workers of deployment `name` that polled the task queue (for workflow or activity tasks)
+    within `POLLER_WINDOW`. The server keeps a poller listed for minutes after its worker has
+    gone, so its last poll's time is what says whether it is still there."""
+    since = (now or datetime.now(UTC)) - POLLER_WINDOW
+    by_build: dict[str, dict[str, datetime]] = {}
+    for kind in (
+        TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    ):
+        described = await _rpc(
+            client.workflow_service.describe_task_queue,
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=kind,
+            ),
+            f"cannot read task queue {task_queue!r}",
+        )
+        for poller in described.pollers if described else []:
+            options = poller.deployment_options
+            polled = _time(poller.last_access_time)
+            if options.deployment_name != name or polled < since:
+                continue
+            seen = by_build.setdefault(options.build_id, {})
+            seen[poller.identity] = max(polled, seen.get(poller.identity, polled))
+    return Pollers(by_build)
+
+
+async def retired_at(client: Client, name: str, build_id: str) -> datetime | None:
+    """When the last worker of the build stopped gracefully (None: never, or it came back)."""
+    described = await _rpc(
+        client.workflow_service.describe_worker_deployment_version,
+        DescribeWorkerDeploymentVersionRequest(
+            namespace=client.namespace,
+            deployment_version=VersionMessage(deployment_name=name, build_id=build_id),
+        ),
+        f"cannot read build {build_id!r}",
+        missing_ok=True,
+    )
+    if described is None:
+        return None
+    entry = described.worker_deployment_version_info.metadata.entries.get(RETIRED_KEY)
+    if entry is None:
+        return None
+    value = DataConverter.default.payload_converter.from_payload(entry, str)
+    return datetime.fromisoformat(value)
+
+
+async def build_pollers(client: Client, name: str, build_id: str, task_queue: str) -> set[str]:
+    """The workers of one build polling now: within the window, and since its retirement."""
+    polling, retired = await asyncio.gather(
+        live_pollers(client, name, task_queue), retired_at(client, name, build_id)
+    )
+    return polling.after(build_id, retired)
+
+
+async def retire(client: Client, version: WorkerDeploymentVersion) -> None:
+    """Record that this build's last worker has stopped, so the next build's worker takes
+    over at once (`take_over_if_abandoned`) instead of after `POLLER_WINDOW`."""
+    now = datetime.now(UTC).isoformat()
+    await _rpc(
+        client.workflow_service.update_worker_deployment_version_metadata,
+        UpdateWorkerDeploymentVersionMetadataRequest(
+            namespace=client.namespace,
+            deployment_version=VersionMessage(
+                deployment_name=version.deployment_name, build_id=version.build_id
+            ),
+            upsert_entries={RETIRED_KEY: DataConverter.default.payload_converter.to_payload(now)},
+            identity=IDENTITY,
+        ),
+        f"cannot mark build {version.build_id!r} retired",
+    )
 
 
 def require_build(status: DeploymentStatus, build_id: str) -> VersionStatus:
@@ -211,36 +305,41 @@ def check_percentage(text: str) -> float:
     return value
 
 
-async def promote(client: Client, name: str, build_id: str) -> str | None:
+async def require_pollers(
+    client: Client, name: str, build_id: str, task_queue: str, force: bool
+) -> None:
+    """Routing new workflows to a build no worker runs leaves them waiting: refused, unless
+    the operator insists (`--force`, say to route ahead of workers that are starting)."""
+    if force or await build_pollers(client, name, build_id, task_queue):
+        return
+    raise DeploymentError(
+        f"BUILD: no worker of build {build_id!r} is polling task queue {task_queue!r}, so"
+        " new workflows would wait for one; start its workers first, or pass --force"
+    )
+
+
+async def promote(
+    client: Client, name: str, build_id: str, task_queue: str, force: bool = False
+) -> str | None:
     """Make `build_id` current; returns the build that was current before (None if none)."""
-    status = await deployment_status(client, name)
+    status = await deployment_status(client, name, task_queue)
     require_build(status, build_id)
     previous = status.current.build_id if status.current else None
     if previous != build_id:
-        await _set_current(client, name, build_id)
+        await require_pollers(client, name, build_id, task_queue, force)
+        await _set_current(client, name, build_id, allow_no_pollers=force)
     return previous
 
 
-async def ramp(client: Client, name: str, build_id: str, percentage: float) -> None:
+async def ramp(
+    client: Client, name: str, build_id: str, percentage: float, task_queue: str
+) -> None:
     """Send `percentage`% of new workflows to `build_id`; the rest still start on the current."""
-    status = await deployment_status(client, name)
+    status = await deployment_status(client, name, task_queue)
     version = require_build(status, build_id)
     if version.current:
         raise DeploymentError(f"BUILD: {build_id!r} is already current; ramp another build")
-    try:
-        await client.workflow_service.set_worker_deployment_ramping_version(
-            SetWorkerDeploymentRampingVersionRequest(
-                namespace=client.namespace,
-                deployment_name=name,
-                build_id=build_id,
-                percentage=percentage,
-                identity=IDENTITY,
-            ),
-            retry=True,
-        )
-    except RPCError as exc:
-        raise DeploymentError(f"cannot ramp {build_id!r}: {exc.message}") from None
-    await routing_propagated(client, name)
+    await _set_ramping(client, name, build_id, percentage)
 
 
 def rollback_target(status: DeploymentStatus, build_id: str | None = None) -> VersionStatus:
@@ -266,12 +365,20 @@ def rollback_target(status: DeploymentStatus, build_id: str | None = None) -> Ve
     return earlier[0]
 
 
-async def rollback(client: Client, name: str, build_id: str | None = None) -> tuple[str, str]:
-    """Make the previous current build current again; returns (from, to)."""
-    status = await deployment_status(client, name)
+async def rollback(
+    client: Client, name: str, task_queue: str, build_id: str | None = None, force: bool = False
+) -> tuple[str, str]:
+    """Make the previous current build current again, and end any ramp (a ramp to the build
+    rolled away from would keep sending it new workflows); returns (from, to)."""
+    status = await deployment_status(client, name, task_queue)
     target = rollback_target(status, build_id)
+    await require_pollers(client, name, target.build_id, task_queue, force)
     previous = status.current.build_id if status.current else "-"
-    await _set_current(client, name, target.build_id)
+    await _set_current(client, name, target.build_id, allow_no_pollers=force)
+    # Making the ramping build current ends its ramp on the server; a ramp of another build
+    # is ended here.
+    if status.ramping is not None and status.ramping.build_id != target.build_id:
+        await _set_ramping(client, name, "", 0)
     return previous, target.build_id
 
 
@@ -291,30 +398,45 @@ async def wait_for_version(
             await asyncio.sleep(0.5)
 
 
-async def adopt_if_first(client: Client, version: WorkerDeploymentVersion) -> bool:
-    """On a worker's start: when the deployment has no current version at all (a first deploy),
-    make this one current, so a new install works with no extra step. Otherwise leave routing
-    alone: moving traffic to a new build is an operator's decision (`kripto deploy promote`).
-    Returns True if this worker's version was made current."""
+async def take_over_if_abandoned(
+    client: Client, version: WorkerDeploymentVersion, task_queue: str
+) -> str | None:
+    """On a worker's start, and every few seconds after: make this build current when the
+    current one cannot run anything: there is none (a first deploy), or no worker of it polls
+    and no trade pinned to it still runs (its last worker stopped, as `docker compose up -d
+    --build` stops it). While the current build has workers, routing stays the operator's
+    (`kripto deploy promote`); while a trade is pinned to it, taking new work away from it
+    would not free the trade, and a worker of it must come back to finish it.
+    Returns a line saying what it did, or None if it left routing alone."""
     described = await wait_for_version(client, version)
-    routing = described.worker_deployment_info.routing_config
-    if routing.current_deployment_version.build_id:
-        return False
+    name = version.deployment_name
+    current = described.worker_deployment_info.routing_config.current_deployment_version.build_id
+    if current == version.build_id:
+        return None
+    if current:
+        if await build_pollers(client, name, current, task_queue):
+            return None
+        if await running_trades(client, name, current):
+            return None
     try:
-        await _set_current(
-            client, version.deployment_name, version.build_id, described.conflict_token
-        )
+        await _set_current(client, name, version.build_id, described.conflict_token)
     except DeploymentError:
-        # Another worker set a current version between our describe and set: theirs stands.
-        again = await describe_deployment(client, version.deployment_name)
-        if again is None:
+        # Another worker changed the routing between our describe and set: theirs stands.
+        again = await describe_deployment(client, name)
+        if again is None or not again.worker_deployment_info.routing_config.HasField(
+            "current_deployment_version"
+        ):
             raise
-        current = again.worker_deployment_info.routing_config.current_deployment_version
-        if not current.build_id:
-            raise
-        return current.build_id == version.build_id
-    log.info("first deploy of %s: made build %s current", version.deployment_name, version.build_id)
-    return True
+        return None
+    if not current:
+        line = f"build {version.build_id} is current: the deployment's first build"
+    else:
+        line = (
+            f"build {version.build_id} is current: build {current} had no workers polling"
+            " and no running trades"
+        )
+    log.info("deployment %s: %s", name, line)
+    return line
 
 
 async def make_current(client: Client, version: WorkerDeploymentVersion) -> str | None:
@@ -329,21 +451,40 @@ async def make_current(client: Client, version: WorkerDeploymentVersion) -> str 
 
 
 async def _set_current(
-    client: Client, name: str, build_id: str, conflict_token: bytes = b""
+    client: Client,
+    name: str,
+    build_id: str,
+    conflict_token: bytes = b"",
+    allow_no_pollers: bool = False,
 ) -> None:
-    try:
-        await client.workflow_service.set_worker_deployment_current_version(
-            SetWorkerDeploymentCurrentVersionRequest(
-                namespace=client.namespace,
-                deployment_name=name,
-                build_id=build_id,
-                conflict_token=conflict_token,
-                identity=IDENTITY,
-            ),
-            retry=True,
-        )
-    except RPCError as exc:
-        raise DeploymentError(f"cannot make {build_id!r} current: {exc.message}") from None
+    await _rpc(
+        client.workflow_service.set_worker_deployment_current_version,
+        SetWorkerDeploymentCurrentVersionRequest(
+            namespace=client.namespace,
+            deployment_name=name,
+            build_id=build_id,
+            conflict_token=conflict_token,
+            identity=IDENTITY,
+            allow_no_pollers=allow_no_pollers,
+        ),
+        f"cannot make {build_id!r} current",
+    )
+    await routing_propagated(client, name)
+
+
+async def _set_ramping(client: Client, name: str, build_id: str, percentage: float) -> None:
+    """Ramp `build_id`; an empty `build_id` ends the ramp."""
+    await _rpc(
+        client.workflow_service.set_worker_deployment_ramping_version,
+        SetWorkerDeploymentRampingVersionRequest(
+            namespace=client.namespace,
+            deployment_name=name,
+            build_id=build_id,
+            percentage=percentage,
+            identity=IDENTITY,
+        ),
+        f"cannot ramp {build_id!r}" if build_id else "cannot end the ramp",
+    )
     await routing_propagated(client, name)
 
 
@@ -376,7 +517,3 @@ async def routing_propagated(
 
 def _time(ts: Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None

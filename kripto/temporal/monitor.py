@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
 
 from kripto.db import Database
 from kripto.db.monitoring import newest_rate_time, open_differences, ping, unsettled_trades
 from kripto.metrics import Metrics
+from kripto.temporal.deployments import build_pollers, describe_deployment
 from kripto.temporal.kill_switch import KillSwitch
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,11 @@ class Monitor:
         metrics: Metrics,
         products: Sequence[str],
         worker: Worker,
+        deployment: WorkerDeploymentVersion | None = None,
     ) -> None:
+        """`deployment`: this worker's version, when it uses Worker Versioning."""
         self.client = client
+        self.deployment = deployment
         self.db = db
         self.metrics = metrics
         self.products = list(products)
@@ -72,9 +77,29 @@ class Monitor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every.total_seconds())
 
+    async def routing(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the deployment has a current build with workers polling: without one, every
+        new tick and trade waits, whatever this worker's own state (a new build's worker polls
+        happily while the build that takes the work has gone)."""
+        if self.deployment is None:
+            return True, {"versioning": False}
+        name, task_queue = self.deployment.deployment_name, self.worker.task_queue
+        body: dict[str, Any] = {"name": name, "build": self.deployment.build_id}
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                described = await describe_deployment(self.client, name)
+                routing = described.worker_deployment_info.routing_config if described else None
+                current = routing.current_deployment_version.build_id if routing else ""
+                pollers = len(await build_pollers(self.client, name, current, task_queue))
+        except Exception as exc:
+            return False, {**body, "error": type(exc).__name__}
+        body.update(current=current or None, currentPollers=pollers if current else 0)
+        return bool(current) and pollers > 0, body
+
     async def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy: the worker is polling, Temporal answers and Postgres answers. The newest
-        rate's age is reported, not judged: the "no rate for 5 minutes" alert judges it."""
+        """Healthy: the worker is polling, Temporal and Postgres answer, and the deployment has a
+        current build with workers polling (`routing`). The newest rate's age is reported, not
+        judged: the "no rate for 5 minutes" alert judges it."""
         polling = self.worker.is_running and not self.worker.is_shutdown
         try:
             temporal = await self.client.service_client.check_health(
@@ -103,4 +128,5 @@ class Monitor:
                 p: (round(a, 1) if a is not None else None) for p, a in ages.items()
             },
         }
-        return polling and temporal and postgres, body
+        routed, body["deployment"] = await self.routing()
+        return polling and temporal and postgres and routed, body

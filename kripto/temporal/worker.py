@@ -47,7 +47,15 @@ from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.receipts import ReceiptService
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
-from kripto.temporal.deployments import adopt_if_first, make_current, pinned_trades_query
+from kripto.temporal.deployments import (
+    DeploymentError,
+    build_pollers,
+    make_current,
+    pinned_trades_query,
+    retire,
+    running_trades,
+    take_over_if_abandoned,
+)
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
@@ -292,9 +300,10 @@ def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
 
 
 async def settle_routing(client: Client, settings: Settings, take_over: bool = False) -> str:
-    """Once the worker polls: on a first deploy (or with `take_over`, as `kripto dev` does for
-    its single build) make this build current; otherwise leave routing to the operator. Returns
-    a line saying which, for the start-up output."""
+    """Once the worker polls: on a first deploy, or when the current build has no workers and
+    no running trades (its last worker stopped for this upgrade), or with `take_over` (`kripto
+    dev`, a single build), make this build current; otherwise leave routing to the operator.
+    Returns a line saying which, for the start-up output."""
     if not settings.worker_versioning:
         return "worker versioning off (KRIPTO_WORKER_VERSIONING=false)"
     version = deployment_version(settings)
@@ -313,8 +322,9 @@ async def settle_routing(client: Client, settings: Settings, take_over: bool = F
                 if stranded.count
                 else ""
             )
-        if await adopt_if_first(client, version):
-            return f"{where} is current: the deployment's first build"
+        took_over = await take_over_if_abandoned(client, version, settings.task_queue)
+        if took_over is not None:
+            return took_over + f" (deployment {version.deployment_name!r})"
     except RPCError as exc:
         if exc.status != RPCStatusCode.UNIMPLEMENTED:
             raise
@@ -371,6 +381,8 @@ async def run_worker(
     stop: asyncio.Event,
     take_over: bool = False,
     announce: Callable[[str], object] = log.info,
+    workflows: Sequence[type] = WORKFLOWS,
+    drain_on_stop: bool = False,
 ) -> None:
     """Run until `stop` is set (SIGTERM or Ctrl-C), then shut down gracefully: stop polling, so
     the other workers on the task queue take every new task; give the activities already running
@@ -378,38 +390,52 @@ async def run_worker(
     "WorkerShutdown" failure that another worker retries at once (each step finds its own
     earlier work by the trade's key: an order whose reply never came is looked up, not placed
     again). The services the activities use (the database pool, HTTP clients) close only after
-    the worker has stopped. `take_over` and `announce`: see `settle_routing`."""
+    the worker has stopped. `take_over` and `announce`: see `settle_routing`; `workflows`:
+    see `build_worker`; `drain_on_stop`: see `drain`."""
     await ensure_search_attributes(client, settings.temporal_namespace)
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
-        worker = build_worker(client, settings, services)
-        monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+        worker = build_worker(client, settings, services, workflows)
+        monitor = Monitor(
+            client,
+            services.db,
+            services.metrics,
+            settings.products,
+            worker,
+            deployment=deployment_version(settings) if settings.worker_versioning else None,
+        )
+        identity = worker.config().get("identity") or client.identity
         async with (
             worker,
             health_server(settings.metrics_host, settings.health_port, monitor.health),
         ):
-            log.info(
-                "worker %s polling task queue %s",
-                worker.config().get("identity") or client.identity,
-                settings.task_queue,
-            )
+            log.info("worker %s polling task queue %s", identity, settings.task_queue)
             sampling = asyncio.create_task(monitor.run(stop, settings.metrics_sample_every))
+            watching: asyncio.Task[None] | None = None
+            last_of_build = False
             try:
                 announce(await settle_routing(client, settings, take_over))
                 for line in await ensure_phone(client, settings):
                     announce(line)
                 await reconcile_at_start(client, settings)
+                if settings.worker_versioning:
+                    watching = asyncio.create_task(watch_routing(client, settings, stop))
                 await stop.wait()
+                last_of_build = await drain(client, settings, identity, announce, drain_on_stop)
             finally:
-                sampling.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sampling
+                for task in (sampling, watching):
+                    if task is not None:
+                        task.cancel()
+                        with suppress(asyncio.CancelledError):
+                            await task
             log.info(
                 "worker shutting down: taking no new tasks; running activities have %s to finish",
                 _seconds(settings.shutdown_grace),
             )
             began = time.monotonic()
+        if last_of_build:
+            await retire_build(client, settings)
     log.info("worker stopped after %.1fs", time.monotonic() - began)
 
 
@@ -423,6 +449,84 @@ async def reconcile_at_start(client: Client, settings: Settings) -> None:
         pass
     except RPCError as exc:
         log.warning("cannot start the start-up reconciliation: %s", exc)
+
+
+#: How often a worker checks whether the current build has been abandoned (see `watch_routing`).
+ROUTING_CHECK_SECONDS = 5.0
+#: How often a stopping worker counts the trades pinned to its build while it drains.
+DRAIN_CHECK_SECONDS = 1.0
+
+
+async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event) -> None:
+    """Every few seconds: take over as current when the current build's last worker has gone
+    and nothing is pinned to it (`take_over_if_abandoned`), so an upgrade that replaces the
+    only worker (`docker compose up -d --build`) leaves the schedules with a build that runs
+    them. A failed check is logged and tried again."""
+    version = deployment_version(settings)
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ROUTING_CHECK_SECONDS)
+        if stop.is_set():
+            return
+        try:
+            await take_over_if_abandoned(client, version, settings.task_queue)
+        except (DeploymentError, RPCError, TimeoutError) as exc:
+            log.warning("cannot check the deployment's routing: %s", exc)
+
+
+async def drain(
+    client: Client,
+    settings: Settings,
+    identity: str,
+    announce: Callable[[str], object] = log.info,
+    wait: bool = True,
+) -> bool:
+    """Before a worker stops: while trades pinned to its build still run and no other worker of
+    the build polls, keep polling until they finish (with `wait`, `kripto worker --drain`), so
+    stopping the last worker of a build for an upgrade never strands a trade on it (a second
+    signal stops it at once). Without `wait` it stops as before: a worker of the same build
+    started later (a restart) carries on. Returns True when it is the last of its build with
+    nothing pinned to it: once it has stopped polling, `retire` the build."""
+    if not settings.worker_versioning:
+        return False
+    version = deployment_version(settings)
+    name, build = version.deployment_name, version.build_id
+    said = False
+    try:
+        while True:
+            others = await build_pollers(client, name, build, settings.task_queue) - {identity}
+            if others:
+                return False  # they finish what is pinned to the build
+            pinned = await running_trades(client, name, build)
+            if not pinned:
+                break
+            if not wait:
+                return False
+            if not said:
+                announce(
+                    f"draining: {pinned} trade(s) pinned to build {build} still running and no"
+                    " other worker of this build polls; polling until they finish"
+                    " (a second Ctrl-C or SIGTERM stops now)"
+                )
+                said = True
+            await asyncio.sleep(DRAIN_CHECK_SECONDS)
+    except (DeploymentError, RPCError) as exc:
+        log.warning("cannot drain build %s before stopping: %s", build, exc)
+        return False
+    return True
+
+
+async def retire_build(client: Client, settings: Settings) -> None:
+    """After the last worker of a build has stopped polling: say so (see `retire`)."""
+    version = deployment_version(settings)
+    try:
+        await retire(client, version)
+    except (DeploymentError, RPCError) as exc:
+        log.warning("cannot mark build %s retired: %s", version.build_id, exc)
+        return
+    log.info(
+        "build %s retired: its last worker stopped with no trade pinned to it", version.build_id
+    )
 
 
 def _seconds(duration: timedelta) -> str:

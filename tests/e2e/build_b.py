@@ -33,26 +33,21 @@ class TradeWorkflowB(TradeWorkflow):
 
 
 async def serve() -> None:
+    """As `kripto worker` runs: the same start-up, routing watch, drain and retirement."""
     from kripto.settings import load_settings
     from kripto.temporal.client import connect_client
-    from kripto.temporal.search_attributes import ensure_search_attributes
-    from kripto.temporal.worker import WORKFLOWS, build_services, build_worker, settle_routing
+    from kripto.temporal.worker import WORKFLOWS, run_worker
 
     settings = load_settings()
     client = await connect_client(settings)
-    await ensure_search_attributes(client, settings.temporal_namespace)
     workflows = [TradeWorkflowB if w is TradeWorkflow else w for w in WORKFLOWS]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    services = await build_services(settings)
-    try:
-        async with build_worker(client, settings, services, workflows=workflows):
-            print(await settle_routing(client, settings), flush=True)
-            await stop.wait()
-    finally:
-        await services.close()
+    await run_worker(
+        client, settings, stop, announce=lambda line: print(line, flush=True), workflows=workflows
+    )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ async def kripto_cli(env: dict[str, str], *args: str) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
     assert proc.returncode == 0, err.decode()
     return out.decode()
 
@@ -121,7 +121,7 @@ async def kripto_cli_fails(env: dict[str, str], *args: str) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
     assert (proc.returncode, out) == (2, b"")
     return err.decode().strip()
 
@@ -160,11 +160,11 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
         **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "KRIPTO_DEPLOYMENT_NAME": deployment,
+        "KRIPTO_TASK_QUEUE": task_queue,
     }
     worker_env = {
         **cli_env,
         "KRIPTO_DATABASE_URL": database_url,
-        "KRIPTO_TASK_QUEUE": task_queue,
         "KRIPTO_EXCHANGE": "coinbase",
         "KRIPTO_FEED": "coinbase",
         "KRIPTO_COINBASE_URL": fake_exchange.url,
@@ -192,7 +192,7 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
 
     async def routing_is(current: str, *present: str) -> bool:
         try:
-            status = await deployment_status(client, deployment)
+            status = await deployment_status(client, deployment, task_queue)
         except DeploymentError:
             return False  # no worker has polled yet
         return (
@@ -203,7 +203,7 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
 
     async def drainage_is(build: str, drainage: str) -> None:
         async def check() -> bool:
-            version = (await deployment_status(client, deployment)).get(build)
+            version = (await deployment_status(client, deployment, task_queue)).get(build)
             return version is not None and version.drainage == drainage
 
         await eventually(check, f"build {names[build]} {drainage}", within=30)
@@ -259,13 +259,13 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
         )
         out = (await kripto_cli(cli_env, "deploy", "ramp", BUILD_B, "0")).strip()
         assert out == f"{BUILD_B} is ramping: 0% of new workflows start on it"
-        ramping = (await deployment_status(client, deployment)).ramping
+        ramping = (await deployment_status(client, deployment, task_queue)).ramping
         assert ramping is not None
         assert (ramping.build_id, ramping.ramp_percentage) == (BUILD_B, 0)
         timeline(f"kripto deploy ramp B 0: {out}")
         out = (await kripto_cli(cli_env, "deploy", "promote", BUILD_B)).strip()
         assert out == f"{BUILD_B} is current (was {build_a})"
-        assert (await deployment_status(client, deployment)).ramping is None
+        assert (await deployment_status(client, deployment, task_queue)).ramping is None
         timeline(f"kripto deploy promote B: {out}")
 
         trade2 = await place("trade2")
@@ -303,11 +303,46 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
             0,
         )
         timeline("kripto deploy status: B drained, A current")
+
+        # A rollback ends a ramp: ramp B, roll back (to B, current before A), no ramp is left.
+        await kripto_cli(cli_env, "deploy", "ramp", BUILD_B, "10")
+        out = (await kripto_cli(cli_env, "deploy", "rollback")).strip()
+        assert out == f"rolled back: {BUILD_B} is current (was {build_a})"
+        assert (await deployment_status(client, deployment, task_queue)).ramping is None
+        timeline(f"kripto deploy ramp B 10, then rollback: {out}; no ramp left")
+
+        # B's only worker stops: with nothing pinned to B it retires B, and A's worker, finding
+        # the current build with no workers, takes over, so new work never waits for B.
+        workers[1].terminate()
+        assert workers[1].wait(timeout=30) == 0
+        await eventually(lambda: routing_is(build_a), "A took over from B", within=20)
+        timeline("B's worker stopped; A's worker made A current again")
+        # Routing to a build with no workers is refused, unless forced.
+        assert await kripto_cli_fails(cli_env, "deploy", "promote", BUILD_B) == (
+            f"error: BUILD: no worker of build '{BUILD_B}' is polling task queue"
+            f" '{task_queue}', so new workflows would wait for one; start its workers first,"
+            " or pass --force"
+        )
+        assert await kripto_cli_fails(cli_env, "deploy", "rollback", BUILD_B) == (
+            f"error: BUILD: no worker of build '{BUILD_B}' is polling task queue"
+            f" '{task_queue}', so new workflows would wait for one; start its workers first,"
+            " or pass --force"
+        )
+        assert await routing_is(build_a)
+        out = (await kripto_cli(cli_env, "deploy", "promote", BUILD_B, "--force")).strip()
+        assert out == f"{BUILD_B} is current (was {build_a})"
+        out = (await kripto_cli(cli_env, "deploy", "rollback")).strip()
+        assert out == f"rolled back: {build_a} is current (was {BUILD_B})"
+        timeline("promote B refused (no workers), then forced; rolled back to A")
     finally:
+        fake_exchange.hold_settlement(False)  # a failed run's trades end, so no worker drains
         for worker in workers:
             worker.terminate()
         for worker in workers:
-            worker.wait(timeout=20)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         log.close()
         timeline.print()
 

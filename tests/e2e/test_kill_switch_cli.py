@@ -85,9 +85,10 @@ async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
         [*KRIPTO, "trade", "buy", "10.00", "--key", key, "--json"], env, tmp_path
     )
     assert code == 0, err
-    assert err.strip() == (
-        "note: the kill switch is on for BTC-GBP; this manual trade goes through"
-    )
+    assert err.splitlines() == [
+        f"trade {key}: BUY £10.00 BTC-GBP",  # the key first, before anything starts
+        "note: the kill switch is on for BTC-GBP; this manual trade goes through",
+    ]
     assert json.loads(out)["clientOrderId"] == key
     assert await db.pool.fetchval("SELECT count(*) FROM trades WHERE trade_id = $1", key) == 1
 

@@ -144,6 +144,13 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     assert body["worker"] == {"polling": True, "taskQueue": settings.task_queue}
     assert body["postgres"] == {"reachable": True} and body["temporal"] == {"reachable": True}
     assert body["newestRateAgeSeconds"] == {"BTC-GBP": None}  # no rate stored yet
+    # The deployment's first build is this worker's, current, with this worker polling.
+    assert body["deployment"] == {
+        "name": settings.deployment_name,
+        "build": settings.build_id,
+        "current": settings.build_id,
+        "currentPollers": 1,
+    }
 
     tick = await client.execute_workflow(
         RateTickWorkflow.run,
@@ -288,6 +295,7 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
         "temporal": {"reachable": True},
         "postgres": {"reachable": False, "error": "InterfaceError"},
         "newestRateAgeSeconds": {},
+        "deployment": {"versioning": False},
     }
 
 

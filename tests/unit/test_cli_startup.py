@@ -85,6 +85,7 @@ def test_help_reads_cleanly() -> None:
         if "With --walk-forward" in line:
             # The sentence runs on to the panel's width, not to the source's line end.
             assert line.rstrip().endswith("N the"), line
-    trade = _help("trade")
-    assert "KEY" not in trade and "--key" in trade
-    assert "[default: KRIPTO_DATA_DIR, .kripto]" in trade  # once dropped as rich markup
+    for side in ("buy", "sell"):  # KEY is `status`'s argument; buy and sell take --key
+        trade = _help("trade", side)
+        assert "KEY" not in trade and "--key" in trade
+        assert "[default: KRIPTO_DATA_DIR, .kripto]" in trade  # once dropped as rich markup

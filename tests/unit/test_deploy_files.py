@@ -156,6 +156,15 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
     assert services["temporal-ui"]["image"] == "temporalio/ui:2.54.1"
     assert services["temporal-ui"]["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
     assert services["prometheus"]["image"] == "prom/prometheus:v2.53.0"
+    # The one-command upgrade (`docker compose up -d --build`, README "Self-hosting"): compose
+    # gives the old worker 10 minutes to finish the trades pinned to its build, and its health
+    # check is /healthz, which fails while the deployment has no current build with workers.
+    worker = services["worker"]
+    assert (worker["command"], worker["stop_grace_period"]) == (
+        ["kripto", "worker", "--drain"],
+        "10m0s",
+    )
+    assert "http://127.0.0.1:9465/healthz" in worker["healthcheck"]["test"][-1]
     for name in KRIPTO_SERVICES:
         env = services[name]["environment"]
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"

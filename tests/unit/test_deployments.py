@@ -5,6 +5,7 @@ and ramp percentages; and the build ID derived from the code."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from temporalio.api.deployment.v1 import (
 )
 from temporalio.api.enums.v1 import VersionDrainageStatus
 
-from kripto.build_id import code_build_id, code_digest
+from kripto.build_id import code_build_id, code_digest, installed_dependencies, required_names
+from kripto.cli.deploy_view import format_status, status_json
 from kripto.inputs import UserTradeRequest
 from kripto.models import PlacedOrder
 from kripto.settings import Settings, SettingsError, load_settings
@@ -25,7 +27,6 @@ from kripto.temporal.deployments import (
     DeploymentError,
     DeploymentStatus,
     check_percentage,
-    format_status,
     pinned_trades_query,
     rollback_target,
     status_from_info,
@@ -71,28 +72,29 @@ def deployment(current: str = "c3", ramping: str = "", pct: float = 0) -> Deploy
             ramping_version_percentage=pct,
         ),
     )
-    return status_from_info(info, [0, 0, 2])
+    return status_from_info(info, [0, 0, 2], pollers={"c3": 2, "b2": 1})
 
 
 def test_status_lists_builds_newest_first_with_routing_drainage_and_trades() -> None:
     assert format_status(deployment()) == (
         "deployment kripto\n"
-        "BUILD  ROUTING  DRAINAGE  RUNNING TRADES  CREATED\n"
-        "c3     current  none      0               2026-11-25T12:10:00Z\n"
-        "b2     -        draining  2               2026-11-25T12:05:00Z\n"
-        "a1     -        drained   0               2026-11-25T12:01:00Z"
+        "BUILD  ROUTING  POLLERS  DRAINAGE  RUNNING TRADES  CREATED\n"
+        "c3     current  2        none      0               2026-11-25T12:10:00Z\n"
+        "b2     -        1        draining  2               2026-11-25T12:05:00Z\n"
+        "a1     -        0        drained   0               2026-11-25T12:01:00Z"
     )
     ramped = deployment(ramping="b2", pct=12.5)
-    assert format_status(ramped).splitlines()[3].split()[:4] == [
+    assert format_status(ramped).splitlines()[3].split()[:5] == [
         "b2",
         "ramping",
         "12.5%",
+        "1",
         "draining",
     ]
 
 
 def test_status_json_names_the_current_and_ramping_builds() -> None:
-    shown = deployment(ramping="b2", pct=12.5).to_json()
+    shown = status_json(deployment(ramping="b2", pct=12.5))
     assert (shown["deployment"], shown["current"], shown["ramping"], shown["rampPercentage"]) == (
         "kripto",
         "c3",
@@ -107,14 +109,23 @@ def test_status_json_names_the_current_and_ramping_builds() -> None:
         "runningTrades": 2,
         "created": "2026-11-25T12:05:00Z",
         "lastCurrent": "2026-11-25T12:10:00Z",
+        "pollers": 1,
     }
 
 
 def test_no_current_build_is_said_plainly() -> None:
     status = deployment(current="")
-    assert status.current is None and status.to_json()["current"] is None
+    assert status.current is None and status_json(status)["current"] is None
     assert format_status(status).endswith(
         "no current build: new workflows wait for one (kripto deploy promote BUILD)"
+    )
+
+
+def test_a_current_build_without_workers_is_said_plainly() -> None:
+    status = deployment(current="a1")
+    assert format_status(status).endswith(
+        "no worker of the current build a1 is polling: new workflows wait for one"
+        " (start its workers, or kripto deploy promote BUILD)"
     )
 
 
@@ -185,6 +196,34 @@ def test_the_code_digest_changes_with_any_source_byte_and_only_then(tmp_path: Pa
     assert code_digest(tmp_path / "one") != code_digest(tmp_path / "two")
     write(tmp_path / "three", {**files, "kripto/c/d.py": "", "kripto/c/e.py": "y = 2\n"})
     assert code_digest(tmp_path / "three") != code_digest(tmp_path / "one")  # moved code
+
+
+def test_the_code_digest_changes_with_an_installed_dependency(tmp_path: Path) -> None:
+    """An image rebuilt with another Temporal SDK (or pydantic-core) is another build."""
+    write(tmp_path, {"kripto/a.py": "x = 1\n"})
+    deps = {"pydantic-core": "2.41.5", "temporalio": "1.20.0"}
+    same = code_digest(tmp_path, dependencies=dict(deps))
+    assert code_digest(tmp_path, dependencies=deps) == same
+    assert code_digest(tmp_path, dependencies={**deps, "temporalio": "1.21.0"}) != same
+    assert code_digest(tmp_path, dependencies={**deps, "pydantic-core": "2.41.6"}) != same
+    assert code_digest(tmp_path, dependencies={**deps, "httpx": "0.28.1"}) != same
+
+
+def test_the_build_id_hashes_every_installed_dependency_and_no_optional_extra() -> None:
+    installed = installed_dependencies()
+    # Direct and indirect requirements, at the versions importlib.metadata reports.
+    for name in ("temporalio", "pydantic", "pydantic-core", "asyncpg", "protobuf"):
+        assert installed[name] == metadata.version(name), name
+    # The dev and bench extras are not what a worker runs.
+    assert "pytest" not in installed and "hypothesis" not in installed
+    assert "kripto" not in installed
+    assert required_names(
+        [
+            "temporalio<2,>=1.35",
+            'pytest>=8; extra == "dev"',
+            "Pydantic_Core==2.41.5; python_version >= '3'",
+        ]
+    ) == ["temporalio", "pydantic-core"]
 
 
 def test_the_build_id_defaults_to_the_code_and_can_be_set() -> None:
