@@ -30,7 +30,7 @@ def main(days: int, seed: int) -> None:
             settings = Settings(strategy=name)  # the defaults, as `kripto backtest` uses them
             strategy, risk = strategy_from_settings(settings), risk_from_settings(settings)
             r = report(
-                run_backtest(prices, strategy, risk, fee_rate=settings.fee_rate, gbp=Decimal(1000))
+                run_backtest(prices, strategy, risk, fee_rate=settings.taker_fee, gbp=Decimal(1000))
             )
             print(
                 f"| {regime} | {name} | {r['totalReturn']} | {r['buyAndHoldReturn']} |"

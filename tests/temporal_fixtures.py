@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,9 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         deployment_name=task_queue,
         feed="simulated",
         data_dir=tmp_path,
+        # The seed's sample arithmetic (0.5%: £10.00 buys 0.00125952 BTC at 7900.01), which the
+        # trade tests assert; the default is Coinbase's lowest tier (tests/unit/test_fees.py).
+        fee_rate=Decimal("0.005"),
     )
 
 

@@ -160,6 +160,8 @@ class Market:
     risk: RiskSettings
     fee_rate: Decimal
     gbp: Decimal
+    #: Minutes between points (60 for an hourly series).
+    step: int = 1
 
 
 def sweep(
@@ -172,7 +174,8 @@ def sweep(
 ) -> Sweep:
     """Every set over the same prices, best total return first (ties: fewer trades)."""
     prices = market.prices
-    baselines = compute_baselines(prices[trade_from:], market.gbp, market.fee_rate)
+    per_day = max(1, 1440 // market.step)
+    baselines = compute_baselines(prices[trade_from:], market.gbp, market.fee_rate, per_day)
     results = []
     with shared_indicators(prices):
         for done, strategy in enumerate(strategies, 1):
@@ -184,6 +187,7 @@ def sweep(
                 gbp=market.gbp,
                 start=market.start,
                 observed=market.observed,
+                step=market.step,
                 trade_from=trade_from,
                 baselines=baselines,
             )
@@ -280,6 +284,7 @@ def walk_forward(
             gbp=market.gbp,
             start=tested.start,
             observed=tested.observed,
+            step=market.step,
             trade_from=test[0] - train[0],
         )
         out.append(
@@ -301,9 +306,10 @@ def walk_forward(
 def _span(market: Market, start: int, end: int) -> Market:
     return Market(
         market.prices[start:end],
-        market.start + timedelta(minutes=start),
+        market.start + timedelta(minutes=start * market.step),
         None if market.observed is None else market.observed[start:end],
         market.risk,
         market.fee_rate,
         market.gbp,
+        market.step,
     )
