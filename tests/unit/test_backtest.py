@@ -277,7 +277,8 @@ def test_the_command_backtests_a_csv_file(tmp_path: Path) -> None:
         (["--synthetic", "2", "--regime", "boom"], "error: --regime must be one of up, down"),
         (
             ["--synthetic", "2", "--strategy", "zscore", "--param", "window=ten"],
-            "error: --param window: window must be a duration from 10m to 84h (such as 4h; a bare number is minutes),"
+            "error: --param window: window must be a duration from 10m to 84h (such as 4h;"
+            " a bare number is minutes),"
             " not 'ten'",
         ),
         (["--synthetic", "2", "--csv", "x.csv"], "error: choose exactly one of --from-db"),

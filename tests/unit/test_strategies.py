@@ -146,13 +146,15 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="ema_cross", ema_long_minutes=10_080))
     assert str(exc.value) == (
-        "KRIPTO_EMA_LONG_MINUTES: long must be a duration from 3m to 84h (such as 4h; a bare number is minutes),"
+        "KRIPTO_EMA_LONG_MINUTES: long must be a duration from 3m to 84h (such as 4h;"
+        " a bare number is minutes),"
         " not '10080'"
     )
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="zscore", strategy_params="window=5"))
     assert str(exc.value) == (
-        "KRIPTO_STRATEGY_PARAMS (zscore): window must be a duration from 10m to 84h (such as 4h; a bare number is minutes),"
+        "KRIPTO_STRATEGY_PARAMS (zscore): window must be a duration from 10m to 84h (such as 4h;"
+        " a bare number is minutes),"
         " not '5'"
     )
     with pytest.raises(SettingsError) as exc:
