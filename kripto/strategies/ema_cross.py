@@ -47,9 +47,9 @@ class EmaCross:
     def closeness(self, indicators: dict[str, float]) -> str:
         """How far from a cross: the short EMA's distance above or below the long one."""
         short, long = indicators.get("ema_short", float("nan")), indicators.get("ema_long", 1.0)
-        gap = (short - long) / long
-        side = "sell when it crosses below" if gap > 0 else "buy when it crosses above"
-        return f"short EMA {gap:+.2%} from the long EMA ({side})"
+        gap = round((short - long) / long, 5) + 0.0  # no -0.000% from rounding noise
+        side = "sell when it crosses below" if gap >= 0 else "buy when it crosses above"
+        return f"short EMA {gap:+.3%} from the long EMA ({side})"
 
     def evaluate(self, prices: Floats, step: int = 1) -> Evaluation:
         span_long = points(self.long, step, 3)
