@@ -54,7 +54,7 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Replay history minute by minute with the live strategy, guards and fee arithmetic.
+    """Replay history at its own resolution with the live strategy, guards and fees.
 
     The guards are the configured ones (KRIPTO_DAILY_SPEND_LIMIT_GBP, KRIPTO_COOLDOWN, …), so a
     backtest trades as the live decider would."""
