@@ -125,8 +125,8 @@ def longest_gap(observed: Mask, window: int) -> int:
 class Spaced:
     """A series at its own spacing (`step` seconds apart, oldest first), as read from a file:
     an hourly file stays hourly. A missing slot repeats the price before it, and is counted
-    (`gaps`, `longest_gap`) so a report can say so; rows that do not sit on the step (two in one
-    slot, or between slots) are counted as `uneven`."""
+    (`gaps`, `longest_gap`) so a report can say so; rows that do not sit on the step (between
+    two slots: the later row of a slot stands for it) are counted as `uneven`."""
 
     prices: Floats
     observed: Mask
@@ -151,7 +151,8 @@ class Spaced:
         else:
             text += "; no gaps"
         if self.uneven:
-            text += f"; {self.uneven:,} rows off the {fmt_step(self.step)} grid"
+            rows = "row" if self.uneven == 1 else "rows"
+            text += f"; {self.uneven:,} {rows} off the {fmt_step(self.step)} grid"
         return text
 
 
@@ -180,7 +181,7 @@ def regular(seconds: Floats, prices: Floats, step: int | None = None) -> Spaced:
     last_of_slot = np.searchsorted(slots, np.arange(size), side="right") - 1
     observed = np.zeros(size, dtype=np.bool_)
     observed[slots] = True
-    off_grid = int(np.count_nonzero(offset % step)) + int(slots.size - np.unique(slots).size)
+    off_grid = int(np.count_nonzero(offset % step))  # times ascend: only these share a slot
     runs = missing_runs(observed)
     return Spaced(
         prices=prices[last_of_slot],
