@@ -71,7 +71,7 @@ def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
     start = sample_series.start
     hourly = evaluate_at(strategy, hours, 60)
     minutes = np.interp(np.arange(239 * 60 + 1), np.arange(240) * 60, hours)
-    seconds = start.timestamp() + np.arange(minutes.size) * 60.0
+    seconds = start.timestamp() + np.arange(minutes.size, dtype=np.float64) * 60.0
     risk = RiskSettings(
         cooldown=timedelta(0),
         daily_spend_limit_gbp=Decimal(10**9),
