@@ -198,24 +198,31 @@ class Settings(BaseSettings):
     cooldown: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(minutes=5)
     max_gap: timedelta = timedelta(minutes=60)
-    #: The live decider runs the strategy on closes this far apart (`1h`: hourly closes, as a
-    #: backtest of an hourly series); `1m`, the default, is every minute.
-    bar: timedelta = timedelta(minutes=1)
-    # Protections (kripto/protections.py), off when unset: fractions such as 0.1 for 10%.
-    stop_loss: Decimal | None = None
-    trailing_stop: Decimal | None = None
-    max_drawdown: Decimal | None = None
+    #: The live decider runs the strategy on closes this far apart: `1h`, the default, gives
+    #: hourly closes, as the backtests of the real hourly sample that chose the default
+    #: (docs/strategies.md); `1m` is every minute.
+    bar: timedelta = timedelta(hours=1)
+    # Protections (kripto/protections.py): fractions such as 0.1 for 10%; 0 turns one off.
+    # The defaults are the protected variant the strategy table chose (docs/strategies.md).
+    stop_loss: Decimal | None = Decimal("0.1")
+    trailing_stop: Decimal | None = Decimal("0.15")
+    max_drawdown: Decimal | None = Decimal("0.25")
     drawdown_resume: Decimal | None = None
-    stop_loss_limit: int | None = Field(None, ge=1)
+    stop_loss_limit: int | None = Field(3, ge=0)
     stop_loss_window: timedelta = timedelta(days=1)
     stop_loss_pause: timedelta = timedelta(days=1)
 
     @field_validator("stop_loss", "trailing_stop", "max_drawdown", "drawdown_resume")
     @classmethod
     def _protection_fraction(cls, value: Decimal | None) -> Decimal | None:
-        if value is not None and (not value.is_finite() or not Decimal(0) < value < 1):
-            raise ValueError("must be a fraction above 0 and below 1, for example 0.1 for 10%")
-        return value
+        if value is not None and (not value.is_finite() or not Decimal(0) <= value < 1):
+            raise ValueError("must be a fraction from 0 (off) to below 1, for example 0.1")
+        return None if value == 0 else value
+
+    @field_validator("stop_loss_limit")
+    @classmethod
+    def _limit_off(cls, value: int | None) -> int | None:
+        return None if value == 0 else value
 
     @field_validator("strategy_params", mode="before")
     @classmethod

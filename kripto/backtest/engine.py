@@ -196,7 +196,7 @@ def run_backtest(
             if fill.filled_size == 0:
                 continue
         else:
-            wanted = None if evaluation.amounts is None else evaluation.amounts[i]
+            wanted = None if evaluation.amounts is None else float(evaluation.amounts[i])
             sized = size_trade(
                 side,
                 price=price,

@@ -33,6 +33,15 @@ RISK = RiskSettings(daily_spend_limit_gbp=Decimal("100000"))
 UP_THEN_DOWN = np.array([100.0] * 40 + [120.0] * 40 + [90.0] * 10)
 
 
+@pytest.fixture(autouse=True)
+def minute_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the engine's arithmetic at the seed's 0.5% fee with the protections off
+    (the real defaults have tests of their own: test_fees.py, test_protections.py)."""
+    monkeypatch.setenv("KRIPTO_FEE_RATE", "0.005")
+    for name in ("STOP_LOSS", "TRAILING_STOP", "MAX_DRAWDOWN", "STOP_LOSS_LIMIT"):
+        monkeypatch.setenv(f"KRIPTO_{name}", "0")
+
+
 def test_each_trade_costs_what_a_paper_trade_costs() -> None:
     result = run_backtest(UP_THEN_DOWN, EmaCross(2, 5), RISK, fee_rate=FEE, gbp=Decimal("1000"))
     assert [(t.index, t.fill.side) for t in result.trades] == [(40, Side.BUY), (80, Side.SELL)]

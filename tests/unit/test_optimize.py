@@ -35,6 +35,15 @@ FEE = Decimal("0.005")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def minute_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the engine's arithmetic at the seed's 0.5% fee with the protections off
+    (the real defaults have tests of their own: test_fees.py, test_protections.py)."""
+    monkeypatch.setenv("KRIPTO_FEE_RATE", "0.005")
+    for name in ("STOP_LOSS", "TRAILING_STOP", "MAX_DRAWDOWN", "STOP_LOSS_LIMIT"):
+        monkeypatch.setenv(f"KRIPTO_{name}", "0")
+
+
 def market(prices: np.ndarray) -> Market:
     return Market(prices, START, None, RiskSettings(), FEE, Decimal("1000"))
 
@@ -104,10 +113,10 @@ def test_a_new_strategy_file_is_picked_up_everywhere(
 def test_declarations_give_defaults_ranges_and_help() -> None:
     assert strategy_names() == ("dca", "ema_cross", "rsi", "zscore")
     period, low, _high = declaration("rsi")
-    assert (period.kind, period.low, period.high, period.default) == (int, 2, 1260, 240)
+    assert (period.kind, period.low, period.high, period.default) == (int, 2, 1260, 1080)
     assert period.rule() == "a duration from 2m to 21h (such as 4h; a bare number is minutes)"
     assert low.rule() == "a number from 0.0 to 100.0"
-    assert build("rsi", {}).params() == {"period": "240", "low": "40.0", "high": "60.0"}
+    assert build("rsi", {}).params() == {"period": "1080", "low": "30.0", "high": "70.0"}
     for name, cls in strategies().items():
         defaults = {p.name: p.default for p in cls.parameters}
         assert build(name, {}).params() == {k: str(v) for k, v in defaults.items()}

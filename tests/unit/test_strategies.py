@@ -182,7 +182,7 @@ def test_strategy_params_win_over_the_older_names() -> None:
     assert strategy_from_settings(settings).params() == {
         "period": "60",
         "low": "35.0",
-        "high": "60.0",
+        "high": "70.0",
     }
 
 
