@@ -140,11 +140,9 @@ def decide(
             protection.peak_price = max(protection.peak_price or latest, latest)
         update_drawdown(rules, protection, equity)
         exit = exit_reason(rules, protection, latest) if holdings.btc > 0 else None
-        if exit is not None:
-            amount = round_down(holdings.btc * latest, PENNY)
+        amount = round_down(holdings.btc * latest, PENNY)
+        if exit is not None and amount >= risk.minimum:  # dust below an order is no position
             guard = exit.split(":", 1)[0]
-            if amount < risk.minimum:
-                return decision("hold", f"{exit}, but the position is below the minimum order")
             return decision(
                 "sell", f"{exit}; sell {fmt_money(amount, quote)}", amount=amount, guard=guard
             )

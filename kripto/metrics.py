@@ -41,7 +41,7 @@ _HOLD_KINDS: Sequence[tuple[str, re.Pattern[str]]] = [
     ("warming_up", re.compile(r"^hold: [\d,]+ of [\d,]+ points needed")),
     ("gap", re.compile(r"gap in the rates")),
     ("no_signal", re.compile(r"^hold: (no \S+ signal|RSI |short EMA |z-score |DCA buys )")),
-    ("protection", re.compile(r"but (drawdown guard|stop-loss guard):|below the minimum order$")),
+    ("protection", re.compile(r"but (drawdown guard|stop-loss guard):")),
     ("dca_interval", re.compile(r"^hold: \S+: last buy .* ago; buys every")),
     ("cooldown", re.compile(r"but cooldown:")),
     ("below_fees", re.compile(r"but expected edge")),

@@ -56,6 +56,8 @@ class BacktestResult:
     #: Minutes between points (60 for an hourly series).
     step: int = 1
     protections: str = "none"
+    #: Buy signals a protection held back (the drawdown and stop-loss guards), by protection.
+    held_by: dict[str, int] = field(default_factory=dict)
 
     @property
     def fees_share(self) -> Decimal:
@@ -154,6 +156,7 @@ def run_backtest(
     recent: deque[PastTrade] = deque()  # the last day's trades: the cooldown and daily limit
     state = ProtectionState()
     last_buy: datetime | None = None
+    held_by: dict[str, int] = {}  # buys a protection held back, by protection
     spacing = timedelta(minutes=step)
     for done, index in enumerate(signal_points, 1):
         if on_progress is not None and done % 256 == 0:
@@ -185,8 +188,12 @@ def run_backtest(
         if (btc == 0) if side is Side.SELL else (cash < minimum):
             continue
         price = _price(prices[i])
-        if side is Side.BUY and rules.any and buy_block(rules, state, cash + btc * price, now):
-            continue
+        if side is Side.BUY and rules.any:
+            held = buy_block(rules, state, cash + btc * price, now)
+            if held is not None:
+                guard = held.split(":", 1)[0]
+                held_by[guard] = held_by.get(guard, 0) + 1
+                continue
         if reason is not None:
             # A protective exit sells the whole position: no edge test, no cooldown.
             amount = round_down(btc * price, PENNY)
@@ -255,6 +262,7 @@ def run_backtest(
         round_trips=trips,
         step=step,
         protections=rules.label(),
+        held_by=held_by,
     )
 
 
