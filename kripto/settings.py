@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     # Strategy and risk guards: see docs/strategies.md. The strategy and its parameters are
     # checked against the strategy's own declaration where it is built (kripto/composition.py):
     # settings know no strategy, so a new one needs no field here.
-    strategy: str = "rsi"
+    strategy: str = "zscore"
     #: `name=value` pairs, comma-separated (`period=240,low=40,high=60`); unnamed ones default.
     strategy_params: Annotated[dict[str, str], NoDecode] = {}
     #: The older names of the built-in strategies' parameters, still read (as aliases of
@@ -202,13 +202,14 @@ class Settings(BaseSettings):
     #: hourly closes, as the backtests of the real hourly sample that chose the default
     #: (docs/strategies.md); `1m` is every minute.
     bar: timedelta = timedelta(hours=1)
-    # Protections (kripto/protections.py): fractions such as 0.1 for 10%; 0 turns one off.
-    # The defaults are the protected variant the strategy table chose (docs/strategies.md).
-    stop_loss: Decimal | None = Decimal("0.1")
-    trailing_stop: Decimal | None = Decimal("0.15")
-    max_drawdown: Decimal | None = Decimal("0.25")
+    # Protections (kripto/protections.py), off unless set (0 is off too): fractions such as
+    # 0.1 for 10%. Off by default: on the real sample they did not help the default strategy
+    # out of sample (docs/strategies.md).
+    stop_loss: Decimal | None = None
+    trailing_stop: Decimal | None = None
+    max_drawdown: Decimal | None = None
     drawdown_resume: Decimal | None = None
-    stop_loss_limit: int | None = Field(3, ge=0)
+    stop_loss_limit: int | None = Field(None, ge=0)
     stop_loss_window: timedelta = timedelta(days=1)
     stop_loss_pause: timedelta = timedelta(days=1)
 

@@ -169,7 +169,8 @@ def run_backtest(
             price = _price(prices[i])
             if btc > 0:
                 state.peak_price = max(state.peak_price or price, price)
-                reason = exit_reason(rules, state, price)
+                if round_down(btc * price, PENNY) >= minimum:  # dust is no position (as live)
+                    reason = exit_reason(rules, state, price)
             update_drawdown(rules, state, cash + btc * price)
             if reason is None and signal == 0:
                 continue
@@ -196,10 +197,7 @@ def run_backtest(
                 continue
         if reason is not None:
             # A protective exit sells the whole position: no edge test, no cooldown.
-            amount = round_down(btc * price, PENNY)
-            if amount <= 0:
-                continue
-            fill = market_fill(Side.SELL, amount, price, fee_rate)
+            fill = market_fill(Side.SELL, round_down(btc * price, PENNY), price, fee_rate)
             if fill.filled_size == 0:
                 continue
         else:

@@ -20,13 +20,13 @@ from kripto.strategies.indicators import rsi as rsi_line
 class Rsi:
     summary: ClassVar[str] = "buy when Wilder's RSI falls below LOW, sell when it rises above HIGH"
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("period", int, 2, MINUTES_PER_WEEK // 8, 1080, "RSI period", duration=True),
-        Param("low", float, 0.0, 100.0, 30.0, "buy when the RSI falls below this"),
-        Param("high", float, 0.0, 100.0, 70.0, "sell when the RSI rises above this"),
+        Param("period", int, 2, MINUTES_PER_WEEK // 8, 240, "RSI period", duration=True),
+        Param("low", float, 0.0, 100.0, 40.0, "buy when the RSI falls below this"),
+        Param("high", float, 0.0, 100.0, 60.0, "sell when the RSI rises above this"),
     )
     name: ClassVar[str] = "rsi"
 
-    def __init__(self, period: int = 1080, low: float = 30.0, high: float = 70.0) -> None:
+    def __init__(self, period: int = 240, low: float = 40.0, high: float = 60.0) -> None:
         if not 2 <= period <= MINUTES_PER_WEEK // 8:
             raise ValueError(
                 f"the RSI period ({fmt_minutes(period)}) must be 2m to"

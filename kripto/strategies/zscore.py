@@ -22,11 +22,11 @@ class ZScore:
     summary: ClassVar[str] = "buy THRESHOLD std devs below the rolling mean, sell as far above"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("window", int, 10, MINUTES_PER_WEEK // 2, 1440, "rolling window", duration=True),
-        Param("threshold", float, 0.01, 10.0, 2.0, "standard deviations from the mean"),
+        Param("threshold", float, 0.01, 10.0, 1.5, "standard deviations from the mean"),
     )
     name: ClassVar[str] = "zscore"
 
-    def __init__(self, window: int = 1440, threshold: float = 2.0) -> None:
+    def __init__(self, window: int = 1440, threshold: float = 1.5) -> None:
         if not 10 <= window <= MINUTES_PER_WEEK // 2:
             raise ValueError(f"the z-score window ({window}) must be 10 to {MINUTES_PER_WEEK // 2}")
         if not threshold > 0:

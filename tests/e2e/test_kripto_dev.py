@@ -121,13 +121,13 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert metrics_url in banner
     assert "kripto-rates-BTC-GBP (created), every 2s" in banner
     assert "postgresql://" in banner
-    # Where receipts go, and when the strategy (rsi, 18h on 1h bars: 4,320 minutes) can decide.
+    # Where receipts go, and when the strategy (zscore, 1d on 1h bars: 1,440 minutes) can decide.
     assert "Receipts    .eml files in " in banner
     # A week of history before the first tick (no Coinbase here: from the simulated feed), so
     # the first tick decides for a reason of the strategy's, not for want of history.
     assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
-    assert "Decisions   rsi needs 4,320 minutes of rates" in banner
-    assert "4,320 stored: it can decide from the first tick" in banner
+    assert "Decisions   zscore needs 1,440 minutes of rates" in banner
+    assert "1,440 stored: it can decide from the first tick" in banner
 
     env_file = (workdir / ".kripto" / "dev.env").read_text()
     assert f"TEMPORAL_ADDRESS=127.0.0.1:{port}" in env_file

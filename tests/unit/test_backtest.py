@@ -213,13 +213,13 @@ def test_the_command_prints_json_and_rejects_bad_options() -> None:
     assert ok.exit_code == 0, ok.output
     figures = json.loads(ok.output)
     assert figures["points"] == 3 * 1440
-    assert figures["strategy"] == "rsi"
+    assert figures["strategy"] == "zscore"
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--strategy", "magic"])
     assert bad.exit_code == 2
     assert "--strategy must be one of dca, ema_cross, rsi, zscore" in bad.output
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--param", "speed=9"])
     assert bad.exit_code == 2
-    assert "rsi takes period, low, high" in bad.output
+    assert "zscore takes window, threshold" in bad.output
     bad = runner.invoke(
         cli(),
         [

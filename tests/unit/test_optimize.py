@@ -113,10 +113,10 @@ def test_a_new_strategy_file_is_picked_up_everywhere(
 def test_declarations_give_defaults_ranges_and_help() -> None:
     assert strategy_names() == ("dca", "ema_cross", "rsi", "zscore")
     period, low, _high = declaration("rsi")
-    assert (period.kind, period.low, period.high, period.default) == (int, 2, 1260, 1080)
+    assert (period.kind, period.low, period.high, period.default) == (int, 2, 1260, 240)
     assert period.rule() == "a duration from 2m to 21h (such as 4h; a bare number is minutes)"
     assert low.rule() == "a number from 0.0 to 100.0"
-    assert build("rsi", {}).params() == {"period": "1080", "low": "30.0", "high": "70.0"}
+    assert build("rsi", {}).params() == {"period": "240", "low": "40.0", "high": "60.0"}
     for name, cls in strategies().items():
         defaults = {p.name: p.default for p in cls.parameters}
         assert build(name, {}).params() == {k: str(v) for k, v in defaults.items()}
@@ -247,7 +247,7 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     assert figures["buyAndHoldReturn"] == alone["buyAndHoldReturn"]
     bad = CliRunner().invoke(app, ["optimize", "--csv", str(path), "--grid", "speed=1"])
     assert bad.exit_code == 2
-    assert bad.output.startswith("error: --grid 'speed=1': rsi has no parameter 'speed'")
+    assert bad.output.startswith("error: --grid 'speed=1': zscore has no parameter 'speed'")
     bad = CliRunner().invoke(app, [*args[:-2], "--walk-forward", "40"])
     assert bad.exit_code == 2
     assert "each span would be 210 minutes, and the grid's slowest set needs" in bad.output

@@ -149,12 +149,7 @@ def test_the_guards_come_from_the_settings() -> None:
         daily_spend_limit_gbp=Decimal("300"),
         cooldown=timedelta(minutes=15),
         stale_after=timedelta(minutes=2),
-        protections=Protections(
-            stop_loss=Decimal("0.1"),
-            trailing_stop=Decimal("0.15"),
-            max_drawdown=Decimal("0.25"),
-            stop_loss_limit=3,
-        ),
+        protections=Protections(),
         bar_minutes=60,
     )
     defaults = risk_from_settings(Settings())

@@ -137,7 +137,9 @@ def test_strategies_are_built_from_their_settings() -> None:
     assert (z.name, z.params()) == ("zscore", {"window": "300", "threshold": "1.5"})
     r = strategy_from_settings(Settings(strategy="rsi", rsi_period=60, rsi_low=30, rsi_high=70))
     assert (r.name, r.params()) == ("rsi", {"period": "60", "low": "30.0", "high": "70.0"})
-    assert strategy_from_settings(Settings()).name == "rsi"  # the default, see docs/strategies.md
+    assert (
+        strategy_from_settings(Settings()).name == "zscore"
+    )  # the default, see docs/strategies.md
 
 
 def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
@@ -182,7 +184,7 @@ def test_strategy_params_win_over_the_older_names() -> None:
     assert strategy_from_settings(settings).params() == {
         "period": "60",
         "low": "35.0",
-        "high": "70.0",
+        "high": "60.0",
     }
 
 

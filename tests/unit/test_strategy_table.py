@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.strategy_table import PROTECTIONS, main
+from benchmarks.strategy_table import main
 from kripto.composition import risk_from_settings, strategy_from_settings
+from kripto.protections import Protections
 from kripto.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "strategies.md"
@@ -22,14 +23,13 @@ def test_the_document_holds_the_commands_table(
     begin, end = "<!-- strategy-table:begin -->\n", "\n<!-- strategy-table:end -->"
     documented = text[text.index(begin) + len(begin) : text.index(end)]
     assert documented == printed
-    assert "rsi + protections beats DCA, so it is the default." in printed
-    # ... and the settings' default is that strategy, its set, its bar and its protections.
+    assert "zscore beats DCA, so it is the default." in printed
+    # ... and the settings' default is that strategy, its set and its bar, unprotected.
     settings = Settings(_env_file=None)
-    assert "rsi + protections (period=18h low=30.0 high=70.0)" in printed
-    assert strategy_from_settings(settings).params() == {
-        "period": "1080",
-        "low": "30.0",
-        "high": "70.0",
-    }
+    assert "is zscore (window=1d threshold=1.5)" in printed
+    assert (settings.strategy, strategy_from_settings(settings).params()) == (
+        "zscore",
+        {"window": "1440", "threshold": "1.5"},
+    )
     risk = risk_from_settings(settings)
-    assert (risk.protections, risk.bar_minutes) == (PROTECTIONS, 60)
+    assert (risk.protections, risk.bar_minutes) == (Protections(), 60)
