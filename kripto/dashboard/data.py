@@ -4,6 +4,7 @@ of minute rates reaches the browser as at most MAX_POINTS points."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -162,7 +163,8 @@ class DashboardData:
 
     async def decisions(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = await self.db.pool.fetch(
-            "SELECT decision_id, tick_time, action, amount, reason, trade_id FROM decisions"
+            "SELECT decision_id, tick_time, action, amount, reason, trade_id, indicators"
+            " FROM decisions"
             " WHERE product_id = $1 ORDER BY tick_time DESC LIMIT $2",
             self.product_id,
             limit,
@@ -175,6 +177,8 @@ class DashboardData:
                 "amount": plain(r["amount"]),
                 "reason": r["reason"],
                 "tradeId": r["trade_id"],
+                # The indicator values the strategy decided on (rsi, mean, edge, …), as text.
+                "indicators": json.loads(r["indicators"]),
             }
             for r in rows
         ]

@@ -97,10 +97,12 @@
       td.append(a); tr.append(td);
       return tr;
     }));
+    const indicators = (values) => Object.entries(values)
+      .map(([name, value]) => name + " " + value).join(" · ");
     $("decisions").replaceChildren(...state.decisions.map((d) => {
       const tr = document.createElement("tr");
       tr.append(cell(d.tickTime.replace("T", " ").slice(0, 19)), cell(d.action, d.action),
-        cell(gbp(d.amount)), cell(d.reason));
+        cell(gbp(d.amount)), cell(d.reason), cell(indicators(d.indicators || {})));
       return tr;
     }));
   }
