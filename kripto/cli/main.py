@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "protections": (
         "kripto.cli.protections",
-        "The protections: resume buying after the drawdown guard stopped it.",
+        "The protections (stop-loss, trailing stop, drawdown guard).",
     ),
     "schedule": (
         "kripto.cli.schedule",
