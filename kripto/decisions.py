@@ -149,9 +149,10 @@ def decide(
 
     closes = prices
     if step > 1:
-        start = newest - timedelta(minutes=prices.size - 1)
-        minutes = Spaced(prices, series.observed, start, 60, 0, 0, 0)
-        closes = bars(minutes, step).prices
+        # The grid's minutes are whole minutes (a rate at 10:00:13 stands for 10:00).
+        last_minute = newest.replace(second=0, microsecond=0)
+        start = last_minute - timedelta(minutes=prices.size - 1)
+        closes = bars(Spaced(prices, series.observed, start, 60, 0, 0, 0), step).prices
     evaluation = evaluate_at(strategy, closes, step)
     indicators = {**evaluation.last_indicators(), "edge": float(evaluation.edge[-1])}
     signal = int(evaluation.signals[-1])

@@ -57,10 +57,11 @@ def test_gaps_and_uneven_rows_are_reported_not_hidden(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", [{"period": "14h", "low": "35", "high": "65"}, {"short": "6h", "long": "1d"}]
+    ("spec", "late"),
+    [({"period": "14h", "low": "35", "high": "65"}, 0), ({"short": "6h", "long": "1d"}, 13)],
 )
 def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
-    sample_series: Spaced, spec: dict[str, str]
+    sample_series: Spaced, spec: dict[str, str], late: int
 ) -> None:
     """Minutes built from 10 days of the sample's hourly closes (each hour's close at its
     minute, a straight line between): the live decider on a 1h bar, ticking at each hour's
@@ -71,7 +72,8 @@ def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
     start = sample_series.start
     hourly = evaluate_at(strategy, hours, 60)
     minutes = np.interp(np.arange(239 * 60 + 1), np.arange(240) * 60, hours)
-    seconds = start.timestamp() + np.arange(minutes.size, dtype=np.float64) * 60.0
+    # Live rates are read some seconds into their minute (`late`): 10:00:13 stands for 10:00.
+    seconds = start.timestamp() + late + np.arange(minutes.size, dtype=np.float64) * 60.0
     risk = RiskSettings(
         cooldown=timedelta(0),
         daily_spend_limit_gbp=Decimal(10**9),
