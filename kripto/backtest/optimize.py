@@ -27,7 +27,7 @@ from kripto.backtest.report import pct
 from kripto.money import PENNY
 from kripto.risk import RiskSettings
 from kripto.strategies import Strategy, build, declaration
-from kripto.strategies.base import Param
+from kripto.strategies.base import Param, duration_minutes
 from kripto.strategies.indicators import Floats, shared_indicators
 from kripto.strategies.series import Mask
 
@@ -81,7 +81,8 @@ def _values(param: Param, item: str, spec: str) -> list[int | float]:
         if len(parts) != 3:
             raise GridError(f"--grid {item!r}: write {param.name}=start:stop:step")
         start, stop, step = (
-            param.parse(p) if i < 2 else param.kind(p) for i, p in enumerate(parts)
+            param.parse(p) if i < 2 else (duration_minutes(p) if param.duration else param.kind(p))
+            for i, p in enumerate(parts)
         )
     except ValueError as exc:
         if isinstance(exc, GridError):

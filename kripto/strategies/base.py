@@ -24,6 +24,14 @@ def fmt_minutes(minutes: int) -> str:
     return f"{minutes}m"
 
 
+def duration_minutes(text: str) -> int:
+    """`4h` → 240, `90m` → 90, `2d` → 2880, `30` → 30 (a bare number is minutes)."""
+    match = _DURATION.match(text)
+    if match:
+        return int(match.group(1)) * _MINUTES[match.group(2)]
+    return int(text)
+
+
 def points(minutes: int, step: int, least: int = 2) -> int:
     """A duration as a number of points `step` minutes apart (at least `least`)."""
     return max(least, round(minutes / step))

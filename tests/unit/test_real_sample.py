@@ -117,3 +117,33 @@ def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
         checked += 1
     assert checked == 140
     assert seen[BUY] > 0 and seen[SELL] > 0  # the span has signals both ways
+
+
+def test_history_sample_writes_the_csv_and_backtest_and_optimize_take_sample(
+    sample_path: Path, tmp_path: Path
+) -> None:
+    """`kripto history sample --csv` writes the converted file (from the cache under the data
+    folder, `.kripto/samples`); `backtest --sample` and `optimize --sample` read it hourly."""
+    from typer.testing import CliRunner
+
+    from kripto.cli.main import _register_commands, app
+
+    data = sample_path.parent.parent  # the data folder holding samples/
+    target = tmp_path / "sample.csv"
+    _register_commands(["history"])
+    done = CliRunner().invoke(
+        app, ["history", "sample", "--csv", str(target), "--data-dir", str(data)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "CryptoDataDownload (https://www.CryptoDataDownload.com)" in done.output.replace(
+        "\n", " "
+    )
+    assert target.read_text() == sample_path.read_text()
+    for command in (
+        ["backtest", "--sample", "--json"],
+        ["optimize", "--sample", "--grid", "window=1d:2d:1d", "--json"],
+    ):
+        _register_commands([command[0]])
+        run = CliRunner().invoke(app, [*command, "--data-dir", str(data)])
+        assert run.exit_code == 0, run.output
+        assert '"minutesPerPoint": 60' in run.output or '"points": 20111' in run.output
