@@ -20,7 +20,7 @@ from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.risk import RiskSettings
 from kripto.settings import Settings, SettingsError, load_settings
 from kripto.strategies import Strategy, build, declaration, strategy_names
-from kripto.strategies.series import Spaced, minute_grid, missing_runs
+from kripto.strategies.series import Spaced, bars, minute_grid, missing_runs
 
 if TYPE_CHECKING:
     from kripto.models import Rate
@@ -62,9 +62,11 @@ def backtest(
     strategy_params, protection_params = split_params(param or [])
     model = chosen_strategy(settings, strategy, strategy_params)
     fee_rate = settings.taker_fee
-    series = load_series(settings, from_db, days, csv, synthetic, seed, regime, sample)
-    prices, start, observed = series.prices, series.start, series.observed
     risk = with_protections(_risk(settings), protection_params)
+    series = on_bar(
+        load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), risk
+    )
+    prices, start, observed = series.prices, series.start, series.observed
     if not as_json:
         console.print(f"prices: {series.describe()}")
 
@@ -224,6 +226,17 @@ def load_series(
     runs = missing_runs(series.observed)
     gaps = int(series.observed.size - np.count_nonzero(series.observed))
     return Spaced(series.prices, series.observed, start, 60, gaps, int(np.max(runs)), 0)
+
+
+def on_bar(series: Spaced, risk: RiskSettings) -> Spaced:
+    """Prices finer than the live decider's bar (KRIPTO_BAR) as that bar's closes, as live: a
+    backtest of stored minutes sees what the decider sees. Coarser prices stay as they are."""
+    if risk.bar_minutes <= series.step_minutes:
+        return series
+    try:
+        return bars(series, risk.bar_minutes)
+    except ValueError as exc:
+        raise fail(f"KRIPTO_BAR: {exc}") from None
 
 
 PROTECTION_PARAMS = (

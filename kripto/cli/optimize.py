@@ -20,7 +20,7 @@ from kripto.backtest.optimize import (
     walk_forward,
 )
 from kripto.backtest.report import pct
-from kripto.cli.backtest import _risk, load_series, run_options
+from kripto.cli.backtest import _risk, load_series, on_bar, run_options
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.money import PENNY
 
@@ -68,7 +68,9 @@ def optimize(
         strategies, refused = parameter_sets(name, parsed)
     except GridError as exc:
         raise fail(str(exc)) from None
-    series = load_series(settings, from_db, days, csv, synthetic, seed, regime, sample)
+    series = on_bar(
+        load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), _risk(settings)
+    )
     prices, start, observed = series.prices, series.start, series.observed
     market = Market(
         prices, start, observed, _risk(settings), settings.taker_fee, start_gbp, series.step_minutes

@@ -38,8 +38,10 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def minute_guards(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests pin the engine's arithmetic at the seed's 0.5% fee with the protections off
-    (the real defaults have tests of their own: test_fees.py, test_protections.py)."""
+    on every minute (the real defaults have tests of their own: test_fees.py,
+    test_protections.py, test_real_sample.py)."""
     monkeypatch.setenv("KRIPTO_FEE_RATE", "0.005")
+    monkeypatch.setenv("KRIPTO_BAR", "1m")  # minute strategies on minute prices
     for name in ("STOP_LOSS", "TRAILING_STOP", "MAX_DRAWDOWN", "STOP_LOSS_LIMIT"):
         monkeypatch.setenv(f"KRIPTO_{name}", "0")
 
