@@ -13,7 +13,7 @@ from typing import Any, Literal
 from kripto.db.pool import Database
 from kripto.models import Side
 from kripto.money import PENNY, plain
-from kripto.portfolio import Fill, position, value_series
+from kripto.portfolio import Fill, dca_series, position, value_series
 
 Span = Literal["day", "week", "all"]
 SPANS: dict[str, timedelta | None] = {
@@ -99,6 +99,8 @@ class DashboardData:
             since,
         )
         values = value_series(fills, self.start_gbp, rates)
+        first_at = min((f.at for f in fills), default=None)
+        dca = dca_series(self.start_gbp, first_at, rates)
         return {
             "span": span,
             "rates": [{"time": _epoch(at), "value": plain(rate)} for at, rate in rates],
@@ -106,6 +108,8 @@ class DashboardData:
             "hold": [
                 {"time": _epoch(at), "value": _gbp(h)} for at, _, h in values if h is not None
             ],
+            # The same money in equal daily buys from the first trade (as buy-and-hold, no fee).
+            "dca": [{"time": _epoch(at), "value": _gbp(v)} for at, v in dca],
             "markers": [
                 {
                     "id": m["trade_id"],

@@ -28,6 +28,7 @@
   const moneyChart = LWC.createChart(document.getElementById("money-chart"), dark);
   const value = moneyChart.addSeries(LWC.LineSeries, { color: "#3fb950", title: "portfolio" });
   const hold = moneyChart.addSeries(LWC.LineSeries, { color: "#d29922", title: "buy and hold" });
+  const dca = moneyChart.addSeries(LWC.LineSeries, { color: "#a371f7", title: "daily DCA" });
 
   const $ = (id) => document.getElementById(id);
   // Display only: the figure is already rounded to the penny by the server.
@@ -71,6 +72,7 @@
     lastDrawn = drawn;
     value.setData(points(chart.value));
     hold.setData(points(chart.hold));
+    dca.setData(points(chart.dca || []));
     const k = window.kriptoChart;
     k.points = rates.length; k.markers = drawn.length; k.valuePoints = chart.value.length;
     k.span = chart.span; k.draws += 1;
