@@ -33,7 +33,7 @@ class ProtectionRepository:
         if entry is not None and opened is not None and history.seconds.size:
             since = history.prices[history.seconds >= opened.timestamp()]
             if since.size:
-                peak = Decimal(repr(round(float(np.max(since)), 2)))
+                peak = Decimal(repr(float(np.max(since)))).quantize(Decimal("0.01"))
         row = await self.db.pool.fetchrow(
             "SELECT equity_peak, halted FROM protection_state WHERE scope = $1",
             currencies(product_id)[1],

@@ -1,10 +1,12 @@
 """The protections in live decisions, on the dev server: a worker with the paper exchange runs
 DecideTradeWorkflow as a tick would. A position bought at 100,000 meets a tick at 60,000: the
 stop-loss sells it all; the stop-loss guard then holds DCA's next buy; the drawdown guard holds
-buys once the account is far below its peak, until someone resumes."""
+buys once the account is far below its peak, until someone resumes. A position bought at 50,000
+that rose to 100,000 meets a tick at 60,000: the trailing stop sells it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +39,7 @@ async def live(
             "strategy": "dca",
             "strategy_params": {"every": "1h", "amount": "20"},
             "stop_loss": Decimal("0.1"),
+            "trailing_stop": Decimal("0.15"),
             "max_drawdown": Decimal("0.25"),
             "stop_loss_limit": 1,
         }
@@ -66,6 +69,16 @@ async def decide_at(
     return recorded
 
 
+async def buy(client: Client, settings: Settings) -> Order:
+    order: Order = await client.execute_workflow(
+        TradeWorkflow.run,
+        TradeRequest(trade_type=Side.BUY, amount=Decimal("100.00")),
+        id=f"protections-buy-{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+    )
+    return order
+
+
 async def test_stop_loss_then_the_stop_loss_and_drawdown_guards_in_live_decisions(
     live: tuple[Client, Settings], db: Database
 ) -> None:
@@ -74,12 +87,7 @@ async def test_stop_loss_then_the_stop_loss_and_drawdown_guards_in_live_decision
     await RateRepository(db).insert(
         Rate(rate=Decimal("100000.00"), date_time=now - timedelta(seconds=50), source="simulated")
     )
-    bought: Order = await client.execute_workflow(
-        TradeWorkflow.run,
-        TradeRequest(trade_type=Side.BUY, amount=Decimal("100.00")),
-        id=f"protections-buy-{now:%H%M%S}",
-        task_queue=settings.task_queue,
-    )
+    bought = await buy(client, settings)
     assert bought.settled and bought.filled_size > 0
 
     stop = await decide_at(client, settings, db, "60000.00", now - timedelta(seconds=40))
@@ -112,3 +120,26 @@ async def test_stop_loss_then_the_stop_loss_and_drawdown_guards_in_live_decision
     after = await decide_at(client, settings, db, "60000.00", now - timedelta(seconds=10))
     assert (after.action, after.protection) == ("hold", "stop-loss guard")
     assert await db.pool.fetchval("SELECT count(*) FROM trades") == 2  # the buy and the stop
+
+
+async def test_the_trailing_stop_sells_a_position_that_fell_from_its_high(
+    live: tuple[Client, Settings], db: Database
+) -> None:
+    client, settings = live
+    now = datetime.now(UTC).replace(microsecond=0)
+    rates = RateRepository(db)
+    await rates.insert(
+        Rate(rate=Decimal("50000.00"), date_time=now - timedelta(seconds=50), source="simulated")
+    )
+    bought = await buy(client, settings)
+    # After the buy the price rose to 100,000 (stored), then the tick reads 60,000: above the
+    # entry (no stop-loss), 40% below the high since entry.
+    high = max(bought.created_at, now) + timedelta(seconds=5)
+    await rates.insert(Rate(rate=Decimal("100000.00"), date_time=high, source="simulated"))
+    trail = await decide_at(client, settings, db, "60000.00", high + timedelta(seconds=5))
+    worth = (bought.filled_size * Decimal("60000.00")).quantize(Decimal("0.01"), "ROUND_DOWN")
+    assert (trail.action, trail.protection, trail.amount) == ("sell", "trailing stop", worth)
+    assert trail.reason == (
+        "sell: trailing stop: price 60000.00 is 40% below its high since entry 100000.00"
+        f" (trail 15%); sell £{worth}"
+    )
