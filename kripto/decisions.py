@@ -141,6 +141,17 @@ def decide(
         update_drawdown(rules, protection, equity)
         exit = exit_reason(rules, protection, latest) if holdings.btc > 0 else None
         amount = round_down(holdings.btc * latest, PENNY)
+        selling = [
+            t
+            for t in recent_trades
+            if t.side is Side.SELL
+            and t.product_id in (None, product_id)
+            and now - t.at < risk.cooldown
+        ]
+        if exit is not None and amount >= risk.minimum and selling:
+            # A sell started within the cooldown (perhaps still in flight) is counted first: the
+            # wallet may not show it yet, and the position must not be sold twice.
+            return decision("hold", f"{exit}, but a sell is under way or just done (cooldown)")
         if exit is not None and amount >= risk.minimum:  # dust below an order is no position
             guard = exit.split(":", 1)[0]
             return decision(

@@ -24,7 +24,7 @@ from kripto.models import DecideInput, Order, Rate, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, running_worker
 from workflows.decide_trade import DecideTradeWorkflow
-from workflows.ids import decide_id
+from workflows.ids import decide_id, trade_id_for_decision
 from workflows.trade import TradeWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +66,9 @@ async def decide_at(
         result.action,
         result.reason,
     )
+    if recorded.action != "hold":  # its trade settles before the next decision
+        trade = trade_id_for_decision(recorded.decision_id)
+        await client.get_workflow_handle(trade, result_type=Order).result()
     return recorded
 
 

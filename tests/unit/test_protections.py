@@ -9,7 +9,7 @@ from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.decisions import decide
 from kripto.models import Balance, Side, Wallet
 from kripto.protections import Protections, ProtectionState
-from kripto.risk import RiskSettings
+from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies import build
 from kripto.strategies.ema_cross import EmaCross
 from kripto.strategies.series import Spaced
@@ -70,7 +70,12 @@ def test_the_stop_loss_guard_pauses_buying_after_stops_in_a_backtest(
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def live(state: ProtectionState, rules: Protections, btc: str = "0.01") -> tuple[str, str, str]:
+def live(
+    state: ProtectionState,
+    rules: Protections,
+    btc: str = "0.01",
+    recent: list[PastTrade] | None = None,
+) -> tuple[str, str, str]:
     wallet = Wallet(
         gbp=Balance(id="g", balance=Decimal(500), hold=Decimal(0), available=Decimal(500)),
         btc=Balance(id="b", balance=Decimal(btc), hold=Decimal(0), available=Decimal(btc)),
@@ -81,7 +86,7 @@ def live(state: ProtectionState, rules: Protections, btc: str = "0.01") -> tuple
         tick_time=NOW,
         rates=rates(RISING, NOW),  # an ema_cross buy at 57,000
         wallet=wallet,
-        recent_trades=[],
+        recent_trades=recent or [],
         strategy=EmaCross(2, 5),
         risk=RiskSettings(protections=rules),
         fee_rate=Decimal("0.005"),
@@ -138,3 +143,16 @@ def test_each_protection_in_the_live_decider() -> None:
         btc="0",
     )
     assert free[0] == "buy"
+
+
+def test_a_protective_exit_waits_for_a_sell_already_under_way() -> None:
+    """The wallet may not show a sell still settling: the position is not sold twice."""
+    selling = [PastTrade(NOW - timedelta(minutes=2), Side.SELL, Decimal(570), "BTC-GBP")]
+    state = ProtectionState(entry_price=Decimal("70000"))
+    held = live(state, Protections(stop_loss=Decimal("0.1")), recent=selling)
+    assert held == (
+        "hold",
+        "hold: stop-loss: price 57000.00 is 18.6% below the entry 70000.00 (stop at 10%), but a"
+        " sell is under way or just done (cooldown)",
+        "None",
+    )
