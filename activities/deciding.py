@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.errors import temporal_errors
 from kripto.db.decisions import DecisionRepository
+from kripto.db.protections import ProtectionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision, decide
@@ -90,6 +91,12 @@ class DecideActivities:
                 recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
                 recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
                 wallet = await self.exchange.wallet()
+                rules = self.policy.risk.protections
+                protection = None
+                if rules.any:  # the stop-loss, trailing stop, drawdown and stop-loss guards
+                    protection = await ProtectionRepository(self.decisions.db).load(
+                        tick.product_id, week, now, rules.stop_loss_window
+                    )
                 decision = decide(
                     decision_id=decision_id,
                     product_id=tick.product_id,
@@ -102,7 +109,10 @@ class DecideActivities:
                     fee_rate=self.policy.fee_rate,
                     now=now,
                     paused=paused,
+                    protection=protection,
                 )
+                if protection is not None:
+                    await ProtectionRepository(self.decisions.db).save(tick.product_id, protection)
                 trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
                 await self.decisions.record(decision, trade_id)
                 self.metrics.decided(tick.product_id, decision.action, decision.reason)

@@ -76,7 +76,7 @@ def main(runs: int) -> None:
             prices,
             model,
             risk,
-            fee_rate=settings.fee_rate,
+            fee_rate=settings.taker_fee,
             gbp=Decimal(1000),
             start=start,
             observed=observed,

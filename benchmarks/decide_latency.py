@@ -50,7 +50,7 @@ async def main(runs: int) -> None:
         await db.pool.copy_records_to_table(
             "rates", records=rows, columns=["product_id", "date_time", "rate", "source"]
         )
-        fee = settings.fee_rate
+        fee = settings.taker_fee
         decider = DecideActivities(
             RateRepository(db),
             TradeRepository(db),

@@ -32,7 +32,7 @@ def main() -> None:
                         prices,
                         strategy_from_settings(settings),
                         risk_from_settings(settings),
-                        fee_rate=settings.fee_rate,
+                        fee_rate=settings.taker_fee,
                         gbp=Decimal(1000),
                     )
                     returns.setdefault((name, regime), []).append(float(result.total_return))

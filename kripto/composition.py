@@ -5,6 +5,7 @@ a bad parameter stops start-up with an error naming the setting."""
 from __future__ import annotations
 
 from kripto.money import fmt_gbp
+from kripto.protections import Protections
 from kripto.risk import RiskSettings
 from kripto.settings import LEGACY_STRATEGY_PARAMS, Settings, SettingsError
 from kripto.strategies import Strategy, build, strategy_names
@@ -40,6 +41,18 @@ def _setting_for(settings: Settings, message: str) -> str:
     return f"KRIPTO_STRATEGY_PARAMS ({settings.strategy})"
 
 
+def protections_from_settings(settings: Settings) -> Protections:
+    return Protections(
+        stop_loss=settings.stop_loss,
+        trailing_stop=settings.trailing_stop,
+        max_drawdown=settings.max_drawdown,
+        drawdown_resume=settings.drawdown_resume,
+        stop_loss_limit=settings.stop_loss_limit,
+        stop_loss_window=settings.stop_loss_window,
+        stop_loss_pause=settings.stop_loss_pause,
+    )
+
+
 def risk_from_settings(settings: Settings) -> RiskSettings:
     """The guards from the settings, built once at start-up; limits that could never let an order
     through are refused here, naming the settings."""
@@ -51,6 +64,8 @@ def risk_from_settings(settings: Settings) -> RiskSettings:
         cooldown=settings.cooldown,
         stale_after=settings.stale_after,
         max_gap=settings.max_gap,
+        protections=protections_from_settings(settings),
+        bar_minutes=max(1, int(settings.bar.total_seconds() // 60)),
     )
     if risk.max_trade_gbp < risk.minimum:
         raise SettingsError(

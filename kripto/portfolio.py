@@ -6,9 +6,9 @@ dashboard compares the portfolio's value with buying and holding BTC from the fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kripto.models import Side
@@ -104,4 +104,30 @@ def value_series(
             else None
         )
         out.append((at, held.value(start_gbp, rate), hold))
+    return out
+
+
+def dca_series(
+    start_gbp: Decimal, first_at: datetime | None, rates: Sequence[tuple[datetime, Decimal]]
+) -> list[tuple[datetime, Decimal]]:
+    """DCA beside buy-and-hold: the starting cash in equal daily buys from the first trade to the
+    newest rate, each at the first rate of its day (no fee, as buy-and-hold); its value at each
+    rate from the first trade on."""
+    if first_at is None or not rates or rates[-1][0] < first_at:
+        return []
+    day = timedelta(days=1)
+    days = max(1, -(-(rates[-1][0] - first_at) // day))
+    daily = start_gbp / days
+    cash, coins, bought = start_gbp, Decimal(0), 0
+    next_buy = first_at
+    out: list[tuple[datetime, Decimal]] = []
+    for at, rate in rates:
+        if at < first_at:
+            continue
+        while at >= next_buy and bought < days and rate > 0:
+            coins += daily / rate
+            cash -= daily
+            bought += 1
+            next_buy += day
+        out.append((at, cash + coins * rate))
     return out

@@ -5,12 +5,13 @@ Each guard that says no gives a one-line reason a person can read."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from kripto.models import DEFAULT_PRODUCT, Order, Side, currencies
 from kripto.money import PENNY, fmt_money, round_down
+from kripto.protections import Protections
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,11 @@ class RiskSettings:
     stale_after: timedelta = timedelta(minutes=5)
     #: The longest run of minutes without rates a strategy's window may hold.
     max_gap: timedelta = timedelta(minutes=60)
+    #: Stop-loss, trailing stop, drawdown and stop-loss guards (kripto/protections.py).
+    protections: Protections = field(default_factory=Protections)
+    #: The live decider's bar: the strategy runs on closes this many minutes apart (1: every
+    #: minute), so live decisions see what a backtest at that resolution sees.
+    bar_minutes: int = 1
 
     @property
     def max_gap_minutes(self) -> int:
@@ -99,13 +105,16 @@ def size_trade(
     fee_rate: Decimal,
     risk: RiskSettings,
     product_id: str = DEFAULT_PRODUCT,
+    amount: Decimal | None = None,
 ) -> Sized:
     """Apply every guard to a buy or sell signal for `product_id`; the amount to trade (in its
     quote currency), or why not.
 
     `recent_trades` are the day's trades in the product's quote currency, of every product: the
     daily spend limit is one limit per quote currency across markets, while the cooldown counts
-    only this product's own trades (one market's trade does not hold another back)."""
+    only this product's own trades (one market's trade does not hold another back).
+
+    `amount`: what the strategy asks to buy (DCA); None: the trade fraction of what is held."""
     base, quote = currencies(product_id)
     own = [t for t in recent_trades if t.product_id in (None, product_id)]
     if own:
@@ -126,7 +135,8 @@ def size_trade(
     else:
         available = round_down(holdings.btc * price, PENNY)
         what = f"{base} worth {fmt_money(available, quote)} available"
-    amount = round_down(available * risk.trade_fraction, PENNY)
+    wanted = amount
+    amount = round_down(available * risk.trade_fraction, PENNY) if wanted is None else wanted
     if amount < minimum:
         amount = minimum
     if amount > available:

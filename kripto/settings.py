@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kripto.fees import FeeTier, fee_tier, flat
 from kripto.models import check_product
 from kripto.money import fmt_gbp as fmt
 
@@ -164,7 +165,11 @@ class Settings(BaseSettings):
     # Trading.
     exchange: Literal["paper", "coinbase"] = "paper"
     paper_gbp: Decimal = Decimal("1000.00")
-    fee_rate: Decimal = Decimal("0.005")
+    #: Coinbase Advanced's fee tier (kripto/fees.py): a name (`intro1`, the lowest: 0.60% maker,
+    #: 1.20% taker) or `MAKER/TAKER` fractions. Market orders pay the taker rate.
+    fee_tier: str = "intro1"
+    #: One flat rate for both sides instead of the tier (the seed's sample arithmetic used 0.005).
+    fee_rate: Decimal | None = None
     max_trade_gbp: Decimal = Decimal("1000.00")
     #: How often a placed order's state is read until it settles.
     settle_poll: timedelta = timedelta(seconds=2)
@@ -184,7 +189,7 @@ class Settings(BaseSettings):
     # Strategy and risk guards: see docs/strategies.md. The strategy and its parameters are
     # checked against the strategy's own declaration where it is built (kripto/composition.py):
     # settings know no strategy, so a new one needs no field here.
-    strategy: str = "rsi"
+    strategy: str = "zscore"
     #: `name=value` pairs, comma-separated (`period=240,low=40,high=60`); unnamed ones default.
     strategy_params: Annotated[dict[str, str], NoDecode] = {}
     #: The older names of the built-in strategies' parameters, still read (as aliases of
@@ -202,6 +207,32 @@ class Settings(BaseSettings):
     cooldown: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(minutes=5)
     max_gap: timedelta = timedelta(minutes=60)
+    #: The live decider runs the strategy on closes this far apart: `1h`, the default, gives
+    #: hourly closes, as the backtests of the real hourly sample that chose the default
+    #: (docs/strategies.md); `1m` is every minute.
+    bar: timedelta = timedelta(hours=1)
+    # Protections (kripto/protections.py), off unless set (0 is off too): fractions such as
+    # 0.1 for 10%. Off by default: on the real sample they did not help the default strategy
+    # out of sample (docs/strategies.md).
+    stop_loss: Decimal | None = None
+    trailing_stop: Decimal | None = None
+    max_drawdown: Decimal | None = None
+    drawdown_resume: Decimal | None = None
+    stop_loss_limit: int | None = Field(None, ge=0)
+    stop_loss_window: timedelta = timedelta(days=1)
+    stop_loss_pause: timedelta = timedelta(days=1)
+
+    @field_validator("stop_loss", "trailing_stop", "max_drawdown", "drawdown_resume")
+    @classmethod
+    def _protection_fraction(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and (not value.is_finite() or not Decimal(0) <= value < 1):
+            raise ValueError("must be a fraction from 0 (off) to below 1, for example 0.1")
+        return None if value == 0 else value
+
+    @field_validator("stop_loss_limit")
+    @classmethod
+    def _limit_off(cls, value: int | None) -> int | None:
+        return None if value == 0 else value
 
     @field_validator("strategy", mode="before")
     @classmethod
@@ -370,6 +401,9 @@ class Settings(BaseSettings):
         "cooldown",
         "stale_after",
         "max_gap",
+        "bar",
+        "stop_loss_window",
+        "stop_loss_pause",
         "settle_poll",
         "reconcile_every",
         "reconcile_lookback",
@@ -406,10 +440,26 @@ class Settings(BaseSettings):
 
     @field_validator("fee_rate")
     @classmethod
-    def _fee(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or not Decimal(0) <= value < 1:
+    def _fee(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and (not value.is_finite() or not Decimal(0) <= value < 1):
             raise ValueError("must be a fraction between 0 and 1, for example 0.005")
         return value
+
+    @field_validator("fee_tier")
+    @classmethod
+    def _tier(cls, value: str) -> str:
+        fee_tier(value)
+        return value
+
+    @property
+    def fees(self) -> FeeTier:
+        """The maker and taker rates: KRIPTO_FEE_RATE for both when set, else the tier's."""
+        return flat(self.fee_rate) if self.fee_rate is not None else fee_tier(self.fee_tier)
+
+    @property
+    def taker_fee(self) -> Decimal:
+        """What a market order pays: the paper exchange, the backtester and the fee guard."""
+        return self.fees.taker
 
     @field_validator("trade_fraction")
     @classmethod

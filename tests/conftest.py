@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fakes.spot_server",
     "tests.fakes.coinbase_fixtures",
     "tests.trading_fixtures",
+    "tests.sample_fixtures",
     "tests.fakes.ses_fixtures",
     "tests.fakes.telegram_server",
     "tests.e2e.browser",

@@ -7,6 +7,8 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,16 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         deployment_name=task_queue,
         feed="simulated",
         data_dir=tmp_path,
+        # The seed's sample arithmetic (0.5%: £10.00 buys 0.00125952 BTC at 7900.01), which the
+        # trade tests assert; the default is Coinbase's lowest tier (tests/unit/test_fees.py).
+        fee_rate=Decimal("0.005"),
+        # Workflow mechanics on minute strategies: every minute, no protections (those have
+        # tests of their own: tests/unit/test_protections.py, tests/workflows/test_protections.py).
+        bar=timedelta(minutes=1),
+        stop_loss=Decimal(0),
+        trailing_stop=Decimal(0),
+        max_drawdown=Decimal(0),
+        stop_loss_limit=0,
     )
 
 

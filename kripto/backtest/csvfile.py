@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kripto.strategies.indicators import Floats
-from kripto.strategies.series import Mask, grid
+from kripto.strategies.series import Mask, Spaced, grid, regular
 
 
 class CsvError(ValueError):
@@ -104,7 +104,21 @@ def _fast(path: Path) -> tuple[Floats, Floats] | None:
     return seconds, prices
 
 
+def read_series(path: Path) -> Spaced:
+    """The file at its own spacing (an hourly file stays hourly), gaps counted, not hidden."""
+    fast = _fast(path)
+    seconds, prices = fast if fast is not None else _rows(path)
+    return regular(seconds, prices)
+
+
 def _read_rows(path: Path) -> tuple[Floats, datetime, Mask]:
+    seconds, prices = _rows(path)
+    first = datetime.fromtimestamp(seconds[0] // 60 * 60, tz=UTC)
+    filled, observed = grid(seconds, prices)
+    return filled, first, observed
+
+
+def _rows(path: Path) -> tuple[Floats, Floats]:
     """The row reader: every ISO-8601 form `datetime.fromisoformat` takes, and a message naming
     the line and the rule for the first bad row."""
     try:
@@ -131,9 +145,7 @@ def _read_rows(path: Path) -> tuple[Floats, datetime, Mask]:
             prices.append(price)
     if not prices:
         raise CsvError(f"{path}: no prices after the header")
-    first = datetime.fromtimestamp(seconds[0] // 60 * 60, tz=UTC)
-    filled, observed = grid(np.array(seconds), np.array(prices))
-    return filled, first, observed
+    return np.array(seconds), np.array(prices)
 
 
 def _time(text: str, path: Path, line: int) -> float:

@@ -27,7 +27,7 @@ from kripto.backtest.report import pct
 from kripto.money import PENNY
 from kripto.risk import RiskSettings
 from kripto.strategies import Strategy, build, declaration
-from kripto.strategies.base import Param
+from kripto.strategies.base import Param, duration_minutes
 from kripto.strategies.indicators import Floats, shared_indicators
 from kripto.strategies.series import Mask
 
@@ -81,7 +81,8 @@ def _values(param: Param, item: str, spec: str) -> list[int | float]:
         if len(parts) != 3:
             raise GridError(f"--grid {item!r}: write {param.name}=start:stop:step")
         start, stop, step = (
-            param.parse(p) if i < 2 else param.kind(p) for i, p in enumerate(parts)
+            param.parse(p) if i < 2 else (duration_minutes(p) if param.duration else param.kind(p))
+            for i, p in enumerate(parts)
         )
     except ValueError as exc:
         if isinstance(exc, GridError):
@@ -160,6 +161,8 @@ class Market:
     risk: RiskSettings
     fee_rate: Decimal
     gbp: Decimal
+    #: Minutes between points (60 for an hourly series).
+    step: int = 1
 
 
 def sweep(
@@ -172,7 +175,8 @@ def sweep(
 ) -> Sweep:
     """Every set over the same prices, best total return first (ties: fewer trades)."""
     prices = market.prices
-    baselines = compute_baselines(prices[trade_from:], market.gbp, market.fee_rate)
+    per_day = max(1, 1440 // market.step)
+    baselines = compute_baselines(prices[trade_from:], market.gbp, market.fee_rate, per_day)
     results = []
     with shared_indicators(prices):
         for done, strategy in enumerate(strategies, 1):
@@ -184,6 +188,7 @@ def sweep(
                 gbp=market.gbp,
                 start=market.start,
                 observed=market.observed,
+                step=market.step,
                 trade_from=trade_from,
                 baselines=baselines,
             )
@@ -280,6 +285,7 @@ def walk_forward(
             gbp=market.gbp,
             start=tested.start,
             observed=tested.observed,
+            step=market.step,
             trade_from=test[0] - train[0],
         )
         out.append(
@@ -301,9 +307,10 @@ def walk_forward(
 def _span(market: Market, start: int, end: int) -> Market:
     return Market(
         market.prices[start:end],
-        market.start + timedelta(minutes=start),
+        market.start + timedelta(minutes=start * market.step),
         None if market.observed is None else market.observed[start:end],
         market.risk,
         market.fee_rate,
         market.gbp,
+        market.step,
     )

@@ -20,6 +20,7 @@ from matplotlib.patches import Rectangle
 
 from kripto.backtest.engine import BacktestResult, dca_curve
 from kripto.strategies import Strategy
+from kripto.strategies.base import evaluate_at
 from kripto.strategies.indicators import Floats
 
 if TYPE_CHECKING:
@@ -39,27 +40,42 @@ def plot_backtest(
     result: BacktestResult, prices: Floats, path: Path, strategy: Strategy | None = None
 ) -> None:
     start = np.datetime64(result.start.replace(tzinfo=None), "m")
-    when = start + np.arange(prices.size).astype("timedelta64[m]")
-    indicators = strategy.evaluate(prices).indicators if strategy is not None else {}
+    when = start + (np.arange(prices.size) * result.step).astype("timedelta64[m]")
+    indicators = (
+        evaluate_at(strategy, prices, result.step).indicators if strategy is not None else {}
+    )
     overlay = {k: v for k, v in indicators.items() if _on_price_scale(v, prices)}
     panel = {k: v for k, v in indicators.items() if k not in overlay}
-    rows = 3 if panel else 2
+    rows = 4 if panel else 3
     figure, axes = plt.subplots(
         rows,
         1,
-        figsize=(11, 9 if panel else 7),
+        figsize=(11, 11 if panel else 9),
         sharex=True,
-        gridspec_kw={"height_ratios": [3, 1.3, 2] if panel else [3, 2]},
+        gridspec_kw={"height_ratios": [3, 1.3, 2, 1] if panel else [3, 2, 1]},
     )
-    top, bottom = axes[0], axes[-1]
+    top, bottom, under = axes[0], axes[-2], axes[-1]
     top.plot(when, prices, color="#555555", linewidth=0.7, label="price (GBP)")
     for (name, line), colour in zip(
         overlay.items(), ("#7b3294", "#e66101", "#008837"), strict=False
     ):
         top.plot(when, line, color=colour, linewidth=0.9, label=name)
     for side, marker, colour in (("buy", "^", "#1a9850"), ("sell", "v", "#d73027")):
-        points = [t.index for t in result.trades if t.fill.side.value == side]
+        points = [
+            t.index for t in result.trades if t.fill.side.value == side and t.protection is None
+        ]
         top.scatter(when[points], prices[points], marker=marker, color=colour, s=36, label=side)
+    stops = [t.index for t in result.trades if t.protection is not None]
+    if stops:
+        top.scatter(
+            when[stops],
+            prices[stops],
+            marker="X",
+            color="#000000",
+            s=60,
+            label=f"protective exit ({len(stops)})",
+            zorder=5,
+        )
     top.set_ylabel("BTC-GBP")
     top.legend(loc="upper left", fontsize="small")
     params = " ".join(f"{k}={v}" for k, v in result.params.items())
@@ -73,15 +89,23 @@ def plot_backtest(
                 middle.axhline(level, color=colour, linestyle="--", linewidth=0.9)
         middle.set_ylabel(", ".join(panel))
         middle.legend(loc="upper left", fontsize="small")
-    bottom.plot(when, result.equity, color="#2c7bb6", label="strategy equity")
-    bottom.plot(when, result.buy_and_hold, color="#fdae61", label="buy and hold")
-    dca = dca_curve(prices, result.start_gbp, result.fee_rate)
-    bottom.plot(when, dca, color="#abd9e9", label="daily DCA")
+    bottom.plot(when[-result.points :], result.equity, color="#2c7bb6", label="strategy equity")
+    bottom.plot(when[-result.points :], result.buy_and_hold, color="#fdae61", label="buy and hold")
+    per_day = max(1, 1440 // result.step)
+    dca = dca_curve(prices[-result.points :], result.start_gbp, result.fee_rate, per_day)
+    bottom.plot(when[-result.points :], dca, color="#abd9e9", label="daily DCA")
     bottom.set_ylabel("GBP")
     bottom.legend(loc="upper left", fontsize="small")
+    equity = result.equity
+    drawdown = 100 * (1 - equity / np.maximum.accumulate(equity))
+    under.fill_between(when[-result.points :], -drawdown, 0, color="#d73027", alpha=0.4)
+    under.set_ylabel("drawdown %")
+    under.set_title(
+        f"strategy drawdown: max {result.max_drawdown:.1%}", fontsize="small", loc="left"
+    )
     locator = mdates.AutoDateLocator()
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    under.xaxis.set_major_locator(locator)
+    under.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from kripto.backtest.engine import BacktestResult
 from kripto.money import PENNY, fmt_gbp, plural
+from kripto.strategies.base import fmt_minutes
 
 
 def pct(value: Decimal | float | None) -> str | None:
@@ -31,6 +32,10 @@ def report(result: BacktestResult) -> dict[str, Any]:
         "buys": sum(1 for t in result.trades if t.fill.side.value == "buy"),
         "sells": sum(1 for t in result.trades if t.fill.side.value == "sell"),
         "feesPaid": str(result.fees_paid.quantize(PENNY)),
+        "feesShareOfStart": pct(result.fees_share),
+        "protections": result.protections,
+        "protectiveExits": result.stop_exits,
+        "minutesPerPoint": result.step,
         "maxDrawdown": pct(result.max_drawdown),
         "winningRoundTrips": pct(result.win_rate),
         "roundTrips": result.round_trips,
@@ -70,10 +75,11 @@ def summary(result: BacktestResult) -> Table:
     """One backtest as a two-column table, readable in an 80-column terminal."""
     r = report(result)
     params = " ".join(f"{k}={v}" for k, v in result.params.items())
-    days = result.points / 1440
+    days = result.points * result.step / 1440
+    unit = "minutes" if result.step == 1 else f"points {fmt_minutes(result.step)} apart"
     grid = Table("", "", title=f"Backtest: {result.strategy} ({params})", show_header=False)
     for name, value in (
-        ("period", f"{r['start']}, {r['points']:,} minutes ({days:,.1f} days)"),
+        ("period", f"{r['start']}, {r['points']:,} {unit} ({days:,.1f} days)"),
         ("start → end", f"{fmt_gbp(result.start_gbp)} → {fmt_gbp(result.final_equity)}"),
         ("total return", r["totalReturn"]),
         ("buy and hold", r["buyAndHoldReturn"]),
@@ -82,7 +88,12 @@ def summary(result: BacktestResult) -> Table:
             "trades",
             f"{r['trades']} ({plural(r['buys'], 'buy')}, {plural(r['sells'], 'sell')})",
         ),
-        ("fees paid", f"{fmt_gbp(result.fees_paid)} (fee rate {r['feeRate']})"),
+        (
+            "fees paid",
+            f"{fmt_gbp(result.fees_paid)}, {r['feesShareOfStart']} of the start"
+            f" (fee rate {r['feeRate']})",
+        ),
+        ("protections", f"{result.protections}; {result.stop_exits} protective exits"),
         ("max drawdown", r["maxDrawdown"]),
         ("winning round trips", f"{r['winningRoundTrips'] or 'n/a'} of {r['roundTrips']}"),
     ):

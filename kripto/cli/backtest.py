@@ -8,9 +8,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import typer
 
-from kripto.backtest.csvfile import CsvError, read_prices
+from kripto.backtest.csvfile import CsvError, read_series
 from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
@@ -19,8 +20,7 @@ from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.risk import RiskSettings
 from kripto.settings import Settings, SettingsError, load_settings
 from kripto.strategies import Strategy, build, declaration, strategy_names
-from kripto.strategies.indicators import Floats
-from kripto.strategies.series import Mask, minute_grid
+from kripto.strategies.series import Spaced, bars, minute_grid, missing_runs
 
 if TYPE_CHECKING:
     from kripto.models import Rate
@@ -34,28 +34,41 @@ def backtest(
     from_db: Annotated[bool, typer.Option("--from-db", help="Use stored rates.")] = False,
     days: Annotated[int, typer.Option(help="With --from-db: days back.", min=1)] = 7,
     csv: Annotated[Path | None, typer.Option(help="CSV of time,price.")] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="The real sample: Coinbase BTC-USD hourly, 2017-19.")
+    ] = False,
     synthetic: Annotated[int | None, typer.Option(help="Days of synthetic prices.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed for --synthetic.")] = 1,
     regime: Annotated[str, typer.Option(help="up, down, sideways, volatile or mix.")] = "mix",
     strategy: Annotated[str | None, typer.Option(help="A strategy (docs/strategies.md).")] = None,
-    param: Annotated[list[str] | None, typer.Option(help="key=value, e.g. short=120.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="key=value, e.g. short=6h; or a protection, e.g. stop_loss=0.1."),
+    ] = None,
     fee: Annotated[
-        str | None, typer.Option(help="Fee rate per trade [default: KRIPTO_FEE_RATE, 0.005].")
+        str | None,
+        typer.Option(help="maker, taker or a rate [default: KRIPTO_FEE_TIER's taker, 0.012]."),
     ] = None,
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Replay history minute by minute with the live strategy, guards and fee arithmetic.
+    """Replay history at its own resolution with the live strategy, guards and fees.
 
     The guards are the configured ones (KRIPTO_DAILY_SPEND_LIMIT_GBP, KRIPTO_COOLDOWN, …), so a
     backtest trades as the live decider would."""
-    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir)
-    model = chosen_strategy(settings, strategy, param or [])
-    fee_rate = settings.fee_rate
-    prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
-    risk = _risk(settings)
+    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir, sample)
+    strategy_params, protection_params = split_params(param or [])
+    model = chosen_strategy(settings, strategy, strategy_params)
+    fee_rate = settings.taker_fee
+    risk = with_protections(_risk(settings), protection_params)
+    series = on_bar(
+        load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), risk
+    )
+    prices, start, observed = series.prices, series.start, series.observed
+    if not as_json:
+        console.print(f"prices: {series.describe()}")
 
     def backtest(on_progress: Callable[[int, int], None] | None = None) -> BacktestResult:
         return run_backtest(
@@ -67,6 +80,7 @@ def backtest(
             start=start,
             observed=observed,
             on_progress=on_progress,
+            step=series.step_minutes,
         )
 
     if console.is_terminal and prices.size > 100_000 and not as_json:
@@ -99,19 +113,24 @@ def run_options(
     gbp: str,
     fee: str | None,
     data_dir: Path | None,
+    sample: bool = False,
 ) -> tuple[Settings, Decimal]:
     """The options `kripto backtest` and `kripto optimize` share, checked in one place: one
-    source of prices, a known regime, a positive --gbp; the settings with --fee applied."""
-    if sum([from_db, csv is not None, synthetic is not None]) != 1:
-        raise fail("choose exactly one of --from-db, --csv FILE or --synthetic DAYS")
+    source of prices, a known regime, a positive --gbp; the settings with --fee applied
+    (`maker` or `taker`: that rate of KRIPTO_FEE_TIER; a number: that flat rate)."""
+    if sum([from_db, csv is not None, synthetic is not None, sample]) != 1:
+        raise fail("choose exactly one of --from-db, --csv FILE, --sample or --synthetic DAYS")
     if regime not in (*REGIMES, "mix"):
         raise fail(f"--regime must be one of {', '.join((*REGIMES, 'mix'))}, not {regime!r}")
     start_gbp = _decimal("--gbp", gbp, "a positive amount of GBP, e.g. 1000")
     if start_gbp <= 0:
         raise fail(f"--gbp must be a positive amount of GBP, e.g. 1000, not {gbp!r}")
     overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
-    if fee is not None:
-        overrides["fee_rate"] = _decimal("--fee", fee, "a fraction such as 0.005")
+    if fee is not None and fee in ("maker", "taker"):
+        settings = _settings(overrides)
+        overrides["fee_rate"] = settings.fees.rate(fee)
+    elif fee is not None:
+        overrides["fee_rate"] = _decimal("--fee", fee, "maker, taker or a fraction such as 0.006")
     return _settings(overrides), start_gbp
 
 
@@ -168,7 +187,7 @@ def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> 
         raise fail(f"{where}: {exc}") from None
 
 
-def _load(
+def load_series(
     settings: Settings,
     from_db: bool,
     days: int,
@@ -176,15 +195,25 @@ def _load(
     synthetic: int | None,
     seed: int,
     regime: str,
-) -> tuple[Floats, datetime, Mask | None]:
-    """One price per minute, oldest first, the time of the first minute, and which minutes had
-    a rate of their own (None for synthetic prices, which have every minute)."""
+    sample: bool = False,
+) -> Spaced:
+    """The prices at their own spacing (a CSV or the sample as its rows are spaced; stored and
+    synthetic rates every minute), with which points had a rate of their own."""
     if synthetic is not None:
         prices = synthetic_prices(synthetic, seed, regime)  # type: ignore[arg-type]
-        return prices, datetime(2026, 1, 1, tzinfo=UTC), None
+        every = np.ones(prices.size, dtype=np.bool_)
+        return Spaced(prices, every, datetime(2026, 1, 1, tzinfo=UTC), 60, 0, 0, 0)
+    if sample:
+        from kripto.sample import ATTRIBUTION, SampleError, sample_csv
+
+        try:
+            csv = sample_csv(settings.data_dir / "samples")
+        except SampleError as exc:
+            raise fail(f"--sample: {exc}") from None
+        console.print(ATTRIBUTION, highlight=False)
     if csv is not None:
         try:
-            return read_prices(csv)
+            return read_series(csv)
         except CsvError as exc:
             raise fail(f"--csv: {exc}") from None
     import asyncio
@@ -194,7 +223,63 @@ def _load(
     if series.newest is None:
         raise fail(f"--from-db: no rates stored in the last {days} days")
     start = series.newest - timedelta(minutes=series.prices.size - 1)
-    return series.prices, start, series.observed
+    runs = missing_runs(series.observed)
+    gaps = int(series.observed.size - np.count_nonzero(series.observed))
+    return Spaced(series.prices, series.observed, start, 60, gaps, int(np.max(runs)), 0)
+
+
+def on_bar(series: Spaced, risk: RiskSettings) -> Spaced:
+    """Prices finer than the live decider's bar (KRIPTO_BAR) as that bar's closes, as live: a
+    backtest of stored minutes sees what the decider sees. Coarser prices stay as they are."""
+    if risk.bar_minutes <= series.step_minutes:
+        return series
+    try:
+        return bars(series, risk.bar_minutes)
+    except ValueError as exc:
+        raise fail(f"KRIPTO_BAR: {exc}") from None
+
+
+PROTECTION_PARAMS = (
+    "stop_loss",
+    "trailing_stop",
+    "max_drawdown",
+    "drawdown_resume",
+    "stop_loss_limit",
+    "stop_loss_window",
+    "stop_loss_pause",
+)
+
+
+def split_params(params: list[str]) -> tuple[list[str], dict[str, str]]:
+    """--param items for the strategy, and those that set a protection."""
+    mine: dict[str, str] = {}
+    rest: list[str] = []
+    for item in params:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() in PROTECTION_PARAMS:
+            mine[key.strip()] = value.strip()
+        else:
+            rest.append(item)
+    return rest, mine
+
+
+def with_protections(risk: RiskSettings, params: dict[str, str]) -> RiskSettings:
+    """The guards with --param protections over the configured ones (checked as settings)."""
+    if not params:
+        return risk
+    try:
+        checked = Settings.model_validate(params)
+    except Exception as exc:  # pydantic's ValidationError: one line naming the parameter
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        error = exc.errors()[0]
+        raise fail(f"--param {error['loc'][0]}: {error['msg']}") from None
+    from dataclasses import replace
+
+    values = {k: getattr(checked, k) for k in params}
+    return replace(risk, protections=replace(risk.protections, **values))
 
 
 async def _stored(settings: Settings, days: int) -> list[Rate]:

@@ -20,7 +20,9 @@ from kripto.settings import Settings
 if TYPE_CHECKING:
     from temporalio.client import WorkflowHandle
 
-history_app = typer.Typer(help="Price history: backfill from Coinbase, import and export CSV.")
+history_app = typer.Typer(
+    help="Price history: backfill, import and export CSV, and the real sample."
+)
 Product = Annotated[str, typer.Option("--product", help="The product, for example BTC-GBP.")]
 Csv = Annotated[Path, typer.Option("--csv", help="The CSV file (a `time,price` header).")]
 
@@ -218,3 +220,35 @@ async def _export(settings: Settings, path: Path, product: str, start: datetime 
 
     async with open_database(settings) as db:
         return await export_rates(db, path, product, start)
+
+
+@history_app.command("sample")
+def sample(
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the converted sample here.")
+    ] = None,
+    import_to: Annotated[
+        str | None,
+        typer.Option("--import", help="Store it as this product's rates (e.g. BTC-USD)."),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Fetch the real sample (Coinbase BTC-USD hourly, 2017-07 to 2019-10) with pip, check its
+    SHA-256, and write it as `time,price` (--csv) or store it (--import PRODUCT)."""
+    import shutil
+
+    from kripto.sample import ATTRIBUTION, SampleError, sample_csv
+
+    settings = settings_for(data_dir)
+    try:
+        path = sample_csv(settings.data_dir / "samples")
+    except SampleError as exc:
+        raise fail(str(exc)) from None
+    console.print(ATTRIBUTION, highlight=False)
+    if csv is not None:
+        shutil.copyfile(path, csv)
+        console.print(f"wrote {csv} (time,price, hourly closes in USD)")
+    if import_to is not None:
+        import_csv(path, _product(import_to), data_dir)
+    if csv is None and import_to is None:
+        console.print(f"cached at {path}; --csv FILE writes it, --import PRODUCT stores it")

@@ -53,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rates": ("kripto.cli.rates", "Show the stored rates, oldest first (the data-reader)."),
     "history": (
         "kripto.cli.history",
-        "Price history: backfill from Coinbase, import and export CSV.",
+        "Price history: backfill, import and export CSV, and the real sample.",
     ),
     "trade": (
         "kripto.cli.trading",
@@ -76,11 +76,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "backtest": (
         "kripto.cli.backtest",
-        "Replay history minute by minute with the live strategy, guards and fee arithmetic.",
+        "Replay history at its own resolution with the live strategy, guards and fees.",
     ),
     "optimize": (
         "kripto.cli.optimize",
         "Sweep a parameter grid over history with the live strategy, guards and fees.",
+    ),
+    "protections": (
+        "kripto.cli.protections",
+        "The protections (stop-loss, trailing stop, drawdown guard).",
     ),
     "schedule": (
         "kripto.cli.schedule",

@@ -20,7 +20,7 @@ from kripto.backtest.optimize import (
     walk_forward,
 )
 from kripto.backtest.report import pct
-from kripto.cli.backtest import _load, _risk, run_options
+from kripto.cli.backtest import _risk, load_series, on_bar, run_options
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.money import PENNY
 from kripto.settings import Settings
@@ -38,6 +38,9 @@ def optimize(
     from_db: Annotated[bool, typer.Option("--from-db", help="Use stored rates.")] = False,
     days: Annotated[int, typer.Option(help="With --from-db: days back.", min=1)] = 30,
     csv: Annotated[Path | None, typer.Option(help="CSV of time,price.")] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="The real sample: Coinbase BTC-USD hourly, 2017-19.")
+    ] = False,
     synthetic: Annotated[int | None, typer.Option(help="Days of synthetic prices.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed for --synthetic.")] = 1,
     regime: Annotated[str, typer.Option(help="up, down, sideways, volatile or mix.")] = "mix",
@@ -59,15 +62,20 @@ def optimize(
     Every set is a full backtest (the same figures `kripto backtest --param` gives); indicators
     shared between sets are computed once. With --walk-forward N the history is cut into N+1
     spans: each fold picks the best set on one span and reports it on the next, unseen one."""
-    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir)
+    settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir, sample)
     name = strategy or settings.strategy
     try:
         parsed = parse_grid(name, grid)
         strategies, refused = parameter_sets(name, parsed)
     except GridError as exc:
         raise fail(str(exc)) from None
-    prices, start, observed = _load(settings, from_db, days, csv, synthetic, seed, regime)
-    market = Market(prices, start, observed, _risk(settings), settings.fee_rate, start_gbp)
+    series = on_bar(
+        load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), _risk(settings)
+    )
+    prices, start, observed = series.prices, series.start, series.observed
+    market = Market(
+        prices, start, observed, _risk(settings), settings.taker_fee, start_gbp, series.step_minutes
+    )
     if plot is not None and len([v for v in parsed.values() if len(v) > 1]) < 2:
         raise fail("--plot: the heatmap needs two parameters with more than one value in --grid")
     result = sweep(market, strategies, refused=refused)

@@ -160,7 +160,7 @@ class Dashboard:
         latest = await self.data().latest()
         if latest is None:
             return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
-        fill = market_fill(Side(side), Decimal(amount), latest.rate, self.settings.fee_rate)
+        fill = market_fill(Side(side), Decimal(amount), latest.rate, self.settings.taker_fee)
         return JSONResponse(
             {
                 "side": side,
@@ -168,7 +168,7 @@ class Dashboard:
                 "size": plain(fill.filled_size),
                 "rate": plain(latest.rate.quantize(PENNY)),
                 "fee": plain(fill.fill_fees.quantize(PENNY)),
-                "feeRate": format((self.settings.fee_rate * 100).normalize(), "f"),
+                "feeRate": format((self.settings.taker_fee * 100).normalize(), "f"),
             }
         )
 

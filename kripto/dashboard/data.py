@@ -4,6 +4,7 @@ of minute rates reaches the browser as at most MAX_POINTS points."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from typing import Any, Literal
 from kripto.db.pool import Database
 from kripto.models import Rate, Side
 from kripto.money import PENNY, plain
-from kripto.portfolio import Fill, position, value_series
+from kripto.portfolio import Fill, dca_series, position, value_series
 
 Span = Literal["day", "week", "all"]
 SPANS: dict[str, timedelta | None] = {
@@ -98,6 +99,8 @@ class DashboardData:
             since,
         )
         values = value_series(fills, self.start_gbp, rates)
+        first_at = min((f.at for f in fills), default=None)
+        dca = dca_series(self.start_gbp, first_at, rates)
         return {
             "span": span,
             "rates": [{"time": _epoch(at), "value": plain(rate)} for at, rate in rates],
@@ -105,6 +108,8 @@ class DashboardData:
             "hold": [
                 {"time": _epoch(at), "value": _gbp(h)} for at, _, h in values if h is not None
             ],
+            # The same money in equal daily buys from the first trade (as buy-and-hold, no fee).
+            "dca": [{"time": _epoch(at), "value": _gbp(v)} for at, v in dca],
             "markers": [
                 {
                     "id": m["trade_id"],
@@ -178,7 +183,8 @@ class DashboardData:
 
     async def decisions(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = await self.db.pool.fetch(
-            "SELECT decision_id, tick_time, action, amount, reason, trade_id FROM decisions"
+            "SELECT decision_id, tick_time, action, amount, reason, trade_id, indicators"
+            " FROM decisions"
             " WHERE product_id = $1 ORDER BY tick_time DESC LIMIT $2",
             self.product_id,
             limit,
@@ -191,6 +197,8 @@ class DashboardData:
                 "amount": plain(r["amount"]),
                 "reason": r["reason"],
                 "tradeId": r["trade_id"],
+                # The indicator values the strategy decided on (rsi, mean, edge, …), as text.
+                "indicators": json.loads(r["indicators"]),
             }
             for r in rows
         ]

@@ -14,7 +14,8 @@ from kripto.models import Side
 from kripto.risk import PastTrade
 
 _COLUMNS = (
-    "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason"
+    "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason,"
+    " protection"
 )
 
 
@@ -34,7 +35,7 @@ class DecisionRepository:
         (derived from the tick) is already there."""
         status = await self.db.pool.execute(
             f"INSERT INTO decisions ({_COLUMNS}, trade_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             " ON CONFLICT (decision_id) DO NOTHING",
             decision.decision_id,
             decision.product_id,
@@ -45,6 +46,7 @@ class DecisionRepository:
             json.dumps(decision.params),
             json.dumps(decision.indicators),
             decision.reason,
+            decision.protection,
             trade_id,
         )
         return bool(status == "INSERT 0 1")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.models import Rate
 from kripto.settings import Settings
+from kripto.strategies.base import min_points_at
 from kripto.strategies.series import minute_grid
 
 
@@ -19,7 +20,8 @@ def first_decision(settings: Settings, rates: Sequence[Rate], now: datetime) -> 
     week, oldest first). Stored rates count only if they reach up to now without a gap longer
     than the decider accepts (KRIPTO_MAX_GAP); otherwise the window fills from now."""
     strategy = strategy_from_settings(settings)
-    need = strategy.min_points()
+    bar = risk_from_settings(settings).bar_minutes
+    need = min_points_at(strategy, bar) * bar
     series = minute_grid(rates)
     gap_limit = timedelta(minutes=risk_from_settings(settings).max_gap_minutes)
     usable = series.newest is not None and now - series.newest <= gap_limit

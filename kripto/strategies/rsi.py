@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, Param, finish, reversion_edge
+from kripto.strategies.base import (
+    MINUTES_PER_WEEK,
+    Evaluation,
+    Param,
+    finish,
+    fmt_minutes,
+    points,
+    reversion_edge,
+)
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 from kripto.strategies.indicators import rsi as rsi_line
 
@@ -12,7 +20,7 @@ from kripto.strategies.indicators import rsi as rsi_line
 class Rsi:
     summary: ClassVar[str] = "buy when Wilder's RSI falls below LOW, sell when it rises above HIGH"
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("period", int, 2, MINUTES_PER_WEEK // 8, 240, "RSI period, minutes"),
+        Param("period", int, 2, MINUTES_PER_WEEK // 8, 240, "RSI period", duration=True),
         Param("low", float, 0.0, 100.0, 40.0, "buy when the RSI falls below this"),
         Param("high", float, 0.0, 100.0, 60.0, "sell when the RSI rises above this"),
     )
@@ -20,7 +28,10 @@ class Rsi:
 
     def __init__(self, period: int = 240, low: float = 40.0, high: float = 60.0) -> None:
         if not 2 <= period <= MINUTES_PER_WEEK // 8:
-            raise ValueError(f"the RSI period ({period}) must be 2 to {MINUTES_PER_WEEK // 8}")
+            raise ValueError(
+                f"the RSI period ({fmt_minutes(period)}) must be 2m to"
+                f" {fmt_minutes(MINUTES_PER_WEEK // 8)}"
+            )
         if not 0 < low < high < 100:
             raise ValueError(f"RSI levels must satisfy 0 < low ({low}) < high ({high}) < 100")
         self.period = period
@@ -30,8 +41,8 @@ class Rsi:
     def params(self) -> dict[str, str]:
         return {"period": str(self.period), "low": str(self.low), "high": str(self.high)}
 
-    def min_points(self) -> int:
-        return 4 * self.period  # Wilder's smoothing, and the mean the edge is measured from
+    def min_points(self, step: int = 1) -> int:
+        return 4 * points(self.period, step)  # Wilder's smoothing, and the edge's mean
 
     def needs(self) -> str:
         return "the RSI"
@@ -40,13 +51,19 @@ class Rsi:
         """The levels the chart draws across the RSI panel."""
         return {"rsi": (self.low, self.high)}
 
-    def evaluate(self, prices: Floats) -> Evaluation:
-        line = rsi_line(prices, self.period)
+    def closeness(self, indicators: dict[str, float]) -> str:
+        """How far from a signal: `RSI 50.9 (buy below 40, sell above 60)`."""
+        rsi = indicators.get("rsi", float("nan"))
+        return f"RSI {rsi:.1f} (buy below {self.low:g}, sell above {self.high:g})"
+
+    def evaluate(self, prices: Floats, step: int = 1) -> Evaluation:
+        period = points(self.period, step)
+        line = rsi_line(prices, period)
         _, buy = crossings(line, self.low)  # falls below low
         sell, _ = crossings(line, self.high)  # rises above high
         # Expected edge: the way back to the mean over four periods, in the signal's direction.
-        mean, _ = rolling_mean_std(prices, 4 * self.period)
-        signals = finish(buy, sell, self.min_points())
+        mean, _ = rolling_mean_std(prices, 4 * period)
+        signals = finish(buy, sell, self.min_points(step))
         return Evaluation(
             signals, reversion_edge(prices, mean, signals), {"rsi": line, "mean": mean}
         )

@@ -119,3 +119,90 @@ def longest_gap(observed: Mask, window: int) -> int:
     """The longest run of minutes without rates among the last `window` minutes."""
     tail = missing_runs(observed)[-window:]
     return int(np.max(tail)) if tail.size else 0
+
+
+@dataclass(frozen=True)
+class Spaced:
+    """A series at its own spacing (`step` seconds apart, oldest first), as read from a file:
+    an hourly file stays hourly. A missing slot repeats the price before it, and is counted
+    (`gaps`, `longest_gap`) so a report can say so; rows that do not sit on the step (between
+    two slots: the later row of a slot stands for it) are counted as `uneven`."""
+
+    prices: Floats
+    observed: Mask
+    start: datetime
+    step: int
+    gaps: int
+    longest_gap: int
+    uneven: int
+
+    @property
+    def step_minutes(self) -> int:
+        return max(1, self.step // 60)
+
+    def describe(self) -> str:
+        """One line: the spacing, the points, and any gaps or uneven rows (never silent)."""
+        text = f"{self.prices.size:,} points, {fmt_step(self.step)} apart"
+        if self.gaps:
+            text += (
+                f"; {self.gaps:,} missing {'slot' if self.gaps == 1 else 'slots'} carry the price"
+                f" before them (longest gap {fmt_step(self.longest_gap * self.step)})"
+            )
+        else:
+            text += "; no gaps"
+        if self.uneven:
+            rows = "row" if self.uneven == 1 else "rows"
+            text += f"; {self.uneven:,} {rows} off the {fmt_step(self.step)} grid"
+        return text
+
+
+def fmt_step(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def spacing(seconds: Floats) -> int:
+    """The series' own step: the most common distance between rows, in whole minutes."""
+    if seconds.size < 2:
+        return 60
+    steps = np.round(np.diff(seconds) / 60).astype(np.int64) * 60
+    values, counts = np.unique(steps[steps > 0], return_counts=True)
+    return int(values[np.argmax(counts)]) if values.size else 60
+
+
+def regular(seconds: Floats, prices: Floats, step: int | None = None) -> Spaced:
+    """Rows (UNIX seconds ascending, prices) on a grid of their own step from the first row."""
+    step = step or spacing(seconds)
+    offset = seconds - seconds[0]
+    slots = (offset // step).astype(np.int64)
+    size = int(slots[-1]) + 1
+    last_of_slot = np.searchsorted(slots, np.arange(size), side="right") - 1
+    observed = np.zeros(size, dtype=np.bool_)
+    observed[slots] = True
+    off_grid = int(np.count_nonzero(offset % step))  # times ascend: only these share a slot
+    runs = missing_runs(observed)
+    return Spaced(
+        prices=prices[last_of_slot],
+        observed=observed,
+        start=datetime.fromtimestamp(float(seconds[0]), tz=UTC),
+        step=step,
+        gaps=int(size - np.count_nonzero(observed)),
+        longest_gap=int(np.max(runs)) if runs.size else 0,
+        uneven=off_grid,
+    )
+
+
+def bars(spaced: Spaced, bar_minutes: int) -> Spaced:
+    """The series at a coarser step: each bar's last price, bars aligned to whole multiples of
+    the bar since the epoch (so minute data and an hourly file give the same hourly closes)."""
+    bar = bar_minutes * 60
+    if bar <= spaced.step:
+        return spaced
+    index = np.arange(spaced.prices.size)
+    seconds = spaced.start.timestamp() + index * spaced.step
+    closes = (seconds % bar) == 0
+    if not np.any(closes):
+        raise ValueError(f"the series holds no whole {fmt_step(bar)} close")
+    return regular(seconds[closes], spaced.prices[closes], bar)

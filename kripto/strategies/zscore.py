@@ -7,19 +7,26 @@ from typing import ClassVar
 
 import numpy as np
 
-from kripto.strategies.base import MINUTES_PER_WEEK, Evaluation, Param, finish, reversion_edge
+from kripto.strategies.base import (
+    MINUTES_PER_WEEK,
+    Evaluation,
+    Param,
+    finish,
+    points,
+    reversion_edge,
+)
 from kripto.strategies.indicators import Floats, crossings, rolling_mean_std
 
 
 class ZScore:
     summary: ClassVar[str] = "buy THRESHOLD std devs below the rolling mean, sell as far above"
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("window", int, 10, MINUTES_PER_WEEK // 2, 1440, "rolling window, minutes"),
-        Param("threshold", float, 0.01, 10.0, 2.0, "standard deviations from the mean"),
+        Param("window", int, 10, MINUTES_PER_WEEK // 2, 1440, "rolling window", duration=True),
+        Param("threshold", float, 0.01, 10.0, 1.5, "standard deviations from the mean"),
     )
     name: ClassVar[str] = "zscore"
 
-    def __init__(self, window: int = 1440, threshold: float = 2.0) -> None:
+    def __init__(self, window: int = 1440, threshold: float = 1.5) -> None:
         if not 10 <= window <= MINUTES_PER_WEEK // 2:
             raise ValueError(f"the z-score window ({window}) must be 10 to {MINUTES_PER_WEEK // 2}")
         if not threshold > 0:
@@ -30,8 +37,8 @@ class ZScore:
     def params(self) -> dict[str, str]:
         return {"window": str(self.window), "threshold": str(self.threshold)}
 
-    def min_points(self) -> int:
-        return self.window
+    def min_points(self, step: int = 1) -> int:
+        return points(self.window, step, 3)
 
     def needs(self) -> str:
         return "the rolling window"
@@ -40,15 +47,19 @@ class ZScore:
         """The levels the chart draws across the z-score panel."""
         return {"zscore": (-self.threshold, self.threshold)}
 
-    def evaluate(self, prices: Floats) -> Evaluation:
-        mean, std = rolling_mean_std(prices, self.window)
+    def closeness(self, indicators: dict[str, float]) -> str:
+        z = indicators.get("zscore", float("nan"))
+        return f"z-score {z:+.2f} (buy below {-self.threshold:g}, sell above {self.threshold:g})"
+
+    def evaluate(self, prices: Floats, step: int = 1) -> Evaluation:
+        mean, std = rolling_mean_std(prices, self.min_points(step))
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(std > 0, (prices - mean) / std, 0.0)
         z[np.isnan(mean)] = np.nan
         buy, _ = crossings(-z, self.threshold)  # z falls below -threshold
         sell, _ = crossings(z, self.threshold)  # z rises above +threshold
         # Expected edge: the way back to the mean, |z| * std / mean, in the signal's direction.
-        signals = finish(buy, sell, self.min_points())
+        signals = finish(buy, sell, self.min_points(step))
         return Evaluation(
             signals, reversion_edge(prices, mean, signals), {"zscore": z, "mean": mean}
         )

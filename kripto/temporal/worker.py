@@ -133,7 +133,7 @@ def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
     if settings.exchange == "paper":
         return PaperExchange(
             db,
-            fee_rate=settings.fee_rate,
+            fee_rate=settings.taker_fee,
             initial_gbp=settings.paper_gbp,
             products=settings.products,
         )
@@ -155,11 +155,13 @@ async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
     try:
         taker = await exchange.fee_rate()
     except KriptoError as exc:
-        log.warning("cannot read the Coinbase fee tier (%s); deciding with KRIPTO_FEE_RATE", exc)
+        log.warning(
+            "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+        )
         return setting
     if taker > setting:
         log.warning(
-            "the Coinbase taker fee %s is above KRIPTO_FEE_RATE %s; deciding with %s",
+            "the Coinbase taker fee %s is above the configured taker fee %s; deciding with %s",
             taker,
             setting,
             taker,
@@ -183,7 +185,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings.fee_rate),
+        fee_rate=await decision_fee_rate(exchange, settings.taker_fee),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,

@@ -125,7 +125,7 @@ async def test_dashboard_in_a_browser(
         newest = await db.pool.fetchval(
             "SELECT rate FROM rates WHERE product_id = 'BTC-GBP' ORDER BY date_time DESC LIMIT 1"
         )
-        quoted = market_fill(Side.BUY, Decimal("25.00"), newest, settings.fee_rate)
+        quoted = market_fill(Side.BUY, Decimal("25.00"), newest, settings.taker_fee)
         await page.click("#trade-submit")
         await expect(page.locator("#trade-quote")).to_have_text(
             f"BUY £25.00 of BTC: about {quoted.filled_size} BTC at {fmt_gbp(newest)}, fee about"

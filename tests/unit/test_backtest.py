@@ -33,6 +33,17 @@ RISK = RiskSettings(daily_spend_limit_gbp=Decimal("100000"))
 UP_THEN_DOWN = np.array([100.0] * 40 + [120.0] * 40 + [90.0] * 10)
 
 
+@pytest.fixture(autouse=True)
+def minute_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the engine's arithmetic at the seed's 0.5% fee with the protections off
+    on every minute (the real defaults have tests of their own: test_fees.py,
+    test_protections.py, test_real_sample.py)."""
+    monkeypatch.setenv("KRIPTO_FEE_RATE", "0.005")
+    monkeypatch.setenv("KRIPTO_BAR", "1m")  # minute strategies on minute prices
+    for name in ("STOP_LOSS", "TRAILING_STOP", "MAX_DRAWDOWN", "STOP_LOSS_LIMIT"):
+        monkeypatch.setenv(f"KRIPTO_{name}", "0")
+
+
 def test_each_trade_costs_what_a_paper_trade_costs() -> None:
     result = run_backtest(UP_THEN_DOWN, EmaCross(2, 5), RISK, fee_rate=FEE, gbp=Decimal("1000"))
     assert [(t.index, t.fill.side) for t in result.trades] == [(40, Side.BUY), (80, Side.SELL)]
@@ -204,13 +215,13 @@ def test_the_command_prints_json_and_rejects_bad_options() -> None:
     assert ok.exit_code == 0, ok.output
     figures = json.loads(ok.output)
     assert figures["points"] == 3 * 1440
-    assert figures["strategy"] == "rsi"
+    assert figures["strategy"] == "zscore"
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--strategy", "magic"])
     assert bad.exit_code == 2
-    assert "--strategy must be one of ema_cross, rsi, zscore" in bad.output
+    assert "--strategy must be one of dca, ema_cross, rsi, zscore" in bad.output
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--param", "speed=9"])
     assert bad.exit_code == 2
-    assert "rsi takes period, low, high" in bad.output
+    assert "zscore takes window, threshold" in bad.output
     bad = runner.invoke(
         cli(),
         [
@@ -268,13 +279,18 @@ def test_the_command_backtests_a_csv_file(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--csv", "/nonexistent/history.csv"], "error: --csv: /nonexistent/history.csv: cannot"),
-        (["--synthetic", "2", "--fee", "lots"], "error: --fee must be a fraction such as 0.005"),
+        (
+            ["--synthetic", "2", "--fee", "lots"],
+            "error: --fee must be maker, taker or a fraction such as 0.006",
+        ),
         (["--synthetic", "2", "--fee", "2"], "error: --fee (KRIPTO_FEE_RATE): must be a fraction"),
         (["--synthetic", "2", "--gbp", "-5"], "error: --gbp must be a positive amount of GBP"),
         (["--synthetic", "2", "--regime", "boom"], "error: --regime must be one of up, down"),
         (
             ["--synthetic", "2", "--strategy", "zscore", "--param", "window=ten"],
-            "error: --param window: window must be an integer from 10 to 5040, not 'ten'",
+            "error: --param window: window must be a duration from 10m to 84h (such as 4h;"
+            " a bare number is minutes),"
+            " not 'ten'",
         ),
         (["--synthetic", "2", "--csv", "x.csv"], "error: choose exactly one of --from-db"),
     ],
@@ -331,6 +347,7 @@ def test_the_command_backtests_stored_rates(
 
     asyncio.run(store())
     monkeypatch.setenv("KRIPTO_DATABASE_URL", database_url)
+    monkeypatch.setenv("KRIPTO_FEE_RATE", str(FEE))
     args = ["backtest", "--from-db", "--days", "1", "--strategy", "ema_cross", "--json"]
     result = CliRunner().invoke(cli(), [*args, "--param", "short=2", "--param", "long=5"])
     assert result.exit_code == 0, result.output

@@ -40,7 +40,7 @@ def test_help_imports_none_of_the_heavy_modules() -> None:
         f"print('loaded:', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert re.search(r"backtest +Replay history minute by minute", out.stdout), out.stdout
+    assert re.search(r"backtest +Replay history at its own resolution", out.stdout), out.stdout
     assert out.stdout.rstrip().endswith("loaded: []")
 
 

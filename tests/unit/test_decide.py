@@ -117,7 +117,9 @@ def test_a_signal_the_guards_refuse_is_a_hold_with_both_reasons() -> None:
 
 def test_no_signal_is_a_hold() -> None:
     decision = run(rates(["50000.00"] * 11))
-    assert decision.reason == "hold: no ema_cross signal at the newest point"
+    assert (
+        decision.reason == "hold: short EMA +0.000% from the long EMA (sell when it crosses below)"
+    )
 
 
 def test_a_sell_signal_sells_15_percent_of_the_btc_value_at_the_newest_rate() -> None:

@@ -21,15 +21,15 @@ def minutes(count: int, newest: datetime) -> list[Rate]:
 
 
 def test_an_empty_data_folder_waits_the_whole_window() -> None:
-    settings = Settings(_env_file=None)  # rsi, period 240: 960 minutes
+    settings = Settings(_env_file=None)  # zscore, a 1d window on 1h bars: 24 h
     assert first_decision(settings, [], NOW) == (
-        "rsi needs 960 minutes of rates for the RSI; none usable stored: first automatic"
-        " decision about 2026-11-26 06:07 UTC (in 16 h)"
+        "zscore needs 1,440 minutes of rates for the rolling window; none usable stored: first"
+        " automatic decision about 2026-11-26 14:07 UTC (in 24 h)"
     )
 
 
 def test_stored_rates_up_to_now_count() -> None:
-    settings = Settings(_env_file=None, rsi_period=30)  # 120 minutes
+    settings = Settings(_env_file=None, strategy="rsi", rsi_period=30, bar="1m")  # 120 minutes
     assert first_decision(settings, minutes(45, NOW - timedelta(minutes=1)), NOW) == (
         "rsi needs 120 minutes of rates for the RSI; 45 usable stored: first automatic"
         " decision about 2026-11-25 15:22 UTC (in 1 h 15 min)"
@@ -40,7 +40,9 @@ def test_stored_rates_up_to_now_count() -> None:
 
 
 def test_rates_older_than_the_gap_limit_do_not_count() -> None:
-    settings = Settings(_env_file=None, rsi_period=30)  # KRIPTO_MAX_GAP 60 minutes
+    settings = Settings(
+        _env_file=None, strategy="rsi", rsi_period=30, bar="1m"
+    )  # KRIPTO_MAX_GAP 60 minutes
     old = minutes(500, NOW - timedelta(hours=3))
     assert first_decision(settings, old, NOW).endswith(
         "none usable stored: first automatic decision about 2026-11-25 16:07 UTC (in 2 h)"

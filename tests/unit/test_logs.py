@@ -119,6 +119,9 @@ def test_json_lines_and_masked_secrets(restore_logging: None) -> None:
         ("hold: 1,234 of 2,880 points needed for the EMAs", "warming_up"),
         ("hold: gap in the rates: 90 minutes in a row without a rate", "gap"),
         ("hold: no rsi signal at the newest point", "no_signal"),
+        ("hold: RSI 50.9 (buy below 40, sell above 60)", "no_signal"),
+        ("hold: rsi said buy, but drawdown guard: the account is 21% below its peak", "protection"),
+        ("hold: dca: last buy 3h ago; buys every 1d", "dca_interval"),
         ("hold: rsi said buy, but cooldown: last trade 5m ago (needs 30m)", "cooldown"),
         (
             "hold: rsi said buy, but expected edge 0.10% is below the round-trip fee 1.00%",

@@ -35,6 +35,17 @@ FEE = Decimal("0.005")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def minute_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin the engine's arithmetic at the seed's 0.5% fee with the protections off
+    on every minute (the real defaults have tests of their own: test_fees.py,
+    test_protections.py, test_real_sample.py)."""
+    monkeypatch.setenv("KRIPTO_FEE_RATE", "0.005")
+    monkeypatch.setenv("KRIPTO_BAR", "1m")  # minute strategies on minute prices
+    for name in ("STOP_LOSS", "TRAILING_STOP", "MAX_DRAWDOWN", "STOP_LOSS_LIMIT"):
+        monkeypatch.setenv(f"KRIPTO_{name}", "0")
+
+
 def market(prices: np.ndarray) -> Market:
     return Market(prices, START, None, RiskSettings(), FEE, Decimal("1000"))
 
@@ -87,7 +98,7 @@ def test_a_new_strategy_file_is_picked_up_everywhere(
     monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
     strategies.cache_clear()
     try:
-        assert strategy_names() == ("ema_cross", "momentum_test", "rsi", "zscore")
+        assert strategy_names() == ("dca", "ema_cross", "momentum_test", "rsi", "zscore")
         assert [p.name for p in declaration("momentum_test")] == ["span"]
         assert build("momentum_test", {"span": "40"}).params() == {"span": "40"}
         assert parse_grid("momentum_test", "span=10:30:10") == {"span": [10, 20, 30]}
@@ -102,10 +113,10 @@ def test_a_new_strategy_file_is_picked_up_everywhere(
 
 
 def test_declarations_give_defaults_ranges_and_help() -> None:
-    assert strategy_names() == ("ema_cross", "rsi", "zscore")
+    assert strategy_names() == ("dca", "ema_cross", "rsi", "zscore")
     period, low, _high = declaration("rsi")
     assert (period.kind, period.low, period.high, period.default) == (int, 2, 1260, 240)
-    assert period.rule() == "an integer from 2 to 1260"
+    assert period.rule() == "a duration from 2m to 21h (such as 4h; a bare number is minutes)"
     assert low.rule() == "a number from 0.0 to 100.0"
     assert build("rsi", {}).params() == {"period": "240", "low": "40.0", "high": "60.0"}
     for name, cls in strategies().items():
@@ -120,13 +131,13 @@ def test_declarations_give_defaults_ranges_and_help() -> None:
         ("rsi", "speed=1:2:1", "--grid 'speed=1:2:1': rsi has no parameter 'speed'; it takes"),
         ("rsi", "period", "--grid 'period': write name=start:stop:step or name=value"),
         ("rsi", "period=1:2", "--grid 'period=1:2': write period=start:stop:step"),
-        ("rsi", "period=x:20:5", "--grid 'period=x:20:5': period must be an integer from 2"),
-        ("rsi", "period=10:2000:5", "--grid 'period=10:2000:5': period must be an integer"),
+        ("rsi", "period=x:20:5", "--grid 'period=x:20:5': period must be a duration from 2m"),
+        ("rsi", "period=10:2000:5", "--grid 'period=10:2000:5': period must be a duration"),
         ("rsi", "period=30:10:5", "--grid 'period=30:10:5': needs start <= stop and a positive"),
         ("rsi", "period=10:30:0", "--grid 'period=10:30:0': needs start <= stop and a positive"),
         ("rsi", "period=10,period=20", "--grid: period is given twice"),
         ("rsi", "", "--grid: name at least one parameter"),
-        ("magic", "x=1", "--strategy: unknown strategy 'magic'; choose one of ema_cross, rsi"),
+        ("magic", "x=1", "--strategy: unknown strategy 'magic'; choose one of dca, ema_cross, rsi"),
         (
             "ema_cross",
             "short=2:5001:1,long=3:5000:1",
@@ -238,7 +249,7 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     assert figures["buyAndHoldReturn"] == alone["buyAndHoldReturn"]
     bad = CliRunner().invoke(app, ["optimize", "--csv", str(path), "--grid", "speed=1"])
     assert bad.exit_code == 2
-    assert bad.output.startswith("error: --grid 'speed=1': rsi has no parameter 'speed'")
+    assert bad.output.startswith("error: --grid 'speed=1': zscore has no parameter 'speed'")
     bad = CliRunner().invoke(app, [*args[:-2], "--walk-forward", "40"])
     assert bad.exit_code == 2
     assert "each span would be 210 minutes, and the grid's slowest set needs" in bad.output

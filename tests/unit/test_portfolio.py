@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from kripto.models import Side
-from kripto.portfolio import Fill, Position, buy_and_hold, position, value_series
+from kripto.portfolio import Fill, Position, buy_and_hold, dca_series, position, value_series
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,3 +65,22 @@ def test_value_series_walks_trades_and_rates_together() -> None:
         (rates[2][0], D("1018.90"), D("1200")),
         (rates[3][0], D("1038.25"), D("1300")),
     ]
+
+
+def test_dca_beside_buy_and_hold_spends_the_money_in_equal_daily_buys() -> None:
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    rates = [
+        (first + timedelta(hours=12 * i), D(p))
+        for i, p in enumerate(["100", "50", "200", "100", "100"])
+    ]
+    # Two days from the first trade to the newest rate: £500 at 100 on day one, £500 at 200 on
+    # day two (each day's first rate), so 5 + 2.5 coins.
+    values = dca_series(D(1000), first, rates)
+    assert [v for _, v in values] == [
+        D(1000),  # 500 cash + 5 coins at 100
+        D(750),  # 500 + 5 at 50
+        D(1500),  # 7.5 coins at 200
+        D(750),
+        D(750),
+    ]
+    assert dca_series(D(1000), None, rates) == []

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from kripto.composition import risk_from_settings
 from kripto.models import Order, Side
+from kripto.protections import Protections
 from kripto.risk import (
     Holdings,
     PastTrade,
@@ -148,6 +149,8 @@ def test_the_guards_come_from_the_settings() -> None:
         daily_spend_limit_gbp=Decimal("300"),
         cooldown=timedelta(minutes=15),
         stale_after=timedelta(minutes=2),
+        protections=Protections(),
+        bar_minutes=60,
     )
     defaults = risk_from_settings(Settings())
     assert (defaults.trade_fraction, defaults.minimum, defaults.stale_after) == (

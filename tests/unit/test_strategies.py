@@ -137,7 +137,9 @@ def test_strategies_are_built_from_their_settings() -> None:
     assert (z.name, z.params()) == ("zscore", {"window": "300", "threshold": "1.5"})
     r = strategy_from_settings(Settings(strategy="rsi", rsi_period=60, rsi_low=30, rsi_high=70))
     assert (r.name, r.params()) == ("rsi", {"period": "60", "low": "30.0", "high": "70.0"})
-    assert strategy_from_settings(Settings()).name == "rsi"  # the default, see docs/strategies.md
+    assert (
+        strategy_from_settings(Settings()).name == "zscore"
+    )  # the default, see docs/strategies.md
 
 
 def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
@@ -146,12 +148,16 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="ema_cross", ema_long_minutes=10_080))
     assert str(exc.value) == (
-        "KRIPTO_EMA_LONG_MINUTES: long must be an integer from 3 to 5040, not '10080'"
+        "KRIPTO_EMA_LONG_MINUTES: long must be a duration from 3m to 84h (such as 4h;"
+        " a bare number is minutes),"
+        " not '10080'"
     )
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="zscore", strategy_params="window=5"))
     assert str(exc.value) == (
-        "KRIPTO_STRATEGY_PARAMS (zscore): window must be an integer from 10 to 5040, not '5'"
+        "KRIPTO_STRATEGY_PARAMS (zscore): window must be a duration from 10m to 84h (such as 4h;"
+        " a bare number is minutes),"
+        " not '5'"
     )
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="ema_cross", strategy_params="short=900,long=100"))
@@ -162,7 +168,7 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="magic"))
     assert str(exc.value) == (
-        "KRIPTO_STRATEGY: unknown strategy 'magic'; choose one of ema_cross, rsi, zscore"
+        "KRIPTO_STRATEGY: unknown strategy 'magic'; choose one of dca, ema_cross, rsi, zscore"
     )
     with pytest.raises(SettingsError) as exc:
         strategy_from_settings(Settings(strategy="rsi", strategy_params="speed=9"))

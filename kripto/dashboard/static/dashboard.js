@@ -31,6 +31,7 @@
   // on the axis until it covers the axis's own labels.
   const value = moneyChart.addSeries(LWC.LineSeries, { color: "#3fb950" });
   const hold = moneyChart.addSeries(LWC.LineSeries, { color: "#d29922" });
+  const dca = moneyChart.addSeries(LWC.LineSeries, { color: "#a371f7" });
 
   const $ = (id) => document.getElementById(id);
   // Display only: the figure is already rounded to the penny by the server.
@@ -76,6 +77,7 @@
     lastDrawn = drawn;
     value.setData(points(chart.value));
     hold.setData(points(chart.hold));
+    dca.setData(points(chart.dca || []));
     const k = window.kriptoChart;
     k.points = rates.length; k.markers = drawn.length; k.valuePoints = chart.value.length;
     k.span = chart.span; k.draws += 1;
@@ -103,10 +105,12 @@
       td.append(a); tr.append(td);
       return tr;
     }));
+    const indicators = (values) => Object.entries(values)
+      .map(([name, value]) => name + " " + value).join(" · ");
     $("decisions").replaceChildren(...state.decisions.map((d) => {
       const tr = document.createElement("tr");
       tr.append(cell(d.tickTime.replace("T", " ").slice(0, 19)), cell(d.action, d.action),
-        cell(gbp(d.amount)), cell(d.reason));
+        cell(gbp(d.amount)), cell(d.reason), cell(indicators(d.indicators || {})));
       return tr;
     }));
   }
