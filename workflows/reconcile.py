@@ -13,9 +13,21 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconcile import ReconcileActivities
-    from kripto.models import PlacedOrder, ReconcileReport, ReconcileRequest, ReconcileStep
+    from kripto.models import (
+        PlacedOrder,
+        ReconcileDifference,
+        ReconcileReport,
+        ReconcileRequest,
+        ReconcileStep,
+    )
+    from kripto.notify.events import Notify
+    from kripto.notify.messages import alert
     from kripto.temporal.failures import root_cause
     from workflows.inputs import decoded
+    from workflows.notify import start_notification
+
+#: Runs recorded before differences were notified replay without the notification children.
+NOTIFY_PATCH = "notify-reconcile-differences"
 
 #: A reconciliation that keeps failing fails, and shows; the next scheduled one tries again.
 RECONCILE_RETRY = RetryPolicy(
@@ -54,6 +66,9 @@ class ReconcileWorkflow:
             except ActivityError as err:
                 # The comparison stands; the next run owes the receipt again (and says so).
                 workflow.logger.warning("receipt for %s not sent: %s", trade_id, root_cause(err))
+        if report.differences and workflow.patched(NOTIFY_PATCH):
+            for difference in report.differences:
+                await start_notification(difference_alert(report.exchange, difference))
         verdict = (
             "books match" if report.books_match else f"{len(report.differences)} difference(s)"
         )
@@ -63,3 +78,14 @@ class ReconcileWorkflow:
             f" {sent} receipt(s) sent"
         )
         return report.model_copy(update={"receipts_sent": sent})
+
+
+def difference_alert(exchange: str, difference: ReconcileDifference) -> Notify:
+    """One notification per difference, ever: its key is what differs (a balance's also by its
+    figures, so a new balance difference in the same currency is news again)."""
+    figures = f"-{difference.books}-{difference.exchange}" if difference.kind == "balance" else ""
+    return alert(
+        f"reconcile-{difference.kind.replace(' ', '-')}-{difference.subject}{figures}",
+        f"Books differ from {exchange}: {difference.kind} {difference.subject}",
+        difference.detail,
+    )

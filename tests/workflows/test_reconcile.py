@@ -143,6 +143,10 @@ async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back
         ("balance", "GBP", None),
         ("unknown_to_exchange", lost, None),
     ]
+    # Each difference is also news for the phone: a notification child, once, keyed by it.
+    note = trading.client.get_workflow_handle(f"notify-alert-reconcile-unknown_to_exchange-{lost}")
+    assert await (await note.describe()).static_summary() == "notify: alert"
+    assert (await note.result()) == {"sent": [], "already": [], "refused": []}  # no channel here
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("books differ:")]
     assert [line.split(":")[1] for line in said] == [
         f" unknown_to_exchange {lost}",
