@@ -22,6 +22,7 @@ from kripto.errors import (
     NonRetryableError,
     NotPlaced,
     OrderRejected,
+    OrderUnfilled,
     RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_order
@@ -157,10 +158,10 @@ class TradeActivities:
                         side=request.trade_type,
                         amount=request.amount,
                     )
-                except OrderRejected:  # the exchange's verdict: refused, or ended unfilled
-                    await self._off_the_books(step.trade_id)
+                except OrderUnfilled:  # the exchange's verdict: the order ended unfilled
+                    await self.trades.forget_unsettled(step.trade_id)
                     raise
-                except NonRetryableError:  # refused before any order existed
+                except NonRetryableError:  # the exchange's verdict: refused, no order exists
                     await self.trades.release(step.trade_id)
                     raise
                 activity.heartbeat(order.id)
@@ -199,14 +200,6 @@ class TradeActivities:
                 ) from None
             raise
         return await self.trades.claim(step.trade_id, request)
-
-    async def _off_the_books(self, trade_id: str) -> None:
-        """An order the exchange refused, or ended with nothing filled, never became a trade."""
-        recorded = await self.trades.get(trade_id)
-        if recorded is not None and recorded.id == "":
-            await self.trades.release(trade_id)  # refused at the create: no order exists
-        else:
-            await self.trades.forget_unsettled(trade_id)
 
     @contextmanager
     def _waiting(self, step: str, trade_id: str) -> Iterator[None]:

@@ -53,6 +53,11 @@ class NotPlaced(NonRetryableError):
     kind = "NotPlaced"
 
 
+class OrderUnfilled(OrderRejected):
+    """The exchange ended the order with nothing filled: the order exists (its key stays
+    claimed), but it never became a trade."""
+
+
 class BadCredentials(NonRetryableError):
     kind = "BadCredentials"
 

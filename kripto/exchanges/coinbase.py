@@ -52,6 +52,7 @@ from kripto.errors import (
     KriptoError,
     NonRetryableError,
     OrderRejected,
+    OrderUnfilled,
     RetryableError,
 )
 from kripto.exchanges.base import check_order
@@ -83,7 +84,7 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
+def _unfilled(data: dict[str, Any], status: str) -> OrderUnfilled:
     """Why an order ended with nothing filled, naming the order and Coinbase's own reason."""
     order_id = str(data.get("order_id") or "?")
     client_order_id = str(data.get("client_order_id") or "")
@@ -96,7 +97,7 @@ def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
     if cancel:
         reasons.append(cancel)
     why = f": {'; '.join(reasons)}" if reasons else ""
-    return OrderRejected(
+    return OrderUnfilled(
         f"Coinbase: order {name} {UNFILLED_STATUSES[status]} with nothing filled{why}"
     )
 
