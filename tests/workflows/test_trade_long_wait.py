@@ -28,6 +28,7 @@ from kripto.risk import PastTrade
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
+from tests.fakes.coinbase_server import Fault
 from tests.temporal_fixtures import HISTORIES, record_history
 
 
@@ -193,3 +194,54 @@ async def record_first_run(client: Client, key: str, run_id: str | None, name: s
         return
     history = await client.get_workflow_handle(key, run_id=run_id).fetch_history()
     (HISTORIES / f"{name}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+async def test_http_errors_after_the_create_are_waited_out_by_the_workflow(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    db: Database,
+    fake_coinbase: FakeCoinbase,
+) -> None:
+    """The whole workflow through a 409 after the order was created, a 401 on the look-up that
+    follows, a 403 on the order read and a 400 on write_trade's read: none is read as the
+    exchange's verdict, and the trade ends with one order, one row and one receipt."""
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+            "settle_poll": timedelta(milliseconds=10),
+        }
+    )
+    fake_coinbase.server.settle_after = 2
+    fake_coinbase.inject(
+        Fault("409", method="POST", path="/orders", after=True),
+        # The batch look-up before the create is the first; the retry's look-up is the second.
+        Fault("slow", seconds=0, method="GET", path="/orders/historical/batch"),
+        Fault("401", method="GET", path="/orders/historical/batch"),
+        Fault("403", method="GET", path="/orders/historical/{id}"),
+        Fault("400", method="GET", path="/orders/historical/{id}"),
+    )
+    services = await build_services(live)
+    key = f"trade-http-{uuid.uuid4().hex[:8]}"
+    try:
+        async with build_worker(time_skipping_env.client, live, services):
+            result = await time_skipping_env.client.execute_workflow(
+                "TradeWorkflow",
+                {"tradeType": "buy", "amount": "10.00"},
+                id=key,
+                task_queue=live.task_queue,
+                result_type=dict,
+            )
+    finally:
+        await services.close()
+    assert result["clientOrderId"] == key and result["settled"] is True
+    assert fake_coinbase.order_count() == 1
+    assert fake_coinbase.state()["pending_faults"] == 0
+    [row] = await db.pool.fetch("SELECT trade_id, settled FROM trades")
+    assert (row["trade_id"], row["settled"]) == (key, True)
+    assert await guards_count(db) == Decimal("9.999971698176")
+    receipts = await db.pool.fetch("SELECT trade_id, status, attempts FROM receipts")
+    assert [(r["trade_id"], r["status"], r["attempts"]) for r in receipts] == [(key, "sent", 1)]
