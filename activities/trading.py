@@ -94,21 +94,22 @@ class TradeActivities:
 
     async def _check_funds(self, request: TradeRequest) -> None:
         """Before the key is claimed (and never after): the wallet has what the trade spends.
-        This is also the first signed call, so bad credentials fail here, before any order."""
+        This is also the first signed call, so bad credentials fail here, before any order.
+        Worded as the paper exchange words its own refusal."""
         wallet = await self.exchange.wallet()
         base, quote = currencies(request.product_id)
+        amount = fmt_money(request.amount, quote)
         if request.trade_type is Side.BUY:
             available = wallet.balance(quote).available
             if available < request.amount:
                 raise InsufficientFunds(
-                    f"insufficient funds: buying {fmt_money(request.amount, quote)} of"
-                    f" {request.product_id} needs {fmt_money(request.amount, quote)}; the wallet"
-                    f" has {fmt_money(available, quote)} {quote} available"
+                    f"insufficient funds: buying {amount} of {base} needs {amount} {quote}"
+                    f" available, wallet has {fmt_money(available, quote)}"
                 )
         elif wallet.balance(base).available <= 0:
             raise InsufficientFunds(
-                f"insufficient funds: selling {fmt_money(request.amount, quote)} of"
-                f" {request.product_id} needs {base}; the wallet has none available"
+                f"insufficient funds: selling {amount} of {base} needs {base} available,"
+                f" wallet has 0 {base}"
             )
 
     @activity.defn
