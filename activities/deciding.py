@@ -25,11 +25,6 @@ from kripto.temporal.kill_switch import KillSwitch
 from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
-#: How long a trade that a decision started may stay unrecorded and still count as in flight.
-#: Placing retries for minutes; once placed, an order is in the trades table at once (unsettled
-#: until it settles) and counts from there however long it takes. One still unplaced after
-#: this failed, and must not block trading (cooldown, daily limit) for the rest of the day.
-IN_FLIGHT = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -87,9 +82,10 @@ class DecideActivities:
                 now = datetime.now(UTC)
                 day_ago = now - timedelta(days=1)
                 # The day's trades in this product's quote currency, of every product: the
-                # daily limit is shared across markets; the cooldown picks out its own.
+                # daily limit is shared across markets; the cooldown picks out its own. Every
+                # order is on the books from the moment its key is claimed (settled or not), so
+                # these rows are all there is to count.
                 recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
-                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
                 wallet = await self.exchange.wallet()
                 rules = self.policy.risk.protections
                 protection = None

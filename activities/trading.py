@@ -4,6 +4,9 @@ get-wallet (`get_wallet`): thin methods over the exchange, the trades table and 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,13 +15,23 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
 from kripto.db.trades import TradeRepository
-from kripto.errors import InvalidInput, KeyReused, OrderRejected, RetryableError
-from kripto.exchanges.base import Exchange
+from kripto.errors import (
+    InsufficientFunds,
+    InvalidInput,
+    KeyReused,
+    NonRetryableError,
+    NotPlaced,
+    OrderRejected,
+    OrderUnfilled,
+    RetryableError,
+)
+from kripto.exchanges.base import Exchange, check_order
 from kripto.metrics import Metrics
 from kripto.models import (
     Order,
     PlacedOrder,
     PlaceOrderResult,
+    Side,
     TradeRequest,
     TradeStep,
     Wallet,
@@ -27,6 +40,12 @@ from kripto.models import (
 )
 from kripto.money import CURRENCY_SYMBOLS, fmt_money
 from kripto.receipts import ReceiptService
+
+#: Attempts at the checks before a key is claimed (the wallet read, Postgres) before the trade
+#: ends with nothing placed; once the key is claimed there is no limit.
+PRE_CLAIM_ATTEMPTS = 20
+#: A step retrying errors this long while its order may exist gets a warning in the log.
+LONG_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,8 @@ class TradeActivities:
         self.receipts = receipts
         self.limits = limits
         self.metrics = metrics or Metrics.noop()
+        #: The waits already logged as long (once each).
+        self._long_waits: set[tuple[str, str]] = set()
 
     def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
@@ -71,18 +92,41 @@ class TradeActivities:
                 f" {fmt_money(self.limits.max_trade_gbp, quote)} (KRIPTO_MAX_TRADE_GBP)"
             )
 
+    async def _check_funds(self, request: TradeRequest) -> None:
+        """Before the key is claimed (and never after): the wallet has what the trade spends.
+        This is also the first signed call, so bad credentials fail here, before any order.
+        Worded as the paper exchange words its own refusal."""
+        wallet = await self.exchange.wallet()
+        base, quote = currencies(request.product_id)
+        amount = fmt_money(request.amount, quote)
+        if request.trade_type is Side.BUY:
+            available = wallet.balance(quote).available
+            if available < request.amount:
+                raise InsufficientFunds(
+                    f"insufficient funds: buying {amount} of {base} needs {amount} {quote}"
+                    f" available, wallet has {fmt_money(available, quote)}"
+                )
+        elif wallet.balance(base).available <= 0:
+            raise InsufficientFunds(
+                f"insufficient funds: selling {amount} of {base} needs {base} available,"
+                f" wallet has 0 {base}"
+            )
+
     @activity.defn
     async def place_order(self, step: TradeStep) -> PlaceOrderResult:
-        """Check the limits, claim the key, then place the order once. A trade recorded under
-        the key, or an order already on the exchange under it, is returned as it is, so a
-        retry, a re-run or a duplicate start places nothing; a key first used for a different
-        trade is refused. An order that has not settled yet is recorded as unsettled at once,
-        so it counts for the guards from the moment it exists.
+        """Check once, claim the key, then place the order once.
 
-        `already_traded` says that the trade was recorded before this run first asked: a
-        second run under the key, which placed nothing. Only a first attempt can tell (a
-        retry may find what its own earlier attempt recorded), so a second run whose first
-        attempt failed after the lookup reads as an ordinary one."""
+        The checks (limits, product, funds, credentials) run only while the key is free; they
+        fail the trade at once, and after `PRE_CLAIM_ATTEMPTS` failed attempts to run them the
+        trade ends too (nothing was placed). Claiming the key puts the trade on the books in
+        the same transaction, and from then on only the exchange's verdict ends it: a create
+        refused before any order exists (the row and the claim go), or an order ended with
+        nothing filled (the row goes). Every other failure is retried, however long.
+
+        A trade recorded under the key, or an order already on the exchange under it, is
+        returned as it is, so a retry, a re-run or a duplicate start places nothing; a key first
+        used for a different trade is refused. `already_traded` says that an earlier run placed
+        the order (only a first attempt can tell)."""
         request = step.request
         try:
             order = await self._place_order(step)
@@ -95,40 +139,112 @@ class TradeActivities:
 
     async def _place_order(self, step: TradeStep) -> PlaceOrderResult:
         request = step.request
+        attempt = activity.info().attempt
         with temporal_errors():
-            self._check_limits(request)
-            first = await self.trades.claim_key(step.trade_id, request)
+            first = await self._claim(step)
             if first is not None:
                 raise _reused(step.trade_id, first.summary, request)
-            activity.heartbeat("key claimed")
-            order = await self.trades.get(step.trade_id)
-            already_traded = order is not None and activity.info().attempt == 1
-            if order is None:
-                # The exchange looks the key up itself before placing (one lookup, not two).
-                order = await self.exchange.place_market_order(
-                    client_order_id=step.trade_id,
-                    product_id=request.product_id,
-                    side=request.trade_type,
-                    amount=request.amount,
-                )
+        activity.heartbeat("key claimed")
+        with self._waiting("place", step.trade_id), temporal_errors():
+            recorded = await self.trades.get(step.trade_id)
+            placed_before = recorded is not None and recorded.id != ""
+            if recorded is not None and recorded.settled:
+                order = recorded
+            else:
+                try:
+                    # The exchange looks the key up itself before placing (one lookup, not two).
+                    order = await self.exchange.place_market_order(
+                        client_order_id=step.trade_id,
+                        product_id=request.product_id,
+                        side=request.trade_type,
+                        amount=request.amount,
+                    )
+                except OrderUnfilled:  # the exchange's verdict: the order ended unfilled
+                    await self.trades.forget_unsettled(step.trade_id)
+                    raise
+                except NonRetryableError:  # the exchange's verdict: refused, no order exists
+                    await self.trades.release(step.trade_id)
+                    raise
                 activity.heartbeat(order.id)
-                if not order.settled:
-                    await self.trades.insert(step.trade_id, order)
+                await self.trades.placed(step.trade_id, order)
             if (order.side, order.product_id) != (request.trade_type, request.product_id):
                 # An order from before keys were claimed: side and product are all it tells.
                 raise _reused(
                     step.trade_id, f"an order {order.side.value} {order.product_id}", request
                 )
+            already_traded = placed_before and attempt == 1
             return PlaceOrderResult(**dict(order), already_traded=already_traded)
+
+    async def _claim(self, step: TradeStep) -> TradeRequest | None:
+        """The checks, then the claim, unless the key is claimed already: then they ran when
+        it was claimed, and a live order is never refused over a setting changed since."""
+        request = step.request
+        first = await self.trades.claimed(step.trade_id)
+        if first is not None:
+            if not first.same_trade(request):
+                return first
+            return await self.trades.claim(step.trade_id, request)  # its row, if it had none
+        try:
+            self._check_limits(request)
+            check_order(
+                client_order_id=step.trade_id,
+                product_id=request.product_id,
+                side=request.trade_type,
+                amount=request.amount,
+            )
+            await self._check_funds(request)
+        except RetryableError as exc:
+            if activity.info().attempt >= PRE_CLAIM_ATTEMPTS:
+                raise NotPlaced(
+                    f"placing nothing: the checks before placing failed"
+                    f" {PRE_CLAIM_ATTEMPTS} times; the last time: {exc}"
+                ) from None
+            raise
+        return await self.trades.claim(step.trade_id, request)
+
+    @contextmanager
+    def _waiting(self, step: str, trade_id: str) -> Iterator[None]:
+        """Count and log a step that keeps failing while its order may exist (it is retried
+        for as long as it takes); the wait ends when the step succeeds or the exchange's
+        verdict ends the trade."""
+        try:
+            yield
+        except ApplicationError as err:
+            if err.non_retryable:
+                self.metrics.trade_wait_over(step, trade_id, time.time())
+            else:
+                self._waited(step, trade_id, str(err))
+            raise
+        except Exception as exc:  # Postgres down, a bug: Temporal retries these too
+            self._waited(step, trade_id, f"{type(exc).__name__}: {exc}")
+            raise
+        self.metrics.trade_wait_over(step, trade_id, time.time())
+
+    def _waited(self, step: str, trade_id: str, reason: str) -> None:
+        info = activity.info()
+        now = time.time()
+        waited = self.metrics.trade_waiting(step, trade_id, info.scheduled_time.timestamp(), now)
+        if waited >= LONG_WAIT_SECONDS and (step, trade_id) not in self._long_waits:
+            self._long_waits.add((step, trade_id))
+            activity.logger.warning(
+                "trade %s: step %s has waited on errors for %ds (attempt %d); an order may"
+                " exist, so it keeps retrying: %s",
+                trade_id,
+                step,
+                waited,
+                info.attempt,
+                reason,
+            )
 
     @activity.defn
     async def await_settlement(self, placed: PlacedOrder) -> Order:
         """Poll for one window and return the order, settled or not: the workflow keeps calling
         until it settles, so a placed order is never given up on. An order the exchange ended
-        with nothing filled never became a trade: its unsettled row goes, and the trade fails."""
+        with nothing filled never became a trade: its unsettled row goes, and the trade fails.
+        Every other failure (any HTTP error, 401/403 included, Postgres down) is retried."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.settle_window_seconds
-        with temporal_errors():
+        with self._waiting("settle", placed.trade_id), temporal_errors():
             while True:
                 try:
                     order = await self.exchange.get_order(await self._order_id(placed))
@@ -144,7 +260,7 @@ class TradeActivities:
     async def write_trade(self, placed: PlacedOrder) -> bool:
         """Record the settled order as the exchange has it (read again here rather than carried
         through the workflow's history a second time); False when the trade is recorded."""
-        with temporal_errors():
+        with self._waiting("record", placed.trade_id), temporal_errors():
             recorded = await self.trades.get(placed.trade_id)
             if recorded is not None and recorded.settled:
                 return False

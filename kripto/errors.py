@@ -16,6 +16,12 @@ class RetryableError(KriptoError):
         self.retry_after = retry_after
 
 
+class ExchangeUnavailable(RetryableError):
+    """The exchange did not answer, or refused us (any HTTP error, 401/403 included), while an
+    order may exist: only the exchange's own verdict ends a placed trade, so this is retried
+    with backoff for as long as it lasts (counted, logged and alerted on while it does)."""
+
+
 class NonRetryableError(KriptoError):
     """A failure that retrying cannot fix: bad input, insufficient funds, bad credentials."""
 
@@ -39,6 +45,17 @@ class InsufficientFunds(NonRetryableError):
 
 class OrderRejected(NonRetryableError):
     kind = "OrderRejected"
+
+
+class NotPlaced(NonRetryableError):
+    """The checks before a trade's key is claimed kept failing: nothing was placed."""
+
+    kind = "NotPlaced"
+
+
+class OrderUnfilled(OrderRejected):
+    """The exchange ended the order with nothing filled: the order exists (its key stays
+    claimed), but it never became a trade."""
 
 
 class BadCredentials(NonRetryableError):

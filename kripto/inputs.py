@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -83,12 +84,26 @@ def amount_problem(text: str) -> str | None:
 M = TypeVar("M", bound=BaseModel)
 
 
+@dataclass(frozen=True)
+class NotJson:
+    """A workflow input marked as JSON whose data is not JSON at all (see
+    kripto.temporal.converter): refused like any other bad input. `start` is its beginning."""
+
+    start: str
+
+
+def _not_json(value: NotJson) -> InvalidInput:
+    return InvalidInput(f"input: the payload is not JSON (it starts {_excerpt(value.start)})")
+
+
 def parse_input(model: type[M], args: Sequence[Any]) -> M:
     """An internal workflow's one input (a tick's, a wallet's): tolerant of unknown fields like
     every internal payload; no input at all means the model's defaults."""
     if len(args) > 1:
         raise InvalidInput(f"input: {model.__name__} takes one JSON object; got {len(args)} inputs")
     value = args[0] if args else {}
+    if isinstance(value, NotJson):
+        raise _not_json(value)
     if not isinstance(value, dict):
         raise InvalidInput(f"input: {model.__name__} takes a JSON object; got {_json_kind(value)}")
     try:
@@ -99,12 +114,17 @@ def parse_input(model: type[M], args: Sequence[Any]) -> M:
 
 def parse_trade_request(args: Sequence[Any]) -> TradeRequest:
     """The one trade request in a workflow's raw arguments, or InvalidInput saying why not."""
+    for value in args:
+        if isinstance(value, NotJson):
+            raise _not_json(value)
     if len(args) != 1:
         given = "no input" if not args else f"{len(args)} inputs"
         raise InvalidInput(
             f"input: a trade takes exactly one JSON object, like {EXAMPLE}; got {given}"
         )
     [value] = args
+    if isinstance(value, NotJson):
+        raise _not_json(value)
     if not isinstance(value, dict):
         raise InvalidInput(
             f"input: a trade must be a JSON object, like {EXAMPLE}; got {_json_kind(value)}"

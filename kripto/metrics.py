@@ -29,6 +29,9 @@ ATTEMPT_LIMIT = 5
 
 #: The kinds of difference a reconciliation reports (kripto.reconcile.DifferenceKind).
 RECONCILE_KINDS = ("missing_from_books", "unknown_to_exchange", "mismatch", "balance")
+#: The steps of a trade that wait on errors while its order may exist (placing after the key is
+#: claimed, settling, recording): the label of kripto_trade_waiting_on_errors_seconds.
+WAITING_STEPS = ("place", "settle", "record")
 
 #: Bucket bounds for our histograms (the SDK's defaults are for milliseconds).
 BUCKETS: Mapping[str, Sequence[float]] = {
@@ -118,6 +121,21 @@ class Metrics:
             "When the last reconciliation finished (Unix time).",
             "s",
         )
+        self._waiting = meter.create_gauge_float(
+            "kripto_trade_waiting_on_errors_seconds",
+            "How long the longest-waiting trade at a step has been retrying errors while its order"
+            " may exist (since the step's first attempt; 0 when none waits).",
+            "s",
+        )
+        self._wait_errors = counter(
+            "kripto_trade_wait_errors",
+            "Failed attempts of a trade's step while its order may exist, by step.",
+        )
+        #: (step, trade) → when that step's wait began (Unix time), for the trades waiting now.
+        self._waits: dict[tuple[str, str], float] = {}
+        for step in WAITING_STEPS:
+            self._waiting.set(0.0, {"step": step})
+            self._wait_errors.add(0, {"step": step})
 
         # Series the alerts take increase() of start at 0, so their first event counts.
         self._found.add(0)
@@ -155,6 +173,23 @@ class Metrics:
     def trade_failed(self, side: str, kind: str) -> None:
         """A trade refused for good: InsufficientFunds, OrderRejected, KeyReused, InvalidInput…"""
         self._trades.add(1, {"side": side, "outcome": kind})
+
+    def trade_waiting(self, step: str, trade_id: str, since: float, now: float) -> float:
+        """A trade's step failed again while its order may exist; returns how long it has
+        waited. The gauge shows the longest wait at the step among the trades waiting now."""
+        self._wait_errors.add(1, {"step": step})
+        self._waits[(step, trade_id)] = min(since, self._waits.get((step, trade_id), since))
+        self._show_waits(step, now)
+        return now - self._waits[(step, trade_id)]
+
+    def trade_wait_over(self, step: str, trade_id: str, now: float) -> None:
+        """The step succeeded (or the exchange's verdict ended the trade): its wait is over."""
+        if self._waits.pop((step, trade_id), None) is not None:
+            self._show_waits(step, now)
+
+    def _show_waits(self, step: str, now: float) -> None:
+        started = [t for (s, _), t in self._waits.items() if s == step]
+        self._waiting.set(max((now - t for t in started), default=0.0), {"step": step})
 
     def receipt(self, outcome: str) -> None:
         """`sent`, `failed` (will be retried) or `refused` (for good)."""

@@ -27,14 +27,15 @@ WRITE_RATE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
-#: Placing: 429s, 5xx and dropped connections are retried with backoff; the typed errors that
-#: retrying cannot fix (bad input, insufficient funds, a rejected order, bad credentials) fail
-#: at once.
+#: Placing: no attempt limit, since once the key is claimed an order may exist and only the
+#: exchange's verdict ends the trade (429s, 5xx, any HTTP error, dropped connections and Postgres
+#: are retried with backoff). Before the claim the activity itself gives up after
+#: activities.trading.PRE_CLAIM_ATTEMPTS, and the typed errors that retrying cannot fix (bad
+#: input, insufficient funds, a refused create, bad credentials) fail at once.
 EXCHANGE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=20,
 )
 #: Once the order exists only the exchange can end the trade: keep asking, however long.
 SETTLE_RETRY = RetryPolicy(
@@ -43,6 +44,6 @@ SETTLE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 #: Each `await_settlement` call polls for up to a minute; after this many calls the trade
-#: continues as a new run (which finds its order by its key), so a long wait keeps a small
-#: history.
+#: continues as a new run, which carries its order and goes straight back to waiting, so a long
+#: wait keeps a small history.
 SETTLE_ROUNDS_PER_RUN = 100

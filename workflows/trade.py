@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ContinueAsNewVersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.errors import temporal_errors
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import EXCHANGE_RETRY, SETTLE_RETRY
 
 RECEIPT_NOT_SENT = "done; receipt not sent"
+#: The patch under which a long wait continues as new carrying its order, on the current build.
+CARRY_ORDER = "continue-carrying-the-order"
 #: The last step of a second run under a key that had traded: it returns the first order.
 ALREADY_TRADED = "done: already traded, placed nothing"
 #: A Keyword search attribute is for short values; the whole reason is in the failure itself.
@@ -59,9 +62,11 @@ class TradeWorkflow:
         trade_id = workflow.info().workflow_id
         try:
             order = await self._run(*args)
-        except (ApplicationError, ActivityError) as err:
+        except ActivityError as err:
+            # Refused by the limits, the funds or the exchange. An input that is not a trade
+            # request at all is no refused trade: it ends FAILED in its first task, unannounced.
             if workflow.patched(NOTIFY_PATCH):
-                reason = str(root_cause(err)) if isinstance(err, ActivityError) else str(err)
+                reason = str(root_cause(err))
                 await start_notification(trade_refused(trade_id, self.request, reason))
             raise
         if workflow.patched(NOTIFY_PATCH):
@@ -73,9 +78,13 @@ class TradeWorkflow:
         string, a misspelt field) fails the trade at once with a reason that names the field."""
         trade_id = workflow.info().workflow_id
         self.amounts = bool(workflow.memo_value(AMOUNTS_MEMO, True))
+        inputs, carried = list(args), None
+        if workflow.info().continued_run_id is not None and len(inputs) == 2:
+            # A run continued while it waited: its order is placed, and the checks are done.
+            carried = PlacedOrder.model_validate(inputs.pop())
         try:
             with temporal_errors():
-                request = parse_trade_request(args)
+                request = parse_trade_request(inputs)
         except ApplicationError as err:
             self._failed(str(err))
         self.request = request
@@ -85,13 +94,17 @@ class TradeWorkflow:
                 f" {trade_id!r}; the workflow ID is the trade's key, so they must match"
             )
         try:
-            return await self._trade(trade_id, request)
+            return await self._trade(trade_id, request, carried)
         except ActivityError as err:
             reason = str(root_cause(err)) if self.amounts else "see the failure"
             self._at(f"failed: {reason}", request)
             raise
 
-    async def _trade(self, trade_id: str, request: TradeRequest) -> Order:
+    async def _trade(
+        self, trade_id: str, request: TradeRequest, carried: PlacedOrder | None
+    ) -> Order:
+        if carried is not None:
+            return await self._settle(request, carried, None, placed_nothing=False)
         self._at("placing the order", request)
         placing = await workflow.execute_activity_method(
             TradeActivities.place_order,
@@ -115,19 +128,32 @@ class TradeWorkflow:
             )
 
         placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
-        if not order.settled:
-            self._at("waiting for the order to settle", request, f"order {order.id}")
+        return await self._settle(request, placed, order, placed_nothing=placed_nothing)
+
+    async def _settle(
+        self,
+        request: TradeRequest,
+        placed: PlacedOrder,
+        order: Order | None,
+        *,
+        placed_nothing: bool,
+    ) -> Order:
+        """Wait for the order to settle (only the exchange's verdict ends a placed order), then
+        record it and send the receipt. `order` is None in a run continued while it waited."""
+        trade_id = placed.trade_id
+        if order is None or not order.settled:
+            self._at("waiting for the order to settle", request, f"order {placed.order_id}")
         rounds = 0
-        while not order.settled:
+        while order is None or not order.settled:
             if rounds == policies.SETTLE_ROUNDS_PER_RUN:
-                workflow.continue_as_new(request.model_dump(mode="json"))
+                self._continue(request, placed)
             order = await workflow.execute_activity_method(
                 TradeActivities.await_settlement,
                 placed,
                 start_to_close_timeout=timedelta(minutes=2),
                 heartbeat_timeout=timedelta(seconds=20),
                 retry_policy=SETTLE_RETRY,
-                summary=f"await settlement of {order.id}",
+                summary=f"await settlement of {placed.order_id}",
             )
             rounds += 1
 
@@ -159,6 +185,17 @@ class TradeWorkflow:
         else:
             self._at("done", request, f"order {order.id}")
         return order
+
+    def _continue(self, request: TradeRequest, placed: PlacedOrder) -> NoReturn:
+        """Continue a long wait as a new run: it carries the placed order and goes straight back
+        to waiting (no look-up, no checks), and it starts on the current build (auto-upgrade),
+        so a wait of days does not keep an old build running."""
+        if workflow.patched(CARRY_ORDER):
+            workflow.continue_as_new(
+                args=[request.model_dump(mode="json"), placed.model_dump(mode="json")],
+                initial_versioning_behavior=ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+            )
+        workflow.continue_as_new(request.model_dump(mode="json"))
 
     def _failed(self, reason: str) -> NoReturn:
         """Refuse the input: the trade ends FAILED, with its step saying why."""

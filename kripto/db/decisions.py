@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from kripto.db.pool import Database
 from kripto.decisions import Decision
-from kripto.models import Side
-from kripto.risk import PastTrade
 
 _COLUMNS = (
     "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason,"
@@ -58,26 +55,6 @@ class DecisionRepository:
         the others started."""
         async with self.db.advisory_lock(f"kripto-decide-{scope}"):
             yield
-
-    async def unrecorded_trades_since(
-        self, since: datetime, *, product_id: str | None = None, quote: str | None = None
-    ) -> list[PastTrade]:
-        """Trades that decisions started and the trade writer has not recorded yet (in flight,
-        or failed): the cooldown and the daily limit must count them too. Of one product, of
-        every product quoted in `quote`, or of all."""
-        rows = await self.db.pool.fetch(
-            "SELECT d.tick_time, d.action, d.amount, d.product_id FROM decisions d"
-            " WHERE d.trade_id IS NOT NULL AND d.tick_time >= $1"
-            " AND ($2::text IS NULL OR d.product_id = $2)"
-            " AND ($3::text IS NULL OR split_part(d.product_id, '-', 2) = $3)"
-            " AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.trade_id = d.trade_id)",
-            since,
-            product_id,
-            quote,
-        )
-        return [
-            PastTrade(r["tick_time"], Side(r["action"]), r["amount"], r["product_id"]) for r in rows
-        ]
 
     async def trade_id(self, decision_id: str) -> str | None:
         value = await self.db.pool.fetchval(

@@ -2,9 +2,11 @@
 
 The trade's idempotency key (its workflow ID) is the primary key, so a retried or repeated
 write stores one row (the original keyed trades by the exchange's order ID and had no key of
-its own). An order that has not settled when it is placed is recorded at once as unsettled, so
-that it counts for the guards and shows in `kripto trades` however long it takes; the writer
-then completes that row when the order settles."""
+its own). Every order is on the books from the moment it may exist: claiming the key writes the
+trade's row (unsettled, its order ID not known yet) in the same transaction, so the guards count
+it at once and however long it takes; placing fills in the order, and the writer completes the
+row when the order settles. Only the exchange's verdict (a create refused before any order
+exists, or an order ended with nothing filled) takes the row off the books again."""
 
 from __future__ import annotations
 
@@ -19,10 +21,18 @@ _COLUMNS = (
     "exchange_order_id, client_order_id, side, product_id, funds, filled_size,"
     " executed_value, fill_fees, settled, created_at"
 )
+#: What the readers select: a trade whose order the exchange has not named yet reads as ID "".
+_SELECT = "coalesce(exchange_order_id, '') AS " + _COLUMNS
 
 
 def _order(row: Any) -> Order:
     return order_from_row(row, id_column="exchange_order_id")
+
+
+def _request(row: Any) -> TradeRequest:
+    return TradeRequest(
+        trade_type=Side(row["side"]), amount=row["amount"], product_id=row["product_id"]
+    )
 
 
 class TradeRepository:
@@ -56,21 +66,40 @@ class TradeRepository:
 
     async def get(self, trade_id: str) -> Order | None:
         row = await self.db.pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM trades WHERE trade_id = $1", trade_id
+            f"SELECT {_SELECT} FROM trades WHERE trade_id = $1", trade_id
         )
         return None if row is None else _order(row)
 
     async def forget_unsettled(self, trade_id: str) -> None:
         """Drop the unsettled row of an order the exchange ended with nothing filled: it never
-        became a trade."""
+        became a trade. The key stays claimed (the order exists, ended, under it)."""
         await self.db.pool.execute(
             "DELETE FROM trades WHERE trade_id = $1 AND NOT settled", trade_id
         )
 
-    async def claim_key(self, trade_id: str, request: TradeRequest) -> TradeRequest | None:
-        """Claim the key for this request; returns what the key was first used for when that
-        was a different trade (None when the key is new or was used for this very request)."""
-        async with self.db.pool.acquire() as conn:
+    async def release(self, trade_id: str) -> None:
+        """The exchange refused the create before any order existed: the row and the claim go
+        together, so the key is free and a new request under it is checked afresh."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            deleted = await conn.execute(
+                "DELETE FROM trades WHERE trade_id = $1 AND NOT settled", trade_id
+            )
+            if deleted == "DELETE 1":
+                await conn.execute("DELETE FROM trade_keys WHERE trade_id = $1", trade_id)
+
+    async def claimed(self, trade_id: str) -> TradeRequest | None:
+        """What the key was claimed for, or None while it is free."""
+        row = await self.db.pool.fetchrow(
+            "SELECT side, amount, product_id FROM trade_keys WHERE trade_id = $1", trade_id
+        )
+        return None if row is None else _request(row)
+
+    async def claim(self, trade_id: str, request: TradeRequest) -> TradeRequest | None:
+        """Claim the key for this request and put the trade on the books, in one transaction:
+        its row (unsettled, order not named yet, worth the request's amount) counts for the
+        guards from here on. Returns what the key was first used for when that was a different
+        trade (None when the key is new or was used for this very request)."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO trade_keys (trade_id, side, amount, product_id)"
                 " VALUES ($1, $2, $3, $4) ON CONFLICT (trade_id) DO NOTHING",
@@ -82,15 +111,48 @@ class TradeRepository:
             row = await conn.fetchrow(
                 "SELECT side, amount, product_id FROM trade_keys WHERE trade_id = $1", trade_id
             )
-        first = TradeRequest(
-            trade_type=Side(row["side"]), amount=row["amount"], product_id=row["product_id"]
+            first = _request(row)
+            if not first.same_trade(request):
+                return first
+            await conn.execute(
+                f"INSERT INTO trades (trade_id, {_COLUMNS})"
+                " VALUES ($1, NULL, $1, $2, $3, $4, 0, 0, 0, false, now())"
+                " ON CONFLICT (trade_id) DO NOTHING",
+                trade_id,
+                request.trade_type.value,
+                request.product_id,
+                request.amount,
+            )
+        return None
+
+    async def placed(self, trade_id: str, order: Order) -> None:
+        """Name the trade's order on its row, still unsettled (the writer settles it): the
+        amount the guards count never drops below what was claimed."""
+        await self.db.pool.execute(
+            f"INSERT INTO trades (trade_id, {_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10)"
+            " ON CONFLICT (trade_id) DO UPDATE SET"
+            " exchange_order_id = EXCLUDED.exchange_order_id,"
+            " funds = greatest(trades.funds, EXCLUDED.funds),"
+            " filled_size = EXCLUDED.filled_size, executed_value = EXCLUDED.executed_value,"
+            " fill_fees = EXCLUDED.fill_fees, created_at = EXCLUDED.created_at"
+            " WHERE NOT trades.settled",
+            trade_id,
+            order.id,
+            order.client_order_id,
+            order.side.value,
+            order.product_id,
+            order.funds,
+            order.filled_size,
+            order.executed_value,
+            order.fill_fees,
+            order.created_at,
         )
-        return None if first.same_trade(request) else first
 
     async def recent(self, limit: int = 50) -> list[Order]:
         """The latest trades, newest first."""
         rows = await self.db.pool.fetch(
-            f"SELECT {_COLUMNS} FROM trades ORDER BY created_at DESC, trade_id DESC LIMIT $1",
+            f"SELECT {_SELECT} FROM trades ORDER BY created_at DESC, trade_id DESC LIMIT $1",
             limit,
         )
         return [_order(r) for r in rows]
@@ -102,7 +164,7 @@ class TradeRepository:
         one product, of every product quoted in `quote` (the daily spend limit's scope), or
         of all."""
         rows = await self.db.pool.fetch(
-            f"SELECT {_COLUMNS} FROM trades WHERE created_at >= $1"
+            f"SELECT {_SELECT} FROM trades WHERE created_at >= $1"
             " AND ($2::text IS NULL OR product_id = $2)"
             " AND ($3::text IS NULL OR split_part(product_id, '-', 2) = $3)"
             " ORDER BY created_at ASC, trade_id ASC",

@@ -22,9 +22,14 @@ except that an order in a final status with something filled is settled (it will
 Status: an IOC order can end CANCELLED, EXPIRED or FAILED with nothing filled (no liquidity, for
 one); that is not a trade but OrderRejected, whichever call reads it.
 
-Errors: 401/403 → BadCredentials; 429 → RetryableError waiting as Retry-After or
-x-ratelimit-reset say, else backing off exponentially (kripto.ratelimit); 5xx, timeouts and
-dropped connections → RetryableError; `success: false` bodies → InsufficientFunds or
+Errors while an order may exist (its look-up, its create, every read of it): every HTTP error,
+401/403 and other 4xx included, and every timeout or dropped connection is ExchangeUnavailable,
+retried until Coinbase answers; only a `success: false` create (before any order exists) or an
+order ended with nothing filled is a verdict. A create refused as a duplicate `client_order_id`
+looks the existing order up and carries on with it. Elsewhere (the wallet, the fee tier, the
+checks before a key is claimed): 401/403 → BadCredentials; 429 → RetryableError waiting as
+Retry-After or x-ratelimit-reset say, else backing off exponentially (kripto.ratelimit); 5xx,
+timeouts and dropped connections → RetryableError; `success: false` bodies → InsufficientFunds or
 OrderRejected; 404 → InvalidInput, except for an order whose ID Coinbase gave us (not visible
 yet → RetryableError). No message contains the private key, a token or the full key name, and a
 reply's body shows only as a short excerpt (an HTML error page as its title).
@@ -42,11 +47,13 @@ import httpx
 
 from kripto.errors import (
     BadCredentials,
+    ExchangeUnavailable,
     InsufficientFunds,
     InvalidInput,
     KriptoError,
     NonRetryableError,
     OrderRejected,
+    OrderUnfilled,
     RetryableError,
 )
 from kripto.exchanges.base import check_order
@@ -82,7 +89,7 @@ def _rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
+def _unfilled(data: dict[str, Any], status: str) -> OrderUnfilled:
     """Why an order ended with nothing filled, naming the order and Coinbase's own reason."""
     order_id = str(data.get("order_id") or "?")
     client_order_id = str(data.get("client_order_id") or "")
@@ -95,9 +102,17 @@ def _unfilled(data: dict[str, Any], status: str) -> OrderRejected:
     if cancel:
         reasons.append(cancel)
     why = f": {'; '.join(reasons)}" if reasons else ""
-    return OrderRejected(
+    return OrderUnfilled(
         f"Coinbase: order {name} {UNFILLED_STATUSES[status]} with nothing filled{why}"
     )
+
+
+def _duplicate(reply: dict[str, Any]) -> bool:
+    """A `success: false` create whose reason names a duplicate client order ID."""
+    error = reply.get("error_response") or {}
+    reasons = [reply.get("failure_reason"), *error.values()] if isinstance(error, dict) else []
+    text = " ".join(str(r) for r in reasons if r).upper().replace(" ", "_")
+    return "DUPLICATE" in text and "CLIENT_ORDER_ID" in text
 
 
 def order_from_coinbase(data: dict[str, Any]) -> Order:
@@ -181,11 +196,16 @@ class CoinbaseExchange:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         missing: str | None = None,
+        order_may_exist: bool = False,
     ) -> Any:
         """One signed request; the reply's JSON, or the error its status means.
 
         `missing`, if given, makes a 404 a RetryableError with that explanation, for paths that
-        Coinbase itself gave us and that may just not be visible yet."""
+        Coinbase itself gave us and that may just not be visible yet.
+
+        `order_may_exist`: the request is about an order that may exist (its look-up, its create,
+        its reads). Then no HTTP status is a verdict on the order: every error, 401/403 and
+        other 4xx included, is ExchangeUnavailable, retried until Coinbase answers."""
         full_path = self._prefix + path
         token = self._signer.token(method, self._host, full_path)
         what = f"Coinbase: {what}"
@@ -207,6 +227,8 @@ class CoinbaseExchange:
                 " not have reached Coinbase"
             ) from None
         status = reply.status_code
+        if order_may_exist and status >= 400:
+            raise self._unavailable(reply, what, missing)
         if status in (401, 403):
             raise BadCredentials(
                 f"{what}: Coinbase refused API key {mask_key_name(self.key_name)!r}"
@@ -237,6 +259,33 @@ class CoinbaseExchange:
         except (ValueError, json.JSONDecodeError):
             raise RetryableError(f"{what}: the reply is not JSON: {excerpt(reply, 120)}") from None
 
+    def _unavailable(
+        self, reply: httpx.Response, what: str, missing: str | None
+    ) -> ExchangeUnavailable:
+        """An HTTP error while an order may exist: retried, with the server's wait if it named
+        one; the message says why in words (a 401/403 names the key, masked)."""
+        status = reply.status_code
+        after, source = retry_after(reply.headers)
+        if status in (401, 403):
+            why = (
+                f"Coinbase refused API key {mask_key_name(self.key_name)!r} (HTTP {status});"
+                " check the key, its permissions and the clock"
+            )
+        elif status == 429:
+            said = excerpt(reply, 80)
+            said = f": {said}" if said else ""
+            why = f"rate limited (HTTP 429{said}){describe_wait(after, source)}"
+        elif status >= 500:
+            why = f"Coinbase failed (HTTP {status} {reply.reason_phrase})"
+        elif status == 404 and missing is not None:
+            why = f"not found (HTTP 404): {missing}"
+        else:
+            why = f"HTTP {status}: {_message(reply)}"
+        return ExchangeUnavailable(
+            f"{what}: {why}; an order may exist, so this is retried until Coinbase answers",
+            retry_after=after,
+        )
+
     async def find_order(self, client_order_id: str) -> Order | None:
         cursor = ""
         for _ in range(self.lookup_pages):
@@ -248,6 +297,7 @@ class CoinbaseExchange:
                 "/orders/historical/batch",
                 f"looking up order {client_order_id}",
                 params=params,
+                order_may_exist=True,
             )
             for data in page.get("orders") or []:
                 if data.get("client_order_id") == client_order_id:
@@ -308,6 +358,7 @@ class CoinbaseExchange:
             f"/orders/historical/{order_id}",
             f"order {order_id}",
             missing="the order is not visible yet (Coinbase gave us its ID, so it exists)",
+            order_may_exist=True,
         )
         data = reply.get("order") if isinstance(reply, dict) else None
         if not isinstance(data, dict):
@@ -326,7 +377,9 @@ class CoinbaseExchange:
             ) from None
 
     async def _sell_size(self, product_id: str, amount: Decimal) -> Decimal:
-        product = await self._request("GET", f"/products/{product_id}", f"price of {product_id}")
+        product = await self._request(
+            "GET", f"/products/{product_id}", f"price of {product_id}", order_may_exist=True
+        )
         try:
             price = Decimal(str(product["price"]))
             increment = Decimal(str(product.get("base_increment") or SATOSHI))
@@ -369,13 +422,31 @@ class CoinbaseExchange:
             f"{'buying' if side is Side.BUY else 'selling'} {fmt_money(amount, quote)}"
             f" of {product_id}"
         )
-        reply = await self._request("POST", "/orders", f"{doing} ({client_order_id})", body=body)
+        reply = await self._request(
+            "POST", "/orders", f"{doing} ({client_order_id})", body=body, order_may_exist=True
+        )
         if not reply.get("success"):
+            if _duplicate(reply):
+                return await self._existing(reply, client_order_id, doing)
             await self._refused(reply, doing, side, product_id)
         order_id = (reply.get("success_response") or {}).get("order_id") or reply.get("order_id")
         if not order_id:
             raise RetryableError(f"Coinbase: {doing}: the reply names no order")
         return await self.get_order(str(order_id))
+
+    async def _existing(self, reply: dict[str, Any], client_order_id: str, doing: str) -> Order:
+        """A create refused because an order under the key exists already: that order is the
+        trade's (an earlier attempt placed it), so it is looked up and carried on with."""
+        order_id = str(reply.get("order_id") or "")
+        if order_id:
+            return await self.get_order(order_id)
+        existing = await self.find_order(client_order_id)
+        if existing is None:
+            raise ExchangeUnavailable(
+                f"Coinbase: {doing}: refused as a duplicate of {client_order_id}, which the"
+                " look-up does not show yet; looking again"
+            )
+        return existing
 
     async def _refused(self, reply: dict[str, Any], doing: str, side: Side, product: str) -> None:
         error = reply.get("error_response") or {}

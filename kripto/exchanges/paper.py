@@ -18,7 +18,7 @@ import asyncpg
 from kripto.db.orders import order_from_row
 from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
-from kripto.errors import InsufficientFunds, InvalidInput, RetryableError
+from kripto.errors import ExchangeUnavailable, InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
 from kripto.fills import market_fill
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
@@ -98,7 +98,9 @@ class PaperExchange:
             f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE order_id = $1", key
         )
         if row is None:
-            raise InvalidInput(f"the paper exchange has no order {order_id}")
+            # Only asked for by an ID the exchange gave: not a verdict on the order, so the
+            # trade waits (as for Coinbase) rather than failing a placed order.
+            raise ExchangeUnavailable(f"the paper exchange has no order {order_id} (yet)")
         return _order(row)
 
     async def list_orders(self, start: datetime, end: datetime) -> list[Order]:

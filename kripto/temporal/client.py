@@ -7,12 +7,12 @@ import dataclasses
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from kripto.settings import Settings, SettingsError
+from kripto.temporal.converter import kripto_data_converter
 
 
 def _read_pem(setting: str, path: Path) -> bytes:
@@ -45,17 +45,18 @@ def tls_config(settings: Settings) -> TLSConfig | None:
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """The pydantic data converter, so models cross as camelCase JSON; with encryption keys set,
+    """The pydantic data converter (with kripto.temporal.converter's tolerance of an input
+    that is not JSON), so models cross as camelCase JSON; with encryption keys set,
     every payload is also sealed (kripto.temporal.codec), and failure messages and stack traces
     travel as an encrypted payload too, since an error may quote an amount. The worker, the CLI,
     `kripto dev` and the schedules all connect here, so all of them read and write alike."""
     if settings.encryption_keys is None:
-        return pydantic_data_converter
+        return kripto_data_converter
     from kripto.temporal.codec import EncryptionCodec, parse_keys
 
     keys = parse_keys(settings.encryption_keys.get_secret_value())
     return dataclasses.replace(
-        pydantic_data_converter,
+        kripto_data_converter,
         payload_codec=EncryptionCodec(keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

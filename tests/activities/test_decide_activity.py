@@ -18,7 +18,7 @@ from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import DecideInput, Rate
+from kripto.models import DecideInput, Rate, Side, TradeRequest
 from kripto.risk import RiskSettings
 from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
@@ -65,9 +65,11 @@ async def test_a_fresh_jump_buys_and_names_its_trade(
     assert trade_id == decision.decision_id.replace("decide-", "trade-")
 
 
-async def test_a_started_trade_not_yet_recorded_holds_the_next_signal_in_cooldown(
+async def test_a_claimed_trade_whose_order_is_not_named_yet_holds_the_next_signal_in_cooldown(
     db: Database, decider: DecideActivities
 ) -> None:
+    """A trade is on the books from the moment its key is claimed (its row has no order ID
+    yet): the guards count it at once, with no window after which it stops counting."""
     now = this_minute()
     started = Decision(
         decision_id=decide_id("BTC-GBP", now - timedelta(minutes=2)),
@@ -81,6 +83,10 @@ async def test_a_started_trade_not_yet_recorded_holds_the_next_signal_in_cooldow
         reason="buy: ema_cross signal",
     )
     await DecisionRepository(db).record(started, "trade-in-flight")
+    request = TradeRequest(trade_type=Side.BUY, amount=Decimal("150.00"), product_id="BTC-GBP")
+    assert await TradeRepository(db).claim("trade-in-flight", request) is None
+    [claimed] = await TradeRepository(db).recent()
+    assert (claimed.id, claimed.settled, claimed.funds) == ("", False, Decimal("150.00"))
     tick = await jump_at(db, now)
     decision = await decider.decide(DecideInput(rate=tick))
     assert decision.action == "hold"

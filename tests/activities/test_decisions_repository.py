@@ -9,11 +9,7 @@ import asyncpg
 
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
-from kripto.db.trades import TradeRepository
 from kripto.decisions import Action, Decision
-from kripto.models import Side
-from kripto.risk import PastTrade
-from tests.unit.test_receipt_render import SEED
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -73,20 +69,12 @@ async def test_recent_is_newest_first(db: Database) -> None:
     assert await repo.recent(5, product_id="SOL-GBP") == []
 
 
-async def test_a_started_trade_counts_until_the_trade_writer_records_it(db: Database) -> None:
+async def test_a_decision_names_the_trade_it_started(db: Database) -> None:
     repo = DecisionRepository(db)
     await repo.record(decision(0, "buy", "150.00"), "trade-BTC-GBP-0")
     await repo.record(decision(1))  # a hold starts nothing
-    await repo.record(decision(-2000, "sell", "20.00"), "trade-BTC-GBP-old")  # too long ago
     assert await repo.trade_id("decide-BTC-GBP-0") == "trade-BTC-GBP-0"
     assert await repo.trade_id("decide-BTC-GBP-1") is None
-    since = T0 - timedelta(days=1)
-    assert await repo.unrecorded_trades_since(since) == [
-        PastTrade(T0, Side.BUY, Decimal("150.00"), "BTC-GBP")
-    ]
-    order = SEED.model_copy(update={"client_order_id": "trade-BTC-GBP-0", "created_at": T0})
-    await TradeRepository(db).insert("trade-BTC-GBP-0", order)
-    assert await repo.unrecorded_trades_since(since) == []
 
 
 async def test_decisions_for_one_product_take_turns(db: Database) -> None:

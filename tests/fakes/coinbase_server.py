@@ -24,6 +24,16 @@ Faults are queued and each is used by the next matching API request:
                                        reply 429 with no rate-limit header and an HTML page, as
                                        Coinbase's edge gateway does
   {"kind": "500"}                      reply 500
+  {"kind": "400"} (also "401", "403", "408", "409")
+                                       reply with that status and Coinbase's JSON error
+  {"kind": "500", "after": true}       any status kind with "after": handle the request first
+                                       (a POST /orders creates the order), then reply with the
+                                       error instead of the result
+  {"kind": "duplicate"}                POST /orders only: create the order (or find the one under
+                                       its client_order_id), then refuse the create with 200 +
+                                       `success: false` naming a duplicate client_order_id
+  {"kind": "insufficient"}             POST /orders only: refuse with INSUFFICIENT_FUND (200 +
+                                       `success: false`), creating nothing, whatever the balance
   {"kind": "slow", "seconds": 1.5}     wait, then handle the request as usual
   {"kind": "hang", "seconds": 30}      handle the request (an order IS created), then reply late
   {"kind": "drop"}                     handle the request (an order IS created), then close the
@@ -103,11 +113,35 @@ class Fault:
     reset_in: int | None = None  # for 429: send x-ratelimit-reset, this many seconds ahead
     reset_as: str = "epoch"  # "epoch": as a Unix time; "seconds": as the seconds to wait
     html: bool = False  # for 429: an HTML page instead of the JSON error
+    after: bool = False  # for a status kind: handle the request, then reply with the error
 
-    KINDS: ClassVar[tuple[str, ...]] = ("429", "500", "slow", "drop", "hang", "404", "no_fill")
+    #: Kinds that reply with their HTTP status (and Coinbase's JSON error for it).
+    STATUSES: ClassVar[dict[str, str]] = {
+        "400": "INVALID_ARGUMENT",
+        "401": "UNAUTHENTICATED",
+        "403": "PERMISSION_DENIED",
+        "404": "NOT_FOUND",
+        "408": "DEADLINE_EXCEEDED",
+        "409": "ABORTED",
+        "429": "RESOURCE_EXHAUSTED",
+        "500": "INTERNAL",
+    }
+    KINDS: ClassVar[tuple[str, ...]] = (
+        *STATUSES,
+        "slow",
+        "drop",
+        "hang",
+        "no_fill",
+        "duplicate",
+        "insufficient",
+    )
 
     def __post_init__(self) -> None:
-        if self.kind == "no_fill":  # it only means something to Create Order
+        if self.kind in (
+            "no_fill",
+            "duplicate",
+            "insufficient",
+        ):  # they only mean something to Create Order
             self.method, self.path = "POST", "/orders"
 
     @classmethod
@@ -126,6 +160,7 @@ class Fault:
             reset_in=None if reset_in is None else int(reset_in),
             reset_as=str(data.get("reset_as", "epoch")),
             html=bool(data.get("html", False)),
+            after=bool(data.get("after", False)),
         )
 
     def rate_limited(self) -> tuple[dict[str, str], bytes, str]:
@@ -621,7 +656,20 @@ class FakeCoinbaseServer:
         rel = path.removeprefix(API)
         if method == "POST" and rel == "/orders":
             no_fill = fault is not None and fault.kind == "no_fill"
-            return self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
+            if fault is not None and fault.kind == "insufficient":
+                return _failure(
+                    "INSUFFICIENT_FUND",
+                    "Insufficient balance in source account",
+                    preview="PREVIEW_INSUFFICIENT_FUND",
+                )
+            created = self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
+            if fault is not None and fault.kind == "duplicate" and created.get("success"):
+                return _failure(
+                    "INVALID_ARGUMENT",
+                    "duplicate client_order_id",
+                    new_order="DUPLICATE_CLIENT_ORDER_ID",
+                )
+            return created
         if method == "GET" and rel == "/orders/historical/batch":
             return self._list_orders(query)
         if method == "GET" and rel == "/orders/historical/fills":
@@ -691,15 +739,9 @@ class FakeCoinbaseServer:
                 server.requests.append(f"{method} {parts.path}")
                 rel = parts.path.removeprefix(API)
                 fault = server._next_fault(method, rel)
-                if fault is not None and fault.kind == "429":
-                    headers, data, content_type = fault.rate_limited()
-                    self._send_bytes(429, data, content_type, headers)
-                    return
-                if fault is not None and fault.kind == "500":
-                    self._send(500, {"error": "INTERNAL", "message": "internal error"})
-                    return
-                if fault is not None and fault.kind == "404":
-                    self._send(404, {"error": "NOT_FOUND", "message": "not found"})
+                status_fault = fault is not None and fault.kind in Fault.STATUSES
+                if fault is not None and status_fault and not fault.after:
+                    self._fail(fault)
                     return
                 if fault is not None and fault.kind == "slow":
                     time.sleep(fault.seconds)
@@ -712,12 +754,24 @@ class FakeCoinbaseServer:
                     status, headers = 200, {}
                 except Reply as r:
                     status, reply, headers = r.status, r.body, r.headers
+                if fault is not None and status_fault:  # handled; the reply is the error
+                    self._fail(fault)
+                    return
                 if fault is not None and fault.kind == "drop":
                     self._drop()
                     return
                 if fault is not None and fault.kind == "hang":
                     time.sleep(fault.seconds)  # the order exists; the reply is late
                 self._send(status, reply, headers)
+
+            def _fail(self, fault: Fault) -> None:
+                if fault.kind == "429":
+                    headers, data, content_type = fault.rate_limited()
+                    self._send_bytes(429, data, content_type, headers)
+                    return
+                error = Fault.STATUSES[fault.kind]
+                message = "not found" if fault.kind == "404" else error.lower().replace("_", " ")
+                self._send(int(fault.kind), {"error": error, "message": message})
 
             def _drop(self) -> None:
                 self.close_connection = True
@@ -764,7 +818,7 @@ def _success(order: FakeOrder) -> dict[str, Any]:
     }
 
 
-def _failure(error: str, message: str, preview: str = "") -> dict[str, Any]:
+def _failure(error: str, message: str, preview: str = "", new_order: str = "") -> dict[str, Any]:
     return {
         "success": False,
         "failure_reason": "UNKNOWN_FAILURE_REASON",
@@ -774,7 +828,7 @@ def _failure(error: str, message: str, preview: str = "") -> dict[str, Any]:
             "message": message,
             "error_details": message,
             "preview_failure_reason": preview or "UNKNOWN_PREVIEW_FAILURE_REASON",
-            "new_order_failure_reason": "UNKNOWN_FAILURE_REASON",
+            "new_order_failure_reason": new_order or "UNKNOWN_FAILURE_REASON",
         },
     }
 

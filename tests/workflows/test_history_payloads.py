@@ -26,6 +26,7 @@ from kripto.inputs import parse_input, parse_trade_request
 from kripto.models import (
     BackfillInput,
     DecideInput,
+    PlacedOrder,
     RateTickInput,
     ReconcileRequest,
     StoreRateInput,
@@ -38,9 +39,17 @@ from kripto.temporal.worker import WORKFLOWS
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 CONVERTER = pydantic_data_converter.payload_converter
 
+
+def trade_input(args: list[Any]) -> object:
+    """A trade's request; a run continued while it waited also carries its placed order."""
+    if len(args) == 2:
+        return parse_trade_request(args[:1]), PlacedOrder.model_validate(args[1])
+    return parse_trade_request(args)
+
+
 #: Each workflow's input, as the workflow itself checks it (workflows take raw arguments).
 WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
-    "TradeWorkflow": parse_trade_request,
+    "TradeWorkflow": trade_input,
     "RateTickWorkflow": lambda args: parse_input(RateTickInput, args),
     "StoreRateWorkflow": lambda args: parse_input(StoreRateInput, args),
     "DecideTradeWorkflow": lambda args: parse_input(DecideInput, args),
@@ -102,6 +111,8 @@ def recorded_payloads(path: Path) -> Iterator[tuple[str, str, list[Payload]]]:
             yield "workflow result", workflow_type, payloads(attrs, "result")
         elif kind == "WORKFLOW_EXECUTION_FAILED":  # a late tick ends so (rate_tick-v4-late)
             yield "workflow failed", workflow_type, []
+        elif kind == "WORKFLOW_EXECUTION_CONTINUED_AS_NEW":  # a long wait (trade-v3-first)
+            yield "workflow continued", workflow_type, payloads(attrs, "input")
         elif kind == "ACTIVITY_TASK_SCHEDULED":
             scheduled[event["eventId"]] = attrs["activityType"]["name"]
             yield "activity input", attrs["activityType"]["name"], payloads(attrs, "input")
@@ -117,7 +128,7 @@ def recorded_payloads(path: Path) -> Iterator[tuple[str, str, list[Payload]]]:
 def decode(what: str, name: str, raw: list[Payload]) -> object:
     if what == "workflow failed":
         return None
-    if what in ("workflow input", "child input"):
+    if what in ("workflow input", "child input", "workflow continued"):
         return WORKFLOW_INPUTS[name](CONVERTER.from_payloads(raw))
     if what in ("workflow result", "child result"):
         [value] = CONVERTER.from_payloads(raw, [WORKFLOW_RESULTS[name]])
@@ -135,7 +146,8 @@ def test_every_recorded_payload_decodes_with_todays_types(path: Path) -> None:
         if decode(what, name, raw) is not None or True
     ]
     kinds = {what for what, _ in decoded}
-    assert "workflow input" in kinds and kinds & {"workflow result", "workflow failed"}
+    ends = {"workflow result", "workflow failed", "workflow continued"}
+    assert "workflow input" in kinds and kinds & ends
     assert len(decoded) >= 3
 
 
