@@ -17,7 +17,15 @@ from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision, decide
 from kripto.exchanges.base import Exchange
 from kripto.metrics import Metrics
-from kripto.models import DecideInput, currencies
+from kripto.models import (
+    DecideInput,
+    DecideMarketsInput,
+    DecideMarketsResult,
+    MarketTrade,
+    Rate,
+    Side,
+    currencies,
+)
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
 from kripto.temporal.kill_switch import KillSwitch
@@ -84,11 +92,9 @@ class DecideActivities:
                 if recorded is not None:  # a retried attempt returns what was decided
                     return recorded
                 now = datetime.now(UTC)
-                day_ago = now - timedelta(days=1)
                 # The day's trades in this product's quote currency, of every product: the
                 # daily limit is shared across markets; the cooldown picks out its own.
-                recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
-                recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
+                recent = await self._recent_trades(quote, now)
                 wallet = await self.exchange.wallet()
                 decision = decide(
                     decision_id=decision_id,
@@ -107,3 +113,87 @@ class DecideActivities:
                 await self.decisions.record(decision, trade_id)
                 self.metrics.decided(tick.product_id, decision.action, decision.reason)
                 return decision
+
+    async def _recent_trades(self, quote: str, now: datetime) -> list[PastTrade]:
+        """The day's trades in `quote` of every product (the daily limit is shared across
+        markets; the cooldown picks out its own), and those decisions started that are not
+        recorded yet."""
+        day_ago = now - timedelta(days=1)
+        recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
+        recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
+        return recent
+
+    @activity.defn
+    async def decide_markets(self, input: DecideMarketsInput) -> DecideMarketsResult:
+        """An exchange tick's decisions, one per product, in one activity: the weeks in one
+        query, the kill switch asked once, each quote currency's lock taken once with its
+        trades and wallet read once, and the new decisions recorded in one insert. Each is
+        decided exactly as `decide` would (same IDs, same guards); a trade decided earlier in
+        the batch counts for the daily limit and the cooldown of the ones after it."""
+        prices = input.prices
+        at = prices.at
+        rates = prices.rates()
+        products = [r.product_id for r in rates]
+        decided: dict[str, Decision] = {}
+        with temporal_errors():
+            paused_task = asyncio.ensure_future(self.kill_switch.paused_products(products))
+            try:
+                weeks = await self.rates.histories(products, at - WEEK, at)
+                paused = await paused_task
+            finally:
+                if not paused_task.done():
+                    paused_task.cancel()
+            by_quote: dict[str, list[Rate]] = {}
+            for rate in rates:
+                by_quote.setdefault(currencies(rate.product_id)[1], []).append(rate)
+            for quote, group in by_quote.items():
+                async with self.decisions.exclusive(quote):
+                    ids = {r.product_id: decide_id(r.product_id, at) for r in group}
+                    recorded = await self.decisions.get_many(list(ids.values()))
+                    now = datetime.now(UTC)
+                    recent = await self._recent_trades(quote, now)
+                    wallet = await self.exchange.wallet()
+                    new: list[tuple[Decision, str | None]] = []
+                    for rate in group:
+                        product = rate.product_id
+                        decision = recorded.get(ids[product])
+                        if decision is None:
+                            decision = decide(
+                                decision_id=ids[product],
+                                product_id=product,
+                                tick_time=at,
+                                rates=weeks[product].with_newer(rate),
+                                wallet=wallet,
+                                recent_trades=recent,
+                                strategy=self.policy.strategy,
+                                risk=self.policy.risk,
+                                fee_rate=self.policy.fee_rate,
+                                now=now,
+                                paused=product in paused,
+                            )
+                            trade = (
+                                None
+                                if decision.action == "hold"
+                                else trade_id_for_decision(decision.decision_id)
+                            )
+                            new.append((decision, trade))
+                            self.metrics.decided(product, decision.action, decision.reason)
+                            if decision.action != "hold":  # recorded ones are in `recent`
+                                recent.append(
+                                    PastTrade(at, Side(decision.action), decision.amount, product)
+                                )
+                        decided[product] = decision
+                    await self.decisions.record_many(new)
+        return DecideMarketsResult(
+            actions={p: decided[p].action for p in products},
+            trades=[
+                MarketTrade(
+                    decision_id=d.decision_id,
+                    product_id=d.product_id,
+                    action=d.action,
+                    amount=d.amount,
+                )
+                for d in (decided[p] for p in products)
+                if d.action != "hold"
+            ],
+        )

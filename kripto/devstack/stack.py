@@ -315,7 +315,7 @@ class DevStack:
             if settings.schedule_every
             else f"cron '{settings.schedule_cron}'"
         )
-        schedules = ", ".join(f"kripto-rates-{p} ({o})" for p, o in outcomes.items())
+        schedules = ", ".join(f"{sid} ({o})" for sid, o in outcomes.items())
         self.console.print(
             Panel(
                 f"Web UI      {temporal.ui_url}\n"

@@ -17,6 +17,7 @@ from kripto.db import Database
 from kripto.db.monitoring import newest_rate_time, ping, unsettled_trades
 from kripto.metrics import Metrics
 from kripto.temporal.kill_switch import KillSwitch
+from workflows.ids import DEFAULT_TASK_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,14 @@ class Monitor:
         metrics: Metrics,
         products: Sequence[str],
         worker: Worker,
+        task_queue: str = DEFAULT_TASK_QUEUE,
     ) -> None:
         self.client = client
         self.db = db
         self.metrics = metrics
         self.products = list(products)
         self.worker = worker
-        self.kill_switch = KillSwitch(client)
+        self.kill_switch = KillSwitch(client, task_queue=task_queue)
 
     async def _rate_ages(self, now: datetime) -> dict[str, float | None]:
         ages: dict[str, float | None] = {}

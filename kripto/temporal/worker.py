@@ -36,6 +36,7 @@ from kripto.feeds.candles import CoinbaseCandles
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
+from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
@@ -45,15 +46,23 @@ from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
+from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.store_rate import StoreRateWorkflow
+from workflows.store_rates import StoreRatesWorkflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
 log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (
+    ExchangeTickWorkflow,
+    StoreRatesWorkflow,
+    DecideMarketsWorkflow,
+    # A product's own tick and its children, from before the exchange tick: still registered
+    # so that ticks recorded (or running) across the switch replay and finish.
     RateTickWorkflow,
     StoreRateWorkflow,
     DecideTradeWorkflow,
@@ -86,22 +95,32 @@ class Services:
         await self.db.close()
 
 
-def feed_from_settings(settings: Settings) -> RateFeed:
+#: One set of limiters per worker process: every Coinbase client in it (the feed, the
+#: backfills' candles, the exchange) waits its turn on them.
+LIMITS = RateLimits.coinbase()
+
+
+def feed_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> RateFeed:
     if settings.feed == "simulated":
         return SimulatedFeed(seed=settings.feed_seed)
-    return CoinbaseSpotFeed(settings.coinbase_url, timeout=settings.http_timeout.total_seconds())
+    return CoinbaseSpotFeed(
+        settings.coinbase_url, timeout=settings.http_timeout.total_seconds(), limiter=limits.public
+    )
 
 
-def candles_from_settings(settings: Settings) -> CoinbaseCandles:
+def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> CoinbaseCandles:
     return CoinbaseCandles(
         settings.coinbase_url,
         timeout=settings.http_timeout.total_seconds(),
         requests_per_second=settings.backfill_requests_per_second,
         page_minutes=settings.backfill_page_minutes,
+        limiter=limits.public,
     )
 
 
-def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
+def exchange_from_settings(
+    settings: Settings, db: Database, limits: RateLimits = LIMITS
+) -> Exchange:
     if settings.exchange == "paper":
         return PaperExchange(
             db,
@@ -115,6 +134,7 @@ def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
         private_key_pem=settings.coinbase_private_key_pem(),
         timeout=settings.http_timeout.total_seconds(),
         products=settings.products,
+        limiter=limits.private,
     )
 
 
@@ -188,7 +208,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             risk=risk_from_settings(settings),
             fee_rate=services.fee_rate,
         ),
-        KillSwitch(client),
+        KillSwitch(client, task_queue=settings.task_queue),
         services.metrics,
     )
     trading = TradeActivities(
@@ -207,6 +227,9 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     backfill = BackfillActivities(candles, rate_repository)
     return [
         backfill.backfill_chunk,
+        rates.fetch_rates,
+        rates.write_rates,
+        deciding.decide_markets,
         rates.fetch_rate,
         rates.write_rate,
         rates.report_late_tick,
@@ -331,7 +354,14 @@ async def run_worker(
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
         worker = build_worker(client, settings, services)
-        monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+        monitor = Monitor(
+            client,
+            services.db,
+            services.metrics,
+            settings.products,
+            worker,
+            settings.task_queue,
+        )
         async with (
             worker,
             health_server(settings.metrics_host, settings.health_port, monitor.health),

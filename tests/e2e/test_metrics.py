@@ -252,7 +252,9 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
     services = await build_services(settings)
     worker = build_worker(client, settings, services)
     await services.db.close()
-    monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+    monitor = Monitor(
+        client, services.db, services.metrics, settings.products, worker, settings.task_queue
+    )
     port = free_port()
     try:
         async with health_server("127.0.0.1", port, monitor.health):

@@ -9,6 +9,9 @@ parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults in
   insufficient funds with the real API's 200 + `success: false` body.
 - `GET /orders/historical/{id}` shows an order as unsettled (status OPEN, nothing filled yet)
   until it has been looked up `settle_after` times, so a client must poll.
+- `GET /market/products?product_ids=A&product_ids=B&limit=N` (public: no JWT), the prices of
+  many products at once, as the exchange tick reads them; `price_requests()` counts them.
+  With `price_all`, a product with no price set gets a fixed one made from its name.
 - `GET /orders/historical/batch` (filters `product_ids`, paged by `cursor`, newest first),
   `GET /accounts` (paged by cursor), `GET /products/{id}`, `GET /transaction_summary`.
 
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import re
 import signal
@@ -73,6 +77,7 @@ from kripto.models import Side
 from kripto.money import SATOSHI, round_down, trim
 
 API = "/api/v3/brokerage"
+MARKET_PRODUCTS = "/market/products"
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
@@ -281,6 +286,8 @@ class FakeCoinbaseServer:
             "BTC": Account("BTC", btc),
         }
         self.requests: list[str] = []
+        #: Price any product (the scale tests and benchmark name thousands).
+        self.price_all = False
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -321,7 +328,31 @@ class FakeCoinbaseServer:
                 self.other_prices[product_id] = Decimal(price)
 
     def _price_of(self, product_id: str) -> Decimal | None:
-        return self.price if product_id == "BTC-GBP" else self.other_prices.get(product_id)
+        if product_id == "BTC-GBP":
+            return self.price
+        price = self.other_prices.get(product_id)
+        if price is None and self.price_all:
+            digest = hashlib.sha256(product_id.encode()).digest()
+            price = Decimal(1000 + int.from_bytes(digest[:4], "big") % 99000) / 100
+        return price
+
+    def price_requests(self) -> int:
+        """How many list-products (price) requests the server has answered or refused."""
+        with self.lock:
+            return sum(1 for r in self.requests if r == f"GET {API}{MARKET_PRODUCTS}")
+
+    def _market_products(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        wanted = query.get("product_ids", [])
+        limit = int((query.get("limit") or [len(wanted) or 250])[0])
+        if len(wanted) > limit:
+            raise Reply(400, {"error": "INVALID_ARGUMENT", "message": "limit below product_ids"})
+        products = []
+        with self.lock:
+            for product_id in wanted:
+                price = self._price_of(product_id)
+                if price is not None:
+                    products.append({"product_id": product_id, "price": str(price)})
+        return {"products": products, "num_products": len(products)}
 
     def set_balance(self, currency: str, available: Decimal | str) -> None:
         with self.lock:
@@ -531,6 +562,8 @@ class FakeCoinbaseServer:
         fault: Fault | None = None,
     ) -> Any:
         rel = path.removeprefix(API)
+        if method == "GET" and rel == MARKET_PRODUCTS:
+            return self._market_products(query)
         if method == "POST" and rel == "/orders":
             no_fill = fault is not None and fault.kind == "no_fill"
             return self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
@@ -615,9 +648,10 @@ class FakeCoinbaseServer:
                     time.sleep(fault.seconds)
                 try:
                     host = self.headers.get("Host", "")
-                    server._authenticate(
-                        method, host, parts.path, self.headers.get("Authorization")
-                    )
+                    if not rel.startswith("/market/"):  # the public API needs no key
+                        server._authenticate(
+                            method, host, parts.path, self.headers.get("Authorization")
+                        )
                     reply = server._route(method, parts.path, query, body, fault)
                     status, headers = 200, {}
                 except Reply as r:
