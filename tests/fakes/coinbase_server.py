@@ -343,7 +343,7 @@ class FakeCoinbaseServer:
 
     def _market_products(self, query: dict[str, list[str]]) -> dict[str, Any]:
         wanted = query.get("product_ids", [])
-        limit = int((query.get("limit") or [len(wanted) or 250])[0])
+        limit = int((query.get("limit") or [str(len(wanted) or 250)])[0])
         if len(wanted) > limit:
             raise Reply(400, {"error": "INVALID_ARGUMENT", "message": "limit below product_ids"})
         products = []
