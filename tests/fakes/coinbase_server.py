@@ -341,6 +341,20 @@ class FakeCoinbaseServer:
         with self.lock:
             return sum(1 for r in self.requests if r == f"GET {API}{MARKET_PRODUCTS}")
 
+    def _spot(self, product_id: str) -> dict[str, Any]:
+        """The public spot price a product's own tick reads (`GET /v2/prices/<PRODUCT>/spot`)."""
+        with self.lock:
+            price = self._price_of(product_id)
+        if price is None:
+            raise Reply(404, {"errors": [{"id": "not_found", "message": "Invalid currency"}]})
+        base, _, quote = product_id.partition("-")
+        return {"data": {"base": base, "currency": quote, "amount": str(price)}}
+
+    def spot_requests(self) -> int:
+        """How many spot-price requests (one product each) the server has had."""
+        with self.lock:
+            return sum(1 for r in self.requests if r.startswith("GET /v2/prices/"))
+
     def _market_products(self, query: dict[str, list[str]]) -> dict[str, Any]:
         wanted = query.get("product_ids", [])
         limit = int((query.get("limit") or [str(len(wanted) or 250)])[0])
@@ -564,6 +578,8 @@ class FakeCoinbaseServer:
         rel = path.removeprefix(API)
         if method == "GET" and rel == MARKET_PRODUCTS:
             return self._market_products(query)
+        if method == "GET" and path.startswith("/v2/prices/") and path.endswith("/spot"):
+            return self._spot(path.removeprefix("/v2/prices/").removesuffix("/spot"))
         if method == "POST" and rel == "/orders":
             no_fill = fault is not None and fault.kind == "no_fill"
             return self._create_order(body if isinstance(body, dict) else {}, no_fill=no_fill)
@@ -648,7 +664,8 @@ class FakeCoinbaseServer:
                     time.sleep(fault.seconds)
                 try:
                     host = self.headers.get("Host", "")
-                    if not rel.startswith("/market/"):  # the public API needs no key
+                    public = rel.startswith("/market/") or parts.path.startswith("/v2/prices/")
+                    if not public:  # the public API needs no key
                         server._authenticate(
                             method, host, parts.path, self.headers.get("Authorization")
                         )

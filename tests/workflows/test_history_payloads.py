@@ -21,7 +21,16 @@ from activities.deciding import DecideActivities
 from activities.rates import RateActivities
 from activities.trading import TradeActivities
 from kripto.inputs import parse_input, parse_trade_request
-from kripto.models import BackfillInput, DecideInput, RateTickInput, StoreRateInput, WalletRequest
+from kripto.models import (
+    BackfillInput,
+    DecideInput,
+    DecideMarketsInput,
+    ExchangeTickInput,
+    RateTickInput,
+    StoreRateInput,
+    StoreRatesInput,
+    WalletRequest,
+)
 from kripto.temporal.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -35,6 +44,9 @@ WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "DecideTradeWorkflow": lambda args: parse_input(DecideInput, args),
     "WalletWorkflow": lambda args: parse_input(WalletRequest, args),
     "BackfillWorkflow": lambda args: parse_input(BackfillInput, args),
+    "ExchangeTickWorkflow": lambda args: parse_input(ExchangeTickInput, args),
+    "StoreRatesWorkflow": lambda args: parse_input(StoreRatesInput, args),
+    "DecideMarketsWorkflow": lambda args: parse_input(DecideMarketsInput, args),
 }
 WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in WORKFLOWS}  # type: ignore[attr-defined]
 
