@@ -12,9 +12,10 @@ Two runs in one, each from the next whole minute:
 For each it reports, per minute slot, the completion lag (the tick's close less its slot: the
 minute's start for the exchange tick; for the baseline, each market's own second in it), the
 start lag, late ticks (failed TickTooLate) and skipped minutes (a slot with no tick at all),
-the Coinbase price requests per minute, the history each minute writes per market (every workflow of the tick,
-as the server keeps it), the worker's peak RSS and each process's CPU. Every market has
-`--history-minutes` of rates before the run, so every decision reads real arrays.
+the Coinbase price requests per minute, the history each minute writes per market (every
+workflow of the tick, as the server keeps it), the worker's peak RSS and each process's CPU.
+Every market has `--history-minutes` of rates before the run, so every decision reads real
+arrays.
 
 Targets (issue 17): 2,000 markets, completion p95 under 10 s, no late or skipped minute,
 price requests a minute at most ceil(markets / PAGE_SIZE), worker RSS under 400 MB, history
