@@ -26,7 +26,6 @@ from kripto.settings import Settings
 from kripto.temporal.search_attributes import MARKETS
 from kripto.temporal.worker import build_services, build_worker
 from tests.temporal_fixtures import history_bytes, record_history
-from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.ids import decide_id, stamp, trade_id_for_decision
 
@@ -94,7 +93,7 @@ async def test_one_tick_prices_stores_and_decides_every_market_and_buys_once(
     # second trade.
     decide_child = f"decide-coinbase-{stamp(at)}"
     again = await temporal.execute_workflow(
-        DecideMarketsWorkflow.run,
+        "DecideMarketsWorkflow",
         DecideMarketsInput(
             prices=Prices(
                 at=at, source="simulated", prices={"BTC-GBP": feed.price_at("BTC-GBP", at)}
