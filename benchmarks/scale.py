@@ -191,7 +191,6 @@ async def run_window(
     window_end = window_start + timedelta(minutes=minutes)
     late_before = stack.worker_log.read_text().count("late tick:")
     await asyncio.sleep((window_start - datetime.now(UTC)).total_seconds())
-    requests_before = fake.price_requests() + fake.spot_requests()
     for u in stack.usages:
         u.cpu_start = u.cpu()
         u.rss_peak = u.pss_peak = 0
@@ -201,7 +200,8 @@ async def run_window(
         await asyncio.sleep(2)
     cpu = {u.name: u.cpu() - u.cpu_start for u in stack.usages}
     # The window's requests (the schedules tick on until paused: the next minute's are not).
-    requests = fake.price_requests() + fake.spot_requests() - requests_before
+    since, until = window_start.timestamp(), window_end.timestamp()
+    requests = fake.price_requests(since, until) + fake.spot_requests(since, until)
     kind = "RateTickWorkflow" if per_product else "ExchangeTickWorkflow"
     query = (
         f"WorkflowType = '{kind}' AND TaskQueue = '{TASK_QUEUE}'"

@@ -286,6 +286,8 @@ class FakeCoinbaseServer:
             "BTC": Account("BTC", btc),
         }
         self.requests: list[str] = []
+        #: When each of `requests` came (Unix time), for counting those of a time window.
+        self.request_times: list[float] = []
         #: Price any product (the scale tests and benchmark name thousands).
         self.price_all = False
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
@@ -336,10 +338,15 @@ class FakeCoinbaseServer:
             price = Decimal(1000 + int.from_bytes(digest[:4], "big") % 99000) / 100
         return price
 
-    def price_requests(self) -> int:
-        """How many list-products (price) requests the server has answered or refused."""
+    def price_requests(self, since: float = 0.0, until: float = float("inf")) -> int:
+        """How many list-products (price) requests the server has had (between the Unix times
+        `since` and `until`)."""
         with self.lock:
-            return sum(1 for r in self.requests if r == f"GET {API}{MARKET_PRODUCTS}")
+            return sum(
+                1
+                for r, t in zip(self.requests, self.request_times, strict=True)
+                if r == f"GET {API}{MARKET_PRODUCTS}" and since <= t < until
+            )
 
     def _spot(self, product_id: str) -> dict[str, Any]:
         """The public spot price a product's own tick reads (`GET /v2/prices/<PRODUCT>/spot`)."""
@@ -350,10 +357,14 @@ class FakeCoinbaseServer:
         base, _, quote = product_id.partition("-")
         return {"data": {"base": base, "currency": quote, "amount": str(price)}}
 
-    def spot_requests(self) -> int:
+    def spot_requests(self, since: float = 0.0, until: float = float("inf")) -> int:
         """How many spot-price requests (one product each) the server has had."""
         with self.lock:
-            return sum(1 for r in self.requests if r.startswith("GET /v2/prices/"))
+            return sum(
+                1
+                for r, t in zip(self.requests, self.request_times, strict=True)
+                if r.startswith("GET /v2/prices/") and since <= t < until
+            )
 
     def _market_products(self, query: dict[str, list[str]]) -> dict[str, Any]:
         wanted = query.get("product_ids", [])
@@ -647,7 +658,9 @@ class FakeCoinbaseServer:
                     except Reply as r:
                         self._send(r.status, r.body)
                     return
-                server.requests.append(f"{method} {parts.path}")
+                with server.lock:
+                    server.requests.append(f"{method} {parts.path}")
+                    server.request_times.append(time.time())
                 rel = parts.path.removeprefix(API)
                 fault = server._next_fault(method, rel)
                 if fault is not None and fault.kind == "429":
