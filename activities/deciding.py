@@ -24,10 +24,12 @@ from kripto.models import (
     MarketTrade,
     Rate,
     Side,
+    Wallet,
     currencies,
 )
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
+from kripto.strategies.series import PriceHistory
 from kripto.temporal.kill_switch import KillSwitch
 from workflows.ids import decide_id, trade_id_for_decision
 
@@ -37,6 +39,9 @@ WEEK = timedelta(days=7)
 #: until it settles) and counts from there however long it takes. One still unplaced after
 #: this failed, and must not block trading (cooldown, daily limit) for the rest of the day.
 IN_FLIGHT = timedelta(minutes=30)
+#: Markets whose weeks one query reads in an exchange tick's decision: each chunk is decided
+#: while the next one is read.
+READ_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -123,26 +128,59 @@ class DecideActivities:
         recent += await self.decisions.unrecorded_trades_since(now - IN_FLIGHT, quote=quote)
         return recent
 
+    def _decide_chunk(
+        self,
+        chunk: list[Rate],
+        weeks: dict[str, PriceHistory],
+        ids: dict[str, str],
+        wallet: Wallet,
+        recent: list[PastTrade],
+        now: datetime,
+        paused: set[str],
+    ) -> list[Decision]:
+        """Decide each market of `chunk` in turn; a buy or sell joins `recent` for the next."""
+        made = []
+        for rate in chunk:
+            product = rate.product_id
+            decision = decide(
+                decision_id=ids[product],
+                product_id=product,
+                tick_time=rate.date_time,
+                rates=weeks[product].with_newer(rate),
+                wallet=wallet,
+                recent_trades=recent,
+                strategy=self.policy.strategy,
+                risk=self.policy.risk,
+                fee_rate=self.policy.fee_rate,
+                now=now,
+                paused=product in paused,
+            )
+            if decision.action != "hold":  # recorded ones are in `recent` already
+                recent.append(
+                    PastTrade(rate.date_time, Side(decision.action), decision.amount, product)
+                )
+            made.append(decision)
+        return made
+
     @activity.defn
     async def decide_markets(self, input: DecideMarketsInput) -> DecideMarketsResult:
-        """An exchange tick's decisions, one per product, in one activity: the weeks in one
-        query, the kill switch asked once, each quote currency's lock taken once with its
-        trades and wallet read once, and the new decisions recorded in one insert. Each is
-        decided exactly as `decide` would (same IDs, same guards); a trade decided earlier in
-        the batch counts for the daily limit and the cooldown of the ones after it."""
+        """An exchange tick's decisions, one per product, in one activity: the kill switch
+        asked once, each quote currency's lock taken once with its trades and wallet read
+        once, the weeks read as arrays `READ_CHUNK` markets to a query, and the new decisions
+        recorded in one insert. Each is decided exactly as `decide` would (same IDs, same
+        guards); a trade decided earlier in the batch counts for the daily limit and the
+        cooldown of the ones after it.
+
+        The arithmetic runs in a thread, chunk by chunk, while the next chunk's weeks stream
+        in: the worker's event loop stays free for its other tasks, and Postgres and Python
+        work side by side."""
         prices = input.prices
         at = prices.at
         rates = prices.rates()
         products = [r.product_id for r in rates]
         decided: dict[str, Decision] = {}
         with temporal_errors():
-            paused_task = asyncio.ensure_future(self.kill_switch.paused_products(products))
-            try:
-                weeks = await self.rates.histories(products, at - WEEK, at)
-                paused = await paused_task
-            finally:
-                if not paused_task.done():
-                    paused_task.cancel()
+            paused = await self.kill_switch.paused_products(products)
             by_quote: dict[str, list[Rate]] = {}
             for rate in rates:
                 by_quote.setdefault(currencies(rate.product_id)[1], []).append(rate)
@@ -153,36 +191,40 @@ class DecideActivities:
                     now = datetime.now(UTC)
                     recent = await self._recent_trades(quote, now)
                     wallet = await self.exchange.wallet()
+                    todo = [r for r in group if ids[r.product_id] not in recorded]
+                    for r in group:
+                        if ids[r.product_id] in recorded:
+                            decided[r.product_id] = recorded[ids[r.product_id]]
+                    chunks = [todo[i : i + READ_CHUNK] for i in range(0, len(todo), READ_CHUNK)]
                     new: list[tuple[Decision, str | None]] = []
-                    for rate in group:
-                        product = rate.product_id
-                        decision = recorded.get(ids[product])
-                        if decision is None:
-                            decision = decide(
-                                decision_id=ids[product],
-                                product_id=product,
-                                tick_time=at,
-                                rates=weeks[product].with_newer(rate),
-                                wallet=wallet,
-                                recent_trades=recent,
-                                strategy=self.policy.strategy,
-                                risk=self.policy.risk,
-                                fee_rate=self.policy.fee_rate,
-                                now=now,
-                                paused=product in paused,
+
+                    def read(chunk: list[Rate]) -> asyncio.Future[dict[str, PriceHistory]]:
+                        names = [r.product_id for r in chunk]
+                        return asyncio.ensure_future(self.rates.histories(names, at - WEEK, at))
+
+                    reading = read(chunks[0]) if chunks else None
+                    try:
+                        for k, chunk in enumerate(chunks):
+                            assert reading is not None
+                            weeks = await reading
+                            reading = read(chunks[k + 1]) if k + 1 < len(chunks) else None
+                            made = await asyncio.to_thread(
+                                self._decide_chunk, chunk, weeks, ids, wallet, recent, now, paused
                             )
-                            trade = (
-                                None
-                                if decision.action == "hold"
-                                else trade_id_for_decision(decision.decision_id)
-                            )
-                            new.append((decision, trade))
-                            self.metrics.decided(product, decision.action, decision.reason)
-                            if decision.action != "hold":  # recorded ones are in `recent`
-                                recent.append(
-                                    PastTrade(at, Side(decision.action), decision.amount, product)
+                            for decision in made:
+                                trade = (
+                                    None
+                                    if decision.action == "hold"
+                                    else trade_id_for_decision(decision.decision_id)
                                 )
-                        decided[product] = decision
+                                new.append((decision, trade))
+                                decided[decision.product_id] = decision
+                                self.metrics.decided(
+                                    decision.product_id, decision.action, decision.reason
+                                )
+                    finally:
+                        if reading is not None and not reading.done():
+                            reading.cancel()
                     await self.decisions.record_many(new)
         return DecideMarketsResult(
             actions={p: decided[p].action for p in products},

@@ -278,8 +278,9 @@ async def test_kill_switch_says_since_when_it_is_engaged(
     schedule; a pause from elsewhere (no time in its note) falls back to the last update."""
     client = dev_server_env.client
     settings = settings.model_copy(update={"products": ["LTC-GBP"]})
-    switch = KillSwitch(client)
-    handle = client.get_schedule_handle(schedule_id("LTC-GBP"))
+    switch = KillSwitch(client, task_queue=settings.task_queue)
+    sid = schedule_id("LTC-GBP", settings.task_queue)
+    handle = client.get_schedule_handle(sid)
     thrown = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     try:
         assert await switch.engaged_since("LTC-GBP") is None  # no schedule: nothing paused
@@ -287,7 +288,7 @@ async def test_kill_switch_says_since_when_it_is_engaged(
         assert await switch.engaged_since("LTC-GBP") is None
         await set_paused(client, settings, True, pause_note(True, None, "test", thrown))
         faster = settings.model_copy(update={"schedule_every": timedelta(seconds=30)})
-        assert await ensure_schedules(client, faster) == {"LTC-GBP": "updated"}
+        assert await ensure_schedules(client, faster) == {sid: "updated"}
         assert await switch.engaged_since("LTC-GBP") == thrown
         await set_paused(client, settings, False, pause_note(False, None, "test", thrown))
         assert await switch.engaged_since("LTC-GBP") is None
