@@ -14,10 +14,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from kripto.db import Database
-from kripto.db.monitoring import newest_rate_time, ping, unsettled_trades
+from kripto.db.monitoring import newest_rate_times, ping, unsettled_trades
 from kripto.metrics import Metrics
 from kripto.temporal.kill_switch import KillSwitch
-from workflows.ids import DEFAULT_TASK_QUEUE
+from workflows.ids import DEFAULT_TASK_QUEUE, schedule_id
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,11 @@ class Monitor:
         self.kill_switch = KillSwitch(client, task_queue=task_queue)
 
     async def _rate_ages(self, now: datetime) -> dict[str, float | None]:
-        ages: dict[str, float | None] = {}
-        for product in self.products:
-            newest = await newest_rate_time(self.db, product)
-            ages[product] = None if newest is None else (now - newest).total_seconds()
-        return ages
+        newest = await newest_rate_times(self.db, self.products)
+        return {
+            p: None if newest.get(p) is None else (now - newest[p]).total_seconds()  # type: ignore[operator]
+            for p in self.products
+        }
 
     async def sample(self) -> None:
         """Set every gauge once. A product with no rate yet has no age (the series is absent)."""
@@ -59,8 +59,13 @@ class Monitor:
         unsettled = await unsettled_trades(self.db)
         oldest = (now - unsettled.oldest).total_seconds() if unsettled.oldest else 0.0
         self.metrics.unsettled_trades(unsettled.count, max(oldest, 0.0))
+        # The products share their exchange's schedule: one describe for all of them.
+        since: dict[str, datetime | None] = {}
         for product in self.products:
-            self.metrics.kill_switch(product, await self.kill_switch.engaged_since(product))
+            sid = schedule_id(product, self.kill_switch.task_queue)
+            if sid not in since:
+                since[sid] = await self.kill_switch.engaged_since(product)
+            self.metrics.kill_switch(product, since[sid])
 
     async def run(self, stop: asyncio.Event, every: timedelta = SAMPLE_EVERY) -> None:
         """Sample until `stop` is set. A failed sample (Postgres down) is one warning line; the
