@@ -42,6 +42,7 @@ IN_FLIGHT = timedelta(minutes=30)
 #: Markets whose weeks one query reads in an exchange tick's decision: each chunk is decided
 #: while the next one is read.
 READ_CHUNK = 250
+READS_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -202,12 +203,14 @@ class DecideActivities:
                         names = [r.product_id for r in chunk]
                         return asyncio.ensure_future(self.rates.histories(names, at - WEEK, at))
 
-                    reading = read(chunks[0]) if chunks else None
+                    # READS_AHEAD reads in flight: Postgres runs each on its own connection
+                    # (and core) while this worker decides the chunk before them.
+                    reads = [read(c) for c in chunks[:READS_AHEAD]]
                     try:
                         for k, chunk in enumerate(chunks):
-                            assert reading is not None
-                            weeks = await reading
-                            reading = read(chunks[k + 1]) if k + 1 < len(chunks) else None
+                            weeks = await reads[k]
+                            if k + READS_AHEAD < len(chunks):
+                                reads.append(read(chunks[k + READS_AHEAD]))
                             made = await asyncio.to_thread(
                                 self._decide_chunk, chunk, weeks, ids, wallet, recent, now, paused
                             )
@@ -223,8 +226,9 @@ class DecideActivities:
                                     decision.product_id, decision.action, decision.reason
                                 )
                     finally:
-                        if reading is not None and not reading.done():
-                            reading.cancel()
+                        for pending in reads:
+                            if not pending.done():
+                                pending.cancel()
                     await self.decisions.record_many(new)
         return DecideMarketsResult(
             actions={p: decided[p].action for p in products},

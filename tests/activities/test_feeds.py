@@ -156,9 +156,9 @@ async def test_a_tick_too_late_for_its_minute_reads_no_spot_price(spot_server: S
 async def test_every_price_of_a_tick_comes_in_pages_of_product_ids(
     fake_coinbase: FakeCoinbase,
 ) -> None:
-    """250 markets: ceil(250 / 100) = 3 public requests, each naming its products, and every
+    """600 markets: ceil(600 / 250) = 3 public requests, each naming its products, and every
     price an exact Decimal; the simulated feed answers the same list in one call."""
-    products = [f"P{i:03d}-GBP" for i in range(250)]
+    products = [f"P{i:03d}-GBP" for i in range(600)]
     fake_coinbase.server.price_all = True
     fake_coinbase.set_price("8012.92", "P007-GBP")
     limits = RateLimits.coinbase()

@@ -76,6 +76,9 @@ async def test_200_markets_two_scheduled_minutes_each_ticked_once(
                 for w in done
             ]
             described = await client.get_workflow_handle(done[0].id).describe()
+            holds = await client.count_workflows(f'{query} AND KriptoMarkets = "hold"')
+            of_market = await client.count_workflows(f'{query} AND KriptoMarkets = "M007-GBP"')
+            bought = await client.count_workflows(f'{query} AND KriptoMarkets = "buy"')
             metadata = await client.get_workflow_handle(done[0].id).query(
                 "__temporal_workflow_metadata", result_type=WorkflowMetadata
             )
@@ -89,8 +92,8 @@ async def test_200_markets_two_scheduled_minutes_each_ticked_once(
     assert sorted((r.at, r.markets, r.stored) for r in results) == [
         (m, MARKETS_COUNT, MARKETS_COUNT) for m in minutes
     ]
-    # Prices in pages: ceil(200 / 100) = 2 requests a minute, 4 in all.
-    assert fake_coinbase.server.price_requests() == 2 * math.ceil(MARKETS_COUNT / PAGE_SIZE) == 4
+    # Prices in pages: ceil(200 / 250) = 1 request a minute, 2 in all.
+    assert fake_coinbase.server.price_requests() == 2 * math.ceil(MARKETS_COUNT / PAGE_SIZE) == 2
     rows = await db.pool.fetch(
         "SELECT date_time, count(*) AS n, count(DISTINCT product_id) AS p FROM rates"
         " WHERE date_time = ANY($1::timestamptz[]) GROUP BY date_time ORDER BY date_time",
@@ -112,6 +115,7 @@ async def test_200_markets_two_scheduled_minutes_each_ticked_once(
     price = fake_coinbase.server._price_of("M007-GBP")
     assert f"| M007-GBP | {price:,} | hold |" in details
     assert details.count("| hold |") == MARKETS_COUNT
+    assert (holds.count, of_market.count, bought.count) == (2, 2, 0)
     listed = described.typed_search_attributes.get(MARKETS)
     assert listed is not None and listed[:2] == ["hold", "M000-GBP"]
 
