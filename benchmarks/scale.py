@@ -51,6 +51,7 @@ from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.feeds.coinbase import PAGE_SIZE
 from kripto.settings import Settings
+from kripto.temporal.deployments import make_current
 from kripto.temporal.schedules import (
     CATCHUP_SECONDS,
     ensure_schedule,
@@ -59,6 +60,7 @@ from kripto.temporal.schedules import (
     tick_offset,
 )
 from kripto.temporal.search_attributes import ensure_search_attributes
+from kripto.temporal.worker import deployment_version
 from tests.fakes.coinbase_fixtures import new_ec_key
 from tests.fakes.coinbase_server import FakeCoinbaseServer
 from workflows.ids import exchange_schedule_id, legacy_schedule_id
@@ -368,6 +370,9 @@ async def main(args: argparse.Namespace) -> int:
             Usage("temporal", psutil.Process(temporal.process.pid)),
             Usage("postgres", psutil.Process(_postmaster(postgres))),
         ]
+        # The data folder is kept across runs: route the ticks to this build, not to the
+        # build of an earlier run (which no worker polls any more).
+        await make_current(client, deployment_version(settings))
         stack = Stack(client, settings, fake, usages, worker_log)
         if args.baseline_markets:
             print(f"baseline: {args.baseline_markets} markets, a tick each ...", flush=True)
