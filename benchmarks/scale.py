@@ -354,44 +354,43 @@ async def main(args: argparse.Namespace) -> int:
             "KRIPTO_FEED": "coinbase",
             "KRIPTO_COINBASE_URL": fake.url,
             "KRIPTO_DATA_DIR": str(data_dir),
-            "KRIPTO_PRODUCTS": ",".join(main_products + base_products),
         }
-        with worker_log.open("ab") as log:
-            worker = subprocess.Popen(  # noqa: ASYNC220 (started once, before the runs)
-                [sys.executable, "-m", "kripto", "worker"],
-                env=env,
-                cwd=data_dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
         assert temporal.process is not None
-        usages = [
-            Usage("worker", psutil.Process(worker.pid)),
-            Usage("temporal", psutil.Process(temporal.process.pid)),
-            Usage("postgres", psutil.Process(_postmaster(postgres))),
+        runs = [
+            ("baseline", base_products, args.baseline_minutes, True),
+            ("exchange tick", main_products, args.minutes, False),
         ]
-        # The data folder is kept across runs: route the ticks to this build, not to the
-        # build of an earlier run (which no worker polls any more).
-        await make_current(client, deployment_version(settings))
-        stack = Stack(client, settings, fake, usages, worker_log)
-        if args.baseline_markets:
-            print(f"baseline: {args.baseline_markets} markets, a tick each ...", flush=True)
+        for label, products, minutes, per_product in runs:
+            if not products:
+                continue
+            # A worker configured for this run's markets alone (as a user's would be: the
+            # paper wallet, the gauges and the schedules all follow KRIPTO_PRODUCTS).
+            with worker_log.open("ab") as log:
+                worker = subprocess.Popen(  # noqa: ASYNC220 (one per run, before its window)
+                    [sys.executable, "-m", "kripto", "worker"],
+                    env={**env, "KRIPTO_PRODUCTS": ",".join(products)},
+                    cwd=data_dir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            usages = [
+                Usage("worker", psutil.Process(worker.pid)),
+                Usage("temporal", psutil.Process(temporal.process.pid)),
+                Usage("postgres", psutil.Process(_postmaster(postgres))),
+            ]
+            # The data folder is kept across runs: route the ticks to this build, not to the
+            # build of an earlier run (which no worker polls any more).
+            await make_current(client, deployment_version(settings))
+            stack = Stack(client, settings, fake, usages, worker_log)
+            print(f"{label}: {len(products)} markets for {minutes} min ...", flush=True)
             result = await run_window(
-                stack,
-                "baseline",
-                base_products,
-                args.baseline_minutes,
-                args.history_minutes,
-                per_product=True,
+                stack, label, products, minutes, args.history_minutes, per_product
             )
             print(line(result), flush=True)
             results.append(result)
-        print(f"{args.markets} markets, one tick a minute, {args.minutes} min ...", flush=True)
-        result = await run_window(
-            stack, "exchange tick", main_products, args.minutes, args.history_minutes, False
-        )
-        print(line(result), flush=True)
-        results.append(result)
+            worker.terminate()
+            worker.wait(30)
+            worker = None
     finally:
         if worker is not None:
             worker.terminate()
