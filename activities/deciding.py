@@ -225,6 +225,15 @@ class DecideActivities:
                                 self.metrics.decided(
                                     decision.product_id, decision.action, decision.reason
                                 )
+                                # One line per market and minute, as a product's own tick wrote.
+                                activity.logger.info(
+                                    "tick %s %s %s (%s): %s",
+                                    decision.product_id,
+                                    f"{at:%Y-%m-%dT%H:%M:%SZ}",
+                                    prices.prices[decision.product_id],
+                                    prices.source,
+                                    decision.reason,
+                                )
                     finally:
                         for pending in reads:
                             if not pending.done():
