@@ -14,11 +14,15 @@ from kripto.feeds import RateFeed
 from kripto.metrics import Metrics
 from kripto.models import (
     FetchRateInput,
+    FetchRatesInput,
     LateTick,
+    Prices,
     Rate,
     ReadRatesInput,
     StoreRateInput,
     StoreRateResult,
+    StoreRatesInput,
+    StoreRatesResult,
 )
 from kripto.temporal.tick_stats import TICKS, TickCounters
 
@@ -73,6 +77,35 @@ class RateActivities:
             raise
         self.metrics.rate_fetched(input.product_id, str(rate.source))
         return rate
+
+    @activity.defn
+    async def fetch_rates(self, input: FetchRatesInput) -> Prices:
+        """Every product's rate for the exchange tick, in as few requests as the feed allows."""
+        try:
+            with temporal_errors():
+                started = activity.info().started_time
+                prices = await self.feed.rates(input.products, input.at, now=started)
+        except ApplicationError as err:
+            for product in input.products:
+                self.metrics.rate_fetch_failed(product, err.type or "ApplicationError")
+            raise
+        for product in prices.prices:
+            self.metrics.rate_fetched(product, str(prices.source))
+        return prices
+
+    @activity.defn
+    async def write_rates(self, input: StoreRatesInput) -> StoreRatesResult:
+        """All of a tick's rates in one insert; a rate already stored keeps its row."""
+        prices = input.prices
+        try:
+            stored = await self.rates.insert_many(prices.rates())
+        except DATABASE_DOWN as exc:
+            raise ApplicationError(
+                f"Postgres unavailable, {len(prices.prices)} rates at"
+                f" {prices.at:%Y-%m-%dT%H:%M:%SZ} kept for retry: {type(exc).__name__}",
+                type="DatabaseUnavailable",
+            ) from None
+        return StoreRatesResult(stored=stored)
 
     @activity.defn
     async def write_rate(self, input: StoreRateInput) -> StoreRateResult:

@@ -2,10 +2,11 @@
 baseline measured in the same run and writes them as JSON to .kripto/bench/ (or
 KRIPTO_BENCH_DIR); none of them is a test, and none has a pass mark.
 
-    .venv/bin/python -m benchmarks.run_all [--scale-duration SECONDS]
+    .venv/bin/python -m benchmarks.run_all [--scale-minutes MINUTES]
 
-The scale run (100, 200 and 500 markets on the `kripto dev` stack, three minutes each by
-default) takes about 20 minutes and both cores; `--scale-duration 60` shortens it.
+The scale run (a tick per market at 100 markets for a minute, the baseline, then one tick per
+exchange for 2,000 markets for five minutes, on the `kripto dev` stack) takes about 12 minutes
+and both cores; `--scale-minutes 2` shortens it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
 
 
 def main() -> int:
-    duration = "180"
-    if "--scale-duration" in sys.argv:
-        duration = sys.argv[sys.argv.index("--scale-duration") + 1]
-    scale = ("benchmarks.scale", ["--markets", "100,200,500", "--duration", duration])
+    minutes = "5"
+    if "--scale-minutes" in sys.argv:
+        minutes = sys.argv[sys.argv.index("--scale-minutes") + 1]
+    scale = ("benchmarks.scale", ["--markets", "2000", "--minutes", minutes])
     failed = 0
     for module, args in (*BENCHMARKS, scale):
         print(f"\n== {module} {' '.join(args)}", flush=True)

@@ -121,9 +121,10 @@ class RateTickInput(Wire):
 
 
 class LateTick(Wire):
-    """A tick that started more than a minute after its slot (`at` is the minute it stood for)."""
+    """A tick that started more than a minute after its slot (`at` is the minute it stood for).
+    `product_id`: the product of a per-product tick, or the exchange of an exchange tick."""
 
-    product_id: ProductId
+    product_id: str
     at: UtcDateTime
     late_seconds: float
 
@@ -152,6 +153,79 @@ class RateTickResult(Wire):
     stored: bool
     #: What the tick's decision was; None when the decision failed (the reason says why).
     action: str | None = None
+    reason: str | None = None
+
+
+class ExchangeTickInput(Wire):
+    """What an exchange's schedule hands each tick: the exchange and every product it prices.
+    The products travel in the input (a workflow cannot read settings), fixed per schedule
+    update, so a replay sees the same list."""
+
+    exchange: str = "coinbase"
+    products: list[ProductId] = Field(default_factory=lambda: [DEFAULT_PRODUCT], min_length=1)
+
+
+class FetchRatesInput(Wire):
+    exchange: str = "coinbase"
+    products: list[ProductId]
+    at: UtcDateTime
+
+
+class Prices(Wire):
+    """Every product's rate for one minute from one feed: the compact form a tick's history
+    carries (about 25 bytes a market, where a list of `Rate`s costs about 95)."""
+
+    at: UtcDateTime
+    source: RateSource
+    prices: dict[ProductId, Money]
+
+    def rates(self) -> list[Rate]:
+        return [
+            Rate(product_id=p, rate=r, date_time=self.at, source=self.source)
+            for p, r in self.prices.items()
+        ]
+
+    @classmethod
+    def of(cls, rates: list[Rate], at: datetime, source: str) -> Prices:
+        return cls(at=at, source=source, prices={r.product_id: r.rate for r in rates})
+
+
+class StoreRatesInput(Wire):
+    prices: Prices
+
+
+class StoreRatesResult(Wire):
+    #: How many of the rates were new (a retried or replayed tick finds them stored).
+    stored: int
+
+
+class DecideMarketsInput(Wire):
+    prices: Prices
+
+
+class MarketTrade(Wire):
+    """A decided buy or sell: what the decide child needs to start its TradeWorkflow."""
+
+    decision_id: str
+    product_id: ProductId
+    action: Literal["buy", "sell"]
+    amount: Money
+
+
+class DecideMarketsResult(Wire):
+    """Each product's action (buy, sell, hold; `none` when it could not be decided) and the
+    trades to start; the reasons are in Postgres (`kripto decisions`)."""
+
+    actions: dict[ProductId, str]
+    trades: list[MarketTrade] = Field(default_factory=list)
+
+
+class ExchangeTickResult(Wire):
+    at: UtcDateTime
+    markets: int
+    stored: int
+    actions: dict[ProductId, str] = Field(default_factory=dict)
+    #: Why there are no actions, when the decisions failed.
     reason: str | None = None
 
 

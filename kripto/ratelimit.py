@@ -16,10 +16,16 @@ waiting that long would hold a trade for no reason, so it is cut to MAX_WAIT.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import html
+import itertools
 import json
 import re
 import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
@@ -129,3 +135,89 @@ def describe_wait(wait: float | None, source: str) -> str:
     if wait is None:
         return "; no Retry-After or x-ratelimit-reset, so backing off exponentially"
     return f"; retry after {wait:g}s ({source})"
+
+
+#: Priorities for `Limiter.slot`: lower goes first. An order never waits behind a backfill.
+ORDER, TICK, READ, BACKFILL = 0, 1, 2, 3
+
+
+class Limiter:
+    """At most `per_second` requests a second to one exchange with one key class (Coinbase:
+    public 10/s, private 30/s), shared by everything in a worker that calls it: ticks,
+    backfills, wallet reads and orders. Each request waits for the next slot; when several
+    wait, the lowest priority number goes first (an order before a tick before a backfill).
+    A 429's Retry-After (`hold`) stops every caller until it has passed.
+
+    Requests are spaced evenly rather than allowed in bursts: the exchange counts per second,
+    and an even pace never crosses its line."""
+
+    def __init__(
+        self, name: str, per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError(f"{name}: per_second must be above 0, not {per_second}")
+        self.name = name
+        self.interval = 1.0 / per_second
+        self.clock = clock
+        self._next = 0.0
+        self._held_until = 0.0
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._wake: asyncio.TimerHandle | None = None
+        #: Requests let through, per priority (for tests and benchmarks).
+        self.granted: Counter[int] = Counter()
+
+    async def slot(self, priority: int = TICK) -> None:
+        """Wait for this request's turn."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), future))
+        self._dispatch()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if not future.done() or future.cancelled():
+                self._waiting = [w for w in self._waiting if w[2] is not future]
+                heapq.heapify(self._waiting)
+            raise
+        self.granted[priority] += 1
+
+    def hold(self, seconds: float | None) -> None:
+        """The exchange said to wait (Retry-After): nobody goes before then."""
+        if seconds:
+            self._held_until = max(self._held_until, self.clock() + seconds)
+
+    def _dispatch(self) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        while self._waiting:
+            now = self.clock()
+            ready_at = max(self._next, self._held_until)
+            if ready_at > now:
+                loop = asyncio.get_running_loop()
+                self._wake = loop.call_later(ready_at - now, self._dispatch)
+                return
+            _, _, future = heapq.heappop(self._waiting)
+            if future.done():
+                continue
+            future.set_result(None)
+            self._next = max(now, self._next) + self.interval
+
+
+@dataclass
+class RateLimits:
+    """One limiter per exchange and key class for the whole worker process."""
+
+    public: Limiter
+    private: Limiter
+
+    @classmethod
+    def coinbase(
+        cls, public_per_second: float = 8.0, private_per_second: float = 25.0
+    ) -> RateLimits:
+        """Under Coinbase's limits (10/s public, 30/s private) with room for a retry."""
+        return cls(
+            public=Limiter("coinbase public", public_per_second),
+            private=Limiter("coinbase private", private_per_second),
+        )

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, VersioningBehavior
+from temporalio.common import Priority, RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.backfill import BackfillActivities
@@ -26,6 +26,10 @@ BACKFILL_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
 )
+
+
+#: Task-queue priority of a backfill's chunks: 1 is first, 5 last, 3 the default.
+BACKFILL_PRIORITY = Priority(priority_key=5)
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
@@ -53,6 +57,10 @@ class BackfillWorkflow:
                 start_to_close_timeout=CHUNK_TIMEOUT,
                 heartbeat_timeout=timedelta(seconds=input.heartbeat_seconds),
                 retry_policy=BACKFILL_RETRY,
+                # Below the default (3) of everything else on the task queue: a worker busy
+                # with a backfill takes an order's or a tick's task first. The Coinbase
+                # limiter (kripto/ratelimit.py) gives their requests the same precedence.
+                priority=BACKFILL_PRIORITY,
             )
             next_start = result.next_start
             pages, stored = pages + result.pages, stored + result.candles

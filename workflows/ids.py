@@ -7,7 +7,22 @@ def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def schedule_id(product_id: str) -> str:
+#: The exchange every product is priced on (and ticked with).
+EXCHANGE = "coinbase"
+
+
+#: The default task queue: its schedules have the plain IDs.
+DEFAULT_TASK_QUEUE = "kripto"
+
+
+def schedule_id(product_id: str, task_queue: str = DEFAULT_TASK_QUEUE) -> str:
+    """The schedule that ticks a product: its exchange's (pausing it is the kill switch)."""
+    return exchange_schedule_id(EXCHANGE, task_queue)
+
+
+def legacy_schedule_id(product_id: str) -> str:
+    """A product's own schedule, from before one tick per exchange (replaced on
+    `kripto schedule create` and `kripto dev`)."""
     return f"kripto-rates-{product_id}"
 
 
@@ -36,3 +51,23 @@ RECONCILE_WORKFLOW_ID = "reconcile"
 def reconcile_at_start_id(at: datetime) -> str:
     """The reconciliation a worker starts with: one per minute, however many workers start."""
     return f"reconcile-at-start-{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+
+
+def exchange_schedule_id(exchange: str, task_queue: str = DEFAULT_TASK_QUEUE) -> str:
+    """One schedule per exchange (and task queue: two Kripto deployments sharing a namespace,
+    or two tests sharing a server, must not share it): it ticks every product configured."""
+    suffix = "" if task_queue == DEFAULT_TASK_QUEUE else f"-{task_queue}"
+    return f"kripto-ticks-{exchange}{suffix}"
+
+
+def exchange_tick_id(exchange: str) -> str:
+    """The exchange schedule's workflow ID prefix (`tick-coinbase-<scheduled time>`)."""
+    return f"tick-{exchange}"
+
+
+def store_rates_id(exchange: str, at: datetime) -> str:
+    return f"store-rates-{exchange}-{stamp(at)}"
+
+
+def decide_markets_id(exchange: str, at: datetime) -> str:
+    return f"decide-{exchange}-{stamp(at)}"

@@ -30,10 +30,12 @@ def register(app: typer.Typer) -> None:
 
 @schedule_app.command("create")
 def create(data_dir: DataDir = None) -> None:
-    """Create or update one schedule per product and the reconciler's (idempotent)."""
+    """Create or update the exchange's schedule, which ticks every product each minute
+    (idempotent), and the reconciler's; products' own schedules of earlier builds are retired
+    without a gap."""
     outcomes = run(create_schedules(settings_for(data_dir)))
-    for name, outcome in outcomes.items():
-        console.print(f"{name}: {outcome}")
+    for sid, outcome in outcomes.items():
+        console.print(f"{sid}: {outcome}")
 
 
 async def create_schedules(settings: Settings) -> dict[str, str]:
@@ -87,7 +89,7 @@ def status(
 
 async def statuses(settings: Settings) -> list[ScheduleStatus]:
     client = await connect(settings)
-    return [await schedule_status(client, p) for p in settings.products]
+    return [await schedule_status(client, p, settings.task_queue) for p in settings.products]
 
 
 def status_table(rows: list[ScheduleStatus]) -> Table:

@@ -174,7 +174,9 @@ class Dashboard:
 
     async def schedule_state(self) -> dict[str, Any]:
         try:
-            described = await self.client.get_schedule_handle(schedule_id(self.product)).describe()
+            described = await self.client.get_schedule_handle(
+                schedule_id(self.product, self.settings.task_queue)
+            ).describe()
         except RPCError as exc:
             return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
         upcoming = described.info.next_action_times

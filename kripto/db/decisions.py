@@ -48,6 +48,37 @@ class DecisionRepository:
         )
         return bool(status == "INSERT 0 1")
 
+    async def record_many(self, decisions: list[tuple[Decision, str | None]]) -> int:
+        """`record` for many decisions in one statement (an exchange tick's); returns how many
+        were new."""
+        if not decisions:
+            return 0
+        status = await self.db.pool.execute(
+            f"INSERT INTO decisions ({_COLUMNS}, trade_id)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
+            " $5::numeric[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[],"
+            " $11::text[])"
+            " ON CONFLICT (decision_id) DO NOTHING",
+            [d.decision_id for d, _ in decisions],
+            [d.product_id for d, _ in decisions],
+            [d.tick_time for d, _ in decisions],
+            [d.action for d, _ in decisions],
+            [d.amount for d, _ in decisions],
+            [d.strategy for d, _ in decisions],
+            [json.dumps(d.params) for d, _ in decisions],
+            [json.dumps(d.indicators) for d, _ in decisions],
+            [d.reason for d, _ in decisions],
+            [d.protection for d, _ in decisions],
+            [t for _, t in decisions],
+        )
+        return int(status.rsplit(" ", 1)[1])
+
+    async def get_many(self, decision_ids: list[str]) -> dict[str, Decision]:
+        rows = await self.db.pool.fetch(
+            f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ANY($1::text[])", decision_ids
+        )
+        return {r["decision_id"]: _decision(r) for r in rows}
+
     @asynccontextmanager
     async def exclusive(self, scope: str) -> AsyncIterator[None]:
         """One decision at a time per `scope` (the quote currency: markets quoted in it share

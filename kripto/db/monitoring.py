@@ -22,6 +22,16 @@ async def newest_rate_time(db: Database, product_id: str) -> datetime | None:
     return value
 
 
+async def newest_rate_times(db: Database, products: list[str]) -> dict[str, datetime | None]:
+    """`newest_rate_time` of many products in one query (an index probe each)."""
+    rows = await db.pool.fetch(
+        "SELECT p.product_id, (SELECT max(date_time) FROM rates r"
+        " WHERE r.product_id = p.product_id) AS newest FROM unnest($1::text[]) AS p(product_id)",
+        products,
+    )
+    return {r["product_id"]: r["newest"] for r in rows}
+
+
 async def unsettled_trades(db: Database) -> Unsettled:
     row = await db.pool.fetchrow("SELECT count(*), min(created_at) FROM trades WHERE NOT settled")
     assert row is not None

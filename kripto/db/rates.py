@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -82,14 +83,36 @@ class RateRepository:
             start,
             end,
         )
-        if row is None or row["seconds"] is None:
-            return PriceHistory(np.empty(0), np.empty(0), None, None)
-        seconds = np.frombuffer(row["seconds"], dtype=">f8").astype(np.float64)
-        prices = np.frombuffer(row["prices"], dtype=">f8").astype(np.float64)
-        if seconds.size > 1 and not bool(np.all(seconds[1:] > seconds[:-1])):
-            order = np.argsort(seconds, kind="stable")
-            seconds, prices = seconds[order], prices[order]
-        return PriceHistory(seconds, prices, row["newest_time"], row["newest_rate"])
+        return _history(row)
+
+    async def histories(
+        self, products: list[str], start: datetime, end: datetime
+    ) -> dict[str, PriceHistory]:
+        """`history` for many products in one query (an exchange tick decides for all of its
+        markets at once): one row per product, the same arrays; a product with no rates in
+        [start, end] gets an empty history.
+
+        Each product's aggregate runs as a lateral subquery on its own range of the primary
+        key, as `history` does: one GROUP BY over every product's rows sorted millions of them
+        (on disk, past work_mem) and took over 30 s for 2,000 markets with a day each."""
+        rows = await self.db.pool.fetch(
+            "SELECT p.product_id, h.seconds, h.prices, h.newest_time, n.rate AS newest_rate"
+            " FROM unnest($1::text[]) AS p(product_id)"
+            " CROSS JOIN LATERAL (SELECT"
+            "   string_agg(float8send(date_part('epoch', r.date_time)), ''::bytea) AS seconds,"
+            "   string_agg(float8send(r.rate::float8), ''::bytea) AS prices,"
+            "   max(r.date_time) AS newest_time"
+            "  FROM rates r WHERE r.product_id = p.product_id AND r.date_time >= $2"
+            "  AND r.date_time <= $3) h"
+            " LEFT JOIN LATERAL (SELECT r.rate FROM rates r WHERE r.product_id = p.product_id"
+            "  AND r.date_time >= $2 AND r.date_time <= $3"
+            "  ORDER BY r.date_time DESC LIMIT 1) n ON true",
+            products,
+            start,
+            end,
+        )
+        found = {r["product_id"]: _history(r) for r in rows}
+        return {p: found.get(p) or _history(None) for p in products}
 
     async def latest(self, product_id: str) -> Rate | None:
         row = await self.db.pool.fetchrow(
@@ -105,3 +128,14 @@ class RateRepository:
                 "SELECT count(*) FROM rates WHERE product_id = $1", product_id
             )
         )
+
+
+def _history(row: Any) -> PriceHistory:
+    if row is None or row["seconds"] is None:
+        return PriceHistory(np.empty(0), np.empty(0), None, None)
+    seconds = np.frombuffer(row["seconds"], dtype=">f8").astype(np.float64)
+    prices = np.frombuffer(row["prices"], dtype=">f8").astype(np.float64)
+    if seconds.size > 1 and not bool(np.all(seconds[1:] > seconds[:-1])):
+        order = np.argsort(seconds, kind="stable")
+        seconds, prices = seconds[order], prices[order]
+    return PriceHistory(seconds, prices, row["newest_time"], row["newest_rate"])

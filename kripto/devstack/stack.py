@@ -316,7 +316,7 @@ class DevStack:
             if settings.schedule_every
             else f"cron '{settings.schedule_cron}'"
         )
-        schedules = ", ".join(f"kripto-rates-{p} ({o})" for p, o in outcomes.items())
+        schedules = ", ".join(f"{sid} ({o})" for sid, o in outcomes.items())
         rows: list[tuple[str, str | None]] = [
             ("Web UI", temporal.ui_url),
             ("Dashboard", settings.dashboard_url),

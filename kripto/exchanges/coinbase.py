@@ -60,7 +60,7 @@ from kripto.exchanges.base import check_order
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import PENNY, SATOSHI, fmt_money, round_down
-from kripto.ratelimit import describe_wait, excerpt, retry_after
+from kripto.ratelimit import ORDER, READ, Limiter, describe_wait, excerpt, retry_after
 
 API_PREFIX = "/api/v3/brokerage"
 #: Statuses an order never leaves.
@@ -158,9 +158,12 @@ class CoinbaseExchange:
         timeout: float = 10.0,
         lookup_pages: int = 10,
         products: tuple[str, ...] | list[str] = (DEFAULT_PRODUCT,),
+        limiter: Limiter | None = None,
     ) -> None:
         """`products`: the markets traded (KRIPTO_PRODUCTS); the wallet shows GBP, BTC and
-        each product's base and quote."""
+        each product's base and quote. `limiter`: the worker's private-key limiter, shared by
+        orders and wallet reads (an order goes first)."""
+        self.limiter = limiter
         self._signer = CoinbaseSigner(key_name, private_key_pem)
         self.base_url = base_url.rstrip("/")
         url = httpx.URL(self.base_url)
@@ -207,6 +210,8 @@ class CoinbaseExchange:
         its reads). Then no HTTP status is a verdict on the order: every error, 401/403 and
         other 4xx included, is ExchangeUnavailable, retried until Coinbase answers."""
         full_path = self._prefix + path
+        if self.limiter is not None:
+            await self.limiter.slot(ORDER if method == "POST" else READ)
         token = self._signer.token(method, self._host, full_path)
         what = f"Coinbase: {what}"
         try:
@@ -237,6 +242,8 @@ class CoinbaseExchange:
             )
         if status == 429:
             after, source = retry_after(reply.headers)
+            if self.limiter is not None:
+                self.limiter.hold(after)
             said = excerpt(reply, 80)
             raise RetryableError(
                 f"{what}: rate limited (HTTP 429{': ' + said if said else ''})"

@@ -23,6 +23,7 @@ import httpx
 from kripto.errors import FeedError
 from kripto.feeds.coinbase import public_get
 from kripto.models import Rate
+from kripto.ratelimit import BACKFILL, Limiter
 
 #: Coinbase answers at most this many candles a request.
 MAX_PAGE_MINUTES = 350
@@ -55,7 +56,11 @@ class CoinbaseCandles:
         timeout: float = 10.0,
         requests_per_second: float = 5.0,
         page_minutes: int = 300,
+        limiter: Limiter | None = None,
     ) -> None:
+        """`limiter`: the worker's public limiter for Coinbase, shared with the ticks (which go
+        first); the pace keeps a backfill to its own share of it."""
+        self.limiter = limiter
         self.page_minutes = page_minutes
         self.pace = Pace(requests_per_second)
         self._client = httpx.AsyncClient(
@@ -78,6 +83,8 @@ class CoinbaseCandles:
             what,
             # Coinbase's `end` is inclusive: ask up to the last minute of the page.
             params={"start": first, "end": stop - 60, "granularity": "ONE_MINUTE"},
+            limiter=self.limiter,
+            priority=BACKFILL,
         )
         return parse_candles(reply.content, product_id, first, stop, what)
 

@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kripto.models import Rate
+from kripto.models import Prices, Rate
 from kripto.money import PENNY
 
 DAY = 86_400.0
@@ -40,6 +40,13 @@ class SimulatedFeed:
             date_time=at,
             source="simulated",
         )
+
+    async def rates(
+        self, products: list[str], at: datetime, *, now: datetime | None = None
+    ) -> Prices:
+        """Every product's price in one call, as the Coinbase feed's pages do."""
+        prices = {p: self.price_at(p, at) for p in products}
+        return Prices(at=at, source="simulated", prices=prices)
 
     async def close(self) -> None:
         return None

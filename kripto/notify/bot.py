@@ -130,7 +130,7 @@ class TelegramBot:
     async def _status(self) -> Reply:
         lines = []
         for product_id in self.settings.products:
-            status = await schedule_status(self.client, product_id)
+            status = await schedule_status(self.client, product_id, self.settings.task_queue)
             if not status.exists:
                 state = "no schedule"
             elif status.paused:

@@ -40,7 +40,7 @@ class DailySummary:
                 product_id,
                 start + timedelta(days=1),
             )
-            status = await schedule_status(self.client, product_id)
+            status = await schedule_status(self.client, product_id, self.settings.task_queue)
             paused = status.paused if status.exists else None
             events.append(daily_summary(day, product_id, today, held, rate, paused))
         return events

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.ids import schedule_id
+from workflows.ids import DEFAULT_TASK_QUEUE, schedule_id
 
 #: `kripto schedule pause` writes the time into the schedule's note.
 _NOTED_AT = re.compile(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
@@ -34,15 +34,18 @@ class KillSwitch:
         client: Client,
         ttl: float = RUNNING_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        task_queue: str = DEFAULT_TASK_QUEUE,
     ) -> None:
         self.client = client
+        self.task_queue = task_queue
         self.ttl = ttl
         self.clock = clock
         self._running_until: dict[str, float] = {}
 
     async def _describe(self, product_id: str) -> ScheduleDescription | None:
         try:
-            return await self.client.get_schedule_handle(schedule_id(product_id)).describe()
+            sid = schedule_id(product_id, self.task_queue)
+            return await self.client.get_schedule_handle(sid).describe()
         except RPCError as exc:
             # No schedule, or a server without schedules (the time-skipping test server):
             # nothing was paused.
@@ -51,15 +54,28 @@ class KillSwitch:
             raise
 
     async def engaged(self, product_id: str) -> bool:
-        if self.clock() < self._running_until.get(product_id, float("-inf")):
+        sid = schedule_id(product_id, self.task_queue)
+        if self.clock() < self._running_until.get(sid, float("-inf")):
             return False
         asked = self.clock()
         described = await self._describe(product_id)
         paused = described is not None and described.schedule.state.paused
         if paused:
-            self._running_until.pop(product_id, None)
+            self._running_until.pop(sid, None)
         else:
-            self._running_until[product_id] = asked + self.ttl
+            self._running_until[sid] = asked + self.ttl
+        return paused
+
+    async def paused_products(self, products: list[str]) -> set[str]:
+        """Which of `products` the kill switch holds: one describe per schedule they share (an
+        exchange tick asks once for all its markets)."""
+        by_schedule: dict[str, list[str]] = {}
+        for p in products:
+            by_schedule.setdefault(schedule_id(p, self.task_queue), []).append(p)
+        paused: set[str] = set()
+        for group in by_schedule.values():
+            if await self.engaged(group[0]):
+                paused.update(group)
         return paused
 
     async def engaged_since(self, product_id: str) -> datetime | None:
@@ -98,10 +114,12 @@ class ScheduleStatus:
         }
 
 
-async def schedule_status(client: Client, product_id: str) -> ScheduleStatus:
+async def schedule_status(
+    client: Client, product_id: str, task_queue: str = DEFAULT_TASK_QUEUE
+) -> ScheduleStatus:
     """The schedule's state from describe: `state.paused`, `state.note` and
     `info.next_action_times` (none while paused)."""
-    sid = schedule_id(product_id)
+    sid = schedule_id(product_id, task_queue)
     try:
         described = await client.get_schedule_handle(sid).describe()
     except RPCError as exc:

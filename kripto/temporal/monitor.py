@@ -15,10 +15,11 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import Worker
 
 from kripto.db import Database
-from kripto.db.monitoring import newest_rate_time, open_differences, ping, unsettled_trades
+from kripto.db.monitoring import newest_rate_times, open_differences, ping, unsettled_trades
 from kripto.metrics import Metrics
 from kripto.temporal.deployments import build_pollers, describe_deployment
 from kripto.temporal.kill_switch import KillSwitch
+from workflows.ids import DEFAULT_TASK_QUEUE, schedule_id
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Monitor:
         products: Sequence[str],
         worker: Worker,
         deployment: WorkerDeploymentVersion | None = None,
+        task_queue: str = DEFAULT_TASK_QUEUE,
     ) -> None:
         """`deployment`: this worker's version, when it uses Worker Versioning."""
         self.client = client
@@ -44,14 +46,14 @@ class Monitor:
         self.metrics = metrics
         self.products = list(products)
         self.worker = worker
-        self.kill_switch = KillSwitch(client)
+        self.kill_switch = KillSwitch(client, task_queue=task_queue)
 
     async def _rate_ages(self, now: datetime) -> dict[str, float | None]:
-        ages: dict[str, float | None] = {}
-        for product in self.products:
-            newest = await newest_rate_time(self.db, product)
-            ages[product] = None if newest is None else (now - newest).total_seconds()
-        return ages
+        newest = await newest_rate_times(self.db, self.products)
+        return {
+            p: None if newest.get(p) is None else (now - newest[p]).total_seconds()  # type: ignore[operator]
+            for p in self.products
+        }
 
     async def sample(self) -> None:
         """Set every gauge once. A product with no rate yet has no age (the series is absent)."""
@@ -62,8 +64,13 @@ class Monitor:
         unsettled = await unsettled_trades(self.db)
         oldest = (now - unsettled.oldest).total_seconds() if unsettled.oldest else 0.0
         self.metrics.unsettled_trades(unsettled.count, max(oldest, 0.0))
+        # The products share their exchange's schedule: one describe for all of them.
+        since: dict[str, datetime | None] = {}
         for product in self.products:
-            self.metrics.kill_switch(product, await self.kill_switch.engaged_since(product))
+            sid = schedule_id(product, self.kill_switch.task_queue)
+            if sid not in since:
+                since[sid] = await self.kill_switch.engaged_since(product)
+            self.metrics.kill_switch(product, since[sid])
         self.metrics.reconcile_differences(await open_differences(self.db))
 
     async def run(self, stop: asyncio.Event, every: timedelta = SAMPLE_EVERY) -> None:

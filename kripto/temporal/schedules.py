@@ -1,12 +1,19 @@
-"""One schedule per product. Creating them is idempotent: an unchanged schedule is left alone,
-a changed one is updated in place, and a paused one stays paused."""
+"""One schedule per exchange, ticking every configured product once a minute. Creating it is
+idempotent: an unchanged schedule is left alone, a changed one is updated in place, and a
+paused one stays paused.
+
+The per-product schedules of earlier builds (`kripto-rates-<PRODUCT>`) are replaced without a
+stranded or doubled minute: the exchange schedule starts at a whole minute B a little ahead,
+each old schedule is set to end just before B (so it still ticks its product for every minute
+before B, at its own second), and is deleted by the next `kripto schedule create` once B has
+passed. A pause on any old schedule carries over to the exchange schedule."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from temporalio.api.common.v1 import Payload
@@ -15,6 +22,7 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleDescription,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -26,14 +34,18 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from kripto.models import RateTickInput, ReconcileRequest
+from kripto.models import ExchangeTickInput, RateTickInput, ReconcileRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.ids import (
+    EXCHANGE,
     RECONCILE_SCHEDULE_ID,
     RECONCILE_WORKFLOW_ID,
+    exchange_schedule_id,
+    exchange_tick_id,
+    legacy_schedule_id,
     reconcile_at_start_id,
-    schedule_id,
     tick_workflow_id,
 )
 from workflows.rate_tick import RateTickWorkflow
@@ -51,7 +63,7 @@ __all__ = [
 ]
 
 SPEC_MEMO = "kriptoSpec"
-Outcome = Literal["created", "updated", "unchanged"]
+Outcome = Literal["created", "updated", "unchanged", "retiring", "deleted"]
 
 # ALLOW_ALL: each tick is independent (its own ID, its own minute). If Postgres is down, earlier
 # ticks are still retrying their writes; skipping or buffering new ticks would lose their rates.
@@ -77,7 +89,51 @@ def tick_offset(product_id: str) -> int:
     return int.from_bytes(digest[:4], "big") % SPREAD_SECONDS
 
 
+#: The switch from per-product schedules happens at a whole minute at least this far ahead, so
+#: every old schedule is updated before its last slot.
+SWITCH_MARGIN = timedelta(seconds=15)
+
+
+def desired_exchange_schedule(
+    settings: Settings, exchange: str = EXCHANGE, start_at: datetime | None = None
+) -> tuple[Schedule, str]:
+    """The exchange's schedule: every minute at :00 (the tick reads every price at once, so
+    there is nothing to spread), one ExchangeTickWorkflow for all of `settings.products`."""
+    if settings.schedule_every is not None:
+        spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.schedule_every)])
+        cadence = f"every {settings.schedule_every.total_seconds():g}s"
+    elif settings.schedule_cron.split() == DEFAULT_CRON.split():
+        spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))])
+        cadence = "every minute"
+    else:
+        spec = ScheduleSpec(cron_expressions=[settings.schedule_cron])
+        cadence = f"cron {settings.schedule_cron}"
+    spec.start_at = start_at
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [exchange, settings.products, cadence, settings.task_queue, OVERLAP.name]
+            + [CATCHUP_SECONDS]
+            + ([] if settings.amounts_in_metadata else ["no amounts in metadata"])
+        ).encode()
+    ).hexdigest()[:16]
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ExchangeTickWorkflow.run,
+            ExchangeTickInput(exchange=exchange, products=list(settings.products)),
+            id=exchange_tick_id(exchange),
+            task_queue=settings.task_queue,
+            memo={SPEC_MEMO: fingerprint, **(amounts_memo(settings.amounts_in_metadata) or {})},
+            static_summary=f"{exchange} tick of {len(settings.products)} markets ({cadence})",
+        ),
+        spec=spec,
+        policy=SchedulePolicy(overlap=OVERLAP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)),
+    )
+    return schedule, fingerprint
+
+
 def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str]:
+    """A product's own schedule, as builds before the exchange tick made it: kept so that
+    tests (and the migration's test) can make one."""
     offset = 0
     if settings.schedule_every is not None:
         spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.schedule_every)])
@@ -120,7 +176,7 @@ def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str
 
 async def ensure_schedule(client: Client, settings: Settings, product_id: str) -> Outcome:
     schedule, fingerprint = desired_schedule(settings, product_id)
-    return await _ensure(client, schedule_id(product_id), schedule, fingerprint)
+    return await _ensure(client, legacy_schedule_id(product_id), schedule, fingerprint)
 
 
 async def _ensure(client: Client, sid: str, schedule: Schedule, fingerprint: str) -> Outcome:
@@ -190,39 +246,123 @@ async def start_reconcile(
 
 
 async def ensure_schedules(
-    client: Client, settings: Settings, parallel: int = PARALLEL
+    client: Client, settings: Settings, parallel: int = PARALLEL, *, now: datetime | None = None
 ) -> dict[str, Outcome]:
-    """Every product's schedule, `parallel` at a time (one at a time, 300 took 134 s)."""
-    # The ticks carry KriptoProduct from their start: the namespace must know it first.
+    """The exchange's schedule, replacing the products' own schedules of earlier builds (see
+    the module's docstring). Returns each schedule ID touched and what became of it."""
+    # The ticks set KriptoMarkets: the namespace must know it first.
     await ensure_search_attributes(client, settings.temporal_namespace)
     gate = asyncio.Semaphore(parallel)
+    legacy = [
+        d
+        for d in await asyncio.gather(
+            *(_described(client, legacy_schedule_id(p), gate) for p in settings.products)
+        )
+        if d is not None
+    ]
+    now = now or datetime.now(UTC)
+    switch_at = (now + SWITCH_MARGIN).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    active = [d for d in legacy if _fires_before(d[1], switch_at, now)]
+    paused = [d for d in legacy if d[1].schedule.state.paused]
+    sid = exchange_schedule_id(EXCHANGE, settings.task_queue)
+    outcomes: dict[str, Outcome] = {
+        sid: await _ensure_exchange_schedule(
+            client,
+            settings,
+            sid,
+            start_at=switch_at if active else None,
+            paused_note=paused[0][1].schedule.state.note if paused else None,
+        )
+    }
 
-    async def one(product_id: str) -> Outcome:
+    async def retire(handle_id: str, described: ScheduleDescription) -> Outcome:
+        handle = client.get_schedule_handle(handle_id)
         async with gate:
-            return await ensure_schedule(client, settings, product_id)
+            if not _fires_before(described, switch_at, now) or described.schedule.state.paused:
+                await handle.delete()
+                return "deleted"
 
-    outcomes = await asyncio.gather(*(one(p) for p in settings.products))
-    return dict(zip(settings.products, outcomes, strict=True))
+            def end(input: ScheduleUpdateInput) -> ScheduleUpdate:
+                schedule = input.description.schedule
+                schedule.spec.end_at = switch_at - timedelta(seconds=1)
+                return ScheduleUpdate(schedule=schedule)
+
+            await handle.update(end)
+            return "retiring"
+
+    retired = await asyncio.gather(*(retire(i, d) for i, d in legacy))
+    outcomes.update(zip([i for i, _ in legacy], retired, strict=True))
+    return outcomes
+
+
+async def _described(
+    client: Client, sid: str, gate: asyncio.Semaphore
+) -> tuple[str, ScheduleDescription] | None:
+    async with gate:
+        try:
+            return sid, await client.get_schedule_handle(sid).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+
+def _fires_before(described: ScheduleDescription, switch_at: datetime, now: datetime) -> bool:
+    """Whether an old schedule may still tick a minute before the switch (it is running, and
+    has not already been set to end before now)."""
+    if described.schedule.state.paused:
+        return False
+    end = described.schedule.spec.end_at
+    return end is None or end > now
+
+
+async def _ensure_exchange_schedule(
+    client: Client,
+    settings: Settings,
+    sid: str,
+    *,
+    start_at: datetime | None,
+    paused_note: str | None,
+) -> Outcome:
+    schedule, fingerprint = desired_exchange_schedule(settings, start_at=start_at)
+    if paused_note is not None:  # the kill switch was on for the old schedules: keep it on
+        schedule.state.paused = True
+        schedule.state.note = paused_note
+    try:
+        await client.create_schedule(sid, schedule)
+        return "created"
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(sid)
+    current = await handle.describe()
+    if await _fingerprint(client, current.schedule) == fingerprint:
+        return "unchanged"
+
+    def update(input: ScheduleUpdateInput) -> ScheduleUpdate:
+        schedule.state = input.description.schedule.state  # keep a pause (the kill switch)
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(update)
+    return "updated"
 
 
 async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
-    """Every product's rate schedule and the reconciler's, by schedule ID (`kripto schedule
-    create`, starter.py)."""
-    outcomes = {
-        schedule_id(product): outcome
-        for product, outcome in (await ensure_schedules(client, settings)).items()
-    }
+    """The exchange's tick schedule (retiring products' own) and the reconciler's, by
+    schedule ID (`kripto schedule create`, `kripto dev`, starter.py)."""
+    outcomes = dict(await ensure_schedules(client, settings))
     outcomes[RECONCILE_SCHEDULE_ID] = await ensure_reconcile_schedule(client, settings)
     return outcomes
 
 
 async def set_paused(client: Client, settings: Settings, paused: bool, note: str) -> list[str]:
-    """Pause or resume every product's schedule, `PARALLEL` at a time (the kill switch should
-    not take minutes over hundreds of products); returns the schedule IDs it changed."""
+    """Pause or resume the exchange's schedule, and any product's own schedule of an earlier
+    build that is still there; returns the schedule IDs it changed."""
     gate = asyncio.Semaphore(PARALLEL)
+    ids = [exchange_schedule_id(EXCHANGE, settings.task_queue)]
+    ids += [legacy_schedule_id(p) for p in settings.products]
 
-    async def one(product_id: str) -> str | None:
-        handle = client.get_schedule_handle(schedule_id(product_id))
+    async def one(sid: str) -> str | None:
+        handle = client.get_schedule_handle(sid)
         async with gate:
             try:
                 if paused:
@@ -235,7 +375,7 @@ async def set_paused(client: Client, settings: Settings, paused: bool, note: str
                 raise
         return handle.id
 
-    changed = await asyncio.gather(*(one(p) for p in settings.products))
+    changed = await asyncio.gather(*(one(i) for i in ids))
     done = [sid for sid in changed if sid is not None]
     await _notify_kill_switch(client, settings, paused, note, done)
     return done

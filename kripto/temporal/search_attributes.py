@@ -4,6 +4,8 @@ them as columns.
 
 - every tick, decision and rate write: `KriptoProduct` (`BTC-GBP`); ticks and decisions also
   `KriptoAction` (`buy`, `sell`, `hold`, or `none` when the decision failed);
+- every exchange tick (one a minute for all of an exchange's markets): `KriptoMarkets`, a
+  keyword list of its actions, its trades (`BTC-GBP:buy`) and its products;
 - every trade: `KriptoTrade` (`BUY £10.00 BTC-GBP`), `KriptoProduct`, `KriptoSide` (`buy` or
   `sell`), `KriptoAmountGbp` (a number, so `> 50` works) and `KriptoTradeStep` (`done`,
   `failed: <reason>`, ...).
@@ -45,7 +47,20 @@ SIDE = SearchAttributeKey.for_keyword("KriptoSide")
 #: A Double, not Decimal: the visibility store compares numbers only as doubles. Amounts are
 #: whole pence below £10,000,000, which a double holds exactly enough to filter on.
 AMOUNT_GBP = SearchAttributeKey.for_float("KriptoAmountGbp")
-KEYS: tuple[SearchAttributeKey[Any], ...] = (TRADE, TRADE_STEP, PRODUCT, ACTION, SIDE, AMOUNT_GBP)
+#: An exchange tick's markets and what it did with them (`markets_values`).
+MARKETS = SearchAttributeKey.for_keyword_list("KriptoMarkets")
+KEYS: tuple[SearchAttributeKey[Any], ...] = (
+    TRADE,
+    TRADE_STEP,
+    PRODUCT,
+    ACTION,
+    SIDE,
+    AMOUNT_GBP,
+    MARKETS,
+)
+#: The most a keyword list may hold as Temporal encodes it (JSON): the server's default
+#: limit on one search attribute's value is 2 KB (`limit.searchAttributesSizeOfValue`).
+MARKETS_BUDGET = 2000
 
 #: KriptoAction of a tick whose decision failed (the tick's details say why).
 NO_ACTION = "none"
@@ -55,7 +70,26 @@ NO_ACTION = "none"
 _CLI_TYPE = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
+
+
+def markets_values(actions: dict[str, str], budget: int = MARKETS_BUDGET) -> list[str]:
+    """KriptoMarkets of an exchange tick: the actions taken (`buy`, `hold`, ...), each
+    trade as `<PRODUCT>:<action>` (`BTC-GBP:buy`), then the products, in that order until the
+    list would pass `budget` bytes, so the trades are always findable:
+    `KriptoMarkets = "BTC-GBP:buy"`, `KriptoMarkets = "sell"`, `KriptoMarkets = "ETH-GBP"`."""
+    values = sorted(set(actions.values()))
+    values += [f"{p}:{a}" for p, a in actions.items() if a in ("buy", "sell")]
+    values += list(actions)
+    kept: list[str] = []
+    size = 2  # the brackets of the JSON list
+    for v in values:
+        size += len(v) + 3  # quotes and a comma
+        if size > budget:
+            break
+        kept.append(v)
+    return kept
 
 
 def dev_server_flags() -> list[str]:

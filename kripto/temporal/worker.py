@@ -44,6 +44,7 @@ from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
 from kripto.notify.wiring import Channels, channels_from_settings
+from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
@@ -63,11 +64,14 @@ from kripto.temporal.phone import ensure_phone
 from kripto.temporal.schedules import reconcile_at_start_id, start_reconcile
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
+from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.decide_trade import DecideTradeWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.notify import DailySummaryWorkflow, NotifyWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.store_rate import StoreRateWorkflow
+from workflows.store_rates import StoreRatesWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
@@ -75,6 +79,11 @@ from workflows.wallet import WalletWorkflow
 log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (
+    ExchangeTickWorkflow,
+    StoreRatesWorkflow,
+    DecideMarketsWorkflow,
+    # A product's own tick and its children, from before the exchange tick: still registered
+    # so that ticks recorded (or running) across the switch replay and finish.
     RateTickWorkflow,
     StoreRateWorkflow,
     DecideTradeWorkflow,
@@ -114,22 +123,32 @@ class Services:
         await self.db.close()
 
 
-def feed_from_settings(settings: Settings) -> RateFeed:
+#: One set of limiters per worker process: every Coinbase client in it (the feed, the
+#: backfills' candles, the exchange) waits its turn on them.
+LIMITS = RateLimits.coinbase()
+
+
+def feed_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> RateFeed:
     if settings.feed == "simulated":
         return SimulatedFeed(seed=settings.feed_seed)
-    return CoinbaseSpotFeed(settings.coinbase_url, timeout=settings.http_timeout.total_seconds())
+    return CoinbaseSpotFeed(
+        settings.coinbase_url, timeout=settings.http_timeout.total_seconds(), limiter=limits.public
+    )
 
 
-def candles_from_settings(settings: Settings) -> CoinbaseCandles:
+def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> CoinbaseCandles:
     return CoinbaseCandles(
         settings.coinbase_url,
         timeout=settings.http_timeout.total_seconds(),
         requests_per_second=settings.backfill_requests_per_second,
         page_minutes=settings.backfill_page_minutes,
+        limiter=limits.public,
     )
 
 
-def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
+def exchange_from_settings(
+    settings: Settings, db: Database, limits: RateLimits = LIMITS
+) -> Exchange:
     if settings.exchange == "paper":
         return PaperExchange(
             db,
@@ -143,6 +162,7 @@ def exchange_from_settings(settings: Settings, db: Database) -> Exchange:
         private_key_pem=settings.coinbase_private_key_pem(),
         timeout=settings.http_timeout.total_seconds(),
         products=settings.products,
+        limiter=limits.private,
     )
 
 
@@ -219,7 +239,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             risk=risk_from_settings(settings),
             fee_rate=services.fee_rate,
         ),
-        KillSwitch(client),
+        KillSwitch(client, task_queue=settings.task_queue),
         services.metrics,
     )
     trading = TradeActivities(
@@ -247,6 +267,9 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
     notify = notify_activities(services, settings, client)
     return [
         backfill.backfill_chunk,
+        rates.fetch_rates,
+        rates.write_rates,
+        deciding.decide_markets,
         rates.fetch_rate,
         rates.write_rate,
         rates.report_late_tick,
@@ -406,6 +429,7 @@ async def run_worker(
             settings.products,
             worker,
             deployment=deployment_version(settings) if settings.worker_versioning else None,
+            task_queue=settings.task_queue,
         )
         identity = worker.config().get("identity") or client.identity
         async with (

@@ -18,7 +18,7 @@ from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import Decision
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import DecideInput, Rate, Side, TradeRequest
+from kripto.models import DecideInput, DecideMarketsInput, Prices, Rate, Side, TradeRequest
 from kripto.risk import RiskSettings
 from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
@@ -37,7 +37,7 @@ def decider(db: Database, dev_server_env: WorkflowEnvironment) -> DecideActiviti
         DecisionRepository(db),
         PaperExchange(db, fee_rate=fee, initial_gbp=Decimal("1000.00")),
         DecisionPolicy(strategy=EmaCross(2, 5), risk=RiskSettings(), fee_rate=fee),
-        KillSwitch(dev_server_env.client),
+        KillSwitch(dev_server_env.client, task_queue=IDLE),
     )
 
 
@@ -49,6 +49,10 @@ async def jump_at(db: Database, tick: datetime, product: str = "BTC-GBP") -> Rat
         flat = Rate(product_id=product, rate=Decimal("40000.00"), date_time=at, source="simulated")
         await rates.insert(flat)
     return Rate(product_id=product, rate=Decimal("57000.00"), date_time=tick, source="simulated")
+
+
+#: The task queue of the schedules these tests pause (no worker polls it).
+IDLE = "kripto-idle"
 
 
 def this_minute() -> datetime:
@@ -111,7 +115,7 @@ async def test_the_kill_switch_holds_a_tick_that_was_already_running(
 ) -> None:
     """`kripto schedule pause` stops new ticks, and a decision made after it holds."""
     client = dev_server_env.client
-    settings = Settings(products=["XRP-GBP"], task_queue="kripto-idle", data_dir=tmp_path)
+    settings = Settings(products=["XRP-GBP"], task_queue=IDLE, data_dir=tmp_path)
     await ensure_schedules(client, settings)
     try:
         await set_paused(client, settings, True, "kill switch")
@@ -125,7 +129,7 @@ async def test_the_kill_switch_holds_a_tick_that_was_already_running(
         resumed = await decider.decide(DecideInput(rate=await jump_at(db, later, "XRP-GBP")))
         assert resumed.action == "buy"
     finally:
-        await client.get_schedule_handle(schedule_id("XRP-GBP")).delete()
+        await client.get_schedule_handle(schedule_id("XRP-GBP", IDLE)).delete()
 
 
 async def test_the_kill_switch_trusts_running_for_its_ttl_and_never_trusts_paused(
@@ -133,10 +137,10 @@ async def test_the_kill_switch_trusts_running_for_its_ttl_and_never_trusts_pause
 ) -> None:
     """A pause reaches a running decision within the TTL; a resume at the next decision."""
     client = dev_server_env.client
-    settings = Settings(products=["LTC-GBP"], task_queue="kripto-idle", data_dir=tmp_path)
+    settings = Settings(products=["LTC-GBP"], task_queue=IDLE, data_dir=tmp_path)
     await ensure_schedules(client, settings)
     now = [0.0]
-    switch = KillSwitch(client, ttl=5.0, clock=lambda: now[0])
+    switch = KillSwitch(client, ttl=5.0, clock=lambda: now[0], task_queue=IDLE)
     try:
         assert await switch.engaged("LTC-GBP") is False
         await set_paused(client, settings, True, "kill switch")
@@ -147,4 +151,50 @@ async def test_the_kill_switch_trusts_running_for_its_ttl_and_never_trusts_pause
         await set_paused(client, settings, False, "resumed")
         assert await switch.engaged("LTC-GBP") is False  # "paused" is never kept
     finally:
-        await client.get_schedule_handle(schedule_id("LTC-GBP")).delete()
+        await client.get_schedule_handle(schedule_id("LTC-GBP", IDLE)).delete()
+
+
+async def test_one_activity_decides_every_market_of_a_tick_and_the_kill_switch_holds_each(
+    db: Database, decider: DecideActivities, dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The exchange tick's decisions: one per product, with the IDs and guards of a product's
+    own; thrown while the tick runs, the kill switch holds every one of them."""
+    client = dev_server_env.client
+    products = ["SOL-GBP", "ADA-GBP", "DOT-GBP"]
+    settings = Settings(products=products, task_queue=IDLE, data_dir=tmp_path)
+    await ensure_schedules(client, settings)
+    tick = this_minute()
+    jumped = await jump_at(db, tick, "SOL-GBP")
+    await jump_at(db, tick, "ADA-GBP")
+    flat = {"SOL-GBP": jumped.rate, "ADA-GBP": Decimal("40000.00"), "DOT-GBP": Decimal("9.99")}
+    prices = Prices(at=tick, source="simulated", prices=flat)
+    try:
+        await set_paused(client, settings, True, "kill switch")
+        paused = await decider.decide_markets(DecideMarketsInput(prices=prices))
+        assert paused.actions == dict.fromkeys(products, "hold") and paused.trades == []
+        recorded = await DecisionRepository(db).get_many([decide_id(p, tick) for p in products])
+        assert {d.reason for d in recorded.values()} == {
+            "hold: automatic trading is paused (`kripto schedule resume` turns it back on)"
+        }
+        await set_paused(client, settings, False, "resumed")
+        later = tick + timedelta(minutes=1)
+        jumped = await jump_at(db, later, "SOL-GBP")
+        prices = Prices(at=later, source="simulated", prices={**flat, "SOL-GBP": jumped.rate})
+        resumed = await decider.decide_markets(DecideMarketsInput(prices=prices))
+        assert resumed.actions == {"SOL-GBP": "buy", "ADA-GBP": "hold", "DOT-GBP": "hold"}
+        [trade] = resumed.trades
+        assert (trade.decision_id, trade.product_id, trade.action) == (
+            decide_id("SOL-GBP", later),
+            "SOL-GBP",
+            "buy",
+        )
+        assert await DecisionRepository(db).trade_id(trade.decision_id) == (
+            f"trade-SOL-GBP-{later:%Y-%m-%dT%H:%M:%SZ}"
+        )
+        # A retried attempt returns what was decided: the same trade, no second decision row.
+        again = await decider.decide_markets(DecideMarketsInput(prices=prices))
+        assert again == resumed
+        count = await db.pool.fetchval("SELECT count(*) FROM decisions WHERE tick_time = $1", later)
+        assert count == 3
+    finally:
+        await client.get_schedule_handle(schedule_id("SOL-GBP", IDLE)).delete()

@@ -1,3 +1,5 @@
+import asyncio
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -5,6 +7,9 @@ import pytest
 
 from kripto.errors import FeedError, NonRetryableError
 from kripto.feeds import CoinbaseSpotFeed, SimulatedFeed
+from kripto.feeds.coinbase import PAGE_SIZE
+from kripto.ratelimit import BACKFILL, TICK, RateLimits
+from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.spot_server import Reply, SpotServer
 
 
@@ -146,3 +151,60 @@ async def test_a_tick_too_late_for_its_minute_reads_no_spot_price(spot_server: S
     assert "asked 10 min late" in str(caught.value)
     assert "stored under the wrong minute" in str(caught.value)
     assert spot_server.requests == []
+
+
+async def test_every_price_of_a_tick_comes_in_pages_of_product_ids(
+    fake_coinbase: FakeCoinbase,
+) -> None:
+    """600 markets: ceil(600 / 250) = 3 public requests, each naming its products, and every
+    price an exact Decimal; the simulated feed answers the same list in one call."""
+    products = [f"P{i:03d}-GBP" for i in range(600)]
+    fake_coinbase.server.price_all = True
+    fake_coinbase.set_price("8012.92", "P007-GBP")
+    limits = RateLimits.coinbase()
+    feed = CoinbaseSpotFeed(fake_coinbase.url, timeout=2, limiter=limits.public)
+    at = this_minute()
+    try:
+        prices = await feed.rates(products, at)
+    finally:
+        await feed.close()
+    assert fake_coinbase.server.price_requests() == 3 == math.ceil(len(products) / PAGE_SIZE)
+    assert limits.public.granted[TICK] == 3
+    assert (prices.at, prices.source, list(prices.prices)) == (at, "coinbase", products)
+    assert prices.prices["P007-GBP"] == Decimal("8012.92")
+    assert prices.prices["P123-GBP"] == fake_coinbase.server._price_of("P123-GBP")
+    simulated = await SimulatedFeed().rates(products, at)
+    assert list(simulated.prices) == products and simulated.source == "simulated"
+
+
+async def test_a_product_missing_from_the_page_fails_the_whole_minute(
+    fake_coinbase: FakeCoinbase,
+) -> None:
+    fake_coinbase.set_price("2000.00", "ETH-GBP")
+    feed = CoinbaseSpotFeed(fake_coinbase.url, timeout=2)
+    try:
+        with pytest.raises(FeedError) as raised:
+            await feed.rates(["BTC-GBP", "ETH-GBP", "NOPE-GBP"], this_minute())
+    finally:
+        await feed.close()
+    assert str(raised.value) == "Coinbase prices of 3 products: Coinbase did not list NOPE-GBP"
+
+
+async def test_a_429_on_the_prices_holds_every_caller_of_the_public_limiter(
+    fake_coinbase: FakeCoinbase,
+) -> None:
+    fake_coinbase.inject({"kind": "429", "retry_after": 30})
+    limits = RateLimits.coinbase()
+    feed = CoinbaseSpotFeed(fake_coinbase.url, timeout=2, limiter=limits.public)
+    try:
+        with pytest.raises(FeedError) as raised:
+            await feed.rates(["BTC-GBP"], this_minute())
+    finally:
+        await feed.close()
+    assert raised.value.retry_after == 30
+    assert "retry after 30s (Retry-After)" in str(raised.value)
+    # The backfill's next page waits out the same Retry-After: nobody goes first.
+    waiting = asyncio.ensure_future(limits.public.slot(BACKFILL))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    waiting.cancel()

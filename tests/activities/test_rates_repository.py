@@ -72,3 +72,40 @@ async def test_history_reads_the_same_prices_as_rates_oldest_first_with_the_newe
     assert (history.newest_time, history.newest_rate) == (end, Decimal("65432.1"))
     assert len(await repo.history("ETH-GBP", T0, end)) == 0
     assert (await repo.history("ETH-GBP", T0, end)).newest_rate is None
+
+
+async def test_histories_read_many_markets_in_one_query_as_history_reads_each(
+    db: Database,
+) -> None:
+    """The exchange tick's read: the same arrays and newest Decimal per product as `history`,
+    an empty history for a product with none, in the order asked."""
+    repo = RateRepository(db)
+    await repo.insert_many(
+        [
+            Rate(
+                product_id=product,
+                rate=Decimal(price) + minute,
+                date_time=T0 + timedelta(minutes=minute),
+                source="simulated",
+            )
+            for minute in (3, 1, 0, 2)
+            for product, price in (("BTC-GBP", "60000.01"), ("ETH-GBP", "2000.5"))
+        ]
+    )
+    end = T0 + timedelta(minutes=2)
+    products = ["ETH-GBP", "SOL-GBP", "BTC-GBP"]
+    many = await repo.histories(products, T0, end)
+    assert list(many) == products
+    for product in products:
+        one = await repo.history(product, T0, end)
+        assert many[product].prices.tolist() == one.prices.tolist()
+        assert many[product].seconds.tolist() == one.seconds.tolist()
+        assert (many[product].newest_time, many[product].newest_rate) == (
+            one.newest_time,
+            one.newest_rate,
+        )
+    assert many["BTC-GBP"].newest_rate == Decimal("60002.01")
+    assert many["ETH-GBP"].prices.tolist() == [2000.5, 2001.5, 2002.5]
+    assert len(many["SOL-GBP"]) == 0 and many["SOL-GBP"].newest_rate is None
+    indexes = await db.pool.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'rates'")
+    assert "rates_history" in {r["indexname"] for r in indexes}

@@ -30,6 +30,16 @@ from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.dashboard_browser import chromium, free_port, store_minute_rates
 from workflows.ids import schedule_id
 
+#: The exchange's schedule is one per task queue: this module's tests share one queue, so
+#: their helpers can name the schedule.
+TASK_QUEUE = "kripto-dashboard-test"
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return TASK_QUEUE
+
+
 pytestmark = pytest.mark.e2e
 DAY = 1440
 
@@ -62,7 +72,7 @@ async def stack(
             stop.set()
             await dashboard
     finally:
-        await client.get_schedule_handle(schedule_id("BTC-GBP")).delete()
+        await client.get_schedule_handle(schedule_id("BTC-GBP", TASK_QUEUE)).delete()
         await services.close()
 
 
@@ -71,7 +81,7 @@ async def chart_state(page: Page) -> dict[str, int]:
 
 
 async def schedule_state(env: WorkflowEnvironment) -> tuple[bool, str]:
-    described = await env.client.get_schedule_handle(schedule_id("BTC-GBP")).describe()
+    described = await env.client.get_schedule_handle(schedule_id("BTC-GBP", TASK_QUEUE)).describe()
     return described.schedule.state.paused, described.schedule.state.note or ""
 
 
@@ -197,7 +207,9 @@ async def test_dashboard_in_a_browser(
         await expect(page.locator("#k-state")).to_have_text("PAUSED")  # the page updates itself
 
         # The next tick decides nothing: the decider holds while the kill switch is on.
-        await dev_server_env.client.get_schedule_handle(schedule_id("BTC-GBP")).trigger()
+        await dev_server_env.client.get_schedule_handle(
+            schedule_id("BTC-GBP", TASK_QUEUE)
+        ).trigger()
 
         async def decided() -> bool:
             return bool(await db.pool.fetchval("SELECT count(*) FROM decisions"))

@@ -20,6 +20,16 @@ from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.schedules import ensure_schedules
 from workflows.ids import schedule_id
 
+#: The exchange's schedule is one per task queue: this module's tests share one queue, so
+#: their helpers can name the schedule.
+TASK_QUEUE = "kripto-dashboard-security-test"
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return TASK_QUEUE
+
+
 pytestmark = pytest.mark.e2e
 
 TOKEN = "dashboard-token-for-tests-0123456789"
@@ -47,11 +57,13 @@ async def web(
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             yield http
     finally:
-        await client.get_schedule_handle(schedule_id("BTC-GBP")).delete()
+        await client.get_schedule_handle(schedule_id("BTC-GBP", TASK_QUEUE)).delete()
 
 
 async def paused(dev_server_env: WorkflowEnvironment) -> tuple[bool, str]:
-    described = await dev_server_env.client.get_schedule_handle(schedule_id("BTC-GBP")).describe()
+    described = await dev_server_env.client.get_schedule_handle(
+        schedule_id("BTC-GBP", TASK_QUEUE)
+    ).describe()
     return described.schedule.state.paused, described.schedule.state.note or ""
 
 

@@ -19,30 +19,30 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.settings import Settings
-from kripto.temporal.schedules import desired_schedule
+from kripto.temporal.schedules import desired_exchange_schedule
 from tests.e2e.test_trade_clis import cli, worker_env  # noqa: F401  (a fixture)
 from workflows.ids import schedule_id
 
 pytestmark = pytest.mark.e2e
 KRIPTO = [sys.executable, "-m", "kripto"]
-SID = schedule_id("BTC-GBP")
 
 
 @pytest.fixture
 async def paused_schedule(
     dev_server_env: WorkflowEnvironment, settings: Settings
 ) -> AsyncIterator[Client]:
-    """The BTC-GBP schedule, created paused (so it starts no tick), removed afterwards: the
-    dev server is shared by the session, and a paused BTC-GBP would make other tests hold."""
+    """The exchange's schedule (of the test's task queue), created paused (so it starts no
+    tick), removed afterwards."""
     client = dev_server_env.client
-    handle = client.get_schedule_handle(SID)
+    sid = schedule_id("BTC-GBP", settings.task_queue)
+    handle = client.get_schedule_handle(sid)
     try:
         await handle.delete()
     except RPCError as exc:
         assert exc.status == RPCStatusCode.NOT_FOUND
-    schedule, _ = desired_schedule(settings, "BTC-GBP")
+    schedule, _ = desired_exchange_schedule(settings)
     schedule.state = ScheduleState(paused=True, note="created paused by the test")
-    await client.create_schedule(SID, schedule)
+    await client.create_schedule(sid, schedule)
     try:
         yield client
     finally:
@@ -54,13 +54,15 @@ async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
     worker_env: dict[str, str],  # noqa: F811
     db: Database,
     tmp_path: Path,
+    settings: Settings,
 ) -> None:
     env = {**worker_env, "KRIPTO_PRODUCTS": "BTC-GBP"}
+    sid = schedule_id("BTC-GBP", settings.task_queue)
     code, out, err = await cli(
         [*KRIPTO, "schedule", "pause", "--reason", "checking the feed"], env, tmp_path
     )
     assert code == 0, err
-    assert f"paused {SID}" in out
+    assert f"paused {sid}" in out
     assert "manual trades (`kripto trade`) still go through" in out
 
     code, out, err = await cli([*KRIPTO, "schedule", "status", "--json"], env, tmp_path)

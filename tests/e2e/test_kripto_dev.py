@@ -120,7 +120,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert f"http://127.0.0.1:{ui_port}" in banner
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     assert metrics_url in banner
-    assert "kripto-rates-BTC-GBP (created), every 2s" in banner
+    assert "kripto-ticks-coinbase (created), every 2s" in banner
     assert "postgresql://" in banner
     # Where receipts go, and when the strategy (zscore, 1d on 1h bars: 1,440 minutes) can decide.
     assert "Receipts    .eml files in " in banner
@@ -189,7 +189,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
 
     again = DevProcess(workdir, *args)
     again.wait_for("Ctrl-C (or SIGTERM) stops everything")
-    assert "kripto-rates-BTC-GBP (unchanged)" in again.output()
+    assert "kripto-ticks-coinbase (unchanged)" in again.output()
     after = stored_rates(workdir)
     # What was stored before is still there. (Not necessarily first: the restart's cold start
     # fills any whole minute of the week that is missing, which may fall between the ticks.)

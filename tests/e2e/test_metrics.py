@@ -281,7 +281,14 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
     services = await build_services(settings)
     worker = build_worker(client, settings, services)
     await services.db.close()
-    monitor = Monitor(client, services.db, services.metrics, settings.products, worker)
+    monitor = Monitor(
+        client,
+        services.db,
+        services.metrics,
+        settings.products,
+        worker,
+        task_queue=settings.task_queue,
+    )
     port = free_port()
     try:
         async with health_server("127.0.0.1", port, monitor.health):
@@ -306,8 +313,9 @@ async def test_kill_switch_says_since_when_it_is_engaged(
     schedule; a pause from elsewhere (no time in its note) falls back to the last update."""
     client = dev_server_env.client
     settings = settings.model_copy(update={"products": ["LTC-GBP"]})
-    switch = KillSwitch(client)
-    handle = client.get_schedule_handle(schedule_id("LTC-GBP"))
+    switch = KillSwitch(client, task_queue=settings.task_queue)
+    sid = schedule_id("LTC-GBP", settings.task_queue)
+    handle = client.get_schedule_handle(sid)
     thrown = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     try:
         assert await switch.engaged_since("LTC-GBP") is None  # no schedule: nothing paused
@@ -315,7 +323,7 @@ async def test_kill_switch_says_since_when_it_is_engaged(
         assert await switch.engaged_since("LTC-GBP") is None
         await set_paused(client, settings, True, pause_note(True, None, "test", thrown))
         faster = settings.model_copy(update={"schedule_every": timedelta(seconds=30)})
-        assert await ensure_schedules(client, faster) == {"LTC-GBP": "updated"}
+        assert await ensure_schedules(client, faster) == {sid: "updated"}
         assert await switch.engaged_since("LTC-GBP") == thrown
         await set_paused(client, settings, False, pause_note(False, None, "test", thrown))
         assert await switch.engaged_since("LTC-GBP") is None

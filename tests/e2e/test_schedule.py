@@ -1,4 +1,5 @@
-"""The schedule on the real dev server: ticks store rates, and each tick's child is its child."""
+"""The exchange's schedule on the real dev server: ticks store rates, and each tick's children
+are its children."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
-from kripto.temporal.schedules import ensure_schedules, set_paused, tick_offset
+from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.tick_stats import TICKS
 from kripto.temporal.worker import build_services, running_worker
 from tests.temporal_fixtures import history_bytes, record_history
@@ -33,10 +34,11 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     settings = settings.model_copy(update={"schedule_every": timedelta(seconds=2)})
     rates = RateRepository(db)
     services = await build_services(settings)
-    handle = client.get_schedule_handle(schedule_id("BTC-GBP"))
+    sid = schedule_id("BTC-GBP", settings.task_queue)
+    handle = client.get_schedule_handle(sid)
     try:
         async with running_worker(client, settings, services):
-            assert await ensure_schedules(client, settings) == {"BTC-GBP": "created"}
+            assert await ensure_schedules(client, settings) == {sid: "created"}
 
             async with asyncio.timeout(30):
                 while await rates.count("BTC-GBP") < 2:
@@ -47,13 +49,13 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
             ticks = [
                 w
                 async for w in client.list_workflows(
-                    f"WorkflowType = 'RateTickWorkflow' AND {mine}"
+                    f"WorkflowType = 'ExchangeTickWorkflow' AND {mine}"
                 )
             ]
             stores = [
                 w
                 async for w in client.list_workflows(
-                    f"WorkflowType = 'StoreRateWorkflow' AND {mine}"
+                    f"WorkflowType = 'StoreRatesWorkflow' AND {mine}"
                 )
             ]
     finally:
@@ -61,25 +63,23 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
         await services.close()
 
     assert len(ticks) >= 2
-    assert all(t.id.startswith("rate-tick-BTC-GBP-") for t in ticks)
+    assert all(t.id.startswith("tick-coinbase-") for t in ticks)
     tick_ids = {t.id for t in ticks}
     for store in stores:
         described = await client.get_workflow_handle(store.id).describe()
         assert described.parent_id in tick_ids
-        assert store.id.startswith("store-rate-BTC-GBP-")
+        assert store.id.startswith("store-rates-coinbase-")
     stored = await rates.since("BTC-GBP", min(t.start_time for t in ticks) - timedelta(minutes=1))
     assert len(stored) >= 2
     assert {r.source for r in stored} == {"simulated"}
 
     completed = [t for t in ticks if t.status is not None and t.status.name == "COMPLETED"]
-    # A scheduled tick's workflows together, as the dev server keeps them: under 10 KB.
+    # A scheduled tick's workflows together, as the dev server keeps them: under 12 KB.
     tick = completed[0]
-    stamp = tick.id.removeprefix("rate-tick-BTC-GBP-")
-    ids = [tick.id, f"store-rate-BTC-GBP-{stamp}", f"decide-BTC-GBP-{stamp}"]
+    stamp = tick.id.removeprefix("tick-coinbase-")
+    ids = [tick.id, f"store-rates-coinbase-{stamp}", f"decide-coinbase-{stamp}"]
     sizes = {w: await history_bytes(client, w) for w in ids}
-    assert sum(sizes.values()) < 10_000, sizes
-    await record_history(client, tick.id, "rate_tick-v3")
-    await record_history(client, ids[1], "store_rate-v2")
+    assert sum(sizes.values()) < 12_000, sizes
 
 
 async def test_creating_schedules_is_idempotent_and_keeps_a_pause(
@@ -87,42 +87,42 @@ async def test_creating_schedules_is_idempotent_and_keeps_a_pause(
 ) -> None:
     client = dev_server_env.client
     settings = settings.model_copy(update={"products": ["ETH-GBP"], "task_queue": "kripto-idle"})
-    handle = client.get_schedule_handle(schedule_id("ETH-GBP"))
+    sid = schedule_id("ETH-GBP", "kripto-idle")
+    handle = client.get_schedule_handle(sid)
     try:
-        assert await ensure_schedules(client, settings) == {"ETH-GBP": "created"}
-        assert await ensure_schedules(client, settings) == {"ETH-GBP": "unchanged"}
-        assert await set_paused(client, settings, True, "kill switch") == ["kripto-rates-ETH-GBP"]
+        assert await ensure_schedules(client, settings) == {sid: "created"}
+        assert await ensure_schedules(client, settings) == {sid: "unchanged"}
+        assert await set_paused(client, settings, True, "kill switch") == [sid]
         faster = settings.model_copy(update={"schedule_every": timedelta(seconds=30)})
-        assert await ensure_schedules(client, faster) == {"ETH-GBP": "updated"}
+        assert await ensure_schedules(client, faster) == {sid: "updated"}
         description = await handle.describe()
         assert description.schedule.state.paused is True
         assert [i.every for i in description.schedule.spec.intervals] == [timedelta(seconds=30)]
-        assert await ensure_schedules(client, faster) == {"ETH-GBP": "unchanged"}
+        assert await ensure_schedules(client, faster) == {sid: "unchanged"}
+        more = faster.model_copy(update={"products": ["ETH-GBP", "BTC-GBP"]})
+        assert await ensure_schedules(client, more) == {sid: "updated"}
     finally:
         await handle.delete()
 
 
-async def test_ticks_fire_at_the_products_second_stand_for_the_minute_and_late_ones_are_counted(
+async def test_ticks_fire_at_each_minute_and_late_ones_are_counted(
     dev_server_env: WorkflowEnvironment, settings: Settings, db: Database
 ) -> None:
-    """Every minute at the product's own second; a backfill over the last three minutes gives
-    ticks whose slots passed over a minute ago (counted, logged and failed as TickTooLate,
-    nothing stored) and the newest slot's tick (stored under its :00 minute, not its slot)."""
+    """Every minute at :00; a backfill over the last three minutes gives ticks whose slots
+    passed over a minute ago (counted, logged and failed as TickTooLate, nothing stored) and
+    the newest slot's tick (stored under its minute)."""
     client: Client = dev_server_env.client
     product = "SOL-GBP"
     settings = settings.model_copy(update={"products": [product]})
-    offset = tick_offset(product)
     rates = RateRepository(db)
     services = await build_services(settings)
-    handle = client.get_schedule_handle(schedule_id(product))
-    late_before = TICKS.late[product]
+    handle = client.get_schedule_handle(schedule_id(product, settings.task_queue))
+    late_before = TICKS.late["coinbase"]
     try:
-        assert await ensure_schedules(client, settings) == {product: "created"}
+        await ensure_schedules(client, settings)
         await handle.pause(note="only the backfill runs")
         spec = (await handle.describe()).schedule.spec
-        assert [(i.every, i.offset) for i in spec.intervals] == [
-            (timedelta(minutes=1), timedelta(seconds=offset))
-        ]
+        assert [(i.every, i.offset) for i in spec.intervals] == [(timedelta(minutes=1), None)]
         now = datetime.now(UTC)
         async with running_worker(client, settings, services):
             await handle.backfill(
@@ -132,7 +132,7 @@ async def test_ticks_fire_at_the_products_second_stand_for_the_minute_and_late_o
                     overlap=ScheduleOverlapPolicy.ALLOW_ALL,
                 )
             )
-            mine = f"WorkflowType = 'RateTickWorkflow' AND TaskQueue = '{settings.task_queue}'"
+            mine = f"WorkflowType = 'ExchangeTickWorkflow' AND TaskQueue = '{settings.task_queue}'"
             async with asyncio.timeout(45):
                 while True:
                     ticks = [w async for w in client.list_workflows(mine)]
@@ -145,25 +145,20 @@ async def test_ticks_fire_at_the_products_second_stand_for_the_minute_and_late_o
 
     late = [t for t in ticks if t.status.name == "FAILED"]  # type: ignore[union-attr]
     done = [t for t in ticks if t.status.name == "COMPLETED"]  # type: ignore[union-attr]
-    # Every slot but the newest passed over a minute before the backfill; the newest one's tick
-    # ran if it started within a minute of its slot (usually; a busy machine may miss it).
     newest = max(t.id for t in ticks)
     assert len(late) >= 2 and [t.id for t in done] in ([], [newest])
-    assert TICKS.late[product] - late_before == len(late)
+    assert TICKS.late["coinbase"] - late_before == len(late)
     for tick in late:
         with pytest.raises(WorkflowFailureError) as failed:
             await client.get_workflow_handle(tick.id).result()
         cause = root_cause(failed.value)
         assert isinstance(cause, ApplicationError) and cause.type == "TickTooLate"
         assert cause.non_retryable is True
-        assert cause.message.startswith(f"tick {product} ")
+        assert cause.message.startswith("tick coinbase ")
         assert cause.message.endswith(
-            " s after its slot; skipped: a spot price read now would be stored under the wrong"
-            " minute"
+            " s after its slot; skipped: prices read now would be stored under the wrong minute"
         )
     stored = await rates.since(product, now - timedelta(minutes=4))
     assert [r.date_time.second for r in stored] == [0] * len(done)
     assert len(stored) == len(done)
-    await record_history(client, late[0].id, "rate_tick-v4-late")
-    if done:
-        await record_history(client, done[0].id, "rate_tick-v4")
+    await record_history(client, late[0].id, "exchange_tick-v1-late")

@@ -157,7 +157,10 @@ async def test_a_conversation_with_the_bot(
             await client.get_workflow_handle(bot_workflow_id(settings.task_queue)).terminate()
     finally:
         await services.close()
-        for sid in (schedule_id("BTC-GBP"), summary_schedule_id(settings.task_queue)):
+        for sid in (
+            schedule_id("BTC-GBP", settings.task_queue),
+            summary_schedule_id(settings.task_queue),
+        ):
             await client.get_schedule_handle(sid).delete()
 
     print("\n" + tg.transcript())

@@ -9,6 +9,9 @@ parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults in
   insufficient funds with the real API's 200 + `success: false` body.
 - `GET /orders/historical/{id}` shows an order as unsettled (status OPEN, nothing filled yet)
   until it has been looked up `settle_after` times, so a client must poll.
+- `GET /market/products?product_ids=A&product_ids=B&limit=N` (public: no JWT), the prices of
+  many products at once, as the exchange tick reads them; `price_requests()` counts them.
+  With `price_all`, a product with no price set gets a fixed one made from its name.
 - `GET /orders/historical/batch` (filters `product_ids`, `start_date` and `end_date`, paged by
   `cursor`, newest first), `GET /orders/historical/fills` (one fill per filled order; filters
   `order_ids`, `product_ids`, `start_sequence_timestamp` and `end_sequence_timestamp`; a
@@ -61,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import re
 import signal
@@ -86,6 +90,7 @@ from kripto.models import Side
 from kripto.money import SATOSHI, round_down, trim
 
 API = "/api/v3/brokerage"
+MARKET_PRODUCTS = "/market/products"
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
@@ -359,6 +364,10 @@ class FakeCoinbaseServer:
             "BTC": Account("BTC", btc),
         }
         self.requests: list[str] = []
+        #: When each of `requests` came (Unix time), for counting those of a time window.
+        self.request_times: list[float] = []
+        #: Price any product (the scale tests and benchmark name thousands).
+        self.price_all = False
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -399,7 +408,54 @@ class FakeCoinbaseServer:
                 self.other_prices[product_id] = Decimal(price)
 
     def _price_of(self, product_id: str) -> Decimal | None:
-        return self.price if product_id == "BTC-GBP" else self.other_prices.get(product_id)
+        if product_id == "BTC-GBP":
+            return self.price
+        price = self.other_prices.get(product_id)
+        if price is None and self.price_all:
+            digest = hashlib.sha256(product_id.encode()).digest()
+            price = Decimal(1000 + int.from_bytes(digest[:4], "big") % 99000) / 100
+        return price
+
+    def price_requests(self, since: float = 0.0, until: float = float("inf")) -> int:
+        """How many list-products (price) requests the server has had (between the Unix times
+        `since` and `until`)."""
+        with self.lock:
+            return sum(
+                1
+                for r, t in zip(self.requests, self.request_times, strict=True)
+                if r == f"GET {API}{MARKET_PRODUCTS}" and since <= t < until
+            )
+
+    def _spot(self, product_id: str) -> dict[str, Any]:
+        """The public spot price a product's own tick reads (`GET /v2/prices/<PRODUCT>/spot`)."""
+        with self.lock:
+            price = self._price_of(product_id)
+        if price is None:
+            raise Reply(404, {"errors": [{"id": "not_found", "message": "Invalid currency"}]})
+        base, _, quote = product_id.partition("-")
+        return {"data": {"base": base, "currency": quote, "amount": str(price)}}
+
+    def spot_requests(self, since: float = 0.0, until: float = float("inf")) -> int:
+        """How many spot-price requests (one product each) the server has had."""
+        with self.lock:
+            return sum(
+                1
+                for r, t in zip(self.requests, self.request_times, strict=True)
+                if r.startswith("GET /v2/prices/") and since <= t < until
+            )
+
+    def _market_products(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        wanted = query.get("product_ids", [])
+        limit = int((query.get("limit") or [str(len(wanted) or 250)])[0])
+        if len(wanted) > limit:
+            raise Reply(400, {"error": "INVALID_ARGUMENT", "message": "limit below product_ids"})
+        products = []
+        with self.lock:
+            for product_id in wanted:
+                price = self._price_of(product_id)
+                if price is not None:
+                    products.append({"product_id": product_id, "price": str(price)})
+        return {"products": products, "num_products": len(products)}
 
     def set_balance(self, currency: str, available: Decimal | str) -> None:
         with self.lock:
@@ -654,6 +710,10 @@ class FakeCoinbaseServer:
         fault: Fault | None = None,
     ) -> Any:
         rel = path.removeprefix(API)
+        if method == "GET" and rel == MARKET_PRODUCTS:
+            return self._market_products(query)
+        if method == "GET" and path.startswith("/v2/prices/") and path.endswith("/spot"):
+            return self._spot(path.removeprefix("/v2/prices/").removesuffix("/spot"))
         if method == "POST" and rel == "/orders":
             no_fill = fault is not None and fault.kind == "no_fill"
             if fault is not None and fault.kind == "insufficient":
@@ -736,7 +796,9 @@ class FakeCoinbaseServer:
                     except Reply as r:
                         self._send(r.status, r.body)
                     return
-                server.requests.append(f"{method} {parts.path}")
+                with server.lock:
+                    server.requests.append(f"{method} {parts.path}")
+                    server.request_times.append(time.time())
                 rel = parts.path.removeprefix(API)
                 fault = server._next_fault(method, rel)
                 status_fault = fault is not None and fault.kind in Fault.STATUSES
@@ -747,9 +809,11 @@ class FakeCoinbaseServer:
                     time.sleep(fault.seconds)
                 try:
                     host = self.headers.get("Host", "")
-                    server._authenticate(
-                        method, host, parts.path, self.headers.get("Authorization")
-                    )
+                    public = rel.startswith("/market/") or parts.path.startswith("/v2/prices/")
+                    if not public:  # the public API needs no key
+                        server._authenticate(
+                            method, host, parts.path, self.headers.get("Authorization")
+                        )
                     reply = server._route(method, parts.path, query, body, fault)
                     status, headers = 200, {}
                 except Reply as r:

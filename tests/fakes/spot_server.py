@@ -1,5 +1,7 @@
 """A stand-in for Coinbase's public price API on loopback: a real HTTP server that answers
-`GET /v2/prices/<PRODUCT>/spot` and the public one-minute candles
+`GET /v2/prices/<PRODUCT>/spot`, the public list of products with their prices
+(`GET /api/v3/brokerage/market/products?product_ids=…`, every product at the spot price), and
+the public one-minute candles
 (`GET /api/v3/brokerage/market/products/<PRODUCT>/candles?start=&end=&granularity=ONE_MINUTE`)
 like Coinbase, or with scripted faults (status codes, garbage, slow replies, dropped
 connections).
@@ -99,6 +101,11 @@ class SpotServer:
                     body = json.dumps(data).encode()
                 elif reply.body is None and reply.status == 200 and is_candles and len(parts) == 7:
                     status, body = server.candles(parse_qs(url.query))
+                elif reply.body is None and reply.status == 200 and is_candles and len(parts) == 5:
+                    # Many products' prices at once, as the exchange tick reads them.
+                    wanted = parse_qs(url.query).get("product_ids", [])
+                    rows = [{"product_id": p, "price": server.price} for p in wanted]
+                    body = json.dumps({"products": rows, "num_products": len(rows)}).encode()
                 else:
                     body = reply.body or b'{"errors":[{"id":"not_found"}]}'
                 try:

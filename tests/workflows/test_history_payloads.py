@@ -26,10 +26,13 @@ from kripto.inputs import parse_input, parse_trade_request
 from kripto.models import (
     BackfillInput,
     DecideInput,
+    DecideMarketsInput,
+    ExchangeTickInput,
     PlacedOrder,
     RateTickInput,
     ReconcileRequest,
     StoreRateInput,
+    StoreRatesInput,
     WalletRequest,
 )
 from kripto.notify.commands import BotPoll
@@ -59,6 +62,9 @@ WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "DailySummaryWorkflow": lambda args: parse_input(SummaryDay, args),
     "TelegramBotWorkflow": lambda args: parse_input(BotPoll, args),
     "ReconcileWorkflow": lambda args: parse_input(ReconcileRequest, args),
+    "ExchangeTickWorkflow": lambda args: parse_input(ExchangeTickInput, args),
+    "StoreRatesWorkflow": lambda args: parse_input(StoreRatesInput, args),
+    "DecideMarketsWorkflow": lambda args: parse_input(DecideMarketsInput, args),
 }
 WORKFLOW_RESULTS = {w.__name__: typing.get_type_hints(w.run)["return"] for w in WORKFLOWS}  # type: ignore[attr-defined]
 

@@ -34,3 +34,4 @@ async def test_saved_history_replays(path: Path) -> None:
 def test_there_is_a_history_for_each_flow() -> None:
     names = {p.stem.split("-")[0] for p in HISTORIES}
     assert {"rate_tick", "store_rate", "decide_trade", "trade", "reconcile"} <= names
+    assert {"exchange_tick", "store_rates", "decide_markets"} <= names
