@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,21 +51,28 @@ def pg_server_url() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-async def database_url(pg_server_url: str) -> AsyncIterator[str]:
-    """A new, empty database for one test, dropped afterwards."""
+@asynccontextmanager
+async def fresh_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the server, dropped afterwards."""
     name = f"kripto_t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(pg_server_url)
+    admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield with_database(pg_server_url, name)
-    admin = await asyncpg.connect(pg_server_url)
+    yield with_database(server_url, name)
+    admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_server_url: str) -> AsyncIterator[str]:
+    """A new, empty database for one test, dropped afterwards."""
+    async with fresh_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -190,29 +190,29 @@ def seed_payload_model(key: str) -> Any:
     ],
 )
 async def test_bad_input_fails_at_once_and_places_nothing(
-    trading: Trading, changes: dict[str, Any], reason: str
+    untouched_trading: Trading, changes: dict[str, Any], reason: str
 ) -> None:
     key = str(uuid.uuid4())
     payload = seed_payload(key, **changes)
     with pytest.raises(WorkflowFailureError) as caught:
-        await run_trade(trading, key, payload)
+        await run_trade(untouched_trading, key, payload)
     assert reason in root_cause(caught.value)
 
-    handle = trading.client.get_workflow_handle(key)
+    handle = untouched_trading.client.get_workflow_handle(key)
     assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
     events = [e.event_type async for e in handle.fetch_history_events()]
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events  # no task retry loop
-    assert await trading.count("paper_orders") == 0
-    assert await trading.count("trades") == 0
-    assert trading.receipts_sent() == []
-    unchanged = await wallet(trading)
+    assert await untouched_trading.count("paper_orders") == 0
+    assert await untouched_trading.count("trades") == 0
+    assert untouched_trading.receipts_sent() == []
+    unchanged = await wallet(untouched_trading)
     assert (unchanged.gbp.balance, unchanged.btc.balance) == (Decimal("1000.00"), Decimal(0))
 
 
-async def test_a_missing_field_fails_with_its_name(trading: Trading) -> None:
+async def test_a_missing_field_fails_with_its_name(untouched_trading: Trading) -> None:
     key = str(uuid.uuid4())
     with pytest.raises(WorkflowFailureError) as caught:
-        await run_trade(trading, key, {"tradeType": "buy"})
+        await run_trade(untouched_trading, key, {"tradeType": "buy"})
     assert "amount" in root_cause(caught.value)
     assert "Field required" in root_cause(caught.value)
 
@@ -234,11 +234,11 @@ EXAMPLE = "like " + EXAMPLE_INPUT
     ids=["nothing", "two", "null", "string", "number", "list", "empty"],
 )
 async def test_any_input_that_is_not_one_trade_fails_at_once_naming_the_rule(
-    trading: Trading, args: list[Any], reason: str
+    untouched_trading: Trading, args: list[Any], reason: str
 ) -> None:
     key = str(uuid.uuid4())
-    handle = await trading.client.start_workflow(
-        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.task_queue
+    handle = await untouched_trading.client.start_workflow(
+        "TradeWorkflow", args=args, id=key, task_queue=untouched_trading.settings.task_queue
     )
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
@@ -249,7 +249,7 @@ async def test_any_input_that_is_not_one_trade_fails_at_once_naming_the_rule(
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
     step = (await handle.describe()).typed_search_attributes.get(TRADE_STEP)
     assert step is not None and step.startswith("failed: ") and reason[:40] in step
-    assert await trading.count("paper_orders") == 0
+    assert await untouched_trading.count("paper_orders") == 0
 
 
 async def test_a_key_reused_for_a_different_trade_is_refused_and_places_nothing(
