@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test lint fmt install sysdeps bench clean smoke
+.PHONY: run test test-fast lint fmt install sysdeps bench clean smoke
 
 # Debian packages the tests drive: a real browser (Chromium and its driver), promtool, and
 # poppler (pdftotext reads back the tax report's PDF).
@@ -48,8 +48,18 @@ sysdeps:
 			$(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# The files run in parallel (pytest-xdist, a file per worker process, each with its own
+# Postgres and Temporal servers): most of a test's time is waiting on real timers, not CPU.
+# TEST_WORKERS=0 runs them in one process. docs/testing.md lists the slowest tests.
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 test: lint sysdeps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+
+# Everything but the tests marked slow (the long chaos and real-time ones): under 2 minutes.
+test-fast: $(STAMP) sysdeps
+	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # Install from scratch with the pinned constraints in a throw-away venv and run the smoke test
 # (kripto --help, a synthetic backtest, the unit tests) on each Python Kripto supports.

@@ -65,6 +65,7 @@ async def a_live_rate(db: Database, start: datetime) -> int:
     return second
 
 
+@pytest.mark.slow
 async def test_a_year_survives_a_killed_worker(
     dev_server_env: WorkflowEnvironment,
     candles: SpotServer,
@@ -143,6 +144,7 @@ async def test_a_year_survives_a_killed_worker(
     assert len(runs) == 5  # 365 pages, 80 a run
 
 
+@pytest.mark.slow
 async def test_thirty_days_at_the_real_page_size_through_faults_started_twice(
     dev_server_env: WorkflowEnvironment,
     candles: SpotServer,

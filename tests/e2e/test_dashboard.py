@@ -91,6 +91,7 @@ async def wait_for(condition: object, what: str, seconds: float = 20) -> None:
             await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_dashboard_in_a_browser(
     stack: Settings, dev_server_env: WorkflowEnvironment, db: Database, tmp_path: Path
 ) -> None:

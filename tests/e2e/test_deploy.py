@@ -142,6 +142,7 @@ async def extra_steps(client: Client, trade_id: str) -> list[bytes]:
     ]
 
 
+@pytest.mark.slow
 async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
     env: WorkflowEnvironment,
     fake_exchange: FakeCoinbaseProcess,

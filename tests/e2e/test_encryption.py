@@ -269,6 +269,7 @@ async def test_a_payload_sealed_with_a_key_no_worker_has_fails_its_task_with_the
     )
 
 
+@pytest.mark.slow
 async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_server(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:

@@ -53,6 +53,7 @@ async def candles() -> AsyncIterator[SpotServer]:
     server.close()
 
 
+@pytest.mark.slow
 async def test_backfill_shows_progress_and_stores_two_days(
     dev_server_env: WorkflowEnvironment,
     candles: SpotServer,
@@ -87,6 +88,7 @@ async def test_backfill_shows_progress_and_stores_two_days(
     assert f"done: {len(want_set):,} of 2,880 minutes" in again
 
 
+@pytest.mark.slow
 async def test_csv_import_and_export_round_trip(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
@@ -153,6 +155,7 @@ async def test_a_bad_csv_line_is_named_and_nothing_is_stored(
     assert await db.pool.fetchval("SELECT count(*) FROM rates") == 0
 
 
+@pytest.mark.slow
 async def test_ctrl_c_leaves_the_backfill_running_and_the_same_command_reattaches(
     dev_server_env: WorkflowEnvironment,
     candles: SpotServer,

@@ -49,6 +49,7 @@ async def paused_schedule(
         await handle.delete()
 
 
+@pytest.mark.slow
 async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
     paused_schedule: Client,
     worker_env: dict[str, str],  # noqa: F811

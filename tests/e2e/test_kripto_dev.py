@@ -107,6 +107,7 @@ def alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path) -> None:
     port, ui_port, dash_port, metrics_port, health_port = (free_port() for _ in range(5))
     args = (
@@ -198,6 +199,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert again.stop(signal.SIGINT) == 0
 
 
+@pytest.mark.slow
 def test_bad_settings_stop_with_one_line_naming_the_setting(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("KRIPTO_PRODUCTS=bitcoin\n")
     result = kripto("config", cwd=tmp_path)
@@ -223,7 +225,8 @@ def test_a_bad_strategy_stops_every_command_before_anything_starts(tmp_path: Pat
     `trade` refuse, and `kripto dev` says the one line and starts nothing."""
     (tmp_path / ".env").write_text("KRIPTO_STRATEGY=nonsense\n")
     line = (
-        "error: KRIPTO_STRATEGY: unknown strategy 'nonsense'; choose one of ema_cross, rsi, zscore"
+        "error: KRIPTO_STRATEGY: unknown strategy 'nonsense'; choose one of dca, ema_cross, rsi,"
+        " zscore"
     )
     for command in (("config",), ("wallet",), ("trade", "buy", "10.00"), ("dev",)):
         result = kripto(*command, cwd=tmp_path)
@@ -237,6 +240,7 @@ def test_a_bad_strategy_stops_every_command_before_anything_starts(tmp_path: Pat
     assert json.loads(result.stdout)["settings"]["KRIPTO_STRATEGY"] == "rsi"
 
 
+@pytest.mark.slow
 def test_kripto_dev_backfills_a_week_from_coinbase_candles_when_coinbase_answers(
     workdir: Path,
 ) -> None:

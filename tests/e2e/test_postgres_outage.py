@@ -103,6 +103,7 @@ async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) 
     raise AssertionError("write_rate never failed while Postgres was down")
 
 
+@pytest.mark.slow
 async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rate(
     dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, pg_settings: Settings
 ) -> None:

@@ -95,6 +95,7 @@ async def running(client: Client, task_queue: str) -> int:
     return len([w async for w in client.list_workflows(query)])
 
 
+@pytest.mark.slow
 async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm(
     dev_server_env: WorkflowEnvironment,
     database_url: str,

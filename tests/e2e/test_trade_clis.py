@@ -95,6 +95,7 @@ async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
     assert await db.pool.fetchval("SELECT count(*) FROM trades") == 1
 
 
+@pytest.mark.slow
 async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     worker_env: dict[str, str], db: Database, tmp_path: Path
 ) -> None:
@@ -146,6 +147,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
 
+@pytest.mark.slow
 async def test_a_key_whose_trade_failed_can_trade_later_and_only_once(
     worker_env: dict[str, str], db: Database, tmp_path: Path
 ) -> None:

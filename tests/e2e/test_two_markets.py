@@ -92,6 +92,7 @@ async def decide(client: Client, settings: Settings, rate: Rate) -> str:
     return result.reason
 
 
+@pytest.mark.slow
 async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limit(
     dev_server_env: WorkflowEnvironment, settings: Settings, db: Database, tmp_path: Path
 ) -> None:

@@ -88,6 +88,7 @@ async def eventually(client: Client, query: str, expected: set[str]) -> set[str]
     return found
 
 
+@pytest.mark.slow
 async def test_the_web_ui_tells_the_story_without_configuration(
     ui_env: tuple[WorkflowEnvironment, str],
     settings: Settings,

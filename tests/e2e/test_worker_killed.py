@@ -43,6 +43,7 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_order_then_restart_places_one_order(
     dev_server_env: WorkflowEnvironment,
     fake_exchange: FakeCoinbaseProcess,

@@ -112,6 +112,7 @@ def assert_graceful(worker: WorkerProcess, code: int, grace: str) -> None:
 
 
 @pytest.mark.parametrize("command", [KRIPTO_WORKER, PYTHON_WORKER_PY], ids=["kripto", "worker.py"])
+@pytest.mark.slow
 async def test_sigterm_lets_a_slow_order_finish_within_the_grace(
     command: list[str],
     dev_server_env: WorkflowEnvironment,
@@ -169,6 +170,7 @@ async def test_sigterm_lets_a_slow_order_finish_within_the_grace(
 
 
 @pytest.mark.parametrize("step", ["place_order", "await_settlement"])
+@pytest.mark.slow
 async def test_sigterm_past_the_grace_hands_the_activity_to_another_worker(
     step: str,
     dev_server_env: WorkflowEnvironment,

@@ -146,6 +146,7 @@ async def big_trading(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
+@pytest.mark.slow
 async def test_every_input_ends_cleanly(big_trading: Trading, data: st.DataObject) -> None:
     trading = big_trading
     key = f"prop-{uuid.uuid4()}"
