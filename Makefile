@@ -51,7 +51,7 @@ sysdeps:
 # The files run in parallel (pytest-xdist, a file per worker process, each with its own
 # Postgres and Temporal servers): most of a test's time is waiting on real timers, not CPU.
 # TEST_WORKERS=0 runs them in one process. docs/testing.md lists the slowest tests.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 test: lint sysdeps

