@@ -78,27 +78,7 @@ class EmbeddedPostgres:
 
         if not (self.pgdata / "postmaster.pid").exists():
             return  # not running
-        try:
-            _commands.pg_ctl(  # type: ignore[attr-defined]
-                ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user
-            )
-        except subprocess.CalledProcessError:
-            # A signal to the whole process group (Ctrl-C, SIGTERM to `kripto dev`'s group)
-            # may have the server stopping already, so pg_ctl found no server to signal.
-            if self._running():
-                raise
-
-    def _running(self) -> bool:
-        pidfile = self.pgdata / "postmaster.pid"
-        try:
-            pid = int(pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            time.sleep(0.1)
-        return True
+        self._let_the_server_user_in()  # pg_ctl runs as the server's user here too
+        _commands.pg_ctl(  # type: ignore[attr-defined]
+            ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user
+        )
