@@ -35,6 +35,20 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+@pytest.fixture
+def outside_tmp_path() -> Iterator[Path]:
+    """A temporary folder outside pytest's /tmp/pytest-of-<user>, for an embedded Postgres of
+    the test's own. Run as root, that server runs as another user, who must pass through every
+    folder above its data; pytest makes /tmp/pytest-of-<user> 0700 again whenever any session
+    starts (another checkout's, a parallel run's), which can happen between opening it and
+    initdb, or before a restart. (The session's own server already lives in such a folder.)"""
+    folder = Path(tempfile.mkdtemp(prefix="kripto-test-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A Postgres server for the session: KRIPTO_TEST_DATABASE_URL, or an embedded one."""

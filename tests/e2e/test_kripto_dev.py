@@ -76,11 +76,12 @@ class DevProcess:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
+def workdir(outside_tmp_path: Path) -> Iterator[Path]:
+    """Outside /tmp/pytest-of-<user>: `kripto dev` keeps its Postgres in it (see the fixture)."""
+    yield outside_tmp_path
     # Never leave a server behind, whatever the test did.
     for proc in psutil.process_iter(["cmdline"]):
-        if any(str(tmp_path) in part for part in proc.info["cmdline"] or []):
+        if any(str(outside_tmp_path) in part for part in proc.info["cmdline"] or []):
             proc.kill()
 
 

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+def postgres(outside_tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     """A Postgres of this test's own, since the test stops it."""
-    pg = EmbeddedPostgres(tmp_path / "pg")
+    pg = EmbeddedPostgres(outside_tmp_path / "pg")
     pg.start()
     yield pg
     pg.stop()
