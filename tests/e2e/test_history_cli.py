@@ -137,6 +137,7 @@ async def test_csv_import_and_export_round_trip(
     assert "3 rows, 0 new rates" in out
 
 
+@pytest.mark.slow
 async def test_a_bad_csv_line_is_named_and_nothing_is_stored(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:

@@ -45,6 +45,7 @@ def pg_settings(postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow
 async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
     dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, pg_settings: Settings
 ) -> None:

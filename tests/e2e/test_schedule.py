@@ -27,6 +27,7 @@ from tests.temporal_fixtures import history_bytes, record_history
 from workflows.ids import schedule_id
 
 
+@pytest.mark.slow
 async def test_schedule_ticks_store_rates_through_child_workflows(
     dev_server_env: WorkflowEnvironment, settings: Settings, db: Database
 ) -> None:

@@ -235,6 +235,7 @@ def configure(fake: FakeCoinbaseProcess, **config: int) -> None:
     httpx.post(f"{fake.url}/_config", json=config, timeout=5).raise_for_status()
 
 
+@pytest.mark.slow
 async def test_a_second_signal_ends_the_worker_at_once(
     dev_server_env: WorkflowEnvironment,
     fake_exchange: FakeCoinbaseProcess,

@@ -146,6 +146,7 @@ async def test_garbage_from_coinbase_is_retried_then_fails_readably_and_stores_n
     assert await RateRepository(db).count("BTC-GBP") == 0
 
 
+@pytest.mark.slow
 async def test_coinbase_recovering_after_faults_stores_one_rate(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from pydantic import SecretStr
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -39,6 +40,7 @@ async def wait_for_runs(handle: WorkflowHandle[TradeWorkflow, Order], runs: int)
     return chain
 
 
+@pytest.mark.slow
 async def test_a_slow_settlement_is_waited_out_and_recorded_once(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,

@@ -285,6 +285,7 @@ async def test_selling_btc_we_do_not_hold_is_refused_without_retrying(trading: T
     assert await trading.count("paper_orders") == 0
 
 
+@pytest.mark.slow
 async def test_exchange_faults_are_retried_into_exactly_one_order(
     time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
 ) -> None:
