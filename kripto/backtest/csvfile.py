@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -13,6 +14,9 @@ import numpy as np
 
 from kripto.strategies.indicators import Floats
 from kripto.strategies.series import Mask, Spaced, grid, regular
+
+#: The first line of every price CSV.
+HEADER = ["time", "price"]
 
 
 class CsvError(ValueError):
@@ -119,50 +123,62 @@ def _read_rows(path: Path) -> tuple[Floats, datetime, Mask]:
 
 
 def _rows(path: Path) -> tuple[Floats, Floats]:
-    """The row reader: every ISO-8601 form `datetime.fromisoformat` takes, and a message naming
-    the line and the rule for the first bad row."""
+    """The row reader (price_rows) as arrays of seconds and prices."""
+    seconds: list[float] = []
+    prices: list[float] = []
+    for at, price in price_rows(path):
+        seconds.append(at.timestamp())
+        prices.append(float(price))
+    return np.array(seconds), np.array(prices)
+
+
+def price_rows(path: Path, *, whole_minutes: bool = False) -> Iterator[tuple[datetime, Decimal]]:
+    """Each row's time (UTC) and price, checked: every ISO-8601 form `datetime.fromisoformat`
+    takes, a positive decimal price, each time later than the one before, at least one row.
+    The first bad row raises CsvError naming its line and the rule. The one CSV reader of
+    prices: the backtester's slow path and `kripto history import` (kripto/history.py, which
+    asks for whole minutes) both read with it."""
     try:
         handle = path.open(newline="")
     except OSError as exc:
         raise CsvError(f"{path}: cannot open it ({exc.strerror})") from None
-    seconds: list[float] = []
-    prices: list[float] = []
+    last: datetime | None = None
     with handle:
         reader = csv.reader(handle)
         header = [h.strip().lower() for h in next(reader, [])]
-        if header != ["time", "price"]:
+        if header != HEADER:
             raise CsvError(f"{path}: line 1 must be the header `time,price`, not {header}")
         for line, row in enumerate(reader, start=2):
             if not row:
                 continue
             if len(row) != 2:
                 raise CsvError(f"{path}: line {line} must have two columns: time,price")
-            at = _time(row[0].strip(), path, line)
+            at = _time(row[0].strip(), path, line, whole_minutes)
             price = _price(row[1].strip(), path, line)
-            if seconds and at <= seconds[-1]:
+            if last is not None and at <= last:
                 raise CsvError(f"{path}: line {line} is not later than the line before it")
-            seconds.append(at)
-            prices.append(price)
-    if not prices:
+            last = at
+            yield at, price
+    if last is None:
         raise CsvError(f"{path}: no prices after the header")
-    return np.array(seconds), np.array(prices)
 
 
-def _time(text: str, path: Path, line: int) -> float:
+def _time(text: str, path: Path, line: int, whole_minutes: bool) -> datetime:
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CsvError(f"{path}: line {line}: time {text!r} is not ISO-8601") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.timestamp()
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if whole_minutes and (at.second or at.microsecond):
+        raise CsvError(f"{path}: line {line}: time {text!r} must be on a whole minute")
+    return at
 
 
-def _price(text: str, path: Path, line: int) -> float:
+def _price(text: str, path: Path, line: int) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise CsvError(f"{path}: line {line}: price {text!r} is not a number") from None
     if not value.is_finite() or value <= 0:
         raise CsvError(f"{path}: line {line}: price {text!r} must be positive")
-    return float(value)
+    return value
