@@ -23,3 +23,8 @@ ORDER_FIELDS = (
 
 def order_from_row(row: Mapping[str, Any], *, id_column: str) -> Order:
     return Order.model_validate({"id": str(row[id_column])} | {f: row[f] for f in ORDER_FIELDS})
+
+
+def order_columns(id_column: str) -> str:
+    """The columns order_from_row reads, for a SELECT or an INSERT's column list."""
+    return ", ".join((id_column, *ORDER_FIELDS))

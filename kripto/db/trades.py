@@ -13,14 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kripto.db.orders import order_from_row
+from kripto.db.orders import order_columns, order_from_row
 from kripto.db.pool import Database
 from kripto.models import Order, Side, TradeRequest
 
-_COLUMNS = (
-    "exchange_order_id, client_order_id, side, product_id, funds, filled_size,"
-    " executed_value, fill_fees, settled, created_at"
-)
+_COLUMNS = order_columns("exchange_order_id")
 #: What the readers select: a trade whose order the exchange has not named yet reads as ID "".
 _SELECT = "coalesce(exchange_order_id, '') AS " + _COLUMNS
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from kripto.db.orders import order_from_row
+from kripto.db.orders import order_columns, order_from_row
 from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.errors import ExchangeUnavailable, InsufficientFunds, InvalidInput, RetryableError
@@ -24,10 +24,7 @@ from kripto.fills import market_fill
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import SATOSHI, fmt_money, fmt_rate, fmt_size
 
-_ORDER_COLUMNS = (
-    "order_id, client_order_id, side, product_id, funds, filled_size, executed_value,"
-    " fill_fees, settled, created_at"
-)
+_ORDER_COLUMNS = order_columns("order_id")
 
 
 def _order(row: Any) -> Order:
