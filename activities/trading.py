@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +39,8 @@ from kripto.models import (
     currencies,
 )
 from kripto.money import CURRENCY_SYMBOLS, fmt_money
+from kripto.notify.events import Notify
+from kripto.notify.messages import alert
 from kripto.receipts import ReceiptService
 
 #: Attempts at the checks before a key is claimed (the wallet read, Postgres) before the trade
@@ -46,6 +48,9 @@ from kripto.receipts import ReceiptService
 PRE_CLAIM_ATTEMPTS = 20
 #: A step retrying errors this long while its order may exist gets a warning in the log.
 LONG_WAIT_SECONDS = 60.0
+#: A wait this long is news for the phone too (once per trade and step), as it is an alert
+#: (deploy/prometheus: KriptoTradeWaitingOnErrors).
+ALERT_WAIT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,20 @@ class TradeActivities:
         receipts: ReceiptService,
         limits: TradeLimits,
         metrics: Metrics | None = None,
+        announce: Callable[[Notify], Awaitable[object]] | None = None,
     ) -> None:
+        """`announce` sends a notification (kripto.notify.start.notify with the worker's client
+        and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades
         self.receipts = receipts
         self.limits = limits
         self.metrics = metrics or Metrics.noop()
-        #: The waits already logged as long (once each).
+        self.announce = announce
+        #: The waits already logged as long, and those already announced (once each).
         self._long_waits: set[tuple[str, str]] = set()
+        self._announced: set[tuple[str, str]] = set()
+        self._sending: set[asyncio.Task[None]] = set()
 
     def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
@@ -235,6 +246,26 @@ class TradeActivities:
                 info.attempt,
                 reason,
             )
+        if waited >= ALERT_WAIT_SECONDS and (step, trade_id) not in self._announced:
+            self._announced.add((step, trade_id))
+            event = alert(
+                f"waiting-{trade_id}-{step}",
+                f"Trade {trade_id} has waited on errors for {int(waited // 60)} minutes",
+                f"step {step}, attempt {info.attempt}: {reason}. An order may exist, so it keeps"
+                " retrying; only the exchange's verdict ends it.",
+            )
+            # Not awaited: the attempt fails now, as it must; the notification is sent beside.
+            task = asyncio.ensure_future(self._announce(event))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _announce(self, event: Notify) -> None:
+        if self.announce is None:
+            return
+        try:
+            await self.announce(event)
+        except Exception as exc:  # news must never break the trade
+            activity.logger.warning("notification %s not started: %s", event.key, exc)
 
     @activity.defn
     async def await_settlement(self, placed: PlacedOrder) -> Order:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -42,6 +43,7 @@ from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
 from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
+from kripto.notify.start import notify as start_notify
 from kripto.notify.summary import DailySummary
 from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
@@ -252,6 +254,8 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             settle_poll_seconds=settings.settle_poll.total_seconds(),
         ),
         services.metrics,
+        # Called inside an activity, so the worker's own client is at hand.
+        announce=lambda event: start_notify(activity.client(), settings, event),
     )
     reconcile = ReconcileActivities(
         services.exchange,

@@ -8,6 +8,7 @@ here as Temporal would retry it, against the fake Coinbase server with a fault a
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import uuid
@@ -28,6 +29,7 @@ from kripto.db.trades import TradeRepository
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.mail.outbox import OutboxMailer
 from kripto.models import Order, PlacedOrder, Side, TradeRequest, TradeStep
+from kripto.notify.events import Notify
 from kripto.receipts import ReceiptService
 from kripto.risk import PastTrade
 from tests.conftest import with_database
@@ -296,3 +298,44 @@ async def test_only_the_exchanges_verdict_fails_a_trade(
     OUTCOMES[("exchange's verdict", verdict)] = (
         f"failed ({error_type}): {rows} rows, key {'kept' if keys else 'released'}"
     )
+
+
+async def test_a_wait_on_errors_past_ten_minutes_is_announced_once(steps: Steps) -> None:
+    """Past KriptoTradeWaitingOnErrors' 10 minutes the wait is news for the phone too: one
+    notification per trade and step, however many attempts fail after it."""
+    sent: list[Notify] = []
+
+    async def announce(event: Notify) -> None:
+        sent.append(event)
+
+    act = TradeActivities(
+        steps.activities.exchange,
+        steps.trades,
+        steps.activities.receipts,
+        steps.activities.limits,
+        announce=announce,
+    )
+    env = ActivityEnvironment()
+    placed = await env.run(act.place_order, TradeStep(trade_id=KEY, request=REQUEST))
+    ref = PlacedOrder(trade_id=KEY, order_id=placed.id)
+    # The settlement's first attempt was scheduled 11 minutes ago; its reads keep failing.
+    env.info = dataclasses.replace(
+        env.info, scheduled_time=datetime.now(UTC) - timedelta(minutes=11)
+    )
+    for attempt in (7, 8, 9):
+        env.info = dataclasses.replace(env.info, attempt=attempt)
+        steps.fake.inject(fault("500", "GET", "/orders/historical/{id}"))
+        with pytest.raises(ApplicationError):
+            await env.run(act.await_settlement, ref)
+
+    async def announced() -> bool:
+        return len(sent) == 1
+
+    async with asyncio.timeout(5):
+        while not await announced():
+            await asyncio.sleep(0.01)
+    [event] = sent
+    assert (event.key, event.kind) == (f"alert-waiting-{KEY}-settle", "alert")
+    assert event.title == f"Trade {KEY} has waited on errors for 11 minutes"
+    assert event.text.startswith("step settle, attempt 7: ")
+    assert await steps.trades.count() == 1  # still on the books, unsettled
