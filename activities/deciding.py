@@ -4,6 +4,7 @@ travel through workflow payloads), decide with the pure strategy and risk code, 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,8 @@ from kripto.models import (
     Wallet,
     currencies,
 )
+from kripto.notify.events import Notify
+from kripto.notify.messages import protection_fired
 from kripto.protections import ProtectionState
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
@@ -59,7 +62,11 @@ class DecideActivities:
         policy: DecisionPolicy,
         kill_switch: KillSwitch,
         metrics: Metrics | None = None,
+        announce: Callable[[Notify], Awaitable[object]] | None = None,
     ) -> None:
+        """`announce` sends a notification (a protection that fired); None sends none."""
+        self.announce = announce
+        self._sending: set[asyncio.Task[None]] = set()
         self.rates = rates
         self.trades = trades
         self.decisions = decisions
@@ -122,9 +129,26 @@ class DecideActivities:
                 if protection is not None:
                     await ProtectionRepository(self.decisions.db).save(tick.product_id, protection)
                 trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
-                await self.decisions.record(decision, trade_id)
+                if await self.decisions.record(decision, trade_id):
+                    self._news(decision)
                 self.metrics.decided(tick.product_id, decision.action, decision.reason)
                 return decision
+
+    def _news(self, decision: Decision) -> None:
+        """A protection that fired is news for the phone, sent beside the decision."""
+        event = protection_news(decision)
+        if event is None or self.announce is None:
+            return
+        task = asyncio.ensure_future(self._announce(self.announce, event))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    @staticmethod
+    async def _announce(announce: Callable[[Notify], Awaitable[object]], event: Notify) -> None:
+        try:
+            await announce(event)
+        except Exception as exc:  # news must never break a decision
+            activity.logger.warning("notification %s not started: %s", event.key, exc)
 
     async def _recent_trades(self, quote: str, now: datetime) -> list[PastTrade]:
         """The day's trades in `quote` of every product (the daily limit is shared across
@@ -275,6 +299,8 @@ class DecideActivities:
                             if not pending.done():
                                 pending.cancel()
                     await self.decisions.record_many(new)
+                    for decision, _ in new:
+                        self._news(decision)
         return DecideMarketsResult(
             actions={p: decided[p].action for p in products},
             trades=[
@@ -288,3 +314,19 @@ class DecideActivities:
                 if d.action != "hold"
             ],
         )
+
+
+def protection_news(decision: Decision) -> Notify | None:
+    """The notification of a decision a protection caused: an exit (a stop-loss or trailing
+    stop selling) once per decision; a guard holding buys once a day per market, not every
+    minute it holds."""
+    if decision.protection is None:
+        return None
+    event = protection_fired(
+        decision.decision_id, decision.product_id, decision.protection, decision.reason
+    )
+    if decision.action == "hold":
+        name = decision.protection.replace(" ", "-")
+        day = f"{decision.tick_time:%Y-%m-%d}"
+        event = event.model_copy(update={"key": f"protection-{decision.product_id}-{name}-{day}"})
+    return event

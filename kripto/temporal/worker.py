@@ -243,6 +243,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         KillSwitch(client, task_queue=settings.task_queue),
         services.metrics,
+        announce=lambda event: start_notify(activity.client(), settings, event),
     )
     trading = TradeActivities(
         services.exchange,

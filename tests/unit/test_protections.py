@@ -156,3 +156,42 @@ def test_a_protective_exit_waits_for_a_sell_already_under_way() -> None:
         " sell is under way or just done (cooldown)",
         "None",
     )
+
+
+def test_a_protection_that_fires_is_news_once_and_a_guard_once_a_day() -> None:
+    from activities.deciding import protection_news
+    from kripto.decisions import Decision as Made
+
+    at = datetime(2026, 12, 6, 14, 7, tzinfo=UTC)
+    common = {
+        "product_id": "BTC-GBP",
+        "tick_time": at,
+        "strategy": "zscore",
+        "params": {},
+        "indicators": {},
+    }
+    plain = Made(
+        decision_id="d0", action="hold", amount=Decimal(0), reason="hold: RSI 50", **common
+    )
+    assert protection_news(plain) is None
+    stop = Made(
+        decision_id="d1",
+        action="sell",
+        amount=Decimal("59.70"),
+        reason="sell: stop-loss: price 60000.00 is 40.3% below the entry",
+        protection="stop-loss",
+        **common,
+    )
+    event = protection_news(stop)
+    assert event is not None
+    assert (event.key, event.kind, event.title) == (
+        "protection-d1",
+        "protection",
+        "stop-loss fired on BTC-GBP",
+    )
+    assert event.text == stop.reason
+    guard = stop.model_copy(
+        update={"decision_id": "d2", "action": "hold", "protection": "drawdown guard"}
+    )
+    held = protection_news(guard)
+    assert held is not None and held.key == "protection-BTC-GBP-drawdown-guard-2026-12-06"
