@@ -48,9 +48,17 @@ RECONCILE_SCHEDULE_ID = "kripto-reconcile"
 RECONCILE_WORKFLOW_ID = "reconcile"
 
 
-def reconcile_at_start_id(at: datetime) -> str:
-    """The reconciliation a worker starts with: one per minute, however many workers start."""
-    return f"reconcile-at-start-{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+def reconcile_schedule_id(task_queue: str = DEFAULT_TASK_QUEUE) -> str:
+    """The reconciler's schedule (per task queue, as the exchange's tick schedule is)."""
+    suffix = "" if task_queue == DEFAULT_TASK_QUEUE else f"-{task_queue}"
+    return f"{RECONCILE_SCHEDULE_ID}{suffix}"
+
+
+def reconcile_at_start_id(at: datetime, task_queue: str = DEFAULT_TASK_QUEUE) -> str:
+    """The reconciliation a worker starts with: one per minute (and task queue: two Kripto
+    deployments sharing a namespace each reconcile their own books), however many start."""
+    suffix = "" if task_queue == DEFAULT_TASK_QUEUE else f"-{task_queue}"
+    return f"reconcile-at-start-{at.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}{suffix}"
 
 
 def exchange_schedule_id(exchange: str, task_queue: str = DEFAULT_TASK_QUEUE) -> str:

@@ -46,6 +46,7 @@ from workflows.ids import (
     exchange_tick_id,
     legacy_schedule_id,
     reconcile_at_start_id,
+    reconcile_schedule_id,
     tick_workflow_id,
 )
 from workflows.rate_tick import RateTickWorkflow
@@ -225,9 +226,10 @@ def desired_reconcile_schedule(settings: Settings) -> tuple[Schedule, str]:
 
 
 async def ensure_reconcile_schedule(client: Client, settings: Settings) -> Outcome:
-    """The reconciler's schedule, `kripto-reconcile`: created, updated or left alone."""
+    """The reconciler's schedule, `kripto-reconcile` (suffixed by a task queue other than
+    `kripto`): created, updated or left alone."""
     schedule, fingerprint = desired_reconcile_schedule(settings)
-    return await _ensure(client, RECONCILE_SCHEDULE_ID, schedule, fingerprint)
+    return await _ensure(client, reconcile_schedule_id(settings.task_queue), schedule, fingerprint)
 
 
 async def start_reconcile(
@@ -350,7 +352,9 @@ async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, 
     """The exchange's tick schedule (retiring products' own) and the reconciler's, by
     schedule ID (`kripto schedule create`, `kripto dev`, starter.py)."""
     outcomes = dict(await ensure_schedules(client, settings))
-    outcomes[RECONCILE_SCHEDULE_ID] = await ensure_reconcile_schedule(client, settings)
+    outcomes[reconcile_schedule_id(settings.task_queue)] = await ensure_reconcile_schedule(
+        client, settings
+    )
     return outcomes
 
 

@@ -475,7 +475,8 @@ async def reconcile_at_start(client: Client, settings: Settings) -> None:
     so workers starting together (a deploy, a compose up) run one reconciliation. A start that
     fails is a warning, not a worker that will not start: the schedule runs it soon anyway."""
     try:
-        await start_reconcile(client, settings, reconcile_at_start_id(datetime.now(UTC)))
+        started = reconcile_at_start_id(datetime.now(UTC), settings.task_queue)
+        await start_reconcile(client, settings, started)
     except WorkflowAlreadyStartedError:
         pass
     except RPCError as exc:

@@ -22,10 +22,10 @@ from kripto.db import Database
 from kripto.exchanges.paper import PaperExchange
 from kripto.models import Side
 from kripto.settings import Settings
-from kripto.temporal.schedules import RECONCILE_SCHEDULE_ID, ensure_all_schedules
+from kripto.temporal.schedules import ensure_all_schedules
 from kripto.temporal.worker import build_services, reconcile_at_start, running_worker
 from tests.trading_fixtures import store_rate
-from workflows.ids import reconcile_at_start_id
+from workflows.ids import reconcile_at_start_id, reconcile_schedule_id
 
 pytestmark = pytest.mark.e2e
 
@@ -50,17 +50,17 @@ async def worker_env(
 
 async def check_the_reconcile_schedule(client: Client, settings: Settings) -> None:
     """`kripto schedule create` (and starter.py) make the reconciler's schedule with the
-    products' ones: every ten minutes, skipping a run while one is still going."""
+    exchange's tick schedule: every ten minutes, skipping a run while one is still going."""
     settings = settings.model_copy(update={"products": ["XRP-GBP"], "task_queue": "kripto-idle"})
-    handle = client.get_schedule_handle(RECONCILE_SCHEDULE_ID)
+    handle = client.get_schedule_handle(reconcile_schedule_id("kripto-idle"))
     try:
         assert await ensure_all_schedules(client, settings) == {
-            "kripto-rates-XRP-GBP": "created",
-            "kripto-reconcile": "created",
+            "kripto-ticks-coinbase-kripto-idle": "created",
+            "kripto-reconcile-kripto-idle": "created",
         }
         assert await ensure_all_schedules(client, settings) == {
-            "kripto-rates-XRP-GBP": "unchanged",
-            "kripto-reconcile": "unchanged",
+            "kripto-ticks-coinbase-kripto-idle": "unchanged",
+            "kripto-reconcile-kripto-idle": "unchanged",
         }
         schedule = (await handle.describe()).schedule
         assert [i.every for i in schedule.spec.intervals] == [timedelta(minutes=10)]
@@ -68,12 +68,14 @@ async def check_the_reconcile_schedule(client: Client, settings: Settings) -> No
         assert isinstance(schedule.action, ScheduleActionStartWorkflow)
         assert schedule.action.workflow == "ReconcileWorkflow"
         hourly = settings.model_copy(update={"reconcile_every": timedelta(hours=1)})
-        assert (await ensure_all_schedules(client, hourly))["kripto-reconcile"] == "updated"
+        assert (await ensure_all_schedules(client, hourly))[
+            "kripto-reconcile-kripto-idle"
+        ] == "updated"
         schedule = (await handle.describe()).schedule
         assert [i.every for i in schedule.spec.intervals] == [timedelta(hours=1)]
     finally:
         await handle.delete()
-        await client.get_schedule_handle("kripto-rates-XRP-GBP").delete()
+        await client.get_schedule_handle("kripto-ticks-coinbase-kripto-idle").delete()
 
 
 async def kripto(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -112,7 +114,9 @@ async def test_kripto_reconcile_records_an_order_placed_behind_kriptos_back(
     assert len(started) == 1 and started[0].id.startswith("reconcile-at-start-")
     assert (
         started[0].id[: len("reconcile-at-start-2026-")]
-        == reconcile_at_start_id(started[0].start_time)[: len("reconcile-at-start-2026-")]
+        == reconcile_at_start_id(started[0].start_time, settings.task_queue)[
+            : len("reconcile-at-start-2026-")
+        ]
     )
     await dev_server_env.client.get_workflow_handle(started[0].id).result()
 

@@ -147,7 +147,7 @@ async def test_a_conversation_with_the_bot(
                     await history_text(client, f"notify-trade-{key}"),
                 ]
             )
-            status = await schedule_status(client, "BTC-GBP")
+            status = await schedule_status(client, "BTC-GBP", settings.task_queue)
             current = await client.get_workflow_handle(bot.id).describe()
             await record_history(client, key, "trade-notify-v1")  # the trade, then its news
             await record_history(client, f"notify-trade-{key}", "notify-v1")
@@ -187,9 +187,10 @@ async def test_a_conversation_with_the_bot(
     ]
     assert memo.startswith("traded from Telegram by @alice (Telegram user 1001, chat 1001) at ")
     [paused_reply] = said(tg, ALICE, "Trading paused\npaused from Telegram by @alice")
-    assert paused_reply.endswith(": lunch\nschedules: kripto-rates-BTC-GBP")
+    ticks = schedule_id("BTC-GBP", settings.task_queue)  # the exchange's one tick schedule
+    assert paused_reply.endswith(f": lunch\nschedules: {ticks}")
     [paused_news] = said(tg, ALICE, "Kill switch: trading paused\npaused from Telegram by @al")
-    assert paused_news.endswith(": lunch\n1 schedule: kripto-rates-BTC-GBP")
+    assert paused_news.endswith(f": lunch\n1 schedule: {ticks}")
     assert len(said(tg, ALICE, "Trading resumed\nresumed from Telegram by @alice")) == 1
     assert len(said(tg, ALICE, "Kill switch: trading resumed\nresumed from Telegram by")) == 1
     assert not status.paused

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
 from pydantic import SecretStr
@@ -37,6 +37,7 @@ class Proxy:
     Postgres outage does; `up()` listens again on the same port."""
 
     def __init__(self, host: str, port: int) -> None:
+        """`host` may be a Unix socket folder (the embedded Postgres listens only there)."""
         self.target = (host, port)
         self.port = 0
         self.server: asyncio.Server | None = None
@@ -56,7 +57,11 @@ class Proxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            host, port = self.target
+            if host.startswith("/"):
+                up_reader, up_writer = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+            else:
+                up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
             writer.transport.abort()
             return
@@ -75,7 +80,8 @@ class Proxy:
 @pytest.fixture
 async def proxy(settings: Settings) -> AsyncIterator[Proxy]:
     url = urlsplit(str(settings.database_url))
-    proxy = Proxy(url.hostname or "127.0.0.1", url.port or 5432)
+    socket_folder = dict(parse_qsl(url.query)).get("host")
+    proxy = Proxy(socket_folder or url.hostname or "127.0.0.1", url.port or 5432)
     await proxy.up()
     try:
         yield proxy
@@ -108,7 +114,8 @@ async def test_a_long_wait_continues_as_new_carrying_its_order_and_outlasts_post
 ) -> None:
     env = fresh_time_skipping_env
     url = urlsplit(str(settings.database_url))
-    proxied = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}"))
+    # Through the proxy on loopback, whether Postgres listens on TCP or (embedded) a socket.
+    proxied = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}", query=""))
     live = settings.model_copy(
         update={
             "database_url": proxied,
