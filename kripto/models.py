@@ -102,12 +102,19 @@ RateSource = Literal["coinbase", "simulated", "coinbase-candles", "csv"]
 class Rate(Wire):
     product_id: ProductId = "BTC-GBP"
     rate: Money = Field(gt=0)
+    #: The minute the rate stands for (its start).
     date_time: UtcDateTime
     source: RateSource
+    #: When the live feed read it, seconds into its minute; None for candles and CSV rows.
+    fetched_at: UtcDateTime | None = None
 
     def seed_shape(self) -> dict[str, object]:
-        """The seed's `{"rate", "dateTime"}` plus where the rate came from."""
-        return self.model_dump(mode="json", include={"rate", "date_time", "source"})
+        """The seed's `{"rate", "dateTime"}` plus where the rate came from and, for a live
+        rate, when it was read (`fetchedAt`)."""
+        shape = self.model_dump(mode="json", include={"rate", "date_time", "source"})
+        if self.fetched_at is not None:
+            shape["fetchedAt"] = self.model_dump(mode="json", include={"fetched_at"})["fetchedAt"]
+        return shape
 
 
 class RateTickInput(Wire):
@@ -178,10 +185,18 @@ class Prices(Wire):
     at: UtcDateTime
     source: RateSource
     prices: dict[ProductId, Money]
+    #: When the feed read them (None in payloads from builds before it was kept).
+    fetched_at: UtcDateTime | None = None
 
     def rates(self) -> list[Rate]:
         return [
-            Rate(product_id=p, rate=r, date_time=self.at, source=self.source)
+            Rate(
+                product_id=p,
+                rate=r,
+                date_time=self.at,
+                source=self.source,
+                fetched_at=self.fetched_at,
+            )
             for p, r in self.prices.items()
         ]
 

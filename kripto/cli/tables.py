@@ -101,14 +101,18 @@ def wallet_table(wallet: Wallet) -> Table:
 
 
 def rates_table(rates: Sequence[Rate], title: str) -> Table:
+    """`time` is the minute a rate stands for; `read at` is when the live feed read it
+    (seconds into that minute; blank for candles and CSV rows)."""
     table = _table(title, caption=f"{plural(len(rates), 'rate')}; times UTC")
     _text(table, "time")
     quote = rates[0].product_id.partition("-")[2] if rates else "GBP"
     _number(table, f"rate {CURRENCY_SYMBOLS.get(quote, quote)}")  # `rate £`, `rate €`
     _text(table, "source")
+    _text(table, "read at")
     for r in rates:
         source = r.source if r.source == "coinbase" else f"[yellow]{r.source}[/yellow]"
-        table.add_row(fmt_time(r.date_time), fmt_rate(r.rate), source)
+        read = f"{r.fetched_at:%H:%M:%S}" if r.fetched_at is not None else ""
+        table.add_row(fmt_time(r.date_time), fmt_rate(r.rate), source, read)
     return table
 
 

@@ -14,10 +14,19 @@ class Unsettled:
     oldest: datetime | None
 
 
+#: When the newest rate was read: its fetch time, or the start of its minute for a rate that
+#: has none (candles, CSV). The primary key's order finds it, so one index probe a product.
+_NEWEST = (
+    "(SELECT coalesce(r.fetched_at, r.date_time) FROM rates r WHERE r.product_id = {product}"
+    " ORDER BY r.date_time DESC LIMIT 1)"
+)
+
+
 async def newest_rate_time(db: Database, product_id: str) -> datetime | None:
-    """The newest stored rate's minute (the primary key's order, so one index probe)."""
+    """When the newest stored rate was read (a rate's age counts from its fetch, not from the
+    start of the minute it stands for, which is up to a minute earlier)."""
     value: datetime | None = await db.pool.fetchval(
-        "SELECT max(date_time) FROM rates WHERE product_id = $1", product_id
+        "SELECT " + _NEWEST.format(product="$1"), product_id
     )
     return value
 
@@ -25,8 +34,8 @@ async def newest_rate_time(db: Database, product_id: str) -> datetime | None:
 async def newest_rate_times(db: Database, products: list[str]) -> dict[str, datetime | None]:
     """`newest_rate_time` of many products in one query (an index probe each)."""
     rows = await db.pool.fetch(
-        "SELECT p.product_id, (SELECT max(date_time) FROM rates r"
-        " WHERE r.product_id = p.product_id) AS newest FROM unnest($1::text[]) AS p(product_id)",
+        "SELECT p.product_id, " + _NEWEST.format(product="p.product_id") + " AS newest"
+        " FROM unnest($1::text[]) AS p(product_id)",
         products,
     )
     return {r["product_id"]: r["newest"] for r in rows}

@@ -20,12 +20,14 @@ class RateRepository:
     async def insert(self, rate: Rate) -> bool:
         """Store a rate; False when that product already has one for that time."""
         status = await self.db.pool.execute(
-            "INSERT INTO rates (product_id, date_time, rate, source) VALUES ($1, $2, $3, $4)"
+            "INSERT INTO rates (product_id, date_time, rate, source, fetched_at)"
+            " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (product_id, date_time) DO NOTHING",
             rate.product_id,
             rate.date_time,
             rate.rate,
             rate.source,
+            rate.fetched_at,
         )
         return bool(status == "INSERT 0 1")
 
@@ -36,13 +38,15 @@ class RateRepository:
         if not rates:
             return 0
         status = await (conn or self.db.pool).execute(
-            "INSERT INTO rates (product_id, date_time, rate, source)"
-            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[])"
+            "INSERT INTO rates (product_id, date_time, rate, source, fetched_at)"
+            " SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::text[],"
+            " $5::timestamptz[])"
             " ON CONFLICT (product_id, date_time) DO NOTHING",
             [r.product_id for r in rates],
             [r.date_time for r in rates],
             [r.rate for r in rates],
             [r.source for r in rates],
+            [r.fetched_at for r in rates],
         )
         return int(status.rsplit(" ", 1)[1])
 
@@ -52,7 +56,7 @@ class RateRepository:
         """Rates in [start, end], oldest first: the order every consumer expects (the original
         returned newest first and its decider ran its EMAs backwards)."""
         rows = await self.db.pool.fetch(
-            "SELECT product_id, date_time, rate, source FROM rates"
+            "SELECT product_id, date_time, rate, source, fetched_at FROM rates"
             " WHERE product_id = $1 AND date_time >= $2"
             " AND ($3::timestamptz IS NULL OR date_time <= $3)"
             " ORDER BY date_time ASC",
@@ -116,8 +120,8 @@ class RateRepository:
 
     async def latest(self, product_id: str) -> Rate | None:
         row = await self.db.pool.fetchrow(
-            "SELECT product_id, date_time, rate, source FROM rates WHERE product_id = $1"
-            " ORDER BY date_time DESC LIMIT 1",
+            "SELECT product_id, date_time, rate, source, fetched_at FROM rates"
+            " WHERE product_id = $1 ORDER BY date_time DESC LIMIT 1",
             product_id,
         )
         return None if row is None else Rate.model_validate(dict(row))

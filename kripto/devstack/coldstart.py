@@ -34,9 +34,15 @@ def week_before(now: datetime) -> tuple[datetime, datetime]:
 
 async def simulated_week(db: Database, settings: Settings, now: datetime) -> int:
     """A week of the simulated feed's minutes for each product; returns how many were new."""
-    start, _end = week_before(now)
+    return await simulated_span(db, settings, *week_before(now))
+
+
+async def simulated_span(db: Database, settings: Settings, start: datetime, end: datetime) -> int:
+    """The simulated feed's minutes in [start, end) for each product; how many were new."""
     feed = SimulatedFeed(seed=settings.feed_seed)
-    minutes = [start + timedelta(minutes=i) for i in range(int(WEEK.total_seconds() // 60))]
+    minutes = [
+        start + timedelta(minutes=i) for i in range(int((end - start).total_seconds() // 60))
+    ]
     stored = 0
     for product in settings.products:
         rates = [
@@ -55,7 +61,11 @@ async def simulated_week(db: Database, settings: Settings, now: datetime) -> int
 async def coinbase_week(client: Client, settings: Settings, now: datetime) -> int:
     """Backfill the week from Coinbase's candles for each product, waiting up to BACKFILL_WAIT;
     returns the minutes with a candle."""
-    start, end = week_before(now)
+    return await coinbase_span(client, settings, *week_before(now))
+
+
+async def coinbase_span(client: Client, settings: Settings, start: datetime, end: datetime) -> int:
+    """Coinbase's candles in [start, end) for each product (a BackfillWorkflow each)."""
     handles = [
         await start_backfill(
             client, settings, BackfillInput(product_id=product, start=start, end=end)
@@ -83,3 +93,28 @@ async def backfill_week(
             " backfill --days 7` shows it)"
         )
     return f"a week backfilled from Coinbase candles ({minutes:,} minutes with trades)"
+
+
+async def fill_to_first_tick(
+    client: Client,
+    db: Database,
+    settings: Settings,
+    feed: Literal["coinbase", "simulated"],
+    backfilled_to: datetime,
+    first_tick: datetime | None,
+) -> int:
+    """The minutes between the week's backfill (which ends with the minute before
+    `backfilled_to`) and the first tick's minute, which the live feed stores: without them
+    the history would start with a gap. Returns how many were stored."""
+    start = backfilled_to.astimezone(UTC).replace(second=0, microsecond=0)
+    if first_tick is None:
+        return 0
+    end = first_tick.astimezone(UTC).replace(second=0, microsecond=0)
+    if end <= start:
+        return 0
+    if feed == "simulated":
+        return await simulated_span(db, settings, start, end)
+    try:
+        return await coinbase_span(client, settings, start, end)
+    except TimeoutError:
+        return 0

@@ -23,7 +23,7 @@ from rich.panel import Panel
 from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import connect
 from kripto.db.rates import RateRepository
-from kripto.devstack.coldstart import backfill_week
+from kripto.devstack.coldstart import backfill_week, fill_to_first_tick
 from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
@@ -34,7 +34,7 @@ from kripto.settings import DASHBOARD_TOKEN_FILE, STOP_LINK_SECRET_FILE, Setting
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec_server import codec_url
 from kripto.temporal.codec_server import serve as serve_codec
-from kripto.temporal.schedules import ensure_reconcile_schedule, ensure_schedules
+from kripto.temporal.schedules import ensure_reconcile_schedule, ensure_schedules, first_tick
 from kripto.temporal.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -246,11 +246,16 @@ class DevStack:
         # History before the first tick: the strategy decides from the first tick, not a day on.
         db = await connect(database_url)
         try:
+            backfilled_to = datetime.now(UTC)
             history = await backfill_week(client, db, settings, feed)
+            outcomes = await ensure_schedules(client, settings)
+            await ensure_reconcile_schedule(client, settings)
+            # And the minutes from the backfill's end to the first tick's, so none is missing.
+            await fill_to_first_tick(
+                client, db, settings, feed, backfilled_to, await first_tick(client, settings)
+            )
         finally:
             await db.close()
-        outcomes = await ensure_schedules(client, settings)
-        await ensure_reconcile_schedule(client, settings)
         await asyncio.wait(
             {asyncio.create_task(dashboard_up.wait()), dashboard}, return_when="FIRST_COMPLETED"
         )

@@ -65,6 +65,7 @@ class CoinbaseSpotFeed:
             rate=parse_spot_reply(reply.content, product_id),
             date_time=at,
             source="coinbase",
+            fetched_at=datetime.now(UTC),
         )
 
     async def rates(
@@ -83,7 +84,7 @@ class CoinbaseSpotFeed:
                 self._client, PRODUCTS_PATH, what, params, limiter=self.limiter
             )
             prices.update(parse_products_reply(reply.content, page, what))
-        return Prices(at=at, source="coinbase", prices=prices)
+        return Prices(at=at, source="coinbase", prices=prices, fetched_at=datetime.now(UTC))
 
     async def close(self) -> None:
         await self._client.aclose()

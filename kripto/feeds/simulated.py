@@ -39,6 +39,7 @@ class SimulatedFeed:
             rate=self.price_at(product_id, at),
             date_time=at,
             source="simulated",
+            fetched_at=datetime.now(UTC),
         )
 
     async def rates(
@@ -46,7 +47,7 @@ class SimulatedFeed:
     ) -> Prices:
         """Every product's price in one call, as the Coinbase feed's pages do."""
         prices = {p: self.price_at(p, at) for p in products}
-        return Prices(at=at, source="simulated", prices=prices)
+        return Prices(at=at, source="simulated", prices=prices, fetched_at=datetime.now(UTC))
 
     async def close(self) -> None:
         return None

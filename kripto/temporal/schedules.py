@@ -358,6 +358,20 @@ async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, 
     return outcomes
 
 
+async def first_tick(client: Client, settings: Settings) -> datetime | None:
+    """When the exchange's schedule next starts a tick (its minute is the first the live feed
+    stores), or None when it has none coming (paused, or no schedule)."""
+    sid = exchange_schedule_id(EXCHANGE, settings.task_queue)
+    try:
+        described = await client.get_schedule_handle(sid).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    upcoming = described.info.next_action_times
+    return upcoming[0] if upcoming else None
+
+
 async def set_paused(client: Client, settings: Settings, paused: bool, note: str) -> list[str]:
     """Pause or resume the exchange's schedule, and any product's own schedule of an earlier
     build that is still there; returns the schedule IDs it changed."""

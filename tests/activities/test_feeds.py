@@ -133,7 +133,13 @@ async def test_simulated_feed_is_deterministic_per_seed_and_time() -> None:
     a, b, c = SimulatedFeed(seed=1), SimulatedFeed(seed=1), SimulatedFeed(seed=2)
     at = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # any time: the simulated feed has history
     first = await a.rate("BTC-GBP", at)
-    assert first == await b.rate("BTC-GBP", at)
+    again = await b.rate("BTC-GBP", at)
+    # The same price for the same minute; only when it was read differs.
+    assert first.model_copy(update={"fetched_at": None}) == again.model_copy(
+        update={"fetched_at": None}
+    )
+    assert first.fetched_at is not None and again.fetched_at is not None
+    assert first.fetched_at <= again.fetched_at
     assert first.source == "simulated"
     assert first.rate != (await c.rate("BTC-GBP", at)).rate
     assert first.rate == first.rate.quantize(Decimal("0.01"))

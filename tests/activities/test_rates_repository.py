@@ -109,3 +109,31 @@ async def test_histories_read_many_markets_in_one_query_as_history_reads_each(
     assert len(many["SOL-GBP"]) == 0 and many["SOL-GBP"].newest_rate is None
     indexes = await db.pool.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'rates'")
     assert "rates_history" in {r["indexname"] for r in indexes}
+
+
+async def test_a_live_rate_keeps_its_minute_and_when_it_was_read(db: Database) -> None:
+    """A tick's rate stands for the start of its minute and was read seconds into it: both are
+    kept, the age (/healthz, the metric) counts from the read, and candles have no read time."""
+    from kripto.db.monitoring import newest_rate_time, newest_rate_times
+
+    repo = RateRepository(db)
+    read = T0 + timedelta(seconds=23)
+    live = Rate(rate=Decimal("70000.00"), date_time=T0, source="coinbase", fetched_at=read)
+    assert await repo.insert(live)
+    assert await repo.since("BTC-GBP", T0) == [live]
+    assert live.seed_shape() == {
+        "rate": "70000.00",
+        "dateTime": "2026-11-24T12:00:00Z",
+        "source": "coinbase",
+        "fetchedAt": "2026-11-24T12:00:23Z",
+    }
+    assert await newest_rate_time(db, "BTC-GBP") == read
+    candle = Rate(
+        rate=Decimal("70001.00"), date_time=T0 + timedelta(minutes=1), source="coinbase-candles"
+    )
+    await repo.insert_many([candle])
+    assert "fetchedAt" not in candle.seed_shape()
+    assert await newest_rate_times(db, ["BTC-GBP", "ETH-GBP"]) == {
+        "BTC-GBP": T0 + timedelta(minutes=1),  # a candle's age counts from its minute
+        "ETH-GBP": None,
+    }

@@ -83,15 +83,17 @@ def test_wallet_fits_with_gbp_in_pence_and_btc_in_satoshis() -> None:
 
 
 def test_rates_one_line_each() -> None:
+    minute = WHEN.replace(second=0)
     rates = [
-        Rate(date_time=WHEN, rate=Decimal("79123.456"), source="coinbase"),
-        Rate(date_time=WHEN, rate=Decimal("7900.01"), source="simulated"),
+        Rate(date_time=minute, rate=Decimal("79123.456"), source="coinbase", fetched_at=WHEN),
+        Rate(date_time=minute, rate=Decimal("7900.01"), source="coinbase-candles"),
     ]
     lines = render(rates_table(rates, "BTC-GBP, last 7 days"))
     assert "…" not in "\n".join(lines)
+    # The minute a rate stands for, and when the live feed read it (31 s into it).
     assert rows(lines) == [
-        "11-25 14:07  79,123.46  coinbase",
-        "11-25 14:07   7,900.01  simulated",
+        "11-25 14:07  79,123.46  coinbase          14:07:31",
+        "11-25 14:07   7,900.01  coinbase-candles",
     ]
 
 
