@@ -174,6 +174,13 @@ async def test_dashboard_in_a_browser(
         await expect(page.locator("#tooltip")).to_have_text(
             re.compile(r"^BUY £24\.88 \(0\.\d+ BTC\): manual trade$")
         )
+        # Labels that stay readable: one letter a marker, room after the newest point for the
+        # last time label, and no titles widening the money chart's price tags over its axis.
+        assert await page.evaluate("() => window.kriptoChart.layout()") == {
+            "rightOffset": 6,
+            "moneyTitles": ["", "", ""],
+            "markerTexts": ["B"],
+        }
         await page.screenshot(path=shots / "1-traded.png", full_page=True)
 
         # 4) Pause and resume.

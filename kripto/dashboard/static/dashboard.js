@@ -15,6 +15,13 @@
   let lastDrawn = [];
   // What the charts drew, for tests and the benchmark.
   window.kriptoChart = { points: 0, markers: 0, valuePoints: 0, draws: 0, firstDrawMs: null };
+  // The layout choices that keep labels readable (room after the newest point, no series
+  // titles in the money chart's price tags), for the browser test.
+  window.kriptoChart.layout = () => ({
+    rightOffset: priceChart.timeScale().options().rightOffset,
+    moneyTitles: [value, hold, dca].map((s) => s.options().title),
+    markerTexts: lastDrawn.map((m) => m.text),
+  });
 
   const dark = {
     layout: { background: { color: "#161c22" }, textColor: "#c9d1d9" },
