@@ -17,10 +17,10 @@ from kripto.protections import Protections
 @dataclass(frozen=True)
 class RiskSettings:
     trade_fraction: Decimal = Decimal("0.15")
-    min_order_gbp: Decimal = Decimal("10")
+    min_order_gbp: Decimal = Decimal("10.00")
     exchange_min_gbp: Decimal = Decimal("1")
-    max_trade_gbp: Decimal = Decimal("1000")
-    daily_spend_limit_gbp: Decimal = Decimal("250")
+    max_trade_gbp: Decimal = Decimal("1000.00")
+    daily_spend_limit_gbp: Decimal = Decimal("250.00")
     cooldown: timedelta = timedelta(minutes=30)
     stale_after: timedelta = timedelta(minutes=5)
     #: The longest run of minutes without rates a strategy's window may hold.

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -32,9 +33,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from kripto.fees import FeeTier, fee_tier, flat
 from kripto.models import check_product
 from kripto.money import fmt_gbp as fmt
+from kripto.risk import RiskSettings
+
+#: The risk guards' defaults live in kripto.risk.RiskSettings alone; the settings take them.
+_RISK = RiskSettings()
 
 #: Coinbase's smallest BTC-GBP order (RiskSettings.exchange_min_gbp).
-EXCHANGE_MIN_GBP = Decimal("1")
+EXCHANGE_MIN_GBP = _RISK.exchange_min_gbp
 
 #: Older setting → (strategy, parameter). Only for names existing .env files already use; a new
 #: strategy's parameters live in KRIPTO_STRATEGY_PARAMS alone.
@@ -94,18 +99,19 @@ def _check_version_name(value: str | None, *, allow_dot: bool) -> str:
     return value
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="KRIPTO_",
-        extra="ignore",
-        populate_by_name=True,
-        validate_default=True,
-        # A ValidationError's text would otherwise quote the inputs, secrets included.
-        hide_input_in_errors=True,
-    )
+class GeneralSection(BaseModel):
+    """Where Kripto keeps its state and which markets it follows."""
 
     # Where things are.
     data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    #: The markets Kripto follows, comma-separated.
+    products: Annotated[list[str], NoDecode] = ["BTC-GBP"]
+
+
+class TemporalSection(BaseModel):
+    """The Temporal cluster, the worker's task queue and versioning, and the rate schedule."""
+
     temporal_address: str = Field(
         "localhost:7233",
         validation_alias=AliasChoices("KRIPTO_TEMPORAL_ADDRESS", "TEMPORAL_ADDRESS"),
@@ -115,7 +121,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("KRIPTO_TEMPORAL_NAMESPACE", "TEMPORAL_NAMESPACE"),
     )
     task_queue: str = "kripto"
-    database_url: str | None = None
     #: How long a stopping worker (SIGTERM, Ctrl-C) lets its running activities finish before
     #: it cancels them and hands them back to Temporal for another worker.
     shutdown_grace: timedelta = timedelta(seconds=30)
@@ -130,6 +135,24 @@ class Settings(BaseSettings):
     #: Temporal Cloud API key; sent as a bearer token, so it always goes over TLS.
     temporal_api_key: SecretStr | None = None
 
+    # Worker Versioning: see "Deploying a change" in the README.
+    deployment_name: str = "kripto"
+    #: Unset: derived from the code (kripto.build_id), so each build has its own ID.
+    build_id: str | None = None
+    #: Off only for servers without Worker Deployments (the time-skipping test server).
+    worker_versioning: bool = True
+
+    # The rate schedule.
+    schedule_cron: str = "* * * * *"
+    #: When set, the schedule runs at this interval instead of the cron (demos and tests).
+    schedule_every: timedelta | None = None
+    #: The Temporal Web UI, for links from the dashboard to each trade's workflow.
+    temporal_ui_url: str = "http://localhost:8233"
+
+
+class MetricsSection(BaseModel):
+    """How the worker is seen: Prometheus metrics, /healthz and its logs."""
+
     # Seeing it: see "Monitoring" in the README. Port 0 turns a server off.
     #: Where the worker serves Prometheus metrics (the Temporal SDK's and Kripto's, one endpoint)
     #: and /healthz. Loopback unless told otherwise; the compose worker listens on its network.
@@ -141,18 +164,11 @@ class Settings(BaseSettings):
     #: `text` for people (one line per event), `json` for a log collector (one object per line).
     log_format: Literal["text", "json"] = "text"
 
-    # Worker Versioning: see "Deploying a change" in the README.
-    deployment_name: str = "kripto"
-    #: Unset: derived from the code (kripto.build_id), so each build has its own ID.
-    build_id: str | None = None
-    #: Off only for servers without Worker Deployments (the time-skipping test server).
-    worker_versioning: bool = True
 
-    # The rate pipeline.
-    products: Annotated[list[str], NoDecode] = ["BTC-GBP"]
-    schedule_cron: str = "* * * * *"
-    #: When set, the schedule runs at this interval instead of the cron (demos and tests).
-    schedule_every: timedelta | None = None
+class ExchangeSection(BaseModel):
+    """Where rates and candles come from, and the exchange orders go to."""
+
+    # The rate feed and backfills.
     feed: Literal["coinbase", "simulated"] = "coinbase"
     feed_seed: int = 42
     coinbase_url: str = "https://api.coinbase.com"
@@ -170,7 +186,6 @@ class Settings(BaseSettings):
     fee_tier: str = "intro1"
     #: One flat rate for both sides instead of the tier (the seed's sample arithmetic used 0.005).
     fee_rate: Decimal | None = None
-    max_trade_gbp: Decimal = Decimal("1000.00")
     #: How often a placed order's state is read until it settles.
     settle_poll: timedelta = timedelta(seconds=2)
 
@@ -185,6 +200,45 @@ class Settings(BaseSettings):
     coinbase_api_key_name: str | None = None
     coinbase_api_private_key: SecretStr | None = None
     coinbase_api_private_key_file: Path | None = None
+
+
+class RiskSection(BaseModel):
+    """The risk guards every decision and trade passes: see docs/strategies.md. The defaults are
+    kripto.risk.RiskSettings's own, so a backtest and the worker start from the same guards."""
+
+    max_trade_gbp: Decimal = _RISK.max_trade_gbp
+    trade_fraction: Decimal = _RISK.trade_fraction
+    min_order_gbp: Decimal = _RISK.min_order_gbp
+    daily_spend_limit_gbp: Decimal = _RISK.daily_spend_limit_gbp
+    cooldown: timedelta = _RISK.cooldown
+    stale_after: timedelta = _RISK.stale_after
+    max_gap: timedelta = _RISK.max_gap
+    # Protections (kripto/protections.py), off unless set (0 is off too): fractions such as
+    # 0.1 for 10%. Off by default: on the real sample they did not help the default strategy
+    # out of sample (docs/strategies.md).
+    stop_loss: Decimal | None = _RISK.protections.stop_loss
+    trailing_stop: Decimal | None = _RISK.protections.trailing_stop
+    max_drawdown: Decimal | None = _RISK.protections.max_drawdown
+    drawdown_resume: Decimal | None = _RISK.protections.drawdown_resume
+    stop_loss_limit: int | None = Field(_RISK.protections.stop_loss_limit, ge=0)
+    stop_loss_window: timedelta = _RISK.protections.stop_loss_window
+    stop_loss_pause: timedelta = _RISK.protections.stop_loss_pause
+
+    @field_validator("stop_loss", "trailing_stop", "max_drawdown", "drawdown_resume")
+    @classmethod
+    def _protection_fraction(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and (not value.is_finite() or not Decimal(0) <= value < 1):
+            raise ValueError("must be a fraction from 0 (off) to below 1, for example 0.1")
+        return None if value == 0 else value
+
+    @field_validator("stop_loss_limit")
+    @classmethod
+    def _limit_off(cls, value: int | None) -> int | None:
+        return None if value == 0 else value
+
+
+class StrategySection(BaseModel):
+    """The strategy that decides and its parameters."""
 
     # Strategy and risk guards: see docs/strategies.md. The strategy and its parameters are
     # checked against the strategy's own declaration where it is built (kripto/composition.py):
@@ -201,44 +255,127 @@ class Settings(BaseSettings):
     rsi_period: int | None = None
     rsi_low: float | None = None
     rsi_high: float | None = None
-    trade_fraction: Decimal = Decimal("0.15")
-    min_order_gbp: Decimal = Decimal("10.00")
-    daily_spend_limit_gbp: Decimal = Decimal("250.00")
-    cooldown: timedelta = timedelta(minutes=30)
-    stale_after: timedelta = timedelta(minutes=5)
-    max_gap: timedelta = timedelta(minutes=60)
     #: The live decider runs the strategy on closes this far apart: `1h`, the default, gives
     #: hourly closes, as the backtests of the real hourly sample that chose the default
     #: (docs/strategies.md); `1m` is every minute.
     bar: timedelta = timedelta(hours=1)
-    # Protections (kripto/protections.py), off unless set (0 is off too): fractions such as
-    # 0.1 for 10%. Off by default: on the real sample they did not help the default strategy
-    # out of sample (docs/strategies.md).
-    stop_loss: Decimal | None = None
-    trailing_stop: Decimal | None = None
-    max_drawdown: Decimal | None = None
-    drawdown_resume: Decimal | None = None
-    stop_loss_limit: int | None = Field(None, ge=0)
-    stop_loss_window: timedelta = timedelta(days=1)
-    stop_loss_pause: timedelta = timedelta(days=1)
-
-    @field_validator("stop_loss", "trailing_stop", "max_drawdown", "drawdown_resume")
-    @classmethod
-    def _protection_fraction(cls, value: Decimal | None) -> Decimal | None:
-        if value is not None and (not value.is_finite() or not Decimal(0) <= value < 1):
-            raise ValueError("must be a fraction from 0 (off) to below 1, for example 0.1")
-        return None if value == 0 else value
-
-    @field_validator("stop_loss_limit")
-    @classmethod
-    def _limit_off(cls, value: int | None) -> int | None:
-        return None if value == 0 else value
 
     @field_validator("strategy", mode="before")
     @classmethod
     def _strategy_name(cls, value: Any) -> Any:
         """Names are case-insensitive: `RSI` and `rsi` are one strategy."""
         return value.strip().lower() if isinstance(value, str) else value
+
+
+class EncryptionSection(BaseModel):
+    """Encrypted payloads and the codec server."""
+
+    # Encrypted payloads: see kripto/temporal/codec.py and "Encrypted payloads" in the README.
+    #: `id:key` pairs, newest first, comma-separated; a key is 32 bytes in base64 (AES-256).
+    #: The first encrypts; any listed key decrypts, so old payloads stay readable after rotation.
+    encryption_keys: SecretStr | None = None
+    #: A file (mode 0600) holding the same list, one pair a line or comma-separated.
+    encryption_keys_file: Path | None = None
+    #: The bearer token `kripto codec-server` requires (or a file holding it).
+    codec_token: SecretStr | None = None
+    codec_token_file: Path | None = None
+    codec_host: str = "127.0.0.1"
+    codec_port: int = Field(8234, ge=1, le=65535)
+    #: The Web UI's origin: the only origin the codec server answers from a browser.
+    codec_ui_origin: str = "http://127.0.0.1:8233"
+
+
+class MailSection(BaseModel):
+    """Trade receipts: where they go and how they are sent."""
+
+    # Receipts.
+    mailer: Literal["outbox", "ses"] = "outbox"
+    receipt_to: str = "trader@example.com"
+    receipt_from: str = "kripto@example.com"
+    ses_region: str = "eu-west-2"
+    ses_endpoint_url: str | None = None
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+
+
+class NotificationsSection(BaseModel):
+    """News and control from the phone: see "Control and news from the phone" in the README."""
+
+    #: The bot's token from @BotFather. Unset: no Telegram messages and no bot.
+    telegram_bot_token: SecretStr | None = None
+    #: The chats that get every notification, and the only chats the bot answers.
+    telegram_chat_ids: Annotated[list[int], NoDecode] = []
+    telegram_api_url: str = "https://api.telegram.org"
+    #: How long one getUpdates long poll waits for a message before asking again.
+    telegram_poll_timeout: timedelta = timedelta(seconds=25)
+    #: `slack:URL`, `discord:URL` or a bare URL (generic JSON), comma-separated. A secret: a
+    #: Slack or Discord webhook's URL is its own credential.
+    webhook_urls: SecretStr | None = None
+    #: When the daily summary goes out (cron, UTC).
+    daily_summary_cron: str = "0 18 * * *"
+
+
+class DashboardSection(BaseModel):
+    """The trader's dashboard and the stop link in every receipt."""
+
+    # The trader's dashboard (`kripto dashboard`) and the stop link in every receipt.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8237, ge=1, le=65535)
+    #: Needed for anything that changes state from the web (pause, resume, trade). Unset: read
+    #: from `<data dir>/dashboard-token` (written by `kripto dev`); else such changes are refused.
+    dashboard_token: SecretStr | None = None
+    #: Where people reach the dashboard (the receipt's stop link); unset: the dashboard's address.
+    public_url: str | None = None
+    #: Signs the receipts' stop links. Unset: `<data dir>/stop-link-secret`; else no stop link.
+    stop_link_secret: SecretStr | None = None
+
+
+#: The settings by section, in the order `kripto config` shows them. Each section is a small
+#: model with its fields' defaults; Settings is all of them, read from flat environment names
+#: (KRIPTO_MAX_TRADE_GBP, not KRIPTO_RISK__…), so every existing .env keeps working. A new
+#: setting goes into the section it belongs to (tests/unit/test_settings_sections.py checks
+#: that each belongs to exactly one, and that .env.example documents it).
+SECTIONS: dict[str, type[BaseModel]] = {
+    "general": GeneralSection,
+    "temporal": TemporalSection,
+    "exchange": ExchangeSection,
+    "risk": RiskSection,
+    "strategy": StrategySection,
+    "mail": MailSection,
+    "dashboard": DashboardSection,
+    "notifications": NotificationsSection,
+    "metrics": MetricsSection,
+    "encryption": EncryptionSection,
+}
+
+#: Each setting's section.
+SECTION_OF: dict[str, str] = {
+    field: name for name, section in SECTIONS.items() for field in section.model_fields
+}
+
+
+# Listed last section first: pydantic puts the fields of the last base first.
+class Settings(
+    EncryptionSection,
+    MetricsSection,
+    NotificationsSection,
+    DashboardSection,
+    MailSection,
+    StrategySection,
+    RiskSection,
+    ExchangeSection,
+    TemporalSection,
+    GeneralSection,
+    BaseSettings,
+):
+    model_config = SettingsConfigDict(
+        env_prefix="KRIPTO_",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+        # A ValidationError's text would otherwise quote the inputs, secrets included.
+        hide_input_in_errors=True,
+    )
 
     @field_validator("strategy_params", mode="before")
     @classmethod
@@ -274,56 +411,6 @@ class Settings(BaseSettings):
                 f" {fmt(EXCHANGE_MIN_GBP)})"
             )
         return self
-
-    # Encrypted payloads: see kripto/temporal/codec.py and "Encrypted payloads" in the README.
-    #: `id:key` pairs, newest first, comma-separated; a key is 32 bytes in base64 (AES-256).
-    #: The first encrypts; any listed key decrypts, so old payloads stay readable after rotation.
-    encryption_keys: SecretStr | None = None
-    #: A file (mode 0600) holding the same list, one pair a line or comma-separated.
-    encryption_keys_file: Path | None = None
-    #: The bearer token `kripto codec-server` requires (or a file holding it).
-    codec_token: SecretStr | None = None
-    codec_token_file: Path | None = None
-    codec_host: str = "127.0.0.1"
-    codec_port: int = Field(8234, ge=1, le=65535)
-    #: The Web UI's origin: the only origin the codec server answers from a browser.
-    codec_ui_origin: str = "http://127.0.0.1:8233"
-
-    # Receipts.
-    mailer: Literal["outbox", "ses"] = "outbox"
-    receipt_to: str = "trader@example.com"
-    receipt_from: str = "kripto@example.com"
-    ses_region: str = "eu-west-2"
-    ses_endpoint_url: str | None = None
-    aws_access_key_id: SecretStr | None = None
-    aws_secret_access_key: SecretStr | None = None
-
-    # The trader's dashboard (`kripto dashboard`) and the stop link in every receipt.
-    dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = Field(8237, ge=1, le=65535)
-    #: Needed for anything that changes state from the web (pause, resume, trade). Unset: read
-    #: from `<data dir>/dashboard-token` (written by `kripto dev`); else such changes are refused.
-    dashboard_token: SecretStr | None = None
-    #: Where people reach the dashboard (the receipt's stop link); unset: the dashboard's address.
-    public_url: str | None = None
-    #: Signs the receipts' stop links. Unset: `<data dir>/stop-link-secret`; else no stop link.
-    stop_link_secret: SecretStr | None = None
-    #: The Temporal Web UI, for links from the dashboard to each trade's workflow.
-    temporal_ui_url: str = "http://localhost:8233"
-
-    # Notifications and the Telegram bot: see "Control and news from the phone" in the README.
-    #: The bot's token from @BotFather. Unset: no Telegram messages and no bot.
-    telegram_bot_token: SecretStr | None = None
-    #: The chats that get every notification, and the only chats the bot answers.
-    telegram_chat_ids: Annotated[list[int], NoDecode] = []
-    telegram_api_url: str = "https://api.telegram.org"
-    #: How long one getUpdates long poll waits for a message before asking again.
-    telegram_poll_timeout: timedelta = timedelta(seconds=25)
-    #: `slack:URL`, `discord:URL` or a bare URL (generic JSON), comma-separated. A secret: a
-    #: Slack or Discord webhook's URL is its own credential.
-    webhook_urls: SecretStr | None = None
-    #: When the daily summary goes out (cron, UTC).
-    daily_summary_cron: str = "0 18 * * *"
 
     @field_validator(
         "database_url",
@@ -652,6 +739,13 @@ class Settings(BaseSettings):
                 " KRIPTO_DATABASE_URL at Postgres"
             )
         return self.database_url
+
+    def section(self, name: str) -> BaseModel:
+        """One section's values (`risk`, `mail`, ...) as its own small model."""
+        model = SECTIONS[name]
+        return model.model_construct(
+            **{field: getattr(self, field) for field in model.model_fields}
+        )
 
     def masked(self, join: str | None = None) -> dict[str, str]:
         """Every setting as text, secrets shown as `********`; with `join`, a list is its

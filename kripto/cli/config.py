@@ -1,4 +1,5 @@
-"""`kripto config`: the effective settings, secrets masked, and where they were read from."""
+"""`kripto config`: the effective settings by section, secrets masked, and where they were read
+from."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import typer
 from rich.table import Table
 
 from kripto.cli.common import DataDir, console, print_json, settings_for
-from kripto.settings import LEGACY_STRATEGY_PARAMS, Settings, env_files
+from kripto.settings import LEGACY_STRATEGY_PARAMS, SECTION_OF, Settings, env_files
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +25,12 @@ def config(
     rows = config_rows(settings)
     files = [str(p) for p in env_files(settings.data_dir) if p.exists()]
     if as_json:
-        print_json({"settings": dict((n, v) for n, v, _ in rows), "files": files})
+        sections: dict[str, dict[str, str]] = {}
+        for name, value, _ in rows:
+            sections.setdefault(section_of(name), {})[name] = value
+        print_json(
+            {"settings": dict((n, v) for n, v, _ in rows), "sections": sections, "files": files}
+        )
         return
     console.print(config_table(rows), soft_wrap=False)
     console.print(f"read from the environment and: {', '.join(files) or 'none'}", highlight=False)
@@ -58,12 +64,24 @@ def _strategy_params(settings: Settings) -> tuple[str, str]:
     return ",".join(f"{k}={v}" for k, v in params.items()), "in use, defaults included"
 
 
+def section_of(setting: str) -> str:
+    """The section of a row's setting (`KRIPTO_MAX_TRADE_GBP` is in `risk`)."""
+    return SECTION_OF[setting.removeprefix("KRIPTO_").lower()]
+
+
 def config_table(rows: list[tuple[str, str, str]]) -> Table:
-    """Long values (a database URL) fold onto the next line rather than end in "…"."""
+    """One block per section, titled with its name. Long values (a database URL) fold onto
+    the next line rather than end in "…"."""
     table = Table(title="Effective settings", title_justify="left")
     table.add_column("setting", no_wrap=True)
     table.add_column("value", overflow="fold")
+    current = None
     for name, value, note in rows:
+        if section_of(name) != current:
+            if current is not None:
+                table.add_section()
+            current = section_of(name)
+            table.add_row(f"[bold]{current}[/bold]", "")
         shown = value if not note else f"{value} [dim]({note})[/dim]"
         if note.startswith("unused"):
             shown = f"[dim]{value or 'unset'} ({note})[/dim]"
