@@ -16,13 +16,15 @@ from kripto.db.decisions import DecisionRepository
 from kripto.db.protections import ProtectionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
-from kripto.decisions import Decision, decide
+from kripto.decisions import decide
 from kripto.exchanges.base import Exchange
+from kripto.ids import decide_id, trade_id_for_decision
 from kripto.metrics import Metrics
 from kripto.models import (
     DecideInput,
     DecideMarketsInput,
     DecideMarketsResult,
+    Decision,
     MarketTrade,
     Rate,
     Side,
@@ -36,7 +38,6 @@ from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
 from kripto.strategies.series import PriceHistory
 from kripto.temporal.kill_switch import KillSwitch
-from workflows.ids import decide_id, trade_id_for_decision
 
 WEEK = timedelta(days=7)
 #: Markets whose weeks one query reads in an exchange tick's decision: each chunk is decided

@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import TYPE_CHECKING
 
 from temporalio import activity
 
 from activities.errors import temporal_errors
 from kripto.errors import NonRetryableError
-from kripto.models import Wire
 from kripto.notify.commands import BotPoll, BotUpdate, BotUpdates, read_update
-from kripto.notify.events import Notify
-from kripto.notify.sender import Notifier, NotifyResult
+from kripto.notify.events import BotHandled, Notify, NotifyResult, SummaryDay
+from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
 from kripto.notify.telegram import TelegramApi
 
@@ -25,15 +23,6 @@ if TYPE_CHECKING:  # the bot starts trades, so it imports the workflows that imp
 #: How often a running notification or poll tells Temporal it is alive: a worker that dies
 #: mid-send is noticed within the heartbeat timeout, and another worker retries the rest.
 HEARTBEAT_EVERY = 1.0
-
-
-class SummaryDay(Wire):
-    day: date
-
-
-class BotHandled(Wire):
-    update_id: int
-    did: str
 
 
 @asynccontextmanager

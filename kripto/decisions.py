@@ -7,42 +7,13 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
 
-from pydantic import Field
-
-from kripto.models import Money, ProductId, Rate, Side, UtcDateTime, Wallet, Wire, currencies
+from kripto.models import Action, Decision, Rate, Side, Wallet, currencies
 from kripto.money import PENNY, fmt_money, round_down
 from kripto.protections import ProtectionState, buy_block, exit_reason, update_drawdown
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, SELL, Strategy, evaluate_at, fmt_minutes, min_points_at
 from kripto.strategies.series import PriceHistory, Spaced, bars, longest_gap, minute_grid
-
-Action = Literal["buy", "sell", "hold"]
-
-
-class Decision(Wire):
-    """Small on purpose: it is a workflow result, so it lives in Temporal's history."""
-
-    decision_id: str
-    product_id: ProductId
-    tick_time: UtcDateTime
-    action: Action
-    amount: Money = Field(ge=0)
-    strategy: str
-    params: dict[str, str]
-    indicators: dict[str, str]
-    reason: str
-    #: The protection that caused it (`stop-loss`, `trailing stop`, `drawdown guard`,
-    #: `stop-loss guard`), or None.
-    protection: str | None = None
-
-
-class DecisionResult(Wire):
-    """What a tick needs to know of its decision."""
-
-    action: Action
-    reason: str
 
 
 def _fmt(value: float) -> str:

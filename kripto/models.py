@@ -491,3 +491,30 @@ class ReconcileReport(Wire):
     @property
     def books_match(self) -> bool:
         return not self.differences
+
+
+Action = Literal["buy", "sell", "hold"]
+
+
+class Decision(Wire):
+    """Small on purpose: it is a workflow result, so it lives in Temporal's history."""
+
+    decision_id: str
+    product_id: ProductId
+    tick_time: UtcDateTime
+    action: Action
+    amount: Money = Field(ge=0)
+    strategy: str
+    params: dict[str, str]
+    indicators: dict[str, str]
+    reason: str
+    #: The protection that caused it (`stop-loss`, `trailing stop`, `drawdown guard`,
+    #: `stop-loss guard`), or None.
+    protection: str | None = None
+
+
+class DecisionResult(Wire):
+    """What a tick needs to know of its decision."""
+
+    action: Action
+    reason: str

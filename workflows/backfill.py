@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
-    from activities.backfill import BackfillActivities
+    from activities import interfaces
     from kripto.models import BackfillChunk, BackfillInput, BackfillProgress
     from workflows.inputs import decoded
 
@@ -46,8 +46,8 @@ class BackfillWorkflow:
         for _ in range(input.chunks_per_run):
             if next_start >= input.end or workflow.info().is_continue_as_new_suggested():
                 break
-            result = await workflow.execute_activity_method(
-                BackfillActivities.backfill_chunk,
+            result = await workflow.execute_activity(
+                interfaces.backfill_chunk,
                 BackfillChunk(
                     product_id=input.product_id,
                     start=next_start,

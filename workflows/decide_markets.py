@@ -16,7 +16,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.deciding import DecideActivities
+    from activities import interfaces
+    from kripto.ids import trade_id_for_decision
     from kripto.models import (
         DecideMarketsInput,
         DecideMarketsResult,
@@ -31,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         trade_attributes,
         trade_summary,
     )
-    from workflows.ids import trade_id_for_decision
     from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
 
@@ -41,8 +41,8 @@ class DecideMarketsWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> DecideMarketsResult:
         input = decoded(DecideMarketsInput, args)
-        decided = await workflow.execute_activity_method(
-            DecideActivities.decide_markets,
+        decided = await workflow.execute_activity(
+            interfaces.decide_markets,
             input,
             start_to_close_timeout=timedelta(seconds=40),
             # A decision is only worth making while its minute is fresh.

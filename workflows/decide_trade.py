@@ -16,9 +16,9 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.deciding import DecideActivities
-    from kripto.decisions import DecisionResult
-    from kripto.models import DecideInput, Side, TradeRequest
+    from activities import interfaces
+    from kripto.ids import trade_id_for_decision
+    from kripto.models import DecideInput, DecisionResult, Side, TradeRequest
     from kripto.money import PENNY, round_down
     from kripto.temporal.search_attributes import (
         ACTION,
@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         trade_attributes,
         trade_summary,
     )
-    from workflows.ids import trade_id_for_decision
     from workflows.inputs import decoded
     from workflows.trade import TradeWorkflow
 
@@ -41,8 +40,8 @@ class DecideTradeWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> DecisionResult:
         input = decoded(DecideInput, args)
-        decision = await workflow.execute_activity_method(
-            DecideActivities.decide,
+        decision = await workflow.execute_activity(
+            interfaces.decide,
             input,
             start_to_close_timeout=timedelta(seconds=30),
             # A decision is only worth making while its minute is fresh.

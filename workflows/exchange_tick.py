@@ -14,7 +14,8 @@ from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rates import RateActivities
+    from activities import interfaces
+    from kripto.ids import decide_markets_id, stamp, store_rates_id
     from kripto.models import (
         DecideMarketsInput,
         ExchangeTickInput,
@@ -33,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         markets_values,
     )
     from workflows.decide_markets import DecideMarketsWorkflow
-    from workflows.ids import decide_markets_id, stamp, store_rates_id
     from workflows.inputs import decoded
     from workflows.policies import (
         FETCH_RATE_DEADLINE,
@@ -58,8 +58,8 @@ class ExchangeTickWorkflow:
         late = started_late()
         if late is not None:
             # As for a product's tick: counted and failed loudly, never read for a minute gone.
-            await workflow.execute_activity_method(
-                RateActivities.report_late_tick,
+            await workflow.execute_activity(
+                interfaces.report_late_tick,
                 LateTick(product_id=exchange, at=at, late_seconds=late.total_seconds()),
                 start_to_close_timeout=REPORT_TIMEOUT,
             )
@@ -71,8 +71,8 @@ class ExchangeTickWorkflow:
             )
         count = len(input.products)
         workflow.set_current_details(f"Reading {count} {exchange} prices for {stamp(at)}")
-        prices = await workflow.execute_activity_method(
-            RateActivities.fetch_rates,
+        prices = await workflow.execute_activity(
+            interfaces.fetch_rates,
             FetchRatesInput(exchange=exchange, products=input.products, at=at),
             start_to_close_timeout=FETCH_RATE_TIMEOUT,
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,

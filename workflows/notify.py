@@ -13,9 +13,8 @@ from temporalio.common import RetryPolicy, VersioningBehavior, WorkflowIDReusePo
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import NotifyActivities, SummaryDay
-    from kripto.notify.events import Notify
-    from kripto.notify.sender import NotifyResult
+    from activities import interfaces
+    from kripto.notify.events import Notify, NotifyResult, SummaryDay
     from workflows.inputs import decoded
 
 #: A channel that is down is tried again for up to six hours, backing off to every 5 minutes.
@@ -32,8 +31,8 @@ class NotifyWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> NotifyResult:
         event = decoded(Notify, args)
-        return await workflow.execute_activity_method(
-            NotifyActivities.send_notification,
+        return await workflow.execute_activity(
+            interfaces.send_notification,
             event,
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=SEND_DEADLINE,
@@ -66,8 +65,8 @@ class DailySummaryWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> NotifyResult:
         day = decoded(SummaryDay, args or [{"day": workflow.now().date().isoformat()}])
-        return await workflow.execute_activity_method(
-            NotifyActivities.send_daily_summary,
+        return await workflow.execute_activity(
+            interfaces.send_daily_summary,
             day,
             start_to_close_timeout=timedelta(minutes=2),
             schedule_to_close_timeout=SEND_DEADLINE,

@@ -14,7 +14,8 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rates import RateActivities
+    from activities import interfaces
+    from kripto.ids import decide_id, stamp, store_rate_id
     from kripto.models import (
         DecideInput,
         FetchRateInput,
@@ -32,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         amounts_memo,
     )
     from workflows.decide_trade import ACTION_PATCH, DecideTradeWorkflow
-    from workflows.ids import decide_id, stamp, store_rate_id
     from workflows.inputs import decoded
     from workflows.policies import (
         FETCH_RATE_DEADLINE,
@@ -76,8 +76,8 @@ class RateTickWorkflow:
         if late is not None and workflow.patched("report-late-ticks"):
             # The server started it (its catch-up window is longer than a minute) so that it
             # is counted and fails loudly here, rather than being skipped unseen.
-            await workflow.execute_activity_method(
-                RateActivities.report_late_tick,
+            await workflow.execute_activity(
+                interfaces.report_late_tick,
                 LateTick(product_id=product, at=at, late_seconds=late.total_seconds()),
                 start_to_close_timeout=REPORT_TIMEOUT,
             )
@@ -88,8 +88,8 @@ class RateTickWorkflow:
                 non_retryable=True,
             )
         workflow.set_current_details(f"Reading the {product} rate for {stamp(at)}")
-        rate = await workflow.execute_activity_method(
-            RateActivities.fetch_rate,
+        rate = await workflow.execute_activity(
+            interfaces.fetch_rate,
             FetchRateInput(product_id=product, at=at),
             start_to_close_timeout=FETCH_RATE_TIMEOUT,
             schedule_to_close_timeout=FETCH_RATE_DEADLINE,

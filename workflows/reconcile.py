@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reconcile import ReconcileActivities
+    from activities import interfaces
     from kripto.models import (
         PlacedOrder,
         ReconcileDifference,
@@ -45,8 +45,8 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> ReconcileReport:
         request = decoded(ReconcileRequest, args)
-        report = await workflow.execute_activity_method(
-            ReconcileActivities.reconcile,
+        report = await workflow.execute_activity(
+            interfaces.reconcile,
             ReconcileStep(since=request.since),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RECONCILE_RETRY,
@@ -55,8 +55,8 @@ class ReconcileWorkflow:
         sent = 0
         for trade_id in report.to_receipt:
             try:
-                if await workflow.execute_activity_method(
-                    ReconcileActivities.send_found_receipt,
+                if await workflow.execute_activity(
+                    interfaces.send_found_receipt,
                     PlacedOrder(trade_id=trade_id),
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=RECEIPT_RETRY,

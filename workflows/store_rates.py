@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rates import RateActivities
+    from activities import interfaces
     from kripto.models import StoreRatesInput, StoreRatesResult
     from workflows.inputs import decoded
     from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
@@ -18,8 +18,8 @@ class StoreRatesWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> StoreRatesResult:
         input = decoded(StoreRatesInput, args)
-        return await workflow.execute_activity_method(
-            RateActivities.write_rates,
+        return await workflow.execute_activity(
+            interfaces.write_rates,
             input,
             start_to_close_timeout=WRITE_RATE_TIMEOUT,
             retry_policy=WRITE_RATE_RETRY,

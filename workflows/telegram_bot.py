@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import NotifyActivities
+    from activities import interfaces
     from kripto.notify.commands import BotPoll
     from workflows.inputs import decoded
 
@@ -34,8 +34,8 @@ class TelegramBotWorkflow:
         poll = decoded(BotPoll, args)
         offset = poll.offset
         for _ in range(poll.polls_per_run):
-            polled = await workflow.execute_activity_method(
-                NotifyActivities.poll_updates,
+            polled = await workflow.execute_activity(
+                interfaces.poll_updates,
                 BotPoll(offset=offset),
                 # A long poll waits up to KRIPTO_TELEGRAM_POLL_TIMEOUT; the heartbeat notices a
                 # dead worker within seconds.
@@ -45,8 +45,8 @@ class TelegramBotWorkflow:
             )
             for update in polled.updates:
                 try:
-                    await workflow.execute_activity_method(
-                        NotifyActivities.handle_update,
+                    await workflow.execute_activity(
+                        interfaces.handle_update,
                         update,
                         start_to_close_timeout=timedelta(minutes=1),
                         heartbeat_timeout=timedelta(seconds=5),

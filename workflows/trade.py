@@ -14,8 +14,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ContinueAsNewVersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
+    from activities import interfaces
     from activities.errors import temporal_errors
-    from activities.trading import TradeActivities
     from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
     from kripto.notify.messages import trade_done, trade_refused
@@ -106,8 +106,8 @@ class TradeWorkflow:
         if carried is not None:
             return await self._settle(request, carried, None, placed_nothing=False)
         self._at("placing the order", request)
-        placing = await workflow.execute_activity_method(
-            TradeActivities.place_order,
+        placing = await workflow.execute_activity(
+            interfaces.place_order,
             TradeStep(trade_id=trade_id, request=request),
             # Claim the key, one exchange lookup-and-place, read the order back: each HTTP
             # request times out in 10 s. If a worker dies mid-call, the heartbeat timeout lets
@@ -147,8 +147,8 @@ class TradeWorkflow:
         while order is None or not order.settled:
             if rounds == policies.SETTLE_ROUNDS_PER_RUN:
                 self._continue(request, placed)
-            order = await workflow.execute_activity_method(
-                TradeActivities.await_settlement,
+            order = await workflow.execute_activity(
+                interfaces.await_settlement,
                 placed,
                 start_to_close_timeout=timedelta(minutes=2),
                 heartbeat_timeout=timedelta(seconds=20),
@@ -158,8 +158,8 @@ class TradeWorkflow:
             rounds += 1
 
         self._at("recording the trade", request)
-        await workflow.execute_activity_method(
-            TradeActivities.write_trade,
+        await workflow.execute_activity(
+            interfaces.write_trade,
             placed,
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -167,8 +167,8 @@ class TradeWorkflow:
 
         self._at("sending the receipt", request)
         try:
-            await workflow.execute_activity_method(
-                TradeActivities.send_receipt,
+            await workflow.execute_activity(
+                interfaces.send_receipt,
                 placed,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),

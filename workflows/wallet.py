@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
-    from activities.trading import TradeActivities
+    from activities import interfaces
     from kripto.models import Wallet, WalletRequest
     from workflows.inputs import decoded
 
@@ -17,8 +17,8 @@ class WalletWorkflow:
     @workflow.run
     async def run(self, *args: Any) -> Wallet:
         request = decoded(WalletRequest, args)
-        return await workflow.execute_activity_method(
-            TradeActivities.get_wallet,
+        return await workflow.execute_activity(
+            interfaces.get_wallet,
             request,
             start_to_close_timeout=timedelta(seconds=15),
         )

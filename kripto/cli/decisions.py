@@ -7,7 +7,7 @@ import typer
 from kripto.cli.common import DataDir, console, open_database, print_json, run, settings_for
 from kripto.cli.tables import decisions_table
 from kripto.db.decisions import DecisionRepository
-from kripto.decisions import Decision
+from kripto.models import Decision
 from kripto.settings import Settings
 
 

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from rich import box
 from rich.table import Table
 
-from kripto.decisions import Decision
 from kripto.mail.receipt import receipt_lines
-from kripto.models import Order, Rate, Wallet
+from kripto.models import Decision, Order, Rate, Wallet
 from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
 

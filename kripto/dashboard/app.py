@@ -42,6 +42,7 @@ from kripto.dashboard.security import (
 from kripto.db.pool import Database
 from kripto.errors import InvalidInput
 from kripto.fills import market_fill
+from kripto.ids import schedule_id
 from kripto.inputs import amount_problem, parse_trade_request
 from kripto.models import Side, TradeRequest
 from kripto.money import PENNY, plain
@@ -49,7 +50,6 @@ from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
 from kripto.temporal.failures import root_cause
 from kripto.temporal.schedules import set_paused
-from workflows.ids import schedule_id
 from workflows.trade import TradeWorkflow
 
 _templates = Environment(

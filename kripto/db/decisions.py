@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from kripto.db.pool import Database
-from kripto.decisions import Decision
+from kripto.models import Decision
 
 _COLUMNS = (
     "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason,"

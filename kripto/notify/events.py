@@ -8,6 +8,7 @@ difference ID, the Telegram update's ID), never from a clock or a random number.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import field_validator
@@ -55,3 +56,19 @@ class Notify(Wire):
     @property
     def workflow_id(self) -> str:
         return f"notify-{self.key}"
+
+
+class NotifyResult(Wire):
+    sent: tuple[str, ...] = ()
+    #: Sent (or refused) before: by an earlier attempt, worker or start.
+    already: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
+class SummaryDay(Wire):
+    day: date
+
+
+class BotHandled(Wire):
+    update_id: int
+    did: str

@@ -14,18 +14,10 @@ from collections.abc import Sequence
 
 from kripto.db.pool import Database
 from kripto.errors import NonRetryableError, RetryableError
-from kripto.models import Wire
 from kripto.notify.channels import Channel
-from kripto.notify.events import Notify
+from kripto.notify.events import Notify, NotifyResult
 
 log = logging.getLogger(__name__)
-
-
-class NotifyResult(Wire):
-    sent: tuple[str, ...] = ()
-    #: Sent (or refused) before: by an earlier attempt, worker or start.
-    already: tuple[str, ...] = ()
-    refused: tuple[str, ...] = ()
 
 
 class Notifier:

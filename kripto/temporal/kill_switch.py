@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client, ScheduleDescription
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.ids import DEFAULT_TASK_QUEUE, schedule_id
+from kripto.ids import DEFAULT_TASK_QUEUE, schedule_id
 
 #: `kripto schedule pause` writes the time into the schedule's note.
 _NOTED_AT = re.compile(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")

@@ -16,10 +16,10 @@ from temporalio.worker import Worker
 
 from kripto.db import Database
 from kripto.db.monitoring import newest_rate_times, open_differences, ping, unsettled_trades
+from kripto.ids import DEFAULT_TASK_QUEUE, schedule_id
 from kripto.metrics import Metrics
 from kripto.temporal.deployments import build_pollers, describe_deployment
 from kripto.temporal.kill_switch import KillSwitch
-from workflows.ids import DEFAULT_TASK_QUEUE, schedule_id
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from kripto.models import ExchangeTickInput, RateTickInput, ReconcileRequest
-from kripto.settings import Settings
-from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
-from workflows.exchange_tick import ExchangeTickWorkflow
-from workflows.ids import (
+from kripto.ids import (
     EXCHANGE,
     RECONCILE_SCHEDULE_ID,
     RECONCILE_WORKFLOW_ID,
@@ -49,6 +45,10 @@ from workflows.ids import (
     reconcile_schedule_id,
     tick_workflow_id,
 )
+from kripto.models import ExchangeTickInput, RateTickInput, ReconcileRequest
+from kripto.settings import Settings
+from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
 

@@ -21,14 +21,13 @@ A workflow that sets an attribute the namespace does not know fails its workflow
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
 from temporalio.common import (
     SearchAttributeIndexedValueType,
     SearchAttributeKey,
@@ -38,6 +37,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.models import TradeRequest
 from kripto.settings import SettingsError
+
+if TYPE_CHECKING:  # workflows import this module: the client stays out of the sandbox
+    from temporalio.client import Client
 
 TRADE = SearchAttributeKey.for_keyword("KriptoTrade")
 TRADE_STEP = SearchAttributeKey.for_keyword("KriptoTradeStep")

@@ -16,15 +16,22 @@ from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
-from kripto.decisions import Decision
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import DecideInput, DecideMarketsInput, Prices, Rate, Side, TradeRequest
+from kripto.ids import decide_id, schedule_id
+from kripto.models import (
+    DecideInput,
+    DecideMarketsInput,
+    Decision,
+    Prices,
+    Rate,
+    Side,
+    TradeRequest,
+)
 from kripto.risk import RiskSettings
 from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.schedules import ensure_schedules, set_paused
-from workflows.ids import decide_id, schedule_id
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import asyncpg
 
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
-from kripto.decisions import Action, Decision
+from kripto.models import Action, Decision
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -22,13 +22,13 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import Database
 from kripto.fills import market_fill
+from kripto.ids import schedule_id
 from kripto.models import Side
 from kripto.money import fmt_gbp
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedules
 from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.dashboard_browser import chromium, free_port, store_minute_rates
-from workflows.ids import schedule_id
 
 #: The exchange's schedule is one per task queue: this module's tests share one queue, so
 #: their helpers can name the schedule.

@@ -14,13 +14,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.feeds.coinbase import PAGE_SIZE
+from kripto.ids import exchange_schedule_id, legacy_schedule_id
 from kripto.models import ExchangeTickResult
 from kripto.settings import Settings
 from kripto.temporal.schedules import ensure_schedule, ensure_schedules, set_paused, tick_offset
 from kripto.temporal.search_attributes import MARKETS
 from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
-from workflows.ids import exchange_schedule_id, legacy_schedule_id
 
 MARKETS_COUNT = 200
 

@@ -18,10 +18,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
+from kripto.ids import schedule_id
 from kripto.settings import Settings
 from kripto.temporal.schedules import desired_exchange_schedule
 from tests.e2e.test_trade_clis import cli, worker_env  # noqa: F401  (a fixture)
-from workflows.ids import schedule_id
 
 pytestmark = pytest.mark.e2e
 KRIPTO = [sys.executable, "-m", "kripto"]

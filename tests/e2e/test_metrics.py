@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.health import health_server
+from kripto.ids import schedule_id
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
 from kripto.models import RateTickInput, ReconcileRequest, Side, TradeRequest
@@ -33,7 +34,6 @@ from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.worker import build_services, build_worker, run_worker
 from tests.failures import root_cause
 from tests.fakes.spot_server import Reply, SpotServer
-from workflows.ids import schedule_id
 from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow

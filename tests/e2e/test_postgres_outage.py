@@ -16,10 +16,10 @@ from kripto.db import connect
 from kripto.db.rates import RateRepository
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.feeds import SimulatedFeed
+from kripto.ids import store_rate_id
 from kripto.models import RateTickInput
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, running_worker
-from workflows.ids import store_rate_id
 from workflows.rate_tick import RateTickWorkflow
 
 pytestmark = pytest.mark.e2e

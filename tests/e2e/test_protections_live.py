@@ -19,12 +19,11 @@ from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.protections import ProtectionRepository
 from kripto.db.rates import RateRepository
-from kripto.decisions import Decision, DecisionResult
-from kripto.models import DecideInput, Order, Rate, Side, TradeRequest
+from kripto.ids import decide_id, trade_id_for_decision
+from kripto.models import DecideInput, Decision, DecisionResult, Order, Rate, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, running_worker
 from workflows.decide_trade import DecideTradeWorkflow
-from workflows.ids import decide_id, trade_id_for_decision
 from workflows.trade import TradeWorkflow
 
 pytestmark = pytest.mark.e2e

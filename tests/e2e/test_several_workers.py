@@ -33,6 +33,7 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
 from kripto.fills import market_fill
+from kripto.ids import stamp, tick_workflow_id
 from kripto.models import Order, Rate, RateTickInput, RateTickResult, Side, TradeRequest
 from tests.e2e.workers import (
     ActivityRun,
@@ -42,7 +43,6 @@ from tests.e2e.workers import (
     wait_polling,
     worker_env,
 )
-from workflows.ids import stamp, tick_workflow_id
 from workflows.rate_tick import SCHEDULED_START, RateTickWorkflow
 from workflows.trade import TradeWorkflow
 

@@ -16,9 +16,10 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notify import SummaryDay
 from kripto.db import Database
+from kripto.ids import schedule_id
 from kripto.notify.commands import BotPoll, trade_key
+from kripto.notify.events import SummaryDay
 from kripto.settings import Settings
 from kripto.temporal.kill_switch import schedule_status
 from kripto.temporal.phone import ensure_phone, summary_schedule_id
@@ -27,7 +28,6 @@ from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import store_rate
-from workflows.ids import schedule_id
 from workflows.notify import DailySummaryWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow, bot_workflow_id
 

@@ -28,11 +28,11 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import port_is_free
+from kripto.ids import decide_id, trade_id_for_decision
 from kripto.models import Rate, RateTickInput, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import ensure_search_attributes, trade_attributes
 from kripto.temporal.worker import build_services, running_worker
-from workflows.ids import decide_id, trade_id_for_decision
 from workflows.rate_tick import RateTickWorkflow
 from workflows.trade import TradeWorkflow
 

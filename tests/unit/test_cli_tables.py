@@ -10,8 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kripto.cli.tables import decisions_table, orders_table, rates_table, wallet_table
-from kripto.decisions import Decision
-from kripto.models import Balance, Order, Rate, Side, Wallet
+from kripto.models import Balance, Decision, Order, Rate, Side, Wallet
 
 WHEN = datetime(2026, 11, 25, 14, 7, 31, tzinfo=UTC)
 SEED = Order(

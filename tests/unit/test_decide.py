@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from kripto.decisions import Decision, decide
-from kripto.models import Balance, Order, Rate, Side, Wallet
+from kripto.decisions import decide
+from kripto.models import Balance, Decision, Order, Rate, Side, Wallet
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.ema_cross import EmaCross
 from kripto.strategies.series import PriceHistory

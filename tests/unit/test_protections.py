@@ -160,7 +160,7 @@ def test_a_protective_exit_waits_for_a_sell_already_under_way() -> None:
 
 def test_a_protection_that_fires_is_news_once_and_a_guard_once_a_day() -> None:
     from activities.deciding import protection_news
-    from kripto.decisions import Decision as Made
+    from kripto.models import Decision as Made
 
     at = datetime(2026, 12, 6, 14, 7, tzinfo=UTC)
     common = {

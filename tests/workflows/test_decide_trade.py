@@ -15,12 +15,12 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
+from kripto.ids import decide_id, trade_id_for_decision
 from kripto.models import DecideInput, Order, Rate, RateTickInput
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, build_worker
 from tests.temporal_fixtures import history_bytes, record_history
 from workflows.decide_trade import DecideTradeWorkflow
-from workflows.ids import decide_id, trade_id_for_decision
 from workflows.rate_tick import RateTickWorkflow
 
 

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
+from kripto.ids import decide_id, stamp, trade_id_for_decision
 from kripto.models import (
     DecideMarketsInput,
     DecideMarketsResult,
@@ -27,7 +28,6 @@ from kripto.temporal.search_attributes import MARKETS
 from kripto.temporal.worker import build_services, build_worker
 from tests.temporal_fixtures import history_bytes, record_history
 from workflows.exchange_tick import ExchangeTickWorkflow
-from workflows.ids import decide_id, stamp, trade_id_for_decision
 
 PRODUCTS = ["BTC-GBP", "ETH-GBP"]
 

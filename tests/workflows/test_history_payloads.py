@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
-from activities.notify import NotifyActivities, SummaryDay
+from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities
 from activities.trading import TradeActivities
@@ -36,7 +36,7 @@ from kripto.models import (
     WalletRequest,
 )
 from kripto.notify.commands import BotPoll
-from kripto.notify.events import Notify
+from kripto.notify.events import Notify, SummaryDay
 from kripto.temporal.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
