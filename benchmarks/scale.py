@@ -50,6 +50,7 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.feeds.coinbase import PAGE_SIZE
+from kripto.ids import exchange_schedule_id, legacy_schedule_id
 from kripto.settings import Settings
 from kripto.temporal.deployments import make_current
 from kripto.temporal.schedules import (
@@ -63,7 +64,6 @@ from kripto.temporal.search_attributes import ensure_search_attributes
 from kripto.temporal.worker import deployment_version
 from tests.fakes.coinbase_fixtures import new_ec_key
 from tests.fakes.coinbase_server import FakeCoinbaseServer
-from workflows.ids import exchange_schedule_id, legacy_schedule_id
 
 TASK_QUEUE = "kripto-scale"
 

@@ -17,10 +17,10 @@ from temporalio.worker import Worker
 
 from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import dev_stack, timed, write_json
+from kripto.ids import decide_id, store_rate_id
 from kripto.models import RateTickInput
 from kripto.settings import Settings
 from kripto.temporal.worker import build_services, running_worker
-from workflows.ids import decide_id, store_rate_id
 from workflows.rate_tick import RateTickWorkflow
 
 
