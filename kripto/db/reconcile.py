@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from kripto.db.orders import order_columns, order_values
 from kripto.db.pool import Database
 from kripto.models import Order, Side
 from kripto.reconcile import Baseline, BookEntry, Difference
@@ -66,8 +67,7 @@ class ReconcileRepository:
         the reconciler; True when this inserted the row. A row it recorded unsettled is
         completed once the order settles; any other row under the key is left as it is."""
         inserted = await self.db.pool.fetchval(
-            "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
-            " funds, filled_size, executed_value, fill_fees, settled, created_at, found_by)"
+            f"INSERT INTO trades (trade_id, {order_columns('exchange_order_id')}, found_by)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'reconciler')"
             " ON CONFLICT (trade_id) DO UPDATE SET funds = EXCLUDED.funds,"
             " filled_size = EXCLUDED.filled_size, executed_value = EXCLUDED.executed_value,"
@@ -76,15 +76,7 @@ class ReconcileRepository:
             " RETURNING xmax = 0",
             order.client_order_id or order.id,
             order.id,
-            order.client_order_id or order.id,
-            order.side.value,
-            order.product_id,
-            order.funds,
-            order.filled_size,
-            order.executed_value,
-            order.fill_fees,
-            order.settled,
-            order.created_at,
+            *order_values(order, client_order_id=order.client_order_id or order.id),
         )
         return bool(inserted)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kripto.db.orders import order_columns, order_from_row
+from kripto.db.orders import order_columns, order_from_row, order_values
 from kripto.db.pool import Database
 from kripto.models import Order, Side, TradeRequest
 
@@ -49,15 +49,7 @@ class TradeRepository:
             " WHERE NOT trades.settled AND EXCLUDED.settled",
             trade_id,
             order.id,
-            order.client_order_id,
-            order.side.value,
-            order.product_id,
-            order.funds,
-            order.filled_size,
-            order.executed_value,
-            order.fill_fees,
-            order.settled,
-            order.created_at,
+            *order_values(order),
         )
         return bool(status == "INSERT 0 1")
 
