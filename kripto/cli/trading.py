@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
@@ -41,10 +40,8 @@ from kripto.temporal.failures import root_cause
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import (
     TRADE_STEP,
-    amounts_memo,
-    trade_attributes,
-    trade_summary,
 )
+from kripto.temporal.trades import start_trade_workflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
@@ -179,21 +176,7 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
         )
     existed = False
     try:
-        handle = await client.start_workflow(
-            TradeWorkflow.run,
-            request,
-            id=trade_id,
-            task_queue=settings.task_queue,
-            # Reject a key that traded (its order is printed); a key whose run failed (say, for
-            # funds) may run again, unlike the original, which remembered failures forever. The
-            # exchange lookup by client order ID makes that second run safe.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=trade_summary(request, amounts_visible=settings.amounts_in_metadata),
-            search_attributes=TypedSearchAttributes(
-                trade_attributes(request, amounts_visible=settings.amounts_in_metadata)
-            ),
-            memo=amounts_memo(settings.amounts_in_metadata),
-        )
+        handle = await start_trade_workflow(client, settings, request, trade_id)
     except WorkflowAlreadyStartedError:
         existed = True
         handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)

@@ -25,7 +25,6 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -50,6 +49,7 @@ from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
 from kripto.temporal.failures import root_cause
 from kripto.temporal.schedules import set_paused
+from kripto.temporal.trades import start_trade_workflow
 from workflows.trade import TradeWorkflow
 
 _templates = Environment(
@@ -238,18 +238,10 @@ class Dashboard:
 
     async def _start_trade(self, trade: TradeRequest, session: Session) -> Response:
         trade_id = trade.idempotency_key or str(uuid.uuid4())
-        memo = {"by": f"traded from the dashboard by {session.name} at {_stamp(_now())}"}
+        by = f"traded from the dashboard by {session.name} at {_stamp(_now())}"
         existed = False
         try:
-            handle = await self.client.start_workflow(
-                TradeWorkflow.run,
-                trade,
-                id=trade_id,
-                task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                static_summary=trade.summary,
-                memo=memo,
-            )
+            handle = await start_trade_workflow(self.client, self.settings, trade, trade_id, by=by)
         except WorkflowAlreadyStartedError:
             from kripto.cli.trading import first_request
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from kripto.db.pool import Database
@@ -251,19 +250,11 @@ class TelegramBot:
         except InvalidInput as exc:
             return Reply("Not traded", str(exc))
         key = trade_key(int(asked))
-        memo = {"by": f"traded from Telegram by {update.who} at {_stamp()}"}
-        from workflows.trade import TradeWorkflow
+        by = f"traded from Telegram by {update.who} at {_stamp()}"
+        from kripto.temporal.trades import start_trade_workflow
 
         try:
-            await self.client.start_workflow(
-                TradeWorkflow.run,
-                request,
-                id=key,
-                task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                static_summary=request.summary,
-                memo=memo,
-            )
+            await start_trade_workflow(self.client, self.settings, request, key, by=by)
         except WorkflowAlreadyStartedError:
             return Reply(f"Already confirmed: trade {key}", "One /buy or /sell is one trade.")
-        return Reply(f"{request.summary}: trade {key} started", memo["by"])
+        return Reply(f"{request.summary}: trade {key} started", by)
