@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from kripto.db.pool import Database
-from kripto.models import Rate, Side
+from kripto.db.trades import TradeRepository
+from kripto.models import Rate
 from kripto.money import PENNY, plain
 from kripto.portfolio import Fill, dca_series, position, value_series
 
@@ -70,21 +71,7 @@ class DashboardData:
         return [(r["date_time"], r["rate"]) for r in rows]
 
     async def fills(self) -> list[Fill]:
-        rows = await self.db.pool.fetch(
-            "SELECT created_at, side, filled_size, executed_value, fill_fees FROM trades"
-            " WHERE product_id = $1 ORDER BY created_at",
-            self.product_id,
-        )
-        return [
-            Fill(
-                r["created_at"],
-                Side(r["side"]),
-                r["filled_size"],
-                r["executed_value"],
-                r["fill_fees"],
-            )
-            for r in rows
-        ]
+        return await TradeRepository(self.db).fills(self.product_id)
 
     async def chart(self, span: Span, fills: list[Fill]) -> dict[str, Any]:
         rates = await self.rates(span)

@@ -16,6 +16,7 @@ from typing import Any
 from kripto.db.orders import order_columns, order_from_row, order_values
 from kripto.db.pool import Database
 from kripto.models import Order, Side, TradeRequest
+from kripto.portfolio import Fill
 
 _COLUMNS = order_columns("exchange_order_id")
 #: What the readers select: a trade whose order the exchange has not named yet reads as ID "".
@@ -145,6 +146,24 @@ class TradeRepository:
             limit,
         )
         return [_order(r) for r in rows]
+
+    async def fills(self, product_id: str) -> list[Fill]:
+        """Every recorded fill of a product, oldest first: what a position is made of."""
+        rows = await self.db.pool.fetch(
+            "SELECT created_at, side, filled_size, executed_value, fill_fees FROM trades"
+            " WHERE product_id = $1 ORDER BY created_at",
+            product_id,
+        )
+        return [
+            Fill(
+                r["created_at"],
+                Side(r["side"]),
+                r["filled_size"],
+                r["executed_value"],
+                r["fill_fees"],
+            )
+            for r in rows
+        ]
 
     async def since(
         self, t: datetime, *, product_id: str | None = None, quote: str | None = None

@@ -20,14 +20,14 @@ from kripto.db.pool import Database
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, KriptoError
 from kripto.exchanges.base import Exchange
-from kripto.models import Side, currencies
+from kripto.models import currencies
 from kripto.money import fmt_money, fmt_size, fmt_time_long
 from kripto.notify.commands import CANCEL, CONFIRM, HELP, BotUpdate, read_command, trade_key
 from kripto.notify.commands import trade_request as read_trade
 from kripto.notify.events import Notify
 from kripto.notify.sender import Notifier
 from kripto.notify.telegram import TelegramApi
-from kripto.portfolio import Fill, position
+from kripto.portfolio import position
 from kripto.settings import Settings
 from kripto.temporal.kill_switch import schedule_status
 
@@ -184,21 +184,7 @@ class TelegramBot:
     async def _profit(self) -> Reply:
         product_id = self.product
         base, quote = currencies(product_id)
-        rows = await self.db.pool.fetch(
-            "SELECT created_at, side, filled_size, executed_value, fill_fees FROM trades"
-            " WHERE product_id = $1 ORDER BY created_at",
-            product_id,
-        )
-        held = position(
-            Fill(
-                r["created_at"],
-                Side(r["side"]),
-                r["filled_size"],
-                r["executed_value"],
-                r["fill_fees"],
-            )
-            for r in rows
-        )
+        held = position(await TradeRepository(self.db).fills(product_id))
         rate = await self.db.pool.fetchval(
             "SELECT rate FROM rates WHERE product_id = $1 ORDER BY date_time DESC LIMIT 1",
             product_id,

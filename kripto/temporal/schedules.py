@@ -330,22 +330,7 @@ async def _ensure_exchange_schedule(
     if paused_note is not None:  # the kill switch was on for the old schedules: keep it on
         schedule.state.paused = True
         schedule.state.note = paused_note
-    try:
-        await client.create_schedule(sid, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass
-    handle = client.get_schedule_handle(sid)
-    current = await handle.describe()
-    if await _fingerprint(client, current.schedule) == fingerprint:
-        return "unchanged"
-
-    def update(input: ScheduleUpdateInput) -> ScheduleUpdate:
-        schedule.state = input.description.schedule.state  # keep a pause (the kill switch)
-        return ScheduleUpdate(schedule=schedule)
-
-    await handle.update(update)
-    return "updated"
+    return await _ensure(client, sid, schedule, fingerprint)
 
 
 async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
