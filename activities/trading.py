@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,8 +14,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
+from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
+    ExchangeUnavailable,
     InsufficientFunds,
     InvalidInput,
     KeyReused,
@@ -42,6 +44,7 @@ from kripto.money import CURRENCY_SYMBOLS, fmt_money
 from kripto.notify.events import Notify
 from kripto.notify.messages import alert
 from kripto.receipts import ReceiptService
+from kripto.trade_orders import TradeOrder
 
 #: Attempts at the checks before a key is claimed (the wallet read, Postgres) before the trade
 #: ends with nothing placed; once the key is claimed there is no limit.
@@ -75,11 +78,13 @@ class TradeActivities:
         limits: TradeLimits,
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
+        orders: TradeOrderRepository | None = None,
     ) -> None:
         """`announce` sends a notification (kripto.notify.start.notify with the worker's client
         and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades
+        self.orders = orders or TradeOrderRepository(trades.db)
         self.receipts = receipts
         self.limits = limits
         self.metrics = metrics or Metrics.noop()
@@ -162,20 +167,7 @@ class TradeActivities:
             if recorded is not None and recorded.settled:
                 order = recorded
             else:
-                try:
-                    # The exchange looks the key up itself before placing (one lookup, not two).
-                    order = await self.exchange.place_market_order(
-                        client_order_id=step.trade_id,
-                        product_id=request.product_id,
-                        side=request.trade_type,
-                        amount=request.amount,
-                    )
-                except OrderUnfilled:  # the exchange's verdict: the order ended unfilled
-                    await self.trades.forget_unsettled(step.trade_id)
-                    raise
-                except NonRetryableError:  # the exchange's verdict: refused, no order exists
-                    await self.trades.release(step.trade_id)
-                    raise
+                order = await self._place_market(step)
                 activity.heartbeat(order.id)
                 await self.trades.placed(step.trade_id, order)
             if (order.side, order.product_id) != (request.trade_type, request.product_id):
@@ -185,6 +177,63 @@ class TradeActivities:
                 )
             already_traded = placed_before and attempt == 1
             return PlaceOrderResult(**dict(order), already_traded=already_traded)
+
+    async def _place_market(self, step: TradeStep) -> Order:
+        """The market order under the trade's key, on the books (`trade_orders`) before it is
+        sent. A refusal is the exchange's verdict that no order exists only when no earlier
+        attempt sent the create: after one did (its reply lost, say) the order may exist though
+        this attempt's look-up missed it, so the claim and the row stay and the look-up runs
+        again on the next attempt."""
+        request = step.request
+        key = step.trade_id
+        before = await self.orders.record(
+            TradeOrder(
+                client_order_id=key,
+                trade_id=key,
+                seq=1,
+                kind="market",
+                side=request.trade_type,
+                product_id=request.product_id,
+                funds=request.amount,
+            )
+        )
+        sent_before = before.sent_at is not None or before.exchange_order_id is not None
+        await self.orders.sending(
+            key, limit_price=None, size=None, funds=request.amount, end_time=None
+        )
+        try:
+            # The exchange looks the key up itself before placing (one lookup, not two); the
+            # look-up pages, so the activity heartbeats beside it.
+            async with heartbeating(f"looking up and placing {key}"):
+                order = await self.exchange.place_market_order(
+                    client_order_id=key,
+                    product_id=request.product_id,
+                    side=request.trade_type,
+                    amount=request.amount,
+                )
+        except OrderUnfilled as exc:  # the exchange's verdict: the order ended unfilled
+            await self.orders.update(key, status="cancelled", reason=str(exc))
+            await self.trades.forget_unsettled(key)
+            raise
+        except NonRetryableError as exc:
+            if sent_before:
+                raise ExchangeUnavailable(
+                    f"the exchange refused the create under {key} ({exc}), but an earlier"
+                    " attempt sent it and its order may exist; looking it up again"
+                ) from None
+            # The exchange's verdict: refused, and no order exists under the key.
+            await self.orders.update(key, status="refused", reason=str(exc))
+            await self.trades.release(key)
+            raise
+        await self.orders.update(
+            key,
+            status="filled" if order.settled else "open",
+            exchange_order_id=order.id,
+            filled_size=order.filled_size,
+            executed_value=order.executed_value,
+            fill_fees=order.fill_fees,
+        )
+        return order
 
     async def _claim(self, step: TradeStep) -> TradeRequest | None:
         """The checks, then the claim, unless the key is claimed already: then they ran when
@@ -340,6 +389,28 @@ class TradeActivities:
     async def get_wallet(self, request: WalletRequest) -> Wallet:
         with temporal_errors():
             return await self.exchange.wallet()
+
+
+#: How often a step heartbeats while one exchange call (a paged look-up) runs.
+HEARTBEAT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def heartbeating(doing: str) -> AsyncIterator[None]:
+    """Heartbeat every HEARTBEAT_SECONDS while the body runs: a look-up that pages through the
+    exchange's orders takes many requests, each up to its timeout, and must not be mistaken
+    for a dead worker."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            activity.heartbeat(doing)
+
+    task = asyncio.ensure_future(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
