@@ -8,12 +8,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from kripto.execution import Execution, MakerFallback, StaleQuote
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
+from activities.maker_first import MakerFirstSteps
 from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
@@ -61,6 +64,9 @@ class TradeLimits:
     max_trade_gbp: Decimal
     products: tuple[str, ...]
     settle_poll_seconds: float = 2.0
+    #: The fee a maker order is sized for (a buy's size * price * (1 + fee) stays within its
+    #: amount): the account's maker rate (KRIPTO_FEE_TIER / KRIPTO_FEE_RATE).
+    maker_fee: Decimal = Decimal("0.006")
 
     @property
     def settle_window_seconds(self) -> float:
@@ -69,7 +75,24 @@ class TradeLimits:
         return min(30 * self.settle_poll_seconds, 60.0)
 
 
-class TradeActivities:
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How trades' orders go out (KRIPTO_EXECUTION and the maker-first settings); a trade reads
+    them once, in `prepare_trade`, into its plan."""
+
+    execution: Execution = Execution.MAKER_FIRST
+    maker_window: timedelta = timedelta(minutes=2)
+    requote_after: Decimal = Decimal("0.0005")
+    max_requotes: int = 3
+    max_slippage: Decimal | None = Decimal("0.005")
+    maker_fallback: MakerFallback = MakerFallback.TAKER
+    quote_max_age: timedelta = timedelta(seconds=5)
+    stale_quote: StaleQuote = StaleQuote.TAKER
+    #: How often a resting maker order is looked at while it rests (a durable timer between).
+    check_every: timedelta = timedelta(seconds=15)
+
+
+class TradeActivities(MakerFirstSteps):
     def __init__(
         self,
         exchange: Exchange,
@@ -79,12 +102,17 @@ class TradeActivities:
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
         orders: TradeOrderRepository | None = None,
+        execution: ExecutionConfig | None = None,
+        maker_refused: str | None = None,
     ) -> None:
         """`announce` sends a notification (kripto.notify.start.notify with the worker's client
         and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades
         self.orders = orders or TradeOrderRepository(trades.db)
+        self.execution = execution or ExecutionConfig()
+        #: Why maker orders are refused on this worker (its clock-skew check), or None.
+        self.maker_refused = maker_refused
         self.receipts = receipts
         self.limits = limits
         self.metrics = metrics or Metrics.noop()
@@ -371,7 +399,8 @@ class TradeActivities:
                 order = await self.trades.get(placed.trade_id)
                 if order is None:
                     raise InvalidInput(f"no trade is recorded under {placed.trade_id}")
-                result = await self.receipts.send_once(placed.trade_id, order)
+                fills = await self.orders.fills(placed.trade_id)
+                result = await self.receipts.send_once(placed.trade_id, order, fills)
         except ApplicationError as err:
             self.metrics.receipt("refused" if err.non_retryable else "failed")
             raise

@@ -54,6 +54,16 @@ class TradeRepository:
         )
         return bool(status == "INSERT 0 1")
 
+    async def set_execution(self, trade_id: str, execution: str, outcome: str | None) -> None:
+        """How the trade was executed (`maker_first`, `taker`) and what a person should read
+        about it (a remainder skipped, a stale quote held)."""
+        await self.db.pool.execute(
+            "UPDATE trades SET execution = $2, outcome = $3 WHERE trade_id = $1",
+            trade_id,
+            execution,
+            outcome,
+        )
+
     async def get(self, trade_id: str) -> Order | None:
         row = await self.db.pool.fetchrow(
             f"SELECT {_SELECT} FROM trades WHERE trade_id = $1", trade_id
