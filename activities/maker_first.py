@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
-from kripto.execution import Execution, ProductRules, Quote, base_size_for, client_order_id
 from temporalio import activity
 
 from activities.errors import temporal_errors
@@ -27,6 +26,7 @@ from kripto.errors import (
     OrderUnfilled,
     PostOnlyWouldCross,
 )
+from kripto.execution import Execution, ProductRules, Quote, base_size_for, client_order_id
 from kripto.models import Order, OrderStatus, Side, TradeRequest, TradeStep, currencies
 from kripto.money import PENNY
 from kripto.trade_orders import (
@@ -122,8 +122,9 @@ class MakerFirstSteps:
             if plan.execution == "taker" or request.trade_type is Side.BUY:
                 return plan
             rows = await self.orders.of_trade(inp.trade_id)
+            target: Decimal | None
             if rows and rows[0].kind == "maker" and rows[0].size is not None:
-                target = rows[0].size + Decimal(0)  # fixed when the first order went out
+                target = rows[0].size  # fixed when the first order went out
             else:
                 target = await self._sell_target(request)
         return plan.model_copy(update={"target_size": target})
@@ -204,7 +205,7 @@ class MakerFirstSteps:
                     price=f.price,
                     size=f.size,
                     fee=f.fee,
-                    liquidity=f.liquidity.value,  # type: ignore[arg-type]
+                    liquidity=f.liquidity.value,
                     filled_at=f.time,
                 )
                 for f in fills
@@ -550,10 +551,8 @@ class MakerFirstSteps:
                 why = inp.outcome or "its orders ended with nothing filled"
                 raise OrderUnfilled(f"trade {key} placed nothing that filled: {why}")
             first = filled[0]
-            started = min(
-                (r.sent_at or r.recorded_at for r in rows if r.sent_at or r.recorded_at),
-                default=datetime.now(UTC),
-            )
+            times = [t for r in rows for t in (r.sent_at or r.recorded_at,) if t is not None]
+            started = min(times, default=datetime.now(UTC))
             order = Order(
                 id=first.exchange_order_id or "",
                 side=inp.request.trade_type,
@@ -577,5 +576,11 @@ class MakerFirstSteps:
             seconds = (last - started).total_seconds() if last is not None else None
             self.metrics.trade_done(order)
             self.metrics.trade_filled("maker_first", maker, taker, seconds)
+            for _ in range(max(0, sum(r.kind == "maker" for r in rows) - 1)):
+                self.metrics.requoted()
+            if any(r.kind == "taker" for r in rows):
+                self.metrics.fell_back("taker")
+            elif inp.outcome and "skipped" in inp.outcome:
+                self.metrics.fell_back("skip")
             activity.logger.info("trade %s recorded from %d order(s)", key, len(rows))
         return order

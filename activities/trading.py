@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from kripto.execution import Execution, MakerFallback, StaleQuote
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,6 +30,7 @@ from kripto.errors import (
     RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_order
+from kripto.execution import Execution, MakerFallback, StaleQuote
 from kripto.metrics import Metrics
 from kripto.models import (
     Order,
@@ -233,11 +233,14 @@ class TradeActivities(MakerFirstSteps):
             # The exchange looks the key up itself before placing (one lookup, not two); the
             # look-up pages, so the activity heartbeats beside it.
             async with heartbeating(f"looking up and placing {key}"):
+                # A sell sized in coins sells those coins, never a GBP figure re-derived.
+                by_size = request.trade_type is Side.SELL and request.base_size is not None
                 order = await self.exchange.place_market_order(
                     client_order_id=key,
                     product_id=request.product_id,
                     side=request.trade_type,
-                    amount=request.amount,
+                    amount=None if by_size else request.amount,
+                    base_size=request.base_size if by_size else None,
                 )
         except OrderUnfilled as exc:  # the exchange's verdict: the order ended unfilled
             await self.orders.update(key, status="cancelled", reason=str(exc))

@@ -124,10 +124,12 @@ class TradeWorkflow:
         if carried is not None:
             return await self._settle(request, carried, None, placed_nothing=False)
         if workflow.patched(MAKER_FIRST):
+            self._at("placing the order", request)
             plan = await self._prepare(trade_id, request)
             if plan.execution == "maker_first" and not plan.already_traded:
                 return await self._maker_first(trade_id, request, plan)
-        self._at("placing the order", request)
+        if self.step != "placing the order":
+            self._at("placing the order", request)
         placing = await workflow.execute_activity(
             interfaces.place_order,
             TradeStep(trade_id=trade_id, request=request),
@@ -217,7 +219,6 @@ class TradeWorkflow:
     async def _prepare(self, trade_id: str, request: TradeRequest) -> TradePlan:
         """The checks and the claim, and the plan: the execution and its settings, read once
         and recorded here, so the rest of the trade never depends on a worker's settings."""
-        self._at("checking and claiming the key", request)
         execution = workflow.memo_value(EXECUTION_MEMO, None)
         return await workflow.execute_activity(
             interfaces.prepare_trade,

@@ -64,6 +64,13 @@ class TradeRepository:
             outcome,
         )
 
+    async def execution_of(self, trade_id: str) -> tuple[str, str | None]:
+        """How the trade was executed and its outcome note (`taker`, None when unknown)."""
+        row = await self.db.pool.fetchrow(
+            "SELECT execution, outcome FROM trades WHERE trade_id = $1", trade_id
+        )
+        return ("taker", None) if row is None else (str(row["execution"]), row["outcome"])
+
     async def get(self, trade_id: str) -> Order | None:
         row = await self.db.pool.fetchrow(
             f"SELECT {_SELECT} FROM trades WHERE trade_id = $1", trade_id

@@ -237,7 +237,7 @@ async def maker_clock_problem(exchange: Exchange, settings: Settings) -> str | N
     except ClockSkewed as exc:
         log.error("maker orders refused: %s", exc)
         return str(exc)
-    except KriptoError as exc:
+    except Exception as exc:  # no answer is no verdict on the clock
         log.warning("the clock-skew check could not read the exchange's time: %s", exc)
     return None
 
@@ -326,6 +326,13 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         trading.write_trade,
         trading.send_receipt,
         trading.get_wallet,
+        trading.prepare_trade,
+        trading.place_maker,
+        trading.check_maker,
+        trading.cancel_maker,
+        trading.place_taker,
+        trading.check_taker,
+        trading.finish_trade,
         notify.send_notification,
         notify.send_daily_summary,
         notify.poll_updates,

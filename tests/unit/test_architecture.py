@@ -16,6 +16,7 @@ from temporalio import activity
 from activities import interfaces
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
+from activities.maker_first import MakerFirstSteps
 from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("asyncpg", "httpx", "boto3", "botocore", "numpy", "jinja2", "temporalio.client")
 IMPLEMENTATIONS = (
     TradeActivities,
+    MakerFirstSteps,  # TradeActivities' maker-first steps, mixed in
     RateActivities,
     DecideActivities,
     BackfillActivities,
@@ -115,4 +117,4 @@ def test_each_interface_is_its_implementation() -> None:
         if hasattr(fn, "__temporal_activity_definition")
     }
     assert stubs == implemented
-    assert len(stubs) == 20
+    assert len(stubs) == 27
