@@ -193,7 +193,8 @@ def order_from_coinbase(data: dict[str, Any], *, allow_unfilled: bool = False) -
         filled_size=filled_size,
         executed_value=filled_value,
         order_type=CONFIGURATIONS[kind],
-        status=_STATUSES.get(status),
+        # A market order keeps the shape it had before limit orders (`settled` says it all).
+        status=None if kind == "market_market_ioc" else _STATUSES.get(status),
         post_only=bool(config.get("post_only", False)),
         limit_price=limit_price,
         end_time=_parse_time(str(end_time)) if end_time else None,
