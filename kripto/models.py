@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -363,6 +365,18 @@ class Order(Wire):
     #: sells the holdings ("sold the 0.01 BTC held: £700.00 at £59,988.00 is more than held").
     note: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _seed_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A market order serialises in the seed's shape exactly as before issue 23: the limit
+        order's fields are left out while they hold their defaults (they decode back to them),
+        so a trade's output, its books and a replayed history keep one shape."""
+        data: dict[str, Any] = handler(self)
+        for name, default in _LIMIT_DEFAULTS.items():
+            for key in (name, to_camel(name)):
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
+
     @property
     def is_final(self) -> bool:
         """The order will not change: a final status, or (older payloads) settled."""
@@ -371,6 +385,19 @@ class Order(Wire):
     @property
     def average_price(self) -> Decimal | None:
         return self.executed_value / self.filled_size if self.filled_size else None
+
+
+#: Order's fields added for limit orders, with their defaults as they serialise (python or
+#: JSON mode): left out of a dump while they hold them.
+_LIMIT_DEFAULTS: dict[str, object] = {
+    "order_type": OrderType.MARKET,
+    "status": None,
+    "post_only": False,
+    "limit_price": None,
+    "end_time": None,
+    "base_size": None,
+    "note": None,
+}
 
 
 class PlaceOrderResult(Order):

@@ -87,6 +87,10 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         # Market orders, whose arithmetic the trade tests assert; maker-first has its own
         # (tests/workflows/test_trade_maker_first.py).
         execution=Execution.TAKER,
+        # ... at the stored rate exactly: the paper exchange without the feed's price now or a
+        # spread (tests/activities/test_paper_maker.py has those).
+        paper_price="stored",
+        paper_spread=Decimal(0),
         # Workflow mechanics on minute strategies: every minute, no protections (those have
         # tests of their own: tests/unit/test_protections.py, tests/workflows/test_protections.py).
         bar=timedelta(minutes=1),

@@ -35,7 +35,7 @@ from kripto.db.trades import TradeRepository
 from kripto.errors import ClockSkewed, KriptoError
 from kripto.exchanges.base import Exchange, check_clock_skew
 from kripto.exchanges.coinbase import CoinbaseExchange
-from kripto.exchanges.paper import PaperExchange
+from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.execution import Execution
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
@@ -159,6 +159,12 @@ def exchange_from_settings(
         return PaperExchange(
             db,
             fee_rate=settings.taker_fee,
+            fees=settings.fees,
+            spread=settings.paper_spread,
+            # The price when the order arrives (issue 23), not the decision's stored rate.
+            prices=FeedPrices(feed_from_settings(settings, limits))
+            if settings.paper_price == "feed"
+            else None,
             initial_gbp=settings.paper_gbp,
             products=settings.products,
         )
