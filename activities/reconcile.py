@@ -10,6 +10,7 @@ from temporalio import activity
 from activities.errors import temporal_errors
 from kripto.db.monitoring import open_differences
 from kripto.db.reconcile import ReconcileRepository
+from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.exchanges.base import Exchange
@@ -27,6 +28,7 @@ from kripto.reconcile import (
     balance_difference,
     compare_balances,
     compare_orders,
+    merge_by_trade,
     order_key,
     unknown_to_exchange,
 )
@@ -71,7 +73,10 @@ class ReconcileActivities:
                 f"since {since:%Y-%m-%d %H:%M:%S}Z must be before the period's end,"
                 f" {until:%Y-%m-%d %H:%M:%S}Z"
             )
-        orders = await self.exchange.list_orders(since, until)
+        # A maker-first trade's orders (`<key>`, `<key>-2`, ...) are attributed to it.
+        listed = await self.exchange.list_orders(since, until)
+        trade_of = await TradeOrderRepository(self.books.db).trade_of(order_key(o) for o in listed)
+        orders = merge_by_trade(listed, trade_of)
         books = await self.books.books(since, until, [order_key(o) for o in orders])
         now = datetime.now(UTC)
         comparison = compare_orders(orders, books, now=now, grace=self.policy.grace)
@@ -83,7 +88,9 @@ class ReconcileActivities:
                 self.metrics.reconcile_found()
         for book in comparison.unlisted:
             # Not in the period's list: its order may predate the period. Ask by key.
-            if await self.exchange.find_order(book.trade_id) is None:
+            if await self.exchange.find_order(book.trade_id) is None and not await self._derived(
+                book.trade_id
+            ):
                 differences.append(unknown_to_exchange(book))
 
         wallet = (await self.exchange.wallet()).balances()
@@ -133,6 +140,17 @@ class ReconcileActivities:
                 for c in checks
             ],
         )
+
+    async def _derived(self, trade_id: str) -> list[str]:
+        """The client order IDs of a maker-first trade's later orders that the exchange knows
+        (`<key>-2`, ...): its first order may have been refused, or ended unfilled."""
+        known = []
+        for row in await TradeOrderRepository(self.books.db).of_trade(trade_id):
+            if row.seq > 1 and row.exchange_order_id is not None:
+                found = await self.exchange.find_order(row.client_order_id, allow_unfilled=True)
+                if found is not None:
+                    known.append(row.client_order_id)
+        return known
 
     def _report(self, differences: list[Difference]) -> None:
         """One log line per difference."""

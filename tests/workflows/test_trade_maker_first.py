@@ -21,12 +21,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.execution import Execution, ProductRules, base_size_for
-from kripto.models import Order, Side, TradeRequest
+from kripto.models import Order, ReconcileRequest, Side, TradeRequest
 from kripto.settings import Settings
 from kripto.temporal.trades import start_trade_workflow
 from kripto.temporal.worker import Services, build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
+from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow
 
 #: The fake's book around its price of 7900.01: the best bid and ask.
@@ -131,6 +132,18 @@ class Maker:
             "SELECT count(*) FROM trades WHERE trade_id = $1", key
         )
         assert count == 1
+        await self.books_match()
+
+    async def books_match(self) -> None:
+        """`kripto reconcile`'s workflow: every order of every trade attributed to it."""
+        report = await self.env.client.execute_workflow(
+            ReconcileWorkflow.run,
+            ReconcileRequest(),
+            id=f"reconcile-{uuid.uuid4()}",
+            task_queue=self.settings.task_queue,
+        )
+        assert report.differences == []
+        assert report.books_match
 
 
 @pytest.fixture
