@@ -16,6 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
 from kripto.errors import (
@@ -91,6 +92,15 @@ class MakerFirstSteps:
     async def prepare_trade(self, inp: PrepareInput) -> TradePlan:
         """The checks and the claim (as `place_order` does them), then the plan: the execution
         and its settings, read once, and a sell's coins fixed at the touch."""
+        try:
+            return await self._prepare(inp)
+        except ApplicationError as err:
+            if err.non_retryable:  # refused for good: the trade ends here
+                side = inp.request.trade_type.value
+                self.metrics.trade_failed(side, err.type or "ApplicationError")
+            raise
+
+    async def _prepare(self, inp: PrepareInput) -> TradePlan:
         from activities.trading import _reused
 
         step = TradeStep(trade_id=inp.trade_id, request=inp.request)

@@ -27,6 +27,7 @@ from kripto.temporal.trades import start_trade_workflow
 from kripto.temporal.worker import Services, build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
+from tests.temporal_fixtures import record_history
 from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow
 
@@ -226,6 +227,7 @@ async def test_a_partial_fill_then_a_taker_remainder(maker: Maker) -> None:
     assert fills[1][2] == ASK  # the remainder took the best ask, within the cap
     assert order.executed_value + order.fill_fees <= Decimal("10.00")
     await maker.one_of_everything(key, order)
+    await record_history(maker.env.client, key, "trade-v4-maker-first")
 
 
 async def test_a_cross_refusal_then_a_re_quote(maker: Maker) -> None:
