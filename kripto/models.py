@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from kripto.money import fmt_money, plain
+from kripto.money import fmt_money, fmt_size, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -430,20 +430,35 @@ class TradeRequest(Wire):
     #: payloads from older builds): the trade is sized by `amount`.
     base_size: Money | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _coins_for_sells(self) -> TradeRequest:
+        if self.base_size is not None and self.trade_type is not Side.SELL:
+            raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
+        return self
+
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
-        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency)."""
-        amount = fmt_money(self.amount, currencies(self.product_id)[1])
+        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency); a sell sized in
+        coins, `SELL 0.01000000 BTC BTC-GBP`."""
+        base, quote = currencies(self.product_id)
+        if self.base_size is not None:
+            coins = fmt_size(self.base_size, base)
+            return f"{self.trade_type.value.upper()} {coins} {self.product_id}"
+        amount = fmt_money(self.amount, quote)
         return f"{self.trade_type.value.upper()} {amount} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
-        """The same side, amount and product: a key may be used again only for this."""
-        return (self.trade_type, self.amount, self.product_id, self.base_size) == (
+        """The same side, amount and product (and coins, where both say): a key may be used
+        again only for this. A request read back from the books, which do not keep the coins,
+        still matches the one that placed it."""
+        coins = (
+            self.base_size is None or other.base_size is None or (self.base_size == other.base_size)
+        )
+        return coins and (self.trade_type, self.amount, self.product_id) == (
             other.trade_type,
             other.amount,
             other.product_id,
-            other.base_size,
         )
 
 
