@@ -14,10 +14,12 @@ import pytest
 
 from kripto.errors import (
     ClockSkewed,
+    ExchangeUnavailable,
     InsufficientFunds,
     OrderRejected,
     OrderUnfilled,
     PostOnlyWouldCross,
+    RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_clock_skew
 from kripto.exchanges.coinbase import CoinbaseExchange
@@ -353,3 +355,26 @@ async def test_the_server_time_and_a_skewed_clock(
         "s ahead of the exchange's (KRIPTO_MAX_CLOCK_SKEW is 5s): maker orders are refused"
         " until the clock is fixed (sync it with NTP)"
     )
+
+
+async def test_a_lost_reply_to_a_post_only_order_finds_it_by_its_key(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.inject({"kind": "drop", "method": "POST", "path": "/orders"})
+    with pytest.raises(RetryableError):
+        await post_buy(coinbase, "lost-1")
+    assert fake_coinbase.order_count() == 1  # the order exists; the reply was lost
+    again = await post_buy(coinbase, "lost-1")  # the retry looks the key up first
+    assert (again.status, fake_coinbase.order_count()) == (OrderStatus.OPEN, 1)  # type: ignore[attr-defined]
+    # A failing cancel is retried (an order may exist), then answers the order's state.
+    fake_coinbase.inject({"kind": "500", "method": "POST", "path": "/orders/batch_cancel"})
+    with pytest.raises(ExchangeUnavailable):
+        await coinbase.cancel_order(again.id)  # type: ignore[attr-defined]
+    cancelled = await coinbase.cancel_order(again.id)  # type: ignore[attr-defined]
+    assert cancelled.status is OrderStatus.CANCELLED
+    # A rate-limited best bid/ask read is retryable and says how long to wait.
+    fake_coinbase.inject({"kind": "429", "retry_after": 2, "path": "/best_bid_ask"})
+    with pytest.raises(RetryableError) as limited:
+        await coinbase.best_bid_ask(["BTC-GBP"])
+    assert limited.value.retry_after == 2
+    assert (await coinbase.best_bid_ask(["BTC-GBP"]))["BTC-GBP"].bid == Decimal("59990.00")
