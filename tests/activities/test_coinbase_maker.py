@@ -24,7 +24,7 @@ from kripto.errors import (
 from kripto.exchanges.base import Exchange, check_clock_skew
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.execution import Liquidity
-from kripto.models import OrderStatus, OrderType, Side
+from kripto.models import Order, OrderStatus, OrderType, Side
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 
 TAKER = Decimal("0.012")
@@ -59,7 +59,7 @@ def gbp(fake: FakeCoinbase) -> tuple[Decimal, Decimal]:
     return Decimal(account["available"]), Decimal(account["hold"])
 
 
-async def post_buy(exchange: CoinbaseExchange, key: str, size: str = "0.01") -> object:
+async def post_buy(exchange: CoinbaseExchange, key: str, size: str = "0.01") -> Order:
     return await exchange.place_post_only(
         client_order_id=key,
         product_id="BTC-GBP",
@@ -122,7 +122,7 @@ async def test_a_post_only_order_rests_then_fills_in_full_at_maker(
 
     # Again under the same key: the same order, nothing placed.
     again = await post_buy(coinbase, "t1")
-    assert again.id == placed.id  # type: ignore[attr-defined]
+    assert again.id == placed.id
     assert fake_coinbase.order_count() == 1
 
     fake_coinbase.server.set_book("59980.00", "59985.00")  # the market trades through it
@@ -150,7 +150,7 @@ async def test_a_partial_fill_then_a_cancel_keeps_the_part_and_frees_the_rest(
 ) -> None:
     placed = await post_buy(coinbase, "t2")
     fake_coinbase.server.trade_at("59990.00", "0.004")
-    part = await coinbase.get_order(placed.id)  # type: ignore[attr-defined]
+    part = await coinbase.get_order(placed.id)
     assert (part.status, part.filled_size, part.executed_value, part.fill_fees) == (
         OrderStatus.OPEN,
         Decimal("0.004"),
@@ -224,7 +224,7 @@ async def test_a_cancel_that_loses_the_race_with_a_fill_returns_the_fill(
 ) -> None:
     placed = await post_buy(coinbase, "t5")
     fake_coinbase.inject({"kind": "fill_before_cancel"})
-    after = await coinbase.cancel_order(placed.id)  # type: ignore[attr-defined]
+    after = await coinbase.cancel_order(placed.id)
     assert (after.status, after.filled_size, after.fill_fees) == (
         OrderStatus.FILLED,
         Decimal("0.01"),
@@ -365,12 +365,12 @@ async def test_a_lost_reply_to_a_post_only_order_finds_it_by_its_key(
         await post_buy(coinbase, "lost-1")
     assert fake_coinbase.order_count() == 1  # the order exists; the reply was lost
     again = await post_buy(coinbase, "lost-1")  # the retry looks the key up first
-    assert (again.status, fake_coinbase.order_count()) == (OrderStatus.OPEN, 1)  # type: ignore[attr-defined]
+    assert (again.status, fake_coinbase.order_count()) == (OrderStatus.OPEN, 1)
     # A failing cancel is retried (an order may exist), then answers the order's state.
     fake_coinbase.inject({"kind": "500", "method": "POST", "path": "/orders/batch_cancel"})
     with pytest.raises(ExchangeUnavailable):
-        await coinbase.cancel_order(again.id)  # type: ignore[attr-defined]
-    cancelled = await coinbase.cancel_order(again.id)  # type: ignore[attr-defined]
+        await coinbase.cancel_order(again.id)
+    cancelled = await coinbase.cancel_order(again.id)
     assert cancelled.status is OrderStatus.CANCELLED
     # A rate-limited best bid/ask read is retryable and says how long to wait.
     fake_coinbase.inject({"kind": "429", "retry_after": 2, "path": "/best_bid_ask"})
