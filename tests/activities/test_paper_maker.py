@@ -14,6 +14,7 @@ import pytest
 
 from kripto.db import Database
 from kripto.db.rates import RateRepository
+from kripto.decisions import decide
 from kripto.errors import (
     InsufficientFunds,
     OrderRejected,
@@ -25,7 +26,10 @@ from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.execution import Liquidity
 from kripto.feeds.simulated import SimulatedFeed
 from kripto.fees import FeeTier
-from kripto.models import OrderStatus, OrderType, Rate, Side
+from kripto.models import OrderStatus, OrderType, Rate, Side, TradeRequest
+from kripto.protections import Protections, ProtectionState
+from kripto.risk import RiskSettings
+from kripto.strategies.ema_cross import EmaCross
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TIER = FeeTier("intro1", Decimal("0.006"), Decimal("0.012"))
@@ -383,3 +387,52 @@ async def test_the_simulated_feed_prices_an_order_at_the_second_it_arrives(
     [fill] = await exchange.fills(bought.id)
     assert fill.price == quote.ask
     await exchange.close()
+
+
+async def test_a_stop_loss_decided_at_60000_sells_the_0_01_btc_held_after_a_dip(
+    db: Database, clock: Clock
+) -> None:
+    """From the decision to the exchange: the stop is decided on the paper wallet at
+    £60,000.00, the price is 0.02% lower when the order arrives, and the 0.01 BTC held is sold
+    (today's main asks for £600.00 of BTC at 59,988.00: 0.01000200 BTC, InsufficientFunds)."""
+    exchange = paper(db, clock, spread="0")
+    await hold_btc(db, exchange, "0.01")
+    history = [
+        Rate(rate=Decimal("60000.00"), date_time=T0 + timedelta(minutes=i), source="simulated")
+        for i in range(11)
+    ]
+    await RateRepository(db).insert_many(history)
+    decision = decide(
+        decision_id="d",
+        product_id="BTC-GBP",
+        tick_time=history[-1].date_time,
+        rates=history,
+        wallet=await exchange.wallet(),
+        recent_trades=[],
+        strategy=EmaCross(2, 5),
+        risk=RiskSettings(protections=Protections(stop_loss=Decimal("0.1"))),
+        fee_rate=TIER.taker,
+        protection=ProtectionState(entry_price=Decimal("70000")),
+    )
+    assert (decision.action, decision.amount, decision.base_size) == (
+        "sell",
+        Decimal("600.00"),
+        Decimal("0.01"),
+    )
+    await store_rate(db, "59988.00", minute=11)
+    request = TradeRequest(
+        trade_type=Side.SELL, amount=decision.amount, base_size=decision.base_size
+    )
+    sold = await exchange.place_market_order(
+        client_order_id="stop-1",
+        product_id=request.product_id,
+        side=request.trade_type,
+        base_size=request.base_size,
+    )
+    assert (sold.filled_size, sold.executed_value, sold.fill_fees) == (
+        Decimal("0.01"),
+        Decimal("599.8800"),
+        Decimal("7.19856"),
+    )
+    assert await balances(exchange, "BTC") == (Decimal("0.00"), Decimal("0"))
+    assert await balances(exchange, "GBP") == (Decimal("1592.68144"), Decimal("0"))
