@@ -6,6 +6,7 @@ the maker or taker rate, and the whole-position exit sized in coins."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -436,3 +437,26 @@ async def test_a_stop_loss_decided_at_60000_sells_the_0_01_btc_held_after_a_dip(
     )
     assert await balances(exchange, "BTC") == (Decimal("0.00"), Decimal("0"))
     assert await balances(exchange, "GBP") == (Decimal("1592.68144"), Decimal("0"))
+
+
+async def test_concurrent_post_only_calls_under_one_key_hold_the_funds_once(
+    db: Database, clock: Clock
+) -> None:
+    await store_rate(db, "60000.00")
+    exchange = paper(db, clock)
+    placed = await asyncio.gather(
+        *(
+            exchange.place_post_only(
+                client_order_id="same",
+                product_id="BTC-GBP",
+                side=Side.BUY,
+                base_size=Decimal("0.01"),
+                limit_price=Decimal("59994.00"),
+                end_time=clock.now + timedelta(minutes=2),
+            )
+            for _ in range(5)
+        )
+    )
+    assert len({o.id for o in placed}) == 1
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+    assert await balances(exchange, "GBP") == (Decimal("396.46036"), Decimal("603.53964"))
