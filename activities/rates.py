@@ -1,4 +1,4 @@
-"""rate-retriever (`fetch_rate`), rate-writer (`write_rate`) and data-reader (`read_rates`)."""
+"""rate-retriever (`fetch_rates`), rate-writer (`write_rates`) and data-reader (`read_rates`)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ from kripto.db.rates import RateRepository
 from kripto.feeds import RateFeed
 from kripto.metrics import Metrics
 from kripto.models import (
-    FetchRateInput,
     FetchRatesInput,
     LateTick,
     Prices,
     Rate,
     ReadRatesInput,
-    StoreRateInput,
-    StoreRateResult,
     StoreRatesInput,
     StoreRatesResult,
 )
@@ -65,20 +62,6 @@ class RateActivities:
         return count
 
     @activity.defn
-    async def fetch_rate(self, input: FetchRateInput) -> Rate:
-        try:
-            with temporal_errors():
-                # The server's clock, like the tick's time: a skewed worker clock cannot make a
-                # tick look late (or on time).
-                started = activity.info().started_time
-                rate = await self.feed.rate(input.product_id, input.at, now=started)
-        except ApplicationError as err:
-            self.metrics.rate_fetch_failed(input.product_id, err.type or "ApplicationError")
-            raise
-        self.metrics.rate_fetched(input.product_id, str(rate.source))
-        return rate
-
-    @activity.defn
     async def fetch_rates(self, input: FetchRatesInput) -> Prices:
         """Every product's rate for the exchange tick, in as few requests as the feed allows."""
         try:
@@ -106,21 +89,6 @@ class RateActivities:
                 type="DatabaseUnavailable",
             ) from None
         return StoreRatesResult(stored=stored)
-
-    @activity.defn
-    async def write_rate(self, input: StoreRateInput) -> StoreRateResult:
-        try:
-            stored = await self.rates.insert(input.rate)
-        except DATABASE_DOWN as exc:
-            # Postgres is down or restarting: keep the rate and try again (see the retry policy).
-            raise ApplicationError(
-                f"Postgres unavailable, rate for {input.rate.product_id} at"
-                f" {input.rate.date_time:%Y-%m-%dT%H:%M:%SZ} kept for retry: {type(exc).__name__}",
-                type="DatabaseUnavailable",
-            ) from None
-        if not stored:
-            activity.logger.info("rate already stored", extra={"product": input.rate.product_id})
-        return StoreRateResult(stored=stored)
 
     @activity.defn
     async def read_rates(self, input: ReadRatesInput) -> list[Rate]:

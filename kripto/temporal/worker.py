@@ -63,16 +63,14 @@ from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.monitor import Monitor
 from kripto.temporal.phone import ensure_phone
+from kripto.temporal.retired import refuse_retired_runs
 from kripto.temporal.schedules import reconcile_at_start_id, start_reconcile
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
 from workflows.decide_markets import DecideMarketsWorkflow
-from workflows.decide_trade import DecideTradeWorkflow
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.notify import DailySummaryWorkflow, NotifyWorkflow
-from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
-from workflows.store_rate import StoreRateWorkflow
 from workflows.store_rates import StoreRatesWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow
 from workflows.trade import TradeWorkflow
@@ -84,11 +82,6 @@ WORKFLOWS: Sequence[type] = (
     ExchangeTickWorkflow,
     StoreRatesWorkflow,
     DecideMarketsWorkflow,
-    # A product's own tick and its children, from before the exchange tick: still registered
-    # so that ticks recorded (or running) across the switch replay and finish.
-    RateTickWorkflow,
-    StoreRateWorkflow,
-    DecideTradeWorkflow,
     TradeWorkflow,
     WalletWorkflow,
     BackfillWorkflow,
@@ -275,11 +268,8 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         rates.fetch_rates,
         rates.write_rates,
         deciding.decide_markets,
-        rates.fetch_rate,
-        rates.write_rate,
         rates.report_late_tick,
         rates.read_rates,
-        deciding.decide,
         trading.place_order,
         trading.await_settlement,
         trading.write_trade,
@@ -421,8 +411,10 @@ async def run_worker(
     earlier work by the trade's key: an order whose reply never came is looked up, not placed
     again). The services the activities use (the database pool, HTTP clients) close only after
     the worker has stopped. `take_over` and `announce`: see `settle_routing`; `workflows`:
-    see `build_worker`; `drain_on_stop`: see `drain`."""
+    see `build_worker`; `drain_on_stop`: see `drain`. An open run of a retired workflow type
+    (kripto.temporal.retired) stops it before it polls, with one line naming the way out."""
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await refuse_retired_runs(client, settings.task_queue)
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)

@@ -115,4 +115,4 @@ def test_each_interface_is_its_implementation() -> None:
         if hasattr(fn, "__temporal_activity_definition")
     }
     assert stubs == implemented
-    assert len(stubs) == 20
+    assert len(stubs) == 17
