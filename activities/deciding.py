@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from temporalio import activity
 
@@ -36,7 +37,6 @@ from kripto.protections import ProtectionState
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
 from kripto.strategies.series import PriceHistory
-from kripto.temporal.kill_switch import KillSwitch
 
 WEEK = timedelta(days=7)
 #: Markets whose weeks one query reads in an exchange tick's decision: each chunk is decided
@@ -52,6 +52,13 @@ class DecisionPolicy:
     fee_rate: Decimal
 
 
+class PauseSwitch(Protocol):
+    """The kill switch as a decision reads it: which of these products are paused (the worker
+    hands in kripto.runtime.kill_switch.KillSwitch, over its exchange's schedule)."""
+
+    async def paused_products(self, products: list[str]) -> set[str]: ...
+
+
 class DecideActivities:
     def __init__(
         self,
@@ -60,7 +67,7 @@ class DecideActivities:
         decisions: DecisionRepository,
         exchange: Exchange,
         policy: DecisionPolicy,
-        kill_switch: KillSwitch,
+        kill_switch: PauseSwitch,
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
     ) -> None:

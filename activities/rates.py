@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 
 import asyncpg
 from temporalio import activity
@@ -21,7 +22,6 @@ from kripto.models import (
     StoreRatesInput,
     StoreRatesResult,
 )
-from kripto.temporal.tick_stats import TICKS, TickCounters
 
 #: What asyncpg raises while Postgres is down, starting or shutting down.
 DATABASE_DOWN = (
@@ -33,13 +33,20 @@ DATABASE_DOWN = (
 )
 
 
+class LateTicks(Protocol):
+    """Where a late tick is counted (the worker hands in its process's counters,
+    kripto.runtime.tick_stats.TICKS); returns the count for the product so far."""
+
+    def count_late(self, product_id: str) -> int: ...
+
+
 class RateActivities:
     def __init__(
         self,
         feed: RateFeed,
         rates: RateRepository,
+        ticks: LateTicks,
         metrics: Metrics | None = None,
-        ticks: TickCounters = TICKS,
     ) -> None:
         self.feed = feed
         self.rates = rates

@@ -29,9 +29,9 @@ from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
 from kripto.ids import decide_id
 from kripto.models import DecideMarketsInput, Prices, Rate
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.schedules import ensure_schedules
 from kripto.settings import Settings
-from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.schedules import ensure_schedules
 
 PRODUCT = "BTC-GBP"
 MINUTES = 7 * 24 * 60  # 10,080

@@ -49,11 +49,11 @@ from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.feeds.coinbase import PAGE_SIZE
 from kripto.ids import exchange_schedule_id
+from kripto.runtime.deployments import make_current
+from kripto.runtime.schedules import CATCHUP_SECONDS, ensure_schedules, set_paused
+from kripto.runtime.worker import deployment_version
 from kripto.settings import Settings
-from kripto.temporal.deployments import make_current
-from kripto.temporal.schedules import CATCHUP_SECONDS, ensure_schedules, set_paused
 from kripto.temporal.search_attributes import ensure_search_attributes
-from kripto.temporal.worker import deployment_version
 from tests.fakes.coinbase_fixtures import new_ec_key
 from tests.fakes.coinbase_server import FakeCoinbaseServer
 

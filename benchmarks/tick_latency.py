@@ -20,8 +20,8 @@ from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import dev_stack, timed, write_json
 from kripto.ids import decide_markets_id, store_rates_id
 from kripto.models import ExchangeTickInput
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from workflows.exchange_tick import ExchangeTickWorkflow
 
 

@@ -12,10 +12,10 @@ import typer
 from kripto.cli.common import DataDir, console, fail, run, settings_for
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime, serving_line
+from kripto.runtime.retired import RetiredWorkflowsOpen
+from kripto.runtime.worker import run_worker
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.retired import RetiredWorkflowsOpen
-from kripto.temporal.worker import run_worker
 
 log = logging.getLogger("kripto.worker")
 

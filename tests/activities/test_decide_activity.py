@@ -27,10 +27,10 @@ from kripto.models import (
     TradeRequest,
 )
 from kripto.risk import RiskSettings
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.schedules import ensure_schedules, set_paused
 from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
-from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.schedules import ensure_schedules, set_paused
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ from kripto.db import Database
 from kripto.feeds.coinbase import PAGE_SIZE
 from kripto.ids import exchange_schedule_id, legacy_schedule_id
 from kripto.models import ExchangeTickResult
+from kripto.runtime.schedules import ensure_schedules, set_paused
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_schedules, set_paused
 from kripto.temporal.search_attributes import MARKETS
-from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 
 MARKETS_COUNT = 200

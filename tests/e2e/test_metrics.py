@@ -26,12 +26,12 @@ from kripto.ids import schedule_id
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
 from kripto.models import ExchangeTickInput, ReconcileRequest, Side, TradeRequest
+from kripto.runtime.kill_switch import KillSwitch, pause_note
+from kripto.runtime.monitor import Monitor
+from kripto.runtime.schedules import ensure_schedules, set_paused
+from kripto.runtime.worker import build_services, build_worker, run_worker
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.kill_switch import KillSwitch, pause_note
-from kripto.temporal.monitor import Monitor
-from kripto.temporal.schedules import ensure_schedules, set_paused
-from kripto.temporal.worker import build_services, build_worker, run_worker
 from tests.failures import root_cause
 from tests.fakes.spot_server import Reply, SpotServer
 from workflows.exchange_tick import ExchangeTickWorkflow

@@ -18,8 +18,8 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.feeds import SimulatedFeed
 from kripto.ids import store_rates_id
 from kripto.models import ExchangeTickInput
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from workflows.exchange_tick import ExchangeTickWorkflow
 
 pytestmark = pytest.mark.e2e

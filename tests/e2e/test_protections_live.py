@@ -30,8 +30,8 @@ from kripto.models import (
     Side,
     TradeRequest,
 )
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.trade import TradeWorkflow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from kripto.temporal.retired import RETIRED_WORKFLOWS, open_retired_query, refuse_retired_runs
+from kripto.runtime.retired import RETIRED_WORKFLOWS, open_retired_query, refuse_retired_runs
 from tests.e2e.workers import REPO, worker_env
 
 pytestmark = pytest.mark.e2e

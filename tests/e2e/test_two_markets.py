@@ -27,8 +27,8 @@ from kripto.db.rates import RateRepository
 from kripto.ids import decide_id
 from kripto.mail.outbox import file_stem
 from kripto.models import DecideMarketsInput, ExchangeTickInput, Prices, Rate
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.exchange_tick import ExchangeTickWorkflow
 

@@ -30,9 +30,9 @@ from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import port_is_free
 from kripto.ids import decide_id, trade_id_for_decision
 from kripto.models import ExchangeTickInput, Rate, Side, TradeRequest
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import ensure_search_attributes, trade_attributes
-from kripto.temporal.worker import build_services, running_worker
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.trade import TradeWorkflow
 

@@ -34,7 +34,7 @@ from kripto.models import (
 )
 from kripto.notify.commands import BotPoll
 from kripto.notify.events import Notify, SummaryDay
-from kripto.temporal.worker import WORKFLOWS
+from kripto.runtime.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 CONVERTER = pydantic_data_converter.payload_converter

@@ -294,7 +294,7 @@ async def _notify_kill_switch(
     """Every pause and resume, from anywhere (the CLI, the dashboard, a stop link, the bot),
     goes to the phone; the note (who and when) is the event's key."""
     from kripto.notify.messages import kill_switch
-    from kripto.notify.start import notify
+    from kripto.runtime.notify import notify
 
     key = hashlib.sha256(f"{paused}|{note}".encode()).hexdigest()[:20]
     await notify(client, settings, kill_switch(paused, note, changed, key))
