@@ -45,13 +45,13 @@ from kripto.models import (
     currencies,
 )
 from kripto.money import PENNY, fmt_money, fmt_size, plain, round_down
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.trades import start_trade_workflow
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
-from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import (
     TRADE_STEP,
 )
-from kripto.temporal.trades import start_trade_workflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 
