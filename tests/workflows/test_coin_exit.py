@@ -10,8 +10,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
+
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, Wallet, WalletRequest
+from kripto.runtime.worker import build_services, build_worker
+from kripto.settings import Settings
+from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.trading_fixtures import Trading
 from workflows.wallet import WalletWorkflow
 
@@ -72,3 +78,38 @@ async def test_a_sell_of_more_pounds_than_held_sells_the_holdings_and_says_so(
         "sold the 0.00995024 BTC held: £597.01 at £59,988.00 is 0.00995215 BTC, more than held"
     )
     assert (await wallet(trading)).btc.balance == Decimal("0")
+
+
+async def test_the_refused_exit_of_the_issue_on_the_fake_coinbase(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
+) -> None:
+    """0.01 BTC held, decided at £60,000.00 (£600.00), 59,988.00 when the order arrives: the
+    exit sells 0.01 BTC where today's main is refused with InsufficientFunds."""
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+        }
+    )
+    fake_coinbase.set_balance("BTC", "0.01")
+    fake_coinbase.set_price("59988.00")
+    services = await build_services(live)
+    try:
+        async with build_worker(time_skipping_env.client, live, services):
+            key = str(uuid.uuid4())
+            sold = await time_skipping_env.client.execute_workflow(
+                "TradeWorkflow",
+                {"idempotencyKey": key, "tradeType": "sell", "amount": "600.00"}
+                | {"baseSize": "0.01"},
+                id=key,
+                task_queue=live.task_queue,
+                result_type=dict,
+            )
+    finally:
+        await services.close()
+    assert (sold["filledSize"], sold["executedValue"]) == ("0.01", "599.8800")
+    assert Decimal(fake_coinbase.balances()["BTC"]["available"]) == 0
+    assert fake_coinbase.order_count() == 1
