@@ -378,3 +378,15 @@ async def test_a_lost_reply_to_a_post_only_order_finds_it_by_its_key(
         await coinbase.best_bid_ask(["BTC-GBP"])
     assert limited.value.retry_after == 2
     assert (await coinbase.best_bid_ask(["BTC-GBP"]))["BTC-GBP"].bid == Decimal("59990.00")
+
+
+async def test_a_product_in_limit_only_mode_refuses_a_market_sell_before_sending_it(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.set_balance("BTC", "0.01")
+    fake_coinbase.server.product_rules["BTC-GBP"] = {"limit_only": True}
+    with pytest.raises(OrderRejected, match="BTC-GBP is in limit-only mode"):
+        await coinbase.place_market_order(
+            client_order_id="m-1", product_id="BTC-GBP", side=Side.SELL, base_size=Decimal("0.01")
+        )
+    assert fake_coinbase.order_count() == 0
