@@ -460,3 +460,47 @@ async def test_concurrent_post_only_calls_under_one_key_hold_the_funds_once(
     assert len({o.id for o in placed}) == 1
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
     assert await balances(exchange, "GBP") == (Decimal("396.46036"), Decimal("603.53964"))
+
+
+async def test_a_move_through_the_order_between_two_looks_still_fills_it(
+    db: Database, clock: Clock
+) -> None:
+    """With the simulated feed the paper exchange replays the price second by second since its
+    last look: an order first looked at again only after its end time still fills if the price
+    went through it meanwhile (on the dev stack a trade may only look at the window's end)."""
+    feed = SimulatedFeed(seed=42)
+    exchange = PaperExchange(
+        db,
+        fee_rate=TIER.taker,
+        fees=TIER,
+        initial_gbp=Decimal("1000.00"),
+        spread=Decimal("0.0002"),
+        prices=FeedPrices(feed),
+        clock=clock,
+    )
+    clock.now = T0 + timedelta(seconds=7)
+    bid = (await exchange.best_bid_ask(["BTC-GBP"]))["BTC-GBP"].bid
+    end = clock.now + timedelta(minutes=2)
+    placed = await exchange.place_post_only(
+        client_order_id="replay",
+        product_id="BTC-GBP",
+        side=Side.BUY,
+        base_size=Decimal("0.01"),
+        limit_price=bid,
+        end_time=end,
+    )
+    # Seed 42 from 12:00:07: the bid is 56,692.76, and within the window the price goes down
+    # to 56,679.24, £13.52 through it: more than 0.02% of the limit, so it fills in full.
+    assert bid == Decimal("56692.76")
+    window = [feed.price_at("BTC-GBP", clock.now + timedelta(seconds=s)) for s in range(1, 121)]
+    assert min(window) == Decimal("56679.24")
+    clock.now = end + timedelta(minutes=5)  # nobody looked during the window
+    after = await exchange.get_order(placed.id, allow_unfilled=True)
+    assert (after.status, after.filled_size, after.executed_value) == (
+        OrderStatus.FILLED,
+        Decimal("0.01"),
+        Decimal("566.9276"),
+    )
+    assert {(f.price, f.liquidity) for f in await exchange.fills(placed.id)} == {
+        (bid, Liquidity.MAKER)
+    }
