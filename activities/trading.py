@@ -105,7 +105,7 @@ class TradeActivities(MakerFirstSteps):
         execution: ExecutionConfig | None = None,
         maker_refused: str | None = None,
     ) -> None:
-        """`announce` sends a notification (kripto.notify.start.notify with the worker's client
+        """`announce` sends a notification (kripto.runtime.notify.notify with the worker's client
         and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from kripto.money import fmt_money, plain
+from kripto.money import fmt_money, fmt_size, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -119,16 +119,6 @@ class Rate(Wire):
         return shape
 
 
-class RateTickInput(Wire):
-    """What the schedule hands each tick. `offset_seconds`: how far into its minute the
-    product's schedule fires (ticks are spread across the minute); the tick stands for the
-    minute it fired in, `offset_seconds` before its scheduled time. 0 in payloads from builds
-    before the spread."""
-
-    product_id: ProductId = DEFAULT_PRODUCT
-    offset_seconds: int = Field(0, ge=0, lt=60)
-
-
 class LateTick(Wire):
     """A tick that started more than a minute after its slot (`at` is the minute it stood for).
     `product_id`: the product of a per-product tick, or the exchange of an exchange tick."""
@@ -138,31 +128,10 @@ class LateTick(Wire):
     late_seconds: float
 
 
-class FetchRateInput(Wire):
-    product_id: ProductId
-    at: UtcDateTime
-
-
 class ReadRatesInput(Wire):
     product_id: ProductId = DEFAULT_PRODUCT
     days: int = Field(7, ge=1, le=31)
     end: UtcDateTime | None = None
-
-
-class StoreRateInput(Wire):
-    rate: Rate
-
-
-class StoreRateResult(Wire):
-    stored: bool
-
-
-class RateTickResult(Wire):
-    rate: Rate
-    stored: bool
-    #: What the tick's decision was; None when the decision failed (the reason says why).
-    action: str | None = None
-    reason: str | None = None
 
 
 class ExchangeTickInput(Wire):
@@ -430,20 +399,35 @@ class TradeRequest(Wire):
     #: payloads from older builds): the trade is sized by `amount`.
     base_size: Money | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _coins_for_sells(self) -> TradeRequest:
+        if self.base_size is not None and self.trade_type is not Side.SELL:
+            raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
+        return self
+
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
-        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency)."""
-        amount = fmt_money(self.amount, currencies(self.product_id)[1])
+        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency); a sell sized in
+        coins, `SELL 0.01000000 BTC BTC-GBP`."""
+        base, quote = currencies(self.product_id)
+        if self.base_size is not None:
+            coins = fmt_size(self.base_size, base)
+            return f"{self.trade_type.value.upper()} {coins} {self.product_id}"
+        amount = fmt_money(self.amount, quote)
         return f"{self.trade_type.value.upper()} {amount} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
-        """The same side, amount and product: a key may be used again only for this."""
-        return (self.trade_type, self.amount, self.product_id, self.base_size) == (
+        """The same side, amount and product (and coins, where both say): a key may be used
+        again only for this. A request read back from the books, which do not keep the coins,
+        still matches the one that placed it."""
+        coins = (
+            self.base_size is None or other.base_size is None or (self.base_size == other.base_size)
+        )
+        return coins and (self.trade_type, self.amount, self.product_id) == (
             other.trade_type,
             other.amount,
             other.product_id,
-            other.base_size,
         )
 
 
@@ -468,13 +452,6 @@ class PlacedOrder(Wire):
 
 class WalletRequest(Wire):
     """WalletWorkflow takes no options yet; a model keeps `--input '{}'` working."""
-
-
-class DecideInput(Wire):
-    """A tick's decision input: the tick's own rate travels with it, so the decision never runs
-    on a week of data that is missing its newest minute; the week itself is read from Postgres."""
-
-    rate: Rate
 
 
 class BackfillInput(Wire):
@@ -610,10 +587,3 @@ class Decision(Wire):
     #: A whole-position sell's coins (see TradeRequest.base_size); None for a buy, a sell of
     #: part of the position, and in older payloads.
     base_size: Money | None = None
-
-
-class DecisionResult(Wire):
-    """What a tick needs to know of its decision."""
-
-    action: Action
-    reason: str

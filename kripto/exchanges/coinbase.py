@@ -531,7 +531,13 @@ class CoinbaseExchange:
         price, rules = await self._product(product_id)
         base, _ = currencies(product_id)
         held = await self._available(base)
-        return sell_size(amount=amount, base_size=base_size, price=price, held=held, rules=rules)
+        size, note = sell_size(
+            amount=amount, base_size=base_size, price=price, held=held, rules=rules
+        )
+        why = rules.why_not(size=size, price=price, market=True)
+        if why is not None:
+            raise OrderRejected(f"Coinbase would refuse the order: {why}")
+        return size, note
 
     async def place_market_order(
         self,

@@ -78,7 +78,7 @@ _PAPER_COLUMNS = (
 _INSERT = (
     f"INSERT INTO paper_orders ({_ORDER_COLUMNS}, price, order_type, status, post_only,"
     " limit_price, end_time, base_size, held, note)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10, $11, $12, $13, $14, $15, $16,"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $19, $10, $11, $12, $13, $14, $15, $16,"
     " $17, $18)"
     f" ON CONFLICT (client_order_id) DO NOTHING RETURNING {_PAPER_COLUMNS}"
 )
@@ -86,12 +86,18 @@ _ENDED = {"cancelled": "was cancelled", "expired": "expired", "failed": "failed"
 #: How far (a fraction of the price) the market must trade through a resting order's limit to
 #: fill it in full; a shallower move fills it in proportion.
 DEFAULT_FILL_DEPTH = Decimal("0.0002")
+#: The most seconds of the simulated feed one look at the book replays.
+MAX_REPLAY_SECONDS = 3600
 
 
 class PriceSource(Protocol):
     """The price of a product at a moment: what an order arriving then trades around."""
 
     async def price(self, product_id: str, at: datetime) -> Decimal | None: ...
+
+    def path(self, product_id: str, start: datetime, end: datetime) -> list[Decimal] | None:
+        """The prices after `start` up to `end`, if the source can replay them; else None."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -105,6 +111,9 @@ class StoredRates:
     async def price(self, product_id: str, at: datetime) -> Decimal | None:
         rate = await self._rates.latest(product_id)
         return None if rate is None else rate.rate
+
+    def path(self, product_id: str, start: datetime, end: datetime) -> list[Decimal] | None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -123,6 +132,18 @@ class FeedPrices:
             return self.feed.price_at(product_id, at)
         minute = at.replace(second=0, microsecond=0)
         return (await self.feed.rate(product_id, minute, now=at)).rate
+
+    def path(self, product_id: str, start: datetime, end: datetime) -> list[Decimal] | None:
+        """The simulated feed's price at each whole second after `start` up to `end` (at most
+        an hour of them); the live feed cannot replay (None)."""
+        if not isinstance(self.feed, SimulatedFeed):
+            return None
+        first = int(start.timestamp()) + 1
+        last = min(int(end.timestamp()), first + MAX_REPLAY_SECONDS)
+        return [
+            self.feed.price_at(product_id, datetime.fromtimestamp(t, UTC))
+            for t in range(first, last + 1)
+        ]
 
     async def close(self) -> None:
         if self.owned:
@@ -413,6 +434,7 @@ class PaperExchange:
             values.get("base_size"),
             values.get("held", Decimal(0)),
             values.get("note"),
+            self.clock(),  # created by the exchange's clock, as its fills and expiry
         )
 
     async def _record_fill(
@@ -748,8 +770,13 @@ class PaperExchange:
     # -- the book moving: fills, expiry, cancels ----------------------------------------
 
     async def _match(self) -> None:
-        """Look at the book now: resting orders whose end time has passed expire, and those
-        the price has traded through fill (in part or in full) at their limit, as maker."""
+        """Look at the book now: resting orders the price has traded through fill (in part or
+        in full) at their limit, as maker, and those whose end time has passed expire.
+
+        A price source that can replay the past (the simulated feed) is read second by second
+        from where the last look stopped to now (or the end time), so a move through the order
+        between two looks fills it; any other source gives the price now, which counts only
+        before the end time."""
         products = await self.db.pool.fetch(
             "SELECT DISTINCT product_id FROM paper_orders WHERE status = 'open'"
         )
@@ -764,28 +791,45 @@ class PaperExchange:
             await self._lock(conn, *names)
             rows = await conn.fetch(
                 "SELECT order_id, client_order_id, side, product_id, filled_size, limit_price,"
-                " end_time, base_size, held FROM paper_orders WHERE status = 'open'"
-                " ORDER BY created_at FOR UPDATE"
+                " end_time, base_size, held, status, created_at, matched_at FROM paper_orders"
+                " WHERE status = 'open' ORDER BY created_at FOR UPDATE"
             )
             for row in rows:
-                if row["end_time"] is not None and row["end_time"] <= now:
+                end = row["end_time"]
+                until = now if end is None else min(now, end)
+                since = row["matched_at"] or row["created_at"]
+                path = self.prices.path(row["product_id"], since, until)
+                if path is None:  # no replay: the price now, while the order may still fill
+                    current = prices.get(row["product_id"])
+                    live = end is None or now < end
+                    path = [current] if current is not None and live else []
+                if path:
+                    side = Side(row["side"])
+                    deepest = min(path) if side is Side.BUY else max(path)
+                    row = await self._fill_through(conn, row, deepest) or row
+                if row["status"] == "open" and end is not None and end <= now:
                     await self._end(conn, row, OrderStatus.EXPIRED)
-                    continue
-                price = prices.get(row["product_id"])
-                if price is not None:
-                    await self._fill_through(conn, row, price)
+                elif row["status"] == "open":
+                    await conn.execute(
+                        "UPDATE paper_orders SET matched_at = $2 WHERE order_id = $1",
+                        row["order_id"],
+                        max(until, since),
+                    )
 
-    async def _fill_through(self, conn: asyncpg.Connection, row: Any, price: Decimal) -> None:
+    async def _fill_through(
+        self, conn: asyncpg.Connection, row: Any, price: Decimal
+    ) -> dict[str, Any] | None:
+        """Fill what `price` has traded through; the order's row after it (None: no fill)."""
         side, limit, size = Side(row["side"]), row["limit_price"], row["base_size"]
         through = limit - price if side is Side.BUY else price - limit
         if through <= 0:
-            return
+            return None
         rules = self._rules(row["product_id"])
         depth = min(Decimal(1), through / (limit * self.fill_depth))
         target = size if depth >= 1 else rules.round_size(size * depth)
         part = target - row["filled_size"]
         if part <= 0:
-            return
+            return None
         base, quote = currencies(row["product_id"])
         maker = self._rate(Liquidity.MAKER)
         value = part * limit
@@ -822,6 +866,11 @@ class PaperExchange:
             fee=fee,
             liquidity=Liquidity.MAKER,
         )
+        return dict(row) | {
+            "filled_size": target,
+            "held": row["held"] - release,
+            "status": "filled" if done else "open",
+        }
 
     async def _end(self, conn: asyncpg.Connection, row: Any, status: OrderStatus) -> None:
         """End a resting order: what it still holds is available again."""

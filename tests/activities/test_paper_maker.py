@@ -6,6 +6,7 @@ the maker or taker rate, and the whole-position exit sized in coins."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 
 from kripto.db import Database
 from kripto.db.rates import RateRepository
+from kripto.decisions import decide
 from kripto.errors import (
     InsufficientFunds,
     OrderRejected,
@@ -25,7 +27,10 @@ from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.execution import Liquidity
 from kripto.feeds.simulated import SimulatedFeed
 from kripto.fees import FeeTier
-from kripto.models import OrderStatus, OrderType, Rate, Side
+from kripto.models import OrderStatus, OrderType, Rate, Side, TradeRequest
+from kripto.protections import Protections, ProtectionState
+from kripto.risk import RiskSettings
+from kripto.strategies.ema_cross import EmaCross
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TIER = FeeTier("intro1", Decimal("0.006"), Decimal("0.012"))
@@ -383,3 +388,119 @@ async def test_the_simulated_feed_prices_an_order_at_the_second_it_arrives(
     [fill] = await exchange.fills(bought.id)
     assert fill.price == quote.ask
     await exchange.close()
+
+
+async def test_a_stop_loss_decided_at_60000_sells_the_0_01_btc_held_after_a_dip(
+    db: Database, clock: Clock
+) -> None:
+    """From the decision to the exchange: the stop is decided on the paper wallet at
+    £60,000.00, the price is 0.02% lower when the order arrives, and the 0.01 BTC held is sold
+    (today's main asks for £600.00 of BTC at 59,988.00: 0.01000200 BTC, InsufficientFunds)."""
+    exchange = paper(db, clock, spread="0")
+    await hold_btc(db, exchange, "0.01")
+    history = [
+        Rate(rate=Decimal("60000.00"), date_time=T0 + timedelta(minutes=i), source="simulated")
+        for i in range(11)
+    ]
+    await RateRepository(db).insert_many(history)
+    decision = decide(
+        decision_id="d",
+        product_id="BTC-GBP",
+        tick_time=history[-1].date_time,
+        rates=history,
+        wallet=await exchange.wallet(),
+        recent_trades=[],
+        strategy=EmaCross(2, 5),
+        risk=RiskSettings(protections=Protections(stop_loss=Decimal("0.1"))),
+        fee_rate=TIER.taker,
+        protection=ProtectionState(entry_price=Decimal("70000")),
+    )
+    assert (decision.action, decision.amount, decision.base_size) == (
+        "sell",
+        Decimal("600.00"),
+        Decimal("0.01"),
+    )
+    await store_rate(db, "59988.00", minute=11)
+    request = TradeRequest(
+        trade_type=Side.SELL, amount=decision.amount, base_size=decision.base_size
+    )
+    sold = await exchange.place_market_order(
+        client_order_id="stop-1",
+        product_id=request.product_id,
+        side=request.trade_type,
+        base_size=request.base_size,
+    )
+    assert (sold.filled_size, sold.executed_value, sold.fill_fees) == (
+        Decimal("0.01"),
+        Decimal("599.8800"),
+        Decimal("7.19856"),
+    )
+    assert await balances(exchange, "BTC") == (Decimal("0.00"), Decimal("0"))
+    assert await balances(exchange, "GBP") == (Decimal("1592.68144"), Decimal("0"))
+
+
+async def test_concurrent_post_only_calls_under_one_key_hold_the_funds_once(
+    db: Database, clock: Clock
+) -> None:
+    await store_rate(db, "60000.00")
+    exchange = paper(db, clock)
+    placed = await asyncio.gather(
+        *(
+            exchange.place_post_only(
+                client_order_id="same",
+                product_id="BTC-GBP",
+                side=Side.BUY,
+                base_size=Decimal("0.01"),
+                limit_price=Decimal("59994.00"),
+                end_time=clock.now + timedelta(minutes=2),
+            )
+            for _ in range(5)
+        )
+    )
+    assert len({o.id for o in placed}) == 1
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+    assert await balances(exchange, "GBP") == (Decimal("396.46036"), Decimal("603.53964"))
+
+
+async def test_a_move_through_the_order_between_two_looks_still_fills_it(
+    db: Database, clock: Clock
+) -> None:
+    """With the simulated feed the paper exchange replays the price second by second since its
+    last look: an order first looked at again only after its end time still fills if the price
+    went through it meanwhile (on the dev stack a trade may only look at the window's end)."""
+    feed = SimulatedFeed(seed=42)
+    exchange = PaperExchange(
+        db,
+        fee_rate=TIER.taker,
+        fees=TIER,
+        initial_gbp=Decimal("1000.00"),
+        spread=Decimal("0.0002"),
+        prices=FeedPrices(feed),
+        clock=clock,
+    )
+    clock.now = T0 + timedelta(seconds=7)
+    bid = (await exchange.best_bid_ask(["BTC-GBP"]))["BTC-GBP"].bid
+    end = clock.now + timedelta(minutes=2)
+    placed = await exchange.place_post_only(
+        client_order_id="replay",
+        product_id="BTC-GBP",
+        side=Side.BUY,
+        base_size=Decimal("0.01"),
+        limit_price=bid,
+        end_time=end,
+    )
+    # Seed 42 from 12:00:07: the bid is 56,692.76, and within the window the price goes down
+    # to 56,679.24, £13.52 through it: more than 0.02% of the limit, so it fills in full.
+    assert bid == Decimal("56692.76")
+    window = [feed.price_at("BTC-GBP", clock.now + timedelta(seconds=s)) for s in range(1, 121)]
+    assert min(window) == Decimal("56679.24")
+    clock.now = end + timedelta(minutes=5)  # nobody looked during the window
+    after = await exchange.get_order(placed.id, allow_unfilled=True)
+    assert (after.status, after.filled_size, after.executed_value) == (
+        OrderStatus.FILLED,
+        Decimal("0.01"),
+        Decimal("566.9276"),
+    )
+    assert {(f.price, f.liquidity) for f in await exchange.fills(placed.id)} == {
+        (bid, Liquidity.MAKER)
+    }

@@ -20,7 +20,7 @@ CREATE INDEX paper_orders_open ON paper_orders (product_id) WHERE status = 'open
 
 CREATE TABLE paper_fills (
     trade_id   uuid        PRIMARY KEY,
-    order_id   uuid        NOT NULL REFERENCES paper_orders (order_id),
+    order_id   uuid        NOT NULL REFERENCES paper_orders (order_id) ON DELETE CASCADE,
     product_id text        NOT NULL,
     side       text        NOT NULL CHECK (side IN ('buy', 'sell')),
     price      numeric     NOT NULL CHECK (price > 0),
