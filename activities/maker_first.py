@@ -11,6 +11,7 @@ its end first (cancelling it, and confirming the cancel or its fill)."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
@@ -22,12 +23,21 @@ from activities.errors import temporal_errors
 from kripto.errors import (
     ExchangeUnavailable,
     InsufficientFunds,
+    KeyReused,
     KriptoError,
     NonRetryableError,
     OrderUnfilled,
     PostOnlyWouldCross,
 )
-from kripto.execution import Execution, ProductRules, Quote, base_size_for, client_order_id
+from kripto.execution import (
+    Execution,
+    MakerFallback,
+    ProductRules,
+    Quote,
+    StaleQuote,
+    base_size_for,
+    client_order_id,
+)
 from kripto.models import Order, OrderStatus, Side, TradeRequest, TradeStep, currencies
 from kripto.money import PENNY
 from kripto.trade_orders import (
@@ -44,11 +54,48 @@ from kripto.trade_orders import (
 from kripto.trade_orders import OrderStatus as RowStatus
 
 if TYPE_CHECKING:
-    from activities.trading import ExecutionConfig, TradeLimits
     from kripto.db.trade_orders import TradeOrderRepository
     from kripto.db.trades import TradeRepository
     from kripto.exchanges.base import Exchange
     from kripto.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class TradeLimits:
+    max_trade_gbp: Decimal
+    products: tuple[str, ...]
+    settle_poll_seconds: float = 2.0
+    #: The fee a maker order is sized for (a buy's size * price * (1 + fee) stays within its
+    #: amount): the account's maker rate (KRIPTO_FEE_TIER / KRIPTO_FEE_RATE).
+    maker_fee: Decimal = Decimal("0.006")
+
+    @property
+    def settle_window_seconds(self) -> float:
+        """How long one `await_settlement` call polls before it reports back to the workflow,
+        which calls again: a slow settlement is many short activities, not one that times out."""
+        return min(30 * self.settle_poll_seconds, 60.0)
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How trades' orders go out (KRIPTO_EXECUTION and the maker-first settings); a trade reads
+    them once, in `prepare_trade`, into its plan."""
+
+    execution: Execution = Execution.MAKER_FIRST
+    maker_window: timedelta = timedelta(minutes=2)
+    requote_after: Decimal = Decimal("0.0005")
+    max_requotes: int = 3
+    max_slippage: Decimal | None = Decimal("0.005")
+    maker_fallback: MakerFallback = MakerFallback.TAKER
+    quote_max_age: timedelta = timedelta(seconds=5)
+    stale_quote: StaleQuote = StaleQuote.TAKER
+    #: How often a resting maker order is looked at while it rests (a durable timer between).
+    check_every: timedelta = timedelta(seconds=15)
+
+
+def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
+    return KeyReused(f"key {trade_id} was used for {first}; this request is {request.summary}")
+
 
 #: A maker order whose window ends within this long is not placed: it would expire at once.
 MIN_WINDOW_LEFT = timedelta(seconds=5)
@@ -101,8 +148,6 @@ class MakerFirstSteps:
             raise
 
     async def _prepare(self, inp: PrepareInput) -> TradePlan:
-        from activities.trading import _reused
-
         step = TradeStep(trade_id=inp.trade_id, request=inp.request)
         request = inp.request
         with temporal_errors():

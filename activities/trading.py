@@ -7,22 +7,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
-from activities.maker_first import MakerFirstSteps
+from activities.maker_first import ExecutionConfig, MakerFirstSteps, TradeLimits, _reused
 from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
     ExchangeUnavailable,
     InsufficientFunds,
     InvalidInput,
-    KeyReused,
     NonRetryableError,
     NotPlaced,
     OrderRejected,
@@ -30,7 +27,6 @@ from kripto.errors import (
     RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_order
-from kripto.execution import Execution, MakerFallback, StaleQuote
 from kripto.metrics import Metrics
 from kripto.models import (
     Order,
@@ -57,39 +53,6 @@ LONG_WAIT_SECONDS = 60.0
 #: A wait this long is news for the phone too (once per trade and step), as it is an alert
 #: (deploy/prometheus: KriptoTradeWaitingOnErrors).
 ALERT_WAIT_SECONDS = 600.0
-
-
-@dataclass(frozen=True)
-class TradeLimits:
-    max_trade_gbp: Decimal
-    products: tuple[str, ...]
-    settle_poll_seconds: float = 2.0
-    #: The fee a maker order is sized for (a buy's size * price * (1 + fee) stays within its
-    #: amount): the account's maker rate (KRIPTO_FEE_TIER / KRIPTO_FEE_RATE).
-    maker_fee: Decimal = Decimal("0.006")
-
-    @property
-    def settle_window_seconds(self) -> float:
-        """How long one `await_settlement` call polls before it reports back to the workflow,
-        which calls again: a slow settlement is many short activities, not one that times out."""
-        return min(30 * self.settle_poll_seconds, 60.0)
-
-
-@dataclass(frozen=True)
-class ExecutionConfig:
-    """How trades' orders go out (KRIPTO_EXECUTION and the maker-first settings); a trade reads
-    them once, in `prepare_trade`, into its plan."""
-
-    execution: Execution = Execution.MAKER_FIRST
-    maker_window: timedelta = timedelta(minutes=2)
-    requote_after: Decimal = Decimal("0.0005")
-    max_requotes: int = 3
-    max_slippage: Decimal | None = Decimal("0.005")
-    maker_fallback: MakerFallback = MakerFallback.TAKER
-    quote_max_age: timedelta = timedelta(seconds=5)
-    stale_quote: StaleQuote = StaleQuote.TAKER
-    #: How often a resting maker order is looked at while it rests (a durable timer between).
-    check_every: timedelta = timedelta(seconds=15)
 
 
 class TradeActivities(MakerFirstSteps):
@@ -443,10 +406,6 @@ async def heartbeating(doing: str) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-
-
-def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
-    return KeyReused(f"key {trade_id} was used for {first}; this request is {request.summary}")
 
 
 def _describe(order: Order) -> str:

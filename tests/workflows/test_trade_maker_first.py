@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.execution import Execution, ProductRules, base_size_for
 from kripto.models import Order, ReconcileRequest, Side, TradeRequest
 from kripto.settings import Settings
-from kripto.temporal.trades import start_trade_workflow
-from kripto.temporal.worker import Services, build_services, build_worker
+from kripto.runtime.trades import start_trade_workflow
+from kripto.runtime.worker import Services, build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
 from tests.temporal_fixtures import record_history
