@@ -129,7 +129,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 ExchangeTickWorkflow.run,
                 ExchangeTickInput(),
                 id=tick_id,
-                task_queue=settings.task_queue,
+                task_queue=settings.temporal.task_queue,
             )
             assert tick.actions == {"BTC-GBP": "buy"}
             bought = trade_id_for_decision(decide_id("BTC-GBP", tick.at))
@@ -150,7 +150,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 "TradeWorkflow",
                 {"tradeType": "sell", "amount": "60.00"},
                 id=big_sell,
-                task_queue=settings.task_queue,
+                task_queue=settings.temporal.task_queue,
                 result_type=dict,
             )
             # A sell of BTC the wallet lacks: refused, FAILED, its step says why.
@@ -168,7 +168,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 TradeWorkflow.run,
                 request,
                 id=under_way,
-                task_queue=f"{settings.task_queue}-nobody",
+                task_queue=f"{settings.temporal.task_queue}-nobody",
                 search_attributes=TypedSearchAttributes(trade_attributes(request)),
             )
             under_way_started = True

@@ -154,7 +154,7 @@ async def test_every_input_ends_cleanly(big_trading: Trading, data: st.DataObjec
     valid = expected_valid(args, key)
     orders_before = await trading.count("paper_orders")
     handle = await trading.client.start_workflow(
-        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.task_queue
+        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.temporal.task_queue
     )
     try:
         result = await handle.result()
