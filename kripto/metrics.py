@@ -7,7 +7,7 @@ service; without a metrics endpoint (tests, the CLI) the meter is the SDK's no-o
 
 Labels are bounded on purpose (a product, a side, an error's kind, a hold reason's *kind*):
 a label made of free text would make a new time series for every distinct reason.
-README.md, "Monitoring", lists every metric.
+docs/operating.md, "Monitoring", lists every metric.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`kripto dashboard`: the trader's web page (see README, "Dashboard")."""
+"""`kripto dashboard`: the trader's web page (see docs/using.md, "Dashboard")."""
 
 from __future__ import annotations
 

@@ -359,7 +359,7 @@ async def settle_routing(client: Client, settings: Settings, take_over: bool = F
             )
             return f"{where} is current (was {previous})" + (
                 f"; {stranded.count} trade(s) pinned to {previous} wait for a worker of that"
-                " build (README: Deploying a change)"
+                " build (docs/deploying.md: Deploying a change)"
                 if stranded.count
                 else ""
             )

@@ -36,7 +36,8 @@ from kripto.temporal.search_attributes import ensure_search_attributes, trade_at
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.trade import TradeWorkflow
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+#: The page that gives the queries and the column setup (docs/operating.md, "The Web UI").
+README = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
 #: The date README's examples use; the test puts a week ago in its place.
 README_DATE = "2026-11-18T00:00:00Z"
 SELLS_OVER_50 = f'KriptoSide = "sell" AND KriptoAmountGbp > 50 AND StartTime > "{README_DATE}"'

