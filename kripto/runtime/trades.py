@@ -30,7 +30,7 @@ async def start_trade_workflow(
     that second run safe. `by`: who asked, kept in the memo for the Web UI and the notes.
     `execution` (`taker` for `--taker`) and `maker_only` (`--maker-only`) go in the memo too:
     the trade reads them once, as it prepares (docs/execution.md)."""
-    visible = settings.amounts_in_metadata
+    visible = settings.encryption.amounts_in_metadata
     memo: dict[str, Any] = dict(amounts_memo(visible) or {})
     if by is not None:
         memo["by"] = by
@@ -42,7 +42,7 @@ async def start_trade_workflow(
         TradeWorkflow.run,
         request,
         id=trade_id,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         static_summary=trade_summary(request, amounts_visible=visible),
         search_attributes=TypedSearchAttributes(trade_attributes(request, amounts_visible=visible)),

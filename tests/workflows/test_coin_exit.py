@@ -28,7 +28,7 @@ async def run_trade(trading: Trading, payload: dict[str, Any]) -> dict[str, Any]
         "TradeWorkflow",
         {"idempotencyKey": key, **payload},
         id=key,
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
         result_type=dict,
     )
     return result
@@ -39,7 +39,7 @@ async def wallet(trading: Trading) -> Wallet:
         WalletWorkflow.run,
         WalletRequest(),
         id=f"wallet-{uuid.uuid4()}",
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
     )
 
 
@@ -105,7 +105,7 @@ async def test_the_refused_exit_of_the_issue_on_the_fake_coinbase(
                 {"idempotencyKey": key, "tradeType": "sell", "amount": "600.00"}
                 | {"baseSize": "0.01"},
                 id=key,
-                task_queue=live.task_queue,
+                task_queue=live.temporal.task_queue,
                 result_type=dict,
             )
     finally:

@@ -22,9 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.execution import Execution, ProductRules, base_size_for
 from kripto.models import Order, ReconcileRequest, Side, TradeRequest
-from kripto.settings import Settings
 from kripto.runtime.trades import start_trade_workflow
 from kripto.runtime.worker import Services, build_services, build_worker
+from kripto.settings import Settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
 from tests.temporal_fixtures import record_history
@@ -141,7 +141,7 @@ class Maker:
             ReconcileWorkflow.run,
             ReconcileRequest(),
             id=f"reconcile-{uuid.uuid4()}",
-            task_queue=self.settings.task_queue,
+            task_queue=self.settings.temporal.task_queue,
         )
         assert report.differences == []
         assert report.books_match
@@ -199,7 +199,7 @@ async def test_a_full_fill_at_maker(maker: Maker) -> None:
     assert (row["execution"], row["outcome"]) == ("maker_first", None)
     assert order.executed_value + order.fill_fees <= Decimal("10.00")
     await maker.one_of_everything(key, order)
-    receipt = sorted(maker.settings.outbox_dir.glob("*.eml"))[-1].read_text()
+    receipt = sorted(maker.settings.general.outbox_dir.glob("*.eml"))[-1].read_text()
     assert "maker" in receipt
     assert await maker.handle(key).query(TradeWorkflow.current_step) == "done"
 
