@@ -305,6 +305,11 @@ class NotificationsSection(BaseModel):
     telegram_bot_token: SecretStr | None = None
     #: The chats that get every notification, and the only chats the bot answers.
     telegram_chat_ids: Annotated[list[int], NoDecode] = []
+    #: The Telegram users (numeric IDs) who may use the bot, comma-separated. Anyone else, in
+    #: a listed chat or not, gets no reply. Unset: nobody may (the bot answers no one).
+    telegram_user_ids: Annotated[list[int], NoDecode] = []
+    #: How long a /buy or /sell's Confirm button works.
+    telegram_confirm_ttl: timedelta = timedelta(minutes=5)
     telegram_api_url: str = "https://api.telegram.org"
     #: How long one getUpdates long poll waits for a message before asking again.
     telegram_poll_timeout: timedelta = timedelta(seconds=25)
@@ -328,6 +333,21 @@ class DashboardSection(BaseModel):
     public_url: str | None = None
     #: Signs the receipts' stop links. Unset: `<data dir>/stop-link-secret`; else no stop link.
     stop_link_secret: SecretStr | None = None
+    #: A dashboard session ends after this long without a request (and at Sign out).
+    dashboard_session_idle: timedelta = timedelta(minutes=30)
+    #: The reverse proxies whose X-Forwarded-For/-Proto the dashboard believes (uvicorn's
+    #: forwarded_allow_ips: addresses, comma-separated). Unset: none, not even loopback.
+    dashboard_forwarded_allow_ips: str | None = None
+
+    @field_validator("dashboard_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError(
+                f"must be at least 32 characters, not {len(value.get_secret_value().strip())}"
+                " (make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
 
 
 #: The settings by section, in the order `kripto config` shows them. Each section is a small
@@ -434,6 +454,7 @@ class Settings(
         "stop_link_secret",
         "telegram_bot_token",
         "webhook_urls",
+        "dashboard_forwarded_allow_ips",
         mode="before",
     )
     @classmethod
@@ -454,16 +475,17 @@ class Settings(
             raise ValueError("name at least one product, for example BTC-GBP")
         return value
 
-    @field_validator("telegram_chat_ids", mode="before")
+    @field_validator("telegram_chat_ids", "telegram_user_ids", mode="before")
     @classmethod
-    def _split_chat_ids(cls, value: object) -> object:
+    def _split_chat_ids(cls, value: object, info: ValidationInfo) -> object:
+        what = "a chat ID" if info.field_name == "telegram_chat_ids" else "a user ID"
         if isinstance(value, int):
             return [value]
         if isinstance(value, str):
             ids = []
             for part in filter(None, (p.strip() for p in value.split(","))):
                 if not re.fullmatch(r"-?\d{1,20}", part):
-                    raise ValueError(f"{part!r} is not a chat ID (a whole number, e.g. 123456789)")
+                    raise ValueError(f"{part!r} is not {what} (a whole number, e.g. 123456789)")
                 ids.append(int(part))
             return ids
         return value
@@ -498,6 +520,8 @@ class Settings(
         "shutdown_grace",
         "metrics_sample_every",
         "telegram_poll_timeout",
+        "telegram_confirm_ttl",
+        "dashboard_session_idle",
         mode="before",
     )
     @classmethod
