@@ -156,9 +156,7 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     # The token rides in the link's fragment (never sent to a server); sign-in is a POST.
     login = f"http://127.0.0.1:{dash_port}/login#token={token}"
     assert login in banner
-    signed_in = httpx.post(
-        f"http://127.0.0.1:{dash_port}/login", data={"token": token}, timeout=10
-    )
+    signed_in = httpx.post(f"http://127.0.0.1:{dash_port}/login", data={"token": token}, timeout=10)
     assert signed_in.status_code == 303
     assert "kripto_session" in signed_in.cookies
     assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
