@@ -174,8 +174,8 @@ def test_every_secret_setting_is_masked_in_config_and_in_the_logs(
         "aws_secret_access_key",
     } <= set(secrets)
     database = "postgresql://kripto:pa/ss:w@rd-9@db:5432/kripto?sslmode=require&password=q-s3cret"
-    chosen = Settings(
-        **secrets, database_url=database, ses_endpoint_url="http://ses.test/?token=sesTok3n"
+    chosen = Settings.model_validate(
+        {**secrets, "database_url": database, "ses_endpoint_url": "http://ses.test/?token=sesTok3n"}
     )
     rows = {name: value for name, value, _ in config_rows(chosen)}
     for name in secrets:
