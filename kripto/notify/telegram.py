@@ -83,6 +83,11 @@ class TelegramApi:
             raise TelegramUnavailable(message, retry_after=delay)
         raise TelegramRefused(message)
 
+    async def get_me(self) -> dict[str, Any]:
+        """The bot itself (`id`, `username`): the cheapest call that proves the token."""
+        result = await self.call("getMe", {})
+        return result if isinstance(result, dict) else {}
+
     async def send_message(
         self, chat_id: int, text: str, buttons: tuple[tuple[str, str], ...] = ()
     ) -> int:
@@ -113,3 +118,20 @@ class TelegramApi:
             wait=seconds,
         )
         return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
+
+
+async def check_token(api: TelegramApi) -> str:
+    """`getMe` at start-up: a refused token stops the worker with one line (SettingsError)
+    rather than being retried for ever; Telegram out of reach is a line, and the bot retries."""
+    from kripto.settings import SettingsError
+
+    try:
+        me = await api.get_me()
+    except TelegramRefused as exc:
+        raise SettingsError(
+            f"KRIPTO_TELEGRAM_BOT_TOKEN: Telegram refused the token ({exc}); copy it again from"
+            " @BotFather, or unset it to run without the bot"
+        ) from None
+    except TelegramUnavailable as exc:
+        return f"Telegram bot: Telegram did not answer getMe ({exc}); the bot keeps trying"
+    return f"Telegram bot: @{me.get('username', '?')} (getMe answered)"

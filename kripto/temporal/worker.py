@@ -45,6 +45,7 @@ from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
 from kripto.notify.start import notify as start_notify
 from kripto.notify.summary import DailySummary
+from kripto.notify.telegram import check_token
 from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
@@ -426,6 +427,8 @@ async def run_worker(
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
+        if services.channels.telegram is not None:
+            announce(await check_token(services.channels.telegram))  # a bad token: one line
         worker = build_worker(client, settings, services, workflows)
         monitor = Monitor(
             client,
