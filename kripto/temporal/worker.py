@@ -254,6 +254,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             max_trade_gbp=settings.max_trade_gbp,
             products=tuple(settings.products),
             settle_poll_seconds=settings.settle_poll.total_seconds(),
+            daily_spend_limit_gbp=settings.daily_spend_limit_gbp,
         ),
         services.metrics,
         # Called inside an activity, so the worker's own client is at hand.
