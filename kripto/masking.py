@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from pydantic import BaseModel, SecretStr
-
-if TYPE_CHECKING:
-    from kripto.settings import Settings
 
 MASK = "********"
 #: Query parameters that carry a secret (libpq's `password`, `sslpassword`, and the usual
@@ -66,17 +63,19 @@ def _walk(model: BaseModel) -> Iterator[tuple[str, Any]]:
             yield name, value
 
 
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret value the settings hold, longest first (so a PEM is masked before its
-    lines, and a whole webhook list before one URL of it)."""
+def secret_values(settings: BaseModel) -> list[str]:
+    """Every secret value the settings (kripto.settings.Settings, which this module does not
+    import: settings use it) hold, longest first (so a PEM is masked before its lines, and a
+    whole webhook list before one URL of it)."""
     values: list[str] = []
     for _, value in _walk(settings):
         if isinstance(value, SecretStr):
             values.append(value.get_secret_value())
         elif isinstance(value, str) and "://" in value:
             values += url_secrets(value)
+    read_pem = getattr(settings, "coinbase_private_key_pem", None)
     try:
-        pem = settings.coinbase_private_key_pem()
+        pem = read_pem() if read_pem is not None else None
     except Exception:  # an unreadable key file is reported where it is used, not here
         pem = None
     if pem:

@@ -118,20 +118,3 @@ class TelegramApi:
             wait=seconds,
         )
         return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
-
-
-async def check_token(api: TelegramApi) -> str:
-    """`getMe` at start-up: a refused token stops the worker with one line (SettingsError)
-    rather than being retried for ever; Telegram out of reach is a line, and the bot retries."""
-    from kripto.settings import SettingsError
-
-    try:
-        me = await api.get_me()
-    except TelegramRefused as exc:
-        raise SettingsError(
-            f"KRIPTO_TELEGRAM_BOT_TOKEN: Telegram refused the token ({exc}); copy it again from"
-            " @BotFather, or unset it to run without the bot"
-        ) from None
-    except TelegramUnavailable as exc:
-        return f"Telegram bot: Telegram did not answer getMe ({exc}); the bot keeps trying"
-    return f"Telegram bot: @{me.get('username', '?')} (getMe answered)"

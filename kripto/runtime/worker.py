@@ -44,7 +44,6 @@ from kripto.metrics import Metrics
 from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
-from kripto.notify.telegram import check_token
 from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
@@ -60,7 +59,7 @@ from kripto.runtime.deployments import (
 from kripto.runtime.kill_switch import KillSwitch, schedule_status
 from kripto.runtime.monitor import Monitor
 from kripto.runtime.notify import notify as start_notify
-from kripto.runtime.phone import ensure_phone
+from kripto.runtime.phone import check_token, ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS

@@ -23,9 +23,9 @@ from kripto.db import Database
 from kripto.ids import schedule_id
 from kripto.notify.commands import BotPoll
 from kripto.notify.events import SummaryDay
-from kripto.notify.telegram import TelegramApi, check_token
+from kripto.notify.telegram import TelegramApi
 from kripto.runtime.kill_switch import schedule_status
-from kripto.runtime.phone import ensure_phone, summary_schedule_id
+from kripto.runtime.phone import check_token, ensure_phone, summary_schedule_id
 from kripto.runtime.schedules import ensure_schedules
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings, SettingsError
