@@ -110,7 +110,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     secrets = secrets_of(settings)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
-        JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets)
+        JsonFormatter(secrets) if settings.metrics.log_format == "json" else TextFormatter(secrets)
     )
     handler.addFilter(NamedOutcomes())
     handler.set_name(_HANDLER)

@@ -73,7 +73,10 @@ def secret_values(settings: BaseModel) -> list[str]:
             values.append(value.get_secret_value())
         elif isinstance(value, str) and "://" in value:
             values += url_secrets(value)
-    read_pem = getattr(settings, "coinbase_private_key_pem", None)
+    # The key file's key (the exchange section reads it).
+    models = [settings, *(v for _, v in settings if isinstance(v, BaseModel))]
+    readers = [getattr(m, "coinbase_private_key_pem", None) for m in models]
+    read_pem = next((r for r in readers if callable(r)), None)
     try:
         pem = read_pem() if read_pem is not None else None
     except Exception:  # an unreadable key file is reported where it is used, not here

@@ -104,15 +104,15 @@ class Dashboard:
 
     @property
     def product(self) -> str:
-        return self.settings.products[0]
+        return self.settings.general.products[0]
 
     @property
     def origins(self) -> set[str]:
-        s = self.settings
+        s = self.settings.dashboard
         return allowed_origins(s.dashboard_url, s.dashboard_port, s.public_url)
 
     def data(self) -> DashboardData:
-        return DashboardData(self.db, self.product, self.settings.paper_gbp)
+        return DashboardData(self.db, self.product, self.settings.exchange.paper_gbp)
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = _templates.get_template(name).render(**context)
@@ -149,7 +149,8 @@ class Dashboard:
             signed_in=True,
             who=session.name,
             csrf=session.csrf,
-            ui=f"{self.settings.temporal_ui_url}/namespaces/{self.settings.temporal_namespace}",
+            ui=f"{self.settings.temporal.temporal_ui_url}/namespaces/"
+            f"{self.settings.temporal.temporal_namespace}",
         )
 
     async def state(self, request: Request) -> Response:
@@ -199,7 +200,9 @@ class Dashboard:
         latest = await self.data().latest()
         if latest is None:
             return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
-        fill = market_fill(Side(side), Decimal(amount), latest.rate, self.settings.taker_fee)
+        fill = market_fill(
+            Side(side), Decimal(amount), latest.rate, self.settings.exchange.taker_fee
+        )
         return JSONResponse(
             {
                 "side": side,
@@ -207,14 +210,14 @@ class Dashboard:
                 "size": plain(fill.filled_size),
                 "rate": plain(latest.rate.quantize(PENNY)),
                 "fee": plain(fill.fill_fees.quantize(PENNY)),
-                "feeRate": format((self.settings.taker_fee * 100).normalize(), "f"),
+                "feeRate": format((self.settings.exchange.taker_fee * 100).normalize(), "f"),
             }
         )
 
     async def schedule_state(self) -> dict[str, Any]:
         try:
             described = await self.client.get_schedule_handle(
-                schedule_id(self.product, self.settings.task_queue)
+                schedule_id(self.product, self.settings.temporal.task_queue)
             ).describe()
         except RPCError as exc:
             return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
@@ -246,7 +249,9 @@ class Dashboard:
             return response
         log.info("dashboard: %s signed in", session.name)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, session.id, **cookie_options(self.settings.public_url))
+        response.set_cookie(
+            COOKIE, session.id, **cookie_options(self.settings.dashboard.public_url)
+        )
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -256,7 +261,7 @@ class Dashboard:
             return self.refusal(request, exc)
         self.sessions.end(session)
         response = JSONResponse({"signedOut": True})
-        response.delete_cookie(COOKIE, **cookie_options(self.settings.public_url))
+        response.delete_cookie(COOKIE, **cookie_options(self.settings.dashboard.public_url))
         return response
 
     def authorised(self, request: Request, csrf: str | None) -> Session:
@@ -446,14 +451,20 @@ class Dashboard:
 def create_app(
     settings: Settings, client: Client, db: Database, *, close_db: bool = False
 ) -> Starlette:
-    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    secret = settings.stop_link_secret
+    token = (
+        settings.dashboard.dashboard_token.get_secret_value()
+        if settings.dashboard.dashboard_token
+        else None
+    )
+    secret = settings.dashboard.stop_link_secret
     board = Dashboard(
         settings,
         client,
         db,
-        Sessions(token, idle_seconds=settings.dashboard_session_idle.total_seconds()),
-        StopLinkSigner(secret.get_secret_value(), settings.stop_link_base) if secret else None,
+        Sessions(token, idle_seconds=settings.dashboard.dashboard_session_idle.total_seconds()),
+        StopLinkSigner(secret.get_secret_value(), settings.dashboard.stop_link_base)
+        if secret
+        else None,
         form_key=secrets.token_bytes(32),
     )
 
@@ -490,7 +501,9 @@ def create_app(
             # body larger than MAX_BODY is read by anyone.
             Middleware(
                 TrustedHostMiddleware,
-                allowed_hosts=allowed_hosts(settings.dashboard_host, settings.public_url),
+                allowed_hosts=allowed_hosts(
+                    settings.dashboard.dashboard_host, settings.dashboard.public_url
+                ),
             ),
             Middleware(BodyLimit),
         ],

@@ -80,18 +80,18 @@ class TelegramBot:
 
     @property
     def product(self) -> str:
-        return self.settings.products[0]
+        return self.settings.general.products[0]
 
     async def handle(self, update: BotUpdate) -> str:
         """What it did, in a few words (the activity's result)."""
-        if update.chat_id not in self.settings.telegram_chat_ids:
+        if update.chat_id not in self.settings.notifications.telegram_chat_ids:
             log.warning(
                 "telegram: refused update %s from chat %s (not in KRIPTO_TELEGRAM_CHAT_IDS)",
                 update.update_id,
                 update.chat_id,
             )
             return f"refused: chat {update.chat_id} is not in KRIPTO_TELEGRAM_CHAT_IDS"
-        if update.user_id not in self.settings.telegram_user_ids:
+        if update.user_id not in self.settings.notifications.telegram_user_ids:
             # A listed group's other members (and anyone added later) get no reply at all.
             log.warning(
                 "telegram: refused update %s from user %s in chat %s"
@@ -153,8 +153,10 @@ class TelegramBot:
 
     async def _status(self) -> Reply:
         lines = []
-        for product_id in self.settings.products:
-            status = await schedule_status(self.client, product_id, self.settings.task_queue)
+        for product_id in self.settings.general.products:
+            status = await schedule_status(
+                self.client, product_id, self.settings.temporal.task_queue
+            )
             if not status.exists:
                 state = "no schedule"
             elif status.paused:
@@ -242,7 +244,7 @@ class TelegramBot:
             request = read_trade(side, amount, self.product)
         except InvalidInput as exc:
             return Reply("Not traded", str(exc))
-        ttl = self.settings.telegram_confirm_ttl
+        ttl = self.settings.notifications.telegram_confirm_ttl
         cid = await self.confirmations.create(
             user_id=update.user_id,
             chat_id=update.chat_id,

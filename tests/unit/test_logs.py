@@ -141,11 +141,14 @@ def test_hold_reasons_become_bounded_kinds(reason: str, kind: str) -> None:
 def every_secret() -> dict[str, SecretStr]:
     from kripto.temporal.codec import new_key_line
 
+    from kripto.settings import SECTIONS
+
     values: dict[str, SecretStr] = {}
-    for name, field in Settings.model_fields.items():
-        if "SecretStr" not in str(field.annotation):
-            continue
-        values[name] = SecretStr(f"{name}-Secret-0123456789abcdef-{name}")
+    for section in SECTIONS.values():
+        for name, field in section.model_fields.items():
+            if "SecretStr" not in str(field.annotation):
+                continue
+            values[name] = SecretStr(f"{name}-Secret-0123456789abcdef-{name}")
     values["encryption_keys"] = SecretStr(new_key_line("k1"))
     values["webhook_urls"] = SecretStr(
         "slack:https://hooks.slack.test/services/T0/B0/slackSecretPart123,"

@@ -31,11 +31,11 @@ def test_the_pages_figures_are_the_codes() -> None:
     assert (BACKOFF_FIRST, BACKOFF_MAX) == (2.0, 300.0)
     assert "for 2 seconds, doubling with each wrong\n  token in a row up to 300 seconds" in DOC
     assert MIN_TOKEN_LENGTH == 32 and "must be at least 32 characters" in DOC
-    assert defaults.telegram_confirm_ttl == timedelta(minutes=5)
+    assert defaults.notifications.telegram_confirm_ttl == timedelta(minutes=5)
     assert "`KRIPTO_TELEGRAM_CONFIRM_TTL` (5 minutes)" in DOC
-    assert defaults.dashboard_session_idle == timedelta(minutes=30)
+    assert defaults.dashboard.dashboard_session_idle == timedelta(minutes=30)
     assert "`KRIPTO_DASHBOARD_SESSION_IDLE` (30\n  minutes)" in DOC
-    assert defaults.dashboard_forwarded_allow_ips is None
+    assert defaults.dashboard.dashboard_forwarded_allow_ips is None
     assert HTTP_API_OFF[1] == 'frontend.httpAllowedHosts=["kripto-http-api-off.invalid"]'
     assert "`frontend.httpAllowedHosts`" in DOC and "(`kripto-http-api-off.invalid`)" in DOC
     assert UI_HOSTS == ["127.0.0.1", "localhost", "[::1]"]

@@ -25,7 +25,7 @@ async def start_directly(trading: Trading, key: str, side: str, amount: str) -> 
         "TradeWorkflow",
         {"tradeType": side, "amount": amount, "productId": "BTC-GBP"},
         id=key,
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
         result_type=dict,
     )
     return result
