@@ -139,9 +139,8 @@ def test_hold_reasons_become_bounded_kinds(reason: str, kind: str) -> None:
 #: A value for every secret setting (each SecretStr field of Settings, found by type, so a new
 #: secret setting is in this test without anyone remembering to add it).
 def every_secret() -> dict[str, SecretStr]:
-    from kripto.temporal.codec import new_key_line
-
     from kripto.settings import SECTIONS
+    from kripto.temporal.codec import new_key_line
 
     values: dict[str, SecretStr] = {}
     for section in SECTIONS.values():
