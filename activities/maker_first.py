@@ -65,6 +65,9 @@ class TradeLimits:
     max_trade_gbp: Decimal
     products: tuple[str, ...]
     settle_poll_seconds: float = 2.0
+    #: Every buy, however it was started (a decision, a person, or a client of Temporal's
+    #: directly), is held to it before its key is claimed (docs/security.md). None: not checked.
+    daily_spend_limit_gbp: Decimal | None = None
     #: The fee a maker order is sized for (a buy's size * price * (1 + fee) stays within its
     #: amount): the account's maker rate (KRIPTO_FEE_TIER / KRIPTO_FEE_RATE).
     maker_fee: Decimal = Decimal("0.006")
