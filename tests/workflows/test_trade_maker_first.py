@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -53,6 +54,24 @@ class Maker:
     fake: FakeCoinbase
     #: The handles `start` got: only those skip time while their result is awaited.
     handles: dict[str, WorkflowHandle[TradeWorkflow, Order]] = field(default_factory=dict)
+    #: The first worker's exit, while it runs.
+    stack: AsyncExitStack | None = None
+
+    async def stop_worker(self) -> None:
+        """Stop the fixture's worker (its services stay open for the test's reads)."""
+        if self.stack is not None:
+            await self.stack.aclose()
+            self.stack = None
+
+    @asynccontextmanager
+    async def worker(self) -> AsyncIterator[None]:
+        """A new worker with services of its own: a restarted process."""
+        services = await build_services(self.settings)
+        try:
+            async with build_worker(self.env.client, self.settings, services):
+                yield
+        finally:
+            await services.close()
 
     async def start(self, side: Side = Side.BUY, amount: str = "10.00", **kw: Any) -> str:
         key = f"maker-{uuid.uuid4().hex[:10]}"
@@ -167,8 +186,13 @@ async def maker(
     fake_coinbase.server.set_book(BID, ASK)
     services = await build_services(live)
     try:
-        async with build_worker(time_skipping_env.client, live, services):
-            yield Maker(time_skipping_env, live, services, fake_coinbase)
+        stack = AsyncExitStack()
+        await stack.enter_async_context(build_worker(time_skipping_env.client, live, services))
+        made = Maker(time_skipping_env, live, services, fake_coinbase, stack=stack)
+        try:
+            yield made
+        finally:
+            await made.stop_worker()
     finally:
         await services.close()
 
