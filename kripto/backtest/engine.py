@@ -201,7 +201,7 @@ def run_backtest(
             raise ValueError("give the costs or a fee rate")
         costs = Costs(flat(fee_rate))
     fee_rate = costs.side_rate
-    fill_order = _Filler(prices, costs, step)
+    fill_order = OrderFiller(prices, costs, step)
     evaluation = evaluate_at(strategy, prices, step)
     signals = evaluation.signals
     need = min_points_at(strategy, step)
@@ -363,7 +363,7 @@ def run_backtest(
 
 
 @dataclass(frozen=True)
-class _Order:
+class FilledOrder:
     fill: Fill
     #: The point it is booked at.
     index: int
@@ -371,7 +371,7 @@ class _Order:
     liquidity: Liquidity
 
 
-class _Filler:
+class OrderFiller:
     """Fills a decision's order as the execution would, from the closes at and after it.
 
     Taker: at the decision's close, the taker rate. Maker-first: a limit at the decision's close
@@ -392,14 +392,16 @@ class _Filler:
         self.whole = int(window)
         self.part = window - self.whole
 
-    def __call__(self, side: Side, amount: Decimal, i: int) -> _Order | None:
+    def __call__(self, side: Side, amount: Decimal, i: int) -> FilledOrder | None:
         price = _price(self.prices[i])
         if not self.maker:
             fill = market_fill(side, amount, price, self.costs.fees.taker)
-            return _Order(fill, i, price, Liquidity.TAKER)
+            return FilledOrder(fill, i, price, Liquidity.TAKER)
         return self._maker_first(side, amount, i, price)
 
-    def _maker_first(self, side: Side, amount: Decimal, i: int, limit: Decimal) -> _Order | None:
+    def _maker_first(
+        self, side: Side, amount: Decimal, i: int, limit: Decimal
+    ) -> FilledOrder | None:
         prices, buy, bound = self.prices, side is Side.BUY, float(limit)
         last = min(i + self.whole, prices.size - 1)
         later = prices[i + 1 : last + 1]
@@ -419,13 +421,13 @@ class _Filler:
         if side is Side.SELL:
             # The coins the decision sold, whatever the price now: never more than asked.
             amount = round_down(amount / limit, SATOSHI) * taker
-        return _Order(
+        return FilledOrder(
             market_fill(side, amount, taker, self.costs.fees.taker), at, taker, Liquidity.TAKER
         )
 
-    def _maker(self, side: Side, amount: Decimal, limit: Decimal, at: int) -> _Order:
+    def _maker(self, side: Side, amount: Decimal, limit: Decimal, at: int) -> FilledOrder:
         fill = market_fill(side, amount, limit, self.costs.fees.maker)
-        return _Order(fill, at, limit, Liquidity.MAKER)
+        return FilledOrder(fill, at, limit, Liquidity.MAKER)
 
 
 def _equity(prices: Floats, trades: list[BacktestTrade], gbp: Decimal) -> Floats:
