@@ -21,7 +21,8 @@ from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.errors import ExchangeUnavailable, InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
-from kripto.execution import Fill, ProductRules, Quote
+from kripto.execution import Fill, Liquidity, ProductRules, Quote
+from kripto.fees import FeeTier, fee_rate, flat
 from kripto.fills import market_fill
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import SATOSHI, fmt_money, fmt_rate, fmt_size
@@ -47,6 +48,7 @@ class PaperExchange:
         product_increment: Decimal = SATOSHI,
         products: tuple[str, ...] | list[str] = (DEFAULT_PRODUCT,),
         increments: dict[str, Decimal] | None = None,
+        fees: FeeTier | None = None,
     ) -> None:
         """`initial_gbp` (KRIPTO_PAPER_GBP) funds each traded quote currency (GBP for BTC-GBP,
         EUR for ETH-EUR); base currencies start at 0. `increments`: a product's base increment
@@ -56,7 +58,9 @@ class PaperExchange:
         if not initial_gbp.is_finite() or initial_gbp < 0:
             raise ValueError("initial_gbp must be a non-negative amount")
         self.db = db
-        self.fee_rate = fee_rate
+        #: The maker and taker rates (kripto/fees.py; KRIPTO_FEE_TIER), or `fee_rate` for both.
+        self.fees = fees if fees is not None else flat(fee_rate)
+        self.fee_rate = self.fees.taker
         self.initial_gbp = initial_gbp
         self.product_increment = product_increment
         self.products = tuple(products)
@@ -136,7 +140,8 @@ class PaperExchange:
         if rate is None:
             raise RetryableError(f"no rate stored yet for {product_id}")
         increment = self.increments.get(product_id, self.product_increment)
-        fill = market_fill(side, amount, rate.rate, self.fee_rate, increment)
+        taker = fee_rate(self.fees, Liquidity.TAKER)  # a market order takes
+        fill = market_fill(side, amount, rate.rate, taker, increment)
         base, quote = currencies(product_id)
         if fill.filled_size <= 0:
             raise InvalidInput(
