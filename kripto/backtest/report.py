@@ -99,17 +99,24 @@ def table(results: list[BacktestResult], title: str = "Backtest") -> Table:
 
 
 def _how(result: BacktestResult, r: dict[str, Any]) -> str:
-    """`maker_first (2m window, taker fallback): maker share 50.22%, 290 of 581 fills at maker
-    (0.6%), the rest at taker (1.2%)`."""
+    """`maker_first (2m window, taker fallback): maker share 50.23%, 289 of 581 fills at maker
+    (0.6%), 292 at taker (1.2%)`; under skip, how many orders the window left and were
+    dropped."""
+    taker = _rate(r["takerFeeRate"])
     if r["makerWindow"] is None:
-        return f"taker: every fill at the taker rate {r['takerFeeRate']}"
+        return f"taker: every fill at the taker rate {taker}"
     share = r["makerShare"] or "n/a"
     skipped = f"; {plural(r['makerSkipped'], 'order')} skipped" if r["makerSkipped"] else ""
     return (
         f"maker_first ({r['makerWindow']} window, {r['makerFallback']} fallback): maker share"
         f" {share}, {r['makerFills']} of {len(result.trades)} fills at maker"
-        f" ({r['makerFeeRate']}), the rest at taker ({r['takerFeeRate']}){skipped}"
+        f" ({_rate(r['makerFeeRate'])}), {r['takerFills']} at taker ({taker}){skipped}"
     )
+
+
+def _rate(text: str) -> str:
+    """`0.006` as `0.6%`."""
+    return f"{(Decimal(text) * 100).normalize():f}%"
 
 
 def summary(result: BacktestResult) -> Table:

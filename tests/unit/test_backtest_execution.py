@@ -29,6 +29,7 @@ from kripto.strategies.series import Spaced
 from kripto.strategies.zscore import ZScore
 from tests.unit.test_cli_startup import _help
 
+ROOT = Path(__file__).resolve().parents[2]
 INTRO1 = TIERS["intro1"]
 MAKER = Costs(INTRO1, Execution.MAKER_FIRST, timedelta(minutes=2))
 A = Decimal("150.00")
@@ -159,6 +160,15 @@ def test_on_the_sample_maker_first_pays_at_most_half_the_all_taker_fees(
     assert skipped.maker_share == 1 and skipped.skipped > 0
     assert fallback.fees_share < taker.fees_share
     assert taker.maker_share == 0 and taker.fees_saved == 0
+    # docs/fees.md gives these figures, as `kripto backtest --sample` prints them.
+    docs = (ROOT / "docs" / "fees.md").read_text()
+    for result in (taker, fallback, skipped):
+        r = report(result)
+        row = f"| +{r['totalReturn']} | £{r['feesPaid']} | {r['feesShareOfStart']} |"
+        assert f"{row} {r['makerShare']} |" in docs, row
+    for result, share in ((fallback, "78%"), (skipped, "46%")):
+        assert f"{result.fees_share / taker.fees_share:.0%}" == share
+        assert f"({share})" in docs or f"{share} of the" in docs
     assert fallback.fees_saved == sum(
         (t.fill.executed_value * INTRO1.taker - t.fill.fill_fees for t in fallback.trades),
         Decimal(0),
@@ -191,7 +201,11 @@ def test_the_report_gives_the_maker_share_and_the_fees_saved(
     assert (figures["makerWindow"], figures["makerFallback"]) == ("2m", "taker")
     assert all(isinstance(figures[k], str) for k in ("feesPaid", "feesSaved", "makerShare"))
     shown = " ".join(str(cell) for row in summary(result).columns[1].cells for cell in [row])
-    assert f"maker share {figures['makerShare']}, {len(makers)} of" in shown
+    takers = len(result.trades) - len(makers)
+    assert (
+        f"maker share {figures['makerShare']}, {len(makers)} of {len(result.trades)} fills at"
+        f" maker (0.6%), {takers} at taker (1.2%)"
+    ) in shown
     assert settings.execution is Execution.MAKER_FIRST
 
 
@@ -226,7 +240,7 @@ def test_the_command_takes_the_execution_and_reports_it(
     assert f"£{figures['feesPaid']}" in shown
     assert f"(£{saved:,} saved against all-taker)" in shown
     if execution == "taker":
-        assert "taker: every fill at the taker rate 0.012" in shown
+        assert "taker: every fill at the taker rate 1.2%" in shown
     else:
         assert (
             f"maker_first (2m window, taker fallback): maker share {figures['makerShare']}" in shown
