@@ -48,7 +48,10 @@ def backtest(
     ] = None,
     fee: Annotated[
         str | None,
-        typer.Option(help="maker, taker or a rate [default: KRIPTO_FEE_TIER's taker, 0.012]."),
+        typer.Option(
+            help="maker, taker or a rate: one flat rate for every fill [default:"
+            " KRIPTO_FEE_TIER's maker and taker rates, 0.006/0.012, each fill paying its own]."
+        ),
     ] = None,
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,

@@ -260,3 +260,6 @@ def test_the_help_names_the_default_the_command_uses() -> None:
         in shown
     )
     assert Settings(_env_file=None).execution is Execution.MAKER_FIRST
+    assert "[default: KRIPTO_FEE_TIER's maker and taker rates, 0.006/0.012, each fill" in shown
+    fees = Settings(_env_file=None).fees
+    assert (fees.maker, fees.taker) == (Decimal("0.006"), Decimal("0.012"))
