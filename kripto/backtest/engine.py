@@ -296,7 +296,9 @@ def run_backtest(
         order = fill_order(side, amount, i)
         if order is None:  # the maker window ran out and the fallback is to skip
             skipped += 1
-            busy_until = i + 1
+            busy_until = fill_order.window_end(i)
+            # As live, the trade was claimed: the cooldown counts it; it spent nothing.
+            recent.append(PastTrade(now, side, Decimal(0)))
             continue
         fill = order.fill
         if fill.filled_size == 0:
@@ -398,6 +400,11 @@ class OrderFiller:
             fill = market_fill(side, amount, price, self.costs.fees.taker)
             return FilledOrder(fill, i, price, Liquidity.TAKER)
         return self._maker_first(side, amount, i, price)
+
+    def window_end(self, i: int) -> int:
+        """The point a maker order placed at `i` is known to have ended by: the first close at
+        or after the window's end (or the data's last)."""
+        return min(i + self.whole + (1 if self.part else 0), self.prices.size - 1)
 
     def _maker_first(
         self, side: Side, amount: Decimal, i: int, limit: Decimal

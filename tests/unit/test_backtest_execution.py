@@ -106,6 +106,14 @@ def test_skip_drops_what_the_window_left_and_taker_is_at_the_decisions_close() -
     assert last is not None and (last.index, last.liquidity) == (0, Liquidity.TAKER)
 
 
+def test_a_skipped_order_has_worked_until_its_windows_end() -> None:
+    """No other decision is made while it could still fill (it counts for the cooldown too)."""
+    closes = np.array([100.0] * 10)
+    assert OrderFiller(closes, MAKER, 1).window_end(3) == 5  # two minutes on minutes
+    assert OrderFiller(closes, MAKER, 60).window_end(3) == 4  # the next hourly close
+    assert OrderFiller(closes, MAKER, 1).window_end(9) == 9  # the data's end
+
+
 @pytest.fixture(scope="module")
 def defaults() -> tuple[Settings, RiskSettings]:
     settings = Settings(_env_file=None)
