@@ -35,8 +35,8 @@ from kripto.fills import market_fill
 from kripto.models import Side
 from kripto.portfolio import Fill
 from kripto.risk import Holdings, RiskSettings, size_trade
+from kripto.runtime.worker import decision_fee_rate, exchange_from_settings
 from kripto.settings import Settings
-from kripto.temporal.worker import decision_fee_rate, exchange_from_settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 
 D = Decimal
