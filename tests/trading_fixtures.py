@@ -42,7 +42,7 @@ class Trading:
         return [(r["trade_id"], r["status"], r["attempts"]) for r in rows]
 
     def receipts_sent(self) -> list[Path]:
-        return sorted(self.settings.outbox_dir.glob("*.eml"))
+        return sorted(self.settings.general.outbox_dir.glob("*.eml"))
 
 
 async def store_rate(db: Database, price: Decimal = SEED_RATE) -> None:
@@ -92,6 +92,8 @@ async def untouched_trading(
             task_queue=task_queue,
             deployment_name=task_queue,
             feed="simulated",
+            paper_price="stored",
+            paper_spread=Decimal(0),
             data_dir=tmp_path_factory.mktemp("untouched"),
             worker_versioning=False,  # the time-skipping server has no Worker Deployments
         )

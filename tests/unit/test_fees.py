@@ -125,17 +125,25 @@ def test_the_risk_guard_weighs_the_round_trip_the_fee_module_gives() -> None:
 
 def test_the_default_is_the_lowest_tier() -> None:
     settings = Settings(_env_file=None)
-    assert (settings.fees.maker, settings.fees.taker) == (Decimal("0.006"), Decimal("0.012"))
-    assert settings.taker_fee == Decimal("0.012")
-    assert settings.fees.describe() == "intro1: 0.6% maker, 1.2% taker"
+    assert (settings.exchange.fees.maker, settings.exchange.fees.taker) == (
+        Decimal("0.006"),
+        Decimal("0.012"),
+    )
+    assert settings.exchange.taker_fee == Decimal("0.012")
+    assert settings.exchange.fees.describe() == "intro1: 0.6% maker, 1.2% taker"
 
 
 def test_a_tier_by_name_by_pair_or_a_flat_rate() -> None:
-    assert Settings(_env_file=None, fee_tier="advanced1").fees.rate("taker") == Decimal("0.004")
-    pair = Settings(_env_file=None, fee_tier="0.001/0.002").fees
+    assert Settings(_env_file=None, fee_tier="advanced1").exchange.fees.rate("taker") == Decimal(
+        "0.004"
+    )
+    pair = Settings(_env_file=None, fee_tier="0.001/0.002").exchange.fees
     assert (pair.maker, pair.taker) == (Decimal("0.001"), Decimal("0.002"))
     flat = Settings(_env_file=None, fee_tier="advanced1", fee_rate=Decimal("0.005"))
-    assert (flat.fees.maker, flat.taker_fee) == (Decimal("0.005"), Decimal("0.005"))
+    assert (flat.exchange.fees.maker, flat.exchange.taker_fee) == (
+        Decimal("0.005"),
+        Decimal("0.005"),
+    )
     with pytest.raises(ValidationError, match="must be one of intro1, intro2, advanced1"):
         Settings(_env_file=None, fee_tier="gold")
     with pytest.raises(ValueError, match=r"not '1\.5/2'"):
@@ -149,11 +157,13 @@ async def test_the_paper_exchange_and_the_fee_guard_ask_the_fee_module(db: objec
     assert exchange.fee_rate == Decimal("0.012")  # type: ignore[attr-defined]
     # Maker-first with the default taker fallback: any part may pay taker, so the guard
     # weighs taker; with the remainder skipped, only maker fills happen.
-    assert await decision_fee_rate(exchange, settings) == Decimal("0.012")
+    assert await decision_fee_rate(exchange, settings.exchange, settings.execution) == Decimal(
+        "0.012"
+    )
     skip = Settings(_env_file=None, maker_fallback="skip")
-    assert await decision_fee_rate(exchange, skip) == Decimal("0.006")
+    assert await decision_fee_rate(exchange, skip.exchange, skip.execution) == Decimal("0.006")
     taker = Settings(_env_file=None, execution="taker", maker_fallback="skip")
-    assert await decision_fee_rate(exchange, taker) == Decimal("0.012")
+    assert await decision_fee_rate(exchange, taker.exchange, taker.execution) == Decimal("0.012")
 
 
 async def test_live_the_accounts_own_rates_win_where_higher(fake_coinbase: FakeCoinbase) -> None:
@@ -170,11 +180,13 @@ async def test_live_the_accounts_own_rates_win_where_higher(fake_coinbase: FakeC
         account = await exchange.account_fees()
         assert (account.maker, account.taker) == (Decimal("0.0120"), Decimal("0.015"))
         settings = Settings(_env_file=None)
-        assert await decision_fee_rate(exchange, settings) == Decimal("0.015")
+        assert await decision_fee_rate(exchange, settings.exchange, settings.execution) == Decimal(
+            "0.015"
+        )
         skip = Settings(_env_file=None, maker_fallback="skip")
-        assert await decision_fee_rate(exchange, skip) == Decimal("0.0120")
+        assert await decision_fee_rate(exchange, skip.exchange, skip.execution) == Decimal("0.0120")
         cheap = Settings(_env_file=None, fee_tier="0.02/0.03")  # a tier above the account's
-        assert await decision_fee_rate(exchange, cheap) == Decimal("0.03")
+        assert await decision_fee_rate(exchange, cheap.exchange, cheap.execution) == Decimal("0.03")
     finally:
         await exchange.close()
 
