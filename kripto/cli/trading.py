@@ -19,6 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from kripto.cli import interrupt
 from kripto.cli.common import (
     DataDir,
     connect,
@@ -58,8 +59,7 @@ Amount = Annotated[
 Key = Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")]
 Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-#: The exit code of a command stopped by Ctrl-C, as a shell reports it.
-INTERRUPTED = 130
+INTERRUPTED = interrupt.INTERRUPTED
 
 
 class ConnectionLost(Exception):
@@ -140,17 +140,19 @@ def trade(
 
 def detached(request: TradeRequest, code: int) -> typer.Exit:
     """One line, and no traceback: the trade runs on in the worker without this command."""
+    errors.print(detached_line(request), highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def detached_line(request: TradeRequest) -> str:
     key = request.idempotency_key
     amount = f"{request.amount}" + (
         f" --product {request.product_id}" if request.product_id != "BTC-GBP" else ""
     )
-    errors.print(
+    return (
         f"stopped waiting: trade {key} may still complete; `kripto trade status {key}` shows"
-        f" it (`kripto trade {request.trade_type.value} {amount} --key {key}` waits again)",
-        highlight=False,
-        soft_wrap=True,
+        f" it (`kripto trade {request.trade_type.value} {amount} --key {key}` waits again)"
     )
-    return typer.Exit(code)
 
 
 @cache
@@ -175,6 +177,8 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             soft_wrap=True,
         )
     existed = False
+    # From the moment the start is asked for, a Ctrl-C leaves a trade that may be running.
+    interrupt.say(detached_line(request))
     try:
         handle = await start_trade_workflow(client, settings, request, trade_id)
     except WorkflowAlreadyStartedError:
