@@ -141,6 +141,9 @@ class TemporalSection(BaseModel):
     build_id: str | None = None
     #: Off only for servers without Worker Deployments (the time-skipping test server).
     worker_versioning: bool = True
+    #: How long trades pinned to a build whose workers are all gone wait for one to come back
+    #: before the current build's worker moves them to the current build (docs/books.md).
+    upgrade_grace: timedelta = timedelta(minutes=2)
 
     # The rate schedule.
     schedule_cron: str = "* * * * *"
@@ -496,6 +499,7 @@ class Settings(
         "reconcile_lookback",
         "reconcile_grace",
         "shutdown_grace",
+        "upgrade_grace",
         "metrics_sample_every",
         "telegram_poll_timeout",
         mode="before",

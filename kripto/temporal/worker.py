@@ -51,12 +51,16 @@ from kripto.receipts import ReceiptService
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.deployments import (
+    DRAIN_RENEW,
     DeploymentError,
     build_pollers,
     make_current,
+    move_stranded_trades,
     pinned_trades_query,
+    renew_drain_lease,
     retire,
     running_trades,
+    stop_routing_to,
     take_over_if_abandoned,
 )
 from kripto.temporal.interceptors import AttemptMetrics
@@ -491,10 +495,12 @@ DRAIN_CHECK_SECONDS = 1.0
 
 async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     """Every few seconds: take over as current when the current build's last worker has gone
-    and nothing is pinned to it (`take_over_if_abandoned`), so an upgrade that replaces the
-    only worker (`docker compose up -d --build`) leaves the schedules with a build that runs
-    them. A failed check is logged and tried again."""
+    or is draining (`take_over_if_abandoned`), so an upgrade that replaces the only worker
+    (`docker compose up -d --build`) leaves the schedules with a build that runs them; and, as
+    the current build, move here the trades pinned to a build with no workers for
+    KRIPTO_UPGRADE_GRACE (`move_stranded_trades`). A failed check is logged and tried again."""
     version = deployment_version(settings)
+    gone_since: dict[str, datetime] = {}
     while not stop.is_set():
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), ROUTING_CHECK_SECONDS)
@@ -502,6 +508,9 @@ async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event)
             return
         try:
             await take_over_if_abandoned(client, version, settings.task_queue)
+            await move_stranded_trades(
+                client, version, settings.task_queue, settings.upgrade_grace, gone_since
+            )
         except (DeploymentError, RPCError, TimeoutError) as exc:
             log.warning("cannot check the deployment's routing: %s", exc)
 
@@ -516,7 +525,10 @@ async def drain(
     """Before a worker stops: while trades pinned to its build still run and no other worker of
     the build polls, keep polling until they finish (with `wait`, `kripto worker --drain`), so
     stopping the last worker of a build for an upgrade never strands a trade on it (a second
-    signal stops it at once). Without `wait` it stops as before: a worker of the same build
+    signal stops it at once). While it drains, its build takes no new workflows (it is taken
+    out of routing: the next build becomes current as soon as it polls) and it renews a lease
+    saying it still lives; killed mid-drain, its trades move to the current build after
+    KRIPTO_UPGRADE_GRACE. Without `wait` it stops as before: a worker of the same build
     started later (a restart) carries on. Returns True when it is the last of its build with
     nothing pinned to it: once it has stopped polling, `retire` the build."""
     if not settings.worker_versioning:
@@ -524,6 +536,7 @@ async def drain(
     version = deployment_version(settings)
     name, build = version.deployment_name, version.build_id
     said = False
+    renewed = 0.0
     try:
         while True:
             others = await build_pollers(client, name, build, settings.task_queue) - {identity}
@@ -534,11 +547,21 @@ async def drain(
                 break
             if not wait:
                 return False
+            if time.monotonic() - renewed >= DRAIN_RENEW.total_seconds():
+                await renew_drain_lease(client, version)
+                renewed = time.monotonic()
             if not said:
+                routed_away = await stop_routing_to(client, version)
                 announce(
                     f"draining: {pinned} trade(s) pinned to build {build} still running and no"
                     " other worker of this build polls; polling until they finish"
                     " (a second Ctrl-C or SIGTERM stops now)"
+                    + (
+                        f"; build {build} takes no new workflows (the next build is current"
+                        " as soon as it polls)"
+                        if routed_away
+                        else ""
+                    )
                 )
                 said = True
             await asyncio.sleep(DRAIN_CHECK_SECONDS)
