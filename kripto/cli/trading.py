@@ -1,4 +1,4 @@
-"""`kripto trade buy|sell|status`, `kripto wallet` and `kripto trades`.
+"""`kripto trade buy|sell|status|abandon`, `kripto wallet` and `kripto trades`.
 
 `kripto trade` says the trade's key before it starts anything, so a person who stops watching
 (Ctrl-C, a dropped connection) always knows which trade to look for: the trade itself runs in
@@ -7,6 +7,8 @@ with `--key KEY` attaches to it instead of trading again."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -226,6 +228,66 @@ def status(
             highlight=False,
             soft_wrap=True,
         )
+
+
+@trade_app.command("abandon")
+def abandon(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The trade's idempotency key.")],
+    reason: Annotated[
+        str,
+        typer.Option(help="Why it is abandoned (kept with who asked).", show_default=False),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """End the running trade KEY (a step that waits on an error that will never clear) and
+    leave its row to the reconciler: it completes the row once the exchange has ended its order
+    (settled: the filled figures and one receipt; nothing filled: closed as unfilled)."""
+    text = reason.strip()
+    if not text:
+        raise fail("--reason: say why the trade is abandoned, e.g. --reason 'order stuck'")
+    if len(text) > 500:
+        raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
+    by = f"{getpass.getuser()}@{socket.gethostname()}"
+    for line in run(abandon_trade(settings_for(data_dir), key, text, by)):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+async def abandon_trade(settings: Settings, key: str, reason: str, by: str) -> list[str]:
+    """Note who abandoned the trade and why, then terminate its workflow; returns what to say
+    (what the books hold for it, and what the reconciler will do)."""
+    from kripto.db.reconcile import ReconcileRepository
+
+    client = await connect(settings, runtime=quiet_runtime())
+    handle = client.get_workflow_handle(key)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise fail(f"KEY: no trade {key!r} in namespace {client.namespace!r}") from None
+    if described.workflow_type != "TradeWorkflow":
+        raise fail(f"KEY: {key!r} is a {described.workflow_type}, not a trade")
+    state = described.status or WorkflowExecutionStatus.RUNNING
+    if state != WorkflowExecutionStatus.RUNNING:
+        name = state.name.lower().replace("_", " ")
+        raise fail(f"KEY: trade {key} is {name}, not running: there is nothing to abandon")
+    async with open_database(settings) as db:
+        await ReconcileRepository(db).record_abandon(key, reason, by)
+        await handle.terminate(reason=f"abandoned by {by}: {reason}")
+        order = await TradeRepository(db).get(key)
+    lines = [f"trade {key} abandoned: its workflow is terminated ({reason}; {by})"]
+    if order is None:
+        lines.append("it has no row on the books: no order was placed under its key")
+    elif order.settled:
+        lines.append(f"its row is settled already (order {order.id}): nothing is left to do")
+    else:
+        named = f"order {order.id}" if order.id else "its order, not named yet"
+        lines.append(
+            f"its row is unsettled ({named}): left to the reconciler, which completes it once"
+            " the exchange has ended the order (settled: the filled figures and one receipt;"
+            " nothing filled: closed as unfilled). `kripto reconcile` runs it now."
+        )
+    return lines
 
 
 @dataclass(frozen=True)
