@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
+from kripto.db.decisions import DecisionRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
     InsufficientFunds,
@@ -144,9 +145,19 @@ class TradeActivities:
         except ApplicationError as err:
             if err.non_retryable:  # refused for good: the trade ends here
                 self.metrics.trade_failed(request.trade_type.value, err.type or "ApplicationError")
+                await self._end_reservation(step.trade_id)
             raise
         activity.logger.info("order %s placed: %s", order.id, _describe(order))
         return order
+
+    async def _end_reservation(self, trade_id: str) -> None:
+        """The trade failed before placing: its decision's reservation (if a decision started
+        it) counts no more. Best effort: the trade's own failure is what must be reported (the
+        reservation lapses by itself: kripto.db.decisions.RESERVATION_TTL)."""
+        try:
+            await DecisionRepository(self.trades.db).end_reservation(trade_id)
+        except Exception as exc:
+            activity.logger.warning("reservation of %s not ended: %s", trade_id, exc)
 
     async def _place_order(self, step: TradeStep) -> PlaceOrderResult:
         request = step.request

@@ -11,6 +11,7 @@ import getpass
 import socket
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +38,7 @@ from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
-from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
+from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest, currencies
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
 from kripto.temporal.kill_switch import KillSwitch
@@ -178,6 +179,15 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             highlight=False,
             soft_wrap=True,
         )
+    for past in await guards_passed(settings, request):
+        # Said, not refused: a person's trade is not held to the automatic trades' guards.
+        errors.print(
+            f"[yellow]note: this trade goes past {past}; a person's trade is not held to the"
+            " cooldown or the daily spend limit (the automatic trades are, and this one counts"
+            " for them)[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
     existed = False
     # From the moment the start is asked for, a Ctrl-C leaves a trade that may be running.
     interrupt.say(detached_line(request))
@@ -200,6 +210,43 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise ConnectionLost from None
         raise
+
+
+async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
+    """The automatic trades' guards this trade goes past (`kripto.risk.past_the_guards`),
+    read from the books as the decisions read them; nothing when the books cannot be read
+    (the trade itself needs no database here)."""
+    from kripto.composition import risk_from_settings
+    from kripto.db import connect as connect_db
+    from kripto.db.decisions import DecisionRepository
+    from kripto.risk import PastTrade, past_the_guards
+
+    if settings.database_url is None:
+        return []
+    now = datetime.now(UTC)
+    day_ago = now - timedelta(days=1)
+    quote = currencies(request.product_id)[1]
+    try:
+        risk = risk_from_settings(settings)
+        db = await connect_db(settings.database_url, run_migrations=False)
+        try:
+            recent = [
+                PastTrade.of(t) for t in await TradeRepository(db).since(day_ago, quote=quote)
+            ]
+            for r in await DecisionRepository(db).reservations(day_ago, quote=quote):
+                recent.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
+        finally:
+            await db.close()
+    except Exception:
+        return []
+    return past_the_guards(
+        request.trade_type,
+        request.amount,
+        request.product_id,
+        recent_trades=recent,
+        now=now,
+        risk=risk,
+    )
 
 
 @trade_app.command("status")
