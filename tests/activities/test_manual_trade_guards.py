@@ -30,14 +30,20 @@ def test_a_persons_trade_past_the_cooldown_and_the_daily_limit_is_named() -> Non
         "the daily spend limit (£200.00 GBP spent in the last 24 h and £100.00 now, of £250.00)",
     ]
     # Another market: its own cooldown is clear, the limit is shared.
-    assert past_the_guards(
-        Side.BUY, Decimal("40.00"), "ETH-GBP", recent_trades=recent, now=NOW, risk=risk
-    ) == []
+    assert (
+        past_the_guards(
+            Side.BUY, Decimal("40.00"), "ETH-GBP", recent_trades=recent, now=NOW, risk=risk
+        )
+        == []
+    )
     # A sell spends nothing.
     later = NOW + timedelta(hours=1)
-    assert past_the_guards(
-        Side.SELL, Decimal("100.00"), "BTC-GBP", recent_trades=recent, now=later, risk=risk
-    ) == []
+    assert (
+        past_the_guards(
+            Side.SELL, Decimal("100.00"), "BTC-GBP", recent_trades=recent, now=later, risk=risk
+        )
+        == []
+    )
 
 
 async def test_kripto_trade_reads_the_rows_and_the_reservations(
