@@ -160,10 +160,22 @@ async def test_an_upgrade_while_a_trade_waits_never_stalls(
         assert "build A takes no new workflows" in logs["A"].read_text()
         assert await current_is(None)
         note("SIGTERM to A: A drains, out of routing (no current build)")
+        # A trade started now is not taken by the draining A: it waits for the next build.
+        later = await client.start_workflow(
+            TradeWorkflow.run,
+            TradeRequest(trade_type=Side.BUY, amount=Decimal("10.00")),
+            id=f"later-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
         start("B", health_b)
         await eventually(lambda: current_is("B"), "B current as soon as it polls")
         note("build B current (B polled; the trade still pinned to A)")
         assert await pinned_build(client, trade.id) == "A"
+        await eventually(
+            lambda: asyncio.sleep(0, fake_exchange.order_count() == 2), "the later trade placed"
+        )
+        assert await pinned_build(client, later.id) == "B"
+        note("the trade started while A drained was placed on B, not A")
 
         # Compose's stop_grace_period ends: A is killed mid-drain.
         workers["A"].kill()
@@ -195,6 +207,7 @@ async def test_an_upgrade_while_a_trade_waits_never_stalls(
         described = await trade.describe()
         info = described.raw_description.workflow_execution_info.versioning_info
         assert info.versioning_override.pinned.version.build_id == "B"
+        assert (await asyncio.wait_for(later.result(), timeout=30)).settled is True
     finally:
         fake_exchange.hold_settlement(False)
         for worker in workers.values():
@@ -210,9 +223,15 @@ async def test_an_upgrade_while_a_trade_waits_never_stalls(
         print("--- timeline ---", *timeline, sep="\n")
         (tmp_path / "timeline.txt").write_text("\n".join(timeline) + "\n")
 
+    # The trade that waited through the upgrade: one order, one row, one receipt (and the
+    # later one its own).
     orders = fake_exchange.state()["orders"]
-    assert [o["client_order_id"] for o in orders] == [trade.id]
+    assert sorted(o["client_order_id"] for o in orders) == sorted([trade.id, later.id])
     rows = await db.pool.fetch("SELECT trade_id, settled FROM trades")
-    assert [(r["trade_id"], r["settled"]) for r in rows] == [(trade.id, True)]
-    receipts = await db.pool.fetch("SELECT trade_id, status FROM receipts")
-    assert [(r["trade_id"], r["status"]) for r in receipts] == [(trade.id, "sent")]
+    assert sorted((r["trade_id"], r["settled"]) for r in rows) == sorted(
+        [(trade.id, True), (later.id, True)]
+    )
+    receipts = await db.pool.fetch("SELECT trade_id, status, attempts FROM receipts")
+    assert sorted((r["trade_id"], r["status"], r["attempts"]) for r in receipts) == sorted(
+        [(trade.id, "sent", 1), (later.id, "sent", 1)]
+    )
