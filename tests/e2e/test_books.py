@@ -27,8 +27,8 @@ from kripto.db.trades import TradeRepository
 from kripto.errors import OrderUnfilled
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.models import Side, TradeRequest
+from kripto.runtime.worker import run_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import run_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
 from workflows.trade import TradeWorkflow
 

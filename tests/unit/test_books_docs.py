@@ -17,9 +17,9 @@ from kripto.cli.reconcile import rebase_request
 from kripto.db.decisions import RESERVATION_TTL
 from kripto.mail.outbox import PARTIAL_STALE_SECONDS
 from kripto.reconcile import CURRENCY_INCREMENTS, DEFAULT_INCREMENT
+from kripto.runtime.deployments import DRAIN_LEASE, DRAIN_RENEW
+from kripto.runtime.worker import ROUTING_CHECK_SECONDS
 from kripto.settings import Settings
-from kripto.temporal.deployments import DRAIN_LEASE, DRAIN_RENEW
-from kripto.temporal.worker import ROUTING_CHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOKS = (ROOT / "docs" / "books.md").read_text()

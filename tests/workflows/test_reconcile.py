@@ -17,8 +17,8 @@ from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
 from kripto.models import Rebase, ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.runtime.worker import Services, build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import Services, build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import Trading
