@@ -118,6 +118,8 @@ class ReconcileActivities:
             elif not book.settled and found.settled:
                 if await self.books.complete(found):
                     completed.append(book.trade_id)
+            elif not book.settled and book.found_by_reconciler:
+                await self.books.record_found(found)  # resting: its figures so far
             elif not book.settled:
                 differences.append(unsettled(book, now, found))
         abandoned = await self.books.abandoned(completed)

@@ -162,7 +162,7 @@ def compare_orders(
     for book in by_key.values():
         if book.trade_id in seen or not book.has_row:
             continue
-        if not book.settled and now - book.at < grace:
+        if not book.settled and not book.found_by_reconciler and now - book.at < grace:
             result.in_flight.append(book.trade_id)
         else:
             result.unlisted.append(book)

@@ -234,3 +234,13 @@ def test_a_row_the_reconciler_recorded_unsettled_is_completed_when_the_order_set
     assert ([o.client_order_id for o in result.to_complete], result.differences) == (["r"], [])
     still_open = compare_orders([order("r", settled=False)], [recorded], now=NOW, grace=GRACE)
     assert ([o.client_order_id for o in still_open.to_record], still_open.in_flight) == (["r"], [])
+
+
+def test_a_resting_order_outside_the_period_is_looked_up_not_waited_for() -> None:
+    """A hand-placed order the reconciler recorded, resting since before the period: its row
+    is looked up by key (and brought up to date), never a trade on its way."""
+    resting = row(
+        "old-rest", at=NOW - timedelta(minutes=1), settled=False, found_by_reconciler=True
+    )
+    result = compare_orders([], [resting], now=NOW, grace=GRACE)
+    assert (result.unlisted, result.in_flight) == ([resting], [])
