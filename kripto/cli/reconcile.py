@@ -108,7 +108,7 @@ async def run_reconcile(
             ReconcileWorkflow.run,
             ReconcileRequest(since=since, rebase=rebase),
             id=f"reconcile-cli-{uuid.uuid4()}",
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
             static_summary="compare the exchange with the books (kripto reconcile)",
         )
     except WorkflowFailureError as exc:

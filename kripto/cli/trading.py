@@ -170,7 +170,9 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
-    if await KillSwitch(client, task_queue=settings.task_queue).engaged(request.product_id):
+    if await KillSwitch(client, task_queue=settings.temporal.task_queue).engaged(
+        request.product_id
+    ):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
         # goes through, but not without saying so (to stderr: --json output stays JSON).
         errors.print(
@@ -221,14 +223,14 @@ async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
     from kripto.db.decisions import DecisionRepository
     from kripto.risk import PastTrade, past_the_guards
 
-    if settings.database_url is None:
+    if settings.general.database_url is None:
         return []
     now = datetime.now(UTC)
     day_ago = now - timedelta(days=1)
     quote = currencies(request.product_id)[1]
     try:
-        risk = risk_from_settings(settings)
-        db = await connect_db(settings.database_url, run_migrations=False)
+        risk = risk_from_settings(settings.risk, settings.strategy)
+        db = await connect_db(settings.general.database_url, run_migrations=False)
         try:
             recent = [
                 PastTrade.of(t) for t in await TradeRepository(db).since(day_ago, quote=quote)
@@ -433,7 +435,7 @@ async def get_wallet(settings: Settings) -> Wallet:
         WalletWorkflow.run,
         WalletRequest(),
         id=f"wallet-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
 
 

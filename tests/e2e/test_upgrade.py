@@ -1,11 +1,12 @@
-"""The README's upgrade, `docker compose up -d --build`, with real `kripto worker --drain`
-processes on the dev server, and the upgrade that goes wrong: a trade pinned to build A waits on
-settlement; A's worker is stopped (SIGTERM, as compose stops a container) and drains, taking its
-build out of routing (it takes no new workflows); B's worker starts and becomes current as soon
-as it polls, whatever is pinned to A; A's worker is then killed mid-drain (compose's
-stop_grace_period ends). Within 60 s B is current and ticks run on B; once A has had no workers
-for KRIPTO_UPGRADE_GRACE, B's worker moves the trade to B with a versioning override and it
-finishes there: one order, one trade row, one receipt. The timeline is printed (docs/books.md)."""
+"""The upgrade in docs/deploying.md, `docker compose up -d --build`, with real `kripto worker
+--drain` processes on the dev server, and the upgrade that goes wrong: a trade pinned to build A
+waits on settlement; A's worker is stopped (SIGTERM, as compose stops a container) and drains,
+taking its build out of routing (it takes no new workflows); B's worker starts and becomes
+current as soon as it polls, whatever is pinned to A; A's worker is then killed mid-drain
+(compose's stop_grace_period ends). Within 60 s B is current and ticks run on B; once A has had
+no workers for KRIPTO_UPGRADE_GRACE, B's worker moves the trade to B with a versioning override
+and it finishes there: one order, one trade row, one receipt. The timeline is printed
+(docs/books.md)."""
 
 from __future__ import annotations
 

@@ -31,9 +31,9 @@ def flat(text: str) -> str:
 
 def test_the_figures_it_gives_are_the_codes() -> None:
     text = flat(BOOKS)
-    assert Settings().upgrade_grace == timedelta(minutes=2)
+    assert Settings().temporal.upgrade_grace == timedelta(minutes=2)
     assert "**`KRIPTO_UPGRADE_GRACE`** (default `2m`" in text
-    assert Settings().reconcile_grace == timedelta(minutes=10)
+    assert Settings().exchange.reconcile_grace == timedelta(minutes=10)
     assert "`KRIPTO_RECONCILE_GRACE` (10 minutes;" in text
     assert (timedelta(seconds=3), timedelta(seconds=10)) == (DRAIN_RENEW, DRAIN_LEASE)
     assert "every 3 seconds (`kripto.drainingUntil`, 10 seconds ahead)" in text
