@@ -345,6 +345,7 @@ async def test_a_lost_connection_names_the_trade_in_one_line(
         await worker
 
 
+@pytest.mark.slow
 def test_ctrl_c_before_the_trade_started_says_nothing_was_placed(tmp_path: Path) -> None:
     """A Ctrl-C at any moment before the start is asked for, from the command's modules still
     loading (the first half second: Python's import-time log says when typer is in, and the
