@@ -571,10 +571,17 @@ async def drain(
             if not wait:
                 return False
             if time.monotonic() - renewed >= DRAIN_RENEW.total_seconds():
-                await renew_drain_lease(client, version)
                 renewed = time.monotonic()
+                try:  # best effort: a missed renewal is tried again in DRAIN_RENEW
+                    await renew_drain_lease(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot renew build %s's drain lease: %s", build, exc)
             if not said:
-                routed_away = await stop_routing_to(client, version)
+                try:  # best effort: the drain goes on whoever routes new work
+                    routed_away = await stop_routing_to(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot take build %s out of routing: %s", build, exc)
+                    routed_away = False
                 announce(
                     f"draining: {pinned} trade(s) pinned to build {build} still running and no"
                     " other worker of this build polls; polling until they finish"
