@@ -163,6 +163,17 @@ async def test_an_abandoned_trade_an_order_ended_unfilled_and_a_deposit_end_in_b
         ) in out.replace("\n", " ")
         assert f"closed {ended} as unfilled: Coinbase: order" in out
 
+        # A person's trades: the first goes past no guard (the other BTC-GBP trade was an hour
+        # ago), the second, right after it, goes past the cooldown: not held to it, but told.
+        mine, again = f"mine-{uuid.uuid4()}", f"again-{uuid.uuid4()}"
+        code, out = await kripto("trade", "buy", "10.00", "--key", mine)
+        assert code == 0 and "note:" not in out, out
+        code, out = await kripto("trade", "buy", "10.00", "--key", again)
+        assert code == 0, out
+        said = " ".join(out.split())
+        assert "note: this trade goes past the cooldown (last BTC-GBP trade 0 min ago;" in said
+        assert "a person's trade is not held to the cooldown or the daily spend limit" in said
+
         # 3. A deposit: a balance difference, answered by a rebase.
         balances = fake_exchange.state()["balances"]
         deposited = Decimal(balances["GBP"]["available"]) + Decimal("500.00")
@@ -188,7 +199,16 @@ async def test_an_abandoned_trade_an_order_ended_unfilled_and_a_deposit_end_in_b
         (tmp_path / "transcript.txt").write_text("\n".join(transcript) + "\n")
 
     rows = await db.pool.fetch("SELECT trade_id, settled, found_by FROM trades")
-    assert [(r["trade_id"], r["settled"], r["found_by"]) for r in rows] == [(stuck, True, "trade")]
+    assert sorted((r["trade_id"], r["settled"], r["found_by"]) for r in rows) == sorted(
+        [(stuck, True, "trade"), (mine, True, "trade"), (again, True, "trade")]
+    )
     receipts = await db.pool.fetch("SELECT trade_id, status, attempts FROM receipts")
-    assert [(r["trade_id"], r["status"], r["attempts"]) for r in receipts] == [(stuck, "sent", 1)]
-    assert [o["client_order_id"] for o in fake_exchange.state()["orders"]] == [stuck, ended]
+    assert sorted((r["trade_id"], r["status"], r["attempts"]) for r in receipts) == sorted(
+        [(stuck, "sent", 1), (mine, "sent", 1), (again, "sent", 1)]
+    )
+    assert [o["client_order_id"] for o in fake_exchange.state()["orders"]] == [
+        stuck,
+        ended,
+        mine,
+        again,
+    ]
