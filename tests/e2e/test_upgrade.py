@@ -195,7 +195,6 @@ async def test_an_upgrade_while_a_trade_waits_never_stalls(
         )
         await asyncio.wait_for(tick.result(), timeout=60 - (time.monotonic() - killed))
         assert await pinned_build(client, tick.id) == "B"
-        assert time.monotonic() - killed < 60
         note("a tick ran on B")
 
         # The trade, pinned to a build with no workers, moves to B after the grace, finishes.
