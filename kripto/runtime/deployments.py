@@ -513,7 +513,10 @@ async def move_stranded_trades(
     any; `gone_since` keeps that between calls) are moved to this build, the current one, by
     a pinned versioning override. The trade replays its history here and carries on: a step
     its old build had started is retried here once its timeout passes, and finds its earlier
-    work by the trade's key. Returns a line per trade moved."""
+    work by the trade's key. Only trades of builds older than this one move: newer code
+    replays older histories (`workflow.patched`), never the other way round, so after a
+    rollback a newer build's trades wait for a worker of their own build. Returns a line per
+    trade moved."""
     now = now or datetime.now(UTC)
     name = version.deployment_name
     described = await describe_deployment(client, name)
@@ -522,11 +525,19 @@ async def move_stranded_trades(
     info = described.worker_deployment_info
     if info.routing_config.current_deployment_version.build_id != version.build_id:
         return []  # only the current build takes trades over
+    created = {
+        s.deployment_version.build_id: _time(s.create_time)
+        for s in info.version_summaries
+        if s.HasField("create_time")
+    }
+    mine = created.get(version.build_id)
     lines = []
     for summary in info.version_summaries:
         build = summary.deployment_version.build_id
         if build == version.build_id:
             continue
+        if mine is None or build not in created or created[build] > mine:
+            continue  # a newer build (a rollback): its trades wait for its own workers
         if not await running_trades(client, name, build):
             gone_since.pop(build, None)
             continue
