@@ -262,11 +262,15 @@ async def retired_at(
     """Since when the build's workers are gone unless one polled after: its last worker
     stopped gracefully then (retired), or its draining last worker's lease lapsed then (it
     was killed mid-drain). None: neither."""
-    marks = await _metadata(client, name, build_id)
-    now = now or datetime.now(UTC)
+    return gone_cutoff(await _metadata(client, name, build_id), now or datetime.now(UTC))
+
+
+def gone_cutoff(marks: dict[str, datetime], now: datetime) -> datetime | None:
+    """From the build's metadata times: since when its workers are gone unless one polled
+    after. Its retirement, or its drain lease once lapsed (a lease still running is a worker
+    draining, alive); the later of the two."""
     gone = [marks.get(RETIRED_KEY), marks.get(DRAINING_KEY)]
-    past = [t for t in gone if t is not None and t <= now]
-    return max(past, default=None)
+    return max((t for t in gone if t is not None and t <= now), default=None)
 
 
 async def _metadata(client: Client, name: str, build_id: str) -> dict[str, datetime]:
