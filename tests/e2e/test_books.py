@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -212,3 +213,16 @@ async def test_an_abandoned_trade_an_order_ended_unfilled_and_a_deposit_end_in_b
         mine,
         again,
     ]
+
+
+async def test_the_dev_server_the_tests_run_on_is_the_server_compose_pins(
+    dev_server_env: WorkflowEnvironment,
+) -> None:
+    """The server itself says its version (GetSystemInfo), beside `temporal --version`
+    (tests/unit/test_deploy_files.py): docker-compose.yml's Temporal images are that version."""
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+    info = await dev_server_env.client.workflow_service.get_system_info(GetSystemInfoRequest())
+    compose = (REPO / "docker-compose.yml").read_text()
+    tags = set(re.findall(r"image: temporalio/(?:server|admin-tools):(\S+)", compose))
+    assert tags == {info.server_version}
