@@ -123,6 +123,10 @@ class TradeActivities:
             for order in await self.trades.since(day_ago, quote=quote)
             if order.client_order_id != step.trade_id
         ]
+        # And the trades decided on that have not claimed their keys yet (their reservations).
+        for r in await DecisionRepository(self.trades.db).reservations(day_ago, quote=quote):
+            if r.trade_id != step.trade_id:
+                past.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
         spent = spent_since(past, day_ago)
         if spent + request.amount > limit:
             raise InvalidInput(

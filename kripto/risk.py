@@ -163,32 +163,21 @@ def size_trade(
 
 
 def past_the_guards(
-    side: Side,
-    amount: Decimal,
     product_id: str,
     *,
     recent_trades: Sequence[PastTrade],
     now: datetime,
     risk: RiskSettings,
 ) -> list[str]:
-    """What a person's own trade goes past: the cooldown and the daily spend limit hold the
-    automatic trades only (a person's trade is deliberate, as with the kill switch), but it
-    counts for them, so `kripto trade` says so. `recent_trades`: as for `size_trade`."""
-    quote = currencies(product_id)[1]
-    past = []
+    """What a person's own trade goes past: the cooldown holds the automatic trades only (a
+    person's trade is deliberate, as with the kill switch), but it counts for it, so `kripto
+    trade` says so. (The daily spend limit holds every buy, a person's too: the trade itself
+    refuses one that does not fit.) `recent_trades`: as for `size_trade`."""
     own = [t for t in recent_trades if t.product_id in (None, product_id)]
-    if own and now - max(t.at for t in own) < risk.cooldown:
-        since = _minutes(max(now - max(t.at for t in own), timedelta(0)))
-        past.append(
-            f"the cooldown (last {product_id} trade {since} ago; the automatic trades"
-            f" wait {_minutes(risk.cooldown)})"
-        )
-    if side is Side.BUY:
-        spent = spent_since(recent_trades, now - timedelta(days=1))
-        if spent + amount > risk.daily_spend_limit_gbp:
-            limit = fmt_money(risk.daily_spend_limit_gbp, quote)
-            past.append(
-                f"the daily spend limit ({fmt_money(spent, quote)} {quote} spent in the last 24 h"
-                f" and {fmt_money(amount, quote)} now, of {limit})"
-            )
-    return past
+    if not own or now - max(t.at for t in own) >= risk.cooldown:
+        return []
+    since = _minutes(max(now - max(t.at for t in own), timedelta(0)))
+    return [
+        f"the cooldown (last {product_id} trade {since} ago; the automatic trades"
+        f" wait {_minutes(risk.cooldown)})"
+    ]

@@ -224,8 +224,7 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
         # Said, not refused: a person's trade is not held to the automatic trades' guards.
         errors.print(
             f"[yellow]note: this trade goes past {past}; a person's trade is not held to the"
-            " cooldown or the daily spend limit (the automatic trades are, and this one counts"
-            " for them)[/yellow]",
+            " cooldown (the automatic trades are, and this one counts for it)[/yellow]",
             highlight=False,
             soft_wrap=True,
         )
@@ -254,7 +253,7 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
 
 
 async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
-    """The automatic trades' guards this trade goes past (`kripto.risk.past_the_guards`),
+    """The automatic trades' guard this trade goes past (`kripto.risk.past_the_guards`),
     read from the books as the decisions read them; nothing when the books cannot be read
     (the trade itself needs no database here)."""
     from kripto.composition import risk_from_settings
@@ -280,14 +279,7 @@ async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
             await db.close()
     except Exception:
         return []
-    return past_the_guards(
-        request.trade_type,
-        request.amount,
-        request.product_id,
-        recent_trades=recent,
-        now=now,
-        risk=risk,
-    )
+    return past_the_guards(request.product_id, recent_trades=recent, now=now, risk=risk)
 
 
 @trade_app.command("status")

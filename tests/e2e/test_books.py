@@ -173,7 +173,7 @@ async def test_an_abandoned_trade_an_order_ended_unfilled_and_a_deposit_end_in_b
         assert code == 0, out
         said = " ".join(out.split())
         assert "note: this trade goes past the cooldown (last BTC-GBP trade 0 min ago;" in said
-        assert "a person's trade is not held to the cooldown or the daily spend limit" in said
+        assert "a person's trade is not held to the cooldown (the automatic trades are" in said
 
         # 3. A deposit: a balance difference, answered by a rebase.
         balances = fake_exchange.state()["balances"]
