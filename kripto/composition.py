@@ -66,6 +66,7 @@ def risk_from_settings(settings: Settings) -> RiskSettings:
         max_gap=settings.max_gap,
         protections=protections_from_settings(settings),
         bar_minutes=max(1, int(settings.bar.total_seconds() // 60)),
+        min_edge=settings.min_edge,
     )
     if risk.max_trade_gbp < risk.minimum:
         raise SettingsError(

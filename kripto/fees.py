@@ -66,3 +66,10 @@ def fee_tier(text: str) -> FeeTier:
 def flat(rate: Decimal) -> FeeTier:
     """One rate for both sides: KRIPTO_FEE_RATE, as the seed's 0.5%."""
     return FeeTier(f"flat {_pct(rate)}", rate, rate)
+
+
+def round_trip_rate(tier: FeeTier, execution: str = "taker") -> Decimal:
+    """A buy and a sell at `execution`'s one-side rate: the maker rate for `maker_first` (or
+    `maker`), the taker rate for `taker`. (A placeholder until the fee's one place lands.)"""
+    side = "maker" if execution in ("maker_first", "maker") else "taker"
+    return 2 * tier.rate(side)

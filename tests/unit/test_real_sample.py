@@ -3,6 +3,7 @@ decider on minutes gives the signals an hourly backtest gives on the same hourly
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,9 +106,9 @@ def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
         )
         said = (
             BUY
-            if decision.action == "buy" or " said buy" in decision.reason
+            if decision.action == "buy" or " says buy" in decision.reason
             else SELL
-            if decision.action == "sell" or " said sell" in decision.reason
+            if decision.action == "sell" or " says sell" in decision.reason
             else 0
         )
         assert said == int(hourly.signals[hour]), (hour, decision.reason)
@@ -126,7 +127,7 @@ def test_history_sample_writes_the_csv_and_backtest_and_optimize_take_sample(
     folder, `.kripto/samples`); `backtest --sample` and `optimize --sample` read it hourly."""
     from typer.testing import CliRunner
 
-    from kripto.cli.main import _register_commands, app
+    from kripto.cli.main import _register_commands, app, with_optional_values
 
     data = sample_path.parent.parent  # the data folder holding samples/
     target = tmp_path / "sample.csv"
@@ -141,9 +142,11 @@ def test_history_sample_writes_the_csv_and_backtest_and_optimize_take_sample(
     assert target.read_text() == sample_path.read_text()
     for command in (
         ["backtest", "--sample", "--json"],
-        ["optimize", "--sample", "--grid", "window=1d:2d:1d", "--json"],
+        ["optimize", "--sample", "--strategy", "zscore", "--grid", "window=1d:2d:1d", "--json"],
     ):
         _register_commands([command[0]])
-        run = CliRunner().invoke(app, [*command, "--data-dir", str(data)])
+        run = CliRunner().invoke(app, with_optional_values([*command, "--data-dir", str(data)]))
         assert run.exit_code == 0, run.output
+        json.loads(run.stdout)  # only JSON on stdout; the attribution is on stderr
+        assert "CryptoDataDownload" in run.stderr
         assert '"minutesPerPoint": 60' in run.output or '"points": 20111' in run.output
