@@ -51,7 +51,8 @@ def optimize(
     ] = None,
     top: Annotated[int, typer.Option(help="How many of the best sets to show.", min=1)] = 10,
     fee: Annotated[
-        str | None, typer.Option(help="Fee rate per trade [default: KRIPTO_FEE_RATE, 0.005].")
+        str | None,
+        typer.Option(help="maker, taker or a rate [default: KRIPTO_FEE_TIER's taker, 0.012]."),
     ] = None,
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a return heatmap PNG here.")] = None,
@@ -127,6 +128,7 @@ def _json(
         "sets": len(result.results),
         "refused": result.refused,
         "points": int(market.prices.size),
+        "feeRate": str(market.fee_rate),
         "buyAndHoldReturn": pct(result.buy_and_hold),
         "dailyDcaReturn": pct(result.dca),
         "best": [r.as_json() for r in result.results[:top]],
