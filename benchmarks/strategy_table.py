@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from kripto.backtest.csvfile import CsvError, read_series
-from kripto.backtest.engine import BacktestResult, compute_baselines, run_backtest
-from kripto.fees import TIERS, round_trip_rate
+from kripto.backtest.engine import BacktestResult, Costs, compute_baselines, run_backtest
+from kripto.execution import Execution
+from kripto.fees import TIERS, planned_rate, round_trip_rate
 from kripto.protections import Protections
 from kripto.risk import RiskSettings
 from kripto.sample import SERIES, series_csv
@@ -122,9 +123,16 @@ class Section:
         self.rows.setdefault(row.name, {})[row.series] = row
 
 
+def costs(execution: str) -> Costs:
+    """How the backtester fills and charges an order under `execution` (maker-first: a maker
+    order at the close that fills when a later close goes through it, the rest a taker order
+    at the window's end; taker: every order at the close, at the taker rate)."""
+    return Costs(TIER, Execution(execution))
+
+
 def fee_rate(execution: str) -> Decimal:
-    """The one-side rate of an execution: half its round trip."""
-    return round_trip_rate(TIER, execution) / 2
+    """The rate a fill plans to pay under `execution` (buy-and-hold's one buy)."""
+    return planned_rate(TIER, execution)
 
 
 def in_market(result: BacktestResult, first: int) -> float:
@@ -254,7 +262,7 @@ def _one(
     protected: RiskSettings,
     out: Evaluation,
 ) -> None:
-    rate = fee_rate(execution)
+    rate, priced = fee_rate(execution), costs(execution)
     prices, step = series.prices, series.step_minutes
 
     def run(strategy: Strategy, end: int, trade_from: int, guards: RiskSettings) -> BacktestResult:
@@ -262,7 +270,7 @@ def _one(
             prices[:end],
             strategy,
             guards,
-            fee_rate=rate,
+            costs=priced,
             gbp=START_GBP,
             start=series.start,
             observed=series.observed[:end],
@@ -398,8 +406,9 @@ def table(evaluation: Evaluation) -> list[str]:
     names = evaluation.series
     lines: list[str] = []
     lines.append(
-        f"£{START_GBP:,} per series; fees of Coinbase's lowest tier: maker-first (the default"
-        f" execution) pays the maker rate {TIER.maker * 100:.2f}%, taker {TIER.taker * 100:.2f}%;"
+        f"£{START_GBP:,} per series; fees of Coinbase's lowest tier, maker {TIER.maker * 100:.2f}%"
+        f" and taker {TIER.taker * 100:.2f}%, under maker-first (the default execution, filled"
+        " as the backtester's maker model fills it: docs/fees.md) and under taker;"
         " protections: stop-loss 10%, trailing stop 15%, drawdown guard 25% (resume at 12.5%),"
         " 3 stop-losses a day pause buying a day. Series:"
     )
@@ -438,7 +447,7 @@ def gate_lines(before: Evaluation, after: Evaluation, margin: Decimal) -> list[s
                 continue
             for times, f in ((Decimal(1), one[strategy]), (margin, two[strategy])):
                 lines.append(
-                    f"| {_execution(execution)} | {strategy} | {times.normalize():f}× |"  # noqa: RUF001
+                    f"| {execution.replace('_', '-')} | {strategy} | {times.normalize():f}× |"  # noqa: RUF001
                     f" {f.ret:+.1%} | {f.drawdown:.1%} | {f.score:+.2f} | {f.fees:.1%} |"
                     f" {f.trades} | {f.in_market:.0%} |"
                 )
@@ -446,8 +455,13 @@ def gate_lines(before: Evaluation, after: Evaluation, margin: Decimal) -> list[s
 
 
 def _execution(execution: str) -> str:
-    rate = fee_rate(execution)
-    return f"{execution.replace('_', '-')} ({rate * 100:.2f}% a side)"
+    if Execution(execution) is Execution.MAKER_FIRST:
+        return (
+            f"maker-first ({TIER.maker * 100:.2f}% a maker fill, {TIER.taker * 100:.2f}% the"
+            f" taker rest; the gate weighs {round_trip_rate(TIER, execution) * 100:.2f}%"
+            " a round trip)"
+        )
+    return f"taker ({TIER.taker * 100:.2f}% a side)"
 
 
 def named_series(csvs: Sequence[Path], cache: Path = CACHE) -> dict[str, Path]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kripto.fees import round_trip_rate
 from kripto.models import Action, Decision, Rate, Side, Wallet, currencies
 from kripto.money import PENNY, fmt_money, round_down
 from kripto.protections import ProtectionState, buy_block, exit_reason, update_drawdown
@@ -209,7 +210,7 @@ def edge_gate(
     round-trip fee at `fee_rate` (the current execution's rate, one side) times `margin`
     (KRIPTO_MIN_EDGE). The live decider and the backtester both ask here; a protective exit
     never does."""
-    round_trip = 2 * fee_rate
+    round_trip = round_trip_rate(fee_rate)
     if Decimal(repr(edge)) > round_trip * margin:
         return None
     says = getattr(strategy, "says", None)

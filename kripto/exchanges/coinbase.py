@@ -38,7 +38,7 @@ reply's body shows only as a short excerpt (an HTML error page as its title).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -58,6 +58,8 @@ from kripto.errors import (
 )
 from kripto.exchanges.base import check_order
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
+from kripto.execution import Fill, ProductRules, Quote
+from kripto.fees import FeeTier
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import PENNY, SATOSHI, fmt_money, round_down
 from kripto.ratelimit import ORDER, READ, Limiter, describe_wait, excerpt, retry_after
@@ -293,7 +295,9 @@ class CoinbaseExchange:
             retry_after=after,
         )
 
-    async def find_order(self, client_order_id: str) -> Order | None:
+    async def find_order(
+        self, client_order_id: str, *, allow_unfilled: bool = False
+    ) -> Order | None:
         cursor = ""
         for _ in range(self.lookup_pages):
             params: dict[str, Any] = {"limit": 100}
@@ -357,7 +361,7 @@ class CoinbaseExchange:
             if not cursor or page.get("has_next") is False:
                 return
 
-    async def get_order(self, order_id: str) -> Order:
+    async def get_order(self, order_id: str, *, allow_unfilled: bool = False) -> Order:
         """The order's current state. It is only asked for by an ID Coinbase gave us (the POST
         reply, the list look-up), so a 404 means not visible yet, and a retry may see it."""
         reply = await self._request(
@@ -401,8 +405,16 @@ class CoinbaseExchange:
         return size
 
     async def place_market_order(
-        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        amount: Decimal | None = None,
+        base_size: Decimal | None = None,
     ) -> Order:
+        if base_size is not None or amount is None:
+            raise NotImplementedError("a market order sized in coins")
         side = check_order(
             client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
         )
@@ -523,6 +535,60 @@ class CoinbaseExchange:
             return Decimal(str(summary["fee_tier"]["taker_fee_rate"]))
         except (KeyError, TypeError, InvalidOperation):
             raise RetryableError("Coinbase: reading the fee tier: no taker fee rate") from None
+
+    async def account_fees(self) -> FeeTier:
+        """The account's own maker and taker rates (`transaction_summary`); kripto/fees.py
+        weighs them against the configured tier, and the higher wins."""
+        summary = await self._request("GET", "/transaction_summary", "reading the fee tier")
+        try:
+            tier = summary["fee_tier"]
+            maker = Decimal(str(tier["maker_fee_rate"]))
+            taker = Decimal(str(tier["taker_fee_rate"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise RetryableError(
+                "Coinbase: reading the fee tier: no maker and taker rates"
+            ) from None
+        return FeeTier("account", maker, taker)
+
+    # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
+    async def place_post_only(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        base_size: Decimal,
+        limit_price: Decimal,
+        end_time: datetime,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def place_ioc_limit(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        limit_price: Decimal,
+        base_size: Decimal | None = None,
+        quote_size: Decimal | None = None,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def cancel_order(self, order_id: str) -> Order:
+        raise NotImplementedError
+
+    async def fills(self, order_id: str) -> list[Fill]:
+        raise NotImplementedError
+
+    async def best_bid_ask(self, product_ids: Sequence[str]) -> dict[str, Quote]:
+        raise NotImplementedError
+
+    async def product_rules(self, product_id: str) -> ProductRules:
+        raise NotImplementedError
+
+    async def server_time(self) -> datetime:
+        raise NotImplementedError
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -9,6 +9,7 @@ concurrent calls under one key, place one order and move the balances once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,8 @@ from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.errors import ExchangeUnavailable, InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
+from kripto.execution import Fill, Liquidity, ProductRules, Quote
+from kripto.fees import FeeTier, fee_rate, flat
 from kripto.fills import market_fill
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import SATOSHI, fmt_money, fmt_rate, fmt_size
@@ -45,6 +48,7 @@ class PaperExchange:
         product_increment: Decimal = SATOSHI,
         products: tuple[str, ...] | list[str] = (DEFAULT_PRODUCT,),
         increments: dict[str, Decimal] | None = None,
+        fees: FeeTier | None = None,
     ) -> None:
         """`initial_gbp` (KRIPTO_PAPER_GBP) funds each traded quote currency (GBP for BTC-GBP,
         EUR for ETH-EUR); base currencies start at 0. `increments`: a product's base increment
@@ -54,7 +58,9 @@ class PaperExchange:
         if not initial_gbp.is_finite() or initial_gbp < 0:
             raise ValueError("initial_gbp must be a non-negative amount")
         self.db = db
-        self.fee_rate = fee_rate
+        #: The maker and taker rates (kripto/fees.py; KRIPTO_FEE_TIER), or `fee_rate` for both.
+        self.fees = fees if fees is not None else flat(fee_rate)
+        self.fee_rate = self.fees.taker
         self.initial_gbp = initial_gbp
         self.product_increment = product_increment
         self.products = tuple(products)
@@ -79,14 +85,16 @@ class PaperExchange:
                 self.initial_gbp if currency in self.quotes else Decimal(0),
             )
 
-    async def find_order(self, client_order_id: str) -> Order | None:
+    async def find_order(
+        self, client_order_id: str, *, allow_unfilled: bool = False
+    ) -> Order | None:
         row = await self.db.pool.fetchrow(
             f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE client_order_id = $1",
             client_order_id,
         )
         return None if row is None else _order(row)
 
-    async def get_order(self, order_id: str) -> Order:
+    async def get_order(self, order_id: str, *, allow_unfilled: bool = False) -> Order:
         try:
             key = uuid.UUID(order_id)
         except ValueError:
@@ -110,8 +118,16 @@ class PaperExchange:
         return [_order(r) for r in rows]
 
     async def place_market_order(
-        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        amount: Decimal | None = None,
+        base_size: Decimal | None = None,
     ) -> Order:
+        if base_size is not None or amount is None:
+            raise NotImplementedError("a market order sized in coins")
         side = check_order(
             client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
         )
@@ -124,7 +140,8 @@ class PaperExchange:
         if rate is None:
             raise RetryableError(f"no rate stored yet for {product_id}")
         increment = self.increments.get(product_id, self.product_increment)
-        fill = market_fill(side, amount, rate.rate, self.fee_rate, increment)
+        taker = fee_rate(self.fees, Liquidity.TAKER)  # a market order takes
+        fill = market_fill(side, amount, rate.rate, taker, increment)
         base, quote = currencies(product_id)
         if fill.filled_size <= 0:
             raise InvalidInput(
@@ -214,6 +231,46 @@ class PaperExchange:
             for r in rows
         }
         return Wallet.of(by)
+
+    # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
+    async def place_post_only(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        base_size: Decimal,
+        limit_price: Decimal,
+        end_time: datetime,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def place_ioc_limit(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        limit_price: Decimal,
+        base_size: Decimal | None = None,
+        quote_size: Decimal | None = None,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def cancel_order(self, order_id: str) -> Order:
+        raise NotImplementedError
+
+    async def fills(self, order_id: str) -> list[Fill]:
+        raise NotImplementedError
+
+    async def best_bid_ask(self, product_ids: Sequence[str]) -> dict[str, Quote]:
+        raise NotImplementedError
+
+    async def product_rules(self, product_id: str) -> ProductRules:
+        raise NotImplementedError
+
+    async def server_time(self) -> datetime:
+        raise NotImplementedError
 
     async def close(self) -> None:
         """The database belongs to the caller; nothing to close here."""

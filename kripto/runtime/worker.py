@@ -38,6 +38,7 @@ from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.exchanges.paper import PaperExchange
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
+from kripto.fees import decision_rate, side_rate
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
@@ -101,7 +102,7 @@ class Services:
     feed: RateFeed
     exchange: Exchange
     receipts: ReceiptService
-    #: The fee rate decisions weigh: the setting, or the account's taker rate if that is higher.
+    #: The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`).
     fee_rate: Decimal
     #: Kripto's metrics, on the client's runtime (a no-op meter when metrics are off).
     metrics: Metrics = field(default_factory=Metrics.noop)
@@ -149,6 +150,7 @@ def exchange_from_settings(
         return PaperExchange(
             db,
             fee_rate=settings.taker_fee,
+            fees=settings.fees,
             initial_gbp=settings.paper_gbp,
             products=settings.products,
         )
@@ -162,27 +164,31 @@ def exchange_from_settings(
     )
 
 
-async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
-    """Live, the account's own taker fee (Coinbase retail pays 0.6% to 1.2%) if it is above
-    KRIPTO_FEE_RATE: the fee guard must not weigh a cheaper round trip than the real one. If
-    the fee tier cannot be read at start-up, the setting stands, with a warning."""
-    if not isinstance(exchange, CoinbaseExchange):
-        return setting
-    try:
-        taker = await exchange.fee_rate()
-    except KriptoError as exc:
+async def decision_fee_rate(exchange: Exchange, settings: Settings) -> Decimal:
+    """The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`, from the tier,
+    the execution and its fallback). Live on Coinbase, the account's own rates (retail pays
+    0.6% to 1.2% taker) are read here and win where higher: the fee guard must not weigh a
+    cheaper round trip than the real one. If they cannot be read at start-up, the tier stands,
+    with a warning."""
+    account = None
+    if isinstance(exchange, CoinbaseExchange):
+        try:
+            account = await exchange.account_fees()
+        except KriptoError as exc:
+            log.warning(
+                "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            )
+    execution, fallback = settings.execution, settings.maker_fallback
+    configured = side_rate(settings.fees, execution, fallback)
+    rate = decision_rate(settings.fees, account, execution, fallback)
+    if rate > configured:
         log.warning(
-            "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            "the Coinbase account's fee %s is above the configured fee %s; deciding with %s",
+            rate,
+            configured,
+            rate,
         )
-        return setting
-    if taker > setting:
-        log.warning(
-            "the Coinbase taker fee %s is above the configured taker fee %s; deciding with %s",
-            taker,
-            setting,
-            taker,
-        )
-    return max(taker, setting)
+    return rate
 
 
 def client_metrics(client: Client) -> Metrics:
@@ -201,7 +207,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings.taker_fee),
+        fee_rate=await decision_fee_rate(exchange, settings),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,

@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from kripto.cli.main import COMMANDS, OPTIONAL_VALUES, _register_commands, app
 from kripto.settings import Settings
 
-NAMED = re.compile(r"\[default: (KRIPTO_[A-Z_]+)(?:'s (maker|taker))?, ([^\]]+)\]")
+NAMED = re.compile(
+    r"\[default: (KRIPTO_[A-Z_]+)(?:'s (maker and taker rates|maker|taker))?, ([^\],]+)[\],]"
+)
 
 
 def every_option() -> list[tuple[str, Any]]:
@@ -53,9 +55,10 @@ def test_every_named_default_in_help_is_the_settings_own(clean: None) -> None:
             continue
         setting, side, shown = match.groups()
         field = setting.removeprefix("KRIPTO_").lower()
-        if side is not None:
-            actual: object = settings.fees.rate(side)
-            assert actual == Decimal(shown), (path, option.name)
+        if side == "maker and taker rates":
+            assert shown == f"{settings.fees.maker}/{settings.fees.taker}", (path, option.name)
+        elif side is not None:
+            assert settings.fees.rate(side) == Decimal(shown), (path, option.name)
         elif field == "data_dir":
             assert settings.data_dir == Path(shown), (path, option.name)
         else:
@@ -66,19 +69,24 @@ def test_every_named_default_in_help_is_the_settings_own(clean: None) -> None:
 
 
 def test_the_fee_in_help_is_the_fee_the_runs_use(clean: None) -> None:
-    """`backtest --help` and `optimize --help` name 0.012; a run without --fee uses 0.012."""
+    """`backtest --help` names the tier's 0.006/0.012 and a run without --fee uses them;
+    `optimize --help` names 0.012 and a run without --fee uses 0.012."""
     runner = CliRunner()
-    for command in (
-        ["backtest", "--synthetic", "2", "--json"],
-        ["optimize", "--synthetic", "2", "--strategy", "rsi", "--grid", "period=1h", "--json"],
+    for command, fields in (
+        (["backtest", "--synthetic", "2", "--json"], ("makerFeeRate", "takerFeeRate")),
+        (
+            ["optimize", "--synthetic", "2", "--strategy", "rsi", "--grid", "period=1h", "--json"],
+            ("feeRate",),
+        ),
     ):
         _register_commands(command)
         shown = runner.invoke(app, [command[0], "--help"], env={"COLUMNS": "200"}).stdout
         match = NAMED.search(" ".join(shown.split()))
-        assert match is not None and match.group(3) == "0.012", shown
+        assert match is not None, shown
         done = runner.invoke(app, command)
         assert done.exit_code == 0, done.output
-        assert json.loads(done.stdout)["feeRate"] == "0.012"
+        figures = json.loads(done.stdout)
+        assert "/".join(figures[f] for f in fields) == match.group(3), command
 
 
 def test_sample_alone_is_the_series_its_help_names(clean: None) -> None:
