@@ -29,7 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from kripto.backtest.csvfile import CsvError, read_series
-from kripto.backtest.engine import BacktestResult, Costs, compute_baselines, run_backtest
+from kripto.backtest.engine import (
+    BacktestResult,
+    Baselines,
+    Costs,
+    compute_baselines,
+    run_backtest,
+)
 from kripto.execution import Execution
 from kripto.fees import TIERS, planned_rate, round_trip_rate
 from kripto.protections import Protections
@@ -265,7 +271,14 @@ def _one(
     rate, priced = fee_rate(execution), costs(execution)
     prices, step = series.prices, series.step_minutes
 
+    shared: dict[tuple[int, int], Baselines] = {}
+
     def run(strategy: Strategy, end: int, trade_from: int, guards: RiskSettings) -> BacktestResult:
+        # Buy-and-hold and DCA over a span are the same for every set: computed once a span.
+        if (end, trade_from) not in shared:
+            shared[end, trade_from] = compute_baselines(
+                prices[trade_from:end], START_GBP, priced.side_rate, max(1, 1440 // step)
+            )
         return run_backtest(
             prices[:end],
             strategy,
@@ -276,6 +289,7 @@ def _one(
             observed=series.observed[:end],
             step=step,
             trade_from=trade_from,
+            baselines=shared[end, trade_from],
         )
 
     full, oos = out.full[execution], out.out[execution]

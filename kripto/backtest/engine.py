@@ -220,7 +220,8 @@ def run_backtest(
     signals = np.where(evaluation.edge > clears, signals, 0).astype(np.int8)
     rules = risk.protections
     every = timedelta(minutes=getattr(strategy, "every", 0))
-    if rules.any:
+    protected = rules.any  # asked once: the loop below visits every point when it is on
+    if protected:
         # Protections may act at any point once trading starts.
         signal_points = np.arange(max(trade_from, need - 1), prices.size)
     else:
@@ -243,7 +244,7 @@ def run_backtest(
         now = start + i * spacing
         signal = int(signals[i])
         reason: str | None = None
-        if rules.any:
+        if protected:
             price = _price(prices[i])
             if btc > 0:
                 state.peak_price = max(state.peak_price or price, price)
@@ -274,7 +275,7 @@ def run_backtest(
         if (btc == 0) if side is Side.SELL else (cash < minimum):
             continue
         price = _price(prices[i])
-        if side is Side.BUY and rules.any:
+        if side is Side.BUY and protected:
             held = buy_block(rules, state, cash + btc * price, now)
             if held is not None:
                 guard = held.split(":", 1)[0]
