@@ -148,7 +148,7 @@ def run_options(
     overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
     if fee is not None and fee in ("maker", "taker"):
         settings = _settings(overrides)
-        overrides["fee_rate"] = settings.fees.rate(fee)
+        overrides["fee_rate"] = settings.exchange.fees.rate(fee)
     elif fee is not None:
         overrides["fee_rate"] = _decimal("--fee", fee, "maker, taker or a fraction such as 0.006")
     return _settings(overrides), start_gbp
@@ -157,14 +157,20 @@ def run_options(
 def costs_from(settings: Settings, execution: str | None) -> Costs:
     """How the backtest fills its orders: KRIPTO_FEE_TIER (or --fee), --execution over
     KRIPTO_EXECUTION, KRIPTO_MAKER_WINDOW and KRIPTO_MAKER_FALLBACK."""
-    chosen = settings.execution
+    chosen = settings.execution.execution
     if execution is not None:
         try:
             chosen = Execution(execution)
         except ValueError:
             names = " or ".join(e.value for e in Execution)
             raise fail(f"--execution must be {names}, not {execution!r}") from None
-    return Costs(settings.fees, chosen, settings.maker_window, settings.maker_fallback)
+    execution_section = settings.execution
+    return Costs(
+        settings.exchange.fees,
+        chosen,
+        execution_section.maker_window,
+        execution_section.maker_fallback,
+    )
 
 
 def _decimal(option: str, text: str, rule: str) -> Decimal:
@@ -195,7 +201,7 @@ def _settings(overrides: dict[str, object]) -> Settings:
 
 def _risk(settings: Settings) -> RiskSettings:
     try:
-        return risk_from_settings(settings)
+        return risk_from_settings(settings.risk, settings.strategy)
     except SettingsError as exc:
         raise fail(str(exc)) from None
 
@@ -206,14 +212,16 @@ def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> 
     `--param period: period must be an integer from 2 to 1260, not 'x'`."""
     if name is not None and name not in strategy_names():
         raise fail(f"--strategy must be one of {', '.join(strategy_names())}, not {name!r}")
-    chosen = name or settings.strategy
-    if not params and chosen == settings.strategy:
+    chosen = name or settings.strategy.strategy
+    if not params and chosen == settings.strategy.strategy:
         try:
-            return strategy_from_settings(settings)
+            return strategy_from_settings(settings.strategy)
         except SettingsError as exc:
             raise fail(str(exc)) from None
     keys = [p.name for p in declaration(chosen)]
-    values: dict[str, str] = settings.strategy_values() if chosen == settings.strategy else {}
+    values: dict[str, str] = (
+        settings.strategy.strategy_values() if chosen == settings.strategy.strategy else {}
+    )
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in keys:
@@ -248,7 +256,7 @@ def load_series(
         from kripto.sample import series as named
 
         try:
-            csv = series_csv(sample, settings.data_dir / "samples")
+            csv = series_csv(sample, settings.general.data_dir / "samples")
         except SampleError as exc:
             raise fail(f"--sample: {exc}") from None
         errors.print(named(sample).attribution, highlight=False, soft_wrap=True)
@@ -319,7 +327,7 @@ def with_protections(risk: RiskSettings, params: dict[str, str]) -> RiskSettings
         raise fail(f"--param {error['loc'][0]}: {error['msg']}") from None
     from dataclasses import replace
 
-    values = {k: getattr(checked, k) for k in params}
+    values = {k: getattr(checked.risk, k) for k in params}
     return replace(risk, protections=replace(risk.protections, **values))
 
 
@@ -330,4 +338,4 @@ async def _stored(settings: Settings, days: int) -> list[Rate]:
 
     async with open_database(settings) as db:
         since = datetime.now(UTC) - timedelta(days=days)
-        return await RateRepository(db).since(settings.products[0], since)
+        return await RateRepository(db).since(settings.general.products[0], since)

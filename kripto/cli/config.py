@@ -23,7 +23,7 @@ def config(
     """Print the effective settings, secrets masked."""
     settings = settings_for(data_dir)
     rows = config_rows(settings)
-    files = [str(p) for p in env_files(settings.data_dir) if p.exists()]
+    files = [str(p) for p in env_files(settings.general.data_dir) if p.exists()]
     if as_json:
         sections: dict[str, dict[str, str]] = {}
         for name, value, _ in rows:
@@ -40,7 +40,7 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
     """(setting, value, note) for each setting: lists as `a, b`, and the schedule setting that
     does not apply (KRIPTO_SCHEDULE_EVERY wins over KRIPTO_SCHEDULE_CRON) marked unused."""
     rows = []
-    every = settings.schedule_every is not None
+    every = settings.temporal.schedule_every is not None
     for name, value in settings.masked(join=", ").items():
         note = ""
         if name == "schedule_cron":
@@ -62,7 +62,7 @@ def _strategy_params(settings: Settings) -> tuple[str, str]:
     included, from the strategy's own declaration (load_settings has checked them)."""
     from kripto.composition import strategy_from_settings
 
-    params = strategy_from_settings(settings).params()
+    params = strategy_from_settings(settings.strategy).params()
     return ",".join(f"{k}={v}" for k, v in params.items()), "in use, defaults included"
 
 

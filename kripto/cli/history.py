@@ -264,7 +264,7 @@ def sample(
         return
     settings = settings_for(data_dir)
     try:
-        path = series_csv(series(name).name, settings.data_dir / "samples")
+        path = series_csv(series(name).name, settings.general.data_dir / "samples")
     except SampleError as exc:
         raise fail(str(exc)) from None
     errors.print(series(name).attribution, highlight=False, soft_wrap=True)

@@ -165,7 +165,9 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
-    if await KillSwitch(client, task_queue=settings.task_queue).engaged(request.product_id):
+    if await KillSwitch(client, task_queue=settings.temporal.task_queue).engaged(
+        request.product_id
+    ):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
         # goes through, but not without saying so (to stderr: --json output stays JSON).
         errors.print(
@@ -320,7 +322,7 @@ async def get_wallet(settings: Settings) -> Wallet:
         WalletWorkflow.run,
         WalletRequest(),
         id=f"wallet-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
 
 

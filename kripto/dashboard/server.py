@@ -25,8 +25,15 @@ class _Server(uvicorn.Server):
 
 
 def login_url(settings: Settings) -> str | None:
-    token = settings.dashboard_token
-    return f"{settings.dashboard_url}/login?token={token.get_secret_value()}" if token else None
+    """The sign-in link: the token rides in the fragment, which no browser sends to a server
+    (so it never reaches a proxy's log); the page signs in with it by POST and drops it from
+    the address bar and its history entry."""
+    token = settings.dashboard.dashboard_token
+    return (
+        f"{settings.dashboard.dashboard_url}/login#token={token.get_secret_value()}"
+        if token
+        else None
+    )
 
 
 async def serve_dashboard(
@@ -35,14 +42,20 @@ async def serve_dashboard(
     stop: asyncio.Event,
     started: Callable[[], None] | None = None,
 ) -> None:
-    db = await connect(settings.require_database_url())
+    db = await connect(settings.general.require_database_url())
     app = create_app(settings, client, db)
     config = uvicorn.Config(
         app,
-        host=settings.dashboard_host,
-        port=settings.dashboard_port,
+        host=settings.dashboard.dashboard_host,
+        port=settings.dashboard.dashboard_port,
         log_level="warning",
         lifespan="on",
+        # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn would
+        # otherwise believe them from loopback, and the "paused by ..." notes could be forged.
+        proxy_headers=settings.dashboard.dashboard_forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.dashboard.dashboard_forwarded_allow_ips or "",
+        # Beside BodyLimit: a request's head is small too.
+        h11_max_incomplete_event_size=16 * 1024,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve())
@@ -50,7 +63,9 @@ async def serve_dashboard(
         while not server.started:
             if task.done():
                 task.result()  # the port is taken, say: raise why
-                raise RuntimeError(f"the dashboard could not start on {settings.dashboard_url}")
+                raise RuntimeError(
+                    f"the dashboard could not start on {settings.dashboard.dashboard_url}"
+                )
             await asyncio.sleep(0.05)
         if started is not None:
             started()

@@ -29,6 +29,7 @@ from kripto.cli.trading import start_trade
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import TemporalDevServer
+from kripto.devstack.ui_proxy import serve_ui_proxy
 from kripto.models import Side, TradeRequest
 from kripto.runtime.codec_server import codec_url, serve
 from kripto.runtime.worker import build_services, running_worker
@@ -161,7 +162,7 @@ async def test_an_encrypted_trade_stores_no_amount_in_clear_and_decodes_with_the
         preflight = await http.options(
             "/decode",
             headers={
-                "Origin": encrypted.settings.codec_ui_origin,
+                "Origin": encrypted.settings.encryption.codec_ui_origin,
                 "Access-Control-Request-Method": "POST",
             },
         )
@@ -216,7 +217,7 @@ async def test_the_plain_temporal_cli_still_trades_unencrypted_with_encryption_o
             "--type",
             "TradeWorkflow",
             "--task-queue",
-            encrypted.settings.task_queue,
+            encrypted.settings.temporal.task_queue,
             "--workflow-id",
             key,
             "--input",
@@ -248,7 +249,7 @@ async def test_a_payload_sealed_with_a_key_no_worker_has_fails_its_task_with_the
         "TradeWorkflow",
         {"tradeType": "buy", "amount": "10.00"},
         id=key,
-        task_queue=encrypted.settings.task_queue,
+        task_queue=encrypted.settings.temporal.task_queue,
     )
     deadline = time.monotonic() + 30
     failure = None
@@ -288,13 +289,19 @@ async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_s
     )
     temporal = TemporalDevServer(tmp_path, port, ui_port, codec_endpoint=codec_url(keyed))
     temporal.start()
+    # The UI as `kripto dev` publishes it: behind its Host-checking proxy on `ui_port`.
+    ui_stop, ui_up = asyncio.Event(), asyncio.Event()
+    ui_proxy = asyncio.create_task(
+        serve_ui_proxy(temporal.ui_upstream, ui_port, ui_stop, started=ui_up.set)
+    )
+    await asyncio.wait_for(ui_up.wait(), 10)
     listening = asyncio.Event()
     server = asyncio.create_task(serve(keyed, started=listening.set))
     services = await build_services(keyed)
     try:
         await asyncio.wait_for(listening.wait(), 10)
         client = await connect_client(keyed)
-        await ensure_search_attributes(client, keyed.temporal_namespace)
+        await ensure_search_attributes(client, keyed.temporal.temporal_namespace)
         key = str(uuid.uuid4())
         async with running_worker(client, keyed, services):
             request = TradeRequest(
@@ -316,4 +323,6 @@ async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_s
         await services.close()
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+        ui_stop.set()
+        await ui_proxy
         temporal.stop()

@@ -57,9 +57,9 @@ async def worker_env(
         yield {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
             "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
-            "KRIPTO_DATABASE_URL": settings.require_database_url(),
-            "KRIPTO_TASK_QUEUE": settings.task_queue,
-            "KRIPTO_DEPLOYMENT_NAME": settings.deployment_name,
+            "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
+            "KRIPTO_TASK_QUEUE": settings.temporal.task_queue,
+            "KRIPTO_DEPLOYMENT_NAME": settings.temporal.deployment_name,
         }
     await services.close()
 

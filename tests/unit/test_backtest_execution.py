@@ -119,13 +119,13 @@ def defaults() -> tuple[Settings, RiskSettings]:
     """The z-score strategy (the default before issue 24) at its defaults, the default guards,
     and the min-edge gate at 1 (the fee alone): the runs docs/fees.md gives."""
     settings = Settings(_env_file=None, strategy="zscore", min_edge=Decimal(1))
-    return settings, risk_from_settings(settings)
+    return settings, risk_from_settings(settings.risk, settings.strategy)
 
 
 def _run(series: Spaced, prices: np.ndarray, costs: Costs, risk: RiskSettings, settings: Settings):  # type: ignore[no-untyped-def]
     return run_backtest(
         prices,
-        strategy_from_settings(settings),
+        strategy_from_settings(settings.strategy),
         risk,
         costs=costs,
         gbp=Decimal(1000),
@@ -216,7 +216,7 @@ def test_the_report_gives_the_maker_share_and_the_fees_saved(
         f"maker share {figures['makerShare']}, {len(makers)} of {len(result.trades)} fills at"
         f" maker (0.6%), {takers} at taker (1.2%)"
     ) in shown
-    assert settings.execution is Execution.MAKER_FIRST
+    assert settings.execution.execution is Execution.MAKER_FIRST
 
 
 def _app() -> typer.Typer:
@@ -269,7 +269,7 @@ def test_the_help_names_the_default_the_command_uses() -> None:
         "maker_first or taker (docs/backtesting.md) [default: KRIPTO_EXECUTION, maker_first]"
         in shown
     )
-    assert Settings(_env_file=None).execution is Execution.MAKER_FIRST
+    assert Settings(_env_file=None).execution.execution is Execution.MAKER_FIRST
     assert "[default: KRIPTO_FEE_TIER's maker and taker rates, 0.006/0.012, each fill" in shown
-    fees = Settings(_env_file=None).fees
+    fees = Settings(_env_file=None).exchange.fees
     assert (fees.maker, fees.taker) == (Decimal("0.006"), Decimal("0.012"))

@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from kripto.cli.main import COMMANDS, OPTIONAL_VALUES, _register_commands, app
-from kripto.settings import Settings
+from kripto.settings import SECTION_OF, Settings
 
 NAMED = re.compile(
     r"\[default: (KRIPTO_[A-Z_]+)(?:'s (maker and taker rates|maker|taker))?, ([^\],]+)[\],]"
@@ -56,13 +56,14 @@ def test_every_named_default_in_help_is_the_settings_own(clean: None) -> None:
         setting, side, shown = match.groups()
         field = setting.removeprefix("KRIPTO_").lower()
         if side == "maker and taker rates":
-            assert shown == f"{settings.fees.maker}/{settings.fees.taker}", (path, option.name)
+            fees = settings.exchange.fees
+            assert shown == f"{fees.maker}/{fees.taker}", (path, option.name)
         elif side is not None:
-            assert settings.fees.rate(side) == Decimal(shown), (path, option.name)
+            assert settings.exchange.fees.rate(side) == Decimal(shown), (path, option.name)
         elif field == "data_dir":
-            assert settings.data_dir == Path(shown), (path, option.name)
+            assert settings.general.data_dir == Path(shown), (path, option.name)
         else:
-            value = getattr(settings, field)
+            value = getattr(getattr(settings, SECTION_OF[field]), field)
             assert str(value) == shown or shown.endswith(" ago"), (path, option.name, value)
         checked.append(f"{path} {option.opts[0]}")
     assert "kripto backtest --fee" in checked and "kripto optimize --fee" in checked

@@ -80,6 +80,6 @@ def test_protective_exits_are_never_gated() -> None:
 
 
 def test_the_setting_is_a_multiple_of_at_least_one() -> None:
-    assert Settings(_env_file=None).min_edge == Decimal(2)
+    assert Settings(_env_file=None).risk.min_edge == Decimal(2)
     with pytest.raises(ValueError, match="at least 1"):
         Settings(_env_file=None, min_edge="0.5")

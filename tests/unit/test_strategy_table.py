@@ -64,16 +64,16 @@ def test_the_default_follows_the_rule_over_the_documented_table() -> None:
     }
     default = max(passing, key=lambda n: passing[n]) if passing else "dca"
     settings = Settings(_env_file=None)
-    assert settings.strategy == default == "dca"
+    assert settings.strategy.strategy == default == "dca"
     verdict = "so by the rule **DCA is the default**."
     assert lines[-1].endswith(verdict)
     # DCA as a default: a daily buy, no dip, no protections.
-    assert strategy_from_settings(settings).params() == {
+    assert strategy_from_settings(settings.strategy).params() == {
         "every": "1440",
         "amount": "10.0",
         "dip": "0.0",
     }
-    assert risk_from_settings(settings).protections == Protections()
+    assert risk_from_settings(settings.risk, settings.strategy).protections == Protections()
 
 
 def test_the_documented_rows_of_one_series_are_what_the_code_gives_now(
