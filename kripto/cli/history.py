@@ -260,7 +260,9 @@ def sample(
     if list_them:
         for chosen in SERIES.values():
             mark = " (--sample alone)" if chosen.name == DEFAULT else ""
-            console.print(f"{chosen.name}{mark}: {chosen.attribution}", highlight=False)
+            console.print(
+                f"{chosen.name}{mark}: {chosen.attribution}", highlight=False, soft_wrap=True
+            )
         return
     settings = settings_for(data_dir)
     try:

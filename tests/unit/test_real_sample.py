@@ -176,7 +176,7 @@ def test_every_real_series_is_listed_pinned_and_taken_by_name(
         assert lines[0] == "time,price" and len(lines) == series.rows + 1, name
     data = sample_path.parent.parent
     _register_commands(["history"])
-    listed = CliRunner().invoke(app, ["history", "sample", "--list"], env={"COLUMNS": "300"})
+    listed = CliRunner().invoke(app, ["history", "sample", "--list"])
     assert listed.exit_code == 0, listed.output
     assert [line.split(":")[0] for line in listed.stdout.splitlines()] == [
         "coinbase-btcusd-1h (--sample alone)",
