@@ -6,8 +6,9 @@ Three things decide the fee of a fill, and nothing else:
    (`intro1` by default: 0.60% maker, 1.20% taker) or gives `MAKER/TAKER` fractions;
    `KRIPTO_FEE_RATE` sets one flat rate for both instead (the seed's 0.5%).
 2. **The live account rate.** On Coinbase, the account's own maker and taker rates
-   (`GET /transaction_summary`) are read at worker start-up; where one is higher than the
-   tier's, it wins (`with_account`), so nothing weighs a cheaper trade than the real one.
+   (`GET /transaction_summary`) are read at worker start-up (kripto/runtime/worker.py's
+   `decision_fee_rate`); where one is higher than the tier's, it wins (`with_account`), so
+   nothing weighs a cheaper trade than the real one.
 3. **The liquidity, from the execution.** A fill that rested on the book pays the maker rate; one
    that took from it pays the taker rate (`fee_rate`). `KRIPTO_EXECUTION=maker_first` (the
    default) plans to pay the maker rate: a post-only limit order at the touch; whatever the
@@ -19,9 +20,9 @@ liquidity, and `fee_of` its value at that rate, exactly (money stays Decimal).
 
 Who asks: the decider's fee guard and min-edge gate (`round_trip_rate`; the worker picks the
 rate with `decision_rate`), the risk guard (kripto/risk.py), the backtester
-(kripto/backtest/engine.py, per fill), the paper exchange and the fill arithmetic
-(kripto/fills.py, `fee_of`), and the dashboard's quote and its fees-saved figure
-(`planned_rate`, `saved_against_taker`).
+(kripto/backtest/engine.py, per fill), the paper exchange (`FeeTier.rate` by a fill's
+liquidity), the fill arithmetic (kripto/fills.py, `fee_of`), and the dashboard's quote and
+its fees-saved figure (`planned_rate`, `saved_against_taker`).
 """
 
 from __future__ import annotations

@@ -164,13 +164,8 @@ def costs_from(settings: Settings, execution: str | None) -> Costs:
         except ValueError:
             names = " or ".join(e.value for e in Execution)
             raise fail(f"--execution must be {names}, not {execution!r}") from None
-    execution_section = settings.execution
-    return Costs(
-        settings.exchange.fees,
-        chosen,
-        execution_section.maker_window,
-        execution_section.maker_fallback,
-    )
+    section = settings.execution
+    return Costs(settings.exchange.fees, chosen, section.maker_window, section.maker_fallback)
 
 
 def _decimal(option: str, text: str, rule: str) -> Decimal:

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from kripto.errors import ClockSkewed, InvalidInput
+from kripto.errors import ClockSkewed, InsufficientFunds, InvalidInput
 from kripto.execution import Fill, ProductRules, Quote, clock_skew_problem
-from kripto.models import Order, Side, Wallet, check_product
+from kripto.models import Order, Side, Wallet, check_product, currencies
+from kripto.money import fmt_money, fmt_size
 
 
 @runtime_checkable
@@ -172,6 +173,130 @@ def check_order(*, client_order_id: str, product_id: str, side: Side, amount: De
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     return Side(side)
+
+
+def _common(client_order_id: str, product_id: str, side: Side | str) -> Side:
+    if not client_order_id:
+        raise InvalidInput("a client order ID is required")
+    try:
+        check_product(product_id)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    try:
+        return Side(side)
+    except ValueError:
+        raise InvalidInput(f"the side must be buy or sell, not {side!r}") from None
+
+
+def check_market(
+    *,
+    client_order_id: str,
+    product_id: str,
+    side: Side | str,
+    amount: Decimal | None,
+    base_size: Decimal | None,
+) -> Side:
+    """A market order: exactly one of `amount` (GBP) or `base_size` (coins, sells only)."""
+    side = _common(client_order_id, product_id, side)
+    if (amount is None) == (base_size is None):
+        raise InvalidInput("a market order takes exactly one of amount (GBP) or base_size (coins)")
+    if amount is not None:
+        check_amount(amount)
+    else:
+        assert base_size is not None
+        if side is Side.BUY:
+            raise InvalidInput("a market buy is sized in GBP (amount), not in coins (base_size)")
+        check_size(base_size, "base_size")
+    return side
+
+
+def check_limit(
+    *,
+    client_order_id: str,
+    product_id: str,
+    side: Side | str,
+    base_size: Decimal,
+    limit_price: Decimal,
+) -> Side:
+    side = _common(client_order_id, product_id, side)
+    check_size(base_size, "base_size")
+    check_price(limit_price)
+    return side
+
+
+def check_ioc(
+    *,
+    client_order_id: str,
+    product_id: str,
+    side: Side | str,
+    limit_price: Decimal,
+    base_size: Decimal | None,
+    quote_size: Decimal | None,
+) -> Side:
+    side = _common(client_order_id, product_id, side)
+    check_price(limit_price)
+    if (base_size is None) == (quote_size is None):
+        raise InvalidInput(
+            "an IOC order takes exactly one of base_size (coins) or quote_size (GBP)"
+        )
+    if quote_size is not None:
+        if side is Side.SELL:
+            raise InvalidInput("an IOC sell is sized in coins (base_size), not in GBP (quote_size)")
+        check_amount(quote_size)
+    else:
+        assert base_size is not None
+        check_size(base_size, "base_size")
+    return side
+
+
+def sell_size(
+    *,
+    amount: Decimal | None,
+    base_size: Decimal | None,
+    price: Decimal,
+    held: Decimal,
+    rules: ProductRules,
+) -> tuple[Decimal, str | None]:
+    """The coins a sell sells: `base_size`, or `amount` GBP at `price` (the price when the order
+    arrives), rounded down to the base increment and capped at the coins `held` (available).
+    Returns the size and, when it was capped, a note that says so in words. Nothing to sell is
+    InsufficientFunds; a GBP amount too small for one increment is InvalidInput."""
+    base, quote = currencies(rules.product_id)
+    wanted = base_size if base_size is not None else (amount or Decimal(0)) / price
+    size = rules.round_size(wanted)
+    available = rules.round_size(max(held, Decimal(0)))
+    note = None
+    if size > available:
+        if available <= 0:
+            raise InsufficientFunds(
+                f"insufficient funds: selling {_asked(amount, base_size, base, quote)} of"
+                f" {base} needs {fmt_size(size, base)} available, wallet has"
+                f" {fmt_size(max(held, Decimal(0)), base)}"
+            )
+        if base_size is not None:
+            note = (
+                f"sold the {fmt_size(available, base)} held, not the"
+                f" {fmt_size(base_size, base)} asked for"
+            )
+        else:
+            assert amount is not None
+            note = (
+                f"sold the {fmt_size(available, base)} held: {fmt_money(amount, quote)} at"
+                f" {fmt_money(price, quote)} is {fmt_size(size, base)}, more than held"
+            )
+        size = available
+    if size <= 0:
+        raise InvalidInput(
+            f"{_asked(amount, base_size, base, quote)} is too small to sell any"
+            f" {rules.product_id} at {fmt_money(price, quote)}"
+        )
+    return size, note
+
+
+def _asked(amount: Decimal | None, base_size: Decimal | None, base: str, quote: str) -> str:
+    return (
+        fmt_money(amount, quote) if amount is not None else fmt_size(base_size or Decimal(0), base)
+    )
 
 
 def check_size(size: Decimal, what: str = "the size") -> None:

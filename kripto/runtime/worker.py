@@ -35,7 +35,7 @@ from kripto.db.trades import TradeRepository
 from kripto.errors import KriptoError
 from kripto.exchanges.base import Exchange
 from kripto.exchanges.coinbase import CoinbaseExchange
-from kripto.exchanges.paper import PaperExchange
+from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
 from kripto.fees import decision_rate, side_rate
@@ -64,7 +64,7 @@ from kripto.runtime.phone import check_token, ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
-from kripto.settings import Settings, SettingsError
+from kripto.settings import ExchangeSection, ExecutionSection, Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.search_attributes import ensure_search_attributes
@@ -153,6 +153,11 @@ def exchange_from_settings(
             db,
             fee_rate=settings.exchange.taker_fee,
             fees=settings.exchange.fees,
+            spread=settings.execution.paper_spread,
+            # The price when the order arrives (issue 23), not the decision's stored rate.
+            prices=FeedPrices(feed_from_settings(settings, limits))
+            if settings.execution.paper_price == "feed"
+            else None,
             initial_gbp=settings.exchange.paper_gbp,
             products=settings.general.products,
         )
@@ -166,7 +171,9 @@ def exchange_from_settings(
     )
 
 
-async def decision_fee_rate(exchange: Exchange, settings: Settings) -> Decimal:
+async def decision_fee_rate(
+    exchange: Exchange, fees: ExchangeSection, execution: ExecutionSection
+) -> Decimal:
     """The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`, from the tier,
     the execution and its fallback). Live on Coinbase, the account's own rates (retail pays
     0.6% to 1.2% taker) are read here and win where higher: the fee guard must not weigh a
@@ -180,9 +187,9 @@ async def decision_fee_rate(exchange: Exchange, settings: Settings) -> Decimal:
             log.warning(
                 "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
             )
-    execution, fallback = settings.execution.execution, settings.execution.maker_fallback
-    configured = side_rate(settings.exchange.fees, execution, fallback)
-    rate = decision_rate(settings.exchange.fees, account, execution, fallback)
+    how, fallback = execution.execution, execution.maker_fallback
+    configured = side_rate(fees.fees, how, fallback)
+    rate = decision_rate(fees.fees, account, how, fallback)
     if rate > configured:
         log.warning(
             "the Coinbase account's fee %s is above the configured fee %s; deciding with %s",
@@ -209,7 +216,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings),
+        fee_rate=await decision_fee_rate(exchange, settings.exchange, settings.execution),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,

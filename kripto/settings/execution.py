@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -38,6 +39,10 @@ class ExecutionSection(Section):
     #: The paper exchange's bid-ask spread, a fraction of the price split evenly around it:
     #: 0.0002 (0.02%, £12 at £60,000), about Coinbase's BTC-GBP book on an ordinary day.
     paper_spread: Decimal = Decimal("0.0002")
+    #: Where the paper exchange's price comes from: `feed`, the rate feed's price when the order
+    #: arrives (the simulated feed's at that second, or Coinbase's spot price); `stored`, the
+    #: newest stored rate (Kripto before issue 23; it reproduces the seed's arithmetic).
+    paper_price: Literal["feed", "stored"] = "feed"
     #: Maker orders are refused while this machine's clock is further than this from the
     #: exchange's (a GTD end time would be wrong).
     max_clock_skew: timedelta = timedelta(seconds=5)

@@ -157,11 +157,13 @@ async def test_the_paper_exchange_and_the_fee_guard_ask_the_fee_module(db: objec
     assert exchange.fee_rate == Decimal("0.012")  # type: ignore[attr-defined]
     # Maker-first with the default taker fallback: any part may pay taker, so the guard
     # weighs taker; with the remainder skipped, only maker fills happen.
-    assert await decision_fee_rate(exchange, settings) == Decimal("0.012")
+    assert await decision_fee_rate(exchange, settings.exchange, settings.execution) == Decimal(
+        "0.012"
+    )
     skip = Settings(_env_file=None, maker_fallback="skip")
-    assert await decision_fee_rate(exchange, skip) == Decimal("0.006")
+    assert await decision_fee_rate(exchange, skip.exchange, skip.execution) == Decimal("0.006")
     taker = Settings(_env_file=None, execution="taker", maker_fallback="skip")
-    assert await decision_fee_rate(exchange, taker) == Decimal("0.012")
+    assert await decision_fee_rate(exchange, taker.exchange, taker.execution) == Decimal("0.012")
 
 
 async def test_live_the_accounts_own_rates_win_where_higher(fake_coinbase: FakeCoinbase) -> None:
@@ -178,11 +180,13 @@ async def test_live_the_accounts_own_rates_win_where_higher(fake_coinbase: FakeC
         account = await exchange.account_fees()
         assert (account.maker, account.taker) == (Decimal("0.0120"), Decimal("0.015"))
         settings = Settings(_env_file=None)
-        assert await decision_fee_rate(exchange, settings) == Decimal("0.015")
+        assert await decision_fee_rate(exchange, settings.exchange, settings.execution) == Decimal(
+            "0.015"
+        )
         skip = Settings(_env_file=None, maker_fallback="skip")
-        assert await decision_fee_rate(exchange, skip) == Decimal("0.0120")
+        assert await decision_fee_rate(exchange, skip.exchange, skip.execution) == Decimal("0.0120")
         cheap = Settings(_env_file=None, fee_tier="0.02/0.03")  # a tier above the account's
-        assert await decision_fee_rate(exchange, cheap) == Decimal("0.03")
+        assert await decision_fee_rate(exchange, cheap.exchange, cheap.execution) == Decimal("0.03")
     finally:
         await exchange.close()
 
