@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kripto.fees import round_trip_rate
 from kripto.models import DEFAULT_PRODUCT, Order, Side, currencies
 from kripto.money import PENNY, fmt_money, round_down
 from kripto.protections import Protections
@@ -30,6 +31,9 @@ class RiskSettings:
     #: The live decider's bar: the strategy runs on closes this many minutes apart (1: every
     #: minute), so live decisions see what a backtest at that resolution sees.
     bar_minutes: int = 1
+    #: KRIPTO_MIN_EDGE: a strategy's buy or sell must expect a move to its own target of more
+    #: than this many round-trip fees (kripto.decisions.edge_gate); protective exits never wait.
+    min_edge: Decimal = Decimal(2)
 
     @property
     def max_gap_minutes(self) -> int:
@@ -114,7 +118,10 @@ def size_trade(
     daily spend limit is one limit per quote currency across markets, while the cooldown counts
     only this product's own trades (one market's trade does not hold another back).
 
-    `amount`: what the strategy asks to buy (DCA); None: the trade fraction of what is held."""
+    `amount`: what the strategy asks to buy (DCA); None: the trade fraction of what is held.
+    `fee_rate`: what each side of the trade plans to pay (kripto/fees.py's `planned_rate`: the
+    maker rate under maker-first, the taker rate under taker); the edge must clear the round
+    trip (`round_trip_rate`)."""
     base, quote = currencies(product_id)
     own = [t for t in recent_trades if t.product_id in (None, product_id)]
     if own:
@@ -122,7 +129,7 @@ def size_trade(
         if now - last < risk.cooldown:
             since, needed = _minutes(max(now - last, timedelta(0))), _minutes(risk.cooldown)
             return Sized(Decimal(0), f"cooldown: last trade {since} ago (needs {needed})")
-    round_trip = 2 * fee_rate
+    round_trip = round_trip_rate(fee_rate)
     if Decimal(repr(edge)) < round_trip:
         return Sized(
             Decimal(0),
@@ -156,3 +163,24 @@ def size_trade(
             )
         amount = min(amount, round_down(room, PENNY))
     return Sized(amount, None)
+
+
+def past_the_guards(
+    product_id: str,
+    *,
+    recent_trades: Sequence[PastTrade],
+    now: datetime,
+    risk: RiskSettings,
+) -> list[str]:
+    """What a person's own trade goes past: the cooldown holds the automatic trades only (a
+    person's trade is deliberate, as with the kill switch), but it counts for it, so `kripto
+    trade` says so. (The daily spend limit holds every buy, a person's too: the trade itself
+    refuses one that does not fit.) `recent_trades`: as for `size_trade`."""
+    own = [t for t in recent_trades if t.product_id in (None, product_id)]
+    if not own or now - max(t.at for t in own) >= risk.cooldown:
+        return []
+    since = _minutes(max(now - max(t.at for t in own), timedelta(0)))
+    return [
+        f"the cooldown (last {product_id} trade {since} ago; the automatic trades"
+        f" wait {_minutes(risk.cooldown)})"
+    ]

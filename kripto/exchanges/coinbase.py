@@ -61,6 +61,7 @@ from kripto.errors import (
 from kripto.exchanges.base import check_ioc, check_limit, check_market, sell_size
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 from kripto.execution import Fill, Liquidity, ProductRules, Quote
+from kripto.fees import FeeTier
 from kripto.models import (
     DEFAULT_PRODUCT,
     Balance,
@@ -676,6 +677,20 @@ class CoinbaseExchange:
             return Decimal(str(summary["fee_tier"]["taker_fee_rate"]))
         except (KeyError, TypeError, InvalidOperation):
             raise RetryableError("Coinbase: reading the fee tier: no taker fee rate") from None
+
+    async def account_fees(self) -> FeeTier:
+        """The account's own maker and taker rates (`transaction_summary`); kripto/fees.py
+        weighs them against the configured tier, and the higher wins."""
+        summary = await self._request("GET", "/transaction_summary", "reading the fee tier")
+        try:
+            tier = summary["fee_tier"]
+            maker = Decimal(str(tier["maker_fee_rate"]))
+            taker = Decimal(str(tier["taker_fee_rate"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise RetryableError(
+                "Coinbase: reading the fee tier: no maker and taker rates"
+            ) from None
+        return FeeTier("account", maker, taker)
 
     # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
     async def place_post_only(

@@ -39,6 +39,7 @@ from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.execution import Execution
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
+from kripto.fees import decision_rate, side_rate
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
@@ -49,12 +50,16 @@ from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
 from kripto.runtime.deployments import (
+    DRAIN_RENEW,
     DeploymentError,
     build_pollers,
     make_current,
+    move_stranded_trades,
     pinned_trades_query,
+    renew_drain_lease,
     retire,
     running_trades,
+    stop_routing_to,
     take_over_if_abandoned,
 )
 from kripto.runtime.kill_switch import KillSwitch, schedule_status
@@ -64,7 +69,7 @@ from kripto.runtime.phone import check_token, ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
-from kripto.settings import Settings, SettingsError
+from kripto.settings import ExchangeSection, ExecutionSection, Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.search_attributes import ensure_search_attributes
@@ -102,7 +107,7 @@ class Services:
     feed: RateFeed
     exchange: Exchange
     receipts: ReceiptService
-    #: The fee rate decisions weigh: the setting, or the account's taker rate if that is higher.
+    #: The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`).
     fee_rate: Decimal
     #: Kripto's metrics, on the client's runtime (a no-op meter when metrics are off).
     metrics: Metrics = field(default_factory=Metrics.noop)
@@ -174,27 +179,33 @@ def exchange_from_settings(
     )
 
 
-async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
-    """Live, the account's own taker fee (Coinbase retail pays 0.6% to 1.2%) if it is above
-    KRIPTO_FEE_RATE: the fee guard must not weigh a cheaper round trip than the real one. If
-    the fee tier cannot be read at start-up, the setting stands, with a warning."""
-    if not isinstance(exchange, CoinbaseExchange):
-        return setting
-    try:
-        taker = await exchange.fee_rate()
-    except KriptoError as exc:
+async def decision_fee_rate(
+    exchange: Exchange, fees: ExchangeSection, execution: ExecutionSection
+) -> Decimal:
+    """The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`, from the tier,
+    the execution and its fallback). Live on Coinbase, the account's own rates (retail pays
+    0.6% to 1.2% taker) are read here and win where higher: the fee guard must not weigh a
+    cheaper round trip than the real one. If they cannot be read at start-up, the tier stands,
+    with a warning."""
+    account = None
+    if isinstance(exchange, CoinbaseExchange):
+        try:
+            account = await exchange.account_fees()
+        except KriptoError as exc:
+            log.warning(
+                "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            )
+    how, fallback = execution.execution, execution.maker_fallback
+    configured = side_rate(fees.fees, how, fallback)
+    rate = decision_rate(fees.fees, account, how, fallback)
+    if rate > configured:
         log.warning(
-            "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            "the Coinbase account's fee %s is above the configured fee %s; deciding with %s",
+            rate,
+            configured,
+            rate,
         )
-        return setting
-    if taker > setting:
-        log.warning(
-            "the Coinbase taker fee %s is above the configured taker fee %s; deciding with %s",
-            taker,
-            setting,
-            taker,
-        )
-    return max(taker, setting)
+    return rate
 
 
 def client_metrics(client: Client) -> Metrics:
@@ -213,7 +224,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings.exchange.taker_fee),
+        fee_rate=await decision_fee_rate(exchange, settings.exchange, settings.execution),
         maker_refused=await maker_clock_problem(exchange, settings),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
@@ -566,10 +577,12 @@ DRAIN_CHECK_SECONDS = 1.0
 
 async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     """Every few seconds: take over as current when the current build's last worker has gone
-    and nothing is pinned to it (`take_over_if_abandoned`), so an upgrade that replaces the
-    only worker (`docker compose up -d --build`) leaves the schedules with a build that runs
-    them. A failed check is logged and tried again."""
+    or is draining (`take_over_if_abandoned`), so an upgrade that replaces the only worker
+    (`docker compose up -d --build`) leaves the schedules with a build that runs them; and, as
+    the current build, move here the trades pinned to a build with no workers for
+    KRIPTO_UPGRADE_GRACE (`move_stranded_trades`). A failed check is logged and tried again."""
     version = deployment_version(settings)
+    gone_since: dict[str, datetime] = {}
     while not stop.is_set():
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), ROUTING_CHECK_SECONDS)
@@ -577,6 +590,13 @@ async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event)
             return
         try:
             await take_over_if_abandoned(client, version, settings.temporal.task_queue)
+            await move_stranded_trades(
+                client,
+                version,
+                settings.temporal.task_queue,
+                settings.temporal.upgrade_grace,
+                gone_since,
+            )
         except (DeploymentError, RPCError, TimeoutError) as exc:
             log.warning("cannot check the deployment's routing: %s", exc)
 
@@ -591,7 +611,10 @@ async def drain(
     """Before a worker stops: while trades pinned to its build still run and no other worker of
     the build polls, keep polling until they finish (with `wait`, `kripto worker --drain`), so
     stopping the last worker of a build for an upgrade never strands a trade on it (a second
-    signal stops it at once). Without `wait` it stops as before: a worker of the same build
+    signal stops it at once). While it drains, its build takes no new workflows (it is taken
+    out of routing: the next build becomes current as soon as it polls) and it renews a lease
+    saying it still lives; killed mid-drain, its trades move to the current build after
+    KRIPTO_UPGRADE_GRACE. Without `wait` it stops as before: a worker of the same build
     started later (a restart) carries on. Returns True when it is the last of its build with
     nothing pinned to it: once it has stopped polling, `retire` the build."""
     if not settings.temporal.worker_versioning:
@@ -599,6 +622,7 @@ async def drain(
     version = deployment_version(settings)
     name, build = version.deployment_name, version.build_id
     said = False
+    renewed = 0.0
     try:
         while True:
             others = await build_pollers(client, name, build, settings.temporal.task_queue) - {
@@ -611,11 +635,28 @@ async def drain(
                 break
             if not wait:
                 return False
+            if time.monotonic() - renewed >= DRAIN_RENEW.total_seconds():
+                renewed = time.monotonic()
+                try:  # best effort: a missed renewal is tried again in DRAIN_RENEW
+                    await renew_drain_lease(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot renew build %s's drain lease: %s", build, exc)
             if not said:
+                try:  # best effort: the drain goes on whoever routes new work
+                    routed_away = await stop_routing_to(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot take build %s out of routing: %s", build, exc)
+                    routed_away = False
                 announce(
                     f"draining: {pinned} trade(s) pinned to build {build} still running and no"
                     " other worker of this build polls; polling until they finish"
                     " (a second Ctrl-C or SIGTERM stops now)"
+                    + (
+                        f"; build {build} takes no new workflows (the next build is current"
+                        " as soon as it polls)"
+                        if routed_away
+                        else ""
+                    )
                 )
                 said = True
             await asyncio.sleep(DRAIN_CHECK_SECONDS)

@@ -10,7 +10,6 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kripto.errors import SettingsError
-from kripto.exchanges.coinbase_auth import mask_key_name, read_coinbase_key_file
 from kripto.fees import FeeTier, fee_tier, flat
 from kripto.settings.base import Section
 
@@ -32,7 +31,7 @@ class ExchangeSection(Section):
     exchange: Literal["paper", "coinbase"] = "paper"
     paper_gbp: Decimal = Decimal("1000.00")
     #: Coinbase Advanced's fee tier (kripto/fees.py): a name (`intro1`, the lowest: 0.60% maker,
-    #: 1.20% taker) or `MAKER/TAKER` fractions. Market orders pay the taker rate.
+    #: 1.20% taker) or `MAKER/TAKER` fractions. A fill pays the rate of its liquidity.
     fee_tier: str = "intro1"
     #: One flat rate for both sides instead of the tier (the seed's sample arithmetic used 0.005).
     fee_rate: Decimal | None = None
@@ -78,7 +77,8 @@ class ExchangeSection(Section):
 
     @property
     def taker_fee(self) -> Decimal:
-        """What a market order pays: the paper exchange, the backtester and the fee guard."""
+        """What a market order pays (`kripto optimize` weighs every order at it). What a trade
+        pays is decided in kripto/fees.py, from `fees`, the account's rates and the execution."""
         return self.fees.taker
 
     @model_validator(mode="after")
@@ -93,6 +93,10 @@ class ExchangeSection(Section):
                 "KRIPTO_COINBASE_API_PRIVATE_KEY and KRIPTO_COINBASE_API_PRIVATE_KEY_FILE are"
                 " both set: keep one of them"
             )
+        # Imported here: the Coinbase auth loads jwt and cryptography (a tenth of a second),
+        # which a command without a key file (a CSV backtest) never needs.
+        from kripto.exchanges.coinbase_auth import mask_key_name, read_coinbase_key_file
+
         name, _ = read_coinbase_key_file(path)
         if name is None:
             return self
@@ -127,6 +131,8 @@ class ExchangeSection(Section):
         if self.coinbase_api_private_key is not None:
             return self.coinbase_api_private_key.get_secret_value()
         if self.coinbase_api_private_key_file is not None:
+            from kripto.exchanges.coinbase_auth import read_coinbase_key_file
+
             try:
                 return read_coinbase_key_file(self.coinbase_api_private_key_file)[1]
             except ValueError as exc:
