@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -346,3 +347,17 @@ async def test_maker_only_leaves_the_remainder(maker: Maker) -> None:
     assert order.filled_size == Decimal("0.0005")
     row = await maker.trade_row(key)
     assert row["outcome"] == "maker only (--maker-only): the remainder was not traded"
+
+
+async def test_a_stale_quote_goes_taker_and_says_so(maker: Maker) -> None:
+    """The best bid/ask is a minute old (KRIPTO_QUOTE_MAX_AGE is 5 s): with
+    KRIPTO_STALE_QUOTE=taker the trade places no maker order and takes, capped."""
+    maker.fake.server.now = datetime.now(UTC) - timedelta(minutes=1)
+    key = await maker.start()
+    order = await maker.result(key)
+    assert [(c, k) for c, k, _, _ in await maker.rows(key)] == [(key, "taker")]
+    row = await maker.trade_row(key)
+    assert row["outcome"].startswith("stale quote (the best bid/ask is 60.")
+    assert row["outcome"].endswith("s old (KRIPTO_QUOTE_MAX_AGE is 5s)): taker, capped")
+    assert order.filled_size > 0
+    await maker.one_of_everything(key, order)
