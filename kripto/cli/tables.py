@@ -6,14 +6,30 @@ with "…". `--json` on each command keeps every digit and the full times."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich import box
 from rich.table import Table
 
 from kripto.mail.receipt import receipt_lines
-from kripto.models import Decision, Order, Rate, Wallet
-from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
+from kripto.models import Decision, Order, Rate, Wallet, currencies
+from kripto.money import (
+    CURRENCY_SYMBOLS,
+    fmt_amount,
+    fmt_money,
+    fmt_rate,
+    fmt_size,
+    fmt_time,
+    plural,
+)
+from kripto.trade_orders import (
+    TradeFill,
+    TradeOrder,
+    blended_fee_rate,
+    fmt_rate_pct,
+    liquidity_label,
+    maker_share,
+)
 
 
 def _table(title: str | None, caption: str | None = None) -> Table:
@@ -46,8 +62,11 @@ def short_key(key: str) -> str:
     return key[:8]
 
 
-def orders_table(orders: Sequence[Order], title: str) -> Table:
-    """One trade a line: time, side, GBP figures to the penny, BTC to the satoshi."""
+def orders_table(
+    orders: Sequence[Order], title: str, liquidity: Mapping[str, str] | None = None
+) -> Table:
+    """One trade a line: time, side, GBP figures to the penny, BTC to the satoshi.
+    `liquidity`: each trade's fills as maker, taker or mixed (by key), shown when given."""
     products = {o.product_id for o in orders}
     several = len(products) > 1
     unit = "" if several else f" ({next(iter(products))})" if products else ""
@@ -65,6 +84,8 @@ def orders_table(orders: Sequence[Order], title: str) -> Table:
     for header in ("funds", "filled", "value", "fees"):
         _number(table, f"{header} {base if header == 'filled' else quote}".strip())
     _text(table, "settled")
+    if liquidity is not None:
+        _text(table, "liquidity")
     _text(table, "key")
     for o in orders:
         quote = o.product_id.partition("-")[2] or "GBP"
@@ -78,8 +99,10 @@ def orders_table(orders: Sequence[Order], title: str) -> Table:
             fmt_amount(o.executed_value, quote),
             fmt_amount(o.fill_fees, quote),
             "yes" if o.settled else "[yellow]no[/yellow]",
-            short_key(o.client_order_id),
         ]
+        if liquidity is not None:
+            row.append(liquidity.get(o.client_order_id, ""))
+        row.append(short_key(o.client_order_id))
         table.add_row(*row)
     return table
 
@@ -191,3 +214,40 @@ def trade_summary_lines(key: str, order: Order) -> list[str]:
     return [f"{lines.side} {lines.product_id}: {state}"] + [
         f"  {label:<10}  {value}" for label, value in rows
     ]
+
+
+def order_lines(
+    orders: Sequence[TradeOrder],
+    fills: Sequence[TradeFill],
+    trade: Order,
+    outcome: str | None = None,
+) -> list[str]:
+    """Each order a trade placed (maker, re-quoted, taker remainder), what it filled and at
+    what liquidity, then the blended fee rate: what `kripto trade` prints under the trade."""
+    base, quote = currencies(trade.product_id)
+    lines = []
+    makers = 0
+    for o in orders:
+        if o.kind == "maker":
+            makers += 1
+            kind = "maker" if makers == 1 else "maker, re-quoted"
+        elif o.kind == "taker":
+            kind = "taker remainder"
+        else:
+            kind = "market"
+        price = f" at {fmt_money(o.limit_price, quote)}" if o.limit_price is not None else ""
+        filled = (
+            f"filled {fmt_size(o.filled_size, base)} for {fmt_money(o.executed_value, quote)}"
+            if o.filled_size
+            else "filled nothing"
+        )
+        liquidity = liquidity_label([f for f in fills if f.client_order_id == o.client_order_id])
+        liquidity = f" ({liquidity})" if liquidity else ""
+        lines.append(f"  order {o.seq:<4}  {kind}{price}: {o.status}, {filled}{liquidity}")
+    rate = blended_fee_rate(trade.executed_value, trade.fill_fees)
+    share = maker_share(fills)
+    shown = f"{fmt_rate_pct(rate)}" + (f" ({share * 100:.0f}% maker)" if share is not None else "")
+    lines.append(f"  {'fee rate':<10}  {shown}")
+    if outcome:
+        lines.append(f"  {'note':<10}  {outcome}")
+    return lines
