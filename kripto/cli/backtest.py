@@ -18,7 +18,7 @@ from kripto.backtest.synthetic import REGIMES, synthetic_prices
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.composition import load_settings, risk_from_settings, strategy_from_settings
 from kripto.risk import RiskSettings
-from kripto.settings import Settings, SettingsError
+from kripto.settings import RiskSection, Settings, SettingsError
 from kripto.strategies import Strategy, build, declaration, strategy_names
 from kripto.strategies.series import Spaced, bars, minute_grid, missing_runs
 
@@ -174,7 +174,7 @@ def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> 
             raise fail(str(exc)) from None
     keys = [p.name for p in declaration(chosen)]
     values: dict[str, str] = (
-        settings.strategy.strategy_values() if chosen == settings.strategy else {}
+        settings.strategy.strategy_values() if chosen == settings.strategy.strategy else {}
     )
     for item in params:
         key, sep, value = item.partition("=")
@@ -270,7 +270,7 @@ def with_protections(risk: RiskSettings, params: dict[str, str]) -> RiskSettings
     if not params:
         return risk
     try:
-        checked = Settings.model_validate(params)
+        checked = RiskSection.model_validate(params)
     except Exception as exc:  # pydantic's ValidationError: one line naming the parameter
         from pydantic import ValidationError
 

@@ -8,16 +8,12 @@ with `--key KEY` attaches to it instead of trading again."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.cli.common import (
     DataDir,
@@ -31,19 +27,18 @@ from kripto.cli.common import (
     settings_for,
 )
 from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
-from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
-from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
-from kripto.runtime.kill_switch import KillSwitch
-from kripto.runtime.trades import start_trade_workflow
-from kripto.settings import Settings
-from kripto.temporal.failures import root_cause
-from kripto.temporal.search_attributes import (
-    TRADE_STEP,
+from kripto.models import Order, Side, TradeRequest, Wallet
+from kripto.services import trades as service
+from kripto.services.trades import (
+    KeyUsedForAnotherTrade,
+    NoSuchTrade,
+    TradeFailed,
+    TradeStatus,
+    TradeUnreachable,
 )
-from workflows.trade import TradeWorkflow
-from workflows.wallet import WalletWorkflow
+from kripto.settings import Settings
 
 trade_app = typer.Typer(
     help="Trade exactly once under a key (buy, sell), or show a trade by its key (status).",
@@ -60,10 +55,6 @@ Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 #: The exit code of a command stopped by Ctrl-C, as a shell reports it.
 INTERRUPTED = 130
-
-
-class ConnectionLost(Exception):
-    """Temporal stopped answering while the command waited for a trade that had started."""
 
 
 def register(app: typer.Typer) -> None:
@@ -127,7 +118,7 @@ def trade(
         order, existed = run(start_trade(settings, request))
     except KeyboardInterrupt:
         raise detached(request, INTERRUPTED) from None
-    except ConnectionLost:
+    except TradeUnreachable:
         raise detached(request, 1) from None
     if as_json:
         print_json(order.to_json_dict())
@@ -164,10 +155,7 @@ def quiet_runtime() -> Runtime:
 async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
-    trade_id = request.idempotency_key or str(uuid.uuid4())
-    if await KillSwitch(client, task_queue=settings.temporal.task_queue).engaged(
-        request.product_id
-    ):
+    if await service.kill_switch_engaged(client, settings, request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
         # goes through, but not without saying so (to stderr: --json output stays JSON).
         errors.print(
@@ -176,26 +164,17 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             highlight=False,
             soft_wrap=True,
         )
-    existed = False
     try:
-        handle = await start_trade_workflow(client, settings, request, trade_id)
-    except WorkflowAlreadyStartedError:
-        existed = True
-        handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
-        first = await first_request(client, trade_id)
-        if first is not None and not first.same_trade(request):
-            raise fail(
-                f"key {trade_id} was used for {first.summary}; this request is"
-                f" {request.summary}. Use a new key for a new trade."
-            ) from None
+        started = await service.start_trade(client, settings, request)
+    except KeyUsedForAnotherTrade as exc:
+        raise fail(
+            f"key {exc.trade_id} was used for {exc.first.summary}; this request is"
+            f" {request.summary}. Use a new key for a new trade."
+        ) from None
     try:
-        return await handle.result(), existed
-    except WorkflowFailureError as exc:
-        raise fail(f"trade {trade_id} failed: {root_cause(exc)}") from None
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise ConnectionLost from None
-        raise
+        return await service.order_of(started), started.existed
+    except TradeFailed as exc:
+        raise fail(f"trade {started.trade_id} failed: {exc}") from None
 
 
 @trade_app.command("status")
@@ -226,82 +205,12 @@ def status(
         )
 
 
-@dataclass(frozen=True)
-class TradeStatus:
-    key: str
-    #: running, completed, failed, canceled, terminated, timed out or continued as new.
-    status: str
-    request: TradeRequest | None
-    step: str | None
-    order: Order | None
-    error: str | None
-
-    @property
-    def summary(self) -> str:
-        return self.request.summary if self.request is not None else "(its request was invalid)"
-
-    @property
-    def status_line(self) -> str:
-        if self.status == "running":
-            return f"running ({self.step})" if self.step else "running"
-        if self.error:
-            return f"{self.status}: {self.error}"
-        return self.status
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "status": self.status,
-            "request": self.request.to_json_dict() if self.request is not None else None,
-            "step": self.step,
-            "order": self.order.to_json_dict() if self.order is not None else None,
-            "error": self.error,
-        }
-
-
 async def trade_status(settings: Settings, key: str) -> TradeStatus:
-    """The trade as Temporal has it. Its step comes from the KriptoTradeStep search attribute,
-    not a query, so a trade whose worker is away still shows where it stopped."""
     client = await connect(settings, runtime=quiet_runtime())
-    handle = client.get_workflow_handle_for(TradeWorkflow.run, key)
     try:
-        described = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise fail(
-            f"KEY: no trade {key!r} in namespace {client.namespace!r} (a finished trade is kept"
-            " for the namespace's retention; `kripto trades` lists every recorded one)"
-        ) from None
-    state = described.status or WorkflowExecutionStatus.RUNNING
-    name = state.name.lower().replace("_", " ")
-    order = error = None
-    if state == WorkflowExecutionStatus.COMPLETED:
-        order = await handle.result()
-    elif state == WorkflowExecutionStatus.FAILED:
-        try:
-            await handle.result()
-        except WorkflowFailureError as exc:
-            error = str(root_cause(exc))
-    return TradeStatus(
-        key=key,
-        status=name,
-        request=await first_request(client, key),
-        step=described.typed_search_attributes.get(TRADE_STEP),
-        order=order,
-        error=error,
-    )
-
-
-async def first_request(client: Client, trade_id: str) -> TradeRequest | None:
-    """What the key's existing trade was asked for, read from its history's start event."""
-    async for event in client.get_workflow_handle(trade_id).fetch_history_events():
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        try:
-            return parse_trade_request(await client.data_converter.decode(payloads))
-        except InvalidInput:  # that run failed on its input; it traded nothing
-            return None
-    return None
+        return await service.trade_status(client, key)
+    except NoSuchTrade as exc:
+        raise fail(str(exc)) from None
 
 
 def wallet(
@@ -317,13 +226,7 @@ def wallet(
 
 
 async def get_wallet(settings: Settings) -> Wallet:
-    client: Client = await connect(settings)
-    return await client.execute_workflow(
-        WalletWorkflow.run,
-        WalletRequest(),
-        id=f"wallet-{uuid.uuid4()}",
-        task_queue=settings.temporal.task_queue,
-    )
+    return await service.wallet(await connect(settings), settings)
 
 
 def trades(
@@ -341,7 +244,7 @@ def trades(
 
 async def recent_trades(settings: Settings, limit: int) -> list[Order]:
     async with open_database(settings) as db:
-        return await TradeRepository(db).recent(limit)
+        return await service.recent_trades(db, limit)
 
 
 def show_orders(orders: list[Order], title: str) -> None:

@@ -17,16 +17,12 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
-import asyncpg
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from kripto.dashboard.data import SPANS, DashboardData, Span
 from kripto.dashboard.security import (
@@ -39,18 +35,18 @@ from kripto.dashboard.security import (
     check_origin,
 )
 from kripto.db.pool import Database
+from kripto.db.stoplinks import StopLinkRepository
 from kripto.errors import InvalidInput
 from kripto.fills import market_fill
-from kripto.ids import schedule_id
 from kripto.inputs import amount_problem, parse_trade_request
 from kripto.models import Side, TradeRequest
 from kripto.money import PENNY, plain
-from kripto.runtime.schedules import set_paused
-from kripto.runtime.trades import start_trade_workflow
+from kripto.services import control
+from kripto.services import trades as trading
+from kripto.services.connection import Connection
+from kripto.services.tax import tax_report
 from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
-from kripto.temporal.failures import root_cause
-from workflows.trade import TradeWorkflow
 
 _templates = Environment(
     loader=PackageLoader("kripto.dashboard", "templates"),
@@ -79,7 +75,7 @@ def _stamp(at: datetime) -> str:
 @dataclass
 class Dashboard:
     settings: Settings
-    client: Client
+    client: Connection
     db: Database
     sessions: Sessions
     stop_links: StopLinkSigner | None
@@ -175,17 +171,11 @@ class Dashboard:
         )
 
     async def schedule_state(self) -> dict[str, Any]:
-        try:
-            described = await self.client.get_schedule_handle(
-                schedule_id(self.product, self.settings.temporal.task_queue)
-            ).describe()
-        except RPCError as exc:
-            return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
-        upcoming = described.info.next_action_times
+        state = await control.schedule_state(self.client, self.settings, self.product)
         return {
-            "paused": described.schedule.state.paused,
-            "note": described.schedule.state.note or "",
-            "nextTick": upcoming[0].isoformat() if upcoming else None,
+            "paused": state.paused,
+            "note": state.note,
+            "nextTick": state.next_tick.isoformat() if state.next_tick else None,
         }
 
     # -- signing in --------------------------------------------------------------------------
@@ -223,7 +213,8 @@ class Dashboard:
             return self.refusal(request, exc)
         verb = "paused" if paused else "resumed"
         note = f"{verb} from the dashboard by {session.name} at {_stamp(_now())}"
-        changed = await set_paused(self.client, self.settings, paused, note)
+        switch = control.pause if paused else control.resume
+        changed = await switch(self.client, self.settings, note)
         return JSONResponse({"paused": paused, "schedules": changed, "note": note})
 
     async def trade(self, request: Request) -> Response:
@@ -239,29 +230,24 @@ class Dashboard:
         return await self._start_trade(request_model, session)
 
     async def _start_trade(self, trade: TradeRequest, session: Session) -> Response:
-        trade_id = trade.idempotency_key or str(uuid.uuid4())
+        trade = trade.model_copy(
+            update={"idempotency_key": trade.idempotency_key or str(uuid.uuid4())}
+        )
         by = f"traded from the dashboard by {session.name} at {_stamp(_now())}"
-        existed = False
         try:
-            handle = await start_trade_workflow(self.client, self.settings, trade, trade_id, by=by)
-        except WorkflowAlreadyStartedError:
-            from kripto.cli.trading import first_request
-
-            existed = True
-            handle = self.client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
-            first = await first_request(self.client, trade_id)
-            if first is not None and not first.same_trade(trade):
-                reason = f"key {trade_id} was used for {first.summary}; this is {trade.summary}"
-                return JSONResponse({"error": reason}, status_code=409)
+            started = await trading.start_trade(self.client, self.settings, trade, by=by)
+        except trading.KeyUsedForAnotherTrade as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        trade_id = started.trade_id
         try:
-            order = await asyncio.wait_for(handle.result(), TRADE_WAIT_SECONDS)
-        except WorkflowFailureError as exc:
-            return JSONResponse(
-                {"error": f"trade refused: {root_cause(exc)}", "id": trade_id}, status_code=422
-            )
+            order = await trading.order_of(started, within=TRADE_WAIT_SECONDS)
+        except trading.TradeFailed as exc:
+            return JSONResponse({"error": f"trade refused: {exc}", "id": trade_id}, status_code=422)
         except TimeoutError:
             return JSONResponse({"id": trade_id, "running": True}, status_code=202)
-        return JSONResponse({"id": trade_id, "existed": existed, "order": order.to_json_dict()})
+        return JSONResponse(
+            {"id": trade_id, "existed": started.existed, "order": order.to_json_dict()}
+        )
 
     # -- the stop link -----------------------------------------------------------------------
 
@@ -274,9 +260,7 @@ class Dashboard:
             raise Refused(403, str(exc)) from None
 
     async def _used(self, link_id: str) -> bool:
-        return bool(
-            await self.db.pool.fetchval("SELECT 1 FROM used_stop_links WHERE link_id = $1", link_id)
-        )
+        return await StopLinkRepository(self.db).used(link_id)
 
     async def stop_page(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -307,17 +291,11 @@ class Dashboard:
                 f"paused by a receipt's stop link (link {link.link_id}) from {session.name}"
                 f" at {_stamp(_now())}"
             )
-            try:
-                await self.db.pool.execute(
-                    "INSERT INTO used_stop_links (link_id, used_by) VALUES ($1, $2)",
-                    link.link_id,
-                    session.name,
-                )
-            except asyncpg.UniqueViolationError:
-                raise Refused(410, "This stop link has already been used.") from None
+            if not await StopLinkRepository(self.db).use(link.link_id, session.name):
+                raise Refused(410, "This stop link has already been used.")
         except Refused as exc:
             return self.refusal(request, exc)
-        changed = await set_paused(self.client, self.settings, True, note)
+        changed = await control.pause(self.client, self.settings, note)
         return self.page(
             "message.html.j2",
             title="Trading paused",
@@ -328,15 +306,11 @@ class Dashboard:
 
     async def tax_data(self, request: Request) -> dict[str, Any]:
         """The year asked for (default: the current UK tax year), as `kripto tax --json`."""
-        from kripto.tax.engine import compute, year_report
-        from kripto.tax.ledger import load_ledger
-        from kripto.tax.report import report_json
         from kripto.tax.years import TaxYear, parse_tax_year, uk_day
 
         asked = request.query_params.get("year")
         year = parse_tax_year(asked) if asked else TaxYear.containing(uk_day(_now()))
-        ledger = await load_ledger(self.db)
-        return report_json(year_report(compute(ledger.trades), year), ledger.conversions)
+        return await tax_report(self.db, year)
 
     async def tax(self, request: Request) -> Response:
         from kripto.tax.report import BOXES, gbp
@@ -369,7 +343,7 @@ class Dashboard:
 
 
 def create_app(
-    settings: Settings, client: Client, db: Database, *, close_db: bool = False
+    settings: Settings, client: Connection, db: Database, *, close_db: bool = False
 ) -> Starlette:
     token = (
         settings.dashboard.dashboard_token.get_secret_value()

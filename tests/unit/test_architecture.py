@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "kripto.cli.main",
             "kripto.cli.worker",
             "kripto.cli.dev",
+            "kripto.cli.dashboard",
             "kripto.devstack.stack",
             "kripto.runtime.worker",
         ),
@@ -97,28 +98,15 @@ NOT_IN_PLUMBING = (
 FACES = ("kripto/cli/", "kripto/dashboard/", "kripto/notify/")
 #: Modules that still hold a Temporal client import or SQL, each to move into kripto/services/
 #: or kripto/db/ (issue 27); the lists only shrink.
-FACES_STILL_WITH_A_CLIENT: set[str] = {
-    "kripto/cli/common.py",
-    "kripto/cli/deploy.py",
-    "kripto/cli/history.py",
-    "kripto/cli/reconcile.py",
-    "kripto/cli/trading.py",
-    "kripto/dashboard/app.py",
-    "kripto/dashboard/server.py",
-    "kripto/notify/bot.py",
-}
+FACES_STILL_WITH_A_CLIENT: set[str] = set()
 STILL_HOLDING_SQL: set[str] = {
-    "kripto/cli/common.py",
-    "kripto/dashboard/app.py",
-    "kripto/dashboard/data.py",
-    "kripto/devstack/stack.py",
+    # The paper exchange's own books: its SQL moves to kripto/db/ once its maker-order rewrite
+    # (issue 23) has landed, so the two changes do not cross.
     "kripto/exchanges/paper.py",
-    "kripto/history.py",
-    "kripto/notify/bot.py",
-    "kripto/notify/sender.py",
-    "kripto/receipts.py",
-    "kripto/tax/ledger.py",
 }
+#: The faces, by module prefix: none imports another (a command that starts another face's
+#: process, `kripto dashboard`, is the composition root's, as `kripto worker` is).
+FACE_PACKAGES = ("kripto.cli", "kripto.dashboard", "kripto.notify.bot")
 
 
 def sources() -> list[Path]:
@@ -272,6 +260,18 @@ def test_sql_lives_in_kripto_db() -> None:
     }
     assert holding <= STILL_HOLDING_SQL, sorted(holding - STILL_HOLDING_SQL)
     assert holding == STILL_HOLDING_SQL, f"no SQL left in {STILL_HOLDING_SQL - holding}: drop them"
+
+
+def test_no_face_imports_another() -> None:
+    def face(module: str) -> str | None:
+        if layer_of(module) != 1:  # "faces"
+            return None
+        return next((f for f in FACE_PACKAGES if module.startswith(f)), None)
+
+    crossing = sorted(
+        f"{a} -> {b}" for a, b in edges() if face(a) and face(b) and face(a) != face(b)
+    )
+    assert crossing == []
 
 
 def test_the_faces_hold_no_temporal_client() -> None:
