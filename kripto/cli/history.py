@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kripto.cli.common import DataDir, connect, console, fail, open_database, run, settings_for
-from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
+from kripto.flows.backfill import BackfillInput, BackfillProgress
+from kripto.models import DEFAULT_PRODUCT, Rate, check_product
 from kripto.settings import Settings
 
 if TYPE_CHECKING:

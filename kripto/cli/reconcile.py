@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
-from kripto.models import ReconcileReport
+from kripto.flows.reconcile import ReconcileReport
 from kripto.settings import Settings
 
 #: The exit code when the books and the exchange differ.

@@ -12,7 +12,7 @@ from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError
 
 from kripto.errors import KriptoError
-from kripto.models import BackfillInput, BackfillProgress
+from kripto.flows.backfill import BackfillInput, BackfillProgress
 from kripto.runtime.backfill import start_backfill
 from kripto.settings import Settings
 

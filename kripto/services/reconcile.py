@@ -9,7 +9,7 @@ from datetime import datetime
 from temporalio.client import Client, WorkflowFailureError
 
 from kripto.errors import KriptoError
-from kripto.models import ReconcileReport, ReconcileRequest
+from kripto.flows.reconcile import ReconcileReport, ReconcileRequest
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
 from workflows.reconcile import ReconcileWorkflow

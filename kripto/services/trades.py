@@ -14,8 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from kripto.db.pool import Database
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, KriptoError
+from kripto.flows.wallet import WalletRequest
 from kripto.inputs import parse_trade_request
-from kripto.models import Order, TradeRequest, Wallet, WalletRequest
+from kripto.models import Order, TradeRequest, Wallet
 from kripto.portfolio import Fill
 from kripto.runtime.kill_switch import KillSwitch
 from kripto.runtime.trades import start_trade_workflow

@@ -29,8 +29,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from kripto.db import Database
+from kripto.flows.wallet import WalletRequest
 from kripto.metrics import Metrics
-from kripto.models import Order, Side, TradeRequest, WalletRequest
+from kripto.models import Order, Side, TradeRequest
 from kripto.runtime.deployments import DeploymentError, deployment_status
 from kripto.runtime.monitor import Monitor
 from tests.e2e.test_metrics import free_port

@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services", ("kripto.services",)),
     ("runtime", ("kripto.runtime", "activities", "workflows", "kripto.devstack")),
     ("domain", ("kripto",)),
-    ("models", ("kripto.models", "kripto.money", "kripto.ids", "kripto.errors")),
+    ("models", ("kripto.models", "kripto.flows", "kripto.money", "kripto.ids", "kripto.errors")),
 )
 PACKAGES = ("kripto", "activities", "workflows")
 HEAVY = (

@@ -14,7 +14,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.flows.reconcile import ReconcileReport, ReconcileRequest
+from kripto.models import Side, TradeRequest
 from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase
