@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from kripto.notify.channels import Channel, TelegramChat, Webhook, parse_webhooks
+from kripto.notify.channels import Channel, TelegramChat, Webhook
 from kripto.notify.telegram import TelegramApi
 from kripto.settings import Settings
+from kripto.settings.notifications import parse_webhooks
 
 
 def notifications_on(settings: Settings) -> bool:

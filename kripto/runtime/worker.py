@@ -41,7 +41,6 @@ from kripto.feeds.candles import CoinbaseCandles
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
-from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
 from kripto.notify.wiring import Channels, channels_from_settings
@@ -65,6 +64,7 @@ from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
 from kripto.settings import Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
+from kripto.telegram_bot import TelegramBot
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow

@@ -29,7 +29,7 @@ class EncryptionSection(Section):
     @model_validator(mode="after")
     def _encryption(self) -> Self:
         """Parse the keys once, so a bad key stops start-up with the setting's name."""
-        from kripto.temporal.codec import parse_keys
+        from kripto.keys import parse_keys
 
         if self.encryption_keys is not None and self.encryption_keys_file is not None:
             raise ValueError(
