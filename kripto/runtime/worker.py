@@ -62,7 +62,7 @@ from kripto.runtime.phone import ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
-from kripto.settings import Settings, SettingsError
+from kripto.settings import ExchangeSection, Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.telegram_bot import TelegramBot
 from kripto.temporal.interceptors import AttemptMetrics
@@ -124,42 +124,40 @@ class Services:
 LIMITS = RateLimits.coinbase()
 
 
-def feed_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> RateFeed:
-    if settings.exchange.feed == "simulated":
-        return SimulatedFeed(seed=settings.exchange.feed_seed)
+def feed_from_settings(exchange: ExchangeSection, limits: RateLimits = LIMITS) -> RateFeed:
+    if exchange.feed == "simulated":
+        return SimulatedFeed(seed=exchange.feed_seed)
     return CoinbaseSpotFeed(
-        settings.exchange.coinbase_url,
-        timeout=settings.exchange.http_timeout.total_seconds(),
-        limiter=limits.public,
+        exchange.coinbase_url, timeout=exchange.http_timeout.total_seconds(), limiter=limits.public
     )
 
 
-def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> CoinbaseCandles:
+def candles_from_settings(
+    exchange: ExchangeSection, limits: RateLimits = LIMITS
+) -> CoinbaseCandles:
     return CoinbaseCandles(
-        settings.exchange.coinbase_url,
-        timeout=settings.exchange.http_timeout.total_seconds(),
-        requests_per_second=settings.exchange.backfill_requests_per_second,
-        page_minutes=settings.exchange.backfill_page_minutes,
+        exchange.coinbase_url,
+        timeout=exchange.http_timeout.total_seconds(),
+        requests_per_second=exchange.backfill_requests_per_second,
+        page_minutes=exchange.backfill_page_minutes,
         limiter=limits.public,
     )
 
 
 def exchange_from_settings(
-    settings: Settings, db: Database, limits: RateLimits = LIMITS
+    exchange: ExchangeSection, products: list[str], db: Database, limits: RateLimits = LIMITS
 ) -> Exchange:
-    if settings.exchange.exchange == "paper":
+    """The exchange section's exchange, trading `products`."""
+    if exchange.exchange == "paper":
         return PaperExchange(
-            db,
-            fee_rate=settings.exchange.taker_fee,
-            initial_gbp=settings.exchange.paper_gbp,
-            products=settings.general.products,
+            db, fee_rate=exchange.taker_fee, initial_gbp=exchange.paper_gbp, products=products
         )
     return CoinbaseExchange(
-        base_url=settings.exchange.coinbase_url,
-        key_name=settings.exchange.coinbase_api_key_name or "",
-        private_key_pem=settings.exchange.coinbase_private_key_pem(),
-        timeout=settings.exchange.http_timeout.total_seconds(),
-        products=settings.general.products,
+        base_url=exchange.coinbase_url,
+        key_name=exchange.coinbase_api_key_name or "",
+        private_key_pem=exchange.coinbase_private_key_pem(),
+        timeout=exchange.http_timeout.total_seconds(),
+        products=products,
         limiter=limits.private,
     )
 
@@ -196,12 +194,12 @@ def client_metrics(client: Client) -> Metrics:
 
 async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     db = await connect(settings.general.require_database_url())
-    exchange = exchange_from_settings(settings, db)
+    exchange = exchange_from_settings(settings.exchange, settings.general.products, db)
     return Services(
         metrics=metrics or Metrics.noop(),
         db=db,
-        feed=feed_from_settings(settings),
-        candles=candles_from_settings(settings),
+        feed=feed_from_settings(settings.exchange),
+        candles=candles_from_settings(settings.exchange),
         exchange=exchange,
         fee_rate=await decision_fee_rate(exchange, settings.exchange.taker_fee),
         channels=channels_from_settings(settings),
@@ -264,7 +262,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         services.metrics,
     )
-    candles = services.candles or candles_from_settings(settings)
+    candles = services.candles or candles_from_settings(settings.exchange)
     services.candles = candles
     backfill = BackfillActivities(candles, rate_repository)
     notify = notify_activities(services, settings, client)

@@ -47,7 +47,7 @@ def test_a_tier_by_name_by_pair_or_a_flat_rate() -> None:
 
 async def test_the_paper_exchange_and_the_fee_guard_pay_the_taker_rate(db: object) -> None:
     settings = Settings(_env_file=None)
-    exchange = exchange_from_settings(settings, db)  # type: ignore[arg-type]
+    exchange = exchange_from_settings(settings.exchange, settings.general.products, db)  # type: ignore[arg-type]
     assert exchange.fee_rate == Decimal("0.012")  # type: ignore[attr-defined]
     assert await decision_fee_rate(exchange, settings.exchange.taker_fee) == Decimal("0.012")
 
