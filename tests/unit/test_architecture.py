@@ -3,7 +3,8 @@ to bottom; a module imports only from its own layer or a lower one (zero upward 
 no modules import each other in a circle. Beside that: workflows load no I/O library (nor the
 settings) into the sandbox, the Temporal plumbing imports no workflow and no settings,
 activities import neither workflows nor the runtime, SQL lives in kripto/db/, the faces hold no
-Temporal client, and each activity interface matches its implementation's name and types."""
+Temporal client and make no Temporal call, no face imports another, and each activity interface
+matches its implementation's name and types."""
 
 from __future__ import annotations
 
@@ -260,6 +261,33 @@ def test_sql_lives_in_kripto_db() -> None:
     }
     assert holding <= STILL_HOLDING_SQL, sorted(holding - STILL_HOLDING_SQL)
     assert holding == STILL_HOLDING_SQL, f"no SQL left in {STILL_HOLDING_SQL - holding}: drop them"
+
+
+#: The Temporal client's calls, which only the services and the runtime make.
+CLIENT_CALLS = {
+    "start_workflow",
+    "execute_workflow",
+    "get_workflow_handle",
+    "get_workflow_handle_for",
+    "get_schedule_handle",
+    "create_schedule",
+    "list_workflows",
+    "count_workflows",
+    "list_schedules",
+}
+
+
+def test_the_faces_make_no_temporal_call() -> None:
+    calls = sorted(
+        f"{p.relative_to(ROOT).as_posix()}:{node.lineno} {node.func.attr}"
+        for p in sources()
+        if p.relative_to(ROOT).as_posix().startswith(FACES)
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in CLIENT_CALLS
+    )
+    assert calls == []
 
 
 def test_no_face_imports_another() -> None:
