@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,10 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from kripto.money import fmt_money, plain
+from kripto.money import fmt_money, fmt_size, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -195,8 +198,46 @@ def currencies(product_id: str) -> tuple[str, str]:
     return base, quote
 
 
+class OrderType(StrEnum):
+    """How an order was placed: a market order (`market_market_ioc`), a post-only limit order
+    that rests until its end time (`limit_limit_gtd` with `post_only`), or an immediate-or-cancel
+    limit order with a price cap (`sor_limit_ioc`)."""
+
+    MARKET = "market"
+    LIMIT_GTD = "limit_gtd"
+    LIMIT_IOC = "limit_ioc"
+
+
+class OrderStatus(StrEnum):
+    """Coinbase's order statuses. OPEN: resting (or partly filled) on the book; PENDING: sent,
+    not yet on the book; FILLED, CANCELLED, EXPIRED (its end time passed) and FAILED are final.
+    A CANCELLED or EXPIRED order may have filled in part (`filled_size` > 0)."""
+
+    PENDING = "pending"
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.FAILED,
+        )
+
+
 class Order(Wire):
-    """An order in the seed's shape, plus the key it was placed under."""
+    """An order in the seed's shape, plus the key it was placed under.
+
+    The fields after `client_order_id` came with limit orders (issue 23); each has a default,
+    so an order recorded by an older build (always a market order) still decodes. `status` is
+    None in such a payload: read `settled` there. `funds` of a limit order is the quote value
+    it may trade before fees (`base_size * limit_price`); of a market order, the GBP asked for
+    (or, sold by `base_size`, the filled value)."""
 
     id: str
     side: Side
@@ -208,6 +249,53 @@ class Order(Wire):
     filled_size: Money
     executed_value: Money
     client_order_id: str
+    order_type: OrderType = OrderType.MARKET
+    status: OrderStatus | None = None
+    post_only: bool = False
+    #: A limit order's price (GBP per coin); an IOC order's cap.
+    limit_price: Money | None = None
+    #: When a GTD order expires on the exchange by itself.
+    end_time: UtcDateTime | None = None
+    #: The coins asked for (a limit order, or a market sell sized in coins); None for a market
+    #: order sized in GBP.
+    base_size: Money | None = None
+    #: Set when the exchange changed what was asked, in words: a sell of more GBP than held
+    #: sells the holdings ("sold the 0.01 BTC held: £700.00 at £59,988.00 is more than held").
+    note: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _seed_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A market order serialises in the seed's shape exactly as before issue 23: the limit
+        order's fields are left out while they hold their defaults (they decode back to them),
+        so a trade's output, its books and a replayed history keep one shape."""
+        data: dict[str, Any] = handler(self)
+        for name, default in _LIMIT_DEFAULTS.items():
+            for key in (name, to_camel(name)):
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
+
+    @property
+    def is_final(self) -> bool:
+        """The order will not change: a final status, or (older payloads) settled."""
+        return self.status.final if self.status is not None else self.settled
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.executed_value / self.filled_size if self.filled_size else None
+
+
+#: Order's fields added for limit orders, with their defaults as they serialise (python or
+#: JSON mode): left out of a dump while they hold them.
+_LIMIT_DEFAULTS: dict[str, object] = {
+    "order_type": OrderType.MARKET,
+    "status": None,
+    "post_only": False,
+    "limit_price": None,
+    "end_time": None,
+    "base_size": None,
+    "note": None,
+}
 
 
 class TradeRequest(Wire):
@@ -221,17 +309,39 @@ class TradeRequest(Wire):
     trade_type: Side
     amount: Money = Field(gt=0, decimal_places=2)
     product_id: ProductId = DEFAULT_PRODUCT
+    #: A sell sized in coins (the whole position: a strategy's exit, a protection, `kripto
+    #: trade sell all`): the exchange sells this many coins, capped at the available balance
+    #: and rounded down to the base increment; `amount` is then only the GBP estimate at the
+    #: decision's price, for limits and display, never turned back into coins. None (and in
+    #: payloads from older builds): the trade is sized by `amount`.
+    base_size: Money | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _coins_for_sells(self) -> TradeRequest:
+        if self.base_size is not None and self.trade_type is not Side.SELL:
+            raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
+        return self
 
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
-        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency)."""
-        amount = fmt_money(self.amount, currencies(self.product_id)[1])
+        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency); a sell sized in
+        coins, `SELL 0.01000000 BTC BTC-GBP`."""
+        base, quote = currencies(self.product_id)
+        if self.base_size is not None:
+            coins = fmt_size(self.base_size, base)
+            return f"{self.trade_type.value.upper()} {coins} {self.product_id}"
+        amount = fmt_money(self.amount, quote)
         return f"{self.trade_type.value.upper()} {amount} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
-        """The same side, amount and product: a key may be used again only for this."""
-        return (self.trade_type, self.amount, self.product_id) == (
+        """The same side, amount and product (and coins, where both say): a key may be used
+        again only for this. A request read back from the books, which do not keep the coins,
+        still matches the one that placed it."""
+        coins = (
+            self.base_size is None or other.base_size is None or (self.base_size == other.base_size)
+        )
+        return coins and (self.trade_type, self.amount, self.product_id) == (
             other.trade_type,
             other.amount,
             other.product_id,
@@ -256,3 +366,6 @@ class Decision(Wire):
     #: The protection that caused it (`stop-loss`, `trailing stop`, `drawdown guard`,
     #: `stop-loss guard`), or None.
     protection: str | None = None
+    #: A whole-position sell's coins (see TradeRequest.base_size); None for a buy, a sell of
+    #: part of the position, and in older payloads.
+    base_size: Money | None = None

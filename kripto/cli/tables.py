@@ -186,6 +186,8 @@ def trade_summary_lines(key: str, order: Order) -> list[str]:
         ("key", key),
         ("order", order.id),
     ]
+    if order.note:  # the exchange sold what was held, not what was asked
+        rows.append(("note", order.note))
     return [f"{lines.side} {lines.product_id}: {state}"] + [
         f"  {label:<10}  {value}" for label, value in rows
     ]

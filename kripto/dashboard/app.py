@@ -49,6 +49,7 @@ from kripto.dashboard.security import (
 from kripto.db.pool import Database
 from kripto.db.stoplinks import StopLinkRepository
 from kripto.errors import InvalidInput
+from kripto.fees import planned_rate
 from kripto.fills import market_fill
 from kripto.inputs import amount_problem, parse_trade_request
 from kripto.models import Side, TradeRequest
@@ -108,7 +109,9 @@ class Dashboard:
         return allowed_origins(s.dashboard_url, s.dashboard_port, s.public_url)
 
     def data(self) -> DashboardData:
-        return DashboardData(self.db, self.product, self.settings.exchange.paper_gbp)
+        return DashboardData(
+            self.db, self.product, self.settings.exchange.paper_gbp, self.settings.exchange.fees
+        )
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = _templates.get_template(name).render(**context)
@@ -196,9 +199,10 @@ class Dashboard:
         latest = await self.data().latest()
         if latest is None:
             return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
-        fill = market_fill(
-            Side(side), Decimal(amount), latest.rate, self.settings.exchange.taker_fee
-        )
+        # What the execution plans to pay (kripto/fees.py): maker-first, the maker rate.
+        fees, execution = self.settings.exchange.fees, self.settings.execution.execution
+        planned = planned_rate(fees, execution)
+        fill = market_fill(Side(side), Decimal(amount), latest.rate, planned)
         return JSONResponse(
             {
                 "side": side,
@@ -206,7 +210,10 @@ class Dashboard:
                 "size": plain(fill.filled_size),
                 "rate": plain(latest.rate.quantize(PENNY)),
                 "fee": plain(fill.fill_fees.quantize(PENNY)),
-                "feeRate": format((self.settings.exchange.taker_fee * 100).normalize(), "f"),
+                "feeRate": format((planned * 100).normalize(), "f"),
+                "execution": execution.value,
+                # The rate a remainder pays if the maker window ends unfilled.
+                "takerFeeRate": format((fees.taker * 100).normalize(), "f"),
             }
         )
 

@@ -14,6 +14,7 @@ from kripto.db.dashboard import DashboardQueries
 from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
+from kripto.fees import FeeTier, saved_against_taker
 from kripto.models import Rate
 from kripto.money import PENNY, plain
 from kripto.portfolio import Fill, dca_series, position, value_series
@@ -42,11 +43,16 @@ class ChartData:
 
 
 class DashboardData:
-    def __init__(self, db: Database, product_id: str, start_gbp: Decimal) -> None:
+    def __init__(
+        self, db: Database, product_id: str, start_gbp: Decimal, tier: FeeTier | None = None
+    ) -> None:
+        """`tier`: the configured fee tier (KRIPTO_FEE_TIER), for the fees saved against
+        paying its taker rate on every fill; None: not shown."""
         self.db = db
         self.queries = DashboardQueries(db)
         self.product_id = product_id
         self.start_gbp = start_gbp
+        self.tier = tier
 
     async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
         """The last rate of each of at most MAX_POINTS equal buckets across the span, which
@@ -96,12 +102,16 @@ class DashboardData:
     def money(self, fills: list[Fill], rate: Decimal | None) -> dict[str, Any]:
         held = position(fills)
         mark = rate if rate is not None else Decimal(0)
+        traded = sum((f.value for f in fills), Decimal(0))
+        saved = None if self.tier is None else saved_against_taker(traded, held.fees, self.tier)
         return {
             "startGbp": _gbp(self.start_gbp),
             "value": _gbp(held.value(self.start_gbp, mark)),
             "realised": _gbp(held.realised),
             "unrealised": _gbp(held.unrealised(mark)),
             "fees": _gbp(held.fees),
+            # What the fills saved against paying the taker rate on all of them (maker fills).
+            "feesSaved": None if saved is None else _gbp(saved),
             "btc": plain(held.btc),
         }
 

@@ -67,6 +67,8 @@ class MarketTrade(Wire):
     product_id: ProductId
     action: Literal["buy", "sell"]
     amount: Money
+    #: A whole-position sell's coins (see TradeRequest.base_size); None in older payloads.
+    base_size: Money | None = None
 
 
 class DecideMarketsResult(Wire):

@@ -40,6 +40,7 @@ from kripto.settings.dashboard import (
 )
 from kripto.settings.encryption import EncryptionSection
 from kripto.settings.exchange import ExchangeSection
+from kripto.settings.execution import ExecutionSection
 from kripto.settings.general import DEFAULT_DATA_DIR, GeneralSection
 from kripto.settings.mail import MailSection
 from kripto.settings.metrics import MetricsSection
@@ -59,6 +60,7 @@ __all__ = [
     "DashboardSection",
     "EncryptionSection",
     "ExchangeSection",
+    "ExecutionSection",
     "GeneralSection",
     "MailSection",
     "MetricsSection",
@@ -82,6 +84,7 @@ SECTIONS: dict[str, type[Section]] = {
     "general": GeneralSection,
     "temporal": TemporalSection,
     "exchange": ExchangeSection,
+    "execution": ExecutionSection,
     "risk": RiskSection,
     "strategy": StrategySection,
     "mail": MailSection,
@@ -146,6 +149,7 @@ class Settings(BaseModel):
     general: GeneralSection = Field(default_factory=GeneralSection)
     temporal: TemporalSection = Field(default_factory=TemporalSection)
     exchange: ExchangeSection = Field(default_factory=ExchangeSection)
+    execution: ExecutionSection = Field(default_factory=ExecutionSection)
     risk: RiskSection = Field(default_factory=RiskSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     mail: MailSection = Field(default_factory=MailSection)
