@@ -125,6 +125,8 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
         KRIPTO_PAPER_SPREAD="0",
         KRIPTO_PAPER_GBP=str(INITIAL_GBP),
         KRIPTO_FEE_RATE=str(FEE_RATE),
+        # £435.15 of buys in the burst: every buy is held to the daily limit (docs/security.md).
+        KRIPTO_DAILY_SPEND_LIMIT_GBP="1000.00",
         KRIPTO_DATA_DIR=str(tmp_path),
     )
     workers.extend(start_worker(name, env, tmp_path) for name in ("killed", "stopped", "last"))
