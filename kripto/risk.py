@@ -31,6 +31,9 @@ class RiskSettings:
     #: The live decider's bar: the strategy runs on closes this many minutes apart (1: every
     #: minute), so live decisions see what a backtest at that resolution sees.
     bar_minutes: int = 1
+    #: KRIPTO_MIN_EDGE: a strategy's buy or sell must expect a move to its own target of more
+    #: than this many round-trip fees (kripto.decisions.edge_gate); protective exits never wait.
+    min_edge: Decimal = Decimal(2)
 
     @property
     def max_gap_minutes(self) -> int:

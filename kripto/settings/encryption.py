@@ -7,6 +7,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from kripto.keys import parse_keys
 from kripto.settings.base import Section, read_secret_file
 
 
@@ -29,8 +30,6 @@ class EncryptionSection(Section):
     @model_validator(mode="after")
     def _encryption(self) -> Self:
         """Parse the keys once, so a bad key stops start-up with the setting's name."""
-        from kripto.keys import parse_keys
-
         if self.encryption_keys is not None and self.encryption_keys_file is not None:
             raise ValueError(
                 "KRIPTO_ENCRYPTION_KEYS and KRIPTO_ENCRYPTION_KEYS_FILE are both set: keep one"
