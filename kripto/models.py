@@ -322,6 +322,17 @@ class TradeRequest(Wire):
             raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
         return self
 
+    @model_serializer(mode="wrap")
+    def _seed_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A request sized by its amount serialises in the seed's shape, as before coins
+        (`{"idempotencyKey", "tradeType", "amount", "productId"}`): `baseSize` is left out
+        while it is None (it decodes back to None)."""
+        data: dict[str, Any] = handler(self)
+        if self.base_size is None:
+            for key in ("base_size", "baseSize"):
+                data.pop(key, None)
+        return data
+
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
