@@ -11,6 +11,12 @@ import os
 import sys
 from typing import Any
 
+from kripto.cli import interrupt
+
+if interrupt.is_the_cli():
+    # Before the heavy imports below: a Ctrl-C while they load ends without a traceback too.
+    interrupt.install()
+
 import typer
 from typer.core import TyperOption
 

@@ -1,9 +1,12 @@
 """`kripto reconcile`: compare the exchange with the books now (ReconcileWorkflow), and print
 "books match" or each difference. Exits 1 when there are differences, so a script or a cron
-job can tell."""
+job can tell. `--rebase --reason TEXT` takes new balance baselines (after a deposit or a
+withdrawal), noted with who and why (docs/books.md)."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -11,7 +14,7 @@ import typer
 from rich.table import Table
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
-from kripto.flows.reconcile import ReconcileReport
+from kripto.flows.reconcile import Rebase, ReconcileReport
 from kripto.settings import Settings
 
 #: The exit code when the books and the exchange differ.
@@ -31,18 +34,47 @@ def reconcile(
             show_default=False,
         ),
     ] = None,
+    rebase: Annotated[
+        bool,
+        typer.Option(
+            "--rebase",
+            help="Take the wallet as it is now as every currency's new balance baseline (after"
+            " a deposit or a withdrawal); needs --reason.",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why the balances are rebased (kept with who asked).", show_default=False
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Compare the exchange's orders, fills and balances with the books; exit 1 if they differ."""
     start = parse_since(since) if since is not None else None
-    report = run(run_reconcile(settings_for(data_dir), start))
+    asked = rebase_request(rebase, reason)
+    report = run(run_reconcile(settings_for(data_dir), start, asked))
     if as_json:
         print_json(report.to_json_dict() | {"booksMatch": report.books_match})
     else:
         show_report(report)
     if not report.books_match:
         raise typer.Exit(DIFFERENCES_EXIT)
+
+
+def rebase_request(rebase: bool, reason: str | None) -> Rebase | None:
+    """`--rebase` needs a reason, and a reason needs `--rebase`."""
+    text = (reason or "").strip()
+    if not rebase:
+        if reason is not None:
+            raise fail("--reason: only with --rebase (why the balances are rebased)")
+        return None
+    if not text:
+        raise fail("--reason: --rebase needs a reason, e.g. --reason 'deposited £500'")
+    if len(text) > 500:
+        raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
+    return Rebase(reason=text, by=f"{getpass.getuser()}@{socket.gethostname()}")
 
 
 def parse_since(text: str) -> datetime:
@@ -63,11 +95,13 @@ def parse_since(text: str) -> datetime:
     return at.astimezone(UTC)
 
 
-async def run_reconcile(settings: Settings, since: datetime | None) -> ReconcileReport:
+async def run_reconcile(
+    settings: Settings, since: datetime | None, rebase: Rebase | None = None
+) -> ReconcileReport:
     from kripto.services.reconcile import ReconcileFailed, reconcile
 
     try:
-        return await reconcile(await connect(settings), settings, since)
+        return await reconcile(await connect(settings), settings, since, rebase=rebase)
     except ReconcileFailed as exc:
         raise fail(f"the reconciliation failed: {exc}") from None
 
@@ -112,6 +146,8 @@ def show_report(report: ReconcileReport) -> None:
             f" {report.receipts_sent} receipt(s)",
             highlight=False,
         )
+    for note in report.notes:
+        console.print(note, highlight=False, soft_wrap=True)
     if report.in_flight:
         console.print(
             f"{len(report.in_flight)} trade(s) still on their way, left to their workflows",

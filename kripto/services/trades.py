@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -192,3 +193,35 @@ async def recent_trades(db: Database, limit: int) -> list[Order]:
 async def fills(db: Database, product_id: str) -> list[Fill]:
     """The product's fills, oldest first (for its position and profit)."""
     return await TradeRepository(db).fills(product_id)
+
+
+async def trades_since(db: Database, since: datetime, *, quote: str) -> list[Order]:
+    """The trades in the quote currency since `since` (the day's, for the guards)."""
+    return await TradeRepository(db).since(since, quote=quote)
+
+
+class NotAbandoned(KriptoError):
+    """The key names no running trade; the message says why."""
+
+
+async def abandon(client: Client, db: Database, key: str, reason: str, by: str) -> Order | None:
+    """Abandon the running trade `key` (`kripto trade abandon`): note who and why, terminate
+    its workflow, and leave its row to the reconciler. Its row on the books, if any."""
+    from kripto.db.reconcile import ReconcileRepository
+
+    handle = client.get_workflow_handle(key)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise NotAbandoned(f"KEY: no trade {key!r} in namespace {client.namespace!r}") from None
+    if described.workflow_type != "TradeWorkflow":
+        raise NotAbandoned(f"KEY: {key!r} is a {described.workflow_type}, not a trade")
+    state = described.status or WorkflowExecutionStatus.RUNNING
+    if state != WorkflowExecutionStatus.RUNNING:
+        name = state.name.lower().replace("_", " ")
+        raise NotAbandoned(f"KEY: trade {key} is {name}, not running: there is nothing to abandon")
+    await ReconcileRepository(db).record_abandon(key, reason, by)
+    await handle.terminate(reason=f"abandoned by {by}: {reason}")
+    return await TradeRepository(db).get(key)
