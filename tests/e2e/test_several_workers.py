@@ -125,8 +125,6 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
         KRIPTO_PAPER_SPREAD="0",
         KRIPTO_PAPER_GBP=str(INITIAL_GBP),
         KRIPTO_FEE_RATE=str(FEE_RATE),
-        # £435.15 of buys in the burst: every buy is held to the daily limit (docs/security.md).
-        KRIPTO_DAILY_SPEND_LIMIT_GBP="1000.00",
         KRIPTO_DATA_DIR=str(tmp_path),
         # The burst spends more than the default £250.00 a day that every buy is held to.
         KRIPTO_DAILY_SPEND_LIMIT_GBP=str(INITIAL_GBP),
