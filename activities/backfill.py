@@ -10,7 +10,7 @@ from activities.rates import DATABASE_DOWN
 from kripto.db.rates import RateRepository
 from kripto.errors import RetryableError
 from kripto.feeds.candles import CoinbaseCandles
-from kripto.models import BackfillChunk, BackfillChunkResult
+from kripto.flows.backfill import BackfillChunk, BackfillChunkResult
 
 
 class BackfillActivities:

@@ -19,18 +19,10 @@ from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.decisions import decide
 from kripto.exchanges.base import Exchange
+from kripto.flows.ticks import DecideMarketsInput, DecideMarketsResult, MarketTrade
 from kripto.ids import decide_id, trade_id_for_decision
 from kripto.metrics import Metrics
-from kripto.models import (
-    DecideMarketsInput,
-    DecideMarketsResult,
-    Decision,
-    MarketTrade,
-    Rate,
-    Side,
-    Wallet,
-    currencies,
-)
+from kripto.models import Decision, Rate, Side, Wallet, currencies
 from kripto.notify.events import Notify
 from kripto.notify.messages import protection_fired
 from kripto.protections import ProtectionState

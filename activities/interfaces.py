@@ -11,27 +11,20 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from kripto.models import (
-    BackfillChunk,
-    BackfillChunkResult,
+from kripto.flows.backfill import BackfillChunk, BackfillChunkResult
+from kripto.flows.reconcile import ReconcileReport, ReconcileStep
+from kripto.flows.ticks import (
     DecideMarketsInput,
     DecideMarketsResult,
     FetchRatesInput,
     LateTick,
-    Order,
-    PlacedOrder,
-    PlaceOrderResult,
-    Prices,
-    Rate,
     ReadRatesInput,
-    ReconcileReport,
-    ReconcileStep,
     StoreRatesInput,
     StoreRatesResult,
-    TradeStep,
-    Wallet,
-    WalletRequest,
 )
+from kripto.flows.trade import PlacedOrder, PlaceOrderResult, TradeStep
+from kripto.flows.wallet import WalletRequest
+from kripto.models import Order, Prices, Rate, Wallet
 from kripto.notify.commands import BotPoll, BotUpdate, BotUpdates
 from kripto.notify.events import BotHandled, Notify, NotifyResult, SummaryDay
 from kripto.trade_orders import FinishInput, MakerInput, PrepareInput, StepResult, TradePlan

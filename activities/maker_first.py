@@ -38,7 +38,8 @@ from kripto.execution import (
     base_size_for,
     client_order_id,
 )
-from kripto.models import Order, OrderStatus, Side, TradeRequest, TradeStep, currencies
+from kripto.flows.trade import TradeStep
+from kripto.models import Order, OrderStatus, Side, TradeRequest, currencies
 from kripto.money import PENNY
 from kripto.trade_orders import (
     FinishInput,

@@ -19,7 +19,7 @@ from kripto.notify.telegram import TelegramApi
 
 
 class UpdateHandler(Protocol):
-    """What answers one Telegram update: the bot (kripto.notify.bot.TelegramBot, a face the
+    """What answers one Telegram update: the bot (kripto.telegram_bot.TelegramBot, a face the
     worker hands in); returns what it did, for the workflow's history."""
 
     async def handle(self, update: BotUpdate) -> str: ...

@@ -12,16 +12,15 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import temporal_errors
 from kripto.db.rates import RateRepository
 from kripto.feeds import RateFeed
-from kripto.metrics import Metrics
-from kripto.models import (
+from kripto.flows.ticks import (
     FetchRatesInput,
     LateTick,
-    Prices,
-    Rate,
     ReadRatesInput,
     StoreRatesInput,
     StoreRatesResult,
 )
+from kripto.metrics import Metrics
+from kripto.models import Prices, Rate
 
 #: What asyncpg raises while Postgres is down, starting or shutting down.
 DATABASE_DOWN = (

@@ -15,14 +15,14 @@ from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, OrderUnfilled
 from kripto.exchanges.base import Exchange
-from kripto.metrics import Metrics
-from kripto.models import (
-    PlacedOrder,
+from kripto.flows.reconcile import (
     ReconcileBalance,
     ReconcileDifference,
     ReconcileReport,
     ReconcileStep,
 )
+from kripto.flows.trade import PlacedOrder
+from kripto.metrics import Metrics
 from kripto.receipts import ReceiptService
 from kripto.reconcile import (
     Difference,

@@ -29,18 +29,10 @@ from kripto.errors import (
     RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_order
+from kripto.flows.trade import PlacedOrder, PlaceOrderResult, TradeStep
+from kripto.flows.wallet import WalletRequest
 from kripto.metrics import Metrics
-from kripto.models import (
-    Order,
-    PlacedOrder,
-    PlaceOrderResult,
-    Side,
-    TradeRequest,
-    TradeStep,
-    Wallet,
-    WalletRequest,
-    currencies,
-)
+from kripto.models import Order, Side, TradeRequest, Wallet, currencies
 from kripto.money import CURRENCY_SYMBOLS, fmt_money
 from kripto.notify.events import Notify
 from kripto.notify.messages import alert

@@ -27,8 +27,9 @@ from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
+from kripto.flows.ticks import DecideMarketsInput
 from kripto.ids import decide_id
-from kripto.models import DecideMarketsInput, Prices, Rate
+from kripto.models import Prices, Rate
 from kripto.runtime.kill_switch import KillSwitch
 from kripto.runtime.schedules import ensure_schedules
 from kripto.settings import Settings

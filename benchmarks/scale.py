@@ -44,8 +44,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from benchmarks.common import write_json
+from kripto.db.pool import ensure_database
 from kripto.devstack.postgres import EmbeddedPostgres
-from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.feeds.coinbase import PAGE_SIZE
 from kripto.ids import exchange_schedule_id

@@ -18,8 +18,8 @@ from temporalio.worker import Worker
 
 from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import dev_stack, timed, write_json
+from kripto.flows.ticks import ExchangeTickInput
 from kripto.ids import decide_markets_id, store_rates_id
-from kripto.models import ExchangeTickInput
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from workflows.exchange_tick import ExchangeTickWorkflow

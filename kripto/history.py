@@ -42,12 +42,7 @@ async def export_rates(
     db: Database, path: Path, product_id: str, start: datetime | None = None
 ) -> int:
     """Write the product's rates (from `start`, or all) to `path`; returns the row count."""
-    rows = await db.pool.fetch(
-        "SELECT date_time, rate FROM rates WHERE product_id = $1"
-        " AND ($2::timestamptz IS NULL OR date_time >= $2) ORDER BY date_time",
-        product_id,
-        start,
-    )
+    rows = await RateRepository(db).series(product_id, start)
     with path.open("w", newline="") as handle:
         handle.write(",".join(HEADER) + "\n")
         handle.writelines(

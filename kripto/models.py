@@ -43,7 +43,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _iso_z(value: datetime) -> str:
+def iso_z(value: datetime) -> str:
     value = value.astimezone(UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
@@ -54,7 +54,7 @@ def _iso_z(value: datetime) -> str:
 ProductId = Annotated[str, AfterValidator(check_product)]
 #: A UTC time, serialised as `2020-05-19T19:39:00Z`.
 UtcDateTime = Annotated[
-    datetime, AfterValidator(_utc), PlainSerializer(_iso_z, return_type=str, when_used="json")
+    datetime, AfterValidator(_utc), PlainSerializer(iso_z, return_type=str, when_used="json")
 ]
 #: Money and sizes: Decimal in Python, a plain decimal string in JSON (`"0.00000001"`, never
 #: `"1E-8"`), never NaN or infinite.
@@ -119,36 +119,6 @@ class Rate(Wire):
         return shape
 
 
-class LateTick(Wire):
-    """A tick that started more than a minute after its slot (`at` is the minute it stood for).
-    `product_id`: the product of a per-product tick, or the exchange of an exchange tick."""
-
-    product_id: str
-    at: UtcDateTime
-    late_seconds: float
-
-
-class ReadRatesInput(Wire):
-    product_id: ProductId = DEFAULT_PRODUCT
-    days: int = Field(7, ge=1, le=31)
-    end: UtcDateTime | None = None
-
-
-class ExchangeTickInput(Wire):
-    """What an exchange's schedule hands each tick: the exchange and every product it prices.
-    The products travel in the input (a workflow cannot read settings), fixed per schedule
-    update, so a replay sees the same list."""
-
-    exchange: str = "coinbase"
-    products: list[ProductId] = Field(default_factory=lambda: [DEFAULT_PRODUCT], min_length=1)
-
-
-class FetchRatesInput(Wire):
-    exchange: str = "coinbase"
-    products: list[ProductId]
-    at: UtcDateTime
-
-
 class Prices(Wire):
     """Every product's rate for one minute from one feed: the compact form a tick's history
     carries (about 25 bytes a market, where a list of `Rate`s costs about 95)."""
@@ -174,47 +144,6 @@ class Prices(Wire):
     @classmethod
     def of(cls, rates: list[Rate], at: datetime, source: str) -> Prices:
         return cls(at=at, source=source, prices={r.product_id: r.rate for r in rates})
-
-
-class StoreRatesInput(Wire):
-    prices: Prices
-
-
-class StoreRatesResult(Wire):
-    #: How many of the rates were new (a retried or replayed tick finds them stored).
-    stored: int
-
-
-class DecideMarketsInput(Wire):
-    prices: Prices
-
-
-class MarketTrade(Wire):
-    """A decided buy or sell: what the decide child needs to start its TradeWorkflow."""
-
-    decision_id: str
-    product_id: ProductId
-    action: Literal["buy", "sell"]
-    amount: Money
-    #: A whole-position sell's coins (see TradeRequest.base_size); None in older payloads.
-    base_size: Money | None = None
-
-
-class DecideMarketsResult(Wire):
-    """Each product's action (buy, sell, hold; `none` when it could not be decided) and the
-    trades to start; the reasons are in Postgres (`kripto decisions`)."""
-
-    actions: dict[ProductId, str]
-    trades: list[MarketTrade] = Field(default_factory=list)
-
-
-class ExchangeTickResult(Wire):
-    at: UtcDateTime
-    markets: int
-    stored: int
-    actions: dict[ProductId, str] = Field(default_factory=dict)
-    #: Why there are no actions, when the decisions failed.
-    reason: str | None = None
 
 
 class Balance(Wire):
@@ -369,18 +298,6 @@ _LIMIT_DEFAULTS: dict[str, object] = {
 }
 
 
-class PlaceOrderResult(Order):
-    """`place_order`'s result: the order, and whether an earlier run of the key had traded it
-    already (so this run placed nothing). A subclass with a default, so a result recorded by a
-    build that returned a plain Order still decodes (as `already_traded=False`)."""
-
-    already_traded: bool = False
-
-    def order(self) -> Order:
-        """The order alone, in the seed's shape: what the trade returns."""
-        return Order.model_validate(self.model_dump(exclude={"already_traded"}))
-
-
 class TradeRequest(Wire):
     """The seed's trade payload. `amount` is in the product's quote currency (GBP for BTC-GBP)
     for buys and sells alike, in whole hundredths.
@@ -404,6 +321,17 @@ class TradeRequest(Wire):
         if self.base_size is not None and self.trade_type is not Side.SELL:
             raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
         return self
+
+    @model_serializer(mode="wrap")
+    def _seed_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A request sized by its amount serialises in the seed's shape, as before coins
+        (`{"idempotencyKey", "tradeType", "amount", "productId"}`): `baseSize` is left out
+        while it is None (it decodes back to None)."""
+        data: dict[str, Any] = handler(self)
+        if self.base_size is None:
+            for key in ("base_size", "baseSize"):
+                data.pop(key, None)
+        return data
 
     @property
     def summary(self) -> str:
@@ -429,161 +357,6 @@ class TradeRequest(Wire):
             other.amount,
             other.product_id,
         )
-
-
-class TradeStep(Wire):
-    """An activity's input: the trade's key (its workflow ID) and what was asked."""
-
-    trade_id: str
-    request: TradeRequest
-
-
-class PlacedOrder(Wire):
-    """An order on the exchange, by the trade's key and the exchange's ID: later steps read the
-    order itself from the exchange rather than carry it through history again.
-
-    `order_id` may be missing: the first build passed only the key (`{"tradeId"}`) to the steps
-    after placing, and a trade in flight from that build must still finish. The order is then
-    found by its key."""
-
-    trade_id: str
-    order_id: str | None = None
-
-
-class WalletRequest(Wire):
-    """WalletWorkflow takes no options yet; a model keeps `--input '{}'` working."""
-
-
-class BackfillInput(Wire):
-    """A backfill of one product's one-minute closes over [start, end) (whole minutes).
-
-    `next_start`, `pages_done` and `minutes_stored` carry progress across continue-as-new; a
-    fresh backfill leaves them at their defaults."""
-
-    product_id: ProductId = DEFAULT_PRODUCT
-    start: UtcDateTime
-    end: UtcDateTime
-    next_start: UtcDateTime | None = None
-    pages_done: int = Field(0, ge=0)
-    minutes_stored: int = Field(0, ge=0)
-    #: Pages one activity fetches before it reports back (progress shows per chunk).
-    pages_per_chunk: int = Field(20, ge=1, le=10_000)
-    #: Chunks one run does before it continues as new, so the history stays small.
-    chunks_per_run: int = Field(100, ge=1, le=1_000)
-    #: A chunk silent for this long is on a dead worker: retried, from its last heartbeat.
-    heartbeat_seconds: float = Field(30.0, gt=0, le=600)
-
-    @model_validator(mode="after")
-    def _span(self) -> BackfillInput:
-        if self.end <= self.start:
-            raise ValueError(f"end {_iso_z(self.end)} must be after start {_iso_z(self.start)}")
-        return self
-
-
-class BackfillChunk(Wire):
-    """What one `backfill_chunk` activity is asked to do: pages from `start` towards `end`."""
-
-    product_id: ProductId = DEFAULT_PRODUCT
-    start: UtcDateTime
-    end: UtcDateTime
-    max_pages: int = Field(20, ge=1)
-
-
-class BackfillChunkResult(Wire):
-    next_start: UtcDateTime
-    pages: int = 0
-    #: Rows newly inserted. A minute that already had a rate (from the live feed, or from an
-    #: attempt killed before its heartbeat reached the server) is not inserted again.
-    stored: int = 0
-    #: Minutes with a candle, each counted once: now stored, by this backfill or before it.
-    candles: int = 0
-
-
-class BackfillProgress(Wire):
-    """What the `progress` query answers: enough for a progress bar."""
-
-    product_id: ProductId = DEFAULT_PRODUCT
-    start: UtcDateTime
-    end: UtcDateTime
-    next_start: UtcDateTime
-    pages_done: int = 0
-    minutes_stored: int = 0
-    total_minutes: int = 0
-    minutes_done: int = 0
-    done: bool = False
-
-
-class Rebase(Wire):
-    """A person's new balance baseline (`kripto reconcile --rebase --reason TEXT`)."""
-
-    reason: str = Field(min_length=1, max_length=500)
-    #: Who asked: `user@host` of the command.
-    by: str = Field(min_length=1, max_length=200)
-
-
-class ReconcileRequest(Wire):
-    """ReconcileWorkflow's input: from when to compare (default: KRIPTO_RECONCILE_LOOKBACK ago),
-    and whether to take new balance baselines (a rebase)."""
-
-    since: UtcDateTime | None = None
-    rebase: Rebase | None = None
-
-
-class ReconcileStep(Wire):
-    """The reconcile activity's input: the period. Its end defaults to the activity's own clock
-    (the exchange's orders up to the moment they are listed), not the workflow's."""
-
-    since: UtcDateTime | None = None
-    until: UtcDateTime | None = None
-    rebase: Rebase | None = None
-
-
-class ReconcileDifference(Wire):
-    kind: str
-    #: The trade key, or the currency of a balance difference.
-    subject: str
-    detail: str
-    books: Money | None = None
-    exchange: Money | None = None
-    #: When this difference first appeared (it stays the same difference, whatever its figures
-    #: do, until it is resolved): its notification's key.
-    first_seen: UtcDateTime | None = None
-
-
-class ReconcileBalance(Wire):
-    currency: str
-    #: The books' expected balance; None when it was not checked (`note` says why).
-    books: Money | None = None
-    exchange: Money
-    note: str = ""
-
-
-class ReconcileReport(Wire):
-    """What one reconciliation compared and found."""
-
-    since: UtcDateTime
-    until: UtcDateTime
-    exchange: str
-    orders_on_exchange: int = 0
-    trades_on_books: int = 0
-    #: Keys of the exchange orders this run put on the books.
-    recorded: list[str] = Field(default_factory=list)
-    #: Keys of the trades the reconciler found (this run or before) still to be receipted.
-    to_receipt: list[str] = Field(default_factory=list)
-    receipts_sent: int = 0
-    in_flight: list[str] = Field(default_factory=list)
-    #: Keys of unsettled rows this run completed from their settled orders (whoever wrote them).
-    completed: list[str] = Field(default_factory=list)
-    #: Keys of unsettled rows this run closed: the exchange ended their orders unfilled.
-    closed: list[str] = Field(default_factory=list)
-    #: What this run did beyond comparing, one line each (completed, closed, rebased).
-    notes: list[str] = Field(default_factory=list)
-    differences: list[ReconcileDifference] = Field(default_factory=list)
-    balances: list[ReconcileBalance] = Field(default_factory=list)
-
-    @property
-    def books_match(self) -> bool:
-        return not self.differences
 
 
 Action = Literal["buy", "sell", "hold"]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kripto.db.pool import Database
+from kripto.db.receipts import ReceiptRepository
 from kripto.mail.base import Mailer
 from kripto.mail.receipt import render_receipt
 from kripto.models import Order
@@ -55,29 +56,18 @@ class ReceiptService:
     ) -> ReceiptResult:
         """Send the receipt for `trade_id` unless it has been sent. A failed send raises the
         mailer's error and leaves the row `sending`, so the next attempt sends it."""
-        await self.db.pool.execute(
-            "INSERT INTO receipts (trade_id, status, recipient, attempts)"
-            " VALUES ($1, 'sending', $2, 0) ON CONFLICT (trade_id) DO NOTHING",
-            trade_id,
-            self.to,
-        )
+        rows = ReceiptRepository(self.db)
+        await rows.open(trade_id, self.to)
         stop_url = self.stop_links.url(trade_id, order.created_at) if self.stop_links else None
         email = render_receipt(trade_id, order, stop_url, fills)
         failure: Exception | None = None
         async with self.db.pool.acquire() as conn, conn.transaction():
             # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.
-            row = await conn.fetchrow(
-                "SELECT status, message_id FROM receipts WHERE trade_id = $1 FOR UPDATE",
-                trade_id,
-            )
-            if row["status"] == "sent":
-                return ReceiptResult(trade_id, sent_now=False, message_id=row["message_id"])
+            status, sent_id = await rows.lock(conn, trade_id)
+            if status == "sent":
+                return ReceiptResult(trade_id, sent_now=False, message_id=sent_id)
             # `attempts` counts calls to the mail provider, so it is exact under overlap.
-            await conn.execute(
-                "UPDATE receipts SET attempts = attempts + 1, recipient = $2 WHERE trade_id = $1",
-                trade_id,
-                self.to,
-            )
+            await rows.count_attempt(conn, trade_id, self.to)
             try:
                 message_id = await self.mailer.send(
                     to=self.to, sender=self.sender, email=email, key=trade_id
@@ -85,12 +75,7 @@ class ReceiptService:
             except Exception as exc:
                 failure = exc  # commit the counted attempt, then raise below
             else:
-                await conn.execute(
-                    "UPDATE receipts SET status = 'sent', message_id = $2, sent_at = now()"
-                    " WHERE trade_id = $1",
-                    trade_id,
-                    message_id,
-                )
+                await rows.mark_sent(conn, trade_id, message_id)
         if failure is not None:
             raise failure
         return ReceiptResult(trade_id, sent_now=True, message_id=message_id)

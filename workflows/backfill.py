@@ -15,7 +15,7 @@ from temporalio.common import Priority, RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
-    from kripto.models import BackfillChunk, BackfillInput, BackfillProgress
+    from kripto.flows.backfill import BackfillChunk, BackfillInput, BackfillProgress
     from workflows.inputs import decoded
 
 

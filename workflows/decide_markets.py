@@ -17,14 +17,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
+    from kripto.flows.ticks import DecideMarketsInput, DecideMarketsResult, MarketTrade
     from kripto.ids import trade_id_for_decision
-    from kripto.models import (
-        DecideMarketsInput,
-        DecideMarketsResult,
-        MarketTrade,
-        Side,
-        TradeRequest,
-    )
+    from kripto.models import Side, TradeRequest
     from kripto.money import PENNY, round_down
     from kripto.temporal.search_attributes import (
         AMOUNTS_MEMO,

@@ -16,16 +16,16 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
-    from kripto.ids import decide_markets_id, stamp, store_rates_id
-    from kripto.models import (
+    from kripto.flows.ticks import (
         DecideMarketsInput,
         ExchangeTickInput,
         ExchangeTickResult,
         FetchRatesInput,
         LateTick,
-        Prices,
         StoreRatesInput,
     )
+    from kripto.ids import decide_markets_id, stamp, store_rates_id
+    from kripto.models import Prices
     from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import (
         AMOUNTS_MEMO,

@@ -13,13 +13,13 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
-    from kripto.models import (
-        PlacedOrder,
+    from kripto.flows.reconcile import (
         ReconcileDifference,
         ReconcileReport,
         ReconcileRequest,
         ReconcileStep,
     )
+    from kripto.flows.trade import PlacedOrder
     from kripto.notify.events import Notify
     from kripto.notify.messages import alert
     from kripto.temporal.failures import root_cause

@@ -8,7 +8,7 @@ from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
-    from kripto.models import StoreRatesInput, StoreRatesResult
+    from kripto.flows.ticks import StoreRatesInput, StoreRatesResult
     from workflows.inputs import decoded
     from workflows.policies import WRITE_RATE_RETRY, WRITE_RATE_TIMEOUT
 

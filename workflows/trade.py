@@ -16,8 +16,9 @@ from temporalio.workflow import ContinueAsNewVersioningBehavior
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
     from activities.errors import temporal_errors
+    from kripto.flows.trade import PlacedOrder, TradeStep
     from kripto.inputs import parse_trade_request
-    from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
+    from kripto.models import Order, TradeRequest
     from kripto.money import fmt_money
     from kripto.notify.messages import trade_done, trade_refused
     from kripto.temporal.failures import root_cause

@@ -8,7 +8,8 @@ from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities import interfaces
-    from kripto.models import Wallet, WalletRequest
+    from kripto.flows.wallet import WalletRequest
+    from kripto.models import Wallet
     from workflows.inputs import decoded
 
 

@@ -6,25 +6,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import numpy as np
 import typer
 
-from kripto.backtest.csvfile import CsvError, read_series
+from kripto.backtest import setup
 from kripto.backtest.engine import BacktestResult, Costs, run_backtest
 from kripto.backtest.report import report, summary
-from kripto.backtest.synthetic import REGIMES, synthetic_prices
+from kripto.backtest.synthetic import REGIMES
 from kripto.cli.common import DataDir, console, errors, fail, print_json
-from kripto.composition import load_settings, risk_from_settings, strategy_from_settings
-from kripto.execution import Execution
+from kripto.composition import load_settings, risk_from_settings
 from kripto.risk import RiskSettings
 from kripto.settings import Settings, SettingsError
-from kripto.strategies import Strategy, build, declaration, strategy_names
-from kripto.strategies.series import Spaced, bars, minute_grid, missing_runs
+from kripto.strategies import Strategy
+from kripto.strategies.series import Spaced
 
 if TYPE_CHECKING:
     from kripto.models import Rate
+
+T = TypeVar("T")
 
 
 #: `--sample NAME`: a real series (`kripto history sample --list`); `--sample` alone is the
@@ -155,17 +155,7 @@ def run_options(
 
 
 def costs_from(settings: Settings, execution: str | None) -> Costs:
-    """How the backtest fills its orders: KRIPTO_FEE_TIER (or --fee), --execution over
-    KRIPTO_EXECUTION, KRIPTO_MAKER_WINDOW and KRIPTO_MAKER_FALLBACK."""
-    chosen = settings.execution.execution
-    if execution is not None:
-        try:
-            chosen = Execution(execution)
-        except ValueError:
-            names = " or ".join(e.value for e in Execution)
-            raise fail(f"--execution must be {names}, not {execution!r}") from None
-    section = settings.execution
-    return Costs(settings.exchange.fees, chosen, section.maker_window, section.maker_fallback)
+    return _checked(setup.costs_from, settings, execution)
 
 
 def _decimal(option: str, text: str, rule: str) -> Decimal:
@@ -202,32 +192,7 @@ def _risk(settings: Settings) -> RiskSettings:
 
 
 def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> Strategy:
-    """`--strategy` and `--param key=value` over the configured strategy and its parameters
-    (the configured values count only for the configured strategy). Errors name the option:
-    `--param period: period must be an integer from 2 to 1260, not 'x'`."""
-    if name is not None and name not in strategy_names():
-        raise fail(f"--strategy must be one of {', '.join(strategy_names())}, not {name!r}")
-    chosen = name or settings.strategy.strategy
-    if not params and chosen == settings.strategy.strategy:
-        try:
-            return strategy_from_settings(settings.strategy)
-        except SettingsError as exc:
-            raise fail(str(exc)) from None
-    keys = [p.name for p in declaration(chosen)]
-    values: dict[str, str] = (
-        settings.strategy.strategy_values() if chosen == settings.strategy.strategy else {}
-    )
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or key.strip() not in keys:
-            raise fail(f"--param {item!r}: {chosen} takes {', '.join(keys)} as key=value")
-        values[key.strip()] = value.strip()
-    try:
-        return build(chosen, values)
-    except ValueError as exc:
-        first = str(exc).split(" ", 1)[0]
-        where = f"--param {first}" if first in keys else "--strategy/--param"
-        raise fail(f"{where}: {exc}") from None
+    return _checked(setup.chosen_strategy, settings, name, params)
 
 
 def load_series(
@@ -240,90 +205,49 @@ def load_series(
     regime: str,
     sample: str | None = None,
 ) -> Spaced:
-    """The prices at their own spacing (a CSV or the sample as its rows are spaced; stored and
-    synthetic rates every minute), with which points had a rate of their own."""
-    if synthetic is not None:
-        prices = synthetic_prices(synthetic, seed, regime)  # type: ignore[arg-type]
-        every = np.ones(prices.size, dtype=np.bool_)
-        return Spaced(prices, every, datetime(2026, 1, 1, tzinfo=UTC), 60, 0, 0, 0)
-    if sample is not None:
-        from kripto.sample import SampleError, series_csv
-        from kripto.sample import series as named
-
-        try:
-            csv = series_csv(sample, settings.general.data_dir / "samples")
-        except SampleError as exc:
-            raise fail(f"--sample: {exc}") from None
-        errors.print(named(sample).attribution, highlight=False, soft_wrap=True)
-    if csv is not None:
-        try:
-            return read_series(csv)
-        except CsvError as exc:
-            raise fail(f"--csv: {exc}") from None
+    """The prices as kripto.backtest.setup.load_series reads them; the stored rates through
+    the CLI's database connection, a sample's attribution on stderr."""
     import asyncio
 
-    rates = asyncio.run(_stored(settings, days))
-    series = minute_grid(rates)
-    if series.newest is None:
-        raise fail(f"--from-db: no rates stored in the last {days} days")
-    start = series.newest - timedelta(minutes=series.prices.size - 1)
-    runs = missing_runs(series.observed)
-    gaps = int(series.observed.size - np.count_nonzero(series.observed))
-    return Spaced(series.prices, series.observed, start, 60, gaps, int(np.max(runs)), 0)
+    def stored(days: int) -> list[Rate]:
+        return asyncio.run(_stored(settings, days))
+
+    def say(text: str) -> None:
+        errors.print(text, highlight=False, soft_wrap=True)
+
+    return _checked(
+        setup.load_series,
+        settings,
+        from_db,
+        days,
+        csv,
+        synthetic,
+        seed,
+        regime,
+        sample,
+        stored=stored,
+        say=say,
+    )
 
 
 def on_bar(series: Spaced, risk: RiskSettings) -> Spaced:
-    """Prices finer than the live decider's bar (KRIPTO_BAR) as that bar's closes, as live: a
-    backtest of stored minutes sees what the decider sees. Coarser prices stay as they are."""
-    if risk.bar_minutes <= series.step_minutes:
-        return series
-    try:
-        return bars(series, risk.bar_minutes)
-    except ValueError as exc:
-        raise fail(f"KRIPTO_BAR: {exc}") from None
+    return _checked(setup.on_bar, series, risk)
 
 
-PROTECTION_PARAMS = (
-    "stop_loss",
-    "trailing_stop",
-    "max_drawdown",
-    "drawdown_resume",
-    "stop_loss_limit",
-    "stop_loss_window",
-    "stop_loss_pause",
-)
-
-
-def split_params(params: list[str]) -> tuple[list[str], dict[str, str]]:
-    """--param items for the strategy, and those that set a protection."""
-    mine: dict[str, str] = {}
-    rest: list[str] = []
-    for item in params:
-        key, sep, value = item.partition("=")
-        if sep and key.strip() in PROTECTION_PARAMS:
-            mine[key.strip()] = value.strip()
-        else:
-            rest.append(item)
-    return rest, mine
+PROTECTION_PARAMS = setup.PROTECTION_PARAMS
+split_params = setup.split_params
 
 
 def with_protections(risk: RiskSettings, params: dict[str, str]) -> RiskSettings:
-    """The guards with --param protections over the configured ones (checked as settings)."""
-    if not params:
-        return risk
+    return _checked(setup.with_protections, risk, params)
+
+
+def _checked(step: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A setup step, its SetupError as the one line the command prints."""
     try:
-        checked = Settings.model_validate(params)
-    except Exception as exc:  # pydantic's ValidationError: one line naming the parameter
-        from pydantic import ValidationError
-
-        if not isinstance(exc, ValidationError):
-            raise
-        error = exc.errors()[0]
-        raise fail(f"--param {error['loc'][0]}: {error['msg']}") from None
-    from dataclasses import replace
-
-    values = {k: getattr(checked.risk, k) for k in params}
-    return replace(risk, protections=replace(risk.protections, **values))
+        return step(*args, **kwargs)
+    except setup.SetupError as exc:
+        raise fail(str(exc)) from None
 
 
 async def _stored(settings: Settings, days: int) -> list[Rate]:

@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
     from temporalio.runtime import Runtime
 
     from kripto.db import Database
+    from kripto.services.connection import Connection
     from kripto.settings import Settings
 
 #: `--data-dir` on every command that talks to the stack: the folder whose `dev.env` (written by
@@ -59,11 +59,12 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     import asyncpg  # here, not at the top: only the commands that read Postgres pay for it
 
     from kripto.db import connect
+    from kripto.db.monitoring import ping
 
     url = settings.general.require_database_url()
     try:
         db = await connect(url, run_migrations=False)
-        await db.pool.fetchval("SELECT 1")
+        await ping(db)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise fail(
             f"KRIPTO_DATABASE_URL: cannot reach Postgres ({type(exc).__name__}: {exc});"
@@ -75,12 +76,12 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
         await db.close()
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """The Temporal client for a command, saying so when no source named the stack and the
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Connection:
+    """The connection for a command, saying so when no source named the stack and the
     command fell back to the default address (it may be some other Temporal than yours)."""
-    from kripto.temporal.client import connect_client
+    from kripto.services.connection import connect as open_connection
 
-    client = await connect_client(settings, runtime=runtime)
+    client = await open_connection(settings, runtime=runtime)
     note = default_address_note(settings)
     if note:
         errors.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from temporalio.client import Client
 from temporalio.service import RPCError
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
@@ -21,6 +20,7 @@ from kripto.runtime.deployments import (
     ramp,
     rollback,
 )
+from kripto.services.connection import Connection
 from kripto.settings import Settings
 
 deploy_app = typer.Typer(
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deploy_app, name="deploy")
 
 
-def _call(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
+def _call(settings: Settings, action: Callable[[Connection], Awaitable[T]]) -> T:
     async def go() -> T:
         return await action(await connect(settings))
 

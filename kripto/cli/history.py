@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,11 +23,12 @@ from kripto.cli.common import (
     run,
     settings_for,
 )
-from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
+from kripto.flows.backfill import BackfillInput, BackfillProgress
+from kripto.models import DEFAULT_PRODUCT, Rate, check_product
 from kripto.settings import Settings
 
 if TYPE_CHECKING:
-    from temporalio.client import WorkflowHandle
+    from kripto.services.backfill import Backfill
 
 history_app = typer.Typer(
     help="Price history: backfill, import and export CSV, and the real sample."
@@ -74,14 +75,13 @@ def backfill(
 
 async def _backfill(settings: Settings, product: str, days: int) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    from temporalio.client import WorkflowFailureError
-    from temporalio.exceptions import CancelledError
 
-    from kripto.runtime.backfill import backfill_span, start_backfill
+    from kripto.runtime.backfill import backfill_span
+    from kripto.services import backfill
 
     start, end = backfill_span(days)
     client = await connect(settings)
-    handle = await start_backfill(
+    handle = await backfill.start(
         client, settings, BackfillInput(product_id=product, start=start, end=end)
     )
     console.print(
@@ -98,7 +98,7 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
         console=console,
     ) as bar:
         task = bar.add_task("backfill", total=total, detail="")
-        result = asyncio.ensure_future(handle.result())
+        result = asyncio.ensure_future(backfill.finished(handle))
         said = ""
         while not result.done():
             progress = await _query(handle)
@@ -116,10 +116,8 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
             await asyncio.wait({result}, timeout=0.5)
         try:
             done = result.result()
-        except WorkflowFailureError as exc:
-            if isinstance(exc.cause, CancelledError):
-                raise fail(f"{handle.id} was cancelled before it finished") from None
-            raise
+        except backfill.BackfillCancelled as exc:
+            raise fail(str(exc)) from None
         bar.update(task, completed=total, detail=f"{done.pages_done} pages")
     console.print(
         f"done: {done.minutes_stored:,} of {done.total_minutes:,} minutes had a candle and are"
@@ -127,22 +125,13 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
     )
 
 
-async def _retrying(handle: WorkflowHandle[Any, BackfillProgress]) -> str:
-    """Why the backfill is waiting, from its pending activity: the last error and the next
-    try (`""` while nothing is failing). Offline, this is what the bar would otherwise hide."""
-    from temporalio.service import RPCError
+async def _retrying(handle: Backfill) -> str:
+    """Why the backfill is waiting: the last error and the next try (`""` while nothing is
+    failing). Offline, this is what the bar would otherwise hide."""
+    from kripto.services.backfill import retrying
 
-    try:
-        described = await handle.describe()
-    except RPCError:
-        return ""
-    for pending in described.raw_description.pending_activities:
-        if pending.attempt > 1 and pending.HasField("last_failure"):
-            next_try = None
-            if pending.HasField("next_attempt_schedule_time"):
-                next_try = pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC)
-            return retry_note(pending.attempt, pending.last_failure.message, next_try)
-    return ""
+    found = await retrying(handle)
+    return "" if found is None else retry_note(found.attempt, found.error, found.next_try)
 
 
 def retry_note(attempt: int, error: str, next_try: datetime | None) -> str:
@@ -156,30 +145,19 @@ def retry_note(attempt: int, error: str, next_try: datetime | None) -> str:
 
 async def _cancel(settings: Settings, product: str) -> None:
     """Cancel every running backfill of `product` (its IDs start `backfill-<product>-`)."""
-    client = await connect(settings)
-    prefix = f"backfill-{product}-"
-    query = "WorkflowType = 'BackfillWorkflow' AND ExecutionStatus = 'Running'"
-    cancelled = []
-    async for execution in client.list_workflows(query):
-        if execution.id.startswith(prefix):
-            await client.get_workflow_handle(execution.id).cancel()
-            cancelled.append(execution.id)
+    from kripto.services.backfill import cancel_running
+
+    cancelled = await cancel_running(await connect(settings), product)
     if not cancelled:
         console.print(f"no backfill of {product} is running", highlight=False)
     for workflow_id in cancelled:
         console.print(f"cancelled {workflow_id}; the minutes it stored stay", highlight=False)
 
 
-async def _query(handle: WorkflowHandle[Any, BackfillProgress]) -> BackfillProgress | None:
-    from temporalio.service import RPCError
+async def _query(handle: Backfill) -> BackfillProgress | None:
+    from kripto.services.backfill import progress
 
-    try:
-        progress: BackfillProgress | None = await handle.query(
-            "progress", result_type=BackfillProgress
-        )
-        return progress
-    except RPCError:
-        return None  # between runs (continue-as-new) or no worker yet: try again
+    return await progress(handle)
 
 
 @history_app.command("import")

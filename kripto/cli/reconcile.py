@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import getpass
 import socket
-import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
-from temporalio.client import WorkflowFailureError
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
-from kripto.models import Rebase, ReconcileReport, ReconcileRequest
+from kripto.flows.reconcile import Rebase, ReconcileReport
 from kripto.settings import Settings
-from kripto.temporal.failures import root_cause
-from workflows.reconcile import ReconcileWorkflow
 
 #: The exit code when the books and the exchange differ.
 DIFFERENCES_EXIT = 1
@@ -102,17 +98,12 @@ def parse_since(text: str) -> datetime:
 async def run_reconcile(
     settings: Settings, since: datetime | None, rebase: Rebase | None = None
 ) -> ReconcileReport:
-    client = await connect(settings)
+    from kripto.services.reconcile import ReconcileFailed, reconcile
+
     try:
-        return await client.execute_workflow(
-            ReconcileWorkflow.run,
-            ReconcileRequest(since=since, rebase=rebase),
-            id=f"reconcile-cli-{uuid.uuid4()}",
-            task_queue=settings.temporal.task_queue,
-            static_summary="compare the exchange with the books (kripto reconcile)",
-        )
-    except WorkflowFailureError as exc:
-        raise fail(f"the reconciliation failed: {root_cause(exc)}") from None
+        return await reconcile(await connect(settings), settings, since, rebase=rebase)
+    except ReconcileFailed as exc:
+        raise fail(f"the reconciliation failed: {exc}") from None
 
 
 def show_report(report: ReconcileReport) -> None:

@@ -48,15 +48,11 @@ def tax(
 
 
 async def tax_report(settings: Any, year: str) -> dict[str, Any]:
-    from kripto.tax.engine import compute, year_report
-    from kripto.tax.ledger import load_ledger
-    from kripto.tax.report import report_json
+    from kripto.services.tax import tax_report as report
     from kripto.tax.years import parse_tax_year
 
     async with open_database(settings) as db:
         try:
-            ledger = await load_ledger(db)
-            result = compute(ledger.trades)
+            return await report(db, parse_tax_year(year))
         except InvalidInput as exc:
             raise fail(str(exc)) from None
-    return report_json(year_report(result, parse_tax_year(year)), ledger.conversions)

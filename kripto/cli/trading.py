@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.cli import interrupt
 from kripto.cli.common import (
@@ -37,27 +34,19 @@ from kripto.cli.common import (
 )
 from kripto.cli.tables import order_lines, orders_table, trade_summary_lines, wallet_table
 from kripto.db.rates import RateRepository
-from kripto.db.trade_orders import TradeOrderRepository
-from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
-from kripto.models import (
-    Order,
-    Side,
-    TradeRequest,
-    Wallet,
-    WalletRequest,
-    check_product,
-    currencies,
-)
+from kripto.models import Order, Side, TradeRequest, Wallet, check_product, currencies
 from kripto.money import PENNY, fmt_money, fmt_size, plain, round_down
-from kripto.runtime.kill_switch import KillSwitch
-from kripto.runtime.trades import start_trade_workflow
-from kripto.settings import Settings
-from kripto.temporal.failures import root_cause
-from kripto.temporal.search_attributes import (
-    TRADE_STEP,
+from kripto.services import trades as service
+from kripto.services.trades import (
+    KeyUsedForAnotherTrade,
+    NoSuchTrade,
+    TradeFailed,
+    TradeStatus,
+    TradeUnreachable,
 )
+from kripto.settings import Settings
 from kripto.trade_orders import (
     TradeFill,
     TradeOrder,
@@ -65,8 +54,6 @@ from kripto.trade_orders import (
     liquidity_label,
     maker_share,
 )
-from workflows.trade import TradeWorkflow
-from workflows.wallet import WalletWorkflow
 
 trade_app = typer.Typer(
     help="Trade exactly once under a key (buy, sell), or show a trade by its key (status).",
@@ -104,10 +91,6 @@ MakerOnly = Annotated[
 ]
 #: The exit code of a command stopped by Ctrl-C, as a shell reports it.
 INTERRUPTED = interrupt.INTERRUPTED
-
-
-class ConnectionLost(Exception):
-    """Temporal stopped answering while the command waited for a trade that had started."""
 
 
 def register(app: typer.Typer) -> None:
@@ -188,7 +171,7 @@ def trade(
         )
     except KeyboardInterrupt:
         raise detached(request, INTERRUPTED) from None
-    except ConnectionLost:
+    except TradeUnreachable:
         raise detached(request, 1) from None
     placed = run(placed_orders(settings, trade_id))
     if as_json:
@@ -241,14 +224,7 @@ async def placed_orders(settings: Settings, trade_id: str) -> PlacedOrders | Non
     trade itself is done either way), with a note on stderr."""
     try:
         async with open_database(settings) as db:
-            execution, outcome = await TradeRepository(db).execution_of(trade_id)
-            repository = TradeOrderRepository(db)
-            return PlacedOrders(
-                execution,
-                outcome,
-                await repository.of_trade(trade_id),
-                await repository.fills(trade_id),
-            )
+            return PlacedOrders(*await service.placed_orders(db, trade_id))
     except Exception as exc:  # the trade is done; only its details are missing
         errors.print(
             f"note: the trade's orders could not be read from the books: {exc}",
@@ -314,10 +290,7 @@ async def start_trade(
 ) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
-    trade_id = request.idempotency_key or str(uuid.uuid4())
-    if await KillSwitch(client, task_queue=settings.temporal.task_queue).engaged(
-        request.product_id
-    ):
+    if await service.kill_switch_engaged(client, settings, request.product_id):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
         # goes through, but not without saying so (to stderr: --json output stays JSON).
         errors.print(
@@ -334,30 +307,21 @@ async def start_trade(
             highlight=False,
             soft_wrap=True,
         )
-    existed = False
     # From the moment the start is asked for, a Ctrl-C leaves a trade that may be running.
     interrupt.say(detached_line(request))
     try:
-        handle = await start_trade_workflow(
-            client, settings, request, trade_id, execution=execution, maker_only=maker_only
+        started = await service.start_trade(
+            client, settings, request, execution=execution, maker_only=maker_only
         )
-    except WorkflowAlreadyStartedError:
-        existed = True
-        handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
-        first = await first_request(client, trade_id)
-        if first is not None and not first.same_trade(request):
-            raise fail(
-                f"key {trade_id} was used for {first.summary}; this request is"
-                f" {request.summary}. Use a new key for a new trade."
-            ) from None
+    except KeyUsedForAnotherTrade as exc:
+        raise fail(
+            f"key {exc.trade_id} was used for {exc.first.summary}; this request is"
+            f" {request.summary}. Use a new key for a new trade."
+        ) from None
     try:
-        return await handle.result(), existed
-    except WorkflowFailureError as exc:
-        raise fail(f"trade {trade_id} failed: {root_cause(exc)}") from None
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise ConnectionLost from None
-        raise
+        return await service.order_of(started), started.existed
+    except TradeFailed as exc:
+        raise fail(f"trade {started.trade_id} failed: {exc}") from None
 
 
 async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
@@ -378,9 +342,7 @@ async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
         risk = risk_from_settings(settings.risk, settings.strategy)
         db = await connect_db(settings.general.database_url, run_migrations=False)
         try:
-            recent = [
-                PastTrade.of(t) for t in await TradeRepository(db).since(day_ago, quote=quote)
-            ]
+            recent = [PastTrade.of(t) for t in await service.trades_since(db, day_ago, quote=quote)]
             for r in await DecisionRepository(db).reservations(day_ago, quote=quote):
                 recent.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
         finally:
@@ -443,26 +405,12 @@ def abandon(
 async def abandon_trade(settings: Settings, key: str, reason: str, by: str) -> list[str]:
     """Note who abandoned the trade and why, then terminate its workflow; returns what to say
     (what the books hold for it, and what the reconciler will do)."""
-    from kripto.db.reconcile import ReconcileRepository
-
     client = await connect(settings, runtime=quiet_runtime())
-    handle = client.get_workflow_handle(key)
-    try:
-        described = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise fail(f"KEY: no trade {key!r} in namespace {client.namespace!r}") from None
-    if described.workflow_type != "TradeWorkflow":
-        raise fail(f"KEY: {key!r} is a {described.workflow_type}, not a trade")
-    state = described.status or WorkflowExecutionStatus.RUNNING
-    if state != WorkflowExecutionStatus.RUNNING:
-        name = state.name.lower().replace("_", " ")
-        raise fail(f"KEY: trade {key} is {name}, not running: there is nothing to abandon")
     async with open_database(settings) as db:
-        await ReconcileRepository(db).record_abandon(key, reason, by)
-        await handle.terminate(reason=f"abandoned by {by}: {reason}")
-        order = await TradeRepository(db).get(key)
+        try:
+            order = await service.abandon(client, db, key, reason, by)
+        except service.NotAbandoned as exc:
+            raise fail(str(exc)) from None
     lines = [f"trade {key} abandoned: its workflow is terminated ({reason}; {by})"]
     if order is None:
         lines.append("it has no row on the books: no order was placed under its key")
@@ -478,82 +426,12 @@ async def abandon_trade(settings: Settings, key: str, reason: str, by: str) -> l
     return lines
 
 
-@dataclass(frozen=True)
-class TradeStatus:
-    key: str
-    #: running, completed, failed, canceled, terminated, timed out or continued as new.
-    status: str
-    request: TradeRequest | None
-    step: str | None
-    order: Order | None
-    error: str | None
-
-    @property
-    def summary(self) -> str:
-        return self.request.summary if self.request is not None else "(its request was invalid)"
-
-    @property
-    def status_line(self) -> str:
-        if self.status == "running":
-            return f"running ({self.step})" if self.step else "running"
-        if self.error:
-            return f"{self.status}: {self.error}"
-        return self.status
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "status": self.status,
-            "request": self.request.to_json_dict() if self.request is not None else None,
-            "step": self.step,
-            "order": self.order.to_json_dict() if self.order is not None else None,
-            "error": self.error,
-        }
-
-
 async def trade_status(settings: Settings, key: str) -> TradeStatus:
-    """The trade as Temporal has it. Its step comes from the KriptoTradeStep search attribute,
-    not a query, so a trade whose worker is away still shows where it stopped."""
     client = await connect(settings, runtime=quiet_runtime())
-    handle = client.get_workflow_handle_for(TradeWorkflow.run, key)
     try:
-        described = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise fail(
-            f"KEY: no trade {key!r} in namespace {client.namespace!r} (a finished trade is kept"
-            " for the namespace's retention; `kripto trades` lists every recorded one)"
-        ) from None
-    state = described.status or WorkflowExecutionStatus.RUNNING
-    name = state.name.lower().replace("_", " ")
-    order = error = None
-    if state == WorkflowExecutionStatus.COMPLETED:
-        order = await handle.result()
-    elif state == WorkflowExecutionStatus.FAILED:
-        try:
-            await handle.result()
-        except WorkflowFailureError as exc:
-            error = str(root_cause(exc))
-    return TradeStatus(
-        key=key,
-        status=name,
-        request=await first_request(client, key),
-        step=described.typed_search_attributes.get(TRADE_STEP),
-        order=order,
-        error=error,
-    )
-
-
-async def first_request(client: Client, trade_id: str) -> TradeRequest | None:
-    """What the key's existing trade was asked for, read from its history's start event."""
-    async for event in client.get_workflow_handle(trade_id).fetch_history_events():
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        try:
-            return parse_trade_request(await client.data_converter.decode(payloads))
-        except InvalidInput:  # that run failed on its input; it traded nothing
-            return None
-    return None
+        return await service.trade_status(client, key)
+    except NoSuchTrade as exc:
+        raise fail(str(exc)) from None
 
 
 def wallet(
@@ -569,13 +447,7 @@ def wallet(
 
 
 async def get_wallet(settings: Settings) -> Wallet:
-    client: Client = await connect(settings)
-    return await client.execute_workflow(
-        WalletWorkflow.run,
-        WalletRequest(),
-        id=f"wallet-{uuid.uuid4()}",
-        task_queue=settings.temporal.task_queue,
-    )
+    return await service.wallet(await connect(settings), settings)
 
 
 def trades(
@@ -597,9 +469,7 @@ async def recent_trades(
 ) -> tuple[list[Order], dict[str, list[TradeFill]]]:
     """The latest trades, and the fills of each (maker or taker), by key."""
     async with open_database(settings) as db:
-        rows = await TradeRepository(db).recent(limit)
-        keys = [o.client_order_id for o in rows]
-        return rows, await TradeOrderRepository(db).fills_of_trades(keys)
+        return await service.recent_trades_with_fills(db, limit)
 
 
 def show_orders(orders: list[Order], title: str) -> None:

@@ -8,7 +8,6 @@ token and a configured Origin. The rules are kripto.dashboard.security's (docs/s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -21,7 +20,6 @@ from decimal import Decimal
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
-import asyncpg
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,8 +28,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from kripto.dashboard.data import SPANS, DashboardData, Span
@@ -51,19 +47,19 @@ from kripto.dashboard.security import (
     form_token,
 )
 from kripto.db.pool import Database
+from kripto.db.stoplinks import StopLinkRepository
 from kripto.errors import InvalidInput
 from kripto.fees import planned_rate
 from kripto.fills import market_fill
-from kripto.ids import schedule_id
 from kripto.inputs import amount_problem, parse_trade_request
 from kripto.models import Side, TradeRequest
 from kripto.money import PENNY, plain
-from kripto.runtime.schedules import set_paused
-from kripto.runtime.trades import start_trade_workflow
+from kripto.services import control
+from kripto.services import trades as trading
+from kripto.services.connection import Connection
+from kripto.services.tax import tax_report
 from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
-from kripto.temporal.failures import root_cause
-from workflows.trade import TradeWorkflow
 
 _templates = Environment(
     loader=PackageLoader("kripto.dashboard", "templates"),
@@ -96,7 +92,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Dashboard:
     settings: Settings
-    client: Client
+    client: Connection
     db: Database
     sessions: Sessions
     stop_links: StopLinkSigner | None
@@ -222,17 +218,11 @@ class Dashboard:
         )
 
     async def schedule_state(self) -> dict[str, Any]:
-        try:
-            described = await self.client.get_schedule_handle(
-                schedule_id(self.product, self.settings.temporal.task_queue)
-            ).describe()
-        except RPCError as exc:
-            return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
-        upcoming = described.info.next_action_times
+        state = await control.schedule_state(self.client, self.settings, self.product)
         return {
-            "paused": described.schedule.state.paused,
-            "note": described.schedule.state.note or "",
-            "nextTick": upcoming[0].isoformat() if upcoming else None,
+            "paused": state.paused,
+            "note": state.note,
+            "nextTick": state.next_tick.isoformat() if state.next_tick else None,
         }
 
     # -- signing in --------------------------------------------------------------------------
@@ -294,7 +284,8 @@ class Dashboard:
             return self.refusal(request, exc)
         verb = "paused" if paused else "resumed"
         note = f"{verb} from the dashboard by {session.name} at {_stamp(_now())}"
-        changed = await set_paused(self.client, self.settings, paused, note)
+        switch = control.pause if paused else control.resume
+        changed = await switch(self.client, self.settings, note)
         return JSONResponse({"paused": paused, "schedules": changed, "note": note})
 
     async def trade(self, request: Request) -> Response:
@@ -310,29 +301,24 @@ class Dashboard:
         return await self._start_trade(request_model, session)
 
     async def _start_trade(self, trade: TradeRequest, session: Session) -> Response:
-        trade_id = trade.idempotency_key or str(uuid.uuid4())
+        trade = trade.model_copy(
+            update={"idempotency_key": trade.idempotency_key or str(uuid.uuid4())}
+        )
         by = f"traded from the dashboard by {session.name} at {_stamp(_now())}"
-        existed = False
         try:
-            handle = await start_trade_workflow(self.client, self.settings, trade, trade_id, by=by)
-        except WorkflowAlreadyStartedError:
-            from kripto.cli.trading import first_request
-
-            existed = True
-            handle = self.client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
-            first = await first_request(self.client, trade_id)
-            if first is not None and not first.same_trade(trade):
-                reason = f"key {trade_id} was used for {first.summary}; this is {trade.summary}"
-                return JSONResponse({"error": reason}, status_code=409)
+            started = await trading.start_trade(self.client, self.settings, trade, by=by)
+        except trading.KeyUsedForAnotherTrade as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        trade_id = started.trade_id
         try:
-            order = await asyncio.wait_for(handle.result(), TRADE_WAIT_SECONDS)
-        except WorkflowFailureError as exc:
-            return JSONResponse(
-                {"error": f"trade refused: {root_cause(exc)}", "id": trade_id}, status_code=422
-            )
+            order = await trading.order_of(started, within=TRADE_WAIT_SECONDS)
+        except trading.TradeFailed as exc:
+            return JSONResponse({"error": f"trade refused: {exc}", "id": trade_id}, status_code=422)
         except TimeoutError:
             return JSONResponse({"id": trade_id, "running": True}, status_code=202)
-        return JSONResponse({"id": trade_id, "existed": existed, "order": order.to_json_dict()})
+        return JSONResponse(
+            {"id": trade_id, "existed": started.existed, "order": order.to_json_dict()}
+        )
 
     # -- the stop link -----------------------------------------------------------------------
 
@@ -345,9 +331,7 @@ class Dashboard:
             raise Refused(403, str(exc)) from None
 
     async def _used(self, link_id: str) -> bool:
-        return bool(
-            await self.db.pool.fetchval("SELECT 1 FROM used_stop_links WHERE link_id = $1", link_id)
-        )
+        return await StopLinkRepository(self.db).used(link_id)
 
     async def stop_page(self, request: Request) -> Response:
         """The confirmation page. It makes no session: the signed link is the credential, and
@@ -385,7 +369,7 @@ class Dashboard:
             f"paused by a receipt's stop link (link {link.link_id}) from {who} at {_stamp(_now())}"
         )
         try:
-            changed = await set_paused(self.client, self.settings, True, note)
+            changed = await control.pause(self.client, self.settings, note)
         except Exception as exc:  # Temporal unreachable, or any other failure: not paused
             why = exc.message if isinstance(exc, RPCError) else type(exc).__name__
             log.warning(
@@ -399,12 +383,7 @@ class Dashboard:
                 " used up: open it again in a minute.",
             )
         # Two tabs at once: both paused; the link is spent either way.
-        with contextlib.suppress(asyncpg.UniqueViolationError):
-            await self.db.pool.execute(
-                "INSERT INTO used_stop_links (link_id, used_by) VALUES ($1, $2)",
-                link.link_id,
-                who,
-            )
+        await StopLinkRepository(self.db).use(link.link_id, who)
         return self.page(
             "message.html.j2",
             title="Trading paused",
@@ -415,15 +394,11 @@ class Dashboard:
 
     async def tax_data(self, request: Request) -> dict[str, Any]:
         """The year asked for (default: the current UK tax year), as `kripto tax --json`."""
-        from kripto.tax.engine import compute, year_report
-        from kripto.tax.ledger import load_ledger
-        from kripto.tax.report import report_json
         from kripto.tax.years import TaxYear, parse_tax_year, uk_day
 
         asked = request.query_params.get("year")
         year = parse_tax_year(asked) if asked else TaxYear.containing(uk_day(_now()))
-        ledger = await load_ledger(self.db)
-        return report_json(year_report(compute(ledger.trades), year), ledger.conversions)
+        return await tax_report(self.db, year)
 
     async def tax(self, request: Request) -> Response:
         from kripto.tax.report import BOXES, gbp
@@ -456,7 +431,7 @@ class Dashboard:
 
 
 def create_app(
-    settings: Settings, client: Client, db: Database, *, close_db: bool = False
+    settings: Settings, client: Connection, db: Database, *, close_db: bool = False
 ) -> Starlette:
     token = (
         settings.dashboard.dashboard_token.get_secret_value()

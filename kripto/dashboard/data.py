@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from kripto.db.dashboard import DashboardQueries
 from kripto.db.pool import Database
+from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.fees import FeeTier, saved_against_taker
 from kripto.models import Rate
@@ -47,6 +49,7 @@ class DashboardData:
         """`tier`: the configured fee tier (KRIPTO_FEE_TIER), for the fees saved against
         paying its taker rate on every fill; None: not shown."""
         self.db = db
+        self.queries = DashboardQueries(db)
         self.product_id = product_id
         self.start_gbp = start_gbp
         self.tier = tier
@@ -54,26 +57,13 @@ class DashboardData:
     async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
         """The last rate of each of at most MAX_POINTS equal buckets across the span, which
         ends at the newest stored rate."""
-        pool = self.db.pool
-        bounds = await pool.fetchrow(
-            "SELECT min(date_time) AS lo, max(date_time) AS hi FROM rates WHERE product_id = $1",
-            self.product_id,
-        )
-        if bounds["hi"] is None:
+        oldest, newest = await self.queries.rate_bounds(self.product_id)
+        if oldest is None or newest is None:
             return []
         length = SPANS[span]
-        lo = max(bounds["lo"], bounds["hi"] - length) if length else bounds["lo"]
-        width = max((bounds["hi"] - lo).total_seconds() / MAX_POINTS, 1.0)
-        rows = await pool.fetch(
-            "SELECT DISTINCT ON (bucket) date_time, rate FROM ("
-            "  SELECT floor(extract(epoch FROM date_time - $2::timestamptz) / $3) AS bucket,"
-            "         date_time, rate FROM rates"
-            "  WHERE product_id = $1 AND date_time >= $2"
-            ") AS r ORDER BY bucket, date_time DESC",
-            self.product_id,
-            lo,
-            width,
-        )
+        lo = max(oldest, newest - length) if length else oldest
+        width = max((newest - lo).total_seconds() / MAX_POINTS, 1.0)
+        rows = await self.queries.bucketed_rates(self.product_id, lo, width)
         return [(r["date_time"], r["rate"]) for r in rows]
 
     async def fills(self) -> list[Fill]:
@@ -82,15 +72,7 @@ class DashboardData:
     async def chart(self, span: Span, fills: list[Fill]) -> dict[str, Any]:
         rates = await self.rates(span)
         since = rates[0][0] if rates else None
-        markers = await self.db.pool.fetch(
-            "SELECT t.trade_id, t.side, t.created_at, t.executed_value, t.filled_size,"
-            "       d.reason, d.decision_id"
-            " FROM trades t LEFT JOIN decisions d ON d.trade_id = t.trade_id"
-            " WHERE t.product_id = $1 AND ($2::timestamptz IS NULL OR t.created_at >= $2)"
-            " ORDER BY t.created_at",
-            self.product_id,
-            since,
-        )
+        markers = await self.queries.trade_markers(self.product_id, since)
         values = value_series(fills, self.start_gbp, rates)
         first_at = min((f.at for f in fills), default=None)
         dca = dca_series(self.start_gbp, first_at, rates)
@@ -139,26 +121,10 @@ class DashboardData:
 
     async def latest(self) -> Rate | None:
         """The newest stored rate, with its source: a `simulated` one is no real price."""
-        row = await self.db.pool.fetchrow(
-            "SELECT date_time, rate, source FROM rates WHERE product_id = $1"
-            " ORDER BY date_time DESC LIMIT 1",
-            self.product_id,
-        )
-        if row is None:
-            return None
-        return Rate(
-            product_id=self.product_id,
-            date_time=row["date_time"],
-            rate=row["rate"],
-            source=row["source"],
-        )
+        return await RateRepository(self.db).latest(self.product_id)
 
     async def trades(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = await self.db.pool.fetch(
-            "SELECT trade_id, side, product_id, funds, filled_size, executed_value, fill_fees,"
-            " settled, created_at FROM trades ORDER BY created_at DESC LIMIT $1",
-            limit,
-        )
+        rows = await self.queries.latest_trades(limit)
         return [
             {
                 "id": r["trade_id"],
@@ -179,13 +145,7 @@ class DashboardData:
         ]
 
     async def decisions(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = await self.db.pool.fetch(
-            "SELECT decision_id, tick_time, action, amount, reason, trade_id, indicators"
-            " FROM decisions"
-            " WHERE product_id = $1 ORDER BY tick_time DESC LIMIT $2",
-            self.product_id,
-            limit,
-        )
+        rows = await self.queries.latest_decisions(self.product_id, limit)
         return [
             {
                 "id": r["decision_id"],
@@ -203,7 +163,7 @@ class DashboardData:
     async def wallet(self) -> dict[str, str] | None:
         """The paper exchange's balances (None when trading live: `kripto wallet` asks Coinbase)."""
         try:
-            rows = await self.db.pool.fetch("SELECT currency, balance, hold FROM paper_accounts")
+            rows = await self.queries.paper_balances()
         except Exception:
             return None
         return {r["currency"].lower(): plain(r["balance"] - r["hold"]) for r in rows} or None

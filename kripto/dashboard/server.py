@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import Callable, Generator
 
 import uvicorn
-from temporalio.client import Client
 
 from kripto.dashboard.app import create_app
 from kripto.db import connect
+from kripto.services.connection import Connection
 from kripto.settings import Settings
 
 
@@ -38,7 +38,7 @@ def login_url(settings: Settings) -> str | None:
 
 async def serve_dashboard(
     settings: Settings,
-    client: Client,
+    client: Connection,
     stop: asyncio.Event,
     started: Callable[[], None] | None = None,
 ) -> None:

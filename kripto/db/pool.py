@@ -66,3 +66,14 @@ async def connect(url: str, *, run_migrations: bool = True, max_size: int = 10) 
         url, min_size=0, max_size=max_size, timeout=10, command_timeout=30
     )
     return Database(pool, url)
+
+
+async def ensure_database(server_url: str, name: str = "kripto") -> str:
+    """Create the database `name` on the server if it lacks it; its URL."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.replace("/postgres?", f"/{name}?", 1)

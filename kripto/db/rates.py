@@ -129,6 +129,17 @@ class RateRepository:
         )
         return None if row is None else Rate.model_validate(dict(row))
 
+    async def series(self, product_id: str, start: datetime | None = None) -> list[Any]:
+        """The product's (date_time, rate) rows from `start` (or all), oldest first."""
+        return list(
+            await self.db.pool.fetch(
+                "SELECT date_time, rate FROM rates WHERE product_id = $1"
+                " AND ($2::timestamptz IS NULL OR date_time >= $2) ORDER BY date_time",
+                product_id,
+                start,
+            )
+        )
+
     async def count(self, product_id: str) -> int:
         return int(
             await self.db.pool.fetchval(

@@ -17,7 +17,8 @@ from temporalio.client import Client
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds.simulated import SimulatedFeed
-from kripto.models import BackfillInput, Rate
+from kripto.flows.backfill import BackfillInput
+from kripto.models import Rate
 from kripto.runtime.backfill import start_backfill
 from kripto.settings import Settings
 

@@ -22,6 +22,7 @@ from rich.panel import Panel
 
 from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import connect
+from kripto.db.pool import ensure_database
 from kripto.db.rates import RateRepository
 from kripto.devstack.coldstart import backfill_week, fill_to_first_tick
 from kripto.devstack.lock import DataDirLock
@@ -63,16 +64,6 @@ async def coinbase_answers(settings: Settings, product_id: str) -> bool:
         return False
     finally:
         await feed.close()
-
-
-async def ensure_database(server_url: str, name: str = "kripto") -> str:
-    conn = await asyncpg.connect(server_url)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server_url.replace("/postgres?", f"/{name}?", 1)
 
 
 def write_dev_env(path: Path, values: dict[str, str]) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from kripto.errors import NonRetryableError, RetryableError
 from kripto.notify.events import Notify
 from kripto.notify.telegram import TelegramApi
-
-Style = Literal["slack", "discord", "json"]
-STYLES: tuple[Style, ...] = ("slack", "discord", "json")
+from kripto.settings.notifications import Style
 
 
 class Channel(Protocol):
@@ -89,21 +87,3 @@ class Webhook:
             after = response.headers.get("retry-after", "")
             raise WebhookUnavailable(message, retry_after=float(after) if after.isdigit() else None)
         raise WebhookRefused(message)
-
-
-def parse_webhooks(text: str) -> list[tuple[Style, str]]:
-    """`slack:URL,discord:URL,URL` → [(style, url)]. Errors name the setting and the entry's
-    position, never the URL (it is a secret)."""
-    hooks: list[tuple[Style, str]] = []
-    for n, entry in enumerate(filter(None, (e.strip() for e in text.split(","))), start=1):
-        head, _, rest = entry.partition(":")
-        style: Style = "json"
-        url = entry
-        if head in STYLES:
-            style, url = head, rest
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(
-                f"entry {n} must be an http(s) URL, optionally after slack:, discord: or json:"
-            )
-        hooks.append((style, url))
-    return hooks

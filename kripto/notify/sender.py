@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from kripto.db.notifications import NotificationRepository
 from kripto.db.pool import Database
 from kripto.errors import NonRetryableError, RetryableError
 from kripto.notify.channels import Channel
@@ -55,15 +56,8 @@ class Notifier:
 
     async def _send_once(self, event: Notify, channel: Channel) -> str:
         async with self.db.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                f"notify|{event.key}|{channel.name}",
-            )
-            done = await conn.fetchval(
-                "SELECT status FROM sent_notifications WHERE event_key = $1 AND channel = $2",
-                event.key,
-                channel.name,
-            )
+            await NotificationRepository.lock(conn, event.key, channel.name)
+            done = await NotificationRepository.status(conn, event.key, channel.name)
             if done is not None:
                 return "already"
             try:
@@ -80,13 +74,6 @@ class Notifier:
     async def _record(
         conn: object, event: Notify, channel: Channel, status: str, message_id: str, detail: str
     ) -> None:
-        await conn.execute(  # type: ignore[attr-defined]
-            "INSERT INTO sent_notifications (event_key, channel, kind, status, message_id, detail)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            event.key,
-            channel.name,
-            event.kind,
-            status,
-            message_id,
-            detail[:500],
+        await NotificationRepository.record(
+            conn, event.key, channel.name, event.kind, status, message_id, detail
         )

@@ -6,21 +6,22 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from kripto.notify.channels import Channel, TelegramChat, Webhook, parse_webhooks
+from kripto.notify.channels import Channel, TelegramChat, Webhook
 from kripto.notify.telegram import TelegramApi
-from kripto.settings import Settings
+from kripto.settings import NotificationsSection, Settings
+from kripto.settings.notifications import parse_webhooks
 
 
-def notifications_on(settings: Settings) -> bool:
+def notifications_on(notifications: NotificationsSection) -> bool:
     """Anything to send to: a bot with chats, or a webhook."""
-    telegram = settings.notifications.telegram_bot_token is not None and bool(
-        settings.notifications.telegram_chat_ids
+    telegram = notifications.telegram_bot_token is not None and bool(
+        notifications.telegram_chat_ids
     )
-    return telegram or settings.notifications.webhook_urls is not None
+    return telegram or notifications.webhook_urls is not None
 
 
-def bot_on(settings: Settings) -> bool:
-    return settings.notifications.telegram_bot_token is not None
+def bot_on(notifications: NotificationsSection) -> bool:
+    return notifications.telegram_bot_token is not None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from kripto.models import BackfillInput, BackfillProgress
+from kripto.flows.backfill import BackfillInput, BackfillProgress
 from kripto.settings import Settings
 
 

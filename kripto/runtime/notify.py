@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 async def notify(client: Client, settings: Settings, event: Notify) -> bool:
     """True if this call started the event's notification."""
-    if not notifications_on(settings):
+    if not notifications_on(settings.notifications):
         return False
     from workflows.notify import NotifyWorkflow
 

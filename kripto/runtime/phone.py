@@ -29,7 +29,7 @@ def summary_schedule_id(task_queue: str) -> str:
 async def ensure_phone(client: Client, settings: Settings) -> list[str]:
     """Lines for the worker's start-up output."""
     said = []
-    if notifications_on(settings):
+    if notifications_on(settings.notifications):
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
                 DailySummaryWorkflow.run,
@@ -52,7 +52,7 @@ async def ensure_phone(client: Client, settings: Settings) -> list[str]:
         said.append(
             f"daily summary: schedule {sid} ({settings.notifications.daily_summary_cron} UTC)"
         )
-    if bot_on(settings):
+    if bot_on(settings.notifications):
         await client.start_workflow(
             TelegramBotWorkflow.run,
             BotPoll(),

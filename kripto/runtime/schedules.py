@@ -32,6 +32,8 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from kripto.flows.reconcile import ReconcileRequest
+from kripto.flows.ticks import ExchangeTickInput
 from kripto.ids import (
     EXCHANGE,
     RECONCILE_SCHEDULE_ID,
@@ -42,7 +44,6 @@ from kripto.ids import (
     reconcile_at_start_id,
     reconcile_schedule_id,
 )
-from kripto.models import ExchangeTickInput, ReconcileRequest
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import amounts_memo, ensure_search_attributes
 from workflows.exchange_tick import ExchangeTickWorkflow

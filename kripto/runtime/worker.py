@@ -43,7 +43,6 @@ from kripto.fees import decision_rate, side_rate
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.metrics import Metrics
-from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
 from kripto.notify.wiring import Channels, channels_from_settings
@@ -71,6 +70,7 @@ from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
 from kripto.settings import ExchangeSection, ExecutionSection, Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
+from kripto.telegram_bot import TelegramBot
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
@@ -133,22 +133,22 @@ class Services:
 LIMITS = RateLimits.coinbase()
 
 
-def feed_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> RateFeed:
-    if settings.exchange.feed == "simulated":
-        return SimulatedFeed(seed=settings.exchange.feed_seed)
+def feed_from_settings(exchange: ExchangeSection, limits: RateLimits = LIMITS) -> RateFeed:
+    if exchange.feed == "simulated":
+        return SimulatedFeed(seed=exchange.feed_seed)
     return CoinbaseSpotFeed(
-        settings.exchange.coinbase_url,
-        timeout=settings.exchange.http_timeout.total_seconds(),
-        limiter=limits.public,
+        exchange.coinbase_url, timeout=exchange.http_timeout.total_seconds(), limiter=limits.public
     )
 
 
-def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> CoinbaseCandles:
+def candles_from_settings(
+    exchange: ExchangeSection, limits: RateLimits = LIMITS
+) -> CoinbaseCandles:
     return CoinbaseCandles(
-        settings.exchange.coinbase_url,
-        timeout=settings.exchange.http_timeout.total_seconds(),
-        requests_per_second=settings.exchange.backfill_requests_per_second,
-        page_minutes=settings.exchange.backfill_page_minutes,
+        exchange.coinbase_url,
+        timeout=exchange.http_timeout.total_seconds(),
+        requests_per_second=exchange.backfill_requests_per_second,
+        page_minutes=exchange.backfill_page_minutes,
         limiter=limits.public,
     )
 
@@ -156,24 +156,27 @@ def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> Co
 def exchange_from_settings(
     settings: Settings, db: Database, limits: RateLimits = LIMITS
 ) -> Exchange:
-    if settings.exchange.exchange == "paper":
+    """The exchange the exchange section names, trading the products (the paper exchange
+    fills as the execution section says)."""
+    exchange = settings.exchange
+    if exchange.exchange == "paper":
         return PaperExchange(
             db,
-            fee_rate=settings.exchange.taker_fee,
-            fees=settings.exchange.fees,
+            fee_rate=exchange.taker_fee,
+            fees=exchange.fees,
             spread=settings.execution.paper_spread,
             # The price when the order arrives (issue 23), not the decision's stored rate.
-            prices=FeedPrices(feed_from_settings(settings, limits))
+            prices=FeedPrices(feed_from_settings(settings.exchange, limits))
             if settings.execution.paper_price == "feed"
             else None,
-            initial_gbp=settings.exchange.paper_gbp,
+            initial_gbp=exchange.paper_gbp,
             products=settings.general.products,
         )
     return CoinbaseExchange(
-        base_url=settings.exchange.coinbase_url,
-        key_name=settings.exchange.coinbase_api_key_name or "",
-        private_key_pem=settings.exchange.coinbase_private_key_pem(),
-        timeout=settings.exchange.http_timeout.total_seconds(),
+        base_url=exchange.coinbase_url,
+        key_name=exchange.coinbase_api_key_name or "",
+        private_key_pem=exchange.coinbase_private_key_pem(),
+        timeout=exchange.http_timeout.total_seconds(),
         products=settings.general.products,
         limiter=limits.private,
     )
@@ -221,8 +224,8 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     return Services(
         metrics=metrics or Metrics.noop(),
         db=db,
-        feed=feed_from_settings(settings),
-        candles=candles_from_settings(settings),
+        feed=feed_from_settings(settings.exchange),
+        candles=candles_from_settings(settings.exchange),
         exchange=exchange,
         fee_rate=await decision_fee_rate(exchange, settings.exchange, settings.execution),
         maker_refused=await maker_clock_problem(exchange, settings),
@@ -324,7 +327,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ),
         services.metrics,
     )
-    candles = services.candles or candles_from_settings(settings)
+    candles = services.candles or candles_from_settings(settings.exchange)
     services.candles = candles
     backfill = BackfillActivities(candles, rate_repository)
     notify = notify_activities(services, settings, client)

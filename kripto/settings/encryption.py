@@ -7,6 +7,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from kripto.keys import parse_keys
 from kripto.settings.base import Section, read_secret_file
 
 
@@ -42,10 +43,6 @@ class EncryptionSection(Section):
             self.encryption_keys = SecretStr(",".join(text.split()))
             self.encryption_keys_file = None  # read once; the keys now live in the setting
         if self.encryption_keys is not None:
-            # Imported here: the codec loads temporalio (a tenth of a second), which a command
-            # without keys (a CSV backtest) never needs.
-            from kripto.temporal.codec import parse_keys
-
             parse_keys(self.encryption_keys.get_secret_value())  # raises naming the setting
         if self.codec_token_file is not None:
             token = read_secret_file("KRIPTO_CODEC_TOKEN_FILE", self.codec_token_file).strip()

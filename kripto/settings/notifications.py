@@ -4,12 +4,34 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from kripto.settings.base import Section
+
+#: How a webhook's body is shaped: Slack's, Discord's, or Kripto's own JSON.
+Style = Literal["slack", "discord", "json"]
+STYLES: tuple[Style, ...] = ("slack", "discord", "json")
+
+
+def parse_webhooks(text: str) -> list[tuple[Style, str]]:
+    """`slack:URL,discord:URL,URL` → [(style, url)]. Errors name the setting and the entry's
+    position, never the URL (it is a secret)."""
+    hooks: list[tuple[Style, str]] = []
+    for n, entry in enumerate(filter(None, (e.strip() for e in text.split(","))), start=1):
+        head, _, rest = entry.partition(":")
+        style: Style = "json"
+        url = entry
+        if head in STYLES:
+            style, url = head, rest
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"entry {n} must be an http(s) URL, optionally after slack:, discord: or json:"
+            )
+        hooks.append((style, url))
+    return hooks
 
 
 class NotificationsSection(Section):
@@ -52,7 +74,5 @@ class NotificationsSection(Section):
     @classmethod
     def _check_webhooks(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from kripto.notify.channels import parse_webhooks
-
             parse_webhooks(value.get_secret_value())  # its errors never quote the URL
         return value

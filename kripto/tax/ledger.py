@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from kripto.db.ledger import LedgerQueries
 from kripto.db.pool import Database
 from kripto.errors import InvalidInput
 from kripto.money import PENNY
@@ -52,10 +53,7 @@ class Ledger:
 
 async def load_ledger(db: Database) -> Ledger:
     """Every settled trade with a fill, oldest first, in GBP."""
-    rows = await db.pool.fetch(
-        "SELECT trade_id, side, product_id, filled_size, executed_value, fill_fees, created_at"
-        " FROM trades WHERE settled AND filled_size > 0 ORDER BY created_at, trade_id"
-    )
+    rows = await LedgerQueries(db).settled_trades()
     trades: list[Trade] = []
     conversions: list[Conversion] = []
     for row in rows:
@@ -82,12 +80,7 @@ async def load_ledger(db: Database) -> Ledger:
 async def _convert(db: Database, row: object, quote: str) -> Conversion:
     r = dict(row)  # type: ignore[call-overload]
     for product, invert in ((f"{quote}-{GBP}", False), (f"{GBP}-{quote}", True)):
-        found = await db.pool.fetchrow(
-            "SELECT date_time, rate FROM rates WHERE product_id = $1"
-            " AND date_time = date_trunc('minute', $2::timestamptz)",
-            product,
-            r["created_at"],
-        )
+        found = await LedgerQueries(db).rate_in_minute(product, r["created_at"])
         if found is None:
             continue
         rate: Decimal = found["rate"]

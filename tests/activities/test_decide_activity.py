@@ -17,15 +17,9 @@ from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
+from kripto.flows.ticks import DecideMarketsInput
 from kripto.ids import decide_id, schedule_id
-from kripto.models import (
-    DecideMarketsInput,
-    Decision,
-    Prices,
-    Rate,
-    Side,
-    TradeRequest,
-)
+from kripto.models import Decision, Prices, Rate, Side, TradeRequest
 from kripto.risk import RiskSettings
 from kripto.runtime.kill_switch import KillSwitch
 from kripto.runtime.schedules import ensure_schedules, set_paused

@@ -27,8 +27,9 @@ from activities.trading import TradeActivities, TradeLimits
 from kripto.db import Database, connect
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.coinbase import CoinbaseExchange
+from kripto.flows.trade import PlacedOrder, TradeStep
 from kripto.mail.outbox import OutboxMailer
-from kripto.models import Order, PlacedOrder, Side, TradeRequest, TradeStep
+from kripto.models import Order, Side, TradeRequest
 from kripto.notify.events import Notify
 from kripto.receipts import ReceiptService
 from kripto.risk import PastTrade

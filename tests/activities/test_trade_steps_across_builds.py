@@ -15,8 +15,9 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
+from kripto.flows.trade import PlacedOrder
 from kripto.mail.outbox import OutboxMailer
-from kripto.models import PlacedOrder, Rate, Side
+from kripto.models import Rate, Side
 from kripto.receipts import ReceiptService
 
 

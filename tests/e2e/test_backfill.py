@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.db.rates import RateRepository
-from kripto.models import BackfillInput, BackfillProgress, Rate
+from kripto.flows.backfill import BackfillInput, BackfillProgress
+from kripto.models import Rate
 from kripto.runtime.backfill import backfill_id, start_backfill
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings

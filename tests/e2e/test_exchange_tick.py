@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.feeds.coinbase import PAGE_SIZE
+from kripto.flows.ticks import ExchangeTickResult
 from kripto.ids import exchange_schedule_id, legacy_schedule_id
-from kripto.models import ExchangeTickResult
 from kripto.runtime.schedules import ensure_schedules, set_paused
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings

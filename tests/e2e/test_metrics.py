@@ -21,11 +21,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
+from kripto.flows.reconcile import ReconcileRequest
+from kripto.flows.ticks import ExchangeTickInput
 from kripto.health import health_server
 from kripto.ids import schedule_id
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
-from kripto.models import ExchangeTickInput, ReconcileRequest, Side, TradeRequest
+from kripto.models import Side, TradeRequest
 from kripto.runtime.kill_switch import KillSwitch, pause_note
 from kripto.runtime.monitor import Monitor
 from kripto.runtime.schedules import ensure_schedules, set_paused

@@ -16,8 +16,8 @@ from kripto.db import connect
 from kripto.db.rates import RateRepository
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.feeds import SimulatedFeed
+from kripto.flows.ticks import ExchangeTickInput
 from kripto.ids import store_rates_id
-from kripto.models import ExchangeTickInput
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from workflows.exchange_tick import ExchangeTickWorkflow

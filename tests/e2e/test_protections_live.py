@@ -19,17 +19,9 @@ from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.protections import ProtectionRepository
 from kripto.db.rates import RateRepository
+from kripto.flows.ticks import DecideMarketsInput, DecideMarketsResult
 from kripto.ids import decide_id, decide_markets_id, trade_id_for_decision
-from kripto.models import (
-    DecideMarketsInput,
-    DecideMarketsResult,
-    Decision,
-    Order,
-    Prices,
-    Rate,
-    Side,
-    TradeRequest,
-)
+from kripto.models import Decision, Order, Prices, Rate, Side, TradeRequest
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from workflows.decide_markets import DecideMarketsWorkflow

@@ -33,8 +33,9 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
 from kripto.fills import market_fill
+from kripto.flows.ticks import ExchangeTickInput, ExchangeTickResult
 from kripto.ids import exchange_tick_id, stamp
-from kripto.models import ExchangeTickInput, ExchangeTickResult, Order, Rate, Side, TradeRequest
+from kripto.models import Order, Rate, Side, TradeRequest
 from tests.e2e.workers import (
     ActivityRun,
     WorkerProcess,

@@ -24,9 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
+from kripto.flows.ticks import DecideMarketsInput, ExchangeTickInput
 from kripto.ids import decide_id
 from kripto.mail.outbox import file_stem
-from kripto.models import DecideMarketsInput, ExchangeTickInput, Prices, Rate
+from kripto.models import Prices, Rate
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from workflows.decide_markets import DecideMarketsWorkflow

@@ -27,7 +27,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
-from kripto.models import ExchangeTickInput, Side, TradeRequest
+from kripto.flows.ticks import ExchangeTickInput
+from kripto.models import Side, TradeRequest
 from kripto.runtime.deployments import DeploymentError, deployment_status
 from tests.e2e.test_metrics import free_port
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process

@@ -28,8 +28,9 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import port_is_free
+from kripto.flows.ticks import ExchangeTickInput
 from kripto.ids import decide_id, trade_id_for_decision
-from kripto.models import ExchangeTickInput, Rate, Side, TradeRequest
+from kripto.models import Rate, Side, TradeRequest
 from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import ensure_search_attributes, trade_attributes

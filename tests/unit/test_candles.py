@@ -10,8 +10,8 @@ import pytest
 
 from kripto.errors import FeedError, InvalidInput
 from kripto.feeds.candles import parse_candles
+from kripto.flows.backfill import BackfillInput
 from kripto.inputs import parse_input
-from kripto.models import BackfillInput
 
 WHAT = "Coinbase candles for BTC-GBP"
 

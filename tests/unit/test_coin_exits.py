@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from kripto.decisions import decide
 from kripto.errors import InvalidInput
+from kripto.flows.ticks import MarketTrade
 from kripto.inputs import parse_trade_request
-from kripto.models import Decision, MarketTrade, Side, TradeRequest
+from kripto.models import Decision, Side, TradeRequest
 from kripto.protections import Protections, ProtectionState
 from kripto.risk import RiskSettings
 from kripto.strategies.ema_cross import EmaCross

@@ -20,8 +20,8 @@ from temporalio.api.enums.v1 import VersionDrainageStatus
 
 from kripto.build_id import code_build_id, code_digest, installed_dependencies, required_names
 from kripto.cli.deploy_view import format_status, status_json
+from kripto.flows.trade import PlacedOrder
 from kripto.inputs import UserTradeRequest
-from kripto.models import PlacedOrder
 from kripto.runtime.deployments import (
     DeploymentError,
     DeploymentStatus,

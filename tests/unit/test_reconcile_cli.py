@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from kripto.cli import reconcile as cli
-from kripto.models import ReconcileBalance, ReconcileDifference, ReconcileReport
+from kripto.flows.reconcile import ReconcileBalance, ReconcileDifference, ReconcileReport
 
 SINCE = datetime(2026, 12, 5, 9, 30, tzinfo=UTC)
 UNTIL = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db.rates import RateRepository
-from kripto.models import Rate, Wallet, WalletRequest
+from kripto.flows.wallet import WalletRequest
+from kripto.models import Rate, Wallet
 from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase

@@ -14,15 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
+from kripto.flows.ticks import DecideMarketsInput, DecideMarketsResult, ExchangeTickInput
 from kripto.ids import decide_id, stamp, trade_id_for_decision
-from kripto.models import (
-    DecideMarketsInput,
-    DecideMarketsResult,
-    ExchangeTickInput,
-    Order,
-    Prices,
-    Rate,
-)
+from kripto.models import Order, Prices, Rate
 from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import MARKETS

@@ -23,16 +23,12 @@ from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities
 from activities.trading import TradeActivities
+from kripto.flows.backfill import BackfillInput
+from kripto.flows.reconcile import ReconcileRequest
+from kripto.flows.ticks import DecideMarketsInput, ExchangeTickInput, StoreRatesInput
+from kripto.flows.trade import PlacedOrder
+from kripto.flows.wallet import WalletRequest
 from kripto.inputs import parse_input, parse_trade_request
-from kripto.models import (
-    BackfillInput,
-    DecideMarketsInput,
-    ExchangeTickInput,
-    PlacedOrder,
-    ReconcileRequest,
-    StoreRatesInput,
-    WalletRequest,
-)
 from kripto.notify.commands import BotPoll
 from kripto.notify.events import Notify, SummaryDay
 from kripto.runtime.worker import WORKFLOWS

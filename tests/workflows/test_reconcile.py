@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import Rebase, ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.flows.reconcile import Rebase, ReconcileReport, ReconcileRequest
+from kripto.models import Side, TradeRequest
 from kripto.runtime.worker import Services, build_services, build_worker
 from kripto.settings import Settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase

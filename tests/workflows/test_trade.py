@@ -16,9 +16,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.testing import WorkflowEnvironment
 
+from kripto.flows.wallet import WalletRequest
 from kripto.inputs import AMOUNT_RULE
 from kripto.inputs import EXAMPLE as EXAMPLE_INPUT
-from kripto.models import Order, Wallet, WalletRequest
+from kripto.models import Order, Wallet
 from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import AMOUNT_GBP, PRODUCT, SIDE, TRADE, TRADE_STEP

@@ -23,7 +23,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.execution import Execution, ProductRules, base_size_for
-from kripto.models import Order, ReconcileRequest, Side, TradeRequest
+from kripto.flows.reconcile import ReconcileRequest
+from kripto.models import Order, Side, TradeRequest
 from kripto.runtime.trades import start_trade_workflow
 from kripto.runtime.worker import Services, build_services, build_worker
 from kripto.settings import Settings

@@ -18,12 +18,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
-
 from kripto.db.confirmations import ConfirmationRepository
+from kripto.db.notifications import NotificationRepository
 from kripto.db.pool import Database
-from kripto.db.trades import TradeRepository
+from kripto.db.rates import RateRepository
 from kripto.errors import InvalidInput, KriptoError
 from kripto.exchanges.base import Exchange
 from kripto.models import currencies
@@ -42,7 +40,9 @@ from kripto.notify.events import Notify
 from kripto.notify.sender import Notifier
 from kripto.notify.telegram import TelegramApi
 from kripto.portfolio import position
-from kripto.runtime.kill_switch import schedule_status
+from kripto.services import control
+from kripto.services import trades as trading
+from kripto.services.connection import Connection
 from kripto.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class TelegramBot:
     def __init__(
         self,
         settings: Settings,
-        client: Client,
+        client: Connection,
         db: Database,
         exchange: Exchange,
         notifier: Notifier,
@@ -102,10 +102,7 @@ class TelegramBot:
             )
             return f"refused: user {update.user_id} is not in KRIPTO_TELEGRAM_USER_IDS"
         key = f"tg-{update.update_id}"
-        answered = await self.db.pool.fetchval(
-            "SELECT count(*) FROM sent_notifications WHERE event_key = $1", key
-        )
-        if answered:
+        if await NotificationRepository(self.db).answered(key):
             return "answered before"
         if update.callback_data:
             reply = await self._button(update)
@@ -153,24 +150,18 @@ class TelegramBot:
 
     async def _status(self) -> Reply:
         lines = []
-        for product_id in self.settings.general.products:
-            status = await schedule_status(
-                self.client, product_id, self.settings.temporal.task_queue
-            )
+        for status in await control.statuses(self.client, self.settings):
+            product_id = status.product_id
             if not status.exists:
                 state = "no schedule"
             elif status.paused:
                 state = f"paused ({status.note})" if status.note else "paused"
             else:
                 state = "trading is on"
-            rate = await self.db.pool.fetchrow(
-                "SELECT date_time, rate FROM rates WHERE product_id = $1"
-                " ORDER BY date_time DESC LIMIT 1",
-                product_id,
-            )
+            rate = await RateRepository(self.db).latest(product_id)
             quote = currencies(product_id)[1]
             seen = (
-                f"; rate {fmt_money(rate['rate'], quote)} at {fmt_time_long(rate['date_time'])}"
+                f"; rate {fmt_money(rate.rate, quote)} at {fmt_time_long(rate.date_time)}"
                 if rate
                 else "; no rate yet"
             )
@@ -195,7 +186,7 @@ class TelegramBot:
         return Reply("Balances", "\n".join(lines))
 
     async def _trades(self) -> Reply:
-        orders = await TradeRepository(self.db).recent(5)
+        orders = await trading.recent_trades(self.db, 5)
         if not orders:
             return Reply("No trades yet.")
         lines = []
@@ -211,11 +202,9 @@ class TelegramBot:
     async def _profit(self) -> Reply:
         product_id = self.product
         base, quote = currencies(product_id)
-        held = position(await TradeRepository(self.db).fills(product_id))
-        rate = await self.db.pool.fetchval(
-            "SELECT rate FROM rates WHERE product_id = $1 ORDER BY date_time DESC LIMIT 1",
-            product_id,
-        )
+        held = position(await trading.fills(self.db, product_id))
+        latest = await RateRepository(self.db).latest(product_id)
+        rate = None if latest is None else latest.rate
         lines = [
             f"realised {fmt_money(held.realised, quote, signed=True)}",
             f"held {fmt_size(held.btc, base)} costing {fmt_money(held.cost, quote)}",
@@ -234,9 +223,8 @@ class TelegramBot:
         note = f"{verb} from Telegram by {update.who} at {_stamp()}" + (
             f": {reason}" if reason else ""
         )
-        from kripto.runtime.schedules import set_paused  # it imports the workflows
-
-        changed = await set_paused(self.client, self.settings, paused, note)
+        switch = control.pause if paused else control.resume
+        changed = await switch(self.client, self.settings, note)
         return Reply(f"Trading {verb}", f"{note}\nschedules: {', '.join(changed) or 'none'}")
 
     async def _ask(self, update: BotUpdate, side: str, amount: str) -> Reply:
@@ -294,10 +282,10 @@ class TelegramBot:
             return Reply("Not traded", str(exc))
         key = trade_key(found.asked_update)
         by = f"traded from Telegram by {update.who} at {_stamp()}"
-        from kripto.runtime.trades import start_trade_workflow
-
         try:
-            await start_trade_workflow(self.client, self.settings, request, key, by=by)
-        except WorkflowAlreadyStartedError:
+            started = await trading.start_trade(self.client, self.settings, request, by, key=key)
+        except trading.KeyUsedForAnotherTrade:
+            started = None
+        if started is None or started.existed:
             return Reply(f"Already confirmed: trade {key}", "One /buy or /sell is one trade.")
         return Reply(f"{request.summary}: trade {key} started", by)
