@@ -55,6 +55,10 @@ class FakeTelegram:
         self.dropped: list[int] = []
         self.log: list[str] = []
         self.unauthorized = 0
+        #: What getMe and getWebhookInfo say (`kripto live check`): the bot's username, and the
+        #: webhook set on it ("" for none: the bot polls with getUpdates).
+        self.username = "kripto_test_bot"
+        self.webhook_url = ""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -136,6 +140,12 @@ class FakeTelegram:
             while not self.updates and time.monotonic() < deadline:
                 self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
             return list(self.updates)
+
+    def _getMe(self, body: dict[str, Any], conn: socket.socket) -> Any:
+        return {"id": int(self.token.split(":")[0]), "is_bot": True, "username": self.username}
+
+    def _getWebhookInfo(self, body: dict[str, Any], conn: socket.socket) -> Any:
+        return {"url": self.webhook_url, "pending_update_count": 0}
 
     # -- the user's side -----------------------------------------------------------------------
 
