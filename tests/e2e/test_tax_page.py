@@ -59,7 +59,9 @@ async def test_tax_page_shows_the_reports_figures(
                 ["2025-06-20", "BTC", "0.1", "£4,000", "£3,847", "£153"],
                 ["2026-01-15", "BTC", "0.05", "£1,500", "£2,217", "-£717"],
             ]
-            assert disposals[1].split("\t")[6] == "30 day 01/07/2025: 0.1 (£3,823); fees £24.00"
+            assert disposals[1].split("\t")[6] == (
+                "30 day 01/07/2025: 0.1 (£3,822.80); fees £24.00"
+            )
             closing = await page.inner_text('table.pool[data-asset="BTC"] tr.closing')
             assert closing.split() == ["closing", "balance", "0.4", "£17,660"]
             await expect(page.locator("#conversions li")).to_have_count(1)
@@ -73,6 +75,13 @@ async def test_tax_page_shows_the_reports_figures(
                 "gains": "1099",
                 "losses": "717",
                 "netGains": "382",
+                "exact": {
+                    "proceeds": "10500.00",
+                    "allowableCosts": "10117.41",
+                    "gains": "1099.20",
+                    "losses": "716.61",
+                    "netGains": "382.59",
+                },
             }
 
             response = await page.goto(f"{settings.dashboard_url}/tax?year=2025-2026")
