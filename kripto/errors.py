@@ -47,6 +47,21 @@ class OrderRejected(NonRetryableError):
     kind = "OrderRejected"
 
 
+class PostOnlyWouldCross(OrderRejected):
+    """A post-only limit order refused because it would have crossed the book and taken
+    liquidity (Coinbase's INVALID_LIMIT_PRICE_POST_ONLY): nothing was placed, and the key may
+    be used again at a new price (a re-quote uses the next derived client order ID)."""
+
+    kind = "PostOnlyWouldCross"
+
+
+class ClockSkewed(NonRetryableError):
+    """This machine's clock differs from the exchange's by more than KRIPTO_MAX_CLOCK_SKEW:
+    a maker order's end time could already be past, so maker orders are refused."""
+
+    kind = "ClockSkewed"
+
+
 class NotPlaced(NonRetryableError):
     """The checks before a trade's key is claimed kept failing: nothing was placed."""
 

@@ -225,6 +225,8 @@ class MarketTrade(Wire):
     product_id: ProductId
     action: Literal["buy", "sell"]
     amount: Money
+    #: A whole-position sell's coins (see TradeRequest.base_size); None in older payloads.
+    base_size: Money | None = None
 
 
 class DecideMarketsResult(Wire):
@@ -296,8 +298,46 @@ def currencies(product_id: str) -> tuple[str, str]:
     return base, quote
 
 
+class OrderType(StrEnum):
+    """How an order was placed: a market order (`market_market_ioc`), a post-only limit order
+    that rests until its end time (`limit_limit_gtd` with `post_only`), or an immediate-or-cancel
+    limit order with a price cap (`sor_limit_ioc`)."""
+
+    MARKET = "market"
+    LIMIT_GTD = "limit_gtd"
+    LIMIT_IOC = "limit_ioc"
+
+
+class OrderStatus(StrEnum):
+    """Coinbase's order statuses. OPEN: resting (or partly filled) on the book; PENDING: sent,
+    not yet on the book; FILLED, CANCELLED, EXPIRED (its end time passed) and FAILED are final.
+    A CANCELLED or EXPIRED order may have filled in part (`filled_size` > 0)."""
+
+    PENDING = "pending"
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        return self in (
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.FAILED,
+        )
+
+
 class Order(Wire):
-    """An order in the seed's shape, plus the key it was placed under."""
+    """An order in the seed's shape, plus the key it was placed under.
+
+    The fields after `client_order_id` came with limit orders (issue 23); each has a default,
+    so an order recorded by an older build (always a market order) still decodes. `status` is
+    None in such a payload: read `settled` there. `funds` of a limit order is the quote value
+    it may trade before fees (`base_size * limit_price`); of a market order, the GBP asked for
+    (or, sold by `base_size`, the filled value)."""
 
     id: str
     side: Side
@@ -309,6 +349,28 @@ class Order(Wire):
     filled_size: Money
     executed_value: Money
     client_order_id: str
+    order_type: OrderType = OrderType.MARKET
+    status: OrderStatus | None = None
+    post_only: bool = False
+    #: A limit order's price (GBP per coin); an IOC order's cap.
+    limit_price: Money | None = None
+    #: When a GTD order expires on the exchange by itself.
+    end_time: UtcDateTime | None = None
+    #: The coins asked for (a limit order, or a market sell sized in coins); None for a market
+    #: order sized in GBP.
+    base_size: Money | None = None
+    #: Set when the exchange changed what was asked, in words: a sell of more GBP than held
+    #: sells the holdings ("sold the 0.01 BTC held: £700.00 at £59,988.00 is more than held").
+    note: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """The order will not change: a final status, or (older payloads) settled."""
+        return self.status.final if self.status is not None else self.settled
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.executed_value / self.filled_size if self.filled_size else None
 
 
 class PlaceOrderResult(Order):
@@ -334,6 +396,12 @@ class TradeRequest(Wire):
     trade_type: Side
     amount: Money = Field(gt=0, decimal_places=2)
     product_id: ProductId = DEFAULT_PRODUCT
+    #: A sell sized in coins (the whole position: a strategy's exit, a protection, `kripto
+    #: trade sell all`): the exchange sells this many coins, capped at the available balance
+    #: and rounded down to the base increment; `amount` is then only the GBP estimate at the
+    #: decision's price, for limits and display, never turned back into coins. None (and in
+    #: payloads from older builds): the trade is sized by `amount`.
+    base_size: Money | None = Field(None, gt=0)
 
     @property
     def summary(self) -> str:
@@ -344,10 +412,11 @@ class TradeRequest(Wire):
 
     def same_trade(self, other: TradeRequest) -> bool:
         """The same side, amount and product: a key may be used again only for this."""
-        return (self.trade_type, self.amount, self.product_id) == (
+        return (self.trade_type, self.amount, self.product_id, self.base_size) == (
             other.trade_type,
             other.amount,
             other.product_id,
+            other.base_size,
         )
 
 
@@ -511,6 +580,9 @@ class Decision(Wire):
     #: The protection that caused it (`stop-loss`, `trailing stop`, `drawdown guard`,
     #: `stop-loss guard`), or None.
     protection: str | None = None
+    #: A whole-position sell's coins (see TradeRequest.base_size); None for a buy, a sell of
+    #: part of the position, and in older payloads.
+    base_size: Money | None = None
 
 
 class DecisionResult(Wire):

@@ -49,6 +49,8 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
             note = "applies" if every else "unused: the cron applies"
         elif name == "strategy_params":
             value, note = _strategy_params(settings)
+        elif name == "max_slippage" and not value:
+            value, note = "off", "the taker fallback is a market order"
         elif name in LEGACY_STRATEGY_PARAMS and not value:
             continue  # an older alias, unset: KRIPTO_STRATEGY_PARAMS shows the value in use
         rows.append((f"KRIPTO_{name.upper()}", value, note))

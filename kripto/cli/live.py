@@ -77,6 +77,7 @@ async def live_checks(settings: Any) -> list[Any]:
             fee_setting=settings.fee_tier,
             min_order=minimum,
             max_trade=settings.max_trade_gbp,
+            clock_limit=settings.max_clock_skew.total_seconds(),
         ).run()
     finally:
         if exchange is not None:

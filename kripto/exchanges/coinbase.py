@@ -37,8 +37,9 @@ reply's body shows only as a short excerpt (an HTML error page as its title).
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
@@ -54,12 +55,23 @@ from kripto.errors import (
     NonRetryableError,
     OrderRejected,
     OrderUnfilled,
+    PostOnlyWouldCross,
     RetryableError,
 )
-from kripto.exchanges.base import check_order
+from kripto.exchanges.base import check_ioc, check_limit, check_market, sell_size
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
-from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
-from kripto.money import PENNY, SATOSHI, fmt_money, round_down
+from kripto.execution import Fill, Liquidity, ProductRules, Quote
+from kripto.models import (
+    DEFAULT_PRODUCT,
+    Balance,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    Wallet,
+    currencies,
+)
+from kripto.money import PENNY, SATOSHI, fmt_money, fmt_size
 from kripto.ratelimit import ORDER, READ, Limiter, describe_wait, excerpt, retry_after
 
 API_PREFIX = "/api/v3/brokerage"
@@ -115,32 +127,128 @@ def _duplicate(reply: dict[str, Any]) -> bool:
     return "DUPLICATE" in text and "CLIENT_ORDER_ID" in text
 
 
-def order_from_coinbase(data: dict[str, Any]) -> Order:
-    """An Advanced Trade order (Get Order / List Orders) in the seed's order shape.
+#: Coinbase's order configurations Kripto places, and the order type each is.
+CONFIGURATIONS = {
+    "market_market_ioc": OrderType.MARKET,
+    "limit_limit_gtd": OrderType.LIMIT_GTD,
+    "sor_limit_ioc": OrderType.LIMIT_IOC,
+}
+
+
+def _decimal(value: object) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def _post_only_crossed(reply: dict[str, Any]) -> bool:
+    """A `success: false` create refused because the post-only order would cross."""
+    error = reply.get("error_response") or {}
+    reasons = [reply.get("failure_reason"), *error.values()] if isinstance(error, dict) else []
+    return any("INVALID_LIMIT_PRICE_POST_ONLY" in str(r) for r in reasons if r)
+
+
+def order_from_coinbase(data: dict[str, Any], *, allow_unfilled: bool = False) -> Order:
+    """An Advanced Trade order (Get Order / List Orders) in the seed's order shape, with the
+    limit order's fields (type, status, limit price, end time, base size).
 
     Raises OrderRejected for an order that ended (cancelled, expired, failed) with nothing
-    filled: an IOC order that found no liquidity is not a trade of size 0."""
-    config = (data.get("order_configuration") or {}).get("market_market_ioc") or {}
+    filled, unless `allow_unfilled`: an IOC order that found no liquidity is not a trade of
+    size 0, but an expired maker order is a step of a maker-first trade."""
+    configurations: dict[str, Any] = data.get("order_configuration") or {}
+    kind, config = "market_market_ioc", dict[str, Any]()
+    for name in CONFIGURATIONS:
+        if configurations.get(name):
+            kind, config = name, dict(configurations[name])
+            break
     filled_value = Decimal(str(data.get("filled_value") or "0"))
     filled_size = Decimal(str(data.get("filled_size") or "0"))
     status = str(data.get("status") or "").upper()
-    if status in UNFILLED_STATUSES and filled_size == 0:
+    if status in UNFILLED_STATUSES and filled_size == 0 and not allow_unfilled:
         raise _unfilled(data, status)
     # A final order with fills will not change, whatever the flag says; anything else
     # (OPEN, PENDING, QUEUED, …) keeps the flag, so the client keeps polling.
     settled = (status in FINAL_STATUSES and filled_size > 0) or bool(data.get("settled", False))
+    if status in FINAL_STATUSES and kind != "market_market_ioc":
+        settled = True  # a limit order's final state, filled or not, will not change
     quote_size = config.get("quote_size")
+    limit_price = _decimal(config.get("limit_price"))
+    base_size = _decimal(config.get("base_size"))
+    end_time = config.get("end_time")
+    if quote_size and kind == "market_market_ioc":
+        funds = Decimal(str(quote_size))
+    elif kind != "market_market_ioc" and base_size is not None and limit_price is not None:
+        funds = base_size * limit_price
+    elif quote_size:
+        funds = Decimal(str(quote_size))
+    else:
+        funds = filled_value
     return Order(
         id=str(data["order_id"]),
         client_order_id=str(data.get("client_order_id") or ""),
         side=Side(str(data["side"]).lower()),
         product_id=str(data["product_id"]),
-        funds=Decimal(str(quote_size)) if quote_size else filled_value,
+        funds=funds,
         settled=settled,
         created_at=_parse_time(str(data["created_time"])),
         fill_fees=Decimal(str(data.get("total_fees") or "0")),
         filled_size=filled_size,
         executed_value=filled_value,
+        order_type=CONFIGURATIONS[kind],
+        status=_STATUSES.get(status),
+        post_only=bool(config.get("post_only", False)),
+        limit_price=limit_price,
+        end_time=_parse_time(str(end_time)) if end_time else None,
+        base_size=base_size,
+    )
+
+
+_STATUSES = {
+    "PENDING": OrderStatus.PENDING,
+    "QUEUED": OrderStatus.PENDING,
+    "OPEN": OrderStatus.OPEN,
+    "CANCEL_QUEUED": OrderStatus.OPEN,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "FAILED": OrderStatus.FAILED,
+}
+
+
+def fill_from_coinbase(data: dict[str, Any]) -> Fill:
+    """One fill of List Fills (`GET /orders/historical/fills`)."""
+    price = Decimal(str(data["price"]))
+    size = Decimal(str(data["size"]))
+    if data.get("size_in_quote"):
+        size = size / price
+    liquidity = str(data.get("liquidity_indicator") or "").upper()
+    return Fill(
+        trade_id=str(data.get("trade_id") or data.get("entry_id") or ""),
+        order_id=str(data["order_id"]),
+        product_id=str(data["product_id"]),
+        side=Side(str(data["side"]).lower()),
+        price=price,
+        size=size,
+        fee=Decimal(str(data.get("commission") or "0")),
+        liquidity=Liquidity.MAKER if liquidity == "MAKER" else Liquidity.TAKER,
+        time=_parse_time(str(data.get("trade_time") or data["sequence_timestamp"])),
+    )
+
+
+def rules_from_coinbase(data: dict[str, Any]) -> ProductRules:
+    """A product's rules from Get Product (`GET /products/{id}`)."""
+    quote_increment = _decimal(data.get("price_increment")) or _decimal(data.get("quote_increment"))
+    max_size = _decimal(data.get("base_max_size"))
+    return ProductRules(
+        product_id=str(data["product_id"]),
+        base_increment=_decimal(data.get("base_increment")) or SATOSHI,
+        quote_increment=quote_increment or PENNY,
+        base_min_size=_decimal(data.get("base_min_size")) or Decimal(0),
+        base_max_size=max_size if max_size else None,
+        quote_min_size=_decimal(data.get("quote_min_size")) or Decimal(0),
+        trading_disabled=bool(data.get("trading_disabled", False)),
+        post_only=bool(data.get("post_only", False)),
+        limit_only=bool(data.get("limit_only", False)),
+        cancel_only=bool(data.get("cancel_only", False)),
+        status=str(data.get("status") or "online"),
     )
 
 
@@ -171,6 +279,8 @@ class CoinbaseExchange:
         self._prefix = url.path.rstrip("/") + API_PREFIX
         self.timeout = timeout
         self.lookup_pages = lookup_pages
+        #: Each product's rules, read once (Get Product) and refreshed by every price read.
+        self._rules: dict[str, ProductRules] = {}
         self.currencies = frozenset({"GBP", "BTC"} | {c for p in products for c in currencies(p)})
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -293,7 +403,9 @@ class CoinbaseExchange:
             retry_after=after,
         )
 
-    async def find_order(self, client_order_id: str) -> Order | None:
+    async def find_order(
+        self, client_order_id: str, *, allow_unfilled: bool = False
+    ) -> Order | None:
         cursor = ""
         for _ in range(self.lookup_pages):
             params: dict[str, Any] = {"limit": 100}
@@ -308,7 +420,9 @@ class CoinbaseExchange:
             )
             for data in page.get("orders") or []:
                 if data.get("client_order_id") == client_order_id:
-                    return self._parse_order(data, f"order {client_order_id}")
+                    return self._parse_order(
+                        data, f"order {client_order_id}", allow_unfilled=allow_unfilled
+                    )
             cursor = str(page.get("cursor") or "")
             if not page.get("has_next") or not cursor:
                 break
@@ -357,7 +471,7 @@ class CoinbaseExchange:
             if not cursor or page.get("has_next") is False:
                 return
 
-    async def get_order(self, order_id: str) -> Order:
+    async def get_order(self, order_id: str, *, allow_unfilled: bool = False) -> Order:
         """The order's current state. It is only asked for by an ID Coinbase gave us (the POST
         reply, the list look-up), so a 404 means not visible yet, and a retry may see it."""
         reply = await self._request(
@@ -370,12 +484,12 @@ class CoinbaseExchange:
         data = reply.get("order") if isinstance(reply, dict) else None
         if not isinstance(data, dict):
             raise RetryableError(f"Coinbase: order {order_id}: the reply has no order")
-        return self._parse_order(data, f"order {order_id}")
+        return self._parse_order(data, f"order {order_id}", allow_unfilled=allow_unfilled)
 
     @staticmethod
-    def _parse_order(data: dict[str, Any], what: str) -> Order:
+    def _parse_order(data: dict[str, Any], what: str, *, allow_unfilled: bool = False) -> Order:
         try:
-            return order_from_coinbase(data)
+            return order_from_coinbase(data, allow_unfilled=allow_unfilled)
         except NonRetryableError:
             raise  # an order that ended unfilled is final, not an unreadable reply
         except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
@@ -383,52 +497,83 @@ class CoinbaseExchange:
                 f"Coinbase: {what}: cannot read the order ({type(exc).__name__})"
             ) from None
 
-    async def _sell_size(self, product_id: str, amount: Decimal) -> Decimal:
+    async def _product(self, product_id: str) -> tuple[Decimal, ProductRules]:
+        """The product's current price and its rules (which refresh the cache)."""
         product = await self._request(
             "GET", f"/products/{product_id}", f"price of {product_id}", order_may_exist=True
         )
         try:
             price = Decimal(str(product["price"]))
-            increment = Decimal(str(product.get("base_increment") or SATOSHI))
-        except (KeyError, TypeError, InvalidOperation):
+            rules = rules_from_coinbase(product)
+        except (KeyError, TypeError, ValueError, InvalidOperation):
             raise RetryableError(f"Coinbase: no usable price for {product_id}") from None
         if not price.is_finite() or price <= 0:
             raise RetryableError(f"Coinbase: no usable price for {product_id} ({price})")
-        size = round_down(amount / price, increment)
-        if size <= 0:
-            quote = currencies(product_id)[1]
-            raise InvalidInput(f"{fmt_money(amount, quote)} is too small to sell any {product_id}")
-        return size
+        self._rules[product_id] = rules
+        return price, rules
+
+    async def product_rules(self, product_id: str) -> ProductRules:
+        cached = self._rules.get(product_id)
+        if cached is None:
+            _, cached = await self._product(product_id)
+        return cached
+
+    async def _available(self, currency: str) -> Decimal:
+        return (await self.wallet()).balance(currency).available
+
+    async def _sell_size(
+        self, product_id: str, amount: Decimal | None, base_size: Decimal | None
+    ) -> tuple[Decimal, str | None]:
+        """The coins a market sell sells, and a note when that is not what was asked: a GBP
+        amount is turned into coins at the price now; either way the size is capped at the
+        available balance and rounded down to the base increment."""
+        price, rules = await self._product(product_id)
+        base, _ = currencies(product_id)
+        held = await self._available(base)
+        return sell_size(amount=amount, base_size=base_size, price=price, held=held, rules=rules)
 
     async def place_market_order(
-        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        amount: Decimal | None = None,
+        base_size: Decimal | None = None,
     ) -> Order:
-        side = check_order(
-            client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
+        side = check_market(
+            client_order_id=client_order_id,
+            product_id=product_id,
+            side=side,
+            amount=amount,
+            base_size=base_size,
         )
-        quote = currencies(product_id)[1]
-        amount = amount.quantize(PENNY, rounding=ROUND_DOWN)
-        if amount <= 0:
-            raise InvalidInput(f"the amount must be at least {fmt_money(PENNY, quote)}")
+        base, quote = currencies(product_id)
+        if amount is not None:
+            amount = amount.quantize(PENNY, rounding=ROUND_DOWN)
+            if amount <= 0:
+                raise InvalidInput(f"the amount must be at least {fmt_money(PENNY, quote)}")
 
         existing = await self.find_order(client_order_id)
         if existing is not None:
             return existing
 
+        note = None
         if side is Side.BUY:
+            assert amount is not None
             config = {"quote_size": str(amount)}
+            doing = f"buying {fmt_money(amount, quote)} of {product_id}"
         else:
-            config = {"base_size": str(await self._sell_size(product_id, amount))}
+            size, note = await self._sell_size(product_id, amount, base_size)
+            config = {"base_size": str(size)}
+            asked = fmt_money(amount, quote) if amount is not None else fmt_size(size, base)
+            doing = f"selling {asked} of {product_id}"
         body = {
             "client_order_id": client_order_id,
             "product_id": product_id,
             "side": side.value.upper(),
             "order_configuration": {"market_market_ioc": config},
         }
-        doing = (
-            f"{'buying' if side is Side.BUY else 'selling'} {fmt_money(amount, quote)}"
-            f" of {product_id}"
-        )
         reply = await self._request(
             "POST", "/orders", f"{doing} ({client_order_id})", body=body, order_may_exist=True
         )
@@ -439,7 +584,8 @@ class CoinbaseExchange:
         order_id = (reply.get("success_response") or {}).get("order_id") or reply.get("order_id")
         if not order_id:
             raise RetryableError(f"Coinbase: {doing}: the reply names no order")
-        return await self.get_order(str(order_id))
+        order = await self.get_order(str(order_id))
+        return order.model_copy(update={"note": note}) if note else order
 
     async def _existing(self, reply: dict[str, Any], client_order_id: str, doing: str) -> Order:
         """A create refused because an order under the key exists already: that order is the
@@ -524,6 +670,254 @@ class CoinbaseExchange:
         except (KeyError, TypeError, InvalidOperation):
             raise RetryableError("Coinbase: reading the fee tier: no taker fee rate") from None
 
+    # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
+    async def place_post_only(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        base_size: Decimal,
+        limit_price: Decimal,
+        end_time: datetime,
+    ) -> Order:
+        side = check_limit(
+            client_order_id=client_order_id,
+            product_id=product_id,
+            side=side,
+            base_size=base_size,
+            limit_price=limit_price,
+        )
+        existing = await self.find_order(client_order_id, allow_unfilled=True)
+        if existing is not None:
+            return existing
+        rules = await self.product_rules(product_id)
+        size, price, note = await self._limit_terms(rules, side, base_size, limit_price)
+        base, quote = currencies(product_id)
+        doing = (
+            f"{'buying' if side is Side.BUY else 'selling'} {fmt_size(size, base)} at"
+            f" {fmt_money(price, quote)} post-only"
+        )
+        config = {
+            "base_size": str(size),
+            "limit_price": str(price),
+            "end_time": _rfc3339(end_time),
+            "post_only": True,
+        }
+        order = await self._place_limit(
+            client_order_id, product_id, side, "limit_limit_gtd", config, doing
+        )
+        return order.model_copy(update={"note": note}) if note else order
+
+    async def place_ioc_limit(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        limit_price: Decimal,
+        base_size: Decimal | None = None,
+        quote_size: Decimal | None = None,
+    ) -> Order:
+        side = check_ioc(
+            client_order_id=client_order_id,
+            product_id=product_id,
+            side=side,
+            limit_price=limit_price,
+            base_size=base_size,
+            quote_size=quote_size,
+        )
+        existing = await self.find_order(client_order_id, allow_unfilled=True)
+        if existing is None:
+            rules = await self.product_rules(product_id)
+            base, quote = currencies(product_id)
+            price = rules.round_price(limit_price, Side.SELL if side is Side.BUY else Side.BUY)
+            note = None
+            config: dict[str, Any]
+            if quote_size is not None:
+                spend = rules.round_quote(quote_size)
+                config = {"quote_size": str(spend), "limit_price": str(price)}
+                doing = f"buying {fmt_money(spend, quote)} of {product_id} up to {price}"
+            else:
+                assert base_size is not None
+                size, _, note = await self._limit_terms(rules, side, base_size, price)
+                config = {"base_size": str(size), "limit_price": str(price)}
+                doing = (
+                    f"{'buying' if side is Side.BUY else 'selling'} {fmt_size(size, base)}"
+                    f" {'up to' if side is Side.BUY else 'down to'} {fmt_money(price, quote)}"
+                )
+            existing = await self._place_limit(
+                client_order_id, product_id, side, "sor_limit_ioc", config, doing
+            )
+            if note:
+                existing = existing.model_copy(update={"note": note})
+        return await self._until_final(existing, "the IOC order")
+
+    async def _limit_terms(
+        self, rules: ProductRules, side: Side, base_size: Decimal, limit_price: Decimal
+    ) -> tuple[Decimal, Decimal, str | None]:
+        """A limit order's size (rounded down; a sell capped at the coins available), its
+        price on the increment, and a note when the size was capped. Refuses, as Coinbase
+        would, what the product's rules do not allow."""
+        base, _ = currencies(rules.product_id)
+        size = rules.round_size(base_size)
+        price = rules.round_price(limit_price, side)
+        note = None
+        if side is Side.SELL:
+            held = rules.round_size(await self._available(base))
+            if size > held:
+                note = (
+                    f"sold the {fmt_size(held, base)} available, not the"
+                    f" {fmt_size(base_size, base)} asked for"
+                )
+                size = held
+        if size <= 0:
+            if side is Side.SELL:
+                raise InsufficientFunds(f"insufficient funds: no {base} available to sell")
+            raise InvalidInput(
+                f"{base_size} {base} is less than one increment of {rules.base_increment}"
+            )
+        why = rules.why_not(size=size, price=price)
+        if why is not None:
+            raise OrderRejected(f"Coinbase would refuse the order: {why}")
+        return size, price, note
+
+    async def _place_limit(
+        self,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        kind: str,
+        config: dict[str, Any],
+        doing: str,
+    ) -> Order:
+        body = {
+            "client_order_id": client_order_id,
+            "product_id": product_id,
+            "side": side.value.upper(),
+            "order_configuration": {kind: config},
+        }
+        reply = await self._request(
+            "POST", "/orders", f"{doing} ({client_order_id})", body=body, order_may_exist=True
+        )
+        if not reply.get("success"):
+            if _duplicate(reply):
+                order = await self._existing_any(reply, client_order_id, doing)
+                return order
+            if _post_only_crossed(reply):
+                raise PostOnlyWouldCross(
+                    f"Coinbase refused the post-only order: {doing} would cross the book"
+                    " (INVALID_LIMIT_PRICE_POST_ONLY); nothing was placed"
+                )
+            await self._refused(reply, doing, side, product_id)
+        order_id = (reply.get("success_response") or {}).get("order_id") or reply.get("order_id")
+        if not order_id:
+            raise RetryableError(f"Coinbase: {doing}: the reply names no order")
+        return await self.get_order(str(order_id), allow_unfilled=True)
+
+    async def _existing_any(self, reply: dict[str, Any], client_order_id: str, doing: str) -> Order:
+        order_id = str(reply.get("order_id") or "")
+        if order_id:
+            return await self.get_order(order_id, allow_unfilled=True)
+        existing = await self.find_order(client_order_id, allow_unfilled=True)
+        if existing is None:
+            raise ExchangeUnavailable(
+                f"Coinbase: {doing}: refused as a duplicate of {client_order_id}, which the"
+                " look-up does not show yet; looking again"
+            )
+        return existing
+
+    async def _until_final(self, order: Order, what: str, reads: int = 10) -> Order:
+        """Read the order until the exchange has ended it (an IOC order, a cancel): a few
+        quick reads, then a retryable error (the retry finds the order by its key or ID)."""
+        delay = 0.05
+        for _ in range(reads):
+            if order.status is not None and order.status.final:
+                return order
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            order = await self.get_order(order.id, allow_unfilled=True)
+        if order.status is not None and order.status.final:
+            return order
+        raise ExchangeUnavailable(
+            f"Coinbase: {what} {order.client_order_id} (order {order.id}) is still"
+            f" {order.status or 'unknown'}; reading it again"
+        )
+
+    async def cancel_order(self, order_id: str) -> Order:
+        order = await self.get_order(order_id, allow_unfilled=True)
+        if order.status is not None and order.status.final:
+            return order
+        reply = await self._request(
+            "POST",
+            "/orders/batch_cancel",
+            f"cancelling order {order_id}",
+            body={"order_ids": [order_id]},
+            order_may_exist=True,
+        )
+        results = reply.get("results") if isinstance(reply, dict) else None
+        if not isinstance(results, list):
+            raise ExchangeUnavailable(f"Coinbase: cancelling order {order_id}: no results")
+        # Whether or not the cancel "succeeded" (a fill may have won the race), the order's own
+        # state is the verdict.
+        return await self._until_final(order, "the order being cancelled")
+
+    async def fills(self, order_id: str) -> list[Fill]:
+        found: list[Fill] = []
+        async for data in self._pages(
+            "/orders/historical/fills", "fills", {"order_ids": [order_id], "limit": 100}
+        ):
+            if str(data.get("order_id") or "") != order_id:
+                continue
+            try:
+                found.append(fill_from_coinbase(data))
+            except (KeyError, ValueError, TypeError, InvalidOperation):
+                raise RetryableError(
+                    f"Coinbase: fills of order {order_id}: cannot read a fill"
+                ) from None
+        unique = {f.trade_id: f for f in found}
+        return sorted(unique.values(), key=lambda f: (f.time, f.trade_id))
+
+    async def best_bid_ask(self, product_ids: Sequence[str]) -> dict[str, Quote]:
+        wanted = list(dict.fromkeys(product_ids))
+        if not wanted:
+            return {}
+        reply = await self._request(
+            "GET",
+            "/best_bid_ask",
+            f"best bid and ask of {', '.join(wanted)}",
+            params={"product_ids": wanted},
+        )
+        quotes: dict[str, Quote] = {}
+        read_at = datetime.now(UTC)
+        for book in (reply.get("pricebooks") if isinstance(reply, dict) else None) or []:
+            try:
+                product_id = str(book["product_id"])
+                bids, asks = book.get("bids") or [], book.get("asks") or []
+                if product_id not in wanted or not bids or not asks:
+                    continue
+                at = book.get("time")
+                quotes[product_id] = Quote(
+                    product_id=product_id,
+                    bid=Decimal(str(bids[0]["price"])),
+                    ask=Decimal(str(asks[0]["price"])),
+                    bid_size=_decimal(bids[0].get("size")),
+                    ask_size=_decimal(asks[0].get("size")),
+                    time=_parse_time(str(at)) if at else read_at,
+                )
+            except (KeyError, TypeError, ValueError, InvalidOperation):
+                continue  # an unreadable book is an unquoted product
+        return quotes
+
+    async def server_time(self) -> datetime:
+        reply = await self._request("GET", "/time", "reading the server time")
+        try:
+            if reply.get("iso"):
+                return _parse_time(str(reply["iso"])).astimezone(UTC)
+            return datetime.fromtimestamp(int(str(reply["epochMillis"])) / 1000, UTC)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise RetryableError("Coinbase: reading the server time: no usable time") from None
+
     async def close(self) -> None:
         await self._client.aclose()
 
@@ -576,18 +970,3 @@ class CoinbaseExchange:
             "POST", "/orders/preview", f"previewing a {side.value} of {product_id}", body=body
         )
         return dict(reply) if isinstance(reply, dict) else {}
-
-    async def server_time(self) -> datetime:
-        """Get Server Time: Coinbase's clock."""
-        reply = await self._request("GET", "/time", "reading the server time")
-        try:
-            millis = (
-                Decimal(str(reply.get("epochMillis") or "")) if isinstance(reply, dict) else None
-            )
-            if millis is not None and millis.is_finite():
-                return datetime.fromtimestamp(float(millis) / 1000, UTC)
-            return _parse_time(str(reply["iso"]))
-        except (KeyError, TypeError, ValueError, InvalidOperation):
-            raise RetryableError(
-                "Coinbase: reading the server time: no time in the reply"
-            ) from None

@@ -9,6 +9,7 @@ concurrent calls under one key, place one order and move the balances once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from kripto.db.pool import Database
 from kripto.db.rates import RateRepository
 from kripto.errors import ExchangeUnavailable, InsufficientFunds, InvalidInput, RetryableError
 from kripto.exchanges.base import check_order
+from kripto.execution import Fill, ProductRules, Quote
 from kripto.fills import market_fill
 from kripto.models import DEFAULT_PRODUCT, Balance, Order, Side, Wallet, currencies
 from kripto.money import SATOSHI, fmt_money, fmt_rate, fmt_size
@@ -79,14 +81,16 @@ class PaperExchange:
                 self.initial_gbp if currency in self.quotes else Decimal(0),
             )
 
-    async def find_order(self, client_order_id: str) -> Order | None:
+    async def find_order(
+        self, client_order_id: str, *, allow_unfilled: bool = False
+    ) -> Order | None:
         row = await self.db.pool.fetchrow(
             f"SELECT {_ORDER_COLUMNS} FROM paper_orders WHERE client_order_id = $1",
             client_order_id,
         )
         return None if row is None else _order(row)
 
-    async def get_order(self, order_id: str) -> Order:
+    async def get_order(self, order_id: str, *, allow_unfilled: bool = False) -> Order:
         try:
             key = uuid.UUID(order_id)
         except ValueError:
@@ -110,8 +114,16 @@ class PaperExchange:
         return [_order(r) for r in rows]
 
     async def place_market_order(
-        self, *, client_order_id: str, product_id: str, side: Side, amount: Decimal
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        amount: Decimal | None = None,
+        base_size: Decimal | None = None,
     ) -> Order:
+        if base_size is not None or amount is None:
+            raise NotImplementedError("a market order sized in coins")
         side = check_order(
             client_order_id=client_order_id, product_id=product_id, side=side, amount=amount
         )
@@ -214,6 +226,46 @@ class PaperExchange:
             for r in rows
         }
         return Wallet.of(by)
+
+    # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
+    async def place_post_only(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        base_size: Decimal,
+        limit_price: Decimal,
+        end_time: datetime,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def place_ioc_limit(
+        self,
+        *,
+        client_order_id: str,
+        product_id: str,
+        side: Side,
+        limit_price: Decimal,
+        base_size: Decimal | None = None,
+        quote_size: Decimal | None = None,
+    ) -> Order:
+        raise NotImplementedError
+
+    async def cancel_order(self, order_id: str) -> Order:
+        raise NotImplementedError
+
+    async def fills(self, order_id: str) -> list[Fill]:
+        raise NotImplementedError
+
+    async def best_bid_ask(self, product_ids: Sequence[str]) -> dict[str, Quote]:
+        raise NotImplementedError
+
+    async def product_rules(self, product_id: str) -> ProductRules:
+        raise NotImplementedError
+
+    async def server_time(self) -> datetime:
+        raise NotImplementedError
 
     async def close(self) -> None:
         """The database belongs to the caller; nothing to close here."""

@@ -99,8 +99,8 @@ async def test_each_account_problem_is_its_own_cross(
     account.permissions |= {"can_trade": False}
     fake_coinbase.server.fee_rate = Decimal("0.012")
     fake_coinbase.set_balance("GBP", "4.00")
-    account.products["BTC-GBP"] = {"cancel_only": True, "quote_min_size": "20"}
-    account.clock_offset = 42.0
+    fake_coinbase.server.product_rules["BTC-GBP"] = {"cancel_only": True, "quote_min_size": "20"}
+    fake_coinbase.server.clock_skew = 42.0
     checks = await checks_of(live_settings(fake_coinbase, tmp_path))
     assert checks["permissions"].line == (
         "✗ permissions: the key may not trade: Kripto needs view and trade; make a key with"
@@ -126,8 +126,8 @@ async def test_each_account_problem_is_its_own_cross(
     )
     assert checks["clock"].line.startswith("✗ clock: this machine's clock is 4")
     assert checks["clock"].line.endswith(
-        " s behind Coinbase's: more than 5 s, and Coinbase refuses a signed request whose"
-        " time is off; turn on time sync (NTP)."
+        " s behind Coinbase's: more than 5 s (KRIPTO_MAX_CLOCK_SKEW), and Coinbase refuses a"
+        " signed request whose time is off; turn on time sync (NTP)."
     )
     assert exit_code(list(checks.values())) == 1
     assert fake_coinbase.order_count() == 0
@@ -156,7 +156,7 @@ async def test_the_portfolio_and_a_disabled_product(
     account.portfolios = [
         {"name": "Bots", "uuid": "0b0b0b0b-aaaa", "type": "CONSUMER", "deleted": False}
     ]
-    account.products["BTC-GBP"] = {"trading_disabled": True, "post_only": True}
+    fake_coinbase.server.product_rules["BTC-GBP"] = {"trading_disabled": True, "post_only": True}
     checks = await checks_of(live_settings(fake_coinbase, tmp_path))
     assert checks["portfolio"].line == (
         "✗ portfolio: the key's portfolio 7f3d5c2a is not among the account's portfolios: make"
@@ -250,7 +250,7 @@ def test_the_command_prints_the_checklist_and_exits_by_what_it_found(
         "KRIPTO_FEE_TIER": "0.004/0.005",
     }
     fake_coinbase.set_balance("GBP", "4.00")
-    fake_coinbase.server.account.clock_offset = -30.0
+    fake_coinbase.server.clock_skew = -30.0
     done = run_cli(["live", "check"], env, tmp_path)
     assert (done.returncode, done.stderr) == (1, "")
     out = done.stdout.splitlines()

@@ -139,6 +139,7 @@ class Fault:
         "no_fill",
         "duplicate",
         "insufficient",
+        "fill_before_cancel",
     )
 
     def __post_init__(self) -> None:
@@ -148,6 +149,8 @@ class Fault:
             "insufficient",
         ):  # they only mean something to Create Order
             self.method, self.path = "POST", "/orders"
+        if self.kind == "fill_before_cancel":  # the cancel loses a race with a fill
+            self.method, self.path = "POST", "/orders/batch_cancel"
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Fault:
@@ -242,6 +245,10 @@ class FakeOrder:
             "retail_portfolio_id": "",
         }
 
+    def fills_json(self) -> list[dict[str, Any]]:
+        """Every fill of the order, as List Fills shows them: a market order has one."""
+        return [] if self.unfilled else [self.fill_json()]
+
     def to_json(self, settle_after: int) -> dict[str, Any]:
         settled = self.settled(settle_after)
         filled = settled and not self.unfilled
@@ -276,6 +283,87 @@ class FakeOrder:
             "product_type": "SPOT",
             "reject_reason": "",
             "cancel_message": "IOC order could not be filled" if self.unfilled else "",
+            "order_placement_source": "RETAIL_ADVANCED",
+        }
+
+
+# -- Maker-first (issue 23): limit orders on an order book ----------------------------------
+
+
+@dataclass
+class Book:
+    """A product's best bid and ask, and the size at each (None: any size)."""
+
+    bid: Decimal
+    ask: Decimal
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class FakeLimitOrder(FakeOrder):
+    """A post-only GTD limit order (`limit_limit_gtd`) that rests on the book, or an IOC limit
+    order (`sor_limit_ioc`) that ends at once. It may fill in several parts; `held` is what it
+    still holds of the quote (a buy) or base (a sell) currency."""
+
+    kind: str = "limit_limit_gtd"
+    limit_price: Decimal = Decimal(0)
+    base_size: Decimal = Decimal(0)
+    end_time: datetime | None = None
+    post_only: bool = False
+    status: str = "OPEN"
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    held: Decimal = Decimal(0)
+    maker_fee_rate: Decimal = Decimal(0)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.base_size - self.filled_size
+
+    def fills_json(self) -> list[dict[str, Any]]:
+        return list(self.parts)
+
+    def to_json(self, settle_after: int) -> dict[str, Any]:
+        final = self.status != "OPEN"
+        value_after = (
+            self.filled_value + self.total_fees
+            if self.side is Side.BUY
+            else self.filled_value - self.total_fees
+        )
+        average = self.filled_value / self.filled_size if self.filled_size else Decimal(0)
+        return {
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "product_id": self.product_id,
+            "user_id": "fake-user",
+            "side": self.side.value.upper(),
+            "order_type": "LIMIT",
+            "order_configuration": {self.kind: dict(self.configuration)},
+            "status": self.status,
+            "time_in_force": (
+                "GOOD_UNTIL_DATE_TIME" if self.kind == "limit_limit_gtd" else "IMMEDIATE_OR_CANCEL"
+            ),
+            "created_time": _iso(self.created),
+            "completion_percentage": str(trim(100 * self.filled_size / self.base_size))
+            if self.base_size
+            else "0",
+            "filled_size": str(trim(self.filled_size)),
+            "average_filled_price": str(trim(average)),
+            "filled_value": str(trim(self.filled_value)),
+            "total_fees": str(trim(self.total_fees)),
+            "total_value_after_fees": str(trim(value_after)),
+            "number_of_fills": str(len(self.parts)),
+            "size_in_quote": False,
+            "size_inclusive_of_fees": False,
+            "settled": final,
+            "product_type": "SPOT",
+            "reject_reason": "",
+            "cancel_message": "",
+            "outstanding_hold_amount": str(trim(self.held)),
             "order_placement_source": "RETAIL_ADVANCED",
         }
 
@@ -368,9 +456,10 @@ class FakeCoinbaseServer:
         self.request_times: list[float] = []
         #: Price any product (the scale tests and benchmark name thousands).
         self.price_all = False
-        #: The account as `kripto live check` reads it (key permissions, portfolios, each
-        #: product's status and sizes, the server's clock): see the account block below.
+        #: The account as `kripto live check` reads it (key permissions, portfolios): see the
+        #: account block below.
         self.account = FakeAccount()
+        self._init_maker()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -594,6 +683,7 @@ class FakeCoinbaseServer:
 
     def _get_order(self, order_id: str) -> dict[str, Any]:
         with self.lock:
+            self._sweep()
             order = self.orders.get(order_id)
             if order is None:
                 raise Reply(404, {"error": "NOT_FOUND", "message": "order not found"})
@@ -613,6 +703,7 @@ class FakeCoinbaseServer:
         products = set(query.get("product_ids", []))
         start, end = _time_param(query, "start_date"), _time_param(query, "end_date")
         with self.lock:
+            self._sweep()
             orders = sorted(self.orders.values(), key=lambda o: o.created, reverse=True)
             chosen = [
                 o.to_json(self.settle_after)
@@ -633,15 +724,16 @@ class FakeCoinbaseServer:
         start = _time_param(query, "start_sequence_timestamp")
         end = _time_param(query, "end_sequence_timestamp")
         with self.lock:
+            self._sweep()
             orders = sorted(self.orders.values(), key=lambda o: o.created, reverse=True)
             chosen = [
-                o.fill_json()
+                f
                 for o in orders
-                if not o.unfilled
-                and (not order_ids or o.order_id in order_ids)
+                for f in reversed(o.fills_json())
+                if (not order_ids or o.order_id in order_ids)
                 and (not products or o.product_id in products)
-                and (start is None or o.fill_time >= start)
-                and (end is None or o.fill_time <= end)
+                and (start is None or _fill_time(f) >= start)
+                and (end is None or _fill_time(f) <= end)
             ]
         page, cursor, _ = self._page(chosen, query)
         return {"fills": page, "cursor": cursor}
@@ -689,7 +781,7 @@ class FakeCoinbaseServer:
             "quote_currency_id": quote,
             "status": "online",
             "trading_disabled": False,
-        }
+        } | self.product_rules.get(product_id, {})
 
     def _transaction_summary(self) -> dict[str, Any]:
         with self.lock:
@@ -708,8 +800,8 @@ class FakeCoinbaseServer:
     # Get API Key Permissions (`GET /key_permissions`: can_view, can_trade, can_transfer,
     # portfolio_uuid, portfolio_type), List Portfolios (`GET /portfolios`), Get Product with
     # its status flags and sizes (`GET /products/{id}`), Preview Order (`POST /orders/preview`:
-    # commission_total, order_total, errs) and Get Server Time (`GET /time`: iso, epochSeconds,
-    # epochMillis), as Coinbase's Advanced Trade reference documents them.
+    # commission_total, order_total, errs), as Coinbase's Advanced Trade reference documents
+    # them. (`GET /time` is the maker block's, with `clock_skew`.)
 
     def _account_route(self, method: str, rel: str, body: Any) -> Any:
         account = self.account
@@ -720,20 +812,16 @@ class FakeCoinbaseServer:
             with self.lock:
                 return {"portfolios": [dict(p) for p in account.portfolios]}
         if method == "GET" and rel.startswith("/products/") and rel.count("/") == 2:
-            product = self._product(rel.removeprefix("/products/"))
-            with self.lock:
-                return product | account.product_fields(product["product_id"])
+            return self._full_product(rel.removeprefix("/products/"))
         if method == "POST" and rel == "/orders/preview":
             return self._preview(body if isinstance(body, dict) else {})
-        if method == "GET" and rel == "/time" and account.serve_time:
-            now = time.time() + account.clock_offset
-            at = datetime.fromtimestamp(now, UTC)
-            return {
-                "iso": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "epochSeconds": str(int(now)),
-                "epochMillis": str(int(now * 1000)),
-            }
         return NOT_MINE
+
+    def _full_product(self, product_id: str) -> dict[str, Any]:
+        """Get Product with every status flag and size (PRODUCT_FIELDS), under the product's
+        own figures and `product_rules` (`server.product_rules["BTC-GBP"] = {"cancel_only":
+        True}`)."""
+        return PRODUCT_FIELDS | self._product(product_id)
 
     def _preview(self, body: dict[str, Any]) -> dict[str, Any]:
         """What Preview Order says of an order, placing nothing: its commission at the fee
@@ -745,7 +833,7 @@ class FakeCoinbaseServer:
             price = self._price_of(product_id)
             if price is None or side_text not in ("BUY", "SELL"):
                 return _preview_reply(["PREVIEW_INVALID_PRODUCT_ID"])
-            fields = self.account.product_fields(product_id)
+            fields = self._full_product(product_id)
             side = Side(side_text.lower())
             errs: list[str] = []
             if fields["trading_disabled"] or fields["cancel_only"] or fields["is_disabled"]:
@@ -780,6 +868,466 @@ class FakeCoinbaseServer:
                 best_ask=str(price),
             )
 
+    # -- Maker-first (issue 23): the order book, limit orders, cancels, best bid/ask, time ----
+    #
+    # Each product has a book (`set_book`; by default a penny either side of its price). A
+    # post-only GTD order (`limit_limit_gtd`) that would cross it is refused with
+    # INVALID_LIMIT_PRICE_POST_ONLY; otherwise it rests, holding its funds, until the book
+    # moves through its price (`set_book`: filled in full at its limit, as maker), a trade
+    # reaches it (`trade_at`, `fill_resting`: in part), it is cancelled (`POST
+    # /orders/batch_cancel`) or its end time passes (EXPIRED, looked at on every request).
+    # An IOC limit order (`sor_limit_ioc`) takes the far touch up to its size there and its
+    # price cap, as taker, and is cancelled for the rest. Fault {"kind": "fill_before_cancel"}
+    # fills the order to be cancelled in full first: the cancel loses the race.
+    # `GET /best_bid_ask?product_ids=…` and `GET /time` (`clock_skew` seconds off) as Coinbase.
+
+    def _init_maker(self) -> None:
+        self.books: dict[str, Book] = {}
+        #: The maker rate (None: 0.8 of the taker rate, as /transaction_summary says).
+        self.maker_fee_rate: Decimal | None = None
+        #: Product fields over the defaults of `GET /products/{id}` (`base_min_size`,
+        #: `trading_disabled`, `post_only`, `cancel_only`, `limit_only`, `status`, ...).
+        self.product_rules: dict[str, dict[str, Any]] = {}
+        #: Seconds the server's clock is ahead of this machine's (`GET /time`).
+        self.clock_skew = 0.0
+        #: When set, the server's "now" for expiry (tests move it rather than wait).
+        self.now: datetime | None = None
+
+    def _now(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+    def maker_rate(self) -> Decimal:
+        return (
+            self.maker_fee_rate
+            if self.maker_fee_rate is not None
+            else self.fee_rate * Decimal("0.8")
+        )
+
+    def book_of(self, product_id: str = "BTC-GBP") -> Book | None:
+        with self.lock:
+            book = self.books.get(product_id)
+            if book is not None:
+                return book
+            price = self._price_of(product_id)
+            if price is None:
+                return None
+            return Book(price - Decimal("0.01"), price + Decimal("0.01"))
+
+    def set_book(
+        self,
+        bid: Decimal | str,
+        ask: Decimal | str,
+        product_id: str = "BTC-GBP",
+        *,
+        bid_size: Decimal | str | None = None,
+        ask_size: Decimal | str | None = None,
+    ) -> None:
+        """Move the book. A resting buy at or above the new ask, or a sell at or below the new
+        bid, has been traded through: it fills in full at its limit price, as maker."""
+        with self.lock:
+            self.books[product_id] = Book(
+                Decimal(bid),
+                Decimal(ask),
+                None if bid_size is None else Decimal(bid_size),
+                None if ask_size is None else Decimal(ask_size),
+            )
+            self._sweep()
+            for order in self._resting(product_id):
+                through = (
+                    order.limit_price >= Decimal(ask)
+                    if order.side is Side.BUY
+                    else order.limit_price <= Decimal(bid)
+                )
+                if through:
+                    self._fill_part(order, order.remaining, order.limit_price, "MAKER")
+
+    def trade_at(
+        self, price: Decimal | str, size: Decimal | str | None = None, product_id: str = "BTC-GBP"
+    ) -> None:
+        """A trade prints at `price` for `size` coins (None: any size): resting orders it
+        reaches (buys at or above it, sells at or below it) fill at their limit, oldest first,
+        until the size is used up."""
+        left = None if size is None else Decimal(size)
+        with self.lock:
+            self._sweep()
+            for order in self._resting(product_id):
+                if left is not None and left <= 0:
+                    break
+                reached = (
+                    order.limit_price >= Decimal(price)
+                    if order.side is Side.BUY
+                    else order.limit_price <= Decimal(price)
+                )
+                if reached:
+                    part = order.remaining if left is None else min(left, order.remaining)
+                    self._fill_part(order, part, order.limit_price, "MAKER")
+                    if left is not None:
+                        left -= part
+
+    def fill_resting(self, client_order_id: str, size: Decimal | str | None = None) -> None:
+        """Fill a resting order (by its client order ID) by `size` coins, or in full."""
+        with self.lock:
+            order = self.orders[self.by_client_id[client_order_id]]
+            assert isinstance(order, FakeLimitOrder) and order.status == "OPEN"
+            part = order.remaining if size is None else Decimal(size)
+            self._fill_part(order, part, order.limit_price, "MAKER")
+
+    def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            self._sweep()
+            order_id = self.by_client_id.get(client_order_id)
+            return None if order_id is None else self.orders[order_id].to_json(self.settle_after)
+
+    def open_orders(self) -> list[str]:
+        """The client order IDs of the orders resting on the book now."""
+        with self.lock:
+            self._sweep()
+            return [
+                o.client_order_id
+                for o in self.orders.values()
+                if isinstance(o, FakeLimitOrder) and o.status == "OPEN"
+            ]
+
+    def _resting(self, product_id: str) -> list[FakeLimitOrder]:
+        return [
+            o
+            for o in sorted(self.orders.values(), key=lambda o: o.created)
+            if isinstance(o, FakeLimitOrder) and o.status == "OPEN" and o.product_id == product_id
+        ]
+
+    def _sweep(self) -> None:
+        """GTD orders whose end time has passed expire, releasing what they hold."""
+        now = self._now()
+        for order in list(self.orders.values()):
+            if (
+                isinstance(order, FakeLimitOrder)
+                and order.status == "OPEN"
+                and order.end_time is not None
+                and order.end_time <= now
+            ):
+                self._end(order, "EXPIRED")
+
+    def _accounts_of(self, product_id: str) -> tuple[Account, Account]:
+        base, _, quote = product_id.partition("-")
+        for currency in (base, quote):
+            self.accounts.setdefault(currency, Account(currency, Decimal("0")))
+        return self.accounts[base], self.accounts[quote]
+
+    def _fill_part(self, order: FakeLimitOrder, size: Decimal, price: Decimal, role: str) -> None:
+        size = min(size, order.remaining)
+        if size <= 0:
+            return
+        base, quote = self._accounts_of(order.product_id)
+        value = size * price
+        rate = order.maker_fee_rate if role == "MAKER" else self.fee_rate
+        fee = trim(value * rate)
+        if order.side is Side.BUY:
+            release = (
+                min(order.held, size * order.limit_price * (1 + order.maker_fee_rate))
+                if order.kind == "limit_limit_gtd"
+                else Decimal(0)
+            )
+            order.held -= release
+            quote.hold -= release
+            quote.available += release - (value + fee)
+            base.available += size
+        else:
+            release = min(order.held, size) if order.kind == "limit_limit_gtd" else Decimal(0)
+            order.held -= release
+            base.hold -= release
+            base.available += release - size
+            quote.available += value - fee
+        order.filled_size += size
+        order.filled_value += value
+        order.total_fees += fee
+        order.price = price
+        at = self._now()
+        order.filled_at = at
+        order.parts.append(
+            {
+                "entry_id": f"entry-{order.order_id}-{len(order.parts) + 1}",
+                "trade_id": f"trade-{order.order_id}-{len(order.parts) + 1}",
+                "order_id": order.order_id,
+                "trade_time": _iso(at),
+                "trade_type": "FILL",
+                "price": str(trim(price)),
+                "size": str(trim(size)),
+                "commission": str(fee),
+                "product_id": order.product_id,
+                "sequence_timestamp": _iso(at),
+                "liquidity_indicator": role,
+                "size_in_quote": False,
+                "user_id": "fake-user",
+                "side": order.side.value.upper(),
+                "retail_portfolio_id": "",
+            }
+        )
+        if order.remaining <= 0:
+            self._end(order, "FILLED")
+
+    def _end(self, order: FakeLimitOrder, status: str) -> None:
+        """End an order: what it still holds goes back to available."""
+        base, quote = self._accounts_of(order.product_id)
+        held = quote if order.side is Side.BUY else base
+        held.hold -= order.held
+        held.available += order.held
+        order.held = Decimal(0)
+        order.status = status
+
+    def _rules(self, product_id: str) -> dict[str, Any]:
+        return self._product(product_id)
+
+    def _create_limit(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
+        client_order_id = str(body.get("client_order_id") or "")
+        product_id = str(body.get("product_id") or "")
+        side_text = str(body.get("side") or "")
+        config = (body.get("order_configuration") or {}).get(kind)
+        book = self.book_of(product_id)
+        if not client_order_id or book is None or side_text not in ("BUY", "SELL"):
+            return _failure("INVALID_ARGUMENT", "client_order_id, product_id or side is invalid")
+        if not isinstance(config, dict):
+            return _failure("INVALID_ARGUMENT", f"{kind} needs a configuration")
+        with self.lock:
+            self._sweep()
+            existing = self.by_client_id.get(client_order_id)
+            if existing is not None:
+                return _success(self.orders[existing])
+            rules = self._rules(product_id)
+            if rules.get("trading_disabled") or rules.get("cancel_only"):
+                return _failure(
+                    "INVALID_ARGUMENT", "trading is disabled", new_order="TRADING_DISABLED"
+                )
+            side = Side(side_text.lower())
+            base_increment = Decimal(str(rules["base_increment"]))
+            quote_increment = Decimal(str(rules["quote_increment"]))
+            try:
+                limit = Decimal(str(config["limit_price"]))
+                quote_size = config.get("quote_size")
+                base_text = config.get("base_size")
+                if (quote_size is None) == (base_text is None):
+                    raise ValueError
+                end_time = (
+                    datetime.fromisoformat(str(config["end_time"]).replace("Z", "+00:00"))
+                    if kind == "limit_limit_gtd"
+                    else None
+                )
+            except (KeyError, ArithmeticError, ValueError):
+                return _failure("INVALID_ARGUMENT", f"{kind}: bad limit_price, size or end_time")
+            if not limit.is_finite() or limit <= 0 or limit % quote_increment != 0:
+                return _failure(
+                    "INVALID_PRICE_PRECISION",
+                    "Limit price has too many decimal places",
+                    preview="PREVIEW_INVALID_PRICE_PRECISION",
+                    new_order="INVALID_PRICE_PRECISION",
+                )
+            taker = self.fee_rate
+            if quote_size is not None:
+                if side is Side.SELL or kind == "limit_limit_gtd":
+                    return _failure("INVALID_ARGUMENT", "quote_size is for IOC buys only")
+                price = min(limit, book.ask)
+                size = round_down(Decimal(str(quote_size)) / (price * (1 + taker)), base_increment)
+            else:
+                size = Decimal(str(base_text))
+                if size % base_increment != 0:
+                    return _failure(
+                        "INVALID_SIZE_PRECISION",
+                        "Size has too many decimal places",
+                        preview="PREVIEW_INVALID_SIZE_PRECISION",
+                        new_order="INVALID_SIZE_PRECISION",
+                    )
+            if size <= 0 or size < Decimal(str(rules["base_min_size"])):
+                return _failure(
+                    "INVALID_ARGUMENT",
+                    "Order size is below the minimum",
+                    preview="PREVIEW_INVALID_BASE_SIZE_TOO_SMALL",
+                )
+            post_only = bool(config.get("post_only", False))
+            if kind == "limit_limit_gtd":
+                if end_time is None or end_time <= self._now():
+                    return _failure(
+                        "INVALID_ARGUMENT",
+                        "end_time must be in the future",
+                        preview="PREVIEW_INVALID_END_TIME",
+                    )
+                crosses = limit >= book.ask if side is Side.BUY else limit <= book.bid
+                if post_only and crosses:
+                    return _failure(
+                        "INVALID_LIMIT_PRICE_POST_ONLY",
+                        "Invalid limit price for post only order",
+                        preview="PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY",
+                        new_order="INVALID_LIMIT_PRICE_POST_ONLY",
+                    )
+                if crosses:
+                    return _failure("INVALID_ARGUMENT", "the fake rests post-only orders only")
+            base, quote = self._accounts_of(product_id)
+            maker = self.maker_rate()
+            if kind == "limit_limit_gtd":
+                need = size * limit * (1 + maker) if side is Side.BUY else size
+            else:
+                price = book.ask if side is Side.BUY else book.bid
+                need = size * price * (1 + taker) if side is Side.BUY else size
+            have = quote.available if side is Side.BUY else base.available
+            if need > have:
+                return _failure(
+                    "INSUFFICIENT_FUND",
+                    "Insufficient balance in source account",
+                    preview="PREVIEW_INSUFFICIENT_FUND",
+                    new_order="INSUFFICIENT_FUND",
+                )
+            order = FakeLimitOrder(
+                order_id=str(uuid.uuid4()),
+                client_order_id=client_order_id,
+                product_id=product_id,
+                side=side,
+                configuration={k: str(v) for k, v in config.items()},
+                filled_size=Decimal(0),
+                filled_value=Decimal(0),
+                total_fees=Decimal(0),
+                price=limit,
+                created=self._now(),
+                kind=kind,
+                limit_price=limit,
+                base_size=size,
+                end_time=end_time,
+                post_only=post_only,
+                maker_fee_rate=maker,
+            )
+            self.orders[order.order_id] = order
+            self.by_client_id[client_order_id] = order.order_id
+            if kind == "limit_limit_gtd":
+                order.held = need
+                account = quote if side is Side.BUY else base
+                account.available -= need
+                account.hold += need
+            else:
+                touch, depth = (
+                    (book.ask, book.ask_size) if side is Side.BUY else (book.bid, book.bid_size)
+                )
+                reachable = touch <= limit if side is Side.BUY else touch >= limit
+                if reachable:
+                    part = size if depth is None else min(size, depth)
+                    self._fill_part(order, part, touch, "TAKER")
+                if order.status == "OPEN":
+                    order.status = "CANCELLED"
+            return _success(order)
+
+    def _batch_cancel(self, body: dict[str, Any], fault: Fault | None) -> dict[str, Any]:
+        results = []
+        with self.lock:
+            self._sweep()
+            for order_id in [str(i) for i in (body.get("order_ids") or [])]:
+                order = self.orders.get(order_id)
+                if order is None:
+                    results.append(
+                        {
+                            "success": False,
+                            "failure_reason": "UNKNOWN_CANCEL_ORDER",
+                            "order_id": order_id,
+                        }
+                    )
+                    continue
+                if (
+                    fault is not None
+                    and fault.kind == "fill_before_cancel"
+                    and isinstance(order, FakeLimitOrder)
+                    and order.status == "OPEN"
+                ):
+                    self._fill_part(order, order.remaining, order.limit_price, "MAKER")
+                if isinstance(order, FakeLimitOrder) and order.status == "OPEN":
+                    self._end(order, "CANCELLED")
+                    results.append(
+                        {
+                            "success": True,
+                            "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON",
+                            "order_id": order_id,
+                        }
+                    )
+                else:
+                    results.append(
+                        {
+                            "success": False,
+                            "failure_reason": "UNKNOWN_CANCEL_ORDER",
+                            "order_id": order_id,
+                        }
+                    )
+        return {"results": results}
+
+    def _best_bid_ask(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        books = []
+        at = _iso(self._now())
+        for product_id in query.get("product_ids", []):
+            book = self.book_of(product_id)
+            if book is None:
+                continue
+            books.append(
+                {
+                    "product_id": product_id,
+                    "bids": [{"price": str(book.bid), "size": str(book.bid_size or "1")}],
+                    "asks": [{"price": str(book.ask), "size": str(book.ask_size or "1")}],
+                    "time": at,
+                }
+            )
+        return {"pricebooks": books}
+
+    def _server_time(self) -> dict[str, Any]:
+        now = time.time() + self.clock_skew
+        at = datetime.fromtimestamp(now, UTC)
+        return {
+            "iso": _iso(at),
+            "epochSeconds": str(int(now)),
+            "epochMillis": str(int(now * 1000)),
+        }
+
+    def _maker_control(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        """Control endpoints for a fake in its own process: `POST /_book` {bid, ask, product_id,
+        bid_size, ask_size}, `POST /_trade` {price, size, product_id}, `POST /_clock` {skew,
+        now}, `POST /_rules` {product_id, ...fields}, `GET /_open` (resting client order IDs)."""
+        product_id = str(body.get("product_id") or "BTC-GBP")
+        if method == "POST" and path == "/_book":
+            self.set_book(
+                str(body["bid"]),
+                str(body["ask"]),
+                product_id,
+                bid_size=body.get("bid_size"),
+                ask_size=body.get("ask_size"),
+            )
+            return {"ok": True}
+        if method == "POST" and path == "/_trade":
+            self.trade_at(str(body["price"]), body.get("size"), product_id)
+            return {"ok": True}
+        if method == "POST" and path == "/_clock":
+            with self.lock:
+                self.clock_skew = float(body.get("skew", 0))
+                now = body.get("now")
+                self.now = datetime.fromisoformat(str(now).replace("Z", "+00:00")) if now else None
+            return {"ok": True}
+        if method == "POST" and path == "/_rules":
+            with self.lock:
+                self.product_rules[product_id] = {
+                    k: v for k, v in body.items() if k != "product_id"
+                }
+            return {"ok": True}
+        if method == "GET" and path == "/_open":
+            return {"open": self.open_orders()}
+        return None
+
+    def _maker_route(
+        self, method: str, rel: str, query: dict[str, list[str]], body: Any, fault: Fault | None
+    ) -> Any:
+        """The maker-first endpoints; None for a request they do not answer."""
+        if method == "POST" and rel == "/orders" and isinstance(body, dict):
+            config = body.get("order_configuration") or {}
+            for kind in ("limit_limit_gtd", "sor_limit_ioc"):
+                if kind in config:
+                    return self._create_limit(body, kind)
+        if method == "POST" and rel == "/orders/batch_cancel":
+            return self._batch_cancel(body if isinstance(body, dict) else {}, fault)
+        if method == "GET" and rel == "/best_bid_ask":
+            return self._best_bid_ask(query)
+        if method == "GET" and rel == "/time":
+            return self._server_time()
+        return None
+
     def _route(
         self,
         method: str,
@@ -796,6 +1344,9 @@ class FakeCoinbaseServer:
             return self._market_products(query)
         if method == "GET" and path.startswith("/v2/prices/") and path.endswith("/spot"):
             return self._spot(path.removeprefix("/v2/prices/").removesuffix("/spot"))
+        maker = self._maker_route(method, rel, query, body, fault)
+        if maker is not None:
+            return maker
         if method == "POST" and rel == "/orders":
             no_fill = fault is not None and fault.kind == "no_fill"
             if fault is not None and fault.kind == "insufficient":
@@ -829,6 +1380,9 @@ class FakeCoinbaseServer:
     def _control(self, method: str, path: str, body: Any) -> Any:
         if method == "GET" and path == "/_state":
             return self.state()
+        maker = self._maker_control(method, path, body if isinstance(body, dict) else {})
+        if maker is not None:
+            return maker
         if method == "POST" and path == "/_fault":
             faults = body.get("faults", []) if isinstance(body, dict) else body
             try:
@@ -951,6 +1505,10 @@ class FakeCoinbaseServer:
         return Handler
 
 
+def _fill_time(fill: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(fill["trade_time"]).replace("Z", "+00:00"))
+
+
 def _success(order: FakeOrder) -> dict[str, Any]:
     return {
         "success": True,
@@ -960,7 +1518,11 @@ def _success(order: FakeOrder) -> dict[str, Any]:
             "side": order.side.value.upper(),
             "client_order_id": order.client_order_id,
         },
-        "order_configuration": {"market_market_ioc": dict(order.configuration)},
+        "order_configuration": {
+            order.kind if isinstance(order, FakeLimitOrder) else "market_market_ioc": dict(
+                order.configuration
+            )
+        },
     }
 
 
@@ -1005,7 +1567,7 @@ PORTFOLIO_UUID = "7f3d5c2a-1b4e-4c8d-9a6f-0e2b8d4c6a10"
 
 @dataclass
 class FakeAccount:
-    """The key's permissions and portfolio, products' status, and the server's clock."""
+    """The key's permissions and portfolio."""
 
     permissions: dict[str, Any] = field(
         default_factory=lambda: {
@@ -1021,16 +1583,6 @@ class FakeAccount:
             {"name": "Default", "uuid": PORTFOLIO_UUID, "type": "DEFAULT", "deleted": False}
         ]
     )
-    #: Per product: the fields that differ from PRODUCT_FIELDS (`{"BTC-GBP": {"cancel_only":
-    #: True}}`).
-    products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Seconds the server's clock is ahead of this machine's (negative: behind).
-    clock_offset: float = 0.0
-    #: Whether this block answers `GET /time` (off when another block serves it).
-    serve_time: bool = True
-
-    def product_fields(self, product_id: str) -> dict[str, Any]:
-        return PRODUCT_FIELDS | self.products.get(product_id, {})
 
 
 def _preview_reply(errs: list[str], **figures: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def test_the_sections_are_the_issues_and_small() -> None:
         "general",
         "temporal",
         "exchange",
+        "execution",  # maker-first (issue 23)
         "risk",
         "strategy",
         "mail",
