@@ -13,8 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kripto.cli.common import DataDir, connect, console, fail, open_database, run, settings_for
-from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate, check_product
+from kripto.cli.common import (
+    DataDir,
+    connect,
+    console,
+    fail,
+    open_database,
+    product_option,
+    run,
+    settings_for,
+)
+from kripto.models import DEFAULT_PRODUCT, BackfillInput, BackfillProgress, Rate
 from kripto.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,10 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _product(value: str) -> str:
-    try:
-        return check_product(value)
-    except ValueError as exc:
-        raise fail(f"--product: {exc}") from None
+    return product_option(value)
 
 
 @history_app.command("backfill")

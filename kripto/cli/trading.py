@@ -29,6 +29,7 @@ from kripto.cli.common import (
     print_json,
     run,
     settings_for,
+    unconfigured,
 )
 from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
 from kripto.db.trades import TradeRepository
@@ -113,13 +114,16 @@ def trade(
                     "idempotencyKey": trade_id,
                     "tradeType": side.value,
                     "amount": amount,
-                    "productId": product,
+                    "productId": product.strip().upper(),
                 }
             ]
         )
     except InvalidInput as exc:
         raise fail(str(exc)) from None
     settings = settings_for(data_dir)
+    why = unconfigured(request.product_id, settings)
+    if why:
+        raise fail(f"--product: {why}; a trade needs one")
     # Before anything starts: whatever happens next, the key is on the screen (stderr, so
     # --json output stays JSON).
     errors.print(f"trade {trade_id}: {request.summary}", highlight=False, soft_wrap=True)
@@ -202,8 +206,11 @@ def status(
     as_json: Json = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the trade KEY: its request, whether it runs, completed or failed, and its order."""
-    shown = run(trade_status(settings_for(data_dir), key))
+    """Show the trade KEY (or its first characters, as the tables show them, when they name one
+    trade): its request, whether it runs, completed or failed, and its order."""
+    settings = settings_for(data_dir)
+    key = run(resolve_key(settings, key))
+    shown = run(trade_status(settings, key))
     if as_json:
         print_json(shown.to_json())
         return
@@ -255,6 +262,29 @@ class TradeStatus:
             "order": self.order.to_json_dict() if self.order is not None else None,
             "error": self.error,
         }
+
+
+async def resolve_key(settings: Settings, key: str) -> str:
+    """KEY as given when a trade has it; else the one trade whose key starts with it (the
+    tables show 8 characters), said on stderr; several say so, and ask for more of it. A whole
+    key (a UUID, as Kripto makes them) is taken as it is, without asking Postgres."""
+    if len(key) >= 36:
+        return key
+    async with open_database(settings) as db:
+        repository = TradeRepository(db)
+        if await repository.get(key) is not None:
+            return key
+        found = await repository.keys_starting(key)
+    if len(found) == 1:
+        errors.print(f"note: {key} is trade {found[0]}", highlight=False, soft_wrap=True)
+        return found[0]
+    if len(found) > 1:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise fail(
+            f"KEY: {key!r} begins {'more than 5' if len(found) > 5 else len(found)} trades'"
+            f" keys ({shown}); give more of it"
+        )
+    return key
 
 
 async def trade_status(settings: Settings, key: str) -> TradeStatus:

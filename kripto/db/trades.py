@@ -184,3 +184,15 @@ class TradeRepository:
 
     async def count(self) -> int:
         return int(await self.db.pool.fetchval("SELECT count(*) FROM trades"))
+
+    async def keys_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        """The trade keys that begin with `prefix` (as the tables show a key's first 8
+        characters), oldest first; at most `limit`."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.db.pool.fetch(
+            "SELECT trade_id FROM trades WHERE trade_id LIKE $1 || '%' ESCAPE '\\'"
+            " ORDER BY created_at, trade_id LIMIT $2",
+            escaped,
+            limit,
+        )
+        return [r["trade_id"] for r in rows]

@@ -146,6 +146,35 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert "amount: must have at most 2 decimal places (pennies); got '10.001'" in err
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
+    # The 8 characters the tables show name the trade, when no other key starts with them.
+    code, out, err = await cli([*kripto, "trade", "status", key[:8]], worker_env, tmp_path)
+    assert (code, err) == (0, f"note: {key[:8]} is trade {key}\n")
+    assert out.splitlines()[:2] == [f"trade {key}: BUY £10.00 BTC-GBP", "status: completed"]
+    twin = key[:8] + "-another-trade"
+    await db.pool.execute(
+        "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
+        " funds, filled_size, executed_value, fill_fees, settled, created_at)"
+        " VALUES ($1, $1, $1, 'buy', 'BTC-GBP', 10, 0, 0, 0, false, now())",
+        twin,
+    )
+    code, out, err = await cli([*kripto, "trade", "status", key[:8]], worker_env, tmp_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: KEY: {key[:8]!r} begins 2 trades' keys ({key}, {twin}); give more of it\n"
+    )
+    await db.pool.execute("DELETE FROM trades WHERE trade_id = $1", twin)
+
+    # --product is upper-cased; a product that is not configured is refused, placing nothing.
+    code, out, err = await cli(
+        [*kripto, "trade", "buy", "10.00", "--product", "eth-gbp"], worker_env, tmp_path
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --product: ETH-GBP is not one of the configured products"
+        " (KRIPTO_PRODUCTS=BTC-GBP); a trade needs one\n"
+    )
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+
 
 @pytest.mark.slow
 async def test_a_key_whose_trade_failed_can_trade_later_and_only_once(
