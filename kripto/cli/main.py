@@ -63,7 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
     "live": (
         "kripto.cli.live",
-        "Before real money: `kripto live check` checks the exchange, the mailer and the phone.",
+        "Before real money: check the live exchange, the mailer and the phone.",
     ),
     "reconcile": (
         "kripto.cli.reconcile",
