@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -169,6 +170,10 @@ async def test_tax_report_text_json_csv_and_pdf(
     assert again[1].startswith(same + "\nTrades from files:\n")
     pdf = pdf_path.read_bytes()
     assert pdf.startswith(b"%PDF-")
+    assert shutil.which("pdftotext"), (
+        "pdftotext is missing: it reads back the tax PDF; `make sysdeps` installs it (Debian"
+        " package poppler-utils)"
+    )
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True
     ).stdout
