@@ -7,12 +7,20 @@ with "…". `--json` on each command keeps every digit and the full times."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from rich import box
 from rich.table import Table
 
 from kripto.mail.receipt import receipt_lines
-from kripto.models import Decision, Order, Rate, Wallet
+from kripto.models import (
+    Decision,
+    Order,
+    Rate,
+    ReconcileBalance,
+    ReconcileDifference,
+    Wallet,
+)
 from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
 
 
@@ -189,3 +197,43 @@ def trade_summary_lines(key: str, order: Order) -> list[str]:
     return [f"{lines.side} {lines.product_id}: {state}"] + [
         f"  {label:<10}  {value}" for label, value in rows
     ]
+
+
+def differences_table(differences: Sequence[ReconcileDifference]) -> Table:
+    """`kripto reconcile`'s differences: a trade's figures in its quote currency (GBP to the
+    penny), a balance's in its own currency (coins to their 8 places)."""
+    table = _table(plural(len(differences), "difference"))
+    _text(table, "kind")
+    _text(table, "key or currency", wrap=True)
+    _number(table, "books")
+    _number(table, "exchange")
+    _text(table, "what", wrap=True)
+    for d in differences:
+        currency = d.subject if d.kind == "balance" else "GBP"
+        table.add_row(
+            d.kind.replace("_", " "),
+            d.subject,
+            "" if d.books is None else _money(d.books, currency),
+            "" if d.exchange is None else _money(d.exchange, currency),
+            d.detail,
+        )
+    return table
+
+
+def reconcile_balances_table(balances: Sequence[ReconcileBalance]) -> Table:
+    table = _table("Balances")
+    _text(table, "currency")
+    _number(table, "books expect")
+    _number(table, "exchange has")
+    _text(table, "note", wrap=True)
+    for b in balances:
+        expected = "" if b.books is None else _money(b.books, b.currency)
+        table.add_row(b.currency, expected, _money(b.exchange, b.currency), b.note)
+    return table
+
+
+def _money(value: Decimal, currency: str) -> str:
+    """GBP as `£1,234.56`, a coin to its 8 places with its code: as every other command."""
+    if currency in CURRENCY_SYMBOLS:
+        return fmt_money(value, currency)
+    return f"{fmt_amount(value, currency)} {currency}"
