@@ -89,6 +89,12 @@ class TradeActivities:
         self._announced: set[tuple[str, str]] = set()
         self._sending: set[asyncio.Task[None]] = set()
 
+    @property
+    def _label(self) -> str:
+        """`PAPER: ` (or `PAPER, SIMULATED prices: `) before a trade's log line; "" live."""
+        label = getattr(self.receipts, "label", None)
+        return f"{label}: " if label else ""
+
     def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
         if request.product_id not in self.limits.products:
@@ -145,7 +151,7 @@ class TradeActivities:
             if err.non_retryable:  # refused for good: the trade ends here
                 self.metrics.trade_failed(request.trade_type.value, err.type or "ApplicationError")
             raise
-        activity.logger.info("order %s placed: %s", order.id, _describe(order))
+        activity.logger.info("order %s placed: %s%s", order.id, self._label, _describe(order))
         return order
 
     async def _place_order(self, step: TradeStep) -> PlaceOrderResult:
@@ -301,7 +307,7 @@ class TradeActivities:
             recorded_now = await self.trades.insert(placed.trade_id, order)
         if recorded_now:  # once per trade, however often this step runs
             self.metrics.trade_done(order)
-            activity.logger.info("trade recorded: %s", _describe(order))
+            activity.logger.info("trade recorded: %s%s", self._label, _describe(order))
         return recorded_now
 
     async def _order_id(self, placed: PlacedOrder) -> str:

@@ -179,12 +179,13 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
-def trade_summary_lines(key: str, order: Order) -> list[str]:
+def trade_summary_lines(key: str, order: Order, label: str | None = None) -> list[str]:
     """A trade as a person reads it: what it paid or received to the penny (the fee included),
-    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID.
-    `--json` keeps every digit."""
+    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID;
+    `label` (PAPER, SIMULATED prices) after its state. `--json` keeps every digit."""
     lines = receipt_lines(key, order)
     state = "settled" if order.settled else "not settled yet"
+    state += f" ({label})" if label else ""
     moved = "paid" if order.side.value == "buy" else "received"
     rows = [
         (moved, lines.gbp_change.lstrip("+-")),

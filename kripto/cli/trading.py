@@ -138,7 +138,7 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    for line in trade_summary_lines(trade_id, order):
+    for line in trade_summary_lines(trade_id, order, _label(settings)):
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -217,7 +217,7 @@ def status(
     console.print(f"trade {key}: {shown.summary}", highlight=False, soft_wrap=True)
     console.print(f"status: {shown.status_line}", highlight=False, soft_wrap=True)
     if shown.order is not None:
-        for line in trade_summary_lines(key, shown.order):
+        for line in trade_summary_lines(key, shown.order, _label(settings)):
             console.print(line, highlight=False, soft_wrap=True)
     elif shown.status == "running" and shown.request is not None:
         request = shown.request
@@ -360,11 +360,20 @@ def trades(
     data_dir: DataDir = None,
 ) -> None:
     """List the recorded trades, newest first."""
-    rows = run(recent_trades(settings_for(data_dir), limit))
+    settings = settings_for(data_dir)
+    rows = run(recent_trades(settings, limit))
     if as_json:
         print_json([o.to_json_dict() for o in rows])
         return
-    show_orders(rows, title="Trades, newest first")
+    label = _label(settings)
+    show_orders(rows, title=f"Trades, newest first{f' ({label})' if label else ''}")
+
+
+def _label(settings: Settings) -> str | None:
+    """PAPER (the paper exchange) and SIMULATED prices, as the receipts say them."""
+    from kripto.mail.receipt import mode_label
+
+    return mode_label(settings.exchange, settings.feed)
 
 
 async def recent_trades(settings: Settings, limit: int) -> list[Order]:

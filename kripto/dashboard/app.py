@@ -89,7 +89,9 @@ class Dashboard:
         return self.settings.products[0]
 
     def data(self) -> DashboardData:
-        return DashboardData(self.db, self.product, self.settings.paper_gbp)
+        return DashboardData(
+            self.db, self.product, self.settings.paper_gbp, self.settings.taker_fee
+        )
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = _templates.get_template(name).render(**context)

@@ -40,10 +40,14 @@ class ChartData:
 
 
 class DashboardData:
-    def __init__(self, db: Database, product_id: str, start_gbp: Decimal) -> None:
+    def __init__(
+        self, db: Database, product_id: str, start_gbp: Decimal, fee_rate: Decimal = Decimal(0)
+    ) -> None:
+        """`fee_rate`: the taker fee the buy-and-hold line pays, as the backtester's does."""
         self.db = db
         self.product_id = product_id
         self.start_gbp = start_gbp
+        self.fee_rate = fee_rate
 
     async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
         """The last rate of each of at most MAX_POINTS equal buckets across the span, which
@@ -85,7 +89,7 @@ class DashboardData:
             self.product_id,
             since,
         )
-        values = value_series(fills, self.start_gbp, rates)
+        values = value_series(fills, self.start_gbp, rates, self.fee_rate)
         first_at = min((f.at for f in fills), default=None)
         dca = dca_series(self.start_gbp, first_at, rates)
         return {

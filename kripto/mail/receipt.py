@@ -76,12 +76,27 @@ def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
     )
 
 
-def render_receipt(trade_id: str, order: Order, stop_url: str | None = None) -> RenderedEmail:
-    """`stop_url`: the signed "Stop trading" link (kripto.stoplinks), when one can be made."""
+def mode_label(exchange: str, feed: str) -> str | None:
+    """What a trade was, when it was not real money at real prices: `PAPER` (the paper
+    exchange), `PAPER, SIMULATED prices` (and the simulated feed); None for a live trade."""
+    parts = []
+    if exchange == "paper":
+        parts.append("PAPER")
+    if feed == "simulated":
+        parts.append("SIMULATED prices")
+    return ", ".join(parts) or None
+
+
+def render_receipt(
+    trade_id: str, order: Order, stop_url: str | None = None, label: str | None = None
+) -> RenderedEmail:
+    """`stop_url`: the signed "Stop trading" link (kripto.stoplinks), when one can be made.
+    `label`: mode_label's, in the subject and atop the receipt (no real money moved)."""
     lines = receipt_lines(trade_id, order)
-    context = {"r": lines, "subject": SUBJECT, "stop_url": stop_url}
+    subject = f"{SUBJECT} ({label})" if label else SUBJECT
+    context = {"r": lines, "subject": subject, "stop_url": stop_url, "label": label}
     return RenderedEmail(
-        subject=SUBJECT,
+        subject=subject,
         text=_templates.get_template("receipt.txt.j2").render(**context),
         html=_templates.get_template("receipt.html.j2").render(**context),
     )

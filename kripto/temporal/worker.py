@@ -40,6 +40,7 @@ from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
+from kripto.mail.receipt import mode_label
 from kripto.metrics import Metrics
 from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
@@ -215,6 +216,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
             to=settings.receipt_to,
             sender=settings.receipt_from,
             stop_links=stop_link_signer(settings),
+            label=mode_label(settings.exchange, settings.feed),
         ),
     )
 

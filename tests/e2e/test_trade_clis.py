@@ -115,7 +115,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert f"key {key} has already traded" in out
     # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee.
     assert out.splitlines()[1:] == [
-        "BUY BTC-GBP: settled",
+        "BUY BTC-GBP: settled (PAPER)",
         "  paid        £10.00",
         "  size        0.00125952 BTC",
         "  fill price  £7,900.01 per BTC",
@@ -135,6 +135,8 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     code, out, err = await cli([*kripto, "trades", "--json"], worker_env, tmp_path)
     assert code == 0, err
     assert [t["id"] for t in json.loads(out)] == [first["id"]]
+    code, out, err = await cli([*kripto, "trades"], worker_env, tmp_path)
+    assert (code, out.splitlines()[0].rstrip()) == (0, "Trades, newest first (PAPER) (BTC-GBP)")
 
     code, out, err = await cli([*kripto, "wallet", "--json"], worker_env, tmp_path)
     assert code == 0, err

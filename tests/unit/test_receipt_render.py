@@ -173,3 +173,23 @@ def test_the_cli_summary_says_what_each_figure_is() -> None:
     lines = trade_summary_lines("k", sell)
     assert lines[0] == "SELL BTC-GBP: not settled yet"
     assert lines[1] == "  received    £9.90"  # the value less the fee
+
+
+def test_a_paper_or_simulated_trade_says_so_on_its_receipt() -> None:
+    from kripto.cli.tables import trade_summary_lines
+    from kripto.mail.receipt import mode_label
+
+    assert mode_label("coinbase", "coinbase") is None
+    assert mode_label("paper", "coinbase") == "PAPER"
+    assert mode_label("paper", "simulated") == "PAPER, SIMULATED prices"
+    email = render_receipt(TRADE_ID, SEED, label="PAPER, SIMULATED prices")
+    assert email.subject == "Kripto Trade Receipt (PAPER, SIMULATED prices)"
+    assert email.text.splitlines()[:3] == [
+        "Kripto Trade Receipt (PAPER, SIMULATED prices)",
+        "",
+        "PAPER, SIMULATED prices: no real money moved and the prices were simulated.",
+    ]
+    assert "<strong>PAPER, SIMULATED prices</strong>: no real money moved" in email.html
+    live = render_receipt(TRADE_ID, SEED)
+    assert live.subject == "Kripto Trade Receipt" and "PAPER" not in live.text
+    assert trade_summary_lines(TRADE_ID, SEED, "PAPER")[0] == "BUY BTC-GBP: settled (PAPER)"
