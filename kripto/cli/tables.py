@@ -12,6 +12,7 @@ from decimal import Decimal
 from rich import box
 from rich.table import Table
 
+from kripto.fills import gbp_change
 from kripto.mail.receipt import receipt_lines
 from kripto.models import (
     Decision,
@@ -54,8 +55,13 @@ def short_key(key: str) -> str:
     return key[:8]
 
 
-def orders_table(orders: Sequence[Order], title: str) -> Table:
-    """One trade a line: time, side, GBP figures to the penny, BTC to the satoshi."""
+def orders_table(
+    orders: Sequence[Order], title: str, asked: Sequence[Decimal | None] | None = None
+) -> Table:
+    """One trade a line, telling the one amount story `kripto trade`, the dashboard and the
+    receipt tell: what was asked for, what was paid (a buy: value and fee) or got (a sell: value
+    less fee), the fee, and the size; GBP to the penny, BTC to the satoshi. `asked`: each
+    order's asked amount, in order (None: not known, an order found by the reconciler)."""
     products = {o.product_id for o in orders}
     several = len(products) > 1
     unit = "" if several else f" ({next(iter(products))})" if products else ""
@@ -64,27 +70,28 @@ def orders_table(orders: Sequence[Order], title: str) -> Table:
     _text(table, "side")
     if several:
         _text(table, "product")
-    # The headers name the currencies the rows share: `funds £`, `filled BTC` for BTC-GBP
-    # alone; `filled` with BTC-GBP and ETH-GBP (each row's product says which coin).
+    # The headers name the currencies the rows share: `asked £`, `size BTC` for BTC-GBP
+    # alone; `size` with BTC-GBP and ETH-GBP (each row's product says which coin).
     quotes = {o.product_id.partition("-")[2] or "GBP" for o in orders} or {"GBP"}
     bases = {o.product_id.partition("-")[0] for o in orders} or {"BTC"}
     quote = CURRENCY_SYMBOLS.get(q := next(iter(quotes)), q) if len(quotes) == 1 else ""
     base = next(iter(bases)) if len(bases) == 1 else ""
-    for header in ("funds", "filled", "value", "fees"):
-        _number(table, f"{header} {base if header == 'filled' else quote}".strip())
+    for header in ("asked", "paid/got", "fee", "size"):
+        _number(table, f"{header} {base if header == 'size' else quote}".strip())
     _text(table, "settled")
     _text(table, "key")
-    for o in orders:
+    wanted = list(asked) if asked is not None else [None] * len(orders)
+    for o, amount in zip(orders, wanted, strict=True):
         quote = o.product_id.partition("-")[2] or "GBP"
         base = o.product_id.partition("-")[0]
         row = [fmt_time(o.created_at), o.side.value]
         if several:
             row.append(o.product_id)
         row += [
-            fmt_amount(o.funds, quote),
-            fmt_amount(o.filled_size, base),
-            fmt_amount(o.executed_value, quote),
+            "" if amount is None else fmt_amount(amount, quote),
+            fmt_amount(abs(gbp_change(o.side, o.executed_value, o.fill_fees)), quote),
             fmt_amount(o.fill_fees, quote),
+            fmt_amount(o.filled_size, base),
             "yes" if o.settled else "[yellow]no[/yellow]",
             short_key(o.client_order_id),
         ]
@@ -179,7 +186,9 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
-def trade_summary_lines(key: str, order: Order, label: str | None = None) -> list[str]:
+def trade_summary_lines(
+    key: str, order: Order, label: str | None = None, asked: Decimal | None = None
+) -> list[str]:
     """A trade as a person reads it: what it paid or received to the penny (the fee included),
     the size to the satoshi, the fill price, the fee, the key and the exchange's order ID;
     `label` (PAPER, SIMULATED prices) after its state. `--json` keeps every digit."""
@@ -187,8 +196,10 @@ def trade_summary_lines(key: str, order: Order, label: str | None = None) -> lis
     state = "settled" if order.settled else "not settled yet"
     state += f" ({label})" if label else ""
     moved = "paid" if order.side.value == "buy" else "received"
-    rows = [
-        (moved, lines.gbp_change.lstrip("+-")),
+    rows = [(moved, lines.gbp_change.lstrip("+-"))]
+    if asked is not None:
+        rows.insert(0, ("asked", fmt_money(asked, lines.quote)))
+    rows += [
         ("size", lines.btc_change.lstrip("+-")),
         ("fill price", lines.rate),
         ("fee", lines.fees),
@@ -196,7 +207,7 @@ def trade_summary_lines(key: str, order: Order, label: str | None = None) -> lis
         ("order", order.id),
     ]
     return [f"{lines.side} {lines.product_id}: {state}"] + [
-        f"  {label:<10}  {value}" for label, value in rows
+        f"  {name:<10}  {value}" for name, value in rows
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -138,7 +139,7 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    for line in trade_summary_lines(trade_id, order, _label(settings)):
+    for line in trade_summary_lines(trade_id, order, _label(settings), request.amount):
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -217,7 +218,8 @@ def status(
     console.print(f"trade {key}: {shown.summary}", highlight=False, soft_wrap=True)
     console.print(f"status: {shown.status_line}", highlight=False, soft_wrap=True)
     if shown.order is not None:
-        for line in trade_summary_lines(key, shown.order, _label(settings)):
+        asked = shown.request.amount if shown.request is not None else None
+        for line in trade_summary_lines(key, shown.order, _label(settings), asked):
             console.print(line, highlight=False, soft_wrap=True)
     elif shown.status == "running" and shown.request is not None:
         request = shown.request
@@ -363,10 +365,11 @@ def trades(
     settings = settings_for(data_dir)
     rows = run(recent_trades(settings, limit))
     if as_json:
-        print_json([o.to_json_dict() for o in rows])
+        print_json([o.to_json_dict() for o, _ in rows])
         return
     label = _label(settings)
-    show_orders(rows, title=f"Trades, newest first{f' ({label})' if label else ''}")
+    title = f"Trades, newest first{f' ({label})' if label else ''}"
+    console.print(orders_table([o for o, _ in rows], title, [a for _, a in rows]))
 
 
 def _label(settings: Settings) -> str | None:
@@ -376,10 +379,6 @@ def _label(settings: Settings) -> str | None:
     return mode_label(settings.exchange, settings.feed)
 
 
-async def recent_trades(settings: Settings, limit: int) -> list[Order]:
+async def recent_trades(settings: Settings, limit: int) -> list[tuple[Order, Decimal | None]]:
     async with open_database(settings) as db:
-        return await TradeRepository(db).recent(limit)
-
-
-def show_orders(orders: list[Order], title: str) -> None:
-    console.print(orders_table(orders, title))
+        return await TradeRepository(db).recent_asked(limit)

@@ -116,6 +116,7 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee.
     assert out.splitlines()[1:] == [
         "BUY BTC-GBP: settled (PAPER)",
+        "  asked       £10.00",
         "  paid        £10.00",
         "  size        0.00125952 BTC",
         "  fill price  £7,900.01 per BTC",
@@ -137,6 +138,8 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     assert [t["id"] for t in json.loads(out)] == [first["id"]]
     code, out, err = await cli([*kripto, "trades"], worker_env, tmp_path)
     assert (code, out.splitlines()[0].rstrip()) == (0, "Trades, newest first (PAPER) (BTC-GBP)")
+    # The same story as kripto trade's: asked £10.00, paid £10.00, fee £0.05.
+    assert out.splitlines()[3].split()[2:6] == ["buy", "10.00", "10.00", "0.05"]
 
     code, out, err = await cli([*kripto, "wallet", "--json"], worker_env, tmp_path)
     assert code == 0, err
