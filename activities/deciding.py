@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from temporalio import activity
 
@@ -21,7 +22,6 @@ from kripto.exchanges.base import Exchange
 from kripto.ids import decide_id, trade_id_for_decision
 from kripto.metrics import Metrics
 from kripto.models import (
-    DecideInput,
     DecideMarketsInput,
     DecideMarketsResult,
     Decision,
@@ -37,7 +37,6 @@ from kripto.protections import ProtectionState
 from kripto.risk import PastTrade, RiskSettings
 from kripto.strategies.base import Strategy
 from kripto.strategies.series import PriceHistory
-from kripto.temporal.kill_switch import KillSwitch
 
 WEEK = timedelta(days=7)
 #: Markets whose weeks one query reads in an exchange tick's decision: each chunk is decided
@@ -53,6 +52,13 @@ class DecisionPolicy:
     fee_rate: Decimal
 
 
+class PauseSwitch(Protocol):
+    """The kill switch as a decision reads it: which of these products are paused (the worker
+    hands in kripto.runtime.kill_switch.KillSwitch, over its exchange's schedule)."""
+
+    async def paused_products(self, products: list[str]) -> set[str]: ...
+
+
 class DecideActivities:
     def __init__(
         self,
@@ -61,7 +67,7 @@ class DecideActivities:
         decisions: DecisionRepository,
         exchange: Exchange,
         policy: DecisionPolicy,
-        kill_switch: KillSwitch,
+        kill_switch: PauseSwitch,
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
     ) -> None:
@@ -75,65 +81,6 @@ class DecideActivities:
         self.policy = policy
         self.kill_switch = kill_switch
         self.metrics = metrics or Metrics.noop()
-
-    @activity.defn
-    async def decide(self, input: DecideInput) -> Decision:
-        tick = input.rate
-        decision_id = decide_id(tick.product_id, tick.date_time)
-        with temporal_errors():
-            # The kill switch (a server round trip) and the week (the largest read) need no
-            # lock: rates only grow, and the tick's own rate is added if its store child has
-            # not written it yet. Both run before the lock, side by side, so the lock is held
-            # only for what other decisions change (trades, decisions) and the arithmetic.
-            paused_task = asyncio.ensure_future(self.kill_switch.engaged(tick.product_id))
-            try:
-                week = await self.rates.history(
-                    tick.product_id, tick.date_time - WEEK, tick.date_time
-                )
-                paused = await paused_task
-            finally:
-                if not paused_task.done():
-                    paused_task.cancel()
-            week = week.with_newer(tick)
-            # One decision at a time per quote currency: the markets quoted in GBP share the
-            # GBP balance and the daily spend limit, so each must see what the others started.
-            quote = currencies(tick.product_id)[1]
-            async with self.decisions.exclusive(quote):
-                recorded = await self.decisions.get(decision_id)
-                if recorded is not None:  # a retried attempt returns what was decided
-                    return recorded
-                now = datetime.now(UTC)
-                # The day's trades in this product's quote currency, of every product: the
-                # daily limit is shared across markets; the cooldown picks out its own.
-                recent = await self._recent_trades(quote, now)
-                wallet = await self.exchange.wallet()
-                rules = self.policy.risk.protections
-                protection = None
-                if rules.any:  # the stop-loss, trailing stop, drawdown and stop-loss guards
-                    protection = await ProtectionRepository(self.decisions.db).load(
-                        tick.product_id, week, now, rules.stop_loss_window
-                    )
-                decision = decide(
-                    decision_id=decision_id,
-                    product_id=tick.product_id,
-                    tick_time=tick.date_time,
-                    rates=week,
-                    wallet=wallet,
-                    recent_trades=recent,
-                    strategy=self.policy.strategy,
-                    risk=self.policy.risk,
-                    fee_rate=self.policy.fee_rate,
-                    now=now,
-                    paused=paused,
-                    protection=protection,
-                )
-                if protection is not None:
-                    await ProtectionRepository(self.decisions.db).save(tick.product_id, protection)
-                trade_id = None if decision.action == "hold" else trade_id_for_decision(decision_id)
-                if await self.decisions.record(decision, trade_id):
-                    self._news(decision)
-                self.metrics.decided(tick.product_id, decision.action, decision.reason)
-                return decision
 
     def _news(self, decision: Decision) -> None:
         """A protection that fired is news for the phone, sent beside the decision."""

@@ -14,11 +14,8 @@ from temporalio import activity
 from kripto.models import (
     BackfillChunk,
     BackfillChunkResult,
-    DecideInput,
     DecideMarketsInput,
     DecideMarketsResult,
-    Decision,
-    FetchRateInput,
     FetchRatesInput,
     LateTick,
     Order,
@@ -29,8 +26,6 @@ from kripto.models import (
     ReadRatesInput,
     ReconcileReport,
     ReconcileStep,
-    StoreRateInput,
-    StoreRateResult,
     StoreRatesInput,
     StoreRatesResult,
     TradeStep,
@@ -81,11 +76,6 @@ async def report_late_tick(input: LateTick) -> int:
     raise _stub()
 
 
-@activity.defn(name="fetch_rate")
-async def fetch_rate(input: FetchRateInput) -> Rate:
-    raise _stub()
-
-
 @activity.defn(name="fetch_rates")
 async def fetch_rates(input: FetchRatesInput) -> Prices:
     raise _stub()
@@ -96,22 +86,12 @@ async def write_rates(input: StoreRatesInput) -> StoreRatesResult:
     raise _stub()
 
 
-@activity.defn(name="write_rate")
-async def write_rate(input: StoreRateInput) -> StoreRateResult:
-    raise _stub()
-
-
 @activity.defn(name="read_rates")
 async def read_rates(input: ReadRatesInput) -> list[Rate]:
     raise _stub()
 
 
 # activities/deciding.py: DecideActivities
-
-
-@activity.defn(name="decide")
-async def decide(input: DecideInput) -> Decision:
-    raise _stub()
 
 
 @activity.defn(name="decide_markets")

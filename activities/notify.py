@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from temporalio import activity
 
@@ -17,8 +17,13 @@ from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
 from kripto.notify.telegram import TelegramApi
 
-if TYPE_CHECKING:  # the bot starts trades, so it imports the workflows that import these
-    from kripto.notify.bot import TelegramBot
+
+class UpdateHandler(Protocol):
+    """What answers one Telegram update: the bot (kripto.notify.bot.TelegramBot, a face the
+    worker hands in); returns what it did, for the workflow's history."""
+
+    async def handle(self, update: BotUpdate) -> str: ...
+
 
 #: How often a running notification or poll tells Temporal it is alive: a worker that dies
 #: mid-send is noticed within the heartbeat timeout, and another worker retries the rest.
@@ -48,7 +53,7 @@ class NotifyActivities:
         self,
         notifier: Notifier,
         summary: DailySummary,
-        bot: TelegramBot | None,
+        bot: UpdateHandler | None,
         telegram: TelegramApi | None,
         poll_seconds: int,
     ) -> None:

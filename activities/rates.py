@@ -1,8 +1,9 @@
-"""rate-retriever (`fetch_rate`), rate-writer (`write_rate`) and data-reader (`read_rates`)."""
+"""rate-retriever (`fetch_rates`), rate-writer (`write_rates`) and data-reader (`read_rates`)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 
 import asyncpg
 from temporalio import activity
@@ -13,18 +14,14 @@ from kripto.db.rates import RateRepository
 from kripto.feeds import RateFeed
 from kripto.metrics import Metrics
 from kripto.models import (
-    FetchRateInput,
     FetchRatesInput,
     LateTick,
     Prices,
     Rate,
     ReadRatesInput,
-    StoreRateInput,
-    StoreRateResult,
     StoreRatesInput,
     StoreRatesResult,
 )
-from kripto.temporal.tick_stats import TICKS, TickCounters
 
 #: What asyncpg raises while Postgres is down, starting or shutting down.
 DATABASE_DOWN = (
@@ -36,13 +33,20 @@ DATABASE_DOWN = (
 )
 
 
+class LateTicks(Protocol):
+    """Where a late tick is counted (the worker hands in its process's counters,
+    kripto.runtime.tick_stats.TICKS); returns the count for the product so far."""
+
+    def count_late(self, product_id: str) -> int: ...
+
+
 class RateActivities:
     def __init__(
         self,
         feed: RateFeed,
         rates: RateRepository,
+        ticks: LateTicks,
         metrics: Metrics | None = None,
-        ticks: TickCounters = TICKS,
     ) -> None:
         self.feed = feed
         self.rates = rates
@@ -63,20 +67,6 @@ class RateActivities:
             count,
         )
         return count
-
-    @activity.defn
-    async def fetch_rate(self, input: FetchRateInput) -> Rate:
-        try:
-            with temporal_errors():
-                # The server's clock, like the tick's time: a skewed worker clock cannot make a
-                # tick look late (or on time).
-                started = activity.info().started_time
-                rate = await self.feed.rate(input.product_id, input.at, now=started)
-        except ApplicationError as err:
-            self.metrics.rate_fetch_failed(input.product_id, err.type or "ApplicationError")
-            raise
-        self.metrics.rate_fetched(input.product_id, str(rate.source))
-        return rate
 
     @activity.defn
     async def fetch_rates(self, input: FetchRatesInput) -> Prices:
@@ -106,21 +96,6 @@ class RateActivities:
                 type="DatabaseUnavailable",
             ) from None
         return StoreRatesResult(stored=stored)
-
-    @activity.defn
-    async def write_rate(self, input: StoreRateInput) -> StoreRateResult:
-        try:
-            stored = await self.rates.insert(input.rate)
-        except DATABASE_DOWN as exc:
-            # Postgres is down or restarting: keep the rate and try again (see the retry policy).
-            raise ApplicationError(
-                f"Postgres unavailable, rate for {input.rate.product_id} at"
-                f" {input.rate.date_time:%Y-%m-%dT%H:%M:%SZ} kept for retry: {type(exc).__name__}",
-                type="DatabaseUnavailable",
-            ) from None
-        if not stored:
-            activity.logger.info("rate already stored", extra={"product": input.rate.product_id})
-        return StoreRateResult(stored=stored)
 
     @activity.defn
     async def read_rates(self, input: ReadRatesInput) -> list[Rate]:

@@ -76,7 +76,7 @@ class TradeActivities:
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
     ) -> None:
-        """`announce` sends a notification (kripto.notify.start.notify with the worker's client
+        """`announce` sends a notification (kripto.runtime.notify.notify with the worker's client
         and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades

@@ -27,10 +27,11 @@ from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import DecideInput, Rate
+from kripto.ids import decide_id
+from kripto.models import DecideMarketsInput, Prices, Rate
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.schedules import ensure_schedules
 from kripto.settings import Settings
-from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.schedules import ensure_schedules
 
 PRODUCT = "BTC-GBP"
 MINUTES = 7 * 24 * 60  # 10,080
@@ -76,7 +77,9 @@ async def main(runs: int) -> None:
             return await repo.since(PRODUCT, base - WEEK, base)
 
         async def decide(i: int) -> object:
-            return await decider.decide(DecideInput(rate=tick(i)))
+            rate = tick(i)
+            prices = Prices.of([rate], rate.date_time, rate.source)
+            return await decider.decide_markets(DecideMarketsInput(prices=prices))
 
         for once in (select_1, arrays, models):
             await once(0)  # warm up the pool and the plans
@@ -85,7 +88,9 @@ async def main(runs: int) -> None:
         read_arrays = await timed("the week as arrays (decide's read)", runs, arrays)
         read_models = await timed("the week as Rate models (the old read)", runs, models)
         decided = await timed("decide activity, a full week", runs, decide)
-        last = await decider.decide(DecideInput(rate=tick(runs)))
+        await decide(runs)
+        last = await DecisionRepository(db).get(decide_id(PRODUCT, tick(runs).date_time))
+        assert last is not None
         await db.close()
     print(f"{runs} runs each, sequential; {MINUTES:,} rates; strategy {settings.strategy}")
     print(f"(last decision: {last.reason})")

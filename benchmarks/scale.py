@@ -3,14 +3,12 @@
 Postgres, one `kripto worker` process, and the fake Coinbase server (tests/fakes) answering
 the public prices and counting the requests.
 
-Two runs in one, each from the next whole minute:
-- the baseline: each market with its own schedule and tick (`RateTickWorkflow`, a spot-price
-  request per market a minute), as before one tick per exchange, at `--baseline-markets`;
-- the exchange tick: one schedule and one `ExchangeTickWorkflow` a minute for all `--markets`,
-  prices in pages of PAGE_SIZE.
+One run from the next whole minute: one schedule and one `ExchangeTickWorkflow` a minute for
+all `--markets`, prices in pages of PAGE_SIZE. (The baseline of earlier builds, a tick per
+market, ran the retired RateTickWorkflow; its figures are in docs/scaling.md.)
 
-For each it reports, per minute slot, the completion lag (the tick's close less its slot: the
-minute's start for the exchange tick; for the baseline, each market's own second in it), the
+It reports, per minute slot, the completion lag (the tick's close less its slot, the
+minute's start), the
 start lag, late ticks (failed TickTooLate) and skipped minutes (a slot with no tick at all),
 the Coinbase price requests per minute, the history each minute writes per market (every
 workflow of the tick, as the server keeps it), the worker's peak RSS and each process's CPU.
@@ -22,7 +20,7 @@ price requests a minute at most ceil(markets / PAGE_SIZE), worker RSS under 400 
 under 1 KB per market per minute.
 
     .venv/bin/python -m benchmarks.scale [--markets 2000] [--minutes 5]
-        [--baseline-markets 100] [--baseline-minutes 1] [--history-minutes 1440]
+        [--history-minutes 1440]
 """
 
 from __future__ import annotations
@@ -50,18 +48,12 @@ from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.stack import ensure_database
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.feeds.coinbase import PAGE_SIZE
-from kripto.ids import exchange_schedule_id, legacy_schedule_id
+from kripto.ids import exchange_schedule_id
+from kripto.runtime.deployments import make_current
+from kripto.runtime.schedules import CATCHUP_SECONDS, ensure_schedules, set_paused
+from kripto.runtime.worker import deployment_version
 from kripto.settings import Settings
-from kripto.temporal.deployments import make_current
-from kripto.temporal.schedules import (
-    CATCHUP_SECONDS,
-    ensure_schedule,
-    ensure_schedules,
-    set_paused,
-    tick_offset,
-)
 from kripto.temporal.search_attributes import ensure_search_attributes
-from kripto.temporal.worker import deployment_version
 from tests.fakes.coinbase_fixtures import new_ec_key
 from tests.fakes.coinbase_server import FakeCoinbaseServer
 
@@ -170,22 +162,12 @@ async def run_window(
     products: list[str],
     minutes: int,
     history_minutes: int,
-    per_product: bool,
 ) -> dict[str, Any]:
     client, fake = stack.client, stack.fake
     sized = stack.settings.model_copy(update={"products": products})
     seeded = await seed_history(sized.require_database_url(), products, history_minutes)
     created = time.perf_counter()
-    if per_product:
-        gate = asyncio.Semaphore(16)
-
-        async def one(p: str) -> None:
-            async with gate:
-                await ensure_schedule(client, sized, p)
-
-        await asyncio.gather(*(one(p) for p in products))
-    else:
-        await ensure_schedules(client, sized)
+    await ensure_schedules(client, sized)
     create_seconds = time.perf_counter() - created
     await set_paused(client, sized, False, f"scale benchmark: {label}")
     now = datetime.now(UTC)
@@ -204,22 +186,15 @@ async def run_window(
     # The window's requests (the schedules tick on until paused: the next minute's are not).
     since, until = window_start.timestamp(), window_end.timestamp()
     requests = fake.price_requests(since, until) + fake.spot_requests(since, until)
-    kind = "RateTickWorkflow" if per_product else "ExchangeTickWorkflow"
+    kind = "ExchangeTickWorkflow"
     query = (
         f"WorkflowType = '{kind}' AND TaskQueue = '{TASK_QUEUE}'"
         f" AND StartTime >= '{(window_start - timedelta(seconds=5)).isoformat()}'"
     )
-    if per_product:
-        expected = {
-            (p, window_start + timedelta(minutes=k, seconds=tick_offset(p)))
-            for p in products
-            for k in range(minutes)
-        }
-    else:
-        expected = {("all", window_start + timedelta(minutes=k)) for k in range(minutes)}
+    expected = {("all", window_start + timedelta(minutes=k)) for k in range(minutes)}
     deadline = window_end + timedelta(seconds=CATCHUP_SECONDS + 10)
     while datetime.now(UTC) < deadline:
-        started = {_slot(w.id, per_product) async for w in client.list_workflows(query)}
+        started = {_slot(w.id) async for w in client.list_workflows(query)}
         if expected <= started:
             break
         await asyncio.sleep(5)
@@ -239,11 +214,11 @@ async def run_window(
     seen: set[tuple[str, datetime]] = set()
     completed_ids: list[str] = []
     for w in ticks:
-        key = _slot(w.id, per_product)
+        key = _slot(w.id)
         if key not in expected:
             continue
         seen.add(key)
-        slot = key[1]  # a market's own second for the baseline; :00 for the exchange tick
+        slot = key[1]  # :00 of the tick's minute
         start_lag.append((w.start_time - slot).total_seconds())
         if w.status is not None and w.status.name == "COMPLETED" and w.close_time is not None:
             completion.append((w.close_time - slot).total_seconds())
@@ -256,27 +231,16 @@ async def run_window(
     for tick_id in sample:
         stamp = tick_id.rsplit("-", 3)[-3:]
         at = "-".join(stamp)
-        if per_product:
-            product = tick_id.removeprefix("rate-tick-").removesuffix(f"-{at}")
-            ids = [tick_id, f"store-rate-{product}-{at}", f"decide-{product}-{at}"]
-            per_market = 1
-        else:
-            ids = [tick_id, f"store-rates-coinbase-{at}", f"decide-coinbase-{at}"]
-            per_market = len(products)
+        ids = [tick_id, f"store-rates-coinbase-{at}", f"decide-coinbase-{at}"]
+        per_market = len(products)
         total = sum([await history_bytes(client, i) for i in ids])
         sizes.append(total / per_market)
     late_lines = stack.worker_log.read_text().count("late tick:") - late_before
-    if per_product:
-        await asyncio.gather(
-            *(client.get_schedule_handle(legacy_schedule_id(p)).delete() for p in products),
-            return_exceptions=True,
-        )
-    else:
-        with contextlib.suppress(Exception):
-            await client.get_schedule_handle(exchange_schedule_id("coinbase", TASK_QUEUE)).delete()
+    with contextlib.suppress(Exception):
+        await client.get_schedule_handle(exchange_schedule_id("coinbase", TASK_QUEUE)).delete()
     return {
         "label": label,
-        "design": "a tick per market" if per_product else "a tick per exchange",
+        "design": "a tick per exchange",
         "markets": len(products),
         "minutes": minutes,
         "history_minutes_per_market": history_minutes,
@@ -291,9 +255,7 @@ async def run_window(
         "completion_from_minute_start_s": stats(completion),
         "start_lag_s": stats(start_lag),
         "price_requests_per_minute": round(requests / minutes, 1),
-        "price_requests_bound": len(products)
-        if per_product
-        else math.ceil(len(products) / PAGE_SIZE),
+        "price_requests_bound": math.ceil(len(products) / PAGE_SIZE),
         "history_bytes_per_market_minute": round(sum(sizes) / len(sizes)) if sizes else None,
         "cpu_s_per_min": {name: round(v / minutes, 1) for name, v in cpu.items()},
         "rss_peak_mb": {u.name: round(u.rss_peak / 2**20) for u in stack.usages},
@@ -327,7 +289,6 @@ async def main(args: argparse.Namespace) -> int:
     worker: subprocess.Popen[bytes] | None = None
     results: list[dict[str, Any]] = []
     main_products = markets(args.markets)
-    base_products = markets(args.baseline_markets, prefix="B")
     try:
         temporal.start()
         database_url = await ensure_database(server_url)
@@ -356,11 +317,8 @@ async def main(args: argparse.Namespace) -> int:
             "KRIPTO_DATA_DIR": str(data_dir),
         }
         assert temporal.process is not None
-        runs = [
-            ("baseline", base_products, args.baseline_minutes, True),
-            ("exchange tick", main_products, args.minutes, False),
-        ]
-        for label, products, minutes, per_product in runs:
+        runs = [("exchange tick", main_products, args.minutes)]
+        for label, products, minutes in runs:
             if not products:
                 continue
             # A worker configured for this run's markets alone (as a user's would be: the
@@ -383,9 +341,7 @@ async def main(args: argparse.Namespace) -> int:
             await make_current(client, deployment_version(settings))
             stack = Stack(client, settings, fake, usages, worker_log)
             print(f"{label}: {len(products)} markets for {minutes} min ...", flush=True)
-            result = await run_window(
-                stack, label, products, minutes, args.history_minutes, per_product
-            )
+            result = await run_window(stack, label, products, minutes, args.history_minutes)
             print(line(result), flush=True)
             results.append(result)
             worker.terminate()
@@ -410,14 +366,10 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _slot(workflow_id: str, per_product: bool) -> tuple[str, datetime]:
-    """(market, slot) from `rate-tick-<PRODUCT>-<slot>`, or ("all", slot) from
-    `tick-coinbase-<slot>`."""
+def _slot(workflow_id: str) -> tuple[str, datetime]:
+    """("all", slot) from `tick-coinbase-<slot>`."""
     stamp = "-".join(workflow_id.rsplit("-", 3)[-3:])
-    slot = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if not per_product:
-        return "all", slot
-    return workflow_id.removeprefix("rate-tick-").removesuffix(f"-{stamp}"), slot
+    return "all", datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _postmaster(postgres: EmbeddedPostgres) -> int:
@@ -429,8 +381,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--markets", type=int, default=2000)
     parser.add_argument("--minutes", type=int, default=5)
-    parser.add_argument("--baseline-markets", type=int, default=100)
-    parser.add_argument("--baseline-minutes", type=int, default=1)
     parser.add_argument("--history-minutes", type=int, default=1440)
     parser.add_argument("--data-dir", type=Path, default=Path(".kripto/bench/scale-stack"))
     sys.exit(asyncio.run(main(parser.parse_args())))

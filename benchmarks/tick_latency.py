@@ -1,5 +1,6 @@
-"""How long one rate tick takes on the dev server: fetch (simulated feed), then the store and
-decide children in parallel (the decision holds: a fresh database has too little history).
+"""How long one exchange tick of one market takes on the dev server: fetch (simulated feed),
+then the store and decide children in parallel (the decision holds: a fresh database has
+too little history).
 
 Baseline in the same run: a bare workflow with one no-op activity, on the same server and worker.
 
@@ -17,11 +18,11 @@ from temporalio.worker import Worker
 
 from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import dev_stack, timed, write_json
-from kripto.ids import decide_id, store_rate_id
-from kripto.models import RateTickInput
+from kripto.ids import decide_markets_id, store_rates_id
+from kripto.models import ExchangeTickInput
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
-from workflows.rate_tick import RateTickWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 
 
 async def main(runs: int) -> None:
@@ -42,24 +43,24 @@ async def main(runs: int) -> None:
 
             async def tick_once(i: int) -> object:
                 return await env.client.execute_workflow(
-                    RateTickWorkflow.run,
-                    RateTickInput(),
-                    id=f"rate-tick-bench-{uuid.uuid4()}",
+                    ExchangeTickWorkflow.run,
+                    ExchangeTickInput(),
+                    id=f"tick-bench-{uuid.uuid4()}",
                     task_queue="bench",
                 )
 
             await bare_once(-1)  # warm up
             baseline = await timed("baseline: 1 workflow + 1 activity", runs, bare_once)
-            ticks = await timed("rate tick (fetch + store, decide children)", runs, tick_once)
+            ticks = await timed("exchange tick (fetch + store, decide children)", runs, tick_once)
             # One more tick, to count what it leaves on the server.
-            wid = f"rate-tick-bench-{uuid.uuid4()}"
+            wid = f"tick-bench-{uuid.uuid4()}"
             result = await env.client.execute_workflow(
-                RateTickWorkflow.run, RateTickInput(), id=wid, task_queue="bench"
+                ExchangeTickWorkflow.run, ExchangeTickInput(), id=wid, task_queue="bench"
             )
-            at = result.rate.date_time
+            at = result.at
             events: dict[str, int] = {}
             size = 0
-            for w in (wid, store_rate_id("BTC-GBP", at), decide_id("BTC-GBP", at)):
+            for w in (wid, store_rates_id("coinbase", at), decide_markets_id("coinbase", at)):
                 history = await env.client.get_workflow_handle(w).fetch_history()
                 events[w.split("-")[0]] = len(history.events)
                 size += sum(event.ByteSize() for event in history.events)

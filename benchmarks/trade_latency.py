@@ -25,8 +25,8 @@ from benchmarks.baseline import BareWorkflow, noop
 from benchmarks.common import Timings, dev_stack, timed
 from kripto.db.rates import RateRepository
 from kripto.models import Rate, Side, TradeRequest
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from workflows.trade import TradeWorkflow
 
 

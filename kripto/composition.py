@@ -4,11 +4,23 @@ a bad parameter stops start-up with an error naming the setting."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from kripto import settings as settings_module
 from kripto.money import fmt_gbp
 from kripto.protections import Protections
 from kripto.risk import RiskSettings
 from kripto.settings import LEGACY_STRATEGY_PARAMS, Settings, SettingsError
 from kripto.strategies import Strategy, build, strategy_names
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings (kripto.settings.load_settings), with the strategy checked against its own
+    declaration, which the settings do not know: every command loads them here, so a misspelt
+    KRIPTO_STRATEGY stops `kripto config`, `wallet` and `dev` alike, before anything starts."""
+    settings = settings_module.load_settings(**overrides)
+    strategy_from_settings(settings)
+    return settings
 
 
 def strategy_from_settings(settings: Settings) -> Strategy:

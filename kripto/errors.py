@@ -8,6 +8,12 @@ class KriptoError(Exception):
     """Base class for Kripto's own errors."""
 
 
+class SettingsError(Exception):
+    """Settings that cannot work. Its message names the setting; the CLI prints just that.
+    (Here rather than in kripto.settings, so the plumbing can raise it without loading the
+    settings and pydantic_settings.)"""
+
+
 class RetryableError(KriptoError):
     """A failure that may pass on its own: a timeout, a 5xx, a 429, a dropped connection."""
 

@@ -26,15 +26,6 @@ def legacy_schedule_id(product_id: str) -> str:
     return f"kripto-rates-{product_id}"
 
 
-def tick_workflow_id(product_id: str) -> str:
-    """The schedule's workflow ID prefix; Temporal appends the scheduled time to each run."""
-    return f"rate-tick-{product_id}"
-
-
-def store_rate_id(product_id: str, at: datetime) -> str:
-    return f"store-rate-{product_id}-{stamp(at)}"
-
-
 def decide_id(product_id: str, at: datetime) -> str:
     return f"decide-{product_id}-{stamp(at)}"
 

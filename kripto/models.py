@@ -117,16 +117,6 @@ class Rate(Wire):
         return shape
 
 
-class RateTickInput(Wire):
-    """What the schedule hands each tick. `offset_seconds`: how far into its minute the
-    product's schedule fires (ticks are spread across the minute); the tick stands for the
-    minute it fired in, `offset_seconds` before its scheduled time. 0 in payloads from builds
-    before the spread."""
-
-    product_id: ProductId = DEFAULT_PRODUCT
-    offset_seconds: int = Field(0, ge=0, lt=60)
-
-
 class LateTick(Wire):
     """A tick that started more than a minute after its slot (`at` is the minute it stood for).
     `product_id`: the product of a per-product tick, or the exchange of an exchange tick."""
@@ -136,31 +126,10 @@ class LateTick(Wire):
     late_seconds: float
 
 
-class FetchRateInput(Wire):
-    product_id: ProductId
-    at: UtcDateTime
-
-
 class ReadRatesInput(Wire):
     product_id: ProductId = DEFAULT_PRODUCT
     days: int = Field(7, ge=1, le=31)
     end: UtcDateTime | None = None
-
-
-class StoreRateInput(Wire):
-    rate: Rate
-
-
-class StoreRateResult(Wire):
-    stored: bool
-
-
-class RateTickResult(Wire):
-    rate: Rate
-    stored: bool
-    #: What the tick's decision was; None when the decision failed (the reason says why).
-    action: str | None = None
-    reason: str | None = None
 
 
 class ExchangeTickInput(Wire):
@@ -443,13 +412,6 @@ class WalletRequest(Wire):
     """WalletWorkflow takes no options yet; a model keeps `--input '{}'` working."""
 
 
-class DecideInput(Wire):
-    """A tick's decision input: the tick's own rate travels with it, so the decision never runs
-    on a week of data that is missing its newest minute; the week itself is read from Postgres."""
-
-    rate: Rate
-
-
 class BackfillInput(Wire):
     """A backfill of one product's one-minute closes over [start, end) (whole minutes).
 
@@ -583,10 +545,3 @@ class Decision(Wire):
     #: A whole-position sell's coins (see TradeRequest.base_size); None for a buy, a sell of
     #: part of the position, and in older payloads.
     base_size: Money | None = None
-
-
-class DecisionResult(Wire):
-    """What a tick needs to know of its decision."""
-
-    action: Action
-    reason: str

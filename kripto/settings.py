@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kripto.errors import SettingsError
 from kripto.execution import Execution, MakerFallback, StaleQuote
 from kripto.fees import FeeTier, fee_tier, flat
 from kripto.models import check_product
@@ -829,10 +830,6 @@ def _read_secret_file(setting: str, path: Path) -> str:
         raise ValueError(f"{setting}: cannot read {path} ({why})") from None
 
 
-class SettingsError(Exception):
-    """Settings that cannot work. Its message names the setting; the CLI prints just that."""
-
-
 def read_coinbase_key_file(path: Path) -> tuple[str | None, str]:
     """The key name (if the file names one) and the private key from a CDP key file.
 
@@ -888,12 +885,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(_env_file=files, **overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(exc, prefix="KRIPTO_")) from None
-    # The strategy is checked against its own declaration, which settings do not know; every
-    # command checks it here, so a misspelt KRIPTO_STRATEGY stops `kripto config`, `wallet`
-    # and `dev` alike, before anything starts.
-    from kripto.composition import strategy_from_settings
-
-    strategy_from_settings(settings)
+    # The strategy is checked against its own declaration, which settings do not know, by the
+    # composition root (kripto.composition.load_settings), which every command calls.
     return settings
 
 

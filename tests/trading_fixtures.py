@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.models import Rate
+from kripto.runtime.worker import Services, build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import Services, build_services, build_worker
 from tests.conftest import fresh_database
 
 SEED_RATE = Decimal("7900.01")

@@ -2,15 +2,16 @@
 the exchange allows, then fan out to two children, one storing every rate in one insert and
 one deciding for every market in one activity (which starts a TradeWorkflow per buy or sell).
 
-It replaces a tick per product (workflows/rate_tick.py, still registered so that recorded
-ticks replay): the server's work is per workflow and per event, not per market, so one tick
+It replaced a tick per product (RateTickWorkflow, retired; docs/architecture.md): the
+server's work is per workflow and per event, not per market, so one tick
 for 2,000 markets costs about what one did for a single market."""
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
+from temporalio.common import SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -39,10 +40,31 @@ with workflow.unsafe.imports_passed_through():
         FETCH_RATE_DEADLINE,
         FETCH_RATE_RETRY,
         FETCH_RATE_TIMEOUT,
+        LATE_TICK_AFTER,
         REPORT_TIMEOUT,
     )
-    from workflows.rate_tick import started_late, tick_time
     from workflows.store_rates import StoreRatesWorkflow
+
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+def tick_time() -> datetime:
+    """The time this tick stands for: the schedule's slot, or the start for a manual run.
+    Whole seconds, so a tick started at 12:00:00.004 still stores the 12:00:00 rate."""
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+    if scheduled is None:
+        return workflow.now().replace(microsecond=0)
+    return scheduled.replace(microsecond=0)
+
+
+def started_late() -> timedelta | None:
+    """How late a scheduled tick started after its slot, if later than LATE_TICK_AFTER."""
+    scheduled = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+    if scheduled is None:
+        return None
+    late = workflow.info().start_time - scheduled
+    return late if late > LATE_TICK_AFTER else None
+
 
 #: Rows of the tick's details (the Web UI's "Current details"); the rest are counted.
 DETAIL_ROWS = 500

@@ -16,9 +16,9 @@ from kripto.backtest.engine import BacktestResult, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
 from kripto.cli.common import DataDir, console, fail, print_json
-from kripto.composition import risk_from_settings, strategy_from_settings
+from kripto.composition import load_settings, risk_from_settings, strategy_from_settings
 from kripto.risk import RiskSettings
-from kripto.settings import Settings, SettingsError, load_settings
+from kripto.settings import Settings, SettingsError
 from kripto.strategies import Strategy, build, declaration, strategy_names
 from kripto.strategies.series import Spaced, bars, minute_grid, missing_runs
 

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from kripto.cli.common import console, run
-from kripto.settings import Settings, load_settings
+from kripto.composition import load_settings
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,7 @@ def codec_server(
 
 
 async def _serve(settings: Settings) -> None:
-    from kripto.temporal.codec_server import app_from_settings, codec_url, is_loopback, serve
+    from kripto.runtime.codec_server import app_from_settings, codec_url, is_loopback, serve
 
     app_from_settings(settings)  # settings errors before anything listens
     task = asyncio.create_task(

@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 def settings_for(data_dir: Path | None, **overrides: Any) -> Settings:
     """The settings, with `--data-dir` (when given) choosing the dev.env to read."""
-    from kripto.settings import load_settings  # here: pydantic is slow to import
+    from kripto.composition import load_settings  # here: pydantic is slow to import
 
     if data_dir is not None:
         overrides["data_dir"] = data_dir

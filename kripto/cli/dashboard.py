@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from kripto.cli.common import connect, console, run
-from kripto.settings import Settings, load_settings
+from kripto.composition import load_settings
+from kripto.settings import Settings
 
 
 def register(app: typer.Typer) -> None:

@@ -12,8 +12,7 @@ from temporalio.service import RPCError
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
 from kripto.cli.deploy_view import format_status, status_json
-from kripto.settings import Settings
-from kripto.temporal.deployments import (
+from kripto.runtime.deployments import (
     DeploymentError,
     DeploymentStatus,
     check_percentage,
@@ -22,6 +21,7 @@ from kripto.temporal.deployments import (
     ramp,
     rollback,
 )
+from kripto.settings import Settings
 
 deploy_app = typer.Typer(
     help="Worker Versioning: which build new workflows start on; promote, ramp, roll back."

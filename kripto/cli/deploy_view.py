@@ -1,5 +1,5 @@
 """How `kripto deploy status` shows a Worker Deployment: a table for the terminal and JSON.
-What it shows comes from `kripto.temporal.deployments`, which talks to the server."""
+What it shows comes from `kripto.runtime.deployments`, which talks to the server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from kripto.temporal.deployments import DeploymentStatus, VersionStatus
+from kripto.runtime.deployments import DeploymentStatus, VersionStatus
 
 
 def status_json(status: DeploymentStatus) -> dict[str, Any]:

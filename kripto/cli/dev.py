@@ -6,10 +6,11 @@ from typing import Annotated
 import typer
 
 from kripto.cli.common import console, fail
+from kripto.composition import load_settings
 from kripto.devstack.stack import DevOptions, DevStack, FeedChoice
 from kripto.devstack.temporal import StartupError
 from kripto.logs import configure_logging
-from kripto.settings import DEFAULT_DATA_DIR, load_settings, parse_duration
+from kripto.settings import DEFAULT_DATA_DIR, parse_duration
 
 
 def register(app: typer.Typer) -> None:

@@ -74,7 +74,7 @@ async def _backfill(settings: Settings, product: str, days: int) -> None:
     from temporalio.client import WorkflowFailureError
     from temporalio.exceptions import CancelledError
 
-    from kripto.temporal.backfill import backfill_span, start_backfill
+    from kripto.runtime.backfill import backfill_span, start_backfill
 
     start, end = backfill_span(days)
     client = await connect(settings)

@@ -14,9 +14,9 @@ import typer
 from rich.table import Table
 
 from kripto.cli.common import DataDir, connect, console, print_json, run, settings_for
+from kripto.runtime.kill_switch import ScheduleStatus, pause_note, schedule_status
+from kripto.runtime.schedules import ensure_all_schedules, set_paused
 from kripto.settings import Settings
-from kripto.temporal.kill_switch import ScheduleStatus, pause_note, schedule_status
-from kripto.temporal.schedules import ensure_all_schedules, set_paused
 
 schedule_app = typer.Typer(help="The per-product rate schedules (and the trading kill switch).")
 Reason = Annotated[

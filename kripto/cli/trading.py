@@ -37,13 +37,13 @@ from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.trades import start_trade_workflow
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
-from kripto.temporal.kill_switch import KillSwitch
 from kripto.temporal.search_attributes import (
     TRADE_STEP,
 )
-from kripto.temporal.trades import start_trade_workflow
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
 

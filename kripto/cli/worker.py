@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
-from kripto.cli.common import DataDir, console, run, settings_for
+from kripto.cli.common import DataDir, console, fail, run, settings_for
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime, serving_line
+from kripto.runtime.retired import RetiredWorkflowsOpen
+from kripto.runtime.worker import run_worker
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.worker import run_worker
 
 log = logging.getLogger("kripto.worker")
 
@@ -57,7 +58,10 @@ async def serve(settings: Settings, drain: bool = False) -> None:
         " Ctrl-C to stop"
     )
     console.print(serving_line(settings), highlight=False)
-    await run_worker(client, settings, stop, announce=console.print, drain_on_stop=drain)
+    try:
+        await run_worker(client, settings, stop, announce=console.print, drain_on_stop=drain)
+    except RetiredWorkflowsOpen as exc:
+        raise fail(str(exc)) from None
 
 
 def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:

@@ -45,11 +45,11 @@ from kripto.ids import schedule_id
 from kripto.inputs import amount_problem, parse_trade_request
 from kripto.models import Side, TradeRequest
 from kripto.money import PENNY, plain
+from kripto.runtime.schedules import set_paused
+from kripto.runtime.trades import start_trade_workflow
 from kripto.settings import Settings
 from kripto.stoplinks import StopLinkError, StopLinkSigner
 from kripto.temporal.failures import root_cause
-from kripto.temporal.schedules import set_paused
-from kripto.temporal.trades import start_trade_workflow
 from workflows.trade import TradeWorkflow
 
 _templates = Environment(

@@ -118,11 +118,14 @@ class RateRepository:
         found = {r["product_id"]: _history(r) for r in rows}
         return {p: found.get(p) or _history(None) for p in products}
 
-    async def latest(self, product_id: str) -> Rate | None:
+    async def latest(self, product_id: str, before: datetime | None = None) -> Rate | None:
+        """The product's newest rate (before `before`, if given)."""
         row = await self.db.pool.fetchrow(
             "SELECT product_id, date_time, rate, source, fetched_at FROM rates"
-            " WHERE product_id = $1 ORDER BY date_time DESC LIMIT 1",
+            " WHERE product_id = $1 AND ($2::timestamptz IS NULL OR date_time < $2)"
+            " ORDER BY date_time DESC LIMIT 1",
             product_id,
+            before,
         )
         return None if row is None else Rate.model_validate(dict(row))
 

@@ -18,8 +18,8 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds.simulated import SimulatedFeed
 from kripto.models import BackfillInput, Rate
+from kripto.runtime.backfill import start_backfill
 from kripto.settings import Settings
-from kripto.temporal.backfill import start_backfill
 
 WEEK = timedelta(days=7)
 #: How long `kripto dev` waits for the Coinbase backfill before it starts ticking anyway (the

@@ -30,12 +30,12 @@ from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_fr
 from kripto.devstack.warmup import first_decision
 from kripto.feeds.coinbase import CoinbaseSpotFeed
 from kripto.metrics import health_url, metrics_runtime, metrics_url
+from kripto.runtime.codec_server import codec_url
+from kripto.runtime.codec_server import serve as serve_codec
+from kripto.runtime.schedules import ensure_reconcile_schedule, ensure_schedules, first_tick
+from kripto.runtime.worker import run_worker
 from kripto.settings import DASHBOARD_TOKEN_FILE, STOP_LINK_SECRET_FILE, Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.codec_server import codec_url
-from kripto.temporal.codec_server import serve as serve_codec
-from kripto.temporal.schedules import ensure_reconcile_schedule, ensure_schedules, first_tick
-from kripto.temporal.worker import run_worker
 
 log = logging.getLogger(__name__)
 FeedChoice = Literal["auto", "coinbase", "simulated"]

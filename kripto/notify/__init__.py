@@ -1,5 +1,5 @@
 """News from Kripto to the trader's phone: notifications (Telegram and webhooks) and the
-Telegram bot. `Notify` is the one event type; `kripto.notify.start.notify` sends one from
+Telegram bot. `Notify` is the one event type; `kripto.runtime.notify.notify` sends one from
 outside a workflow, `workflows.notify.start_notification` from inside one."""
 
 from kripto.notify.events import Notify, NotifyKind

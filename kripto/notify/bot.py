@@ -28,8 +28,8 @@ from kripto.notify.events import Notify
 from kripto.notify.sender import Notifier
 from kripto.notify.telegram import TelegramApi
 from kripto.portfolio import position
+from kripto.runtime.kill_switch import schedule_status
 from kripto.settings import Settings
-from kripto.temporal.kill_switch import schedule_status
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class TelegramBot:
         note = f"{verb} from Telegram by {update.who} at {_stamp()}" + (
             f": {reason}" if reason else ""
         )
-        from kripto.temporal.schedules import set_paused  # it imports the workflows
+        from kripto.runtime.schedules import set_paused  # it imports the workflows
 
         changed = await set_paused(self.client, self.settings, paused, note)
         return Reply(f"Trading {verb}", f"{note}\nschedules: {', '.join(changed) or 'none'}")
@@ -237,7 +237,7 @@ class TelegramBot:
             return Reply("Not traded", str(exc))
         key = trade_key(int(asked))
         by = f"traded from Telegram by {update.who} at {_stamp()}"
-        from kripto.temporal.trades import start_trade_workflow
+        from kripto.runtime.trades import start_trade_workflow
 
         try:
             await start_trade_workflow(self.client, self.settings, request, key, by=by)

@@ -1,2 +1,3 @@
-"""Temporal plumbing: the client, the worker's assembly and the schedules. The domain code in
-`kripto/` does not import this package."""
+"""Low Temporal plumbing: the client, the payload codec and converter, the interceptors, failure
+reading and the search-attribute keys. It imports no workflow and no settings at module level;
+the runtime that assembles the worker is kripto.runtime."""

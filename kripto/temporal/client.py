@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from kripto.settings import Settings, SettingsError
+from kripto.errors import SettingsError
 from kripto.temporal.converter import kripto_data_converter
+
+if TYPE_CHECKING:  # the settings are handed in; loading them is the caller's
+    from kripto.settings import Settings
 
 
 def _read_pem(setting: str, path: Path) -> bytes:

@@ -35,8 +35,8 @@ from temporalio.common import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from kripto.errors import SettingsError
 from kripto.models import TradeRequest
-from kripto.settings import SettingsError
 
 if TYPE_CHECKING:  # workflows import this module: the client stays out of the sandbox
     from temporalio.client import Client

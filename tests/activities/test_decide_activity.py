@@ -19,7 +19,6 @@ from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
 from kripto.ids import decide_id, schedule_id
 from kripto.models import (
-    DecideInput,
     DecideMarketsInput,
     Decision,
     Prices,
@@ -28,10 +27,10 @@ from kripto.models import (
     TradeRequest,
 )
 from kripto.risk import RiskSettings
+from kripto.runtime.kill_switch import KillSwitch
+from kripto.runtime.schedules import ensure_schedules, set_paused
 from kripto.settings import Settings
 from kripto.strategies.ema_cross import EmaCross
-from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.schedules import ensure_schedules, set_paused
 
 
 @pytest.fixture
@@ -58,6 +57,15 @@ async def jump_at(db: Database, tick: datetime, product: str = "BTC-GBP") -> Rat
     return Rate(product_id=product, rate=Decimal("57000.00"), date_time=tick, source="simulated")
 
 
+async def decide(decider: DecideActivities, tick: Rate) -> Decision:
+    """One market's decision, as the exchange tick asks for it; as recorded."""
+    prices = Prices.of([tick], tick.date_time, tick.source)
+    await decider.decide_markets(DecideMarketsInput(prices=prices))
+    decision = await decider.decisions.get(decide_id(tick.product_id, tick.date_time))
+    assert decision is not None
+    return decision
+
+
 #: The task queue of the schedules these tests pause (no worker polls it).
 IDLE = "kripto-idle"
 
@@ -70,7 +78,7 @@ async def test_a_fresh_jump_buys_and_names_its_trade(
     db: Database, decider: DecideActivities
 ) -> None:
     tick = await jump_at(db, this_minute())
-    decision = await decider.decide(DecideInput(rate=tick))
+    decision = await decide(decider, tick)
     assert (decision.action, decision.amount) == ("buy", Decimal("150.00"))
     trade_id = await DecisionRepository(db).trade_id(decision.decision_id)
     assert trade_id == decision.decision_id.replace("decide-", "trade-")
@@ -99,7 +107,7 @@ async def test_a_claimed_trade_whose_order_is_not_named_yet_holds_the_next_signa
     [claimed] = await TradeRepository(db).recent()
     assert (claimed.id, claimed.settled, claimed.funds) == ("", False, Decimal("150.00"))
     tick = await jump_at(db, now)
-    decision = await decider.decide(DecideInput(rate=tick))
+    decision = await decide(decider, tick)
     assert decision.action == "hold"
     assert decision.reason.startswith("hold: ema_cross said buy, but cooldown: last trade ")
     assert decision.reason.endswith(" min ago (needs 30 min)")
@@ -110,7 +118,7 @@ async def test_a_tick_decided_long_after_its_minute_holds_on_stale_data(
     db: Database, decider: DecideActivities
 ) -> None:
     tick = await jump_at(db, this_minute() - timedelta(minutes=12))
-    decision = await decider.decide(DecideInput(rate=tick))
+    decision = await decide(decider, tick)
     assert decision.action == "hold"
     assert decision.reason.startswith("hold: stale data: the newest rate is 1")
     assert decision.reason.endswith(" min old (limit 5 min)")
@@ -126,14 +134,14 @@ async def test_the_kill_switch_holds_a_tick_that_was_already_running(
     await ensure_schedules(client, settings)
     try:
         await set_paused(client, settings, True, "kill switch")
-        paused = await decider.decide(DecideInput(rate=await jump_at(db, this_minute(), "XRP-GBP")))
+        paused = await decide(decider, await jump_at(db, this_minute(), "XRP-GBP"))
         assert paused.action == "hold"
         assert paused.reason == (
             "hold: automatic trading is paused (`kripto schedule resume` turns it back on)"
         )
         await set_paused(client, settings, False, "resumed")
         later = this_minute() + timedelta(minutes=1)
-        resumed = await decider.decide(DecideInput(rate=await jump_at(db, later, "XRP-GBP")))
+        resumed = await decide(decider, await jump_at(db, later, "XRP-GBP"))
         assert resumed.action == "buy"
     finally:
         await client.get_schedule_handle(schedule_id("XRP-GBP", IDLE)).delete()

@@ -34,9 +34,9 @@ class TradeWorkflowB(TradeWorkflow):
 
 async def serve() -> None:
     """As `kripto worker` runs: the same start-up, routing watch, drain and retirement."""
+    from kripto.runtime.worker import WORKFLOWS, run_worker
     from kripto.settings import load_settings
     from kripto.temporal.client import connect_client
-    from kripto.temporal.worker import WORKFLOWS, run_worker
 
     settings = load_settings()
     client = await connect_client(settings)

@@ -17,9 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.models import BackfillInput, BackfillProgress, Rate
+from kripto.runtime.backfill import backfill_id, start_backfill
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.backfill import backfill_id, start_backfill
-from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.workers import start_worker, wait_polling, worker_env
 from tests.fakes.spot_server import Reply, SpotServer, candle_close, is_gap
 from tests.temporal_fixtures import record_history

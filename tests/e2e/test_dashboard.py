@@ -25,9 +25,9 @@ from kripto.fills import market_fill
 from kripto.ids import schedule_id
 from kripto.models import Side
 from kripto.money import fmt_gbp
+from kripto.runtime.schedules import ensure_schedules
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_schedules
-from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.dashboard_browser import chromium, free_port, store_minute_rates
 
 #: The exchange's schedule is one per task queue: this module's tests share one queue, so

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.dashboard.app import create_app
 from kripto.db import Database
 from kripto.ids import schedule_id
+from kripto.runtime.schedules import ensure_schedules
 from kripto.settings import Settings
 from kripto.stoplinks import StopLinkSigner
-from kripto.temporal.schedules import ensure_schedules
 
 #: The exchange's schedule is one per task queue: this module's tests share one queue, so
 #: their helpers can name the schedule.

@@ -31,7 +31,7 @@ from kripto.build_id import code_build_id
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
 from kripto.models import Order, Side, TradeRequest
-from kripto.temporal.deployments import DeploymentError, deployment_status
+from kripto.runtime.deployments import DeploymentError, deployment_status
 from tests.e2e.build_b import EXTRA_STEP
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
 from workflows.trade import TradeWorkflow

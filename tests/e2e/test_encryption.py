@@ -30,12 +30,12 @@ from kripto.db import Database
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import TemporalDevServer
 from kripto.models import Side, TradeRequest
+from kripto.runtime.codec_server import codec_url, serve
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
 from kripto.temporal.codec import new_key_line
-from kripto.temporal.codec_server import codec_url, serve
 from kripto.temporal.search_attributes import TRADE, ensure_search_attributes
-from kripto.temporal.worker import build_services, running_worker
 from tests.e2e.browser import chromium
 from tests.trading_fixtures import store_rate
 

@@ -1,6 +1,6 @@
 """One tick per exchange a minute, on the real dev server: 200 markets for two scheduled
 minutes, the prices from the fake Coinbase server (which counts its requests), every minute
-ticked once; and the switch from the products' own schedules without a stranded minute."""
+ticked once; and the products' own schedules of earlier builds deleted, their pause kept."""
 
 from __future__ import annotations
 
@@ -9,17 +9,26 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    ScheduleSpec,
+    ScheduleState,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.feeds.coinbase import PAGE_SIZE
 from kripto.ids import exchange_schedule_id, legacy_schedule_id
 from kripto.models import ExchangeTickResult
+from kripto.runtime.schedules import ensure_schedules, set_paused
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_schedule, ensure_schedules, set_paused, tick_offset
 from kripto.temporal.search_attributes import MARKETS
-from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 
 MARKETS_COUNT = 200
@@ -120,46 +129,43 @@ async def test_200_markets_two_scheduled_minutes_each_ticked_once(
     assert listed is not None and listed[:2] == ["hold", "M000-GBP"]
 
 
-async def test_the_switch_from_product_schedules_strands_no_minute(
+async def test_the_products_own_schedules_of_earlier_builds_are_deleted_and_their_pause_kept(
     dev_server_env: WorkflowEnvironment, settings: Settings
 ) -> None:
-    """Each old schedule keeps ticking its product up to the switch minute B and not after it;
-    the exchange schedule ticks from B: every minute of every product is ticked once."""
+    """A product's own schedule started the retired RateTickWorkflow: `kripto schedule create`
+    deletes it, and a pause on one (the kill switch) carries over to the exchange schedule."""
     client: Client = dev_server_env.client
     products = ["SWA-GBP", "SWB-GBP", "SWC-GBP"]
     settings = settings.model_copy(update={"products": products})
-    for p in products:
-        assert await ensure_schedule(client, settings, p) == "created"
-    sid = exchange_schedule_id("coinbase", settings.task_queue)
-    now = datetime.now(UTC)
-    try:
-        outcomes = await ensure_schedules(client, settings, now=now)
-        assert outcomes == {
-            sid: "created",
-            **{legacy_schedule_id(p): "retiring" for p in products},
-        }
-        switch = (now + timedelta(seconds=15)).replace(second=0, microsecond=0) + timedelta(
-            minutes=1
+    for i, p in enumerate(products):
+        await client.create_schedule(
+            legacy_schedule_id(p),
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    "RateTickWorkflow",
+                    {"productId": p},
+                    id=f"rate-tick-{p}",
+                    task_queue=settings.task_queue,
+                ),
+                # Not before tomorrow: no run of the retired type is started here.
+                spec=ScheduleSpec(
+                    intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))],
+                    start_at=datetime.now(UTC) + timedelta(days=1),
+                ),
+                state=ScheduleState(paused=i == 0, note="stopped from the Web UI"),
+            ),
         )
+    sid = exchange_schedule_id("coinbase", settings.task_queue)
+    try:
+        outcomes = await ensure_schedules(client, settings)
+        assert outcomes == {sid: "created", **{legacy_schedule_id(p): "deleted" for p in products}}
         new = await client.get_schedule_handle(sid).describe()
-        assert new.info.next_action_times[0] == switch
-        for p in products:
-            old = await client.get_schedule_handle(legacy_schedule_id(p)).describe()
-            assert old.schedule.spec.end_at == switch - timedelta(seconds=1)
-            assert all(t < switch for t in old.info.next_action_times)
-            # It still ticks every minute before the switch whose slot is still to come.
-            minute = now.replace(second=0, microsecond=0)
-            due = []
-            while minute < switch:
-                slot = minute + timedelta(seconds=tick_offset(p))
-                if slot > now:
-                    due.append(slot)
-                minute += timedelta(minutes=1)
-            assert old.info.next_action_times == due
-        # Once B has passed, the next create deletes them.
-        later = await ensure_schedules(client, settings, now=switch + timedelta(seconds=1))
-        assert later == {sid: "unchanged", **{legacy_schedule_id(p): "deleted" for p in products}}
+        assert (new.schedule.state.paused, new.schedule.state.note) == (
+            True,
+            "stopped from the Web UI",
+        )
+        assert await ensure_schedules(client, settings) == {sid: "unchanged"}
         # The kill switch: one pause for every product.
-        assert await set_paused(client, settings, True, "test") == [sid]
+        assert await set_paused(client, settings, False, "test") == [sid]
     finally:
         await client.get_schedule_handle(sid).delete()

@@ -20,8 +20,8 @@ from kripto.backtest.csvfile import read_prices
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.models import Rate
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.spot_server import SpotServer, is_gap
 
 pytestmark = pytest.mark.e2e

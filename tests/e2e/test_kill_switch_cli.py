@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.ids import schedule_id
+from kripto.runtime.schedules import desired_exchange_schedule
 from kripto.settings import Settings
-from kripto.temporal.schedules import desired_exchange_schedule
 from tests.e2e.test_trade_clis import cli, worker_env  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e

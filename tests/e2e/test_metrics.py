@@ -25,16 +25,16 @@ from kripto.health import health_server
 from kripto.ids import schedule_id
 from kripto.logs import configure_logging
 from kripto.metrics import metrics_runtime
-from kripto.models import RateTickInput, ReconcileRequest, Side, TradeRequest
+from kripto.models import ExchangeTickInput, ReconcileRequest, Side, TradeRequest
+from kripto.runtime.kill_switch import KillSwitch, pause_note
+from kripto.runtime.monitor import Monitor
+from kripto.runtime.schedules import ensure_schedules, set_paused
+from kripto.runtime.worker import build_services, build_worker, run_worker
 from kripto.settings import Settings
 from kripto.temporal.client import connect_client
-from kripto.temporal.kill_switch import KillSwitch, pause_note
-from kripto.temporal.monitor import Monitor
-from kripto.temporal.schedules import ensure_schedules, set_paused
-from kripto.temporal.worker import build_services, build_worker, run_worker
 from tests.failures import root_cause
 from tests.fakes.spot_server import Reply, SpotServer
-from workflows.rate_tick import RateTickWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.trade import TradeWorkflow
 
@@ -153,12 +153,12 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     }
 
     tick = await client.execute_workflow(
-        RateTickWorkflow.run,
-        RateTickInput(product_id="BTC-GBP"),
-        id=f"rate-tick-BTC-GBP-{uuid.uuid4().hex[:8]}",
+        ExchangeTickWorkflow.run,
+        ExchangeTickInput(products=["BTC-GBP"]),
+        id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
         task_queue=settings.task_queue,
     )
-    assert tick.stored and tick.action == "hold"
+    assert (tick.stored, tick.actions) == (1, {"BTC-GBP": "hold"})
     key = str(uuid.uuid4())
     order = await client.execute_workflow(
         TradeWorkflow.run,
@@ -350,16 +350,17 @@ async def test_a_retried_fetch_counts_its_failure_and_its_second_attempt(
         dev_server_env, settings, log_output, feed="coinbase", coinbase_url=spot_server.url
     ) as (client, settings):
         tick = await client.execute_workflow(
-            RateTickWorkflow.run,
-            RateTickInput(product_id="BTC-GBP"),
-            id=f"rate-tick-BTC-GBP-{uuid.uuid4().hex[:8]}",
+            ExchangeTickWorkflow.run,
+            ExchangeTickInput(products=["BTC-GBP"]),
+            id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
             task_queue=settings.task_queue,
         )
-        assert tick.rate.rate == Decimal("8012.92") and tick.rate.source == "coinbase"
+        assert (tick.markets, tick.stored) == (1, 1)
         samples = await scrape_until(settings, "kripto_newest_rate_age_seconds")
-    assert value(samples, "kripto_activity_retries_total", activity_type="fetch_rate") == 1
+    assert value(samples, "kripto_activity_retries_total", activity_type="fetch_rates") == 1
     assert (
-        value(samples, "kripto_activity_attempts_over_limit_total", activity_type="fetch_rate") == 0
+        value(samples, "kripto_activity_attempts_over_limit_total", activity_type="fetch_rates")
+        == 0
     )
     assert (
         value(samples, "kripto_rate_fetch_failures_total", product="BTC-GBP", kind="FeedError") == 1
@@ -367,6 +368,8 @@ async def test_a_retried_fetch_counts_its_failure_and_its_second_attempt(
     assert value(samples, "kripto_rates_fetched_total", product="BTC-GBP", source="coinbase") == 1
     failed = [line for line in log_output.getvalue().splitlines() if "activity failed" in line]
     assert (
-        len(failed) == 1 and "(FeedError, will retry)" in failed[0] and "fetch_rate#1]" in failed[0]
+        len(failed) == 1
+        and "(FeedError, will retry)" in failed[0]
+        and "fetch_rates#1]" in failed[0]
     )
     assert "Traceback" not in log_output.getvalue()

@@ -15,9 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.notify.messages import alert
-from kripto.notify.start import notify
+from kripto.runtime.notify import notify
+from kripto.runtime.phone import summary_schedule_id
 from kripto.settings import Settings
-from kripto.temporal.phone import summary_schedule_id
 from tests.e2e.workers import activity_runs, start_worker, wait_polling, worker_env
 from tests.fakes.telegram_server import TOKEN, FakeTelegram, FakeWebhooks
 from workflows.notify import NotifyWorkflow

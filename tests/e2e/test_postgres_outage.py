@@ -16,11 +16,11 @@ from kripto.db import connect
 from kripto.db.rates import RateRepository
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.feeds import SimulatedFeed
-from kripto.ids import store_rate_id
-from kripto.models import RateTickInput
+from kripto.ids import store_rates_id
+from kripto.models import ExchangeTickInput
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
-from workflows.rate_tick import RateTickWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -54,45 +54,45 @@ async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
     try:
         async with running_worker(client, settings, services):
             before = await client.execute_workflow(
-                RateTickWorkflow.run,
-                RateTickInput(),
+                ExchangeTickWorkflow.run,
+                ExchangeTickInput(),
                 id=f"tick-{uuid.uuid4()}",
                 task_queue=task_queue,
             )
-            assert before.stored  # the pool now holds a connection that the stop will break
+            assert before.stored == 1  # the pool now holds a connection that the stop will break
 
             postgres.stop()
             await asyncio.sleep(1)  # ticks are stamped to the second: make this a new one
             handle = await client.start_workflow(
-                RateTickWorkflow.run,
-                RateTickInput(),
+                ExchangeTickWorkflow.run,
+                ExchangeTickInput(),
                 id=f"tick-{uuid.uuid4()}",
                 task_queue=task_queue,
             )
             failure = await wait_for_failed_write(client, task_queue, attempts=2)
-            assert "Postgres unavailable, rate for BTC-GBP" in failure
+            assert "Postgres unavailable, 1 rates at" in failure
 
             postgres.start()
             during = await asyncio.wait_for(handle.result(), timeout=60)
     finally:
         await services.close()
 
-    assert during.stored is True
+    assert during.stored == 1
     db = await connect(postgres.url)
     try:
-        stored = await RateRepository(db).since("BTC-GBP", before.rate.date_time)
+        stored = await RateRepository(db).since("BTC-GBP", before.at)
     finally:
         await db.close()
     feed = SimulatedFeed(seed=settings.feed_seed)
     assert [(r.date_time, r.rate) for r in stored] == [
-        (before.rate.date_time, feed.price_at("BTC-GBP", before.rate.date_time)),
-        (during.rate.date_time, feed.price_at("BTC-GBP", during.rate.date_time)),
+        (before.at, feed.price_at("BTC-GBP", before.at)),
+        (during.at, feed.price_at("BTC-GBP", during.at)),
     ]
 
 
 async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) -> str:
-    """Wait until the store child's write_rate has failed `attempts` times; its last failure."""
-    query = f"WorkflowType = 'StoreRateWorkflow' AND TaskQueue = '{task_queue}'"
+    """Wait until the store child's write_rates has failed `attempts` times; its last failure."""
+    query = f"WorkflowType = 'StoreRatesWorkflow' AND TaskQueue = '{task_queue}'"
     for _ in range(120):
         async for info in client.list_workflows(query):
             described = await client.get_workflow_handle(info.id).describe()
@@ -101,7 +101,7 @@ async def wait_for_failed_write(client: Client, task_queue: str, attempts: int) 
             if running and pending and pending[0].attempt > attempts:
                 return str(pending[0].last_failure.message)
         await asyncio.sleep(0.5)
-    raise AssertionError("write_rate never failed while Postgres was down")
+    raise AssertionError("write_rates never failed while Postgres was down")
 
 
 @pytest.mark.slow
@@ -116,16 +116,16 @@ async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rat
         async with running_worker(client, settings, services):
             postgres.stop()
             tick = await client.start_workflow(
-                RateTickWorkflow.run,
-                RateTickInput(),
+                ExchangeTickWorkflow.run,
+                ExchangeTickInput(),
                 id=f"tick-{uuid.uuid4()}",
                 task_queue=task_queue,
             )
             decide = await wait_for(
-                client, "DecideTradeWorkflow", task_queue, running=False, seconds=120
+                client, "DecideMarketsWorkflow", task_queue, running=False, seconds=120
             )
             assert decide.status is not None and decide.status.name == "FAILED"
-            store = await wait_for(client, "StoreRateWorkflow", task_queue, running=True)
+            store = await wait_for(client, "StoreRatesWorkflow", task_queue, running=True)
             assert (await tick.describe()).status.name == "RUNNING"  # type: ignore[union-attr]
 
             postgres.start()
@@ -133,15 +133,18 @@ async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rat
     finally:
         await services.close()
 
-    assert (result.stored, result.action) == (True, None)
-    assert result.reason is not None and result.reason.startswith("no decision: ")
-    assert store.id == store_rate_id("BTC-GBP", result.rate.date_time)
+    assert (result.stored, result.actions) == (1, {"BTC-GBP": "none"})
+    assert result.reason is not None and result.reason.startswith("no decisions: ")
+    assert store.id == store_rates_id("coinbase", result.at)
     db = await connect(postgres.url)
     try:
-        stored = await RateRepository(db).since("BTC-GBP", result.rate.date_time)
+        stored = await RateRepository(db).since("BTC-GBP", result.at)
     finally:
         await db.close()
-    assert [(r.date_time, r.rate) for r in stored] == [(result.rate.date_time, result.rate.rate)]
+    feed = SimulatedFeed(seed=settings.feed_seed)
+    assert [(r.date_time, r.rate) for r in stored] == [
+        (result.at, feed.price_at("BTC-GBP", result.at))
+    ]
 
 
 async def wait_for(

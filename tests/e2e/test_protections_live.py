@@ -1,5 +1,5 @@
 """The protections in live decisions, on the dev server: a worker with the paper exchange runs
-DecideTradeWorkflow as a tick would. A position bought at 100,000 meets a tick at 60,000: the
+DecideMarketsWorkflow as a tick would. A position bought at 100,000 meets a tick at 60,000: the
 stop-loss sells it all; the stop-loss guard then holds DCA's next buy; the drawdown guard holds
 buys once the account is far below its peak, until someone resumes. A position bought at 50,000
 that rose to 100,000 meets a tick at 60,000: the trailing stop sells it."""
@@ -19,11 +19,20 @@ from kripto.db import Database
 from kripto.db.decisions import DecisionRepository
 from kripto.db.protections import ProtectionRepository
 from kripto.db.rates import RateRepository
-from kripto.ids import decide_id, trade_id_for_decision
-from kripto.models import DecideInput, Decision, DecisionResult, Order, Rate, Side, TradeRequest
+from kripto.ids import decide_id, decide_markets_id, trade_id_for_decision
+from kripto.models import (
+    DecideMarketsInput,
+    DecideMarketsResult,
+    Decision,
+    Order,
+    Prices,
+    Rate,
+    Side,
+    TradeRequest,
+)
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
-from workflows.decide_trade import DecideTradeWorkflow
+from workflows.decide_markets import DecideMarketsWorkflow
 from workflows.trade import TradeWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -54,17 +63,14 @@ async def decide_at(
 ) -> Decision:
     rate = Rate(rate=Decimal(price), date_time=at, source="simulated")
     await RateRepository(db).insert(rate)  # the paper exchange fills at the stored rate
-    result: DecisionResult = await client.execute_workflow(
-        DecideTradeWorkflow.run,
-        DecideInput(rate=rate),
-        id=decide_id("BTC-GBP", at),
+    result: DecideMarketsResult = await client.execute_workflow(
+        DecideMarketsWorkflow.run,
+        DecideMarketsInput(prices=Prices.of([rate], at, "simulated")),
+        id=decide_markets_id("coinbase", at),
         task_queue=settings.task_queue,
     )
     recorded = await DecisionRepository(db).get(decide_id("BTC-GBP", at))
-    assert recorded is not None and (recorded.action, recorded.reason) == (
-        result.action,
-        result.reason,
-    )
+    assert recorded is not None and recorded.action == result.actions["BTC-GBP"]
     if recorded.action != "hold":  # its trade settles before the next decision
         trade = trade_id_for_decision(recorded.decision_id)
         await client.get_workflow_handle(trade, result_type=Order).result()

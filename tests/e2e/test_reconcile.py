@@ -22,9 +22,9 @@ from kripto.db import Database
 from kripto.exchanges.paper import PaperExchange
 from kripto.ids import reconcile_at_start_id, reconcile_schedule_id
 from kripto.models import Side
+from kripto.runtime.schedules import ensure_all_schedules
+from kripto.runtime.worker import build_services, reconcile_at_start, running_worker
 from kripto.settings import Settings
-from kripto.temporal.schedules import ensure_all_schedules
-from kripto.temporal.worker import build_services, reconcile_at_start, running_worker
 from tests.trading_fixtures import store_rate
 
 pytestmark = pytest.mark.e2e

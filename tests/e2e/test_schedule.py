@@ -19,11 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.ids import schedule_id
+from kripto.runtime.schedules import ensure_schedules, set_paused
+from kripto.runtime.tick_stats import TICKS
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
-from kripto.temporal.schedules import ensure_schedules, set_paused
-from kripto.temporal.tick_stats import TICKS
-from kripto.temporal.worker import build_services, running_worker
 from tests.temporal_fixtures import history_bytes, record_history
 
 

@@ -33,8 +33,8 @@ from kripto.db import Database
 from kripto.db.rates import RateRepository
 from kripto.feeds import SimulatedFeed
 from kripto.fills import market_fill
-from kripto.ids import stamp, tick_workflow_id
-from kripto.models import Order, Rate, RateTickInput, RateTickResult, Side, TradeRequest
+from kripto.ids import exchange_tick_id, stamp
+from kripto.models import ExchangeTickInput, ExchangeTickResult, Order, Rate, Side, TradeRequest
 from tests.e2e.workers import (
     ActivityRun,
     WorkerProcess,
@@ -43,7 +43,7 @@ from tests.e2e.workers import (
     wait_polling,
     worker_env,
 )
-from workflows.rate_tick import SCHEDULED_START, RateTickWorkflow
+from workflows.exchange_tick import SCHEDULED_START, ExchangeTickWorkflow
 from workflows.trade import TradeWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -82,9 +82,9 @@ async def start_trade(client: Client, key: str, request: TradeRequest, task_queu
 async def start_tick(client: Client, at: datetime, task_queue: str) -> None:
     """A tick as the schedule starts one: its ID and TemporalScheduledStartTime name its minute."""
     await client.start_workflow(
-        RateTickWorkflow.run,
-        RateTickInput(product_id=PRODUCT),
-        id=f"{tick_workflow_id(PRODUCT)}-{stamp(at)}",
+        ExchangeTickWorkflow.run,
+        ExchangeTickInput(products=[PRODUCT]),
+        id=f"{exchange_tick_id('coinbase')}-{task_queue}-{stamp(at)}",
         task_queue=task_queue,
         search_attributes=TypedSearchAttributes([SearchAttributePair(SCHEDULED_START, at)]),
     )
@@ -170,10 +170,11 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
                 strict=True,
             )
         )
-        ticks: list[RateTickResult] = await asyncio.gather(
+        ticks: list[ExchangeTickResult] = await asyncio.gather(
             *(
                 client.get_workflow_handle_for(
-                    RateTickWorkflow.run, f"{tick_workflow_id(PRODUCT)}-{stamp(at)}"
+                    ExchangeTickWorkflow.run,
+                    f"{exchange_tick_id('coinbase')}-{task_queue}-{stamp(at)}",
                 ).result()
                 for at in minutes
             )
@@ -268,8 +269,8 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
         (now, PRICE),
     ]
     assert await db.pool.fetchval("SELECT count(*) FROM rates") == TICKS + 1
-    assert [t.rate.date_time for t in ticks] == minutes
-    assert {t.action for t in ticks} <= {"hold", None}
+    assert [(t.at, t.stored) for t in ticks] == [(at, 1) for at in minutes]
+    assert {a for t in ticks for a in t.actions.values()} <= {"hold"}
 
     # The three workers ran every activity; the last one carried on after the other two went.
     assert set(by_worker) <= {"killed", "stopped", "last"}

@@ -20,11 +20,11 @@ from kripto.db import Database
 from kripto.ids import schedule_id
 from kripto.notify.commands import BotPoll, trade_key
 from kripto.notify.events import SummaryDay
+from kripto.runtime.kill_switch import schedule_status
+from kripto.runtime.phone import ensure_phone, summary_schedule_id
+from kripto.runtime.schedules import ensure_schedules
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.kill_switch import schedule_status
-from kripto.temporal.phone import ensure_phone, summary_schedule_id
-from kripto.temporal.schedules import ensure_schedules
-from kripto.temporal.worker import build_services, running_worker
 from tests.fakes.telegram_server import TOKEN, FakeTelegram
 from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import store_rate

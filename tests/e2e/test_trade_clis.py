@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
 from tests.trading_fixtures import store_rate
 
 pytestmark = pytest.mark.e2e

@@ -26,8 +26,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
+from kripto.runtime.worker import run_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import run_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
 from workflows.trade import TradeWorkflow
 

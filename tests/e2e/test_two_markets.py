@@ -22,13 +22,15 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
+from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
+from kripto.ids import decide_id
 from kripto.mail.outbox import file_stem
-from kripto.models import DecideInput, Rate, RateTickInput
+from kripto.models import DecideMarketsInput, ExchangeTickInput, Prices, Rate
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, running_worker
-from workflows.decide_trade import DecideTradeWorkflow
-from workflows.rate_tick import RateTickWorkflow
+from workflows.decide_markets import DecideMarketsWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -82,14 +84,17 @@ def text_of(path: Path) -> str:
     raise AssertionError(f"{path.name} has no text part")
 
 
-async def decide(client: Client, settings: Settings, rate: Rate) -> str:
-    result = await client.execute_workflow(
-        DecideTradeWorkflow.run,
-        DecideInput(rate=rate),
+async def decide(client: Client, settings: Settings, db: Database, rate: Rate) -> str:
+    """One market's decision, as the exchange tick makes it; its reason as recorded."""
+    await client.execute_workflow(
+        DecideMarketsWorkflow.run,
+        DecideMarketsInput(prices=Prices.of([rate], rate.date_time, "simulated")),
         id=f"decide-{rate.product_id}-{uuid.uuid4().hex[:8]}",
         task_queue=settings.task_queue,
     )
-    return result.reason
+    decision = await DecisionRepository(db).get(decide_id(rate.product_id, rate.date_time))
+    assert decision is not None
+    return decision.reason
 
 
 @pytest.mark.slow
@@ -116,15 +121,14 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
     }
     try:
         async with running_worker(client, settings, services):
-            # A tick of each market stores its own rate and holds (too few points yet).
-            for product in PRODUCTS:
-                tick = await client.execute_workflow(
-                    RateTickWorkflow.run,
-                    RateTickInput(product_id=product),
-                    id=f"rate-tick-{product}-{uuid.uuid4().hex[:8]}",
-                    task_queue=settings.task_queue,
-                )
-                assert (tick.rate.product_id, tick.stored, tick.action) == (product, True, "hold")
+            # A tick of the exchange stores each market's rate and holds (too few points yet).
+            tick = await client.execute_workflow(
+                ExchangeTickWorkflow.run,
+                ExchangeTickInput(products=PRODUCTS),
+                id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
+                task_queue=settings.task_queue,
+            )
+            assert (tick.stored, tick.actions) == (2, dict.fromkeys(PRODUCTS, "hold"))
             for product in PRODUCTS:
                 assert await RateRepository(db).count(product) == 1
 
@@ -136,7 +140,7 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
             assert wallet_before.balance("ETH").balance == 0 and wallet_before.btc.balance == 0
 
             # 15% of £1000.00 is £150.00, within the £200.00 limit.
-            assert await decide(client, settings, btc_rate) == (
+            assert await decide(client, settings, db, btc_rate) == (
                 "buy: ema_cross signal at 57000.00; buy £150.00"
             )
             btc_trade = str(
@@ -149,7 +153,7 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
             await recorded(db, btc_trade)
             # The BTC buy cost £149.9996268: its cooldown does not hold ETH back, but the
             # daily limit is shared, so ETH may spend only the £50.00 left of the £200.00.
-            assert await decide(client, settings, eth_rate) == (
+            assert await decide(client, settings, db, eth_rate) == (
                 "buy: ema_cross signal at 1425.00; buy £50.00"
             )
             eth_trade = str(

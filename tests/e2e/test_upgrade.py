@@ -31,8 +31,8 @@ from temporalio.worker import Worker
 from kripto.db import Database
 from kripto.metrics import Metrics
 from kripto.models import Order, Side, TradeRequest, WalletRequest
-from kripto.temporal.deployments import DeploymentError, deployment_status
-from kripto.temporal.monitor import Monitor
+from kripto.runtime.deployments import DeploymentError, deployment_status
+from kripto.runtime.monitor import Monitor
 from tests.e2e.test_metrics import free_port
 from tests.fakes.coinbase_fixtures import FakeCoinbaseProcess, start_fake_coinbase_process
 from workflows.trade import TradeWorkflow

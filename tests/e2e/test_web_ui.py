@@ -29,11 +29,11 @@ from kripto.db.rates import RateRepository
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import port_is_free
 from kripto.ids import decide_id, trade_id_for_decision
-from kripto.models import Rate, RateTickInput, Side, TradeRequest
+from kripto.models import ExchangeTickInput, Rate, Side, TradeRequest
+from kripto.runtime.worker import build_services, running_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import ensure_search_attributes, trade_attributes
-from kripto.temporal.worker import build_services, running_worker
-from workflows.rate_tick import RateTickWorkflow
+from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.trade import TradeWorkflow
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -41,7 +41,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 README_DATE = "2026-11-18T00:00:00Z"
 SELLS_OVER_50 = f'KriptoSide = "sell" AND KriptoAmountGbp > 50 AND StartTime > "{README_DATE}"'
 UNDER_WAY = 'WorkflowType = "TradeWorkflow" AND ExecutionStatus = "Running"'
-TICKS_THAT_BOUGHT = 'WorkflowType = "RateTickWorkflow" AND KriptoAction = "buy"'
+TICKS_THAT_BOUGHT = 'WorkflowType = "ExchangeTickWorkflow" AND KriptoMarkets = "buy"'
 SECOND_RUNS = 'KriptoTradeStep = "done: already traded, placed nothing"'
 FAILED_TRADES = 'WorkflowType = "TradeWorkflow" AND ExecutionStatus = "Failed"'
 README_QUERIES = (SELLS_OVER_50, UNDER_WAY, TICKS_THAT_BOUGHT, SECOND_RUNS, FAILED_TRADES)
@@ -120,16 +120,19 @@ async def test_the_web_ui_tells_the_story_without_configuration(
             Rate(rate=Decimal("40000.00"), date_time=at, source="simulated")
         )
     services = await build_services(settings)
-    tick_id = f"rate-tick-BTC-GBP-{uuid.uuid4()}"
+    tick_id = f"tick-coinbase-{uuid.uuid4()}"
     under_way = f"trade-under-way-{uuid.uuid4()}"
     under_way_started = False
     try:
         async with running_worker(client, settings, services):
             tick = await client.execute_workflow(
-                RateTickWorkflow.run, RateTickInput(), id=tick_id, task_queue=settings.task_queue
+                ExchangeTickWorkflow.run,
+                ExchangeTickInput(),
+                id=tick_id,
+                task_queue=settings.task_queue,
             )
-            assert tick.action == "buy"
-            bought = trade_id_for_decision(decide_id("BTC-GBP", tick.rate.date_time))
+            assert tick.actions == {"BTC-GBP": "buy"}
+            bought = trade_id_for_decision(decide_id("BTC-GBP", tick.at))
             await client.get_workflow_handle(bought).result()
             # Trades as a person starts them (`kripto trade`): a buy, two sells, a second run.
             big_sell, small_sell = str(uuid.uuid4()), str(uuid.uuid4())
@@ -236,7 +239,7 @@ async def browse(
     await shot("ticks-that-bought")
     await page.get_by_role("link", name=tick_id).first.click()
     await page.get_by_role("tab", name="User Metadata").click()
-    await see(page, re.compile(r"BTC-GBP [\d,]+(\.\d+)? \(simulated\) → buy: "))
+    await see(page, re.compile(r"coinbase \S+ \(simulated\): 1 buy"))
     await shot("tick-that-bought")
 
     await page.goto(f"{workflows}?query={quote(FAILED_TRADES)}")

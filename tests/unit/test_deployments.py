@@ -22,8 +22,7 @@ from kripto.build_id import code_build_id, code_digest, installed_dependencies, 
 from kripto.cli.deploy_view import format_status, status_json
 from kripto.inputs import UserTradeRequest
 from kripto.models import PlacedOrder
-from kripto.settings import Settings, SettingsError, load_settings
-from kripto.temporal.deployments import (
+from kripto.runtime.deployments import (
     DeploymentError,
     DeploymentStatus,
     check_percentage,
@@ -31,6 +30,7 @@ from kripto.temporal.deployments import (
     rollback_target,
     status_from_info,
 )
+from kripto.settings import Settings, SettingsError, load_settings
 
 Summary = WorkerDeploymentInfo.WorkerDeploymentVersionSummary
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from kripto.cli import backtest as backtest_cli
 from kripto.fees import fee_tier
+from kripto.runtime.worker import decision_fee_rate, exchange_from_settings
 from kripto.settings import Settings
-from kripto.temporal.worker import decision_fee_rate, exchange_from_settings
 
 
 def test_the_default_is_the_lowest_tier() -> None:

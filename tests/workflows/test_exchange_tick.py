@@ -23,9 +23,9 @@ from kripto.models import (
     Prices,
     Rate,
 )
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import MARKETS
-from kripto.temporal.worker import build_services, build_worker
 from tests.temporal_fixtures import history_bytes, record_history
 from workflows.exchange_tick import ExchangeTickWorkflow
 

@@ -25,19 +25,16 @@ from activities.trading import TradeActivities
 from kripto.inputs import parse_input, parse_trade_request
 from kripto.models import (
     BackfillInput,
-    DecideInput,
     DecideMarketsInput,
     ExchangeTickInput,
     PlacedOrder,
-    RateTickInput,
     ReconcileRequest,
-    StoreRateInput,
     StoreRatesInput,
     WalletRequest,
 )
 from kripto.notify.commands import BotPoll
 from kripto.notify.events import Notify, SummaryDay
-from kripto.temporal.worker import WORKFLOWS
+from kripto.runtime.worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 CONVERTER = pydantic_data_converter.payload_converter
@@ -53,9 +50,6 @@ def trade_input(args: list[Any]) -> object:
 #: Each workflow's input, as the workflow itself checks it (workflows take raw arguments).
 WORKFLOW_INPUTS: dict[str, Callable[[list[Any]], object]] = {
     "TradeWorkflow": trade_input,
-    "RateTickWorkflow": lambda args: parse_input(RateTickInput, args),
-    "StoreRateWorkflow": lambda args: parse_input(StoreRateInput, args),
-    "DecideTradeWorkflow": lambda args: parse_input(DecideInput, args),
     "WalletWorkflow": lambda args: parse_input(WalletRequest, args),
     "BackfillWorkflow": lambda args: parse_input(BackfillInput, args),
     "NotifyWorkflow": lambda args: parse_input(Notify, args),

@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.exchanges.paper import PaperExchange
 from kripto.models import ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import Trading

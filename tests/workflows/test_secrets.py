@@ -21,9 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.logs import configure_logging
 from kripto.metrics import Metrics, metrics_runtime
 from kripto.models import Side, TradeRequest
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import TRADE_STEP
-from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase, new_ec_key
 from tests.fakes.ses_fixtures import SES_SENDER

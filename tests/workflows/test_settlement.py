@@ -18,8 +18,8 @@ from kripto.db import Database
 from kripto.db.trades import TradeRepository
 from kripto.models import Order, Side, TradeRequest
 from kripto.risk import PastTrade
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from workflows.trade import TradeWorkflow
 

@@ -19,9 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.inputs import AMOUNT_RULE
 from kripto.inputs import EXAMPLE as EXAMPLE_INPUT
 from kripto.models import Order, Wallet, WalletRequest
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import AMOUNT_GBP, PRODUCT, SIDE, TRADE, TRADE_STEP
-from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault

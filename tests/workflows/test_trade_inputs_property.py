@@ -21,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from kripto.db import Database
 from kripto.models import Side
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
 from tests.failures import root_cause
 from tests.trading_fixtures import Trading, store_rate
 

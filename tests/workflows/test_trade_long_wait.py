@@ -25,8 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 from kripto.db import Database
 from kripto.db.trades import TradeRepository
 from kripto.risk import PastTrade
+from kripto.runtime.worker import build_services, build_worker
 from kripto.settings import Settings
-from kripto.temporal.worker import build_services, build_worker
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.fakes.coinbase_server import Fault
 from tests.temporal_fixtures import HISTORIES, record_history

@@ -13,9 +13,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.common import RawValue
 from temporalio.testing import WorkflowEnvironment
 
+from kripto.runtime.worker import build_services, build_worker, settle_routing
 from kripto.settings import Settings
 from kripto.temporal.client import data_converter
-from kripto.temporal.worker import build_services, build_worker, settle_routing
 from tests.failures import root_cause
 
 TRUNCATED = b'{"tradeType": "buy", "amount": '

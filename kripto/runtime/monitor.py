@@ -18,8 +18,8 @@ from kripto.db import Database
 from kripto.db.monitoring import newest_rate_times, open_differences, ping, unsettled_trades
 from kripto.ids import DEFAULT_TASK_QUEUE, schedule_id
 from kripto.metrics import Metrics
-from kripto.temporal.deployments import build_pollers, describe_deployment
-from kripto.temporal.kill_switch import KillSwitch
+from kripto.runtime.deployments import build_pollers, describe_deployment
+from kripto.runtime.kill_switch import KillSwitch
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,16 @@
 idempotent: an unchanged schedule is left alone, a changed one is updated in place, and a
 paused one stays paused.
 
-The per-product schedules of earlier builds (`kripto-rates-<PRODUCT>`) are replaced without a
-stranded or doubled minute: the exchange schedule starts at a whole minute B a little ahead,
-each old schedule is set to end just before B (so it still ticks its product for every minute
-before B, at its own second), and is deleted by the next `kripto schedule create` once B has
-passed. A pause on any old schedule carries over to the exchange schedule."""
+A product's own schedule from builds before the exchange tick (`kripto-rates-<PRODUCT>`, which
+started the retired RateTickWorkflow) is deleted by `kripto schedule create`; a pause on any of
+them carries over to the exchange schedule (docs/architecture.md: retiring a workflow type)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio.api.common.v1 import Payload
@@ -31,7 +29,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from kripto.ids import (
@@ -43,20 +41,17 @@ from kripto.ids import (
     legacy_schedule_id,
     reconcile_at_start_id,
     reconcile_schedule_id,
-    tick_workflow_id,
 )
-from kripto.models import ExchangeTickInput, RateTickInput, ReconcileRequest
+from kripto.models import ExchangeTickInput, ReconcileRequest
 from kripto.settings import Settings
-from kripto.temporal.search_attributes import PRODUCT, amounts_memo, ensure_search_attributes
+from kripto.temporal.search_attributes import amounts_memo, ensure_search_attributes
 from workflows.exchange_tick import ExchangeTickWorkflow
-from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 __all__ = [
     "RECONCILE_SCHEDULE_ID",
     "ensure_all_schedules",
     "ensure_reconcile_schedule",
-    "ensure_schedule",
     "ensure_schedules",
     "reconcile_at_start_id",
     "set_paused",
@@ -64,7 +59,7 @@ __all__ = [
 ]
 
 SPEC_MEMO = "kriptoSpec"
-Outcome = Literal["created", "updated", "unchanged", "retiring", "deleted"]
+Outcome = Literal["created", "updated", "unchanged", "deleted"]
 
 # ALLOW_ALL: each tick is independent (its own ID, its own minute). If Postgres is down, earlier
 # ticks are still retrying their writes; skipping or buffering new ticks would lose their rates.
@@ -72,27 +67,11 @@ OVERLAP = ScheduleOverlapPolicy.ALLOW_ALL
 # A tick that cannot start within a minute of its slot must not read a price (the spot price
 # belongs to a later minute; storing it under the missed one would misdate it). The server
 # still starts such a tick for five minutes, so the worker counts it, logs it and fails it
-# (RateTickWorkflow, TickTooLate) rather than the server skipping it unseen.
+# (ExchangeTickWorkflow, TickTooLate) rather than the server skipping it unseen.
 CATCHUP_SECONDS = 300
 DEFAULT_CRON = "* * * * *"
-#: Ticks fire this far into their minute at most: spread over 45 s, so that hundreds of
-#: products do not all start at :00, while the slowest tick still reads its price well
-#: within the feed's two minutes.
-SPREAD_SECONDS = 45
 #: Schedules created or updated at once (each is a few round trips to the server).
 PARALLEL = 16
-
-
-def tick_offset(product_id: str) -> int:
-    """A product's fixed second within each minute: a hash of its ID, so every worker and
-    every `kripto schedule create` agree, and a product's ticks stay one minute apart."""
-    digest = hashlib.sha256(product_id.encode()).digest()
-    return int.from_bytes(digest[:4], "big") % SPREAD_SECONDS
-
-
-#: The switch from per-product schedules happens at a whole minute at least this far ahead, so
-#: every old schedule is updated before its last slot.
-SWITCH_MARGIN = timedelta(seconds=15)
 
 
 def desired_exchange_schedule(
@@ -130,54 +109,6 @@ def desired_exchange_schedule(
         policy=SchedulePolicy(overlap=OVERLAP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)),
     )
     return schedule, fingerprint
-
-
-def desired_schedule(settings: Settings, product_id: str) -> tuple[Schedule, str]:
-    """A product's own schedule, as builds before the exchange tick made it: kept so that
-    tests (and the migration's test) can make one."""
-    offset = 0
-    if settings.schedule_every is not None:
-        spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.schedule_every)])
-        cadence = f"every {settings.schedule_every.total_seconds():g}s"
-    elif settings.schedule_cron.split() == DEFAULT_CRON.split():
-        # Every minute, at the product's own second (the tick still stands for the minute).
-        offset = tick_offset(product_id)
-        every_minute = ScheduleIntervalSpec(
-            every=timedelta(minutes=1), offset=timedelta(seconds=offset)
-        )
-        spec = ScheduleSpec(intervals=[every_minute])
-        cadence = f"every minute at :{offset:02d}"
-    else:
-        spec = ScheduleSpec(cron_expressions=[settings.schedule_cron])
-        cadence = f"cron {settings.schedule_cron}"
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            [product_id, cadence, settings.task_queue, OVERLAP.name, CATCHUP_SECONDS, PRODUCT.name]
-            # Turning encryption on or off changes what ticks may show: update the schedule.
-            + ([] if settings.amounts_in_metadata else ["no amounts in metadata"])
-        ).encode()
-    ).hexdigest()[:16]
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RateTickWorkflow.run,
-            RateTickInput(product_id=product_id, offset_seconds=offset),
-            id=tick_workflow_id(product_id),
-            task_queue=settings.task_queue,
-            memo={SPEC_MEMO: fingerprint, **(amounts_memo(settings.amounts_in_metadata) or {})},
-            static_summary=f"{product_id} rate tick ({cadence})",
-            typed_search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(PRODUCT, product_id)]
-            ),
-        ),
-        spec=spec,
-        policy=SchedulePolicy(overlap=OVERLAP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)),
-    )
-    return schedule, fingerprint
-
-
-async def ensure_schedule(client: Client, settings: Settings, product_id: str) -> Outcome:
-    schedule, fingerprint = desired_schedule(settings, product_id)
-    return await _ensure(client, legacy_schedule_id(product_id), schedule, fingerprint)
 
 
 async def _ensure(client: Client, sid: str, schedule: Schedule, fingerprint: str) -> Outcome:
@@ -248,9 +179,9 @@ async def start_reconcile(
 
 
 async def ensure_schedules(
-    client: Client, settings: Settings, parallel: int = PARALLEL, *, now: datetime | None = None
+    client: Client, settings: Settings, parallel: int = PARALLEL
 ) -> dict[str, Outcome]:
-    """The exchange's schedule, replacing the products' own schedules of earlier builds (see
+    """The exchange's schedule, deleting the products' own schedules of earlier builds (see
     the module's docstring). Returns each schedule ID touched and what became of it."""
     # The ticks set KriptoMarkets: the namespace must know it first.
     await ensure_search_attributes(client, settings.temporal_namespace)
@@ -262,38 +193,21 @@ async def ensure_schedules(
         )
         if d is not None
     ]
-    now = now or datetime.now(UTC)
-    switch_at = (now + SWITCH_MARGIN).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    active = [d for d in legacy if _fires_before(d[1], switch_at, now)]
     paused = [d for d in legacy if d[1].schedule.state.paused]
     sid = exchange_schedule_id(EXCHANGE, settings.task_queue)
     outcomes: dict[str, Outcome] = {
         sid: await _ensure_exchange_schedule(
-            client,
-            settings,
-            sid,
-            start_at=switch_at if active else None,
-            paused_note=paused[0][1].schedule.state.note if paused else None,
+            client, settings, sid, paused_note=paused[0][1].schedule.state.note if paused else None
         )
     }
 
-    async def retire(handle_id: str, described: ScheduleDescription) -> Outcome:
-        handle = client.get_schedule_handle(handle_id)
+    async def delete(handle_id: str) -> Outcome:
         async with gate:
-            if not _fires_before(described, switch_at, now) or described.schedule.state.paused:
-                await handle.delete()
-                return "deleted"
+            await client.get_schedule_handle(handle_id).delete()
+        return "deleted"
 
-            def end(input: ScheduleUpdateInput) -> ScheduleUpdate:
-                schedule = input.description.schedule
-                schedule.spec.end_at = switch_at - timedelta(seconds=1)
-                return ScheduleUpdate(schedule=schedule)
-
-            await handle.update(end)
-            return "retiring"
-
-    retired = await asyncio.gather(*(retire(i, d) for i, d in legacy))
-    outcomes.update(zip([i for i, _ in legacy], retired, strict=True))
+    deleted = await asyncio.gather(*(delete(i) for i, _ in legacy))
+    outcomes.update(zip([i for i, _ in legacy], deleted, strict=True))
     return outcomes
 
 
@@ -309,24 +223,14 @@ async def _described(
             raise
 
 
-def _fires_before(described: ScheduleDescription, switch_at: datetime, now: datetime) -> bool:
-    """Whether an old schedule may still tick a minute before the switch (it is running, and
-    has not already been set to end before now)."""
-    if described.schedule.state.paused:
-        return False
-    end = described.schedule.spec.end_at
-    return end is None or end > now
-
-
 async def _ensure_exchange_schedule(
     client: Client,
     settings: Settings,
     sid: str,
     *,
-    start_at: datetime | None,
     paused_note: str | None,
 ) -> Outcome:
-    schedule, fingerprint = desired_exchange_schedule(settings, start_at=start_at)
+    schedule, fingerprint = desired_exchange_schedule(settings)
     if paused_note is not None:  # the kill switch was on for the old schedules: keep it on
         schedule.state.paused = True
         schedule.state.note = paused_note
@@ -334,7 +238,7 @@ async def _ensure_exchange_schedule(
 
 
 async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, Outcome]:
-    """The exchange's tick schedule (retiring products' own) and the reconciler's, by
+    """The exchange's tick schedule (deleting products' own) and the reconciler's, by
     schedule ID (`kripto schedule create`, `kripto dev`, starter.py)."""
     outcomes = dict(await ensure_schedules(client, settings))
     outcomes[reconcile_schedule_id(settings.task_queue)] = await ensure_reconcile_schedule(
@@ -390,7 +294,7 @@ async def _notify_kill_switch(
     """Every pause and resume, from anywhere (the CLI, the dashboard, a stop link, the bot),
     goes to the phone; the note (who and when) is the event's key."""
     from kripto.notify.messages import kill_switch
-    from kripto.notify.start import notify
+    from kripto.runtime.notify import notify
 
     key = hashlib.sha256(f"{paused}|{note}".encode()).hexdigest()[:20]
     await notify(client, settings, kill_switch(paused, note, changed, key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,14 +44,11 @@ from kripto.mail.receipt import mode_label
 from kripto.metrics import Metrics
 from kripto.notify.bot import TelegramBot
 from kripto.notify.sender import Notifier
-from kripto.notify.start import notify as start_notify
 from kripto.notify.summary import DailySummary
 from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
-from kripto.settings import Settings, SettingsError
-from kripto.stoplinks import StopLinkSigner
-from kripto.temporal.deployments import (
+from kripto.runtime.deployments import (
     DeploymentError,
     build_pollers,
     make_current,
@@ -60,20 +57,22 @@ from kripto.temporal.deployments import (
     running_trades,
     take_over_if_abandoned,
 )
+from kripto.runtime.kill_switch import KillSwitch, schedule_status
+from kripto.runtime.monitor import Monitor
+from kripto.runtime.notify import notify as start_notify
+from kripto.runtime.phone import ensure_phone
+from kripto.runtime.retired import refuse_retired_runs
+from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
+from kripto.runtime.tick_stats import TICKS
+from kripto.settings import Settings, SettingsError
+from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.interceptors import AttemptMetrics
-from kripto.temporal.kill_switch import KillSwitch
-from kripto.temporal.monitor import Monitor
-from kripto.temporal.phone import ensure_phone
-from kripto.temporal.schedules import reconcile_at_start_id, start_reconcile
 from kripto.temporal.search_attributes import ensure_search_attributes
 from workflows.backfill import BackfillWorkflow
 from workflows.decide_markets import DecideMarketsWorkflow
-from workflows.decide_trade import DecideTradeWorkflow
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.notify import DailySummaryWorkflow, NotifyWorkflow
-from workflows.rate_tick import RateTickWorkflow
 from workflows.reconcile import ReconcileWorkflow
-from workflows.store_rate import StoreRateWorkflow
 from workflows.store_rates import StoreRatesWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow
 from workflows.trade import TradeWorkflow
@@ -85,11 +84,6 @@ WORKFLOWS: Sequence[type] = (
     ExchangeTickWorkflow,
     StoreRatesWorkflow,
     DecideMarketsWorkflow,
-    # A product's own tick and its children, from before the exchange tick: still registered
-    # so that ticks recorded (or running) across the switch replay and finish.
-    RateTickWorkflow,
-    StoreRateWorkflow,
-    DecideTradeWorkflow,
     TradeWorkflow,
     WalletWorkflow,
     BackfillWorkflow,
@@ -232,7 +226,7 @@ def stop_link_signer(settings: Settings) -> StopLinkSigner | None:
 def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:
     rate_repository = RateRepository(services.db)
     trades = TradeRepository(services.db)
-    rates = RateActivities(services.feed, rate_repository, services.metrics)
+    rates = RateActivities(services.feed, rate_repository, TICKS, services.metrics)
     deciding = DecideActivities(
         rate_repository,
         trades,
@@ -277,11 +271,8 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         rates.fetch_rates,
         rates.write_rates,
         deciding.decide_markets,
-        rates.fetch_rate,
-        rates.write_rate,
         rates.report_late_tick,
         rates.read_rates,
-        deciding.decide,
         trading.place_order,
         trading.await_settlement,
         trading.write_trade,
@@ -306,11 +297,21 @@ def notify_activities(services: Services, settings: Settings, client: Client) ->
     )
     return NotifyActivities(
         notifier,
-        DailySummary(services.db, client, settings),
+        DailySummary(services.db, settings.products, paused_reader(client, settings.task_queue)),
         bot,
         telegram,
         poll_seconds=max(1, int(settings.telegram_poll_timeout.total_seconds())),
     )
+
+
+def paused_reader(client: Client, task_queue: str) -> Callable[[str], Awaitable[bool | None]]:
+    """Whether a product's trading is paused (None: it has no schedule), for the summary."""
+
+    async def paused(product_id: str) -> bool | None:
+        status = await schedule_status(client, product_id, task_queue)
+        return status.paused if status.exists else None
+
+    return paused
 
 
 def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
@@ -423,8 +424,10 @@ async def run_worker(
     earlier work by the trade's key: an order whose reply never came is looked up, not placed
     again). The services the activities use (the database pool, HTTP clients) close only after
     the worker has stopped. `take_over` and `announce`: see `settle_routing`; `workflows`:
-    see `build_worker`; `drain_on_stop`: see `drain`."""
+    see `build_worker`; `drain_on_stop`: see `drain`. An open run of a retired workflow type
+    (kripto.runtime.retired) stops it before it polls, with one line naming the way out."""
     await ensure_search_attributes(client, settings.temporal_namespace)
+    await refuse_retired_runs(client, settings.task_queue)
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
