@@ -353,7 +353,9 @@ class Allowances:
 
     @property
     def carried_forward(self) -> Decimal:
-        return self.brought_forward - self.brought_forward_used
+        """Losses left for later years: those brought forward and not used, and this year's
+        losses beyond its gains (a net loss)."""
+        return self.brought_forward - self.brought_forward_used + max(ZERO, -self.net_gains)
 
 
 def allowances(

@@ -248,19 +248,20 @@ def report_text(data: dict[str, Any]) -> str:
         )
     out += _columns(rows, set(range(1, len(columns) + 1)))
     a = data["allowances"]
+    net = Decimal(a["netGains"])
     figures = [
-        ("Net gains in the year", gbp(Decimal(a["netGains"]))),
+        ("Net gains in the year", gbp(net)) if net >= 0 else ("Net loss in the year", gbp(-net)),
         (
             "Losses brought forward used",
             f"{gbp(Decimal(a['lossesBroughtForwardUsed']))} of"
-            f" {gbp(Decimal(a['lossesBroughtForward']))}"
-            f" ({gbp(Decimal(a['lossesCarriedForward']))} to carry forward)",
+            f" {gbp(Decimal(a['lossesBroughtForward']))}",
         ),
         ("Annual exempt amount", gbp(Decimal(data["annualExemptAmount"]))),
         ("Taxable gains", gbp(Decimal(a["taxableGains"]))),
+        ("Losses to carry forward", gbp(Decimal(a["lossesCarriedForward"]))),
     ]
     if "taxableGainsFrom30October2024" in a:
-        figures += [
+        figures[4:4] = [
             ("  before 30 October 2024", gbp(Decimal(a["taxableGainsBefore30October2024"]))),
             ("  from 30 October 2024", gbp(Decimal(a["taxableGainsFrom30October2024"]))),
         ]
@@ -268,7 +269,7 @@ def report_text(data: dict[str, Any]) -> str:
     out += [f"{label + ':':<30}{value}" for label, value in figures]
     out += _wrap(
         "Losses brought forward are used only down to the annual exempt amount; the rest carry"
-        " forward."
+        " forward, with any net loss of the year (claim it on the return to keep it)."
     )
     if len(periods) > 1:
         out += ["", *_wrap(RATE_CHANGE_NOTE)]

@@ -41,11 +41,13 @@ Losses                       £717
   exact, to the penny     £716.61
 
 Net gains in the year:        £382
-Losses brought forward used:  £0 of £0 (£0 to carry forward)
+Losses brought forward used:  £0 of £0
 Annual exempt amount:         £3,000
 Taxable gains:                £0
+Losses to carry forward:      £0
 Losses brought forward are used only down to the annual exempt amount; the rest
-carry forward.
+carry forward, with any net loss of the year (claim it on the return to keep
+it).
 
 Disposals (a day's disposals of an asset are one disposal)
 Date            Quantity   Proceeds      Costs  Gain/loss

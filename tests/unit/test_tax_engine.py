@@ -411,6 +411,18 @@ def test_no_losses_brought_forward_are_used_when_the_gains_are_within_the_exempt
         year_report(compute(trades), parse_tax_year("2025-26"), D(-1))
 
 
+def test_a_net_loss_carries_forward_with_the_unused_losses_brought_forward() -> None:
+    trades = year_with([("2025-06-01", "100")])
+    day = datetime(2025, 7, 1, tzinfo=UTC)
+    trades += [
+        Trade("b2", "BTC", Side.BUY, day.replace(hour=10), D(1), D(600)),
+        Trade("s9", "BTC", Side.SELL, day.replace(hour=12), D(1), D(100)),
+    ]
+    a = year_report(compute(trades), parse_tax_year("2025-26"), D(250)).allowances
+    assert (a.net_gains, a.brought_forward_used, a.taxable) == (D(-400), D(0), D(0))
+    assert a.carried_forward == D(650)
+
+
 def test_2024_25_sets_losses_and_the_exemption_against_the_later_gains_first() -> None:
     # £4,000 of gains before 30 October; from it £2,500 of gains and a £500 loss (bought at
     # £600 and sold at £100 on one day). The loss and the £3,000 exempt amount come off the
