@@ -266,3 +266,39 @@ def test_the_command_prints_the_checklist_and_exits_by_what_it_found(
     bad = run_cli(["live", "check"], env | {"KRIPTO_FEE_TIER": "cheap"}, tmp_path)
     assert (bad.returncode, bad.stdout) == (2, "")
     assert fake_coinbase.order_count() == 0
+
+
+async def test_sizes_that_do_not_fit_a_deleted_portfolio_and_a_failing_read(
+    fake_coinbase: FakeCoinbase, tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    server = fake_coinbase.server
+    server.account.portfolios[0] = server.account.portfolios[0] | {"deleted": True}
+    server.product_rules["BTC-GBP"] = {
+        "quote_max_size": "500",
+        "base_min_size": "0.002",
+        "quote_increment": "0.05",
+    }
+    server.inject({"kind": "500", "path": "/transaction_summary"})
+    settings = live_settings(
+        fake_coinbase,
+        tmp_path,
+        telegram_bot_token=SecretStr(TOKEN),
+        telegram_api_url=fake_telegram.url,
+    )
+    checks = await checks_of(settings)
+    assert checks["portfolio"].line == "✗ portfolio: the key's portfolio 7f3d5c2a is deleted."
+    assert checks["fee tier"].line == (
+        "✗ fee tier: Coinbase: reading the fee tier: Coinbase failed (HTTP 500 Internal Server"
+        " Error)."
+    )
+    assert checks["BTC-GBP"].line == (
+        "✗ BTC-GBP: its largest order is £500.00, below KRIPTO_MAX_TRADE_GBP (£1,000.00); its"
+        " smallest size 0.002 is worth more than £10.00, so a £10.00 sell would be refused;"
+        " its price step 0.05 does not divide a penny (orders from £1.00 to £500.00, sizes in"
+        " steps of 0.00000001)."
+    )
+    assert checks["telegram"].line == (
+        "✗ telegram: bot @kripto_test_bot answers, but KRIPTO_TELEGRAM_CHAT_IDS is empty:"
+        " nobody gets the news."
+    )
+    assert fake_coinbase.order_count() == 0
