@@ -150,7 +150,9 @@ class DashboardData:
     async def trades(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = await self.db.pool.fetch(
             "SELECT trade_id, side, product_id, funds, filled_size, executed_value, fill_fees,"
-            " settled, created_at FROM trades ORDER BY created_at DESC LIMIT $1",
+            " settled, created_at, (SELECT k.amount FROM trade_keys k"
+            " WHERE k.trade_id = trades.trade_id) AS asked"
+            " FROM trades ORDER BY created_at DESC LIMIT $1",
             limit,
         )
         return [
@@ -162,6 +164,14 @@ class DashboardData:
                 "filledSize": plain(r["filled_size"]),
                 "executedValue": plain(r["executed_value"]),
                 "fillFees": plain(r["fill_fees"]),
+                # One amount story (as kripto trade and kripto trades): what was asked for,
+                # and what was paid (a buy: value and fee) or got (a sell: value less fee).
+                "asked": None if r["asked"] is None else plain(r["asked"]),
+                "paid": plain(
+                    r["executed_value"] + r["fill_fees"]
+                    if r["side"] == "buy"
+                    else r["executed_value"] - r["fill_fees"]
+                ),
                 # What one BTC cost (value / size), to the penny; none before it fills.
                 "fillPrice": (
                     _gbp(r["executed_value"] / r["filled_size"]) if r["filled_size"] else None

@@ -43,6 +43,10 @@ class ReceiptLines:
     base: str = "BTC"
     #: What `price` is: the base currency's value before the fee (`BTC bought for`).
     price_label: str = "BTC bought for"
+    #: What was paid (a buy: value and fee) or received (a sell: value less fee), as
+    #: `kripto trade`, `kripto trades` and the dashboard say it.
+    paid: str = ""
+    paid_label: str = "Paid"
 
 
 def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
@@ -73,6 +77,8 @@ def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
         quote=quote,
         base=base,
         price_label=f"{base} {'bought' if order.side.value == 'buy' else 'sold'} for",
+        paid=fmt_money(abs(gbp_change(order.side, order.executed_value, order.fill_fees)), quote),
+        paid_label="Paid" if order.side.value == "buy" else "Received",
     )
 
 

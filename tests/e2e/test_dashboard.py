@@ -160,6 +160,11 @@ async def test_dashboard_in_a_browser(
         await expect(page.locator(f'#trades tr[data-trade="{key}"] .fill-price')).to_have_text(
             fill_price
         )
+        # The table tells the trade's story as the result line did: asked, paid, fee.
+        row = page.locator(f'#trades tr[data-trade="{key}"]')
+        await expect(row.locator(".asked")).to_have_text("£25.00")
+        await expect(row.locator(".paid")).to_have_text("£25.00")
+        await expect(row.locator(".fee")).to_have_text("£0.12")
         link = page.locator(f'#trades tr[data-trade="{key}"] a')
         assert await link.get_attribute("href") == (
             f"{settings.temporal_ui_url}/namespaces/default/workflows/{key}"

@@ -28,6 +28,7 @@ SEED_TEXT = """\
 Kripto Trade Receipt
 
 Side:             BUY BTC-GBP
+Paid:             £10.00
 Fill price:       £7,900.01 per BTC
 BTC bought for:   £9.95
 Fee:              £0.05
@@ -85,6 +86,7 @@ def test_a_sell_receives_the_value_less_the_fee() -> None:
     assert lines.rate == "£7,900.01 per BTC"
     text = render_receipt("sell-1", sell).text
     assert "GBP change:       +£99.50\n" in text
+    assert "Received:         £99.50\n" in text  # as kripto trade says it
     assert "BTC sold for:     £100.00\n" in text
     assert "BTC change:       -0.01265821 BTC\n" in text
 

@@ -103,8 +103,8 @@
       const tr = document.createElement("tr");
       tr.dataset.trade = t.id;
       tr.append(cell(t.createdAt.replace("T", " ").slice(0, 19)), cell(t.side, t.side),
-        cell(gbp(t.executedValue)), cell(gbp(t.fillPrice), "fill-price"), cell(t.filledSize),
-        cell(gbp(t.fillFees)));
+        cell(gbp(t.asked), "asked"), cell(gbp(t.paid), "paid"), cell(gbp(t.fillFees), "fee"),
+        cell(gbp(t.fillPrice), "fill-price"), cell(t.filledSize));
       const td = document.createElement("td");
       const a = document.createElement("a");
       a.href = ui + "/workflows/" + encodeURIComponent(t.id);
