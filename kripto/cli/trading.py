@@ -270,8 +270,8 @@ async def resolve_key(settings: Settings, key: str) -> str:
     """KEY as given when a trade has it; else the one trade whose key starts with it (the
     tables show 8 characters), said on stderr; several say so, and ask for more of it. A whole
     key (a UUID, as Kripto makes them) is taken as it is, without asking Postgres."""
-    if len(key) >= 36:
-        return key
+    if len(key) >= 36 or not settings.database_url:
+        return key  # a whole key, or no books to look a prefix up in
     async with open_database(settings) as db:
         repository = TradeRepository(db)
         if await repository.get(key) is not None:
