@@ -3,6 +3,7 @@ checklist can show, each from the state of the account that causes it, and no or
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -256,6 +257,15 @@ def test_the_command_prints_the_checklist_and_exits_by_what_it_found(
     out = done.stdout.splitlines()
     assert [line[0] for line in out[:-1]] == ["✓", "✓", "✓", "✓", "✗", "✓", "✗", "✗", "✓", "-"]
     assert out[-1] == "not ready: 3 things to fix (✗)"
+    as_json = run_cli(["live", "check", "--json"], env, tmp_path)
+    assert as_json.returncode == 1
+    data = json.loads(as_json.stdout)
+    assert data["ready"] is False
+    assert [c["check"] for c in data["checks"] if c["status"] == "fail"] == [
+        "balances",
+        "BTC-GBP preview",
+        "clock",
+    ]
 
     paper = run_cli(["live", "check"], env | {"KRIPTO_EXCHANGE": "paper"}, tmp_path)
     assert (paper.returncode, paper.stdout) == (2, "")
