@@ -49,8 +49,8 @@ def python_loop_ema_cross(prices: Floats, short: int, long: int) -> list[int]:
 def main() -> None:
     prices = synthetic_prices(POINTS // 1440, seed=1)
     settings = Settings()  # the defaults: strategy, parameters and guards
-    default = strategy_from_settings(settings)
-    risk = risk_from_settings(settings)
+    default = strategy_from_settings(settings.strategy)
+    risk = risk_from_settings(settings.risk, settings.strategy)
 
     def backtest(strategy: object) -> None:
         run_backtest(prices, strategy, risk, fee_rate=Decimal("0.005"), gbp=Decimal("1000"))  # type: ignore[arg-type]

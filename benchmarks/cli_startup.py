@@ -69,14 +69,17 @@ def main(runs: int) -> None:
     backtest = process_seconds([*KRIPTO, "backtest", "--csv", str(csv)], runs)
     prices, start, observed = read_prices(csv)
     settings = Settings(data_dir=Path("/tmp"))
-    model, risk = strategy_from_settings(settings), risk_from_settings(settings)
+    model, risk = (
+        strategy_from_settings(settings.strategy),
+        risk_from_settings(settings.risk, settings.strategy),
+    )
     parse = in_process(lambda: read_prices(csv), runs)
     engine = in_process(
         lambda: run_backtest(
             prices,
             model,
             risk,
-            fee_rate=settings.taker_fee,
+            fee_rate=settings.exchange.taker_fee,
             gbp=Decimal(1000),
             start=start,
             observed=observed,

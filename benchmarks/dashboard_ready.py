@@ -65,7 +65,7 @@ async def main(runs: int) -> None:
         up = asyncio.Event()
         server = asyncio.create_task(serve_dashboard(settings, env.client, stop, up.set))
         await up.wait()
-        base = settings.dashboard_url
+        base = settings.dashboard.dashboard_url
         results: dict[str, Timings] = {}
         drawn: dict[str, tuple[int, int]] = {}
         #: With -v: when each resource started and how long it took, in the page's own clock.

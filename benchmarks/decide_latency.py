@@ -51,13 +51,17 @@ async def main(runs: int) -> None:
         await db.pool.copy_records_to_table(
             "rates", records=rows, columns=["product_id", "date_time", "rate", "source"]
         )
-        fee = settings.taker_fee
+        fee = settings.exchange.taker_fee
         decider = DecideActivities(
             RateRepository(db),
             TradeRepository(db),
             DecisionRepository(db),
             PaperExchange(db, fee_rate=fee, initial_gbp=Decimal("1000.00")),
-            DecisionPolicy(strategy_from_settings(settings), risk_from_settings(settings), fee),
+            DecisionPolicy(
+                strategy_from_settings(settings.strategy),
+                risk_from_settings(settings.risk, settings.strategy),
+                fee,
+            ),
             KillSwitch(env.client),
         )
         repo = RateRepository(db)
@@ -92,7 +96,7 @@ async def main(runs: int) -> None:
         last = await DecisionRepository(db).get(decide_id(PRODUCT, tick(runs).date_time))
         assert last is not None
         await db.close()
-    print(f"{runs} runs each, sequential; {MINUTES:,} rates; strategy {settings.strategy}")
+    print(f"{runs} runs each, sequential; {MINUTES:,} rates; strategy {settings.strategy.strategy}")
     print(f"(last decision: {last.reason})")
     for t in (baseline, read_arrays, read_models, decided):
         print(f"{t.name:<40} p50 {t.p50 * 1000:7.2f} ms   p99 {t.p99 * 1000:7.2f} ms")
@@ -101,7 +105,7 @@ async def main(runs: int) -> None:
         "decide_latency",
         {
             "rates": MINUTES,
-            "strategy": settings.strategy,
+            "strategy": settings.strategy.strategy,
             "baseline_select_1": baseline.summary(),
             "read_week_arrays": read_arrays.summary(),
             "read_week_models": read_models.summary(),

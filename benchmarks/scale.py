@@ -165,7 +165,7 @@ async def run_window(
 ) -> dict[str, Any]:
     client, fake = stack.client, stack.fake
     sized = stack.settings.model_copy(update={"products": products})
-    seeded = await seed_history(sized.require_database_url(), products, history_minutes)
+    seeded = await seed_history(sized.general.require_database_url(), products, history_minutes)
     created = time.perf_counter()
     await ensure_schedules(client, sized)
     create_seconds = time.perf_counter() - created

@@ -30,9 +30,9 @@ def main() -> None:
                     settings = Settings(strategy=name)
                     result = run_backtest(
                         prices,
-                        strategy_from_settings(settings),
-                        risk_from_settings(settings),
-                        fee_rate=settings.taker_fee,
+                        strategy_from_settings(settings.strategy),
+                        risk_from_settings(settings.risk, settings.strategy),
+                        fee_rate=settings.exchange.taker_fee,
                         gbp=Decimal(1000),
                     )
                     returns.setdefault((name, regime), []).append(float(result.total_return))

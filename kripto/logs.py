@@ -36,21 +36,21 @@ def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings hold, longest first (so a PEM is masked before its lines)."""
     values: list[str] = []
     for secret in (
-        settings.temporal_api_key,
-        settings.coinbase_api_private_key,
-        settings.aws_access_key_id,
-        settings.aws_secret_access_key,
+        settings.temporal.temporal_api_key,
+        settings.exchange.coinbase_api_private_key,
+        settings.mail.aws_access_key_id,
+        settings.mail.aws_secret_access_key,
     ):
         if secret is not None:
             values.append(secret.get_secret_value())
     try:
-        pem = settings.coinbase_private_key_pem()
+        pem = settings.exchange.coinbase_private_key_pem()
     except Exception:  # an unreadable key file is reported where it is used, not here
         pem = None
     if pem:
         values.append(pem)
-    if settings.database_url:
-        password = urlsplit(settings.database_url).password
+    if settings.general.database_url:
+        password = urlsplit(settings.general.database_url).password
         if password:
             values.append(password)
     # A multi-line key may be logged a line at a time (in a traceback, say).
@@ -138,7 +138,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     secrets = secrets_of(settings)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
-        JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets)
+        JsonFormatter(secrets) if settings.metrics.log_format == "json" else TextFormatter(secrets)
     )
     handler.addFilter(NamedOutcomes())
     handler.set_name(_HANDLER)

@@ -7,7 +7,7 @@ service; without a metrics endpoint (tests, the CLI) the meter is the SDK's no-o
 
 Labels are bounded on purpose (a product, a side, an error's kind, a hold reason's *kind*):
 a label made of free text would make a new time series for every distinct reason.
-README.md, "Monitoring", lists every metric.
+docs/operating.md, "Monitoring", lists every metric.
 """
 
 from __future__ import annotations
@@ -231,9 +231,9 @@ class Metrics:
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A Temporal runtime that serves Prometheus metrics on KRIPTO_METRICS_HOST:PORT, for the
     worker's client; None when KRIPTO_METRICS_PORT is 0 (off). Counters end in `_total`."""
-    if settings.metrics_port == 0:
+    if settings.metrics.metrics_port == 0:
         return None
-    address = f"{settings.metrics_host}:{settings.metrics_port}"
+    address = f"{settings.metrics.metrics_host}:{settings.metrics.metrics_port}"
     try:
         return Runtime(
             telemetry=TelemetryConfig(
@@ -253,15 +253,15 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 
 
 def metrics_url(settings: Settings) -> str | None:
-    if settings.metrics_port == 0:
+    if settings.metrics.metrics_port == 0:
         return None
-    return f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+    return f"http://{settings.metrics.metrics_host}:{settings.metrics.metrics_port}/metrics"
 
 
 def health_url(settings: Settings) -> str | None:
-    if settings.health_port == 0:
+    if settings.metrics.health_port == 0:
         return None
-    return f"http://{settings.metrics_host}:{settings.health_port}/healthz"
+    return f"http://{settings.metrics.metrics_host}:{settings.metrics.health_port}/healthz"
 
 
 def serving_line(settings: Settings) -> str:

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import partial
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from kripto.errors import KriptoError
 from kripto.fees import FeeTier
 from kripto.models import Side, currencies
 from kripto.money import CURRENCY_SYMBOLS, fmt_money, fmt_size
+
+if TYPE_CHECKING:
+    from kripto.settings import MailSection, NotificationsSection
 
 Status = Literal["ok", "fail", "warn", "skip"]
 MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "-"}
@@ -383,12 +387,13 @@ class LiveCheck:
 # -- the mailer and the phone ---------------------------------------------------------------
 
 
-async def mail_check(settings: Any) -> Check:
+async def mail_check(settings: MailSection, outbox: Path) -> Check:
+    """`settings`: the mail section; `outbox`: where the outbox mailer writes receipts."""
     if settings.mailer != "ses":
         return Check(
             "mailer",
             "ok",
-            f"receipts are written as .eml files to {settings.outbox_dir}; none is emailed"
+            f"receipts are written as .eml files to {outbox}; none is emailed"
             " (KRIPTO_MAILER=ses sends them).",
         )
     sender = settings.receipt_from
@@ -423,7 +428,7 @@ async def mail_check(settings: Any) -> Check:
     )
 
 
-def _ses_verified(settings: Any, sender: str) -> bool | None:
+def _ses_verified(settings: MailSection, sender: str) -> bool | None:
     """Whether SES may send from `sender` (its address or its domain is a verified identity);
     None when neither is an identity."""
     import boto3
@@ -459,13 +464,13 @@ def _ses_verified(settings: Any, sender: str) -> bool | None:
     return found
 
 
-async def phone_checks(settings: Any) -> list[Check]:
+async def phone_checks(settings: NotificationsSection) -> list[Check]:
     checks = [await _telegram(settings)]
     checks += await _webhooks(settings)
     return checks
 
 
-async def _telegram(settings: Any) -> Check:
+async def _telegram(settings: NotificationsSection) -> Check:
     if settings.telegram_bot_token is None:
         return Check(
             "telegram",
@@ -500,7 +505,7 @@ async def _telegram(settings: Any) -> Check:
     return Check("telegram", "ok", f"bot {name} answers getMe; news goes to chat {chats}.")
 
 
-async def _webhooks(settings: Any) -> list[Check]:
+async def _webhooks(settings: NotificationsSection) -> list[Check]:
     if settings.webhook_urls is None:
         return []
     import httpx

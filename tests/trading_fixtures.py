@@ -42,7 +42,7 @@ class Trading:
         return [(r["trade_id"], r["status"], r["attempts"]) for r in rows]
 
     def receipts_sent(self) -> list[Path]:
-        return sorted(self.settings.outbox_dir.glob("*.eml"))
+        return sorted(self.settings.general.outbox_dir.glob("*.eml"))
 
 
 async def store_rate(db: Database, price: Decimal = SEED_RATE) -> None:

@@ -61,7 +61,7 @@ def backtest(
     settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir, sample)
     strategy_params, protection_params = split_params(param or [])
     model = chosen_strategy(settings, strategy, strategy_params)
-    fee_rate = settings.taker_fee
+    fee_rate = settings.exchange.taker_fee
     risk = with_protections(_risk(settings), protection_params)
     series = on_bar(
         load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), risk
@@ -128,7 +128,7 @@ def run_options(
     overrides: dict[str, object] = {} if data_dir is None else {"data_dir": data_dir}
     if fee is not None and fee in ("maker", "taker"):
         settings = _settings(overrides)
-        overrides["fee_rate"] = settings.fees.rate(fee)
+        overrides["fee_rate"] = settings.exchange.fees.rate(fee)
     elif fee is not None:
         overrides["fee_rate"] = _decimal("--fee", fee, "maker, taker or a fraction such as 0.006")
     return _settings(overrides), start_gbp
@@ -155,7 +155,7 @@ def _settings(overrides: dict[str, object]) -> Settings:
 
 def _risk(settings: Settings) -> RiskSettings:
     try:
-        return risk_from_settings(settings)
+        return risk_from_settings(settings.risk, settings.strategy)
     except SettingsError as exc:
         raise fail(str(exc)) from None
 
@@ -166,14 +166,16 @@ def chosen_strategy(settings: Settings, name: str | None, params: list[str]) -> 
     `--param period: period must be an integer from 2 to 1260, not 'x'`."""
     if name is not None and name not in strategy_names():
         raise fail(f"--strategy must be one of {', '.join(strategy_names())}, not {name!r}")
-    chosen = name or settings.strategy
-    if not params and chosen == settings.strategy:
+    chosen = name or settings.strategy.strategy
+    if not params and chosen == settings.strategy.strategy:
         try:
-            return strategy_from_settings(settings)
+            return strategy_from_settings(settings.strategy)
         except SettingsError as exc:
             raise fail(str(exc)) from None
     keys = [p.name for p in declaration(chosen)]
-    values: dict[str, str] = settings.strategy_values() if chosen == settings.strategy else {}
+    values: dict[str, str] = (
+        settings.strategy.strategy_values() if chosen == settings.strategy else {}
+    )
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in keys:
@@ -207,7 +209,7 @@ def load_series(
         from kripto.sample import ATTRIBUTION, SampleError, sample_csv
 
         try:
-            csv = sample_csv(settings.data_dir / "samples")
+            csv = sample_csv(settings.general.data_dir / "samples")
         except SampleError as exc:
             raise fail(f"--sample: {exc}") from None
         console.print(ATTRIBUTION, highlight=False)
@@ -289,4 +291,4 @@ async def _stored(settings: Settings, days: int) -> list[Rate]:
 
     async with open_database(settings) as db:
         since = datetime.now(UTC) - timedelta(days=days)
-        return await RateRepository(db).since(settings.products[0], since)
+        return await RateRepository(db).since(settings.general.products[0], since)

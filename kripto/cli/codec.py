@@ -46,8 +46,12 @@ async def _serve(settings: Settings) -> None:
             settings,
             started=lambda: console.print(
                 f"codec server on {codec_url(settings)} for the Web UI at"
-                f" {settings.codec_ui_origin}"
-                + ("" if is_loopback(settings.codec_host) else " (token required of everyone)")
+                f" {settings.encryption.codec_ui_origin}"
+                + (
+                    ""
+                    if is_loopback(settings.encryption.codec_host)
+                    else " (token required of everyone)"
+                )
             ),
         )
     )

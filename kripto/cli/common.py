@@ -60,7 +60,7 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
 
     from kripto.db import connect
 
-    url = settings.require_database_url()
+    url = settings.general.require_database_url()
     try:
         db = await connect(url, run_migrations=False)
         await db.pool.fetchval("SELECT 1")
@@ -88,11 +88,11 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
 
 
 def default_address_note(settings: Settings) -> str | None:
-    if not settings.temporal_address_is_default:
+    if not settings.temporal.temporal_address_is_default:
         return None
     return (
-        f"reached the Temporal at the default address {settings.temporal_address}: no"
-        f" {settings.dev_env} was found and TEMPORAL_ADDRESS is not set (--data-dir or"
+        f"reached the Temporal at the default address {settings.temporal.temporal_address}: no"
+        f" {settings.general.dev_env} was found and TEMPORAL_ADDRESS is not set (--data-dir or"
         " KRIPTO_DATA_DIR name the folder of a `kripto dev` stack)"
     )
 
@@ -116,9 +116,7 @@ def product_option(value: str) -> str:
 
 def unconfigured(product: str, settings: Settings) -> str | None:
     """Why a product has nothing to show, when it is not one Kripto follows; else None."""
-    if product in settings.products:
+    products = settings.general.products
+    if product in products:
         return None
-    return (
-        f"{product} is not one of the configured products"
-        f" (KRIPTO_PRODUCTS={','.join(settings.products)})"
-    )
+    return f"{product} is not one of the configured products (KRIPTO_PRODUCTS={','.join(products)})"

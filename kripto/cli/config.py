@@ -24,7 +24,7 @@ def config(
     """Print the effective settings, secrets masked."""
     settings = settings_for(data_dir)
     rows = config_rows(settings)
-    files = [str(p) for p in env_files(settings.data_dir) if p.exists()]
+    files = [str(p) for p in env_files(settings.general.data_dir) if p.exists()]
     if as_json:
         sections: dict[str, dict[str, str]] = {}
         for name, value, _ in rows:
@@ -41,7 +41,7 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
     """(setting, value, note) for each setting: lists as `a, b`, and the schedule setting that
     does not apply (KRIPTO_SCHEDULE_EVERY wins over KRIPTO_SCHEDULE_CRON) marked unused."""
     rows = []
-    every = settings.schedule_every is not None
+    every = settings.temporal.schedule_every is not None
     for name, value in settings.masked(join=", ").items():
         note = ""
         if name == "schedule_cron":
@@ -54,8 +54,9 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
             value, note = "off", "the taker fallback is a market order"
         elif name in LEGACY_STRATEGY_PARAMS and not value:
             continue  # an older alias, unset: KRIPTO_STRATEGY_PARAMS shows the value in use
-        if isinstance(getattr(settings, name, None), timedelta):
-            value = format_duration(getattr(settings, name))
+        current = getattr(getattr(settings, SECTION_OF[name]), name, None)
+        if isinstance(current, timedelta):
+            value = format_duration(current)
         rows.append((f"KRIPTO_{name.upper()}", value, note))
     return rows
 
@@ -78,7 +79,7 @@ def _strategy_params(settings: Settings) -> tuple[str, str]:
     included, from the strategy's own declaration (load_settings has checked them)."""
     from kripto.composition import strategy_from_settings
 
-    params = strategy_from_settings(settings).params()
+    params = strategy_from_settings(settings.strategy).params()
     return ",".join(f"{k}={v}" for k, v in params.items()), "in use, defaults included"
 
 

@@ -1,4 +1,4 @@
-"""`kripto dashboard`: the trader's web page (see README, "Dashboard")."""
+"""`kripto dashboard`: the trader's web page (see docs/using.md, "Dashboard")."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ async def serve(settings: Settings) -> None:
     client = await connect(settings)
 
     def started() -> None:
-        console.print(f"dashboard on {settings.dashboard_url}; Ctrl-C to stop")
+        console.print(f"dashboard on {settings.dashboard.dashboard_url}; Ctrl-C to stop")
         url = login_url(settings)
         console.print(
             f"sign in (to pause, resume and trade): {url}"

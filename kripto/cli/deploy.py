@@ -49,7 +49,7 @@ def _call(settings: Settings, action: Callable[[Client], Awaitable[T]]) -> T:
     except DeploymentError as exc:
         raise fail(str(exc)) from None
     except RPCError as exc:  # e.g. a server without Worker Deployments
-        raise fail(f"Temporal at {settings.temporal_address}: {exc.message}") from None
+        raise fail(f"Temporal at {settings.temporal.temporal_address}: {exc.message}") from None
 
 
 @deploy_app.command("status")
@@ -61,7 +61,9 @@ def status(
     settings = settings_for(data_dir)
     result: DeploymentStatus = _call(
         settings,
-        lambda client: deployment_status(client, settings.deployment_name, settings.task_queue),
+        lambda client: deployment_status(
+            client, settings.temporal.deployment_name, settings.temporal.task_queue
+        ),
     )
     if as_json:
         print_json(status_json(result))
@@ -76,7 +78,11 @@ def promote_build(build: Build, force: Force = False, data_dir: DataDir = None) 
     previous = _call(
         settings,
         lambda client: promote(
-            client, settings.deployment_name, build, settings.task_queue, force=force
+            client,
+            settings.temporal.deployment_name,
+            build,
+            settings.temporal.task_queue,
+            force=force,
         ),
     )
     if previous == build:
@@ -100,7 +106,11 @@ def ramp_build(
     _call(
         settings,
         lambda client: ramp(
-            client, settings.deployment_name, build, percentage, settings.task_queue
+            client,
+            settings.temporal.deployment_name,
+            build,
+            percentage,
+            settings.temporal.task_queue,
         ),
     )
     console.print(f"{build} is ramping: {percentage:g}% of new workflows start on it")
@@ -122,7 +132,11 @@ def rollback_build(
     before, after = _call(
         settings,
         lambda client: rollback(
-            client, settings.deployment_name, settings.task_queue, build, force=force
+            client,
+            settings.temporal.deployment_name,
+            settings.temporal.task_queue,
+            build,
+            force=force,
         ),
     )
     console.print(f"rolled back: {after} is current (was {before})", highlight=False)

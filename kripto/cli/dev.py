@@ -88,7 +88,7 @@ def dev(
     if health_port is not None:
         overrides["health_port"] = health_port
     base = load_settings(**overrides)
-    ports = [p for p in (port, ui_port, base.metrics_port, base.health_port) if p]
+    ports = [p for p in (port, ui_port, base.metrics.metrics_port, base.metrics.health_port) if p]
     if len(set(ports)) != len(ports):
         raise fail("--port, --ui-port, --metrics-port and --health-port must differ")
     configure_logging(base)

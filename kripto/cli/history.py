@@ -247,7 +247,7 @@ def sample(
 
     settings = settings_for(data_dir)
     try:
-        path = sample_csv(settings.data_dir / "samples")
+        path = sample_csv(settings.general.data_dir / "samples")
     except SampleError as exc:
         raise fail(str(exc)) from None
     console.print(ATTRIBUTION, highlight=False)

@@ -4,11 +4,15 @@ fix, 2 bad settings."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kripto.cli.common import DataDir, fail, print_json, run, settings_for
+
+if TYPE_CHECKING:
+    from kripto.preflight import Check
+    from kripto.settings import Settings
 
 live_app = typer.Typer(help="Before real money: check the live exchange, the mailer and the phone.")
 
@@ -26,9 +30,10 @@ def check(
     product's status and sizes, a preview of the smallest buy and sell, the clock), the mailer
     and the phone channels. Places no order."""
     settings = settings_for(data_dir)
-    if settings.exchange != "coinbase":
+    if settings.exchange.exchange != "coinbase":
         raise fail(
-            f"KRIPTO_EXCHANGE={settings.exchange}: `kripto live check` checks the live exchange;"
+            f"KRIPTO_EXCHANGE={settings.exchange.exchange}: `kripto live check` checks the live"
+            " exchange;"
             " set KRIPTO_EXCHANGE=coinbase and a CDP API key (docs/going-live.md)"
         )
     checks = run(live_checks(settings))
@@ -49,7 +54,7 @@ def check(
     raise typer.Exit(code)
 
 
-async def live_checks(settings: Any) -> list[Any]:
+async def live_checks(settings: Settings) -> list[Check]:
     from kripto.errors import KriptoError
     from kripto.exchanges.coinbase import CoinbaseExchange
     from kripto.preflight import LiveCheck, mail_check, phone_checks
@@ -57,31 +62,32 @@ async def live_checks(settings: Any) -> list[Any]:
 
     exchange: Any = None
     key_error = None
+    venue, products = settings.exchange, settings.general.products
     try:
         exchange = CoinbaseExchange(
-            base_url=settings.coinbase_url,
-            key_name=settings.coinbase_api_key_name or "",
-            private_key_pem=settings.coinbase_private_key_pem(),
-            timeout=settings.http_timeout.total_seconds(),
-            products=settings.products,
+            base_url=venue.coinbase_url,
+            key_name=venue.coinbase_api_key_name or "",
+            private_key_pem=venue.coinbase_private_key_pem(),
+            timeout=venue.http_timeout.total_seconds(),
+            products=products,
         )
     except KriptoError as exc:
         key_error = str(exc)
-    minimum = max(settings.min_order_gbp, RiskSettings().exchange_min_gbp)
+    minimum = max(settings.risk.min_order_gbp, RiskSettings().exchange_min_gbp)
     try:
         checks = await LiveCheck(
             exchange=exchange,
             key_error=key_error,
-            products=list(settings.products),
-            fees=settings.fees,
-            fee_setting=settings.fee_tier,
+            products=list(products),
+            fees=venue.fees,
+            fee_setting=venue.fee_tier,
             min_order=minimum,
-            max_trade=settings.max_trade_gbp,
-            clock_limit=settings.max_clock_skew.total_seconds(),
+            max_trade=settings.risk.max_trade_gbp,
+            clock_limit=settings.execution.max_clock_skew.total_seconds(),
         ).run()
     finally:
         if exchange is not None:
             await exchange.close()
-    checks.append(await mail_check(settings))
-    checks += await phone_checks(settings)
+    checks.append(await mail_check(settings.mail, settings.general.outbox_dir))
+    checks += await phone_checks(settings.notifications)
     return checks

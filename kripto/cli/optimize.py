@@ -63,7 +63,7 @@ def optimize(
     shared between sets are computed once. With --walk-forward N the history is cut into N+1
     spans: each fold picks the best set on one span and reports it on the next, unseen one."""
     settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir, sample)
-    name = strategy or settings.strategy
+    name = strategy or settings.strategy.strategy
     try:
         parsed = parse_grid(name, grid)
         strategies, refused = parameter_sets(name, parsed)
@@ -74,7 +74,13 @@ def optimize(
     )
     prices, start, observed = series.prices, series.start, series.observed
     market = Market(
-        prices, start, observed, _risk(settings), settings.taker_fee, start_gbp, series.step_minutes
+        prices,
+        start,
+        observed,
+        _risk(settings),
+        settings.exchange.taker_fee,
+        start_gbp,
+        series.step_minutes,
     )
     if plot is not None and len([v for v in parsed.values() if len(v) > 1]) < 2:
         raise fail("--plot: the heatmap needs two parameters with more than one value in --grid")
@@ -112,7 +118,11 @@ def _current(settings: Settings, name: str) -> dict[str, object]:
     from kripto.composition import strategy_from_settings
     from kripto.strategies.registry import build
 
-    strategy = strategy_from_settings(settings) if name == settings.strategy else build(name, {})
+    strategy = (
+        strategy_from_settings(settings.strategy)
+        if name == settings.strategy.strategy
+        else build(name, {})
+    )
     return dict(strategy.params())
 
 

@@ -74,7 +74,7 @@ async def run_reconcile(settings: Settings, since: datetime | None) -> Reconcile
             ReconcileWorkflow.run,
             ReconcileRequest(since=since),
             id=f"reconcile-cli-{uuid.uuid4()}",
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
             static_summary="compare the exchange with the books (kripto reconcile)",
         )
     except WorkflowFailureError as exc:

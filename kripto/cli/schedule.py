@@ -89,7 +89,10 @@ def status(
 
 async def statuses(settings: Settings) -> list[ScheduleStatus]:
     client = await connect(settings)
-    return [await schedule_status(client, p, settings.task_queue) for p in settings.products]
+    return [
+        await schedule_status(client, p, settings.temporal.task_queue)
+        for p in settings.general.products
+    ]
 
 
 def status_table(rows: list[ScheduleStatus]) -> Table:

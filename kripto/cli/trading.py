@@ -170,7 +170,9 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
-    if await KillSwitch(client, task_queue=settings.task_queue).engaged(request.product_id):
+    if await KillSwitch(client, task_queue=settings.temporal.task_queue).engaged(
+        request.product_id
+    ):
         # The kill switch stops automatic trading; a person's own trade is deliberate, so it
         # goes through, but not without saying so (to stderr: --json output stays JSON).
         errors.print(
@@ -270,7 +272,7 @@ async def resolve_key(settings: Settings, key: str) -> str:
     """KEY as given when a trade has it; else the one trade whose key starts with it (the
     tables show 8 characters), said on stderr; several say so, and ask for more of it. A whole
     key (a UUID, as Kripto makes them) is taken as it is, without asking Postgres."""
-    if len(key) >= 36 or not settings.database_url:
+    if len(key) >= 36 or not settings.general.database_url:
         return key  # a whole key, or no books to look a prefix up in
     async with open_database(settings) as db:
         repository = TradeRepository(db)
@@ -352,7 +354,7 @@ async def get_wallet(settings: Settings) -> Wallet:
         WalletWorkflow.run,
         WalletRequest(),
         id=f"wallet-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
 
 
@@ -376,7 +378,7 @@ def _label(settings: Settings) -> str | None:
     """PAPER (the paper exchange) and SIMULATED prices, as the receipts say them."""
     from kripto.mail.receipt import mode_label
 
-    return mode_label(settings.exchange, settings.feed)
+    return mode_label(settings.exchange.exchange, settings.exchange.feed)
 
 
 async def recent_trades(settings: Settings, limit: int) -> list[tuple[Order, Decimal | None]]:

@@ -54,8 +54,8 @@ async def serve(settings: Settings, drain: bool = False) -> None:
         loop.add_signal_handler(sig, _on_signal, sig, stop)
     client = await connect_client(settings, runtime=metrics_runtime(settings))
     console.print(
-        f"worker on task queue '{settings.task_queue}' at {settings.temporal_address};"
-        " Ctrl-C to stop"
+        f"worker on task queue '{settings.temporal.task_queue}'"
+        f" at {settings.temporal.temporal_address}; Ctrl-C to stop"
     )
     console.print(serving_line(settings), highlight=False)
     try:

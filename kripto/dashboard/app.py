@@ -86,11 +86,14 @@ class Dashboard:
 
     @property
     def product(self) -> str:
-        return self.settings.products[0]
+        return self.settings.general.products[0]
 
     def data(self) -> DashboardData:
         return DashboardData(
-            self.db, self.product, self.settings.paper_gbp, self.settings.taker_fee
+            self.db,
+            self.product,
+            self.settings.exchange.paper_gbp,
+            self.settings.exchange.fees.taker,
         )
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -112,7 +115,7 @@ class Dashboard:
             signed_in=bool(session and session.authenticated),
             who=session.name if session else "",
             csrf=session.csrf if session and session.authenticated else "",
-            ui=f"{self.settings.temporal_ui_url}/namespaces/{self.settings.temporal_namespace}",
+            ui=f"{self.settings.temporal.temporal_ui_url}/namespaces/{self.settings.temporal.temporal_namespace}",
         )
 
     async def state(self, request: Request) -> Response:
@@ -162,7 +165,9 @@ class Dashboard:
         latest = await self.data().latest()
         if latest is None:
             return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
-        fill = market_fill(Side(side), Decimal(amount), latest.rate, self.settings.taker_fee)
+        fill = market_fill(
+            Side(side), Decimal(amount), latest.rate, self.settings.exchange.taker_fee
+        )
         return JSONResponse(
             {
                 "side": side,
@@ -170,14 +175,14 @@ class Dashboard:
                 "size": plain(fill.filled_size),
                 "rate": plain(latest.rate.quantize(PENNY)),
                 "fee": plain(fill.fill_fees.quantize(PENNY)),
-                "feeRate": format((self.settings.taker_fee * 100).normalize(), "f"),
+                "feeRate": format((self.settings.exchange.taker_fee * 100).normalize(), "f"),
             }
         )
 
     async def schedule_state(self) -> dict[str, Any]:
         try:
             described = await self.client.get_schedule_handle(
-                schedule_id(self.product, self.settings.task_queue)
+                schedule_id(self.product, self.settings.temporal.task_queue)
             ).describe()
         except RPCError as exc:
             return {"paused": None, "note": f"no schedule ({exc.message})", "nextTick": None}
@@ -204,7 +209,7 @@ class Dashboard:
         session = self.sessions.of(request)
         if session is None or not session.authenticated:
             raise Refused(401, "not signed in: open the dashboard's login URL with its token")
-        check_origin(request, self.settings.public_url)
+        check_origin(request, self.settings.dashboard.public_url)
         check_csrf(session, csrf)
         return session
 
@@ -308,7 +313,7 @@ class Dashboard:
             session = self.sessions.of(request)
             if session is None:
                 raise Refused(403, "refused: no session (open the stop link again)")
-            check_origin(request, self.settings.public_url)
+            check_origin(request, self.settings.dashboard.public_url)
             check_csrf(session, form.get("csrf"))
             note = (
                 f"paused by a receipt's stop link (link {link.link_id}) from {session.name}"
@@ -378,14 +383,20 @@ class Dashboard:
 def create_app(
     settings: Settings, client: Client, db: Database, *, close_db: bool = False
 ) -> Starlette:
-    token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    secret = settings.stop_link_secret
+    token = (
+        settings.dashboard.dashboard_token.get_secret_value()
+        if settings.dashboard.dashboard_token
+        else None
+    )
+    secret = settings.dashboard.stop_link_secret
     board = Dashboard(
         settings,
         client,
         db,
         Sessions(token),
-        StopLinkSigner(secret.get_secret_value(), settings.stop_link_base) if secret else None,
+        StopLinkSigner(secret.get_secret_value(), settings.dashboard.stop_link_base)
+        if secret
+        else None,
     )
 
     @asynccontextmanager

@@ -25,8 +25,12 @@ class _Server(uvicorn.Server):
 
 
 def login_url(settings: Settings) -> str | None:
-    token = settings.dashboard_token
-    return f"{settings.dashboard_url}/login?token={token.get_secret_value()}" if token else None
+    token = settings.dashboard.dashboard_token
+    return (
+        f"{settings.dashboard.dashboard_url}/login?token={token.get_secret_value()}"
+        if token
+        else None
+    )
 
 
 async def serve_dashboard(
@@ -35,12 +39,12 @@ async def serve_dashboard(
     stop: asyncio.Event,
     started: Callable[[], None] | None = None,
 ) -> None:
-    db = await connect(settings.require_database_url())
+    db = await connect(settings.general.require_database_url())
     app = create_app(settings, client, db)
     config = uvicorn.Config(
         app,
-        host=settings.dashboard_host,
-        port=settings.dashboard_port,
+        host=settings.dashboard.dashboard_host,
+        port=settings.dashboard.dashboard_port,
         log_level="warning",
         lifespan="on",
     )
@@ -50,7 +54,9 @@ async def serve_dashboard(
         while not server.started:
             if task.done():
                 task.result()  # the port is taken, say: raise why
-                raise RuntimeError(f"the dashboard could not start on {settings.dashboard_url}")
+                raise RuntimeError(
+                    f"the dashboard could not start on {settings.dashboard.dashboard_url}"
+                )
             await asyncio.sleep(0.05)
         if started is not None:
             started()

@@ -39,12 +39,12 @@ async def simulated_week(db: Database, settings: Settings, now: datetime) -> int
 
 async def simulated_span(db: Database, settings: Settings, start: datetime, end: datetime) -> int:
     """The simulated feed's minutes in [start, end) for each product; how many were new."""
-    feed = SimulatedFeed(seed=settings.feed_seed)
+    feed = SimulatedFeed(seed=settings.exchange.feed_seed)
     minutes = [
         start + timedelta(minutes=i) for i in range(int((end - start).total_seconds() // 60))
     ]
     stored = 0
-    for product in settings.products:
+    for product in settings.general.products:
         rates = [
             Rate(
                 product_id=product,
@@ -70,7 +70,7 @@ async def coinbase_span(client: Client, settings: Settings, start: datetime, end
         await start_backfill(
             client, settings, BackfillInput(product_id=product, start=start, end=end)
         )
-        for product in settings.products
+        for product in settings.general.products
     ]
     async with asyncio.timeout(BACKFILL_WAIT.total_seconds()):
         results = [await handle.result() for handle in handles]

@@ -54,7 +54,7 @@ class DevOptions:
 
 
 async def coinbase_answers(settings: Settings, product_id: str) -> bool:
-    feed = CoinbaseSpotFeed(settings.coinbase_url, timeout=3.0)
+    feed = CoinbaseSpotFeed(settings.exchange.coinbase_url, timeout=3.0)
     try:
         await feed.rate(product_id, datetime.now(tz=UTC))
         return True
@@ -111,17 +111,19 @@ def with_dev_encryption(base: Settings, data: Path, ui_port: int) -> Settings:
     from kripto.temporal.codec import new_key_line
 
     update: dict[str, object] = {"codec_ui_origin": f"http://127.0.0.1:{ui_port}"}
-    if base.encryption_keys is None:
+    if base.encryption.encryption_keys is None:
         keys = _secret_file(data / KEYS_FILE, lambda: new_key_line("dev-1"))
         update["encryption_keys"] = SecretStr(",".join(keys.read_text().split()))
-    if base.codec_token is None:
+    if base.encryption.codec_token is None:
         token = _secret_file(data / CODEC_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
         update["codec_token"] = SecretStr(token.read_text().strip())
     settings = base.model_copy(update=update)
     from kripto.temporal.codec import parse_keys
 
-    if settings.encryption_keys is not None:
-        parse_keys(settings.encryption_keys.get_secret_value())  # a hand-edited file, say
+    if settings.encryption.encryption_keys is not None:
+        parse_keys(
+            settings.encryption.encryption_keys.get_secret_value()
+        )  # a hand-edited file, say
     return settings
 
 
@@ -158,18 +160,20 @@ class DevStack:
             stack.callback(postgres.stop)
             codec_endpoint = None
             if self.options.encrypt:
-                user_keys = self.base.encryption_keys is not None
-                user_token = self.base.codec_token is not None
+                user_keys = self.base.encryption.encryption_keys is not None
+                user_token = self.base.encryption.codec_token is not None
                 self.base = with_dev_encryption(self.base, data, self.options.ui_port)
                 if not user_keys:
                     self.encryption_env["KRIPTO_ENCRYPTION_KEYS_FILE"] = str(data / KEYS_FILE)
                 if not user_token:
                     self.encryption_env["KRIPTO_CODEC_TOKEN_FILE"] = str(data / CODEC_TOKEN_FILE)
-                self.encryption_env["KRIPTO_CODEC_UI_ORIGIN"] = self.base.codec_ui_origin
+                self.encryption_env["KRIPTO_CODEC_UI_ORIGIN"] = self.base.encryption.codec_ui_origin
                 codec_endpoint = codec_url(self.base)
-                if not port_is_free(self.base.codec_port, self.base.codec_host):
+                if not port_is_free(
+                    self.base.encryption.codec_port, self.base.encryption.codec_host
+                ):
                     raise StartupError(
-                        f"KRIPTO_CODEC_PORT {self.base.codec_port} is already in use;"
+                        f"KRIPTO_CODEC_PORT {self.base.encryption.codec_port} is already in use;"
                         " choose another with KRIPTO_CODEC_PORT"
                     )
             temporal = TemporalDevServer(
@@ -191,23 +195,23 @@ class DevStack:
                 "feed": feed,
                 "schedule_every": self.options.every,
                 "temporal_ui_url": temporal.ui_url,
-                "dashboard_port": self.options.dashboard_port or self.base.dashboard_port,
+                "dashboard_port": self.options.dashboard_port or self.base.dashboard.dashboard_port,
                 # The user's own settings win; else the data folder's, made on first start.
-                "dashboard_token": self.base.dashboard_token
+                "dashboard_token": self.base.dashboard.dashboard_token
                 or data_dir_secret(data / DASHBOARD_TOKEN_FILE),
-                "stop_link_secret": self.base.stop_link_secret
+                "stop_link_secret": self.base.dashboard.stop_link_secret
                 or data_dir_secret(data / STOP_LINK_SECRET_FILE),
             }
         )
         env = {
-            "TEMPORAL_ADDRESS": settings.temporal_address,
+            "TEMPORAL_ADDRESS": settings.temporal.temporal_address,
             "KRIPTO_DATABASE_URL": database_url,
             "KRIPTO_DATA_DIR": str(data),
             "KRIPTO_FEED": feed,
             "KRIPTO_TEMPORAL_UI_URL": temporal.ui_url,
-            "KRIPTO_DASHBOARD_PORT": str(settings.dashboard_port),
+            "KRIPTO_DASHBOARD_PORT": str(settings.dashboard.dashboard_port),
             # For people and scripts; no setting reads it (KRIPTO_PUBLIC_URL is the setting).
-            "KRIPTO_DASHBOARD_URL": settings.dashboard_url,
+            "KRIPTO_DASHBOARD_URL": settings.dashboard.dashboard_url,
         }
         if self.options.every is not None:
             env["KRIPTO_SCHEDULE_EVERY"] = f"{int(self.options.every.total_seconds())}s"
@@ -275,9 +279,9 @@ class DevStack:
         choice = self.options.feed
         if choice != "auto":
             return choice
-        if await coinbase_answers(self.base, self.base.products[0]):
+        if await coinbase_answers(self.base, self.base.general.products[0]):
             return "coinbase"
-        if self.base.exchange != "paper":
+        if self.base.exchange.exchange != "paper":
             raise StartupError(
                 "Coinbase cannot be reached and the simulated feed is for paper trading only"
             )
@@ -294,9 +298,11 @@ class DevStack:
     async def _first_decision(self, settings: Settings) -> str:
         """When the strategy has enough stored history to decide (see kripto.devstack.warmup)."""
         now = datetime.now(UTC)
-        db = await connect(settings.require_database_url(), run_migrations=False)
+        db = await connect(settings.general.require_database_url(), run_migrations=False)
         try:
-            rates = await RateRepository(db).since(settings.products[0], now - timedelta(days=7))
+            rates = await RateRepository(db).since(
+                settings.general.products[0], now - timedelta(days=7)
+            )
         except asyncpg.UndefinedTableError:  # a new database: the worker is still migrating it
             rates = []
         finally:
@@ -312,26 +318,26 @@ class DevStack:
         history: str = "",
     ) -> None:
         receipts = (
-            f"emailed by SES ({settings.ses_region}) to {settings.receipt_to}"
-            if settings.mailer == "ses"
-            else f".eml files in {settings.outbox_dir} (KRIPTO_MAILER=ses to email them)"
+            f"emailed by SES ({settings.mail.ses_region}) to {settings.mail.receipt_to}"
+            if settings.mail.mailer == "ses"
+            else f".eml files in {settings.general.outbox_dir} (KRIPTO_MAILER=ses to email them)"
         )
         cadence = (
-            f"every {settings.schedule_every.total_seconds():g}s"
-            if settings.schedule_every
-            else f"cron '{settings.schedule_cron}'"
+            f"every {settings.temporal.schedule_every.total_seconds():g}s"
+            if settings.temporal.schedule_every
+            else f"cron '{settings.temporal.schedule_cron}'"
         )
         schedules = ", ".join(f"{sid} ({o})" for sid, o in outcomes.items())
         rows: list[tuple[str, str | None]] = [
             ("Web UI", temporal.ui_url),
-            ("Dashboard", settings.dashboard_url),
+            ("Dashboard", settings.dashboard.dashboard_url),
             ("Sign in", login_url(settings)),
-            ("Temporal", f"{temporal.address} (namespace {settings.temporal_namespace})"),
-            ("Postgres", str(settings.database_url)),
+            ("Temporal", f"{temporal.address} (namespace {settings.temporal.temporal_namespace})"),
+            ("Postgres", str(settings.general.database_url)),
             (
                 "Running",
-                f"worker on task queue '{settings.task_queue}', feed '{settings.feed}',"
-                f" exchange '{settings.exchange}'",
+                f"worker on task queue '{settings.temporal.task_queue}',"
+                f" feed '{settings.exchange.feed}', exchange '{settings.exchange.exchange}'",
             ),
             ("Schedules", f"{schedules}, {cadence}"),
             ("History", history),
@@ -345,11 +351,11 @@ class DevStack:
                 (
                     "Codec",
                     f"{codec_url(settings)} (payloads encrypted; token in"
-                    f" {settings.data_dir / CODEC_TOKEN_FILE})",
+                    f" {settings.general.data_dir / CODEC_TOKEN_FILE})",
                 )
             )
         rows += [
-            ("Settings", str(settings.data_dir / "dev.env")),
+            ("Settings", str(settings.general.data_dir / "dev.env")),
             ("Stop", "Ctrl-C (or SIGTERM) stops everything started here"),
         ]
         print_banner(self.console, rows)

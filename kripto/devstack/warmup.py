@@ -19,11 +19,13 @@ def first_decision(settings: Settings, rates: Sequence[Rate], now: datetime) -> 
     """One line for the banner. `rates` are the stored rates of the decider's window (the last
     week, oldest first). Stored rates count only if they reach up to now without a gap longer
     than the decider accepts (KRIPTO_MAX_GAP); otherwise the window fills from now."""
-    strategy = strategy_from_settings(settings)
-    bar = risk_from_settings(settings).bar_minutes
+    strategy = strategy_from_settings(settings.strategy)
+    bar = risk_from_settings(settings.risk, settings.strategy).bar_minutes
     need = min_points_at(strategy, bar) * bar
     series = minute_grid(rates)
-    gap_limit = timedelta(minutes=risk_from_settings(settings).max_gap_minutes)
+    gap_limit = timedelta(
+        minutes=risk_from_settings(settings.risk, settings.strategy).max_gap_minutes
+    )
     usable = series.newest is not None and now - series.newest <= gap_limit
     stored = int(series.prices.size) if usable else 0
     have = min(stored, need)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 import time
+from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -121,3 +123,33 @@ class CoinbaseSigner:
         }
         headers = {"kid": self.key_name, "nonce": secrets.token_hex(16)}
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
+
+
+def read_coinbase_key_file(path: Path) -> tuple[str | None, str]:
+    """The key name (if the file names one) and the private key from a CDP key file.
+
+    Two shapes are read: the JSON file Coinbase downloads (`{"name": "organizations/…/apiKeys/…",
+    "privateKey": "-----BEGIN EC PRIVATE KEY-----…"}`; newer Ed25519 keys carry `id` instead of
+    `name`), and a bare PEM private key. Errors name the setting, never the file's contents."""
+    setting = "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE"
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not a text file"
+        raise ValueError(f"{setting}: cannot read {path} ({why})") from None
+    if not text.lstrip().startswith("{"):
+        return None, text
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = f"line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else "?"
+        raise ValueError(f"{setting}: {path} is not valid JSON ({where})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{setting}: {path} is not a CDP key file (a JSON object)")
+    private = data.get("privateKey")
+    if not isinstance(private, str) or not private.strip():
+        raise ValueError(f'{setting}: {path} has no "privateKey": is it the CDP API key file?')
+    name = data.get("name") or data.get("id")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f'{setting}: {path} has a "name" that is not a key name')
+    return (name.strip() if name else None), private

@@ -10,14 +10,14 @@ from kripto.settings import Settings
 
 def mailer_from_settings(settings: Settings) -> Mailer:
     """SES when `KRIPTO_MAILER=ses`, else `.eml` files in `<data dir>/outbox`."""
-    if settings.mailer == "ses":
+    if settings.mail.mailer == "ses":
         return SesMailer(
-            region=settings.ses_region,
-            endpoint_url=settings.ses_endpoint_url,
-            access_key_id=settings.aws_access_key_id,
-            secret_access_key=settings.aws_secret_access_key,
+            region=settings.mail.ses_region,
+            endpoint_url=settings.mail.ses_endpoint_url,
+            access_key_id=settings.mail.aws_access_key_id,
+            secret_access_key=settings.mail.aws_secret_access_key,
         )
-    return OutboxMailer(settings.outbox_dir)
+    return OutboxMailer(settings.general.outbox_dir)
 
 
 __all__ = [

@@ -65,11 +65,11 @@ class TelegramBot:
 
     @property
     def product(self) -> str:
-        return self.settings.products[0]
+        return self.settings.general.products[0]
 
     async def handle(self, update: BotUpdate) -> str:
         """What it did, in a few words (the activity's result)."""
-        if update.chat_id not in self.settings.telegram_chat_ids:
+        if update.chat_id not in self.settings.notifications.telegram_chat_ids:
             log.warning(
                 "telegram: refused update %s from chat %s (not in KRIPTO_TELEGRAM_CHAT_IDS)",
                 update.update_id,
@@ -128,8 +128,10 @@ class TelegramBot:
 
     async def _status(self) -> Reply:
         lines = []
-        for product_id in self.settings.products:
-            status = await schedule_status(self.client, product_id, self.settings.task_queue)
+        for product_id in self.settings.general.products:
+            status = await schedule_status(
+                self.client, product_id, self.settings.temporal.task_queue
+            )
             if not status.exists:
                 state = "no schedule"
             elif status.paused:

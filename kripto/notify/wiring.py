@@ -13,12 +13,14 @@ from kripto.settings import Settings
 
 def notifications_on(settings: Settings) -> bool:
     """Anything to send to: a bot with chats, or a webhook."""
-    telegram = settings.telegram_bot_token is not None and bool(settings.telegram_chat_ids)
-    return telegram or settings.webhook_urls is not None
+    telegram = settings.notifications.telegram_bot_token is not None and bool(
+        settings.notifications.telegram_chat_ids
+    )
+    return telegram or settings.notifications.webhook_urls is not None
 
 
 def bot_on(settings: Settings) -> bool:
-    return settings.telegram_bot_token is not None
+    return settings.notifications.telegram_bot_token is not None
 
 
 @dataclass
@@ -35,15 +37,21 @@ class Channels:
 
 
 def channels_from_settings(settings: Settings) -> Channels:
-    timeout = settings.http_timeout.total_seconds()
+    timeout = settings.exchange.http_timeout.total_seconds()
     out = Channels()
-    if settings.telegram_bot_token is not None:
-        out.telegram = TelegramApi(settings.telegram_api_url, settings.telegram_bot_token, timeout)
-        out.channels += [TelegramChat(out.telegram, chat) for chat in settings.telegram_chat_ids]
-    if settings.webhook_urls is not None:
+    if settings.notifications.telegram_bot_token is not None:
+        out.telegram = TelegramApi(
+            settings.notifications.telegram_api_url,
+            settings.notifications.telegram_bot_token,
+            timeout,
+        )
+        out.channels += [
+            TelegramChat(out.telegram, chat) for chat in settings.notifications.telegram_chat_ids
+        ]
+    if settings.notifications.webhook_urls is not None:
         out.http = httpx.AsyncClient(timeout=timeout)
         out.channels += [
             Webhook(url, style, out.http)
-            for style, url in parse_webhooks(settings.webhook_urls.get_secret_value())
+            for style, url in parse_webhooks(settings.notifications.webhook_urls.get_secret_value())
         ]
     return out

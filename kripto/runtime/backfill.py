@@ -38,7 +38,7 @@ async def start_backfill(
             "BackfillWorkflow",
             input,
             id=workflow_id,
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             result_type=BackfillProgress,

@@ -119,26 +119,26 @@ def app_from_settings(settings: Settings) -> Starlette:
     """The app for these settings; errors name the setting that is missing."""
     from kripto.temporal.codec import EncryptionCodec, parse_keys
 
-    if settings.encryption_keys is None:
+    if settings.encryption.encryption_keys is None:
         raise SettingsError(
             "KRIPTO_ENCRYPTION_KEYS is not set: the codec server needs the keys it decodes with"
         )
-    if settings.codec_token is None:
+    if settings.encryption.codec_token is None:
         raise SettingsError(
             "KRIPTO_CODEC_TOKEN is not set: the codec server hands out plaintext, so it needs a"
             " token (at least 16 characters; `openssl rand -hex 24` makes one)"
         )
-    codec = EncryptionCodec(parse_keys(settings.encryption_keys.get_secret_value()))
+    codec = EncryptionCodec(parse_keys(settings.encryption.encryption_keys.get_secret_value()))
     return create_app(
         codec,
-        settings.codec_token.get_secret_value(),
-        settings.codec_ui_origin,
-        ui_without_token=is_loopback(settings.codec_host),
+        settings.encryption.codec_token.get_secret_value(),
+        settings.encryption.codec_ui_origin,
+        ui_without_token=is_loopback(settings.encryption.codec_host),
     )
 
 
 def codec_url(settings: Settings) -> str:
-    return f"http://{settings.codec_host}:{settings.codec_port}"
+    return f"http://{settings.encryption.codec_host}:{settings.encryption.codec_port}"
 
 
 async def serve(settings: Settings, started: Callable[[], None] | None = None) -> None:
@@ -158,8 +158,8 @@ async def serve(settings: Settings, started: Callable[[], None] | None = None) -
     server = _Server(
         uvicorn.Config(
             app_from_settings(settings),
-            host=settings.codec_host,
-            port=settings.codec_port,
+            host=settings.encryption.codec_host,
+            port=settings.encryption.codec_port,
             log_level="warning",
             access_log=False,
             lifespan="off",

@@ -28,7 +28,7 @@ async def notify(client: Client, settings: Settings, event: Notify) -> bool:
             NotifyWorkflow.run,
             event,
             id=event.workflow_id,
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"notify: {event.kind}",
         )

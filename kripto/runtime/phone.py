@@ -32,13 +32,13 @@ async def ensure_phone(client: Client, settings: Settings) -> list[str]:
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
                 DailySummaryWorkflow.run,
-                id=f"daily-summary-{settings.task_queue}",
-                task_queue=settings.task_queue,
+                id=f"daily-summary-{settings.temporal.task_queue}",
+                task_queue=settings.temporal.task_queue,
                 static_summary="Kripto's daily summary",
             ),
-            spec=ScheduleSpec(cron_expressions=[settings.daily_summary_cron]),
+            spec=ScheduleSpec(cron_expressions=[settings.notifications.daily_summary_cron]),
         )
-        sid = summary_schedule_id(settings.task_queue)
+        sid = summary_schedule_id(settings.temporal.task_queue)
         try:
             await client.create_schedule(sid, schedule)
         except ScheduleAlreadyRunningError:
@@ -48,17 +48,19 @@ async def ensure_phone(client: Client, settings: Settings) -> list[str]:
                 return ScheduleUpdate(schedule=schedule)
 
             await client.get_schedule_handle(sid).update(update)
-        said.append(f"daily summary: schedule {sid} ({settings.daily_summary_cron} UTC)")
+        said.append(
+            f"daily summary: schedule {sid} ({settings.notifications.daily_summary_cron} UTC)"
+        )
     if bot_on(settings):
         await client.start_workflow(
             TelegramBotWorkflow.run,
             BotPoll(),
-            id=bot_workflow_id(settings.task_queue),
-            task_queue=settings.task_queue,
+            id=bot_workflow_id(settings.temporal.task_queue),
+            task_queue=settings.temporal.task_queue,
             # One bot, whichever worker starts first; a bot that ended is started again.
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             static_summary="Telegram bot (long polling)",
         )
-        said.append(f"Telegram bot: workflow {bot_workflow_id(settings.task_queue)}")
+        said.append(f"Telegram bot: workflow {bot_workflow_id(settings.temporal.task_queue)}")
     return said

@@ -79,31 +79,44 @@ def desired_exchange_schedule(
 ) -> tuple[Schedule, str]:
     """The exchange's schedule: every minute at :00 (the tick reads every price at once, so
     there is nothing to spread), one ExchangeTickWorkflow for all of `settings.products`."""
-    if settings.schedule_every is not None:
-        spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.schedule_every)])
-        cadence = f"every {settings.schedule_every.total_seconds():g}s"
-    elif settings.schedule_cron.split() == DEFAULT_CRON.split():
+    if settings.temporal.schedule_every is not None:
+        spec = ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=settings.temporal.schedule_every)]
+        )
+        cadence = f"every {settings.temporal.schedule_every.total_seconds():g}s"
+    elif settings.temporal.schedule_cron.split() == DEFAULT_CRON.split():
         spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=1))])
         cadence = "every minute"
     else:
-        spec = ScheduleSpec(cron_expressions=[settings.schedule_cron])
-        cadence = f"cron {settings.schedule_cron}"
+        spec = ScheduleSpec(cron_expressions=[settings.temporal.schedule_cron])
+        cadence = f"cron {settings.temporal.schedule_cron}"
     spec.start_at = start_at
     fingerprint = hashlib.sha256(
         json.dumps(
-            [exchange, settings.products, cadence, settings.task_queue, OVERLAP.name]
+            [
+                exchange,
+                settings.general.products,
+                cadence,
+                settings.temporal.task_queue,
+                OVERLAP.name,
+            ]
             + [CATCHUP_SECONDS]
-            + ([] if settings.amounts_in_metadata else ["no amounts in metadata"])
+            + ([] if settings.encryption.amounts_in_metadata else ["no amounts in metadata"])
         ).encode()
     ).hexdigest()[:16]
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             ExchangeTickWorkflow.run,
-            ExchangeTickInput(exchange=exchange, products=list(settings.products)),
+            ExchangeTickInput(exchange=exchange, products=list(settings.general.products)),
             id=exchange_tick_id(exchange),
-            task_queue=settings.task_queue,
-            memo={SPEC_MEMO: fingerprint, **(amounts_memo(settings.amounts_in_metadata) or {})},
-            static_summary=f"{exchange} tick of {len(settings.products)} markets ({cadence})",
+            task_queue=settings.temporal.task_queue,
+            memo={
+                SPEC_MEMO: fingerprint,
+                **(amounts_memo(settings.encryption.amounts_in_metadata) or {}),
+            },
+            static_summary=(
+                f"{exchange} tick of {len(settings.general.products)} markets ({cadence})"
+            ),
         ),
         spec=spec,
         policy=SchedulePolicy(overlap=OVERLAP, catchup_window=timedelta(seconds=CATCHUP_SECONDS)),
@@ -133,10 +146,16 @@ async def _ensure(client: Client, sid: str, schedule: Schedule, fingerprint: str
 def desired_reconcile_schedule(settings: Settings) -> tuple[Schedule, str]:
     """Every KRIPTO_RECONCILE_EVERY. A run still going when the next is due makes that one
     skip (SKIP): two reconciliations at once would compare the same books twice."""
-    every = settings.reconcile_every
+    every = settings.exchange.reconcile_every
     fingerprint = hashlib.sha256(
         json.dumps(
-            ["reconcile", every.total_seconds(), settings.task_queue, "SKIP", CATCHUP_SECONDS]
+            [
+                "reconcile",
+                every.total_seconds(),
+                settings.temporal.task_queue,
+                "SKIP",
+                CATCHUP_SECONDS,
+            ]
         ).encode()
     ).hexdigest()[:16]
     schedule = Schedule(
@@ -144,7 +163,7 @@ def desired_reconcile_schedule(settings: Settings) -> tuple[Schedule, str]:
             ReconcileWorkflow.run,
             ReconcileRequest(),
             id=RECONCILE_WORKFLOW_ID,
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
             memo={SPEC_MEMO: fingerprint},
             static_summary=f"compare the exchange with the books every {every.total_seconds():g}s",
         ),
@@ -160,7 +179,9 @@ async def ensure_reconcile_schedule(client: Client, settings: Settings) -> Outco
     """The reconciler's schedule, `kripto-reconcile` (suffixed by a task queue other than
     `kripto`): created, updated or left alone."""
     schedule, fingerprint = desired_reconcile_schedule(settings)
-    return await _ensure(client, reconcile_schedule_id(settings.task_queue), schedule, fingerprint)
+    return await _ensure(
+        client, reconcile_schedule_id(settings.temporal.task_queue), schedule, fingerprint
+    )
 
 
 async def start_reconcile(
@@ -172,7 +193,7 @@ async def start_reconcile(
         ReconcileWorkflow.run,
         request or ReconcileRequest(),
         id=workflow_id,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         static_summary="compare the exchange with the books",
     )
@@ -184,17 +205,17 @@ async def ensure_schedules(
     """The exchange's schedule, deleting the products' own schedules of earlier builds (see
     the module's docstring). Returns each schedule ID touched and what became of it."""
     # The ticks set KriptoMarkets: the namespace must know it first.
-    await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_search_attributes(client, settings.temporal.temporal_namespace)
     gate = asyncio.Semaphore(parallel)
     legacy = [
         d
         for d in await asyncio.gather(
-            *(_described(client, legacy_schedule_id(p), gate) for p in settings.products)
+            *(_described(client, legacy_schedule_id(p), gate) for p in settings.general.products)
         )
         if d is not None
     ]
     paused = [d for d in legacy if d[1].schedule.state.paused]
-    sid = exchange_schedule_id(EXCHANGE, settings.task_queue)
+    sid = exchange_schedule_id(EXCHANGE, settings.temporal.task_queue)
     outcomes: dict[str, Outcome] = {
         sid: await _ensure_exchange_schedule(
             client, settings, sid, paused_note=paused[0][1].schedule.state.note if paused else None
@@ -241,7 +262,7 @@ async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, 
     """The exchange's tick schedule (deleting products' own) and the reconciler's, by
     schedule ID (`kripto schedule create`, `kripto dev`, starter.py)."""
     outcomes = dict(await ensure_schedules(client, settings))
-    outcomes[reconcile_schedule_id(settings.task_queue)] = await ensure_reconcile_schedule(
+    outcomes[reconcile_schedule_id(settings.temporal.task_queue)] = await ensure_reconcile_schedule(
         client, settings
     )
     return outcomes
@@ -250,7 +271,7 @@ async def ensure_all_schedules(client: Client, settings: Settings) -> dict[str, 
 async def first_tick(client: Client, settings: Settings) -> datetime | None:
     """When the exchange's schedule next starts a tick (its minute is the first the live feed
     stores), or None when it has none coming (paused, or no schedule)."""
-    sid = exchange_schedule_id(EXCHANGE, settings.task_queue)
+    sid = exchange_schedule_id(EXCHANGE, settings.temporal.task_queue)
     try:
         described = await client.get_schedule_handle(sid).describe()
     except RPCError as exc:
@@ -265,8 +286,8 @@ async def set_paused(client: Client, settings: Settings, paused: bool, note: str
     """Pause or resume the exchange's schedule, and any product's own schedule of an earlier
     build that is still there; returns the schedule IDs it changed."""
     gate = asyncio.Semaphore(PARALLEL)
-    ids = [exchange_schedule_id(EXCHANGE, settings.task_queue)]
-    ids += [legacy_schedule_id(p) for p in settings.products]
+    ids = [exchange_schedule_id(EXCHANGE, settings.temporal.task_queue)]
+    ids += [legacy_schedule_id(p) for p in settings.general.products]
 
     async def one(sid: str) -> str | None:
         handle = client.get_schedule_handle(sid)

@@ -26,7 +26,7 @@ async def start_trade_workflow(
     running or done. A key whose run failed (say, for funds) may run again, unlike the
     original, which remembered failures for ever; the exchange lookup by client order ID makes
     that second run safe. `by`: who asked, kept in the memo for the Web UI and the notes."""
-    visible = settings.amounts_in_metadata
+    visible = settings.encryption.amounts_in_metadata
     memo: dict[str, Any] = dict(amounts_memo(visible) or {})
     if by is not None:
         memo["by"] = by
@@ -34,7 +34,7 @@ async def start_trade_workflow(
         TradeWorkflow.run,
         request,
         id=trade_id,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         static_summary=trade_summary(request, amounts_visible=visible),
         search_attributes=TypedSearchAttributes(trade_attributes(request, amounts_visible=visible)),

@@ -126,19 +126,21 @@ LIMITS = RateLimits.coinbase()
 
 
 def feed_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> RateFeed:
-    if settings.feed == "simulated":
-        return SimulatedFeed(seed=settings.feed_seed)
+    if settings.exchange.feed == "simulated":
+        return SimulatedFeed(seed=settings.exchange.feed_seed)
     return CoinbaseSpotFeed(
-        settings.coinbase_url, timeout=settings.http_timeout.total_seconds(), limiter=limits.public
+        settings.exchange.coinbase_url,
+        timeout=settings.exchange.http_timeout.total_seconds(),
+        limiter=limits.public,
     )
 
 
 def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> CoinbaseCandles:
     return CoinbaseCandles(
-        settings.coinbase_url,
-        timeout=settings.http_timeout.total_seconds(),
-        requests_per_second=settings.backfill_requests_per_second,
-        page_minutes=settings.backfill_page_minutes,
+        settings.exchange.coinbase_url,
+        timeout=settings.exchange.http_timeout.total_seconds(),
+        requests_per_second=settings.exchange.backfill_requests_per_second,
+        page_minutes=settings.exchange.backfill_page_minutes,
         limiter=limits.public,
     )
 
@@ -146,19 +148,19 @@ def candles_from_settings(settings: Settings, limits: RateLimits = LIMITS) -> Co
 def exchange_from_settings(
     settings: Settings, db: Database, limits: RateLimits = LIMITS
 ) -> Exchange:
-    if settings.exchange == "paper":
+    if settings.exchange.exchange == "paper":
         return PaperExchange(
             db,
-            fee_rate=settings.taker_fee,
-            initial_gbp=settings.paper_gbp,
-            products=settings.products,
+            fee_rate=settings.exchange.taker_fee,
+            initial_gbp=settings.exchange.paper_gbp,
+            products=settings.general.products,
         )
     return CoinbaseExchange(
-        base_url=settings.coinbase_url,
-        key_name=settings.coinbase_api_key_name or "",
-        private_key_pem=settings.coinbase_private_key_pem(),
-        timeout=settings.http_timeout.total_seconds(),
-        products=settings.products,
+        base_url=settings.exchange.coinbase_url,
+        key_name=settings.exchange.coinbase_api_key_name or "",
+        private_key_pem=settings.exchange.coinbase_private_key_pem(),
+        timeout=settings.exchange.http_timeout.total_seconds(),
+        products=settings.general.products,
         limiter=limits.private,
     )
 
@@ -194,7 +196,7 @@ def client_metrics(client: Client) -> Metrics:
 
 
 async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
-    db = await connect(settings.require_database_url())
+    db = await connect(settings.general.require_database_url())
     exchange = exchange_from_settings(settings, db)
     return Services(
         metrics=metrics or Metrics.noop(),
@@ -202,25 +204,25 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings.taker_fee),
+        fee_rate=await decision_fee_rate(exchange, settings.exchange.taker_fee),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,
             mailer_from_settings(settings),
-            to=settings.receipt_to,
-            sender=settings.receipt_from,
+            to=settings.mail.receipt_to,
+            sender=settings.mail.receipt_from,
             stop_links=stop_link_signer(settings),
-            label=mode_label(settings.exchange, settings.feed),
+            label=mode_label(settings.exchange.exchange, settings.exchange.feed),
         ),
     )
 
 
 def stop_link_signer(settings: Settings) -> StopLinkSigner | None:
     """Receipts carry a stop link only when there is a secret to sign it with."""
-    secret = settings.stop_link_secret
+    secret = settings.dashboard.stop_link_secret
     if secret is None:
         return None
-    return StopLinkSigner(secret.get_secret_value(), settings.stop_link_base)
+    return StopLinkSigner(secret.get_secret_value(), settings.dashboard.stop_link_base)
 
 
 def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:
@@ -233,11 +235,11 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         DecisionRepository(services.db),
         services.exchange,
         DecisionPolicy(
-            strategy=strategy_from_settings(settings),
-            risk=risk_from_settings(settings),
+            strategy=strategy_from_settings(settings.strategy),
+            risk=risk_from_settings(settings.risk, settings.strategy),
             fee_rate=services.fee_rate,
         ),
-        KillSwitch(client, task_queue=settings.task_queue),
+        KillSwitch(client, task_queue=settings.temporal.task_queue),
         services.metrics,
         announce=lambda event: start_notify(activity.client(), settings, event),
     )
@@ -246,9 +248,9 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         trades,
         services.receipts,
         TradeLimits(
-            max_trade_gbp=settings.max_trade_gbp,
-            products=tuple(settings.products),
-            settle_poll_seconds=settings.settle_poll.total_seconds(),
+            max_trade_gbp=settings.risk.max_trade_gbp,
+            products=tuple(settings.general.products),
+            settle_poll_seconds=settings.exchange.settle_poll.total_seconds(),
         ),
         services.metrics,
         # Called inside an activity, so the worker's own client is at hand.
@@ -259,7 +261,9 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         ReconcileRepository(services.db),
         trades,
         services.receipts,
-        ReconcilePolicy(lookback=settings.reconcile_lookback, grace=settings.reconcile_grace),
+        ReconcilePolicy(
+            lookback=settings.exchange.reconcile_lookback, grace=settings.exchange.reconcile_grace
+        ),
         services.metrics,
     )
     candles = services.candles or candles_from_settings(settings)
@@ -297,10 +301,14 @@ def notify_activities(services: Services, settings: Settings, client: Client) ->
     )
     return NotifyActivities(
         notifier,
-        DailySummary(services.db, settings.products, paused_reader(client, settings.task_queue)),
+        DailySummary(
+            services.db,
+            settings.general.products,
+            paused_reader(client, settings.temporal.task_queue),
+        ),
         bot,
         telegram,
-        poll_seconds=max(1, int(settings.telegram_poll_timeout.total_seconds())),
+        poll_seconds=max(1, int(settings.notifications.telegram_poll_timeout.total_seconds())),
     )
 
 
@@ -315,15 +323,17 @@ def paused_reader(client: Client, task_queue: str) -> Callable[[str], Awaitable[
 
 
 def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
-    assert settings.build_id is not None  # the settings derive one from the code when unset
-    return WorkerDeploymentVersion(settings.deployment_name, settings.build_id)
+    assert (
+        settings.temporal.build_id is not None
+    )  # the settings derive one from the code when unset
+    return WorkerDeploymentVersion(settings.temporal.deployment_name, settings.temporal.build_id)
 
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
     """This worker's place in the Worker Deployment. TradeWorkflow is pinned to the build that
     started it; the ticks, their children and the wallet auto-upgrade to the current build on
     their next task. Each declares its behaviour; a workflow added without one auto-upgrades."""
-    if not settings.worker_versioning:
+    if not settings.temporal.worker_versioning:
         return None
     return WorkerDeploymentConfig(
         version=deployment_version(settings),
@@ -337,7 +347,7 @@ async def settle_routing(client: Client, settings: Settings, take_over: bool = F
     no running trades (its last worker stopped for this upgrade), or with `take_over` (`kripto
     dev`, a single build), make this build current; otherwise leave routing to the operator.
     Returns a line saying which, for the start-up output."""
-    if not settings.worker_versioning:
+    if not settings.temporal.worker_versioning:
         return "worker versioning off (KRIPTO_WORKER_VERSIONING=false)"
     version = deployment_version(settings)
     where = f"build {version.build_id} of deployment {version.deployment_name!r}"
@@ -351,20 +361,20 @@ async def settle_routing(client: Client, settings: Settings, take_over: bool = F
             )
             return f"{where} is current (was {previous})" + (
                 f"; {stranded.count} trade(s) pinned to {previous} wait for a worker of that"
-                " build (README: Deploying a change)"
+                " build (docs/deploying.md: Deploying a change)"
                 if stranded.count
                 else ""
             )
-        took_over = await take_over_if_abandoned(client, version, settings.task_queue)
+        took_over = await take_over_if_abandoned(client, version, settings.temporal.task_queue)
         if took_over is not None:
             return took_over + f" (deployment {version.deployment_name!r})"
     except RPCError as exc:
         if exc.status != RPCStatusCode.UNIMPLEMENTED:
             raise
         raise SettingsError(
-            f"KRIPTO_WORKER_VERSIONING: the Temporal server at {settings.temporal_address} has no"
-            " Worker Deployments (server 1.28 or later has them); upgrade it, or set"
-            " KRIPTO_WORKER_VERSIONING=false"
+            "KRIPTO_WORKER_VERSIONING: the Temporal server at"
+            f" {settings.temporal.temporal_address} has no Worker Deployments (server 1.28 or"
+            " later has them); upgrade it, or set KRIPTO_WORKER_VERSIONING=false"
         ) from None
     except TimeoutError:
         raise SettingsError(
@@ -391,13 +401,13 @@ def build_worker(
     services.metrics.count_attempts_of([fn.__name__ for fn in activities])
     return Worker(
         client,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         workflows=list(workflows),
         activities=activities,
         # On SIGTERM: stop polling, let running activities finish for this long, then cancel
         # them; the SDK reports each as a retryable "WorkerShutdown" failure, so another
         # worker runs the next attempt at once.
-        graceful_shutdown_timeout=settings.shutdown_grace,
+        graceful_shutdown_timeout=settings.temporal.shutdown_grace,
         deployment_config=deployment_config(settings),
         interceptors=[AttemptMetrics(services.metrics)],
         # Hundreds of markets start ~25 workflows a second, and each one's first task comes
@@ -426,8 +436,8 @@ async def run_worker(
     the worker has stopped. `take_over` and `announce`: see `settle_routing`; `workflows`:
     see `build_worker`; `drain_on_stop`: see `drain`. An open run of a retired workflow type
     (kripto.runtime.retired) stops it before it polls, with one line naming the way out."""
-    await ensure_search_attributes(client, settings.temporal_namespace)
-    await refuse_retired_runs(client, settings.task_queue)
+    await ensure_search_attributes(client, settings.temporal.temporal_namespace)
+    await refuse_retired_runs(client, settings.temporal.task_queue)
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
@@ -436,18 +446,22 @@ async def run_worker(
             client,
             services.db,
             services.metrics,
-            settings.products,
+            settings.general.products,
             worker,
-            deployment=deployment_version(settings) if settings.worker_versioning else None,
-            task_queue=settings.task_queue,
+            deployment=deployment_version(settings)
+            if settings.temporal.worker_versioning
+            else None,
+            task_queue=settings.temporal.task_queue,
         )
         identity = worker.config().get("identity") or client.identity
         async with (
             worker,
-            health_server(settings.metrics_host, settings.health_port, monitor.health),
+            health_server(
+                settings.metrics.metrics_host, settings.metrics.health_port, monitor.health
+            ),
         ):
-            log.info("worker %s polling task queue %s", identity, settings.task_queue)
-            sampling = asyncio.create_task(monitor.run(stop, settings.metrics_sample_every))
+            log.info("worker %s polling task queue %s", identity, settings.temporal.task_queue)
+            sampling = asyncio.create_task(monitor.run(stop, settings.metrics.metrics_sample_every))
             watching: asyncio.Task[None] | None = None
             last_of_build = False
             try:
@@ -455,7 +469,7 @@ async def run_worker(
                 for line in await ensure_phone(client, settings):
                     announce(line)
                 await reconcile_at_start(client, settings)
-                if settings.worker_versioning:
+                if settings.temporal.worker_versioning:
                     watching = asyncio.create_task(watch_routing(client, settings, stop))
                 await stop.wait()
                 last_of_build = await drain(client, settings, identity, announce, drain_on_stop)
@@ -467,7 +481,7 @@ async def run_worker(
                             await task
             log.info(
                 "worker shutting down: taking no new tasks; running activities have %s to finish",
-                _seconds(settings.shutdown_grace),
+                _seconds(settings.temporal.shutdown_grace),
             )
             began = time.monotonic()
         if last_of_build:
@@ -480,7 +494,7 @@ async def reconcile_at_start(client: Client, settings: Settings) -> None:
     so workers starting together (a deploy, a compose up) run one reconciliation. A start that
     fails is a warning, not a worker that will not start: the schedule runs it soon anyway."""
     try:
-        started = reconcile_at_start_id(datetime.now(UTC), settings.task_queue)
+        started = reconcile_at_start_id(datetime.now(UTC), settings.temporal.task_queue)
         await start_reconcile(client, settings, started)
     except WorkflowAlreadyStartedError:
         pass
@@ -506,7 +520,7 @@ async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event)
         if stop.is_set():
             return
         try:
-            await take_over_if_abandoned(client, version, settings.task_queue)
+            await take_over_if_abandoned(client, version, settings.temporal.task_queue)
         except (DeploymentError, RPCError, TimeoutError) as exc:
             log.warning("cannot check the deployment's routing: %s", exc)
 
@@ -524,14 +538,16 @@ async def drain(
     signal stops it at once). Without `wait` it stops as before: a worker of the same build
     started later (a restart) carries on. Returns True when it is the last of its build with
     nothing pinned to it: once it has stopped polling, `retire` the build."""
-    if not settings.worker_versioning:
+    if not settings.temporal.worker_versioning:
         return False
     version = deployment_version(settings)
     name, build = version.deployment_name, version.build_id
     said = False
     try:
         while True:
-            others = await build_pollers(client, name, build, settings.task_queue) - {identity}
+            others = await build_pollers(client, name, build, settings.temporal.task_queue) - {
+                identity
+            }
             if others:
                 return False  # they finish what is pinned to the build
             pinned = await running_trades(client, name, build)

@@ -36,15 +36,15 @@ def tls_config(settings: Settings) -> TLSConfig | None:
     No CA file means the system's roots (right for Temporal Cloud); a server name overrides the
     name the certificate is checked against (and the SNI), for a server reached by IP or tunnel.
     """
-    if not settings.temporal_uses_tls:
+    if not settings.temporal.temporal_uses_tls:
         return None
-    ca = settings.temporal_tls_ca_file
-    cert, key = settings.temporal_tls_cert_file, settings.temporal_tls_key_file
+    ca = settings.temporal.temporal_tls_ca_file
+    cert, key = settings.temporal.temporal_tls_cert_file, settings.temporal.temporal_tls_key_file
     return TLSConfig(
         server_root_ca_cert=_read_pem("KRIPTO_TEMPORAL_TLS_CA_FILE", ca) if ca else None,
         client_cert=_read_pem("KRIPTO_TEMPORAL_TLS_CERT_FILE", cert) if cert else None,
         client_private_key=_read_pem("KRIPTO_TEMPORAL_TLS_KEY_FILE", key) if key else None,
-        domain=settings.temporal_tls_server_name,
+        domain=settings.temporal.temporal_tls_server_name,
     )
 
 
@@ -54,11 +54,11 @@ def data_converter(settings: Settings) -> DataConverter:
     every payload is also sealed (kripto.temporal.codec), and failure messages and stack traces
     travel as an encrypted payload too, since an error may quote an amount. The worker, the CLI,
     `kripto dev` and the schedules all connect here, so all of them read and write alike."""
-    if settings.encryption_keys is None:
+    if settings.encryption.encryption_keys is None:
         return kripto_data_converter
     from kripto.temporal.codec import EncryptionCodec, parse_keys
 
-    keys = parse_keys(settings.encryption_keys.get_secret_value())
+    keys = parse_keys(settings.encryption.encryption_keys.get_secret_value())
     return dataclasses.replace(
         kripto_data_converter,
         payload_codec=EncryptionCodec(keys),
@@ -71,11 +71,15 @@ async def connect_client(settings: Settings, runtime: Runtime | None = None) -> 
     `runtime` that serves its metrics (kripto.metrics.metrics_runtime): the SDK records its own
     metrics, and hands out the meter for ours, through the client's runtime."""
     tls = tls_config(settings)
-    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    api_key = (
+        settings.temporal.temporal_api_key.get_secret_value()
+        if settings.temporal.temporal_api_key
+        else None
+    )
     try:
         return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
+            settings.temporal.temporal_address,
+            namespace=settings.temporal.temporal_namespace,
             api_key=api_key,
             tls=tls if tls is not None else False,
             data_converter=data_converter(settings),
@@ -86,7 +90,7 @@ async def connect_client(settings: Settings, runtime: Runtime | None = None) -> 
         if api_key:
             detail = detail.replace(api_key, "********")
         raise SettingsError(
-            f"TEMPORAL_ADDRESS: cannot reach Temporal at {settings.temporal_address}"
+            f"TEMPORAL_ADDRESS: cannot reach Temporal at {settings.temporal.temporal_address}"
             f" {_describe_security(settings)}: {_explain(settings, detail)} ({detail})"
             f"{_default_address_hint(settings)}"
         ) from None
@@ -94,10 +98,10 @@ async def connect_client(settings: Settings, runtime: Runtime | None = None) -> 
 
 def _default_address_hint(settings: Settings) -> str:
     """Outside the clone a command finds no dev.env and silently tries localhost:7233; say so."""
-    if not settings.temporal_address_is_default:
+    if not settings.temporal.temporal_address_is_default:
         return ""
     return (
-        f". No {settings.dev_env} was found and TEMPORAL_ADDRESS is not set, so this is the"
+        f". No {settings.general.dev_env} was found and TEMPORAL_ADDRESS is not set, so this is the"
         " default address: run the command where `kripto dev` runs, pass --data-dir (or set"
         " KRIPTO_DATA_DIR) to its data folder, or set TEMPORAL_ADDRESS"
     )
@@ -116,7 +120,7 @@ _HANG_UPS = (
 
 def _explain(settings: Settings, detail: str) -> str:
     """What a connection failure most likely means, in the operator's terms."""
-    if not settings.temporal_uses_tls:
+    if not settings.temporal.temporal_uses_tls:
         if any(sign in detail for sign in _HANG_UPS):
             return (
                 "the server closed the connection; if it serves TLS, set"
@@ -124,10 +128,10 @@ def _explain(settings: Settings, detail: str) -> str:
             )
         return "is it running (`kripto dev`, or the compose stack) and is the address right?"
     if "UnknownIssuer" in detail:
-        if settings.temporal_tls_ca_file is not None:
+        if settings.temporal.temporal_tls_ca_file is not None:
             return (
                 "the server's certificate is not signed by the CA in"
-                f" KRIPTO_TEMPORAL_TLS_CA_FILE ({settings.temporal_tls_ca_file})"
+                f" KRIPTO_TEMPORAL_TLS_CA_FILE ({settings.temporal.temporal_tls_ca_file})"
             )
         return (
             "the server's certificate is not signed by a CA this system trusts; set"
@@ -143,12 +147,14 @@ def _explain(settings: Settings, detail: str) -> str:
     # With TLS 1.3 a server that refuses the client's certificate (or its absence) hangs up
     # just after the handshake; how the hang-up shows depends on timing.
     hung_up = any(sign in detail for sign in _HANG_UPS)
-    if settings.temporal_tls_cert_file is None and hung_up:
+    if settings.temporal.temporal_tls_cert_file is None and hung_up:
         return (
             "the server hung up after the TLS handshake; if it requires a client certificate"
             " (mTLS), set KRIPTO_TEMPORAL_TLS_CERT_FILE and KRIPTO_TEMPORAL_TLS_KEY_FILE"
         )
-    if settings.temporal_tls_cert_file is not None and (hung_up or "certificate" in detail.lower()):
+    if settings.temporal.temporal_tls_cert_file is not None and (
+        hung_up or "certificate" in detail.lower()
+    ):
         return (
             "the TLS handshake failed; is KRIPTO_TEMPORAL_TLS_CERT_FILE a certificate the"
             " server's client CA signed, and KRIPTO_TEMPORAL_TLS_KEY_FILE its key?"
@@ -157,11 +163,11 @@ def _explain(settings: Settings, detail: str) -> str:
 
 
 def _describe_security(settings: Settings) -> str:
-    if not settings.temporal_uses_tls:
+    if not settings.temporal.temporal_uses_tls:
         return "in plain text"
     parts = ["over TLS"]
-    if settings.temporal_tls_cert_file is not None:
+    if settings.temporal.temporal_tls_cert_file is not None:
         parts.append("with a client certificate")
-    if settings.temporal_api_key is not None:
+    if settings.temporal.temporal_api_key is not None:
         parts.append("with an API key")
     return " ".join(parts)

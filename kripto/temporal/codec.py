@@ -85,7 +85,8 @@ def parse_keys(text: str) -> list[EncryptionKey]:
 
 
 def new_key_line(key_id: str) -> str:
-    """A fresh `id:base64key` entry (for `kripto dev --encrypt` and the README's recipe)."""
+    """A fresh `id:base64key` entry (for `kripto dev --encrypt` and the recipe in
+    docs/deploying.md)."""
     return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
 
 

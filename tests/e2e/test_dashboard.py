@@ -103,7 +103,7 @@ async def test_dashboard_in_a_browser(
         url = login_url(settings)
         assert url is not None
         await page.goto(url)
-        assert page.url == f"{settings.dashboard_url}/"
+        assert page.url == f"{settings.dashboard.dashboard_url}/"
 
         # 1-2) The chart drew every minute of the day, and no trade yet.
         await page.wait_for_function("() => window.kriptoChart && window.kriptoChart.draws > 0")
@@ -136,7 +136,7 @@ async def test_dashboard_in_a_browser(
         newest = await db.pool.fetchval(
             "SELECT rate FROM rates WHERE product_id = 'BTC-GBP' ORDER BY date_time DESC LIMIT 1"
         )
-        quoted = market_fill(Side.BUY, Decimal("25.00"), newest, settings.taker_fee)
+        quoted = market_fill(Side.BUY, Decimal("25.00"), newest, settings.exchange.taker_fee)
         await page.click("#trade-submit")
         await expect(page.locator("#trade-quote")).to_have_text(
             f"BUY £25.00 of BTC: about {quoted.filled_size} BTC at {fmt_gbp(newest)}, fee about"
@@ -167,7 +167,7 @@ async def test_dashboard_in_a_browser(
         await expect(row.locator(".fee")).to_have_text("£0.12")
         link = page.locator(f'#trades tr[data-trade="{key}"] a')
         assert await link.get_attribute("href") == (
-            f"{settings.temporal_ui_url}/namespaces/default/workflows/{key}"
+            f"{settings.temporal.temporal_ui_url}/namespaces/default/workflows/{key}"
         )
         memo = await (await dev_server_env.client.get_workflow_handle(key).describe()).memo()
         assert str(memo["by"]).startswith("traded from the dashboard by 127.0.0.1")
@@ -203,12 +203,14 @@ async def test_dashboard_in_a_browser(
         assert (await schedule_state(dev_server_env))[0] is False
 
         # 5) The receipt's stop link: open it, confirm, and trading is paused.
-        receipts = sorted(settings.outbox_dir.glob("*.eml"))
+        receipts = sorted(settings.general.outbox_dir.glob("*.eml"))
         assert len(receipts) == 1
         message = email.message_from_bytes(receipts[0].read_bytes(), policy=email.policy.default)
         body = message.get_body(("plain",))
         assert body is not None
-        found = re.search(rf"{re.escape(settings.dashboard_url)}/stop/\S+", body.get_content())
+        found = re.search(
+            rf"{re.escape(settings.dashboard.dashboard_url)}/stop/\S+", body.get_content()
+        )
         assert found, body.get_content()
         stop_page = await browser.new_page()
         await stop_page.goto(found.group(0))

@@ -161,7 +161,7 @@ async def test_an_encrypted_trade_stores_no_amount_in_clear_and_decodes_with_the
         preflight = await http.options(
             "/decode",
             headers={
-                "Origin": encrypted.settings.codec_ui_origin,
+                "Origin": encrypted.settings.encryption.codec_ui_origin,
                 "Access-Control-Request-Method": "POST",
             },
         )
@@ -216,7 +216,7 @@ async def test_the_plain_temporal_cli_still_trades_unencrypted_with_encryption_o
             "--type",
             "TradeWorkflow",
             "--task-queue",
-            encrypted.settings.task_queue,
+            encrypted.settings.temporal.task_queue,
             "--workflow-id",
             key,
             "--input",
@@ -248,7 +248,7 @@ async def test_a_payload_sealed_with_a_key_no_worker_has_fails_its_task_with_the
         "TradeWorkflow",
         {"tradeType": "buy", "amount": "10.00"},
         id=key,
-        task_queue=encrypted.settings.task_queue,
+        task_queue=encrypted.settings.temporal.task_queue,
     )
     deadline = time.monotonic() + 30
     failure = None
@@ -294,7 +294,7 @@ async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_s
     try:
         await asyncio.wait_for(listening.wait(), 10)
         client = await connect_client(keyed)
-        await ensure_search_attributes(client, keyed.temporal_namespace)
+        await ensure_search_attributes(client, keyed.temporal.temporal_namespace)
         key = str(uuid.uuid4())
         async with running_worker(client, keyed, services):
             request = TradeRequest(

@@ -51,13 +51,15 @@ async def test_200_markets_two_scheduled_minutes_each_ticked_once(
         update={"products": products, "feed": "coinbase", "coinbase_url": fake_coinbase.url}
     )
     services = await build_services(settings)
-    sid = exchange_schedule_id("coinbase", settings.task_queue)
+    sid = exchange_schedule_id("coinbase", settings.temporal.task_queue)
     handle = client.get_schedule_handle(sid)
     # Two whole minutes the schedule has not reached yet: its backfill runs both ticks now,
     # each standing for its own minute, and the live schedule cannot tick them first.
     first = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=3)
     minutes = [first, first + timedelta(minutes=1)]
-    query = f"WorkflowType = 'ExchangeTickWorkflow' AND TaskQueue = '{settings.task_queue}'"
+    query = (
+        f"WorkflowType = 'ExchangeTickWorkflow' AND TaskQueue = '{settings.temporal.task_queue}'"
+    )
     try:
         async with running_worker(client, settings, services):
             assert await ensure_schedules(client, settings) == {sid: "created"}
@@ -145,7 +147,7 @@ async def test_the_products_own_schedules_of_earlier_builds_are_deleted_and_thei
                     "RateTickWorkflow",
                     {"productId": p},
                     id=f"rate-tick-{p}",
-                    task_queue=settings.task_queue,
+                    task_queue=settings.temporal.task_queue,
                 ),
                 # Not before tomorrow: no run of the retired type is started here.
                 spec=ScheduleSpec(
@@ -155,7 +157,7 @@ async def test_the_products_own_schedules_of_earlier_builds_are_deleted_and_thei
                 state=ScheduleState(paused=i == 0, note="stopped from the Web UI"),
             ),
         )
-    sid = exchange_schedule_id("coinbase", settings.task_queue)
+    sid = exchange_schedule_id("coinbase", settings.temporal.task_queue)
     try:
         outcomes = await ensure_schedules(client, settings)
         assert outcomes == {sid: "created", **{legacy_schedule_id(p): "deleted" for p in products}}

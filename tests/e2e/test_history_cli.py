@@ -32,8 +32,8 @@ def cli_env(settings: Settings, address: str = "127.0.0.1:1") -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
         "TEMPORAL_ADDRESS": address,
-        "KRIPTO_DATABASE_URL": settings.require_database_url(),
-        "KRIPTO_TASK_QUEUE": settings.task_queue,
+        "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
+        "KRIPTO_TASK_QUEUE": settings.temporal.task_queue,
     }
 
 

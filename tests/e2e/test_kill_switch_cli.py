@@ -34,7 +34,7 @@ async def paused_schedule(
     """The exchange's schedule (of the test's task queue), created paused (so it starts no
     tick), removed afterwards."""
     client = dev_server_env.client
-    sid = schedule_id("BTC-GBP", settings.task_queue)
+    sid = schedule_id("BTC-GBP", settings.temporal.task_queue)
     handle = client.get_schedule_handle(sid)
     try:
         await handle.delete()
@@ -58,7 +58,7 @@ async def test_pause_status_resume_and_a_manual_trade_during_the_pause(
     settings: Settings,
 ) -> None:
     env = {**worker_env, "KRIPTO_PRODUCTS": "BTC-GBP"}
-    sid = schedule_id("BTC-GBP", settings.task_queue)
+    sid = schedule_id("BTC-GBP", settings.temporal.task_queue)
     code, out, err = await cli(
         [*KRIPTO, "schedule", "pause", "--reason", "checking the feed"], env, tmp_path
     )

@@ -117,7 +117,7 @@ async def get(url: str) -> httpx.Response:
 
 async def scrape_until(settings: Settings, ready: str, within: float = 20) -> Samples:
     """Scrape until the `ready` series is there (the gauges are sampled every second)."""
-    url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
+    url = f"http://127.0.0.1:{settings.metrics.metrics_port}/metrics"
     async with asyncio.timeout(within):
         while True:
             samples = parse((await get(url)).text)
@@ -130,7 +130,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     worker: tuple[Client, Settings], db: Database, log_output: io.StringIO
 ) -> None:
     client, settings = worker
-    health = f"http://127.0.0.1:{settings.health_port}/healthz"
+    health = f"http://127.0.0.1:{settings.metrics.health_port}/healthz"
     async with asyncio.timeout(30):  # listening, polling, and the deployment's current build
         while True:
             try:
@@ -141,14 +141,14 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
             await asyncio.sleep(0.2)
     body = reply.json()
     assert body["healthy"] is True
-    assert body["worker"] == {"polling": True, "taskQueue": settings.task_queue}
+    assert body["worker"] == {"polling": True, "taskQueue": settings.temporal.task_queue}
     assert body["postgres"] == {"reachable": True} and body["temporal"] == {"reachable": True}
     assert body["newestRateAgeSeconds"] == {"BTC-GBP": None}  # no rate stored yet
     # The deployment's first build is this worker's, current, with this worker polling.
     assert body["deployment"] == {
-        "name": settings.deployment_name,
-        "build": settings.build_id,
-        "current": settings.build_id,
+        "name": settings.temporal.deployment_name,
+        "build": settings.temporal.build_id,
+        "current": settings.temporal.build_id,
         "currentPollers": 1,
     }
 
@@ -156,7 +156,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
         ExchangeTickWorkflow.run,
         ExchangeTickInput(products=["BTC-GBP"]),
         id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     assert (tick.stored, tick.actions) == (1, {"BTC-GBP": "hold"})
     key = str(uuid.uuid4())
@@ -164,7 +164,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
         TradeWorkflow.run,
         TradeRequest(trade_type=Side.BUY, amount=Decimal("10.00")),
         id=key,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     broke = str(uuid.uuid4())
     with pytest.raises(WorkflowFailureError) as failed:
@@ -172,7 +172,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
             TradeWorkflow.run,
             TradeRequest(trade_type=Side.BUY, amount=Decimal("95.00")),
             id=broke,
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
         )
     assert (
         "not enough GBP" in root_cause(failed.value)
@@ -252,7 +252,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
         ReconcileWorkflow.run,
         ReconcileRequest(),
         id=f"reconcile-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     assert [(d.kind, d.subject) for d in report.differences] == [("unknown_to_exchange", key)]
     samples = await scrape_until(settings, "kripto_reconcile_last_run_timestamp_seconds")
@@ -290,9 +290,9 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
         client,
         services.db,
         services.metrics,
-        settings.products,
+        settings.general.products,
         worker,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     port = free_port()
     try:
@@ -303,7 +303,7 @@ async def test_health_is_503_when_postgres_is_unreachable_and_the_worker_not_pol
     assert reply.status_code == 503
     assert reply.json() == {
         "healthy": False,
-        "worker": {"polling": False, "taskQueue": settings.task_queue},
+        "worker": {"polling": False, "taskQueue": settings.temporal.task_queue},
         "temporal": {"reachable": True},
         "postgres": {"reachable": False, "error": "InterfaceError"},
         "newestRateAgeSeconds": {},
@@ -318,8 +318,8 @@ async def test_kill_switch_says_since_when_it_is_engaged(
     schedule; a pause from elsewhere (no time in its note) falls back to the last update."""
     client = dev_server_env.client
     settings = settings.model_copy(update={"products": ["LTC-GBP"]})
-    switch = KillSwitch(client, task_queue=settings.task_queue)
-    sid = schedule_id("LTC-GBP", settings.task_queue)
+    switch = KillSwitch(client, task_queue=settings.temporal.task_queue)
+    sid = schedule_id("LTC-GBP", settings.temporal.task_queue)
     handle = client.get_schedule_handle(sid)
     thrown = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     try:
@@ -353,7 +353,7 @@ async def test_a_retried_fetch_counts_its_failure_and_its_second_attempt(
             ExchangeTickWorkflow.run,
             ExchangeTickInput(products=["BTC-GBP"]),
             id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
-            task_queue=settings.task_queue,
+            task_queue=settings.temporal.task_queue,
         )
         assert (tick.markets, tick.stored) == (1, 1)
         samples = await scrape_until(settings, "kripto_newest_rate_age_seconds")

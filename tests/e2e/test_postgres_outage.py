@@ -49,7 +49,11 @@ def pg_settings(postgres: EmbeddedPostgres, task_queue: str, tmp_path: Path) -> 
 async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
     dev_server_env: WorkflowEnvironment, postgres: EmbeddedPostgres, pg_settings: Settings
 ) -> None:
-    client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
+    client, settings, task_queue = (
+        dev_server_env.client,
+        pg_settings,
+        pg_settings.temporal.task_queue,
+    )
     services = await build_services(settings)
     try:
         async with running_worker(client, settings, services):
@@ -83,7 +87,7 @@ async def test_a_rate_fetched_while_postgres_is_down_is_stored_when_it_returns(
         stored = await RateRepository(db).since("BTC-GBP", before.at)
     finally:
         await db.close()
-    feed = SimulatedFeed(seed=settings.feed_seed)
+    feed = SimulatedFeed(seed=settings.exchange.feed_seed)
     assert [(r.date_time, r.rate) for r in stored] == [
         (before.at, feed.price_at("BTC-GBP", before.at)),
         (during.at, feed.price_at("BTC-GBP", during.at)),
@@ -110,7 +114,11 @@ async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rat
 ) -> None:
     """The decision gives up after its deadline (50 s) and fails; the tick does not fail with
     it, and its store child keeps retrying and stores the rate once Postgres is back."""
-    client, settings, task_queue = dev_server_env.client, pg_settings, pg_settings.task_queue
+    client, settings, task_queue = (
+        dev_server_env.client,
+        pg_settings,
+        pg_settings.temporal.task_queue,
+    )
     services = await build_services(settings)
     try:
         async with running_worker(client, settings, services):
@@ -141,7 +149,7 @@ async def test_an_outage_longer_than_the_decisions_deadline_still_stores_the_rat
         stored = await RateRepository(db).since("BTC-GBP", result.at)
     finally:
         await db.close()
-    feed = SimulatedFeed(seed=settings.feed_seed)
+    feed = SimulatedFeed(seed=settings.exchange.feed_seed)
     assert [(r.date_time, r.rate) for r in stored] == [
         (result.at, feed.price_at("BTC-GBP", result.at))
     ]

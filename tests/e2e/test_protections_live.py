@@ -67,7 +67,7 @@ async def decide_at(
         DecideMarketsWorkflow.run,
         DecideMarketsInput(prices=Prices.of([rate], at, "simulated")),
         id=decide_markets_id("coinbase", at),
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     recorded = await DecisionRepository(db).get(decide_id("BTC-GBP", at))
     assert recorded is not None and recorded.action == result.actions["BTC-GBP"]
@@ -82,7 +82,7 @@ async def buy(client: Client, settings: Settings) -> Order:
         TradeWorkflow.run,
         TradeRequest(trade_type=Side.BUY, amount=Decimal("100.00")),
         id=f"protections-buy-{uuid.uuid4()}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     return order
 

@@ -41,8 +41,8 @@ async def worker_env(
         yield {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
             "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
-            "KRIPTO_DATABASE_URL": settings.require_database_url(),
-            "KRIPTO_TASK_QUEUE": settings.task_queue,
+            "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
+            "KRIPTO_TASK_QUEUE": settings.temporal.task_queue,
             "COLUMNS": "160",
         }
     await services.close()
@@ -108,13 +108,13 @@ async def test_kripto_reconcile_records_an_order_placed_behind_kriptos_back(
     started = [
         w
         async for w in dev_server_env.client.list_workflows(
-            f"WorkflowType = 'ReconcileWorkflow' AND TaskQueue = '{settings.task_queue}'"
+            f"WorkflowType = 'ReconcileWorkflow' AND TaskQueue = '{settings.temporal.task_queue}'"
         )
     ]
     assert len(started) == 1 and started[0].id.startswith("reconcile-at-start-")
     assert (
         started[0].id[: len("reconcile-at-start-2026-")]
-        == reconcile_at_start_id(started[0].start_time, settings.task_queue)[
+        == reconcile_at_start_id(started[0].start_time, settings.temporal.task_queue)[
             : len("reconcile-at-start-2026-")
         ]
     )

@@ -35,7 +35,7 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
     settings = settings.model_copy(update={"schedule_every": timedelta(seconds=2)})
     rates = RateRepository(db)
     services = await build_services(settings)
-    sid = schedule_id("BTC-GBP", settings.task_queue)
+    sid = schedule_id("BTC-GBP", settings.temporal.task_queue)
     handle = client.get_schedule_handle(sid)
     try:
         async with running_worker(client, settings, services):
@@ -46,7 +46,7 @@ async def test_schedule_ticks_store_rates_through_child_workflows(
                     await asyncio.sleep(0.5)
             await handle.pause(note="test done")
             await asyncio.sleep(1)  # let a tick in flight finish
-            mine = f"TaskQueue = '{settings.task_queue}'"
+            mine = f"TaskQueue = '{settings.temporal.task_queue}'"
             ticks = [
                 w
                 async for w in client.list_workflows(
@@ -117,7 +117,7 @@ async def test_ticks_fire_at_each_minute_and_late_ones_are_counted(
     settings = settings.model_copy(update={"products": [product]})
     rates = RateRepository(db)
     services = await build_services(settings)
-    handle = client.get_schedule_handle(schedule_id(product, settings.task_queue))
+    handle = client.get_schedule_handle(schedule_id(product, settings.temporal.task_queue))
     late_before = TICKS.late["coinbase"]
     try:
         await ensure_schedules(client, settings)
@@ -133,7 +133,8 @@ async def test_ticks_fire_at_each_minute_and_late_ones_are_counted(
                     overlap=ScheduleOverlapPolicy.ALLOW_ALL,
                 )
             )
-            mine = f"WorkflowType = 'ExchangeTickWorkflow' AND TaskQueue = '{settings.task_queue}'"
+            queue = settings.temporal.task_queue
+            mine = f"WorkflowType = 'ExchangeTickWorkflow' AND TaskQueue = '{queue}'"
             async with asyncio.timeout(45):
                 while True:
                     ticks = [w async for w in client.list_workflows(mine)]

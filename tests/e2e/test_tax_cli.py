@@ -86,7 +86,7 @@ rounded ones. Pools are shown rounded down.
 def cli_env(settings: Settings) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
-        "KRIPTO_DATABASE_URL": settings.require_database_url(),
+        "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
         "COLUMNS": "200",
     }
 

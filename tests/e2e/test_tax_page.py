@@ -34,7 +34,7 @@ async def test_tax_page_shows_the_reports_figures(
             await up.wait()
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-            await page.goto(f"{settings.dashboard_url}/")
+            await page.goto(f"{settings.dashboard.dashboard_url}/")
             await page.click("#tax-link")
             # Without a year, the page shows the current UK tax year.
             current = TaxYear.containing(uk_day(datetime.now(tz=UTC))).name
@@ -67,7 +67,7 @@ async def test_tax_page_shows_the_reports_figures(
             await expect(page.locator("#conversions li")).to_have_count(1)
             await page.screenshot(path=tmp_path / "tax-page.png", full_page=True)
 
-            api = await page.request.get(f"{settings.dashboard_url}/api/tax?year=2025-26")
+            api = await page.request.get(f"{settings.dashboard.dashboard_url}/api/tax?year=2025-26")
             assert (await api.json())["totals"] == {
                 "disposals": 3,
                 "proceeds": "10500",
@@ -84,7 +84,7 @@ async def test_tax_page_shows_the_reports_figures(
                 },
             }
 
-            response = await page.goto(f"{settings.dashboard_url}/tax?year=2025-2026")
+            response = await page.goto(f"{settings.dashboard.dashboard_url}/tax?year=2025-2026")
             assert response is not None and response.status == 400
             assert await page.inner_text("#message") == (
                 "--year: '2025-2026' is not a UK tax year; write it as YYYY-YY, e.g. 2025-26"

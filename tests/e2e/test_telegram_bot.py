@@ -67,7 +67,7 @@ async def test_a_conversation_with_the_bot(
             "telegram_bot_token": SecretStr(TOKEN),
             "telegram_api_url": tg.url,
             "telegram_chat_ids": [ALICE],
-            "telegram_poll_timeout": settings.http_timeout / 10,  # 1 s long polls
+            "telegram_poll_timeout": settings.exchange.http_timeout / 10,  # 1 s long polls
         }
     )
     await store_rate(db)
@@ -80,8 +80,8 @@ async def test_a_conversation_with_the_bot(
             bot = await client.start_workflow(
                 TelegramBotWorkflow.run,
                 BotPoll(polls_per_run=3),
-                id=bot_workflow_id(settings.task_queue),
-                task_queue=settings.task_queue,
+                id=bot_workflow_id(settings.temporal.task_queue),
+                task_queue=settings.temporal.task_queue,
             )
             await ensure_phone(client, settings)
 
@@ -133,8 +133,8 @@ async def test_a_conversation_with_the_bot(
             await client.execute_workflow(
                 DailySummaryWorkflow.run,
                 SummaryDay(day=today),
-                id=f"daily-summary-test-{settings.task_queue}",
-                task_queue=settings.task_queue,
+                id=f"daily-summary-test-{settings.temporal.task_queue}",
+                task_queue=settings.temporal.task_queue,
             )
             await until(lambda: bool(said(tg, ALICE, "Kripto daily summary")), tg)
 
@@ -142,24 +142,26 @@ async def test_a_conversation_with_the_bot(
             memo = await (await trade.describe()).memo_value("by")
             histories = "".join(
                 [
-                    await history_text(client, bot_workflow_id(settings.task_queue)),
+                    await history_text(client, bot_workflow_id(settings.temporal.task_queue)),
                     await history_text(client, key),
                     await history_text(client, f"notify-trade-{key}"),
                 ]
             )
-            status = await schedule_status(client, "BTC-GBP", settings.task_queue)
+            status = await schedule_status(client, "BTC-GBP", settings.temporal.task_queue)
             current = await client.get_workflow_handle(bot.id).describe()
             await record_history(client, key, "trade-notify-v1")  # the trade, then its news
             await record_history(client, f"notify-trade-{key}", "notify-v1")
             await record_history(
-                client, f"daily-summary-test-{settings.task_queue}", "daily_summary-v1"
+                client, f"daily-summary-test-{settings.temporal.task_queue}", "daily_summary-v1"
             )
-            await client.get_workflow_handle(bot_workflow_id(settings.task_queue)).terminate()
+            await client.get_workflow_handle(
+                bot_workflow_id(settings.temporal.task_queue)
+            ).terminate()
     finally:
         await services.close()
         for sid in (
-            schedule_id("BTC-GBP", settings.task_queue),
-            summary_schedule_id(settings.task_queue),
+            schedule_id("BTC-GBP", settings.temporal.task_queue),
+            summary_schedule_id(settings.temporal.task_queue),
         ):
             await client.get_schedule_handle(sid).delete()
 
@@ -187,7 +189,7 @@ async def test_a_conversation_with_the_bot(
     ]
     assert memo.startswith("traded from Telegram by @alice (Telegram user 1001, chat 1001) at ")
     [paused_reply] = said(tg, ALICE, "Trading paused\npaused from Telegram by @alice")
-    ticks = schedule_id("BTC-GBP", settings.task_queue)  # the exchange's one tick schedule
+    ticks = schedule_id("BTC-GBP", settings.temporal.task_queue)  # the exchange's one tick schedule
     assert paused_reply.endswith(f": lunch\nschedules: {ticks}")
     [paused_news] = said(tg, ALICE, "Kill switch: trading paused\npaused from Telegram by @al")
     assert paused_news.endswith(f": lunch\n1 schedule: {ticks}")

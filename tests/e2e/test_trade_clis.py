@@ -35,8 +35,8 @@ async def worker_env(
         yield {
             **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
             "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
-            "KRIPTO_DATABASE_URL": settings.require_database_url(),
-            "KRIPTO_TASK_QUEUE": settings.task_queue,
+            "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
+            "KRIPTO_TASK_QUEUE": settings.temporal.task_queue,
         }
     await services.close()
 
@@ -63,7 +63,7 @@ async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
         "--type",
         "TradeWorkflow",
         "--task-queue",
-        settings.task_queue,
+        settings.temporal.task_queue,
         "--workflow-id",
         key,
         "--input",

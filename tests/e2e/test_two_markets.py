@@ -90,7 +90,7 @@ async def decide(client: Client, settings: Settings, db: Database, rate: Rate) -
         DecideMarketsWorkflow.run,
         DecideMarketsInput(prices=Prices.of([rate], rate.date_time, "simulated")),
         id=f"decide-{rate.product_id}-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     decision = await DecisionRepository(db).get(decide_id(rate.product_id, rate.date_time))
     assert decision is not None
@@ -115,8 +115,8 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "KRIPTO_DATABASE_URL": settings.require_database_url(),
-        "KRIPTO_TASK_QUEUE": settings.task_queue,
+        "KRIPTO_DATABASE_URL": settings.general.require_database_url(),
+        "KRIPTO_TASK_QUEUE": settings.temporal.task_queue,
         "KRIPTO_PRODUCTS": ",".join(PRODUCTS),
     }
     try:
@@ -126,7 +126,7 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
                 ExchangeTickWorkflow.run,
                 ExchangeTickInput(products=PRODUCTS),
                 id=f"tick-coinbase-{uuid.uuid4().hex[:8]}",
-                task_queue=settings.task_queue,
+                task_queue=settings.temporal.task_queue,
             )
             assert (tick.stored, tick.actions) == (2, dict.fromkeys(PRODUCTS, "hold"))
             for product in PRODUCTS:
@@ -230,7 +230,8 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
 
             # The receipts name each market's own currencies.
             receipts = {
-                path.stem: text_of(path) for path in sorted(settings.outbox_dir.glob("*.eml"))
+                path.stem: text_of(path)
+                for path in sorted(settings.general.outbox_dir.glob("*.eml"))
             }
             assert len(receipts) == 3
             btc_receipt = receipts[file_stem(btc_trade)]

@@ -1,11 +1,11 @@
-"""The README's upgrade, `docker compose up -d --build`, with real `kripto worker` processes on
-the dev server: the worker of build A is stopped (SIGTERM, as compose stops a container) and a
-worker of build B starts. A trade pinned to A still runs, so A's worker keeps polling until it
-has finished (it is not stranded) and B does not take over meanwhile; then A's worker retires
-its build and exits, and B's worker, finding the current build with no workers and nothing
-pinned to it, makes B current: a new trade and the wallet (auto-upgrading, as ticks are) run on
-B, and /healthz says so. With B's last worker gone too, the deployment has no current build with
-workers and health says that."""
+"""The upgrade in docs/deploying.md, `docker compose up -d --build`, with real `kripto worker`
+processes on the dev server: the worker of build A is stopped (SIGTERM, as compose stops a
+container) and a worker of build B starts. A trade pinned to A still runs, so A's worker keeps
+polling until it has finished (it is not stranded) and B does not take over meanwhile; then A's
+worker retires its build and exits, and B's worker, finding the current build with no workers
+and nothing pinned to it, makes B current: a new trade and the wallet (auto-upgrading, as ticks
+are) run on B, and /healthz says so. With B's last worker gone too, the deployment has no
+current build with workers and health says that."""
 
 from __future__ import annotations
 

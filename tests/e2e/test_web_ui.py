@@ -36,7 +36,8 @@ from kripto.temporal.search_attributes import ensure_search_attributes, trade_at
 from workflows.exchange_tick import ExchangeTickWorkflow
 from workflows.trade import TradeWorkflow
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+#: The page that gives the queries and the column setup (docs/operating.md, "The Web UI").
+README = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
 #: The date README's examples use; the test puts a week ago in its place.
 README_DATE = "2026-11-18T00:00:00Z"
 SELLS_OVER_50 = f'KriptoSide = "sell" AND KriptoAmountGbp > 50 AND StartTime > "{README_DATE}"'
@@ -129,7 +130,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 ExchangeTickWorkflow.run,
                 ExchangeTickInput(),
                 id=tick_id,
-                task_queue=settings.task_queue,
+                task_queue=settings.temporal.task_queue,
             )
             assert tick.actions == {"BTC-GBP": "buy"}
             bought = trade_id_for_decision(decide_id("BTC-GBP", tick.at))
@@ -150,7 +151,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 "TradeWorkflow",
                 {"tradeType": "sell", "amount": "60.00"},
                 id=big_sell,
-                task_queue=settings.task_queue,
+                task_queue=settings.temporal.task_queue,
                 result_type=dict,
             )
             # A sell of BTC the wallet lacks: refused, FAILED, its step says why.
@@ -168,7 +169,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 TradeWorkflow.run,
                 request,
                 id=under_way,
-                task_queue=f"{settings.task_queue}-nobody",
+                task_queue=f"{settings.temporal.task_queue}-nobody",
                 search_attributes=TypedSearchAttributes(trade_attributes(request)),
             )
             under_way_started = True

@@ -14,7 +14,8 @@ from kripto.metrics import ATTEMPT_LIMIT
 
 PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULES = PROMETHEUS / "kripto.rules.yml"
-README = Path(__file__).resolve().parents[2] / "README.md"
+#: Where the metrics and the alerts are documented (the page "Operating").
+README = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,8 +56,8 @@ def test_every_metric_the_rules_use_is_documented() -> None:
 
 
 def test_every_metric_the_worker_makes_is_documented() -> None:
-    """Each name made in kripto/metrics.py has its row in README's metrics table (counters are
-    served with `_total`)."""
+    """Each name made in kripto/metrics.py has its row in docs/operating.md's metrics table
+    (counters are served with `_total`)."""
     source = (Path(__file__).resolve().parents[2] / "kripto" / "metrics.py").read_text()
     counters = set(re.findall(r'counter\(\s*"(kripto_[a-z_]+)"', source))
     others = set(

@@ -49,7 +49,7 @@ def test_no_dev_env_and_no_address_is_said_in_the_connection_error(
     for name in ("TEMPORAL_ADDRESS", "KRIPTO_TEMPORAL_ADDRESS", "KRIPTO_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
-    assert settings.temporal_address == "localhost:7233"
+    assert settings.temporal.temporal_address == "localhost:7233"
     assert _default_address_hint(settings) == (
         ". No .kripto/dev.env was found and TEMPORAL_ADDRESS is not set, so this is the default"
         " address: run the command where `kripto dev` runs, pass --data-dir (or set"

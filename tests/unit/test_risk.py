@@ -141,7 +141,7 @@ def test_the_guards_come_from_the_settings() -> None:
         cooldown="15m",
         stale_after="2m",
     )
-    assert risk_from_settings(settings) == RiskSettings(
+    assert risk_from_settings(settings.risk, settings.strategy) == RiskSettings(
         trade_fraction=Decimal("0.2"),
         min_order_gbp=Decimal("12.50"),
         exchange_min_gbp=Decimal("1"),
@@ -152,7 +152,8 @@ def test_the_guards_come_from_the_settings() -> None:
         protections=Protections(),
         bar_minutes=60,
     )
-    defaults = risk_from_settings(Settings())
+    settings = Settings()
+    defaults = risk_from_settings(settings.risk, settings.strategy)
     assert (defaults.trade_fraction, defaults.minimum, defaults.stale_after) == (
         Decimal("0.15"),
         Decimal("10.00"),

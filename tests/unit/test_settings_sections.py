@@ -4,14 +4,23 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from kripto.cli.config import config_rows, section_of
 from kripto.risk import RiskSettings
-from kripto.settings import LEGACY_STRATEGY_PARAMS, SECTIONS, RiskSection, Settings
+from kripto.settings import (
+    LEGACY_STRATEGY_PARAMS,
+    SECTIONS,
+    RiskSection,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 #: `# KRIPTO_X=value`: a line left commented out keeps the default shown (the file says so).
@@ -20,8 +29,8 @@ _DEFAULT_SHOWN = re.compile(r"^# (KRIPTO_[A-Z0-9_]+)=(.+)$", re.MULTILINE)
 
 def test_every_setting_is_in_exactly_one_section() -> None:
     fields = [field for section in SECTIONS.values() for field in section.model_fields]
-    assert sorted(fields) == sorted(Settings.model_fields)
-    assert len(fields) == len(set(fields))
+    assert list(Settings.model_fields) == list(SECTIONS)  # the settings are their sections
+    assert len(fields) == len(set(fields))  # one flat environment name each
 
 
 def test_the_sections_are_the_issues_and_small() -> None:
@@ -44,7 +53,7 @@ def test_the_sections_are_the_issues_and_small() -> None:
 
 def test_the_risk_defaults_are_kripto_risks_own() -> None:
     """One source: the worker's guards (the settings) and a backtest's (RiskSettings())."""
-    defaults, risk = Settings(_env_file=None), RiskSettings()
+    defaults, risk = Settings(_env_file=None).risk, RiskSettings()
     for field in RiskSection.model_fields:
         if hasattr(risk.protections, field):  # the protections, kripto.protections' own
             assert getattr(defaults, field) == getattr(risk.protections, field), field
@@ -54,11 +63,28 @@ def test_the_risk_defaults_are_kripto_risks_own() -> None:
 
 
 def test_a_section_is_its_own_model_with_the_settings_values() -> None:
+    """Read by flat environment name, kept by section: `settings.risk.max_trade_gbp`."""
     settings = Settings(_env_file=None, max_trade_gbp="500.00", mailer="ses")
-    risk = settings.section("risk")
-    assert isinstance(risk, RiskSection)
-    assert str(risk.max_trade_gbp) == "500.00"
-    assert settings.section("mail").mailer == "ses"  # type: ignore[attr-defined]
+    assert isinstance(settings.risk, RiskSection)
+    assert str(settings.risk.max_trade_gbp) == "500.00"
+    assert settings.mail.mailer == "ses"
+    # A copy takes flat names into their sections, and leaves the original as it was.
+    copy = settings.model_copy(update={"max_trade_gbp": Decimal("20.00"), "products": ["ETH-GBP"]})
+    assert (copy.risk.max_trade_gbp, copy.general.products) == (Decimal("20.00"), ["ETH-GBP"])
+    assert (settings.risk.max_trade_gbp, settings.general.products) == (
+        Decimal("500.00"),
+        ["BTC-GBP"],
+    )
+
+
+def test_max_trade_gbp_is_checked_once_in_its_section() -> None:
+    with pytest.raises(ValidationError) as caught:
+        RiskSection(max_trade_gbp=Decimal("5.00"))
+    assert "KRIPTO_MAX_TRADE_GBP (5.00) must be at least the minimum order (£10.00" in str(
+        caught.value
+    )
+    with pytest.raises(SettingsError, match=r"^KRIPTO_MAX_TRADE_GBP \(5\.00\) must be"):
+        load_settings(max_trade_gbp="5.00", data_dir="/nonexistent")
 
 
 def _shown_defaults() -> dict[str, str]:

@@ -19,7 +19,7 @@ def no_env_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_the_grace_defaults_to_30_seconds() -> None:
-    assert load_settings().shutdown_grace == timedelta(seconds=30)
+    assert load_settings().temporal.shutdown_grace == timedelta(seconds=30)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_the_grace_is_a_duration(
     monkeypatch: pytest.MonkeyPatch, value: str, grace: timedelta
 ) -> None:
     monkeypatch.setenv("KRIPTO_SHUTDOWN_GRACE", value)
-    assert load_settings().shutdown_grace == grace
+    assert load_settings().temporal.shutdown_grace == grace
 
 
 @pytest.mark.parametrize(

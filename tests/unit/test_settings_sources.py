@@ -49,10 +49,10 @@ def test_the_users_env_file_wins_over_dev_env(workdir: Path) -> None:
         "KRIPTO_FEED=coinbase\nKRIPTO_DATABASE_URL=postgresql://me@db.internal:5432/kripto\n"
     )
     settings = load_settings()
-    assert settings.feed == "coinbase"
-    assert settings.database_url == "postgresql://me@db.internal:5432/kripto"
+    assert settings.exchange.feed == "coinbase"
+    assert settings.general.database_url == "postgresql://me@db.internal:5432/kripto"
     # what .env leaves unset still comes from dev.env
-    assert settings.temporal_address == "127.0.0.1:17233"
+    assert settings.temporal.temporal_address == "127.0.0.1:17233"
     assert env_files() == (Path(".kripto/dev.env"), Path(".env"))
 
 
@@ -64,15 +64,18 @@ def test_the_environment_wins_over_both_files(
     monkeypatch.setenv("KRIPTO_FEED", "simulated")
     monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal:7233")
     settings = load_settings()
-    assert settings.feed == "simulated"
-    assert settings.temporal_address == "temporal:7233"
-    assert settings.database_url == "postgresql://dev@127.0.0.1:5999/kripto"
+    assert settings.exchange.feed == "simulated"
+    assert settings.temporal.temporal_address == "temporal:7233"
+    assert settings.general.database_url == "postgresql://dev@127.0.0.1:5999/kripto"
 
 
 def test_dev_env_alone_is_used_without_a_users_env(workdir: Path) -> None:
     write_dev(workdir)
     settings = load_settings()
-    assert (settings.feed, settings.temporal_address) == ("simulated", "127.0.0.1:17233")
+    assert (settings.exchange.feed, settings.temporal.temporal_address) == (
+        "simulated",
+        "127.0.0.1:17233",
+    )
 
 
 def test_the_data_dir_named_in_env_file_locates_dev_env(workdir: Path) -> None:
@@ -80,8 +83,8 @@ def test_the_data_dir_named_in_env_file_locates_dev_env(workdir: Path) -> None:
     (workdir / ".env").write_text("KRIPTO_DATA_DIR=state\n")
     assert env_files() == (Path("state/dev.env"), Path(".env"))
     settings = load_settings()
-    assert settings.temporal_address == "127.0.0.1:17233"
-    assert settings.data_dir == Path("state")
+    assert settings.temporal.temporal_address == "127.0.0.1:17233"
+    assert settings.general.data_dir == Path("state")
 
 
 def test_dev_env_says_the_users_settings_win(workdir: Path) -> None:
@@ -99,10 +102,10 @@ def test_empty_values_in_a_copied_env_example_mean_unset(workdir: Path) -> None:
         "KRIPTO_TEMPORAL_API_KEY=\nKRIPTO_TEMPORAL_TLS_CA_FILE=\nKRIPTO_DATABASE_URL=\n"
     )
     settings = load_settings()
-    assert settings.temporal_api_key is None
-    assert settings.temporal_tls_ca_file is None
-    assert settings.database_url is None
-    assert not settings.temporal_uses_tls
+    assert settings.temporal.temporal_api_key is None
+    assert settings.temporal.temporal_tls_ca_file is None
+    assert settings.general.database_url is None
+    assert not settings.temporal.temporal_uses_tls
 
 
 # Temporal TLS and API key
@@ -186,15 +189,17 @@ def cdp_file(folder: Path, name: str = KEY_NAME, pem: str | None = None) -> Path
 
 
 def live(**values: object) -> Settings:
-    return Settings(exchange="coinbase", feed="coinbase", **values)  # type: ignore[arg-type]
+    return Settings(exchange="coinbase", feed="coinbase", **values)
 
 
 def test_a_downloaded_cdp_key_file_gives_the_name_and_the_key(workdir: Path) -> None:
     pem = ec_pem()
     settings = live(coinbase_api_private_key_file=cdp_file(workdir, pem=pem))
-    assert settings.coinbase_api_key_name == KEY_NAME
-    assert settings.coinbase_private_key_pem() == pem
-    signer = CoinbaseSigner(settings.coinbase_api_key_name, settings.coinbase_private_key_pem())
+    assert settings.exchange.coinbase_api_key_name == KEY_NAME
+    assert settings.exchange.coinbase_private_key_pem() == pem
+    signer = CoinbaseSigner(
+        settings.exchange.coinbase_api_key_name, settings.exchange.coinbase_private_key_pem()
+    )
     assert signer.algorithm == "ES256"
     assert pem.splitlines()[1] not in str(settings.masked())
 
@@ -205,7 +210,7 @@ def test_a_cdp_key_file_from_env_file_is_enough_for_live_trading(workdir: Path) 
         "KRIPTO_EXCHANGE=coinbase\nKRIPTO_FEED=coinbase\n"
         "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE=cdp_api_key.json\n"
     )
-    assert load_settings().coinbase_api_key_name == KEY_NAME
+    assert load_settings().exchange.coinbase_api_key_name == KEY_NAME
 
 
 def test_the_same_name_beside_the_file_is_fine_and_a_different_one_is_refused(
@@ -213,7 +218,7 @@ def test_the_same_name_beside_the_file_is_fine_and_a_different_one_is_refused(
 ) -> None:
     path = cdp_file(workdir)
     same = live(coinbase_api_private_key_file=path, coinbase_api_key_name=KEY_NAME)
-    assert same.coinbase_api_key_name == KEY_NAME
+    assert same.exchange.coinbase_api_key_name == KEY_NAME
     (workdir / ".env").write_text(
         "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE=cdp_api_key.json\n"
         "KRIPTO_COINBASE_API_KEY_NAME=organizations/org-1/apiKeys/other-c3d4\n"
@@ -234,7 +239,7 @@ def test_a_pem_key_file_still_works_with_the_name_setting(workdir: Path) -> None
     settings = live(
         coinbase_api_private_key_file=workdir / "key.pem", coinbase_api_key_name=KEY_NAME
     )
-    assert settings.coinbase_private_key_pem() == pem
+    assert settings.exchange.coinbase_private_key_pem() == pem
     with pytest.raises(ValueError, match="needs a CDP API key"):
         live(coinbase_api_private_key_file=workdir / "key.pem")
 
@@ -253,7 +258,10 @@ def test_a_broken_key_file_is_named_without_its_contents(
     path = workdir / "cdp_api_key.json"
     path.write_text(content)
     if message is None:
-        assert Settings(coinbase_api_private_key_file=path).coinbase_private_key_pem() == content
+        assert (
+            Settings(coinbase_api_private_key_file=path).exchange.coinbase_private_key_pem()
+            == content
+        )
         return
     with pytest.raises(ValueError) as caught:
         Settings(coinbase_api_private_key_file=path)

@@ -130,15 +130,19 @@ def test_parameters_are_checked_with_readable_messages() -> None:
 
 def test_strategies_are_built_from_their_settings() -> None:
     ema = strategy_from_settings(
-        Settings(strategy="ema_cross", ema_short_minutes=60, ema_long_minutes=720)
+        Settings(strategy="ema_cross", ema_short_minutes=60, ema_long_minutes=720).strategy
     )
     assert (ema.name, ema.params()) == ("ema_cross", {"short": "60", "long": "720"})
-    z = strategy_from_settings(Settings(strategy="zscore", zscore_window=300, zscore_threshold=1.5))
+    z = strategy_from_settings(
+        Settings(strategy="zscore", zscore_window=300, zscore_threshold=1.5).strategy
+    )
     assert (z.name, z.params()) == ("zscore", {"window": "300", "threshold": "1.5"})
-    r = strategy_from_settings(Settings(strategy="rsi", rsi_period=60, rsi_low=30, rsi_high=70))
+    r = strategy_from_settings(
+        Settings(strategy="rsi", rsi_period=60, rsi_low=30, rsi_high=70).strategy
+    )
     assert (r.name, r.params()) == ("rsi", {"period": "60", "low": "30.0", "high": "70.0"})
     assert (
-        strategy_from_settings(Settings()).name == "zscore"
+        strategy_from_settings(Settings().strategy).name == "zscore"
     )  # the default, see docs/strategies.md
 
 
@@ -146,32 +150,34 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
     """Settings know no strategy; the composition root checks them against the declaration
     and names the setting the bad value came from."""
     with pytest.raises(SettingsError) as exc:
-        strategy_from_settings(Settings(strategy="ema_cross", ema_long_minutes=10_080))
+        strategy_from_settings(Settings(strategy="ema_cross", ema_long_minutes=10_080).strategy)
     assert str(exc.value) == (
         "KRIPTO_EMA_LONG_MINUTES: long must be a duration from 3m to 84h (such as 4h;"
         " a bare number is minutes),"
         " not '10080'"
     )
     with pytest.raises(SettingsError) as exc:
-        strategy_from_settings(Settings(strategy="zscore", strategy_params="window=5"))
+        strategy_from_settings(Settings(strategy="zscore", strategy_params="window=5").strategy)
     assert str(exc.value) == (
         "KRIPTO_STRATEGY_PARAMS (zscore): window must be a duration from 10m to 84h (such as 4h;"
         " a bare number is minutes),"
         " not '5'"
     )
     with pytest.raises(SettingsError) as exc:
-        strategy_from_settings(Settings(strategy="ema_cross", strategy_params="short=900,long=100"))
+        strategy_from_settings(
+            Settings(strategy="ema_cross", strategy_params="short=900,long=100").strategy
+        )
     assert str(exc.value) == (
         "KRIPTO_STRATEGY_PARAMS (ema_cross): the short EMA span (900) must be at least 2 and"
         " less than the long span (100)"
     )
     with pytest.raises(SettingsError) as exc:
-        strategy_from_settings(Settings(strategy="magic"))
+        strategy_from_settings(Settings(strategy="magic").strategy)
     assert str(exc.value) == (
         "KRIPTO_STRATEGY: unknown strategy 'magic'; choose one of dca, ema_cross, rsi, zscore"
     )
     with pytest.raises(SettingsError) as exc:
-        strategy_from_settings(Settings(strategy="rsi", strategy_params="speed=9"))
+        strategy_from_settings(Settings(strategy="rsi", strategy_params="speed=9").strategy)
     assert str(exc.value) == (
         "KRIPTO_STRATEGY_PARAMS (rsi): rsi has no parameter 'speed'; it takes period, low, high"
     )
@@ -181,7 +187,7 @@ def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:
 
 def test_strategy_params_win_over_the_older_names() -> None:
     settings = Settings(strategy="rsi", rsi_period=60, rsi_low=30, strategy_params="low=35")
-    assert strategy_from_settings(settings).params() == {
+    assert strategy_from_settings(settings.strategy).params() == {
         "period": "60",
         "low": "35.0",
         "high": "60.0",

@@ -27,9 +27,9 @@ def test_the_document_holds_the_commands_table(
     # ... and the settings' default is that strategy, its set and its bar, unprotected.
     settings = Settings(_env_file=None)
     assert "is zscore (window=1d threshold=1.5)" in printed
-    assert (settings.strategy, strategy_from_settings(settings).params()) == (
+    assert (settings.strategy.strategy, strategy_from_settings(settings.strategy).params()) == (
         "zscore",
         {"window": "1440", "threshold": "1.5"},
     )
-    risk = risk_from_settings(settings)
+    risk = risk_from_settings(settings.risk, settings.strategy)
     assert (risk.protections, risk.bar_minutes) == (Protections(), 60)

@@ -67,12 +67,12 @@ async def test_one_tick_prices_stores_and_decides_every_market_and_buys_once(
         ExchangeTickWorkflow.run,
         ExchangeTickInput(products=PRODUCTS),
         id=tick_id,
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
     )
     at = result.at
     assert (result.markets, result.stored) == (2, 2)
     assert result.actions == {"BTC-GBP": "buy", "ETH-GBP": "hold"}
-    feed = SimulatedFeed(seed=settings.feed_seed)
+    feed = SimulatedFeed(seed=settings.exchange.feed_seed)
     for product in PRODUCTS:
         [stored] = await rates.since(product, at)
         assert (stored.rate, stored.source) == (feed.price_at(product, at), "simulated")
@@ -100,7 +100,7 @@ async def test_one_tick_prices_stores_and_decides_every_market_and_buys_once(
             )
         ),
         id=f"{decide_child}-again",
-        task_queue=settings.task_queue,
+        task_queue=settings.temporal.task_queue,
         result_type=DecideMarketsResult,
     )
     assert again.actions == {"BTC-GBP": "buy"}

@@ -42,7 +42,7 @@ async def trade(trading: Trading, amount: str = "10.00") -> str:
         TradeWorkflow.run,
         TradeRequest(idempotency_key=key, trade_type=Side.BUY, amount=Decimal(amount)),
         id=key,
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
     )
     return key
 
@@ -66,7 +66,7 @@ async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_onc
     placed = await paper(trading).place_market_order(
         client_order_id=behind, product_id="BTC-GBP", side=Side.BUY, amount=Decimal("20.00")
     )
-    task_queue = trading.settings.task_queue
+    task_queue = trading.settings.temporal.task_queue
 
     first = await reconcile(trading.client, task_queue, record="reconcile-v1")
     assert [(d.kind, d.subject) for d in first.differences] == [("missing_from_books", behind)]
@@ -96,7 +96,7 @@ async def test_an_order_placed_behind_kriptos_back_is_recorded_and_receipted_onc
 async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back(
     trading: Trading, caplog: pytest.LogCaptureFixture
 ) -> None:
-    task_queue = trading.settings.task_queue
+    task_queue = trading.settings.temporal.task_queue
     await trade(trading)
     clean = await reconcile(trading.client, task_queue)  # takes the baseline
     assert clean.books_match
@@ -204,11 +204,11 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
     services = await build_services(live)
     try:
         async with build_worker(time_skipping_env.client, live, services):
-            first = await reconcile(time_skipping_env.client, live.task_queue)
+            first = await reconcile(time_skipping_env.client, live.temporal.task_queue)
             # The first order, recorded while still open, settles on the exchange.
             server.orders[server.by_client_id[behind[0]]].lookups = 1
-            second = await reconcile(time_skipping_env.client, live.task_queue)
-            third = await reconcile(time_skipping_env.client, live.task_queue)
+            second = await reconcile(time_skipping_env.client, live.temporal.task_queue)
+            third = await reconcile(time_skipping_env.client, live.temporal.task_queue)
         rows = await services.db.pool.fetch(
             "SELECT trade_id, found_by, settled, executed_value FROM trades ORDER BY trade_id"
         )

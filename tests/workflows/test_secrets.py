@@ -71,13 +71,13 @@ async def trade_with(
                     TradeWorkflow.run,
                     TradeRequest(trade_type=Side.BUY, amount=Decimal("10.00")),
                     id=key,
-                    task_queue=settings.task_queue,
+                    task_queue=settings.temporal.task_queue,
                 )
             except WorkflowFailureError as exc:
                 assert "401" in root_cause(exc) or "credentials" in root_cause(exc).lower()
     finally:
         await services.close()
-    scraped = httpx.get(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=10)
+    scraped = httpx.get(f"http://127.0.0.1:{settings.metrics.metrics_port}/metrics", timeout=10)
     assert "kripto_trades_total" in scraped.text
     return key, env.client, scraped.text
 
@@ -130,7 +130,9 @@ async def test_no_secret_in_histories_or_logs(
     text = json.dumps(history.to_json_dict())
     logs = "\n".join(r.getMessage() + str(r.exc_text or "") for r in caplog.records)
     assert fake_coinbase.order_count() == (0 if case == "coinbase refused" else 1)
-    assert receipts_to(ses_server, live_settings.receipt_to) == (1 if case == "accepted" else 0)
+    assert receipts_to(ses_server, live_settings.mail.receipt_to) == (
+        1 if case == "accepted" else 0
+    )
     if case == "receipt refused":  # the trade still completes, and says what went wrong
         described = await handle.describe()
         assert described.status == WorkflowExecutionStatus.COMPLETED

@@ -66,7 +66,7 @@ async def test_a_slow_settlement_is_waited_out_and_recorded_once(
     try:
         async with build_worker(time_skipping_env.client, live, services):
             handle = await time_skipping_env.client.start_workflow(
-                TradeWorkflow.run, request, id=key, task_queue=live.task_queue
+                TradeWorkflow.run, request, id=key, task_queue=live.temporal.task_queue
             )
             runs = await wait_for_runs(handle, 2)
 
@@ -74,7 +74,7 @@ async def test_a_slow_settlement_is_waited_out_and_recorded_once(
             [pending] = await trades.recent()
             assert (pending.client_order_id, pending.settled) == (key, False)
             assert PastTrade.of(pending).gbp == Decimal("10.00")
-            assert list(settings.outbox_dir.glob("*.eml")) == []
+            assert list(settings.general.outbox_dir.glob("*.eml")) == []
 
             fake_coinbase.server.settle_after = 0
             order = await time_skipping_env.client.get_workflow_handle_for(
@@ -90,4 +90,4 @@ async def test_a_slow_settlement_is_waited_out_and_recorded_once(
     [recorded] = await trades.recent()
     assert (recorded.settled, recorded.filled_size) == (True, Decimal("0.00125952"))
     assert await trades.count() == 1
-    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
+    assert len(list(settings.general.outbox_dir.glob("*.eml"))) == 1

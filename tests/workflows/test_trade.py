@@ -50,7 +50,7 @@ async def run_trade(trading: Trading, key: str, payload: dict[str, Any]) -> dict
         "TradeWorkflow",
         payload,
         id=key,
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
         result_type=dict,
     )
     return result
@@ -61,7 +61,7 @@ async def wallet(trading: Trading) -> Wallet:
         WalletWorkflow.run,
         WalletRequest(),
         id=f"wallet-{uuid.uuid4()}",
-        task_queue=trading.settings.task_queue,
+        task_queue=trading.settings.temporal.task_queue,
     )
 
 
@@ -140,7 +140,7 @@ async def test_concurrent_starts_under_one_key_make_one_trade(trading: Trading) 
                 TradeWorkflow.run,
                 seed_payload_model(key),
                 id=key,
-                task_queue=trading.settings.task_queue,
+                task_queue=trading.settings.temporal.task_queue,
             )
         except WorkflowAlreadyStartedError:
             return None
@@ -238,7 +238,10 @@ async def test_any_input_that_is_not_one_trade_fails_at_once_naming_the_rule(
 ) -> None:
     key = str(uuid.uuid4())
     handle = await untouched_trading.client.start_workflow(
-        "TradeWorkflow", args=args, id=key, task_queue=untouched_trading.settings.task_queue
+        "TradeWorkflow",
+        args=args,
+        id=key,
+        task_queue=untouched_trading.settings.temporal.task_queue,
     )
     with pytest.raises(WorkflowFailureError) as caught:
         await handle.result()
@@ -314,7 +317,7 @@ async def test_exchange_faults_are_retried_into_exactly_one_order(
                 TradeWorkflow.run,
                 seed_payload_model(key),
                 id=key,
-                task_queue=live.task_queue,
+                task_queue=live.temporal.task_queue,
             )
     finally:
         await services.close()

@@ -33,7 +33,7 @@ RAN: list[str] = []
 
 
 def expected_valid(args: list[Any], key: str) -> bool:
-    """The rules as the README states them, written out independently of the code under test."""
+    """The rules as docs/using.md states them, written out independently of the code under test."""
     if len(args) != 1 or not isinstance(args[0], dict):
         return False
     body = args[0]
@@ -154,7 +154,7 @@ async def test_every_input_ends_cleanly(big_trading: Trading, data: st.DataObjec
     valid = expected_valid(args, key)
     orders_before = await trading.count("paper_orders")
     handle = await trading.client.start_workflow(
-        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.task_queue
+        "TradeWorkflow", args=args, id=key, task_queue=trading.settings.temporal.task_queue
     )
     try:
         result = await handle.result()

@@ -79,7 +79,7 @@ class Proxy:
 
 @pytest.fixture
 async def proxy(settings: Settings) -> AsyncIterator[Proxy]:
-    url = urlsplit(str(settings.database_url))
+    url = urlsplit(str(settings.general.database_url))
     socket_folder = dict(parse_qsl(url.query)).get("host")
     proxy = Proxy(socket_folder or url.hostname or "127.0.0.1", url.port or 5432)
     await proxy.up()
@@ -113,7 +113,7 @@ async def test_a_long_wait_continues_as_new_carrying_its_order_and_outlasts_post
     proxy: Proxy,
 ) -> None:
     env = fresh_time_skipping_env
-    url = urlsplit(str(settings.database_url))
+    url = urlsplit(str(settings.general.database_url))
     # Through the proxy on loopback, whether Postgres listens on TCP or (embedded) a socket.
     proxied = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}", query=""))
     live = settings.model_copy(
@@ -141,7 +141,7 @@ async def test_a_long_wait_continues_as_new_carrying_its_order_and_outlasts_post
                 # file's name as the workflow ID (tests/workflows/test_replay.py).
                 {"tradeType": "buy", "amount": "10.00"},
                 id=key,
-                task_queue=live.task_queue,
+                task_queue=live.temporal.task_queue,
             )
             first_run = handle.result_run_id
             latest = client.get_workflow_handle(key)
@@ -239,7 +239,7 @@ async def test_http_errors_after_the_create_are_waited_out_by_the_workflow(
                 "TradeWorkflow",
                 {"tradeType": "buy", "amount": "10.00"},
                 id=key,
-                task_queue=live.task_queue,
+                task_queue=live.temporal.task_queue,
                 result_type=dict,
             )
     finally:

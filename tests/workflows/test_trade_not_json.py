@@ -36,7 +36,7 @@ async def test_an_input_that_is_not_json_fails_the_trade_in_one_task(
         async with build_worker(client, plain, services):
             await settle_routing(client, plain, take_over=True)
             handle = await dev_server_env.client.start_workflow(
-                "TradeWorkflow", raw, id=key, task_queue=plain.task_queue
+                "TradeWorkflow", raw, id=key, task_queue=plain.temporal.task_queue
             )
             with pytest.raises(WorkflowFailureError) as caught:
                 await handle.result()
