@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
@@ -83,7 +83,6 @@ class LiveCheck:
     key_error: str | None
     products: list[str]
     fees: FeeTier
-    fee_setting: str
     min_order: Decimal
     max_trade: Decimal
     clock: Callable[[], float] = time.time
@@ -532,7 +531,3 @@ async def _webhooks(settings: NotificationsSection) -> list[Check]:
                 continue
             checks.append(Check(name, "ok", f"{style} webhook at {host} is reachable."))
     return checks
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

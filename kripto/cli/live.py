@@ -80,7 +80,6 @@ async def live_checks(settings: Settings) -> list[Check]:
             key_error=key_error,
             products=list(products),
             fees=venue.fees,
-            fee_setting=venue.fee_tier,
             min_order=minimum,
             max_trade=settings.risk.max_trade_gbp,
             clock_limit=settings.execution.max_clock_skew.total_seconds(),
