@@ -10,7 +10,7 @@ from typing import Protocol
 from temporalio import activity
 
 from activities.errors import temporal_errors
-from kripto.errors import NonRetryableError
+from kripto.errors import RetryableError
 from kripto.notify.commands import BotPoll, BotUpdate, BotUpdates, read_update
 from kripto.notify.events import BotHandled, Notify, NotifyResult, SummaryDay
 from kripto.notify.sender import Notifier
@@ -44,8 +44,9 @@ async def heartbeating() -> AsyncIterator[None]:
         task.cancel()
 
 
-class BotOff(NonRetryableError):
-    kind = "BotOff"
+class BotOff(RetryableError):
+    """This worker has no bot (no KRIPTO_TELEGRAM_BOT_TOKEN): retried, so a worker with the
+    bot's settings takes the poll, and the bot's workflow never ends for the others."""
 
 
 class NotifyActivities:
@@ -82,7 +83,11 @@ class NotifyActivities:
     async def poll_updates(self, poll: BotPoll) -> BotUpdates:
         with temporal_errors():
             if self.telegram is None:
-                raise BotOff("the Telegram bot is off: KRIPTO_TELEGRAM_BOT_TOKEN is not set")
+                raise BotOff(
+                    "the Telegram bot is off on this worker (no KRIPTO_TELEGRAM_BOT_TOKEN):"
+                    " another worker will take it",
+                    retry_after=1.0,
+                )
             async with heartbeating():
                 raw = await self.telegram.get_updates(poll.offset, self.poll_seconds)
             ids = [u["update_id"] for u in raw if isinstance(u.get("update_id"), int)]
@@ -93,6 +98,10 @@ class NotifyActivities:
     async def handle_update(self, update: BotUpdate) -> BotHandled:
         with temporal_errors():
             if self.bot is None:
-                raise BotOff("the Telegram bot is off: KRIPTO_TELEGRAM_BOT_TOKEN is not set")
+                raise BotOff(
+                    "the Telegram bot is off on this worker (no KRIPTO_TELEGRAM_BOT_TOKEN):"
+                    " another worker will take it",
+                    retry_after=1.0,
+                )
             async with heartbeating():
                 return BotHandled(update_id=update.update_id, did=await self.bot.handle(update))

@@ -18,14 +18,15 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
+from kripto.masking import MASK, mask, secret_values
 from kripto.settings import Settings
 
-MASK = "********"
+__all__ = ["MASK", "configure_logging", "mask", "secrets_of"]
+
 _HANDLER = "kripto"
 #: Loggers whose INFO lines are events we want: ours, and the SDK's workflow and activity
 #: loggers that our workflows and activities write through. Everything else stays at WARNING.
@@ -33,37 +34,8 @@ EVENT_LOGGERS = ("kripto", "workflows", "activities", "temporalio.workflow", "te
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    """Every secret value the settings hold, longest first (so a PEM is masked before its lines)."""
-    values: list[str] = []
-    for secret in (
-        settings.temporal.temporal_api_key,
-        settings.exchange.coinbase_api_private_key,
-        settings.mail.aws_access_key_id,
-        settings.mail.aws_secret_access_key,
-    ):
-        if secret is not None:
-            values.append(secret.get_secret_value())
-    try:
-        pem = settings.exchange.coinbase_private_key_pem()
-    except Exception:  # an unreadable key file is reported where it is used, not here
-        pem = None
-    if pem:
-        values.append(pem)
-    if settings.general.database_url:
-        password = urlsplit(settings.general.database_url).password
-        if password:
-            values.append(password)
-    # A multi-line key may be logged a line at a time (in a traceback, say).
-    lines = [line.strip() for v in values for line in v.splitlines()]
-    values += [line for line in lines if len(line) >= 16 and not line.startswith("-----")]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """Every secret value the settings hold (kripto.masking, the one list of them)."""
+    return secret_values(settings)
 
 
 class NamedOutcomes(logging.Filter):

@@ -59,7 +59,10 @@ class StopLinkSigner:
         if len(parts) != 3 or not parts[1].isdigit():
             raise StopLinkError("This is not a stop link (it is malformed).")
         link_id, epoch, mac = parts
-        if not hmac.compare_digest(mac, _mac(self._secret, f"{link_id}.{epoch}")):
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a
+        # 500), and a tampered link may carry any.
+        expected = _mac(self._secret, f"{link_id}.{epoch}").encode()
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
             raise StopLinkError("This stop link's signature is wrong; it was not made by Kripto.")
         expires = datetime.fromtimestamp(int(epoch), tz=UTC)
         if now >= expires:

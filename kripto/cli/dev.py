@@ -88,6 +88,12 @@ def dev(
     if health_port is not None:
         overrides["health_port"] = health_port
     base = load_settings(**overrides)
+    if (exchange := base.exchange.exchange) != "paper":
+        raise fail(
+            f"kripto dev trades on paper only: KRIPTO_EXCHANGE={exchange} is refused (its"
+            " Temporal, dashboard and bot are for one machine; run `kripto worker` against your"
+            " own Temporal to trade live)"
+        )
     ports = [p for p in (port, ui_port, base.metrics.metrics_port, base.metrics.health_port) if p]
     if len(set(ports)) != len(ports):
         raise fail("--port, --ui-port, --metrics-port and --health-port must differ")

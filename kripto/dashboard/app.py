@@ -1,15 +1,19 @@
 """The trader's dashboard: one page (price, money, now, tables, the kill switch and a manual
 trade form) over a small JSON API it polls, plus the confirmation page of a receipt's stop link.
 
-Reading is open to whoever can reach the address (loopback unless told otherwise); changing
-anything (pause, resume, trade, a stop link) goes through kripto.dashboard.security."""
+Everything but the stop-link pages, the sign-in page, the static files and /healthz needs a
+signed-in session; changing anything (pause, resume, trade, a stop link) also needs a CSRF
+token and a configured Origin. The rules are kripto.dashboard.security's (docs/security.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +24,8 @@ from urllib.parse import parse_qsl
 import asyncpg
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -32,11 +38,17 @@ from kripto.dashboard.data import SPANS, DashboardData, Span
 from kripto.dashboard.security import (
     COOKIE,
     CSRF_HEADER,
+    BodyLimit,
     Refused,
     Session,
     Sessions,
+    address_of,
+    allowed_hosts,
+    allowed_origins,
     check_csrf,
     check_origin,
+    cookie_options,
+    form_token,
 )
 from kripto.db.pool import Database
 from kripto.errors import InvalidInput
@@ -76,6 +88,10 @@ def _stamp(at: datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class Dashboard:
     settings: Settings
@@ -83,10 +99,17 @@ class Dashboard:
     db: Database
     sessions: Sessions
     stop_links: StopLinkSigner | None
+    #: Signs the stop page's form token (kripto.dashboard.security.form_token); per process.
+    form_key: bytes = b""
 
     @property
     def product(self) -> str:
         return self.settings.general.products[0]
+
+    @property
+    def origins(self) -> set[str]:
+        s = self.settings.dashboard
+        return allowed_origins(s.dashboard_url, s.dashboard_port, s.public_url)
 
     def data(self) -> DashboardData:
         return DashboardData(
@@ -102,20 +125,37 @@ class Dashboard:
 
     def refusal(self, request: Request, exc: Refused) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
-        return self.page("message.html.j2", exc.status, title="Refused", message=exc.reason)
+            return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=exc.headers)
+        response = self.page("message.html.j2", exc.status, title="Refused", message=exc.reason)
+        response.headers.update(exc.headers)
+        return response
+
+    def signed_in(self, handler: Handler) -> Handler:
+        """`handler` for a signed-in session only: else 401 (the sign-in page, or JSON)."""
+
+        async def guarded(request: Request) -> Response:
+            if self.sessions.of(request) is None:
+                if request.url.path.startswith("/api/"):
+                    reason = "not signed in: open the dashboard's sign-in page"
+                    return JSONResponse({"error": reason}, status_code=401)
+                return self.login_page(request, status=401)
+            return await handler(request)
+
+        return guarded
 
     # -- reading ---------------------------------------------------------------------------
 
     async def index(self, request: Request) -> Response:
         session = self.sessions.of(request)
+        assert session is not None  # signed_in() let it through
         return self.page(
             "index.html.j2",
             product=self.product,
-            signed_in=bool(session and session.authenticated),
-            who=session.name if session else "",
-            csrf=session.csrf if session and session.authenticated else "",
-            ui=f"{self.settings.temporal.temporal_ui_url}/namespaces/{self.settings.temporal.temporal_namespace}",
+            signed_in=True,
+            who=session.name,
+            csrf=session.csrf,
+            ui=f"{self.settings.temporal.temporal_ui_url}/namespaces/"
+            f"{self.settings.temporal.temporal_namespace}",
         )
 
     async def state(self, request: Request) -> Response:
@@ -195,22 +235,46 @@ class Dashboard:
 
     # -- signing in --------------------------------------------------------------------------
 
+    def login_page(self, request: Request, status: int = 200, error: str = "") -> Response:
+        return self.page("login.html.j2", status, error=error)
+
+    async def login_form(self, request: Request) -> Response:
+        if self.sessions.of(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        return self.login_page(request)
+
     async def login(self, request: Request) -> Response:
+        """Sign in by POST (a form with `token`): never a token in a URL's query string."""
         try:
-            self.sessions.check_token(request.query_params.get("token"))
+            form = dict(parse_qsl((await request.body()).decode(errors="replace")))
+            session = self.sessions.sign_in(request, form.get("token"))
+        except Refused as exc:
+            response = self.login_page(request, exc.status, exc.reason)
+            response.headers.update(exc.headers)
+            return response
+        log.info("dashboard: %s signed in", session.name)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE, session.id, **cookie_options(self.settings.dashboard.public_url)
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        try:
+            session = self.authorised(request, request.headers.get(CSRF_HEADER))
         except Refused as exc:
             return self.refusal(request, exc)
-        session = self.sessions.new(request, authenticated=True)
-        response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
+        self.sessions.end(session)
+        response = JSONResponse({"signedOut": True})
+        response.delete_cookie(COOKIE, **cookie_options(self.settings.dashboard.public_url))
         return response
 
     def authorised(self, request: Request, csrf: str | None) -> Session:
         session = self.sessions.of(request)
-        if session is None or not session.authenticated:
-            raise Refused(401, "not signed in: open the dashboard's login URL with its token")
-        check_origin(request, self.settings.dashboard.public_url)
-        check_csrf(session, csrf)
+        if session is None:
+            raise Refused(401, "not signed in: open the dashboard's sign-in page")
+        check_origin(request, self.origins)
+        check_csrf(session.csrf, csrf)
         return session
 
     # -- changing things ---------------------------------------------------------------------
@@ -291,6 +355,8 @@ class Dashboard:
         )
 
     async def stop_page(self, request: Request) -> Response:
+        """The confirmation page. It makes no session: the signed link is the credential, and
+        the form's token is bound to the link under this process's key."""
         token = request.path_params["token"]
         try:
             link = self._stop_link(token)
@@ -298,38 +364,52 @@ class Dashboard:
                 raise Refused(410, "This stop link has already been used.")
         except Refused as exc:
             return self.refusal(request, exc)
-        session = self.sessions.of(request) or self.sessions.new(request, authenticated=False)
-        response = self.page(
-            "stop.html.j2", token=token, csrf=session.csrf, expires=_stamp(link.expires)
+        return self.page(
+            "stop.html.j2",
+            token=token,
+            csrf=form_token(self.form_key, token),
+            expires=_stamp(link.expires),
         )
-        response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict")
-        return response
 
     async def stop_confirm(self, request: Request) -> Response:
+        """Pause first, then mark the link used: if Temporal cannot be reached, the link is
+        not spent and works when opened again."""
         token = request.path_params["token"]
-        form = dict(parse_qsl((await request.body()).decode(errors="replace")))
         try:
+            # The link and the origin before the body is read (and the body is small anyway).
             link = self._stop_link(token)
-            session = self.sessions.of(request)
-            if session is None:
-                raise Refused(403, "refused: no session (open the stop link again)")
-            check_origin(request, self.settings.dashboard.public_url)
-            check_csrf(session, form.get("csrf"))
-            note = (
-                f"paused by a receipt's stop link (link {link.link_id}) from {session.name}"
-                f" at {_stamp(_now())}"
-            )
-            try:
-                await self.db.pool.execute(
-                    "INSERT INTO used_stop_links (link_id, used_by) VALUES ($1, $2)",
-                    link.link_id,
-                    session.name,
-                )
-            except asyncpg.UniqueViolationError:
-                raise Refused(410, "This stop link has already been used.") from None
+            check_origin(request, self.origins)
+            form = dict(parse_qsl((await request.body()).decode(errors="replace")))
+            check_csrf(form_token(self.form_key, token), form.get("csrf"))
+            if await self._used(link.link_id):
+                raise Refused(410, "This stop link has already been used.")
         except Refused as exc:
             return self.refusal(request, exc)
-        changed = await set_paused(self.client, self.settings, True, note)
+        who = address_of(request)
+        note = (
+            f"paused by a receipt's stop link (link {link.link_id}) from {who} at {_stamp(_now())}"
+        )
+        try:
+            changed = await set_paused(self.client, self.settings, True, note)
+        except Exception as exc:  # Temporal unreachable, or any other failure: not paused
+            why = exc.message if isinstance(exc, RPCError) else type(exc).__name__
+            log.warning(
+                "stop link %s: could not pause (%s); the link is not spent", link.link_id, why
+            )
+            return self.page(
+                "message.html.j2",
+                503,
+                title="Not paused yet",
+                message="Trading could not be paused: Temporal did not answer. The link is not"
+                " used up: open it again in a minute.",
+            )
+        # Two tabs at once: both paused; the link is spent either way.
+        with contextlib.suppress(asyncpg.UniqueViolationError):
+            await self.db.pool.execute(
+                "INSERT INTO used_stop_links (link_id, used_by) VALUES ($1, $2)",
+                link.link_id,
+                who,
+            )
         return self.page(
             "message.html.j2",
             title="Trading paused",
@@ -393,10 +473,11 @@ def create_app(
         settings,
         client,
         db,
-        Sessions(token),
+        Sessions(token, idle_seconds=settings.dashboard.dashboard_session_idle.total_seconds()),
         StopLinkSigner(secret.get_secret_value(), settings.dashboard.stop_link_base)
         if secret
         else None,
+        form_key=secrets.token_bytes(32),
     )
 
     @asynccontextmanager
@@ -408,21 +489,35 @@ def create_app(
     from importlib.resources import files
 
     static = str(files("kripto.dashboard") / "static")
+    guard = board.signed_in
     return Starlette(
         routes=[
-            Route("/", board.index),
+            Route("/", guard(board.index)),
             Route("/healthz", board.healthz),
-            Route("/login", board.login),
-            Route("/api/state", board.state),
-            Route("/tax", board.tax),
-            Route("/api/tax", board.tax_api),
-            Route("/api/quote", board.quote),
+            Route("/login", board.login_form, methods=["GET"]),
+            Route("/login", board.login, methods=["POST"]),
+            Route("/logout", board.logout, methods=["POST"]),
+            Route("/api/state", guard(board.state)),
+            Route("/tax", guard(board.tax)),
+            Route("/api/tax", guard(board.tax_api)),
+            Route("/api/quote", guard(board.quote)),
             Route("/api/pause", board.pause, methods=["POST"]),
             Route("/api/resume", board.resume, methods=["POST"]),
             Route("/api/trade", board.trade, methods=["POST"]),
             Route("/stop/{token}", board.stop_page, methods=["GET"]),
             Route("/stop/{token}", board.stop_confirm, methods=["POST"]),
             Mount("/static", StaticFiles(directory=static), name="static"),
+        ],
+        middleware=[
+            # Outermost first: a foreign Host is refused before anything else happens, and no
+            # body larger than MAX_BODY is read by anyone.
+            Middleware(
+                TrustedHostMiddleware,
+                allowed_hosts=allowed_hosts(
+                    settings.dashboard.dashboard_host, settings.dashboard.public_url
+                ),
+            ),
+            Middleware(BodyLimit),
         ],
         lifespan=lifespan,
     )

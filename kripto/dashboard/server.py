@@ -25,9 +25,12 @@ class _Server(uvicorn.Server):
 
 
 def login_url(settings: Settings) -> str | None:
+    """The sign-in link: the token rides in the fragment, which no browser sends to a server
+    (so it never reaches a proxy's log); the page signs in with it by POST and drops it from
+    the address bar and its history entry."""
     token = settings.dashboard.dashboard_token
     return (
-        f"{settings.dashboard.dashboard_url}/login?token={token.get_secret_value()}"
+        f"{settings.dashboard.dashboard_url}/login#token={token.get_secret_value()}"
         if token
         else None
     )
@@ -47,6 +50,12 @@ async def serve_dashboard(
         port=settings.dashboard.dashboard_port,
         log_level="warning",
         lifespan="on",
+        # X-Forwarded-For/-Proto only from the proxies named in the settings: uvicorn would
+        # otherwise believe them from loopback, and the "paused by ..." notes could be forged.
+        proxy_headers=settings.dashboard.dashboard_forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.dashboard.dashboard_forwarded_allow_ips or "",
+        # Beside BodyLimit: a request's head is small too.
+        h11_max_incomplete_event_size=16 * 1024,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve())

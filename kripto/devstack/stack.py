@@ -27,6 +27,7 @@ from kripto.devstack.coldstart import backfill_week, fill_to_first_tick
 from kripto.devstack.lock import DataDirLock
 from kripto.devstack.postgres import EmbeddedPostgres
 from kripto.devstack.temporal import StartupError, TemporalDevServer, port_is_free
+from kripto.devstack.ui_proxy import serve_ui_proxy
 from kripto.devstack.warmup import first_decision
 from kripto.feeds.coinbase import CoinbaseSpotFeed
 from kripto.metrics import health_url, metrics_runtime, metrics_url
@@ -133,6 +134,17 @@ def data_dir_secret(path: Path) -> SecretStr:
     return SecretStr(_secret_file(path, lambda: secrets.token_urlsafe(32)).read_text().strip())
 
 
+def close_data_dir(data: Path) -> None:
+    """The data folder holds Temporal's history, Postgres and the secrets' files: owner only
+    (0700), and Temporal's SQLite files 0600 (SQLite gives its -wal and -shm files the database
+    file's mode; Temporal runs with umask 077, so new ones are made so). Run as root, the
+    embedded Postgres runs as a user of its own, who must pass through the folder: then 0711
+    (through, but not list it)."""
+    data.chmod(0o711 if os.geteuid() == 0 else 0o700)
+    for path in data.glob("temporal.db*"):
+        path.chmod(0o600)
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -150,6 +162,7 @@ class DevStack:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         data = self.options.data_dir.resolve()
         data.mkdir(parents=True, exist_ok=True)
+        close_data_dir(data)
         with ExitStack() as stack:
             lock = DataDirLock(data)
             lock.acquire()
@@ -158,6 +171,7 @@ class DevStack:
             self.console.print(f"starting Postgres in {postgres.pgdata}")
             server_url = postgres.start()
             stack.callback(postgres.stop)
+            close_data_dir(data)  # as root, starting Postgres opened it for the server's user
             codec_endpoint = None
             if self.options.encrypt:
                 user_keys = self.base.encryption.encryption_keys is not None
@@ -239,6 +253,16 @@ class DevStack:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # The Web UI, published through its Host-checking proxy (kripto.devstack.ui_proxy).
+        ui_up = asyncio.Event()
+        ui_proxy = asyncio.create_task(
+            serve_ui_proxy(temporal.ui_upstream, temporal.ui_port, stop, started=ui_up.set)
+        )
+        await asyncio.wait(
+            {asyncio.create_task(ui_up.wait()), ui_proxy}, return_when="FIRST_COMPLETED"
+        )
+        if ui_proxy.done():
+            ui_proxy.result()  # raises why it could not listen
         # The dev stack runs one build, so its worker's build is current whatever ran before.
         worker = asyncio.create_task(
             run_worker(client, settings, stop, take_over=True, announce=self.console.print)
@@ -270,6 +294,7 @@ class DevStack:
         self._banner(settings, temporal, outcomes, await self._first_decision(settings), history)
         await worker
         await dashboard
+        await ui_proxy
         if codec is not None:
             codec.cancel()
             await asyncio.gather(codec, return_exceptions=True)

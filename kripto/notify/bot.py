@@ -1,5 +1,10 @@
-"""The Telegram bot: answers the commands in kripto.notify.commands for the chats in
-KRIPTO_TELEGRAM_CHAT_IDS, and nobody else.
+"""The Telegram bot: answers the commands in kripto.notify.commands for the people in
+KRIPTO_TELEGRAM_USER_IDS writing in the chats in KRIPTO_TELEGRAM_CHAT_IDS, and nobody else
+(anyone else gets no reply at all: a log line says who was refused).
+
+A /buy or /sell is stored by Kripto as a confirmation (kripto.db.confirmations) under an opaque
+ID, bound to the person who asked and expiring after KRIPTO_TELEGRAM_CONFIRM_TTL; the Confirm
+button carries only that ID, so nothing the trade is made of is read back from a button.
 
 Each update is handled once: its answer is a notification keyed by the update's ID, so a
 handled update (retried, or fetched again after a restart) finds its answer sent and does
@@ -16,13 +21,22 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from kripto.db.confirmations import ConfirmationRepository
 from kripto.db.pool import Database
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, KriptoError
 from kripto.exchanges.base import Exchange
 from kripto.models import currencies
 from kripto.money import fmt_money, fmt_size, fmt_time_long
-from kripto.notify.commands import CANCEL, CONFIRM, HELP, BotUpdate, read_command, trade_key
+from kripto.notify.commands import (
+    CANCEL,
+    CONFIRM,
+    HELP,
+    OLD_CONFIRM,
+    BotUpdate,
+    read_command,
+    trade_key,
+)
 from kripto.notify.commands import trade_request as read_trade
 from kripto.notify.events import Notify
 from kripto.notify.sender import Notifier
@@ -62,6 +76,7 @@ class TelegramBot:
         self.exchange = exchange
         self.notifier = notifier
         self.api = api
+        self.confirmations = ConfirmationRepository(db)
 
     @property
     def product(self) -> str:
@@ -76,6 +91,16 @@ class TelegramBot:
                 update.chat_id,
             )
             return f"refused: chat {update.chat_id} is not in KRIPTO_TELEGRAM_CHAT_IDS"
+        if update.user_id not in self.settings.notifications.telegram_user_ids:
+            # A listed group's other members (and anyone added later) get no reply at all.
+            log.warning(
+                "telegram: refused update %s from user %s in chat %s"
+                " (not in KRIPTO_TELEGRAM_USER_IDS)",
+                update.update_id,
+                update.user_id,
+                update.chat_id,
+            )
+            return f"refused: user {update.user_id} is not in KRIPTO_TELEGRAM_USER_IDS"
         key = f"tg-{update.update_id}"
         answered = await self.db.pool.fetchval(
             "SELECT count(*) FROM sent_notifications WHERE event_key = $1", key
@@ -121,7 +146,7 @@ class TelegramBot:
             case "pause" | "resume":
                 return await self._switch(update, command.name == "pause", command.argument)
             case "buy" | "sell":
-                return self._ask(update, command.name, command.argument)
+                return await self._ask(update, command.name, command.argument)
             case "help" | "start":
                 return Reply("Kripto's commands:", HELP)
         return Reply(f"Unknown command /{command.name.lstrip('?')}.", HELP)
@@ -214,30 +239,60 @@ class TelegramBot:
         changed = await set_paused(self.client, self.settings, paused, note)
         return Reply(f"Trading {verb}", f"{note}\nschedules: {', '.join(changed) or 'none'}")
 
-    def _ask(self, update: BotUpdate, side: str, amount: str) -> Reply:
+    async def _ask(self, update: BotUpdate, side: str, amount: str) -> Reply:
         try:
             request = read_trade(side, amount, self.product)
         except InvalidInput as exc:
             return Reply("Not traded", str(exc))
-        data = f"t:{side}:{request.amount}:{update.update_id}"
+        ttl = self.settings.notifications.telegram_confirm_ttl
+        cid = await self.confirmations.create(
+            user_id=update.user_id,
+            chat_id=update.chat_id,
+            side=side,
+            amount=request.amount,
+            product_id=request.product_id,
+            asked_update=update.update_id,
+            now=datetime.now(UTC),
+            ttl=ttl,
+        )
+        minutes = max(1, int(ttl.total_seconds() // 60))
         return Reply(
             f"{request.summary}?",
-            "Press Confirm to trade, or Cancel.",
-            buttons=(("Confirm", data), ("Cancel", f"x:{update.update_id}")),
+            f"Press Confirm to trade, or Cancel (within {minutes} min; only you can confirm).",
+            buttons=(("Confirm", f"c:{cid}"), ("Cancel", f"x:{cid}")),
         )
 
     async def _button(self, update: BotUpdate) -> Reply:
-        if CANCEL.match(update.callback_data):
+        if (cancel := CANCEL.match(update.callback_data)) is not None:
+            found = await self.confirmations.get(cancel.group(1))
+            if found is not None and found.user_id == update.user_id:
+                await self.confirmations.cancel(found.id, datetime.now(UTC))
             return Reply("Cancelled: nothing traded.")
         confirm = CONFIRM.match(update.callback_data)
         if confirm is None:
+            if OLD_CONFIRM.match(update.callback_data):
+                return Reply("That button has expired: nothing traded. Send /buy or /sell again.")
             return Reply("That button is not Kripto's.")
-        side, amount, asked = confirm.groups()
+        found = await self.confirmations.get(confirm.group(1))
+        if found is None:
+            return Reply("That button is not Kripto's.")
+        if found.user_id != update.user_id:
+            log.warning(
+                "telegram: refused Confirm %s from user %s: it belongs to user %s",
+                found.id,
+                update.user_id,
+                found.user_id,
+            )
+            return Reply("Not traded: only the person who asked can confirm this trade.")
+        if found.cancelled:
+            return Reply("Not traded: this trade was cancelled.")
+        if datetime.now(UTC) >= found.expires_at:
+            return Reply("Not traded: this confirmation expired. Send /buy or /sell again.")
         try:
-            request = read_trade(side, amount, self.product)
+            request = read_trade(found.side, str(found.amount), found.product_id)
         except InvalidInput as exc:
             return Reply("Not traded", str(exc))
-        key = trade_key(int(asked))
+        key = trade_key(found.asked_update)
         by = f"traded from Telegram by {update.who} at {_stamp()}"
         from kripto.runtime.trades import start_trade_workflow
 

@@ -20,9 +20,12 @@ HELP = (
     "/pause [reason], /resume: the kill switch\n"
     "/buy AMOUNT, /sell AMOUNT: a trade in GBP, after you confirm it"
 )
-#: `t:<side>:<amount>:<update ID of the /buy or /sell>` (Telegram allows 64 bytes).
-CONFIRM = re.compile(r"^t:(buy|sell):([0-9.]{1,12}):([0-9]{1,20})$")
-CANCEL = re.compile(r"^x:([0-9]{1,20})$")
+#: `c:<confirmation ID>` and `x:<confirmation ID>`: an opaque ID of a confirmation Kripto stored
+#: (kripto.db.confirmations); nothing of the trade rides in the button.
+CONFIRM = re.compile(r"^c:([A-Za-z0-9_-]{16,43})$")
+CANCEL = re.compile(r"^x:([A-Za-z0-9_-]{16,43})$")
+#: The buttons of earlier builds, which carried the trade itself: refused, as expired.
+OLD_CONFIRM = re.compile(r"^t:(buy|sell):([0-9.]{1,12}):([0-9]{1,20})$")
 
 
 class BotUpdate(Wire):

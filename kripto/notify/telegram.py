@@ -83,6 +83,11 @@ class TelegramApi:
             raise TelegramUnavailable(message, retry_after=delay)
         raise TelegramRefused(message)
 
+    async def get_me(self) -> dict[str, Any]:
+        """The bot itself (`id`, `username`): the cheapest call that proves the token."""
+        result = await self.call("getMe", {})
+        return result if isinstance(result, dict) else {}
+
     async def send_message(
         self, chat_id: int, text: str, buttons: tuple[tuple[str, str], ...] = ()
     ) -> int:

@@ -15,8 +15,9 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from kripto.notify.commands import BotPoll
+from kripto.notify.telegram import TelegramApi, TelegramRefused, TelegramUnavailable
 from kripto.notify.wiring import bot_on, notifications_on
-from kripto.settings import Settings
+from kripto.settings import Settings, SettingsError
 from workflows.notify import DailySummaryWorkflow
 from workflows.telegram_bot import TelegramBotWorkflow, bot_workflow_id
 
@@ -64,3 +65,18 @@ async def ensure_phone(client: Client, settings: Settings) -> list[str]:
         )
         said.append(f"Telegram bot: workflow {bot_workflow_id(settings.temporal.task_queue)}")
     return said
+
+
+async def check_token(api: TelegramApi) -> str:
+    """`getMe` at start-up: a refused token stops the worker with one line (SettingsError)
+    rather than being retried for ever; Telegram out of reach is a line, and the bot retries."""
+    try:
+        me = await api.get_me()
+    except TelegramRefused as exc:
+        raise SettingsError(
+            f"KRIPTO_TELEGRAM_BOT_TOKEN: Telegram refused the token ({exc}); copy it again from"
+            " @BotFather, or unset it to run without the bot"
+        ) from None
+    except TelegramUnavailable as exc:
+        return f"Telegram bot: Telegram did not answer getMe ({exc}); the bot keeps trying"
+    return f"Telegram bot: @{me.get('username', '?')} (getMe answered)"

@@ -60,7 +60,7 @@ from kripto.runtime.deployments import (
 from kripto.runtime.kill_switch import KillSwitch, schedule_status
 from kripto.runtime.monitor import Monitor
 from kripto.runtime.notify import notify as start_notify
-from kripto.runtime.phone import ensure_phone
+from kripto.runtime.phone import check_token, ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
@@ -251,6 +251,7 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             max_trade_gbp=settings.risk.max_trade_gbp,
             products=tuple(settings.general.products),
             settle_poll_seconds=settings.exchange.settle_poll.total_seconds(),
+            daily_spend_limit_gbp=settings.risk.daily_spend_limit_gbp,
         ),
         services.metrics,
         # Called inside an activity, so the worker's own client is at hand.
@@ -441,6 +442,8 @@ async def run_worker(
     async with AsyncExitStack() as stack:
         services = await build_services(settings, client_metrics(client))
         stack.push_async_callback(services.close)
+        if services.channels.telegram is not None:
+            announce(await check_token(services.channels.telegram))  # a bad token: one line
         worker = build_worker(client, settings, services, workflows)
         monitor = Monitor(
             client,

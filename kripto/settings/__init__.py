@@ -215,9 +215,10 @@ class Settings(BaseModel):
         return super().model_copy(update=whole, deep=deep)
 
     def masked(self, join: str | None = None) -> dict[str, str]:
-        """Every setting by its flat name as text, secrets shown as `********`; with `join`, a
-        list is its items joined by it (`BTC-GBP, ETH-GBP`) rather than Python's `['BTC-GBP']`."""
-        import re
+        """Every setting by its flat name as text, secrets shown as `********` (kripto.masking:
+        every SecretStr, and a URL's password or secret parameters); with `join`, a list is its
+        items joined by it (`BTC-GBP, ETH-GBP`) rather than Python's `['BTC-GBP']`."""
+        from kripto.masking import MASK, mask_url
 
         out: dict[str, str] = {}
         for section in SECTIONS:
@@ -225,9 +226,9 @@ class Settings(BaseModel):
                 if join is not None and isinstance(value, list | tuple):
                     out[name] = join.join(str(v) for v in value)
                 elif isinstance(value, SecretStr):
-                    out[name] = "********"
-                elif name == "database_url" and value:
-                    out[name] = re.sub(r"//([^:@/]+):([^@/]+)@", r"//\1:********@", str(value))
+                    out[name] = MASK
+                elif isinstance(value, str) and "://" in value:
+                    out[name] = mask_url(value)  # a password in a URL, or `?password=`
                 else:
                     out[name] = "" if value is None else str(value)
         return out

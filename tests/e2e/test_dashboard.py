@@ -51,7 +51,7 @@ async def stack(
     settings = settings.model_copy(
         update={
             "dashboard_port": free_port(),
-            "dashboard_token": SecretStr("browser-test-token-0123456789"),
+            "dashboard_token": SecretStr("browser-test-token-0123456789-0123456789"),
             "stop_link_secret": SecretStr("browser-test-stop-secret-0123456789"),
             # The test triggers the ticks it wants; none run on their own meanwhile.
             "schedule_every": timedelta(hours=1),

@@ -29,6 +29,7 @@ from kripto.cli.trading import start_trade
 from kripto.db import Database
 from kripto.devstack.binaries import find_binary
 from kripto.devstack.temporal import TemporalDevServer
+from kripto.devstack.ui_proxy import serve_ui_proxy
 from kripto.models import Side, TradeRequest
 from kripto.runtime.codec_server import codec_url, serve
 from kripto.runtime.worker import build_services, running_worker
@@ -288,6 +289,12 @@ async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_s
     )
     temporal = TemporalDevServer(tmp_path, port, ui_port, codec_endpoint=codec_url(keyed))
     temporal.start()
+    # The UI as `kripto dev` publishes it: behind its Host-checking proxy on `ui_port`.
+    ui_stop, ui_up = asyncio.Event(), asyncio.Event()
+    ui_proxy = asyncio.create_task(
+        serve_ui_proxy(temporal.ui_upstream, ui_port, ui_stop, started=ui_up.set)
+    )
+    await asyncio.wait_for(ui_up.wait(), 10)
     listening = asyncio.Event()
     server = asyncio.create_task(serve(keyed, started=listening.set))
     services = await build_services(keyed)
@@ -316,4 +323,6 @@ async def test_the_web_ui_shows_an_encrypted_trade_decrypted_through_the_codec_s
         await services.close()
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+        ui_stop.set()
+        await ui_proxy
         temporal.stop()

@@ -153,9 +153,10 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     token = token_file.read_text().strip()
     assert token not in env_file
     assert f"Dashboard   http://127.0.0.1:{dash_port}" in banner
-    login = f"http://127.0.0.1:{dash_port}/login?token={token}"
+    # The token rides in the link's fragment (never sent to a server); sign-in is a POST.
+    login = f"http://127.0.0.1:{dash_port}/login#token={token}"
     assert login in banner
-    signed_in = httpx.get(login, timeout=10)
+    signed_in = httpx.post(f"http://127.0.0.1:{dash_port}/login", data={"token": token}, timeout=10)
     assert signed_in.status_code == 303
     assert "kripto_session" in signed_in.cookies
     assert f"KRIPTO_METRICS_URL={metrics_url}" in env_file
@@ -177,6 +178,15 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
 
     ui = httpx.get(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows", timeout=10)
     assert ui.status_code == 200
+    assert_browser_doors_closed(dev, ui_port)
+    # Owner only: Temporal's history, Postgres and the secrets' files are in it. (Run as root,
+    # others may pass through, for the embedded Postgres's own user, but not list it.)
+    data_mode = (workdir / ".kripto").stat().st_mode & 0o777
+    assert data_mode == (0o711 if os.geteuid() == 0 else 0o700)
+    assert {p.name: p.stat().st_mode & 0o777 for p in (workdir / ".kripto").glob("temporal.db*")}[
+        "temporal.db"
+    ] == 0o600
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (workdir / ".kripto").glob("temporal.db*"))
 
     second = kripto("dev", *args, cwd=workdir)
     assert second.returncode == 2
@@ -202,6 +212,73 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     lost = [r for r in rates if r["dateTime"] >= window and tuple(sorted(r.items())) not in kept]
     assert lost == []
     assert again.stop(signal.SIGINT) == 0
+
+
+def assert_browser_doors_closed(dev: DevProcess, ui_port: int) -> None:
+    """The two attacks a web page could make on `kripto dev`'s Temporal (docs/security.md):
+    a cross-site `text/plain` POST to the HTTP API starting a TradeWorkflow or pausing the
+    schedule, and a DNS-rebound request to the Web UI (a foreign Host). Both are refused."""
+    temporal = next(
+        p
+        for p in psutil.Process(dev.process.pid).children(recursive=True)
+        if "start-dev" in (p.cmdline() or [])
+    )
+    cmdline = temporal.cmdline()
+    http_port = int(cmdline[cmdline.index("--http-port") + 1])
+    api = f"http://127.0.0.1:{http_port}/api/v1/namespaces/default"
+    cross_site = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
+    trade = httpx.post(
+        f"{api}/workflows/attack-trade-1",
+        headers=cross_site,
+        content=json.dumps(
+            {
+                "workflowType": {"name": "TradeWorkflow"},
+                "taskQueue": {"name": "kripto"},
+                "input": [{"tradeType": "buy", "amount": "30.00", "productId": "BTC-GBP"}],
+            }
+        ),
+        timeout=10,
+    )
+    assert (trade.status_code, trade.json()) == (403, {"code": 7, "message": "Host not allowed"})
+    pause = httpx.post(
+        f"{api}/schedules/kripto-ticks-coinbase/patch",
+        headers=cross_site,
+        content=json.dumps({"patch": {"pause": "evil"}}),
+        timeout=10,
+    )
+    assert pause.status_code == 403
+    # The UI through its proxy: a rebound name gets a 400, a change from another site a 403.
+    ui = f"http://127.0.0.1:{ui_port}"
+    rebound = httpx.get(
+        f"{ui}/namespaces/default/workflows",
+        headers={"Host": f"evil.example:{ui_port}"},
+        timeout=10,
+    )
+    assert (rebound.status_code, rebound.text) == (400, "Invalid host header")
+    forged = httpx.post(
+        f"{ui}/api/v1/namespaces/default/schedules/kripto-ticks-coinbase/patch",
+        headers={"Origin": "http://evil.example", "Content-Type": "application/json"},
+        content=json.dumps({"patch": {"unpause": "evil"}}),
+        timeout=10,
+    )
+    assert forged.status_code == 403
+    assert forged.text == "refused: a request from http://evil.example is not from the Temporal UI"
+
+
+def test_kripto_dev_refuses_a_live_exchange_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "KRIPTO_EXCHANGE=coinbase\nKRIPTO_FEED=coinbase\n"
+        "KRIPTO_COINBASE_API_KEY_NAME=organizations/o/apiKeys/k\n"
+        "KRIPTO_COINBASE_API_PRIVATE_KEY=not-a-real-key\n"
+    )
+    result = kripto("dev", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: kripto dev trades on paper only: KRIPTO_EXCHANGE=coinbase is refused (its"
+        " Temporal, dashboard and bot are for one machine; run `kripto worker` against your own"
+        " Temporal to trade live)"
+    ]
+    assert not (tmp_path / ".kripto").exists()
 
 
 @pytest.mark.slow

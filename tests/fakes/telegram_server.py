@@ -126,6 +126,9 @@ class FakeTelegram:
             self.lock.notify_all()
             return {"message_id": sent.message_id, "chat": {"id": chat}, "text": sent.text}
 
+    def _getMe(self, body: dict[str, Any], conn: socket.socket) -> Any:
+        return {"id": int(self.token.split(":")[0]), "is_bot": True, "username": "KriptoTestBot"}
+
     def _answerCallbackQuery(self, body: dict[str, Any], conn: socket.socket) -> Any:
         with self.lock:
             self.answers.append((body["callback_query_id"], body.get("text", "")))
@@ -175,7 +178,9 @@ class FakeTelegram:
             self.lock.notify_all()
             return update_id
 
-    def user_presses(self, chat: int, data: str, label: str, username: str = "alice") -> int:
+    def user_presses(
+        self, chat: int, data: str, label: str, username: str = "alice", user: int = 0
+    ) -> int:
         with self.lock:
             update_id = self.next_update
             self.next_update += 1
@@ -185,7 +190,7 @@ class FakeTelegram:
                     "callback_query": {
                         "id": f"cb{update_id}",
                         "from": {
-                            "id": chat,
+                            "id": user or chat,
                             "is_bot": False,
                             "first_name": username,
                             "username": username,

@@ -83,22 +83,40 @@ def compose_binary() -> Path:
     return binary
 
 
-def resolve(folder: Path, env: str | None, *options: str) -> dict[str, Any]:
-    """`docker compose config` on a copy of the stack's files, with this `.env` (None: none)."""
+#: The compose file refuses to start without a Postgres password (docs/security.md); the tests
+#: that do not look at it give compose this one from the environment.
+TEST_PG_PASSWORD = "pg-test-password"
+
+
+def compose_config(
+    folder: Path, env: str | None, *options: str, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` on a copy of the stack's files, with this `.env` (None: none)
+    and POSTGRES_PASSWORD in the environment when `password` is given."""
     shutil.copy(COMPOSE, folder / "docker-compose.yml")
     (folder / "deploy" / "secrets").mkdir(parents=True)
     shutil.copy(ROOT / "deploy" / "postgres-init.sql", folder / "deploy")
     shutil.copytree(ROOT / "deploy" / "prometheus", folder / "deploy" / "prometheus")
     if env is not None:
         (folder / ".env").write_text(env)
-    result = subprocess.run(
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(folder)}  # no TEMPORAL_ADDRESS etc.
+    if password is not None:
+        environment["POSTGRES_PASSWORD"] = password
+    return subprocess.run(
         [str(compose_binary()), "-f", "docker-compose.yml", "config", "--format", "json", *options],
         cwd=folder,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(folder)},  # no TEMPORAL_ADDRESS etc. from here
+        env=environment,
     )
+
+
+def resolve(
+    folder: Path, env: str | None, *options: str, password: str | None = TEST_PG_PASSWORD
+) -> dict[str, Any]:
+    """`docker compose config` on a copy of the stack's files, with this `.env` (None: none)."""
+    result = compose_config(folder, env, *options, password=password)
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = json.loads(result.stdout)
     return config
@@ -161,7 +179,9 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
     for name in KRIPTO_SERVICES:
         env = services[name]["environment"]
         assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
-        assert env["KRIPTO_DATABASE_URL"] == "postgresql://kripto:kripto@postgres:5432/kripto"
+        assert env["KRIPTO_DATABASE_URL"] == (
+            f"postgresql://kripto:{TEST_PG_PASSWORD}@postgres:5432/kripto"
+        )
         assert env["KRIPTO_DATA_DIR"] == "/data"
         assert env["KRIPTO_EXCHANGE"] == "paper"
         targets = {v["target"]: v for v in services[name]["volumes"]}
@@ -182,7 +202,7 @@ def test_settings_in_env_reach_the_worker_and_are_not_overridden(tmp_path: Path)
         "KRIPTO_TEMPORAL_API_KEY='key-with-$-in-it'\n"
         "POSTGRES_PASSWORD=s3cret\n"
     )
-    services = resolve(tmp_path, env)["services"]
+    services = resolve(tmp_path, env, password=None)["services"]
     for name in KRIPTO_SERVICES:
         worker_env = services[name]["environment"]
         assert worker_env["KRIPTO_EXCHANGE"] == "coinbase"
@@ -216,8 +236,20 @@ def settings_from(environment: dict[str, str]) -> Settings:
         return Settings(coinbase_api_key_name="organizations/o/apiKeys/k")
 
 
+def test_compose_refuses_to_start_without_a_postgres_password(tmp_path: Path) -> None:
+    """No fallback password (it was `kripto`): without POSTGRES_PASSWORD, in .env or the
+    environment, compose stops with one line saying what to set."""
+    refused = compose_config(tmp_path, ENV_EXAMPLE.read_text())
+    assert refused.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env (a long random one) before the first start" in (
+        refused.stderr
+    )
+    assert "kripto:kripto@" not in COMPOSE.read_text()
+
+
 def test_compose_runs_without_an_env_file(tmp_path: Path) -> None:
-    """`required: false`: a first `docker compose up` before copying .env.example is paper."""
+    """`required: false`: a first `docker compose up` before copying .env.example is paper
+    (given the Postgres password)."""
     services = resolve(tmp_path, None)["services"]
     assert "KRIPTO_EXCHANGE" not in services["worker"]["environment"]
     assert Settings().exchange.exchange == "paper"
@@ -280,7 +312,7 @@ def test_the_web_ui_is_read_only_until_an_override_says_otherwise(tmp_path: Path
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "POSTGRES_PASSWORD": "pw"},
     )
     assert result.returncode == 0, result.stderr
     ui = json.loads(result.stdout)["services"]["temporal-ui"]

@@ -134,3 +134,76 @@ def test_json_lines_and_masked_secrets(restore_logging: None) -> None:
 )
 def test_hold_reasons_become_bounded_kinds(reason: str, kind: str) -> None:
     assert hold_kind(reason) == kind
+
+
+#: A value for every secret setting (each SecretStr field of Settings, found by type, so a new
+#: secret setting is in this test without anyone remembering to add it).
+def every_secret() -> dict[str, SecretStr]:
+    from kripto.settings import SECTIONS
+    from kripto.temporal.codec import new_key_line
+
+    values: dict[str, SecretStr] = {}
+    for section in SECTIONS.values():
+        for name, field in section.model_fields.items():
+            if "SecretStr" not in str(field.annotation):
+                continue
+            values[name] = SecretStr(f"{name}-Secret-0123456789abcdef-{name}")
+    values["encryption_keys"] = SecretStr(new_key_line("k1"))
+    values["webhook_urls"] = SecretStr(
+        "slack:https://hooks.slack.test/services/T0/B0/slackSecretPart123,"
+        "https://hooks.example.test/kripto?token=webhookToken456"
+    )
+    values["telegram_bot_token"] = SecretStr("123456:telegramTokenSecret-abcdefghij")
+    values["coinbase_api_private_key"] = SecretStr(PEM)
+    return values
+
+
+def test_every_secret_setting_is_masked_in_config_and_in_the_logs(
+    restore_logging: None,
+) -> None:
+    """Door 8: one masking helper (kripto.masking) for `kripto config` and the logs, covering
+    every secret setting, a database password containing `/`, and `?password=`."""
+    from kripto.cli.config import config_rows
+
+    secrets = every_secret()
+    assert {
+        "telegram_bot_token",
+        "webhook_urls",
+        "dashboard_token",
+        "codec_token",
+        "stop_link_secret",
+        "temporal_api_key",
+        "aws_secret_access_key",
+    } <= set(secrets)
+    database = "postgresql://kripto:pa/ss:w@rd-9@db:5432/kripto?sslmode=require&password=q-s3cret"
+    chosen = Settings.model_validate(
+        {**secrets, "database_url": database, "ses_endpoint_url": "http://ses.test/?token=sesTok3n"}
+    )
+    rows = {name: value for name, value, _ in config_rows(chosen)}
+    for name in secrets:
+        assert rows[f"KRIPTO_{name.upper()}"] == MASK, name
+    assert rows["KRIPTO_DATABASE_URL"] == (
+        f"postgresql://kripto:{MASK}@db:5432/kripto?sslmode=require&password={MASK}"
+    )
+    assert rows["KRIPTO_SES_ENDPOINT_URL"] == f"http://ses.test/?token={MASK}"
+
+    out = io.StringIO()
+    configure_logging(chosen, stream=out)
+    log = logging.getLogger("kripto.test")
+    log.warning("the settings: %s", chosen.model_dump())
+    log.warning("connecting to %s", database)
+    log.warning("posting to https://hooks.slack.test/services/T0/B0/slackSecretPart123")
+    log.warning("password alone: q-s3cret, pa/ss:w@rd-9")
+    log.warning("every secret: %s", [v.get_secret_value() for v in secrets.values()])
+    text = out.getvalue()
+    revealed = [
+        line
+        for v in secrets.values()
+        for line in v.get_secret_value().splitlines()
+        if not line.startswith("-----")  # a PEM's armour is no secret
+    ]
+    revealed += ["pa/ss:w@rd-9", "q-s3cret", "slackSecretPart123", "webhookToken456", "sesTok3n"]
+    for secret in revealed:
+        if len(secret) >= 16 or secret in ("pa/ss:w@rd-9", "q-s3cret", "sesTok3n"):
+            assert secret not in text, secret
+    assert text.count(MASK) >= 6

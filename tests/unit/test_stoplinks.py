@@ -83,3 +83,11 @@ def test_the_receipt_carries_the_link_in_both_parts() -> None:
     assert f"Stop trading (pauses every schedule; works once, for 7 days):\n{url}\n" in email.text
     assert f'<a href="{url}">Stop trading</a>' in email.html
     assert "Stop trading" not in render_receipt("trade-1", order).text
+
+
+def test_a_signature_with_non_ascii_characters_is_refused_not_an_error() -> None:
+    """Signatures are compared as bytes: `compare_digest` raises TypeError on a non-ASCII str,
+    which the dashboard answered with a 500."""
+    link_id, epoch, _ = SIGNER.token(SIGNER.link_for("trade-1", MADE)).split(".")
+    with pytest.raises(StopLinkError, match="signature is wrong; it was not made by Kripto"):
+        SIGNER.verify(f"{link_id}.{epoch}.é€ü", MADE)

@@ -30,6 +30,15 @@ from tests.fakes.ses_fixtures import SES_SENDER
 from workflows.trade import RECEIPT_NOT_SENT, TradeWorkflow
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY"
+#: The secret settings beyond the exchange's and the mailer's.
+OTHER_SECRETS = {
+    "dashboard_token": "dashboard-token-secret-0123456789abcdef",
+    "codec_token": "codec-token-secret-0123456789",
+    "stop_link_secret": "stop-link-secret-0123456789abcdef",
+    "telegram_bot_token": "4242424242:AASecretTelegramTokenForSecretsTest",
+    # Loopback, where nobody answers: the news fails and is retried, and says no URL.
+    "webhook_urls": "http://127.0.0.1:9/kripto?token=webhookSecretToken0123",
+}
 
 
 def free_port() -> int:
@@ -98,6 +107,9 @@ async def live_settings(
             "receipt_from": SES_SENDER,
             "aws_access_key_id": SecretStr("AKIAKRIPTOTESTKEY"),
             "aws_secret_access_key": SecretStr(AWS_SECRET),
+            # Every other secret setting too (kripto.masking's list): none may show anywhere.
+            **{name: SecretStr(value) for name, value in OTHER_SECRETS.items()},
+            "telegram_api_url": f"http://127.0.0.1:{free_port()}",  # nobody answers
         }
     )
 
@@ -150,3 +162,6 @@ async def test_no_secret_in_histories_or_logs(
     assert "PRIVATE KEY" not in logs
     assert "PRIVATE KEY" not in written
     assert "AKIAKRIPTOTESTKEY" not in written + metrics
+    for name, secret in OTHER_SECRETS.items():
+        for shown in (secret, secret.split("token=")[-1], secret.split(":")[-1]):
+            assert shown not in text + logs + written + metrics, name

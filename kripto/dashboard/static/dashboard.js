@@ -193,6 +193,11 @@
     return { ok: res.ok, status: res.status, data };
   }
 
+  $("sign-out").addEventListener("click", async () => {
+    await post("/logout");
+    location.assign("/login");
+  });
+
   for (const [id, path] of [["pause", "/api/pause"], ["resume", "/api/resume"]]) {
     const button = $(id);
     if (!button) continue;
