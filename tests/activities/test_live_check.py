@@ -193,7 +193,7 @@ async def test_ses_identity_and_telegram(
         " trader@example.com."
     )
     assert good["telegram"].line == (
-        "✓ telegram: bot @kripto_test_bot answers getMe; news goes to chat 1001."
+        "✓ telegram: bot @KriptoTestBot answers getMe; news goes to chat 1001."
     )
 
     fake_telegram.webhook_url = "https://hooks.example/kripto"
@@ -211,7 +211,7 @@ async def test_ses_identity_and_telegram(
         " eu-west-2: verify it (or its domain) in SES before receipts can be sent."
     )
     assert bad["telegram"].line == (
-        "✗ telegram: bot @kripto_test_bot has a webhook set, so Telegram refuses the bot's"
+        "✗ telegram: bot @KriptoTestBot has a webhook set, so Telegram refuses the bot's"
         " polling; remove it (deleteWebhook)."
     )
     assert bad["webhook 1"].line == (
@@ -308,7 +308,7 @@ async def test_sizes_that_do_not_fit_a_deleted_portfolio_and_a_failing_read(
         " steps of 0.00000001)."
     )
     assert checks["telegram"].line == (
-        "✗ telegram: bot @kripto_test_bot answers, but KRIPTO_TELEGRAM_CHAT_IDS is empty:"
+        "✗ telegram: bot @KriptoTestBot answers, but KRIPTO_TELEGRAM_CHAT_IDS is empty:"
         " nobody gets the news."
     )
     assert fake_coinbase.order_count() == 0

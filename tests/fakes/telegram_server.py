@@ -55,9 +55,8 @@ class FakeTelegram:
         self.dropped: list[int] = []
         self.log: list[str] = []
         self.unauthorized = 0
-        #: What getMe and getWebhookInfo say (`kripto live check`): the bot's username, and the
-        #: webhook set on it ("" for none: the bot polls with getUpdates).
-        self.username = "kripto_test_bot"
+        #: What getWebhookInfo says (`kripto live check`): the webhook set on the bot ("" for
+        #: none: the bot polls with getUpdates).
         self.webhook_url = ""
         fake = self
 
@@ -143,9 +142,6 @@ class FakeTelegram:
             while not self.updates and time.monotonic() < deadline:
                 self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
             return list(self.updates)
-
-    def _getMe(self, body: dict[str, Any], conn: socket.socket) -> Any:
-        return {"id": int(self.token.split(":")[0]), "is_bot": True, "username": self.username}
 
     def _getWebhookInfo(self, body: dict[str, Any], conn: socket.socket) -> Any:
         return {"url": self.webhook_url, "pending_update_count": 0}
