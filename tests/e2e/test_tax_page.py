@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from kripto.dashboard.server import serve_dashboard
+from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import Database
 from kripto.settings import Settings
 from kripto.tax.years import TaxYear, uk_day
@@ -26,7 +27,12 @@ async def test_tax_page_shows_the_reports_figures(
     time_skipping_env: WorkflowEnvironment, settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     await store_tax_trades(db)
-    settings = settings.model_copy(update={"dashboard_port": free_port()})
+    settings = settings.model_copy(
+        update={
+            "dashboard_port": free_port(),
+            "dashboard_token": SecretStr("tax-page-test-token-0123456789-0123456789"),
+        }
+    )
     stop, up = asyncio.Event(), asyncio.Event()
     server = asyncio.create_task(serve_dashboard(settings, time_skipping_env.client, stop, up.set))
     try:
@@ -34,7 +40,9 @@ async def test_tax_page_shows_the_reports_figures(
             await up.wait()
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-            await page.goto(f"{settings.dashboard.dashboard_url}/")
+            url = login_url(settings)  # every page needs a session (docs/security.md)
+            assert url is not None
+            await page.goto(url)
             await page.click("#tax-link")
             # Without a year, the page shows the current UK tax year.
             current = TaxYear.containing(uk_day(datetime.now(tz=UTC))).name
