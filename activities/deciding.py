@@ -257,6 +257,7 @@ class DecideActivities:
                     product_id=d.product_id,
                     action=d.action,
                     amount=d.amount,
+                    base_size=d.base_size,
                 )
                 for d in (decided[p] for p in products)
                 if d.action != "hold"

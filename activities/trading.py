@@ -197,11 +197,14 @@ class TradeActivities:
             else:
                 try:
                     # The exchange looks the key up itself before placing (one lookup, not two).
+                    # A sell sized in coins sells those coins, never a GBP figure re-derived.
+                    by_size = request.trade_type is Side.SELL and request.base_size is not None
                     order = await self.exchange.place_market_order(
                         client_order_id=step.trade_id,
                         product_id=request.product_id,
                         side=request.trade_type,
-                        amount=request.amount,
+                        amount=None if by_size else request.amount,
+                        base_size=request.base_size if by_size else None,
                     )
                 except OrderUnfilled:  # the exchange's verdict: the order ended unfilled
                     await self.trades.forget_unsettled(step.trade_id)

@@ -57,8 +57,10 @@ def decide(
         amount: Decimal = Decimal(0),
         ind: dict[str, float] | None = None,
         guard: str | None = None,
+        base_size: Decimal | None = None,
     ) -> Decision:
         return Decision(
+            base_size=base_size,
             decision_id=decision_id,
             product_id=product_id,
             tick_time=tick_time,
@@ -125,8 +127,14 @@ def decide(
             return decision("hold", f"{exit}, but a sell is under way or just done (cooldown)")
         if exit is not None and amount >= risk.minimum:  # dust below an order is no position
             guard = exit.split(":", 1)[0]
+            # The whole position, in coins: never turned back into coins from a GBP figure at
+            # a later (lower) price, which would ask for more than is held.
             return decision(
-                "sell", f"{exit}; sell {fmt_money(amount, quote)}", amount=amount, guard=guard
+                "sell",
+                f"{exit}; sell {fmt_money(amount, quote)}",
+                amount=amount,
+                guard=guard,
+                base_size=holdings.btc,
             )
 
     closes = prices
@@ -181,6 +189,16 @@ def decide(
     if not sized.ok:
         return decision(
             "hold", f"{strategy.name} said {side.value}, but {sized.reason}", ind=indicators
+        )
+    whole = side is Side.SELL and sized.amount >= round_down(holdings.btc * latest, PENNY)
+    if whole:
+        # The strategy's exit sells everything held: sized in coins, as a protection's exit.
+        return decision(
+            "sell",
+            f"{strategy.name} signal at {latest}; sell {fmt_money(sized.amount, quote)}",
+            amount=sized.amount,
+            ind=indicators,
+            base_size=holdings.btc,
         )
     return decision(
         side.value,

@@ -1,4 +1,5 @@
-"""The arithmetic of a market order sized in quote currency (GBP).
+"""The arithmetic of an order sized in quote currency (GBP), filled at one price and one fee
+rate (kripto/fees.py decides the rate: maker or taker, from the tier and the account).
 
 The paper exchange and the backtester both use this, so a backtest costs what a paper trade
 costs. It reproduces the seed's trade: at a 0.5% fee, a £10.00 buy at 7900.01 gives funds
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from kripto.fees import fee_of
 from kripto.models import Side
-from kripto.money import SATOSHI, round_down, trim
+from kripto.money import SATOSHI, round_down
 
 DEFAULT_FEE_RATE = Decimal("0.005")
 
@@ -54,7 +56,8 @@ def market_fill(
     fee_rate: Decimal = DEFAULT_FEE_RATE,
     base_increment: Decimal = SATOSHI,
 ) -> Fill:
-    """Fill a market order for `amount` GBP at `price`.
+    """Fill an order for `amount` GBP at `price` and `fee_rate` (a market order at the
+    taker rate; a resting limit order at its limit and the maker rate).
 
     A buy reserves the fee out of the amount (funds = amount / (1 + fee)), so the total spent
     never exceeds the amount. A sell sells the BTC worth `amount` and pays the fee out of the
@@ -65,5 +68,5 @@ def market_fill(
     funds = round_down(amount / (1 + fee_rate), SATOSHI) if side is Side.BUY else amount
     filled_size = round_down(funds / price, base_increment)
     executed_value = filled_size * price
-    fill_fees = trim(executed_value * fee_rate)
+    fill_fees = fee_of(executed_value, fee_rate)
     return Fill(side, funds, filled_size, executed_value, fill_fees)

@@ -24,6 +24,9 @@ from kripto.models import TradeRequest
 #: decimal places, at most seven digits of pounds (the per-trade maximum is lower still).
 AMOUNT_TEXT = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,2})?$")
 AMOUNT_RULE = 'plain decimal text with at most 2 decimal places, such as "10.00"'
+#: Coins (`baseSize`, a sell of the whole position): plain decimal text to the satoshi.
+SIZE_TEXT = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,8})?$")
+SIZE_RULE = 'plain decimal text with at most 8 decimal places, such as "0.01"'
 EXAMPLE = '{"idempotencyKey": "<the workflow ID>", "tradeType": "buy", "amount": "10.00"}'
 
 
@@ -44,6 +47,18 @@ class UserTradeRequest(TradeRequest):
         problem = amount_problem(value)
         if problem is not None:
             raise ValueError(f"{problem}; got {_excerpt(value)}")
+        return value
+
+    @field_validator("base_size", mode="before")
+    @classmethod
+    def _size_text(cls, value: Any) -> Any:
+        """Coins as plain decimal text too (`"0.01"`), at most 8 places (the satoshi)."""
+        if value is None or isinstance(value, Decimal):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"must be {SIZE_RULE}, not {_json_kind(value)}")
+        if not SIZE_TEXT.match(value) or Decimal(value) <= 0:
+            raise ValueError(f"must be {SIZE_RULE} above zero; got {_excerpt(value)}")
         return value
 
 

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,11 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from kripto.money import fmt_money, plain
+from kripto.money import fmt_money, fmt_size, plain
 
 DEFAULT_PRODUCT = "BTC-GBP"
 PRODUCT_PATTERN = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
@@ -332,6 +334,18 @@ class Order(Wire):
     #: sells the holdings ("sold the 0.01 BTC held: £700.00 at £59,988.00 is more than held").
     note: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _seed_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A market order serialises in the seed's shape exactly as before issue 23: the limit
+        order's fields are left out while they hold their defaults (they decode back to them),
+        so a trade's output, its books and a replayed history keep one shape."""
+        data: dict[str, Any] = handler(self)
+        for name, default in _LIMIT_DEFAULTS.items():
+            for key in (name, to_camel(name)):
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
+
     @property
     def is_final(self) -> bool:
         """The order will not change: a final status, or (older payloads) settled."""
@@ -340,6 +354,19 @@ class Order(Wire):
     @property
     def average_price(self) -> Decimal | None:
         return self.executed_value / self.filled_size if self.filled_size else None
+
+
+#: Order's fields added for limit orders, with their defaults as they serialise (python or
+#: JSON mode): left out of a dump while they hold them.
+_LIMIT_DEFAULTS: dict[str, object] = {
+    "order_type": OrderType.MARKET,
+    "status": None,
+    "post_only": False,
+    "limit_price": None,
+    "end_time": None,
+    "base_size": None,
+    "note": None,
+}
 
 
 class PlaceOrderResult(Order):
@@ -372,20 +399,35 @@ class TradeRequest(Wire):
     #: payloads from older builds): the trade is sized by `amount`.
     base_size: Money | None = Field(None, gt=0)
 
+    @model_validator(mode="after")
+    def _coins_for_sells(self) -> TradeRequest:
+        if self.base_size is not None and self.trade_type is not Side.SELL:
+            raise ValueError("baseSize (coins) is for a sell only; a buy is sized by amount")
+        return self
+
     @property
     def summary(self) -> str:
         """What a person sees in the Web UI without opening the trade: `BUY £10.00 BTC-GBP`,
-        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency)."""
-        amount = fmt_money(self.amount, currencies(self.product_id)[1])
+        `BUY €10.00 ETH-EUR` (the amount is in the product's quote currency); a sell sized in
+        coins, `SELL 0.01000000 BTC BTC-GBP`."""
+        base, quote = currencies(self.product_id)
+        if self.base_size is not None:
+            coins = fmt_size(self.base_size, base)
+            return f"{self.trade_type.value.upper()} {coins} {self.product_id}"
+        amount = fmt_money(self.amount, quote)
         return f"{self.trade_type.value.upper()} {amount} {self.product_id}"
 
     def same_trade(self, other: TradeRequest) -> bool:
-        """The same side, amount and product: a key may be used again only for this."""
-        return (self.trade_type, self.amount, self.product_id, self.base_size) == (
+        """The same side, amount and product (and coins, where both say): a key may be used
+        again only for this. A request read back from the books, which do not keep the coins,
+        still matches the one that placed it."""
+        coins = (
+            self.base_size is None or other.base_size is None or (self.base_size == other.base_size)
+        )
+        return coins and (self.trade_type, self.amount, self.product_id) == (
             other.trade_type,
             other.amount,
             other.product_id,
-            other.base_size,
         )
 
 

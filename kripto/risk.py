@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kripto.fees import round_trip_rate
 from kripto.models import DEFAULT_PRODUCT, Order, Side, currencies
 from kripto.money import PENNY, fmt_money, round_down
 from kripto.protections import Protections
@@ -114,7 +115,10 @@ def size_trade(
     daily spend limit is one limit per quote currency across markets, while the cooldown counts
     only this product's own trades (one market's trade does not hold another back).
 
-    `amount`: what the strategy asks to buy (DCA); None: the trade fraction of what is held."""
+    `amount`: what the strategy asks to buy (DCA); None: the trade fraction of what is held.
+    `fee_rate`: what each side of the trade plans to pay (kripto/fees.py's `planned_rate`: the
+    maker rate under maker-first, the taker rate under taker); the edge must clear the round
+    trip (`round_trip_rate`)."""
     base, quote = currencies(product_id)
     own = [t for t in recent_trades if t.product_id in (None, product_id)]
     if own:
@@ -122,7 +126,7 @@ def size_trade(
         if now - last < risk.cooldown:
             since, needed = _minutes(max(now - last, timedelta(0))), _minutes(risk.cooldown)
             return Sized(Decimal(0), f"cooldown: last trade {since} ago (needs {needed})")
-    round_trip = 2 * fee_rate
+    round_trip = round_trip_rate(fee_rate)
     if Decimal(repr(edge)) < round_trip:
         return Sized(
             Decimal(0),

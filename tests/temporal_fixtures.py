@@ -83,6 +83,10 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         # The seed's sample arithmetic (0.5%: £10.00 buys 0.00125952 BTC at 7900.01), which the
         # trade tests assert; the default is Coinbase's lowest tier (tests/unit/test_fees.py).
         fee_rate=Decimal("0.005"),
+        # ... at the stored rate exactly: the paper exchange without the feed's price now or a
+        # spread (tests/activities/test_paper_maker.py has those).
+        paper_price="stored",
+        paper_spread=Decimal(0),
         # Workflow mechanics on minute strategies: every minute, no protections (those have
         # tests of their own: tests/unit/test_protections.py, tests/workflows/test_protections.py).
         bar=timedelta(minutes=1),

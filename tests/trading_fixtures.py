@@ -92,6 +92,8 @@ async def untouched_trading(
             task_queue=task_queue,
             deployment_name=task_queue,
             feed="simulated",
+            paper_price="stored",
+            paper_spread=Decimal(0),
             data_dir=tmp_path_factory.mktemp("untouched"),
             worker_versioning=False,  # the time-skipping server has no Worker Deployments
         )

@@ -66,6 +66,8 @@ class DecideMarketsWorkflow:
             trade_type=Side(trade.action),
             amount=round_down(trade.amount, PENNY),
             product_id=trade.product_id,
+            # A whole-position sell goes in coins (None from builds before it, and for buys).
+            base_size=trade.base_size,
         )
         try:
             # Reject-duplicate: a retried or replayed tick can never start a second trade.

@@ -2,7 +2,13 @@
 
 Signals come from the strategy's vectorised evaluation (causal: a point's signal never looks at
 a later point); only the points that signal visit the guards and `market_fill`, in Decimal, so a
-year of minutes takes well under a second."""
+year of minutes takes well under a second.
+
+Each order is filled as the execution fills it (`Costs`): under taker, at the decision's close
+and the taker rate; under maker-first, as a resting limit at that close that fills at the maker
+rate only if the price *after* it trades through its limit within the maker window, the remainder
+paying the taker rate at the window's end (`_maker_first`; docs/backtesting.md says what this
+leaves optimistic). The fee itself is kripto/fees.py's."""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from kripto.execution import Execution, Liquidity, MakerFallback
+from kripto.fees import FeeTier, flat, round_trip_rate, saved_against_taker, side_rate
 from kripto.fills import Fill, market_fill
 from kripto.models import Side
-from kripto.money import PENNY, round_down
+from kripto.money import PENNY, SATOSHI, round_down
 from kripto.protections import ProtectionState, buy_block, exit_reason, update_drawdown
 from kripto.risk import Holdings, PastTrade, RiskSettings, size_trade
 from kripto.strategies.base import BUY, Strategy, evaluate_at, min_points_at
@@ -27,13 +35,38 @@ MINUTES_PER_DAY = 1440
 
 
 @dataclass(frozen=True)
+class Costs:
+    """How the backtester fills an order, and what it pays: KRIPTO_FEE_TIER (or
+    KRIPTO_FEE_RATE), KRIPTO_EXECUTION, KRIPTO_MAKER_WINDOW and KRIPTO_MAKER_FALLBACK."""
+
+    fees: FeeTier
+    execution: Execution = Execution.TAKER
+    maker_window: timedelta = timedelta(minutes=2)
+    fallback: MakerFallback = MakerFallback.TAKER
+
+    @property
+    def side_rate(self) -> Decimal:
+        """What the fee guard weighs for each side (kripto/fees.py's `side_rate`)."""
+        return side_rate(self.fees, self.execution, self.fallback)
+
+
+@dataclass(frozen=True)
 class BacktestTrade:
+    #: The point the fill is booked at: the decision's own under taker; under maker-first the
+    #: later point whose close showed the fill (or the window's end), never the decision's.
     index: int
     time: datetime
     price: Decimal
     fill: Fill
     #: Why a protection sold (a stop-loss or trailing stop), or None for a strategy's trade.
     protection: str | None = None
+    liquidity: Liquidity = Liquidity.TAKER
+    #: The point the decision was made at (its close is the maker order's limit).
+    decided: int = -1
+
+    #: What the fill saved against paying the taker rate (kripto/fees.py's
+    #: `saved_against_taker`): 0 for a taker fill.
+    saved: Decimal = Decimal(0)
 
 
 @dataclass
@@ -58,6 +91,39 @@ class BacktestResult:
     protections: str = "none"
     #: Buy signals a protection held back (the drawdown and stop-loss guards), by protection.
     held_by: dict[str, int] = field(default_factory=dict)
+    #: How orders were filled and what they paid (None: all taker at `fee_rate`).
+    costs: Costs | None = None
+    #: Maker orders the window left unfilled that KRIPTO_MAKER_FALLBACK=skip dropped.
+    skipped: int = 0
+
+    @property
+    def execution(self) -> Execution:
+        return Execution.TAKER if self.costs is None else self.costs.execution
+
+    @property
+    def traded_value(self) -> Decimal:
+        return sum((t.fill.executed_value for t in self.trades), Decimal(0))
+
+    @property
+    def maker_share(self) -> Decimal | None:
+        """The share of the value traded that filled at maker (None: nothing traded)."""
+        total = self.traded_value
+        if not total:
+            return None
+        maker = sum(
+            (t.fill.executed_value for t in self.trades if t.liquidity is Liquidity.MAKER),
+            Decimal(0),
+        )
+        return maker / total
+
+    @property
+    def maker_fills(self) -> int:
+        return sum(1 for t in self.trades if t.liquidity is Liquidity.MAKER)
+
+    @property
+    def fees_saved(self) -> Decimal:
+        """What the fills saved against paying the taker rate on all of them."""
+        return sum((t.saved for t in self.trades), Decimal(0))
 
     @property
     def fees_share(self) -> Decimal:
@@ -103,8 +169,9 @@ def run_backtest(
     strategy: Strategy,
     risk: RiskSettings,
     *,
-    fee_rate: Decimal,
+    fee_rate: Decimal | None = None,
     gbp: Decimal,
+    costs: Costs | None = None,
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
     on_progress: Callable[[int, int], None] | None = None,
     observed: Mask | None = None,
@@ -123,9 +190,18 @@ def run_backtest(
     `baselines()` for a sweep that runs many sets over the same prices.
 
     The protections in `risk` (stop-loss, trailing stop, drawdown and stop-loss guards) run at
-    every point while they could act, with the same code as the live decider."""
+    every point while they could act, with the same code as the live decider.
+
+    `costs`: the fee tier and the execution (maker-first or taker); or `fee_rate` alone: every
+    order a taker at that one rate, as before maker-first."""
     if prices.size <= trade_from:
         raise ValueError("no prices to backtest")
+    if costs is None:
+        if fee_rate is None:
+            raise ValueError("give the costs or a fee rate")
+        costs = Costs(flat(fee_rate))
+    fee_rate = costs.side_rate
+    fill_order = OrderFiller(prices, costs, step)
     evaluation = evaluate_at(strategy, prices, step)
     signals = evaluation.signals
     need = min_points_at(strategy, step)
@@ -146,7 +222,7 @@ def run_backtest(
         # Points whose edge is certainly below the round-trip fee: the fee guard refuses them
         # whatever the state, and a refusal changes nothing, so skipping them here is exact
         # (the margin leaves every near miss to the guard's own Decimal comparison).
-        round_trip = float(2 * fee_rate) * (1 - 1e-9)
+        round_trip = float(round_trip_rate(fee_rate)) * (1 - 1e-9)
         signal_points = signal_points[evaluation.edge[signal_points] >= round_trip]
     cooldown, minimum = risk.cooldown, risk.minimum
     cash, btc = gbp, Decimal(0)
@@ -158,6 +234,7 @@ def run_backtest(
     last_buy: datetime | None = None
     held_by: dict[str, int] = {}  # buys a protection held back, by protection
     spacing = timedelta(minutes=step)
+    busy_until = skipped = 0
     for done, index in enumerate(signal_points, 1):
         if on_progress is not None and done % 256 == 0:
             on_progress(done, signal_points.size)
@@ -175,6 +252,8 @@ def run_backtest(
             if reason is None and signal == 0:
                 continue
         elif signal == 0:
+            continue
+        if i < busy_until:
             continue
         while recent and now - recent[0].at > timedelta(days=1):
             recent.popleft()
@@ -197,9 +276,7 @@ def run_backtest(
                 continue
         if reason is not None:
             # A protective exit sells the whole position: no edge test, no cooldown.
-            fill = market_fill(Side.SELL, round_down(btc * price, PENNY), price, fee_rate)
-            if fill.filled_size == 0:
-                continue
+            amount = round_down(btc * price, PENNY)
         else:
             wanted = None if evaluation.amounts is None else float(evaluation.amounts[i])
             sized = size_trade(
@@ -215,9 +292,19 @@ def run_backtest(
             )
             if not sized.ok:
                 continue
-            fill = market_fill(side, sized.amount, price, fee_rate)
-            if fill.filled_size == 0:
-                continue
+            amount = sized.amount
+        order = fill_order(side, amount, i)
+        if order is None:  # the maker window ran out and the fallback is to skip
+            skipped += 1
+            busy_until = fill_order.window_end(i)
+            # As live, the trade was claimed: the cooldown counts it; it spent nothing.
+            recent.append(PastTrade(now, side, Decimal(0)))
+            continue
+        fill = order.fill
+        if fill.filled_size == 0:
+            continue
+        # No decision is made while the order is working: the next one sees its fill.
+        busy_until = order.index
         if side is Side.SELL:
             sold_cost = cost_basis * fill.filled_size / btc
             trips += 1
@@ -231,12 +318,23 @@ def run_backtest(
         if btc > 0:
             state.entry_price = cost_basis / btc
             if side is Side.BUY:
-                state.peak_price = max(state.peak_price or price, price)
+                state.peak_price = max(state.peak_price or order.price, order.price)
         else:
             state.entry_price = state.peak_price = None
         if reason is not None:
             state.stop_losses.append(now)
-        trades.append(BacktestTrade(i, now, price, fill, reason))
+        trades.append(
+            BacktestTrade(
+                order.index,
+                start + order.index * spacing,
+                order.price,
+                fill,
+                reason,
+                liquidity=order.liquidity,
+                decided=i,
+                saved=saved_against_taker(fill.executed_value, fill.fill_fees, costs.fees),
+            )
+        )
         recent.append(PastTrade(now, side, fill.executed_value + fill.fill_fees))
     if on_progress is not None:
         on_progress(signal_points.size, signal_points.size)
@@ -261,7 +359,82 @@ def run_backtest(
         step=step,
         protections=rules.label(),
         held_by=held_by,
+        costs=costs,
+        skipped=skipped,
     )
+
+
+@dataclass(frozen=True)
+class FilledOrder:
+    fill: Fill
+    #: The point it is booked at.
+    index: int
+    price: Decimal
+    liquidity: Liquidity
+
+
+class OrderFiller:
+    """Fills a decision's order as the execution would, from the closes at and after it.
+
+    Taker: at the decision's close, the taker rate. Maker-first: a limit at the decision's close
+    (close-only data know no bid or ask), filled at the maker rate if a later close within the
+    maker window trades through it (a buy's below it, a sell's above it); between two closes the
+    price is taken to move in a straight line, so a window that ends between them (two minutes
+    on hourly closes) ends at the point on that line. Otherwise, at the window's end, the
+    remainder goes as a taker order: at the price then, the taker rate (its IOC cap of
+    KRIPTO_MAX_SLIPPAGE is from the touch then, which close-only data show as that price, so it
+    never binds here); or, with KRIPTO_MAKER_FALLBACK=skip, it is dropped. A fill is booked at
+    the first close after the decision that shows it, never at the decision's own."""
+
+    def __init__(self, prices: Floats, costs: Costs, step: int) -> None:
+        self.prices = prices
+        self.costs = costs
+        self.maker = costs.execution is Execution.MAKER_FIRST
+        window = costs.maker_window.total_seconds() / 60 / step  # in points
+        self.whole = int(window)
+        self.part = window - self.whole
+
+    def __call__(self, side: Side, amount: Decimal, i: int) -> FilledOrder | None:
+        price = _price(self.prices[i])
+        if not self.maker:
+            fill = market_fill(side, amount, price, self.costs.fees.taker)
+            return FilledOrder(fill, i, price, Liquidity.TAKER)
+        return self._maker_first(side, amount, i, price)
+
+    def window_end(self, i: int) -> int:
+        """The point a maker order placed at `i` is known to have ended by: the first close at
+        or after the window's end (or the data's last)."""
+        return min(i + self.whole + (1 if self.part else 0), self.prices.size - 1)
+
+    def _maker_first(
+        self, side: Side, amount: Decimal, i: int, limit: Decimal
+    ) -> FilledOrder | None:
+        prices, buy, bound = self.prices, side is Side.BUY, float(limit)
+        last = min(i + self.whole, prices.size - 1)
+        later = prices[i + 1 : last + 1]
+        hit = np.flatnonzero(later < bound if buy else later > bound)
+        if hit.size:
+            return self._maker(side, amount, limit, i + 1 + int(hit[0]))
+        end, at = float(prices[last]), last
+        if last == i + self.whole and self.part and last + 1 < prices.size:
+            # The window ends between two closes: on the straight line between them.
+            end += (float(prices[last + 1]) - end) * self.part
+            at = last + 1
+            if end < bound if buy else end > bound:
+                return self._maker(side, amount, limit, at)
+        if self.costs.fallback is MakerFallback.SKIP:
+            return None
+        taker = _price(end)
+        if side is Side.SELL:
+            # The coins the decision sold, whatever the price now: never more than asked.
+            amount = round_down(amount / limit, SATOSHI) * taker
+        return FilledOrder(
+            market_fill(side, amount, taker, self.costs.fees.taker), at, taker, Liquidity.TAKER
+        )
+
+    def _maker(self, side: Side, amount: Decimal, limit: Decimal, at: int) -> FilledOrder:
+        fill = market_fill(side, amount, limit, self.costs.fees.maker)
+        return FilledOrder(fill, at, limit, Liquidity.MAKER)
 
 
 def _equity(prices: Floats, trades: list[BacktestTrade], gbp: Decimal) -> Floats:

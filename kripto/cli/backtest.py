@@ -12,11 +12,12 @@ import numpy as np
 import typer
 
 from kripto.backtest.csvfile import CsvError, read_series
-from kripto.backtest.engine import BacktestResult, run_backtest
+from kripto.backtest.engine import BacktestResult, Costs, run_backtest
 from kripto.backtest.report import report, summary
 from kripto.backtest.synthetic import REGIMES, synthetic_prices
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.composition import load_settings, risk_from_settings, strategy_from_settings
+from kripto.execution import Execution
 from kripto.risk import RiskSettings
 from kripto.settings import Settings, SettingsError
 from kripto.strategies import Strategy, build, declaration, strategy_names
@@ -47,12 +48,22 @@ def backtest(
     ] = None,
     fee: Annotated[
         str | None,
-        typer.Option(help="maker, taker or a rate [default: KRIPTO_FEE_TIER's taker, 0.012]."),
+        typer.Option(
+            help="maker, taker or a rate: one flat rate for every fill [default:"
+            " KRIPTO_FEE_TIER's maker and taker rates, 0.006/0.012, each fill paying its own]."
+        ),
     ] = None,
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
+    execution: Annotated[
+        str | None,
+        typer.Option(
+            help="maker_first or taker (docs/backtesting.md)"
+            " [default: KRIPTO_EXECUTION, maker_first]."
+        ),
+    ] = None,
 ) -> None:
     """Replay history at its own resolution with the live strategy, guards and fees.
 
@@ -61,7 +72,7 @@ def backtest(
     settings, start_gbp = run_options(from_db, csv, synthetic, regime, gbp, fee, data_dir, sample)
     strategy_params, protection_params = split_params(param or [])
     model = chosen_strategy(settings, strategy, strategy_params)
-    fee_rate = settings.exchange.taker_fee
+    costs = costs_from(settings, execution)
     risk = with_protections(_risk(settings), protection_params)
     series = on_bar(
         load_series(settings, from_db, days, csv, synthetic, seed, regime, sample), risk
@@ -75,7 +86,7 @@ def backtest(
             prices,
             model,
             risk,
-            fee_rate=fee_rate,
+            costs=costs,
             gbp=start_gbp,
             start=start,
             observed=observed,
@@ -132,6 +143,20 @@ def run_options(
     elif fee is not None:
         overrides["fee_rate"] = _decimal("--fee", fee, "maker, taker or a fraction such as 0.006")
     return _settings(overrides), start_gbp
+
+
+def costs_from(settings: Settings, execution: str | None) -> Costs:
+    """How the backtest fills its orders: KRIPTO_FEE_TIER (or --fee), --execution over
+    KRIPTO_EXECUTION, KRIPTO_MAKER_WINDOW and KRIPTO_MAKER_FALLBACK."""
+    chosen = settings.execution.execution
+    if execution is not None:
+        try:
+            chosen = Execution(execution)
+        except ValueError:
+            names = " or ".join(e.value for e in Execution)
+            raise fail(f"--execution must be {names}, not {execution!r}") from None
+    section = settings.execution
+    return Costs(settings.exchange.fees, chosen, section.maker_window, section.maker_fallback)
 
 
 def _decimal(option: str, text: str, rule: str) -> Decimal:

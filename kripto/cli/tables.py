@@ -206,6 +206,8 @@ def trade_summary_lines(
         ("key", key),
         ("order", order.id),
     ]
+    if order.note:  # the exchange sold what was held, not what was asked
+        rows.append(("note", order.note))
     return [f"{lines.side} {lines.product_id}: {state}"] + [
         f"  {name:<10}  {value}" for name, value in rows
     ]

@@ -33,10 +33,20 @@ from kripto.cli.common import (
     unconfigured,
 )
 from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
+from kripto.db.rates import RateRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
-from kripto.models import Order, Side, TradeRequest, Wallet, WalletRequest
+from kripto.models import (
+    Order,
+    Side,
+    TradeRequest,
+    Wallet,
+    WalletRequest,
+    check_product,
+    currencies,
+)
+from kripto.money import PENNY, fmt_money, fmt_size, plain, round_down
 from kripto.runtime.kill_switch import KillSwitch
 from kripto.runtime.trades import start_trade_workflow
 from kripto.settings import Settings
@@ -56,6 +66,13 @@ AMOUNT_ARGS = {"ignore_unknown_options": True}
 Amount = Annotated[
     str,
     typer.Argument(help="In the product's quote currency (GBP for BTC-GBP), e.g. 10.00."),
+]
+SellAmount = Annotated[
+    str,
+    typer.Argument(
+        help="In the product's quote currency (GBP for BTC-GBP), e.g. 10.00; or `all`: every"
+        " coin available, sold as a coin amount."
+    ),
 ]
 Key = Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")]
 Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
@@ -88,13 +105,14 @@ def buy(
 
 @trade_app.command("sell", context_settings=AMOUNT_ARGS)
 def sell(
-    amount: Amount,
+    amount: SellAmount,
     key: Key = None,
     product: Product = "BTC-GBP",
     as_json: Json = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Sell AMOUNT once under its key (--key, or a new one); print the order once settled."""
+    """Sell AMOUNT (or `all`) once under its key (--key, or a new one); print the order once
+    settled."""
     trade(Side.SELL, amount, key, product, as_json, data_dir)
 
 
@@ -108,17 +126,17 @@ def trade(
 ) -> None:
     """Place a market order exactly once under KEY, wait for it to settle, and print it."""
     trade_id = key or str(uuid.uuid4())
+    product = product.strip().upper()  # `--product btc-gbp` is BTC-GBP
+    payload = {
+        "idempotencyKey": trade_id,
+        "tradeType": side.value,
+        "amount": amount,
+        "productId": product,
+    }
+    if side is Side.SELL and amount.strip().lower() == "all":
+        payload |= run(sell_all(settings_for(data_dir), product))
     try:
-        request = parse_trade_request(
-            [
-                {
-                    "idempotencyKey": trade_id,
-                    "tradeType": side.value,
-                    "amount": amount,
-                    "productId": product.strip().upper(),
-                }
-            ]
-        )
+        request = parse_trade_request([payload])
     except InvalidInput as exc:
         raise fail(str(exc)) from None
     settings = settings_for(data_dir)
@@ -156,6 +174,28 @@ def detached(request: TradeRequest, code: int) -> typer.Exit:
         soft_wrap=True,
     )
     return typer.Exit(code)
+
+
+async def sell_all(settings: Settings, product: str) -> dict[str, str]:
+    """`kripto trade sell all`: every coin available now, as a coin amount (`baseSize`), and
+    its worth at the newest stored rate as the amount (what limits and the summary show). The
+    exchange sells the coins, capped at what is available when the order arrives."""
+    try:
+        check_product(product)
+    except ValueError as exc:
+        raise fail(f"productId: {exc}") from None
+    base, quote = currencies(product)
+    held = (await get_wallet(settings)).balance(base).available
+    if held <= 0:
+        raise fail(f"nothing to sell: the wallet has no {base} available")
+    async with open_database(settings) as db:
+        rate = await RateRepository(db).latest(product)
+    if rate is None:
+        raise fail(f"no rate stored yet for {product}: cannot say what {fmt_size(held, base)} is")
+    worth = round_down(held * rate.rate, PENNY)
+    if worth <= 0:
+        raise fail(f"{fmt_size(held, base)} is worth less than {fmt_money(PENNY, quote)}")
+    return {"amount": plain(worth), "baseSize": plain(held)}
 
 
 @cache

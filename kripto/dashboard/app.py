@@ -52,6 +52,7 @@ from kripto.dashboard.security import (
 )
 from kripto.db.pool import Database
 from kripto.errors import InvalidInput
+from kripto.fees import planned_rate
 from kripto.fills import market_fill
 from kripto.ids import schedule_id
 from kripto.inputs import amount_problem, parse_trade_request
@@ -113,10 +114,7 @@ class Dashboard:
 
     def data(self) -> DashboardData:
         return DashboardData(
-            self.db,
-            self.product,
-            self.settings.exchange.paper_gbp,
-            self.settings.exchange.fees.taker,
+            self.db, self.product, self.settings.exchange.paper_gbp, self.settings.exchange.fees
         )
 
     def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -205,9 +203,10 @@ class Dashboard:
         latest = await self.data().latest()
         if latest is None:
             return JSONResponse({"error": "no rate is stored yet"}, status_code=409)
-        fill = market_fill(
-            Side(side), Decimal(amount), latest.rate, self.settings.exchange.taker_fee
-        )
+        # What the execution plans to pay (kripto/fees.py): maker-first, the maker rate.
+        fees, execution = self.settings.exchange.fees, self.settings.execution.execution
+        planned = planned_rate(fees, execution)
+        fill = market_fill(Side(side), Decimal(amount), latest.rate, planned)
         return JSONResponse(
             {
                 "side": side,
@@ -215,7 +214,10 @@ class Dashboard:
                 "size": plain(fill.filled_size),
                 "rate": plain(latest.rate.quantize(PENNY)),
                 "fee": plain(fill.fill_fees.quantize(PENNY)),
-                "feeRate": format((self.settings.exchange.taker_fee * 100).normalize(), "f"),
+                "feeRate": format((planned * 100).normalize(), "f"),
+                "execution": execution.value,
+                # The rate a remainder pays if the maker window ends unfilled.
+                "takerFeeRate": format((fees.taker * 100).normalize(), "f"),
             }
         )
 

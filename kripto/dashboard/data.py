@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from kripto.db.pool import Database
 from kripto.db.trades import TradeRepository
+from kripto.fees import FeeTier, saved_against_taker
 from kripto.models import Rate
 from kripto.money import PENNY, plain
 from kripto.portfolio import Fill, dca_series, position, value_series
@@ -41,13 +42,16 @@ class ChartData:
 
 class DashboardData:
     def __init__(
-        self, db: Database, product_id: str, start_gbp: Decimal, fee_rate: Decimal = Decimal(0)
+        self, db: Database, product_id: str, start_gbp: Decimal, tier: FeeTier | None = None
     ) -> None:
-        """`fee_rate`: the taker fee the buy-and-hold line pays, as the backtester's does."""
+        """`tier`: the configured fee tier (KRIPTO_FEE_TIER), for the fees saved against
+        paying its taker rate on every fill, and the taker fee the buy-and-hold line pays (as
+        the backtester's does); None: neither."""
         self.db = db
         self.product_id = product_id
         self.start_gbp = start_gbp
-        self.fee_rate = fee_rate
+        self.tier = tier
+        self.fee_rate = tier.taker if tier is not None else Decimal(0)
 
     async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
         """The last rate of each of at most MAX_POINTS equal buckets across the span, which
@@ -118,12 +122,16 @@ class DashboardData:
     def money(self, fills: list[Fill], rate: Decimal | None) -> dict[str, Any]:
         held = position(fills)
         mark = rate if rate is not None else Decimal(0)
+        traded = sum((f.value for f in fills), Decimal(0))
+        saved = None if self.tier is None else saved_against_taker(traded, held.fees, self.tier)
         return {
             "startGbp": _gbp(self.start_gbp),
             "value": _gbp(held.value(self.start_gbp, mark)),
             "realised": _gbp(held.realised),
             "unrealised": _gbp(held.unrealised(mark)),
             "fees": _gbp(held.fees),
+            # What the fills saved against paying the taker rate on all of them (maker fills).
+            "feesSaved": None if saved is None else _gbp(saved),
             "btc": plain(held.btc),
         }
 

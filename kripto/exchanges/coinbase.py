@@ -61,6 +61,7 @@ from kripto.errors import (
 from kripto.exchanges.base import check_ioc, check_limit, check_market, sell_size
 from kripto.exchanges.coinbase_auth import CoinbaseSigner, load_private_key, mask_key_name
 from kripto.execution import Fill, Liquidity, ProductRules, Quote
+from kripto.fees import FeeTier
 from kripto.models import (
     DEFAULT_PRODUCT,
     Balance,
@@ -193,7 +194,8 @@ def order_from_coinbase(data: dict[str, Any], *, allow_unfilled: bool = False) -
         filled_size=filled_size,
         executed_value=filled_value,
         order_type=CONFIGURATIONS[kind],
-        status=_STATUSES.get(status),
+        # A market order keeps the shape it had before limit orders (`settled` says it all).
+        status=None if kind == "market_market_ioc" else _STATUSES.get(status),
         post_only=bool(config.get("post_only", False)),
         limit_price=limit_price,
         end_time=_parse_time(str(end_time)) if end_time else None,
@@ -530,7 +532,13 @@ class CoinbaseExchange:
         price, rules = await self._product(product_id)
         base, _ = currencies(product_id)
         held = await self._available(base)
-        return sell_size(amount=amount, base_size=base_size, price=price, held=held, rules=rules)
+        size, note = sell_size(
+            amount=amount, base_size=base_size, price=price, held=held, rules=rules
+        )
+        why = rules.why_not(size=size, price=price, market=True)
+        if why is not None:
+            raise OrderRejected(f"Coinbase would refuse the order: {why}")
+        return size, note
 
     async def place_market_order(
         self,
@@ -669,6 +677,20 @@ class CoinbaseExchange:
             return Decimal(str(summary["fee_tier"]["taker_fee_rate"]))
         except (KeyError, TypeError, InvalidOperation):
             raise RetryableError("Coinbase: reading the fee tier: no taker fee rate") from None
+
+    async def account_fees(self) -> FeeTier:
+        """The account's own maker and taker rates (`transaction_summary`); kripto/fees.py
+        weighs them against the configured tier, and the higher wins."""
+        summary = await self._request("GET", "/transaction_summary", "reading the fee tier")
+        try:
+            tier = summary["fee_tier"]
+            maker = Decimal(str(tier["maker_fee_rate"]))
+            taker = Decimal(str(tier["taker_fee_rate"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise RetryableError(
+                "Coinbase: reading the fee tier: no maker and taker rates"
+            ) from None
+        return FeeTier("account", maker, taker)
 
     # Maker-first (issue 23): the contract is in kripto.exchanges.base.Exchange.
     async def place_post_only(

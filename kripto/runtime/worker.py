@@ -35,9 +35,10 @@ from kripto.db.trades import TradeRepository
 from kripto.errors import KriptoError
 from kripto.exchanges.base import Exchange
 from kripto.exchanges.coinbase import CoinbaseExchange
-from kripto.exchanges.paper import PaperExchange
+from kripto.exchanges.paper import FeedPrices, PaperExchange
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
+from kripto.fees import decision_rate, side_rate
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
 from kripto.mail.receipt import mode_label
@@ -64,7 +65,7 @@ from kripto.runtime.phone import check_token, ensure_phone
 from kripto.runtime.retired import refuse_retired_runs
 from kripto.runtime.schedules import reconcile_at_start_id, start_reconcile
 from kripto.runtime.tick_stats import TICKS
-from kripto.settings import Settings, SettingsError
+from kripto.settings import ExchangeSection, ExecutionSection, Settings, SettingsError
 from kripto.stoplinks import StopLinkSigner
 from kripto.temporal.interceptors import AttemptMetrics
 from kripto.temporal.search_attributes import ensure_search_attributes
@@ -102,7 +103,7 @@ class Services:
     feed: RateFeed
     exchange: Exchange
     receipts: ReceiptService
-    #: The fee rate decisions weigh: the setting, or the account's taker rate if that is higher.
+    #: The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`).
     fee_rate: Decimal
     #: Kripto's metrics, on the client's runtime (a no-op meter when metrics are off).
     metrics: Metrics = field(default_factory=Metrics.noop)
@@ -152,6 +153,12 @@ def exchange_from_settings(
         return PaperExchange(
             db,
             fee_rate=settings.exchange.taker_fee,
+            fees=settings.exchange.fees,
+            spread=settings.execution.paper_spread,
+            # The price when the order arrives (issue 23), not the decision's stored rate.
+            prices=FeedPrices(feed_from_settings(settings, limits))
+            if settings.execution.paper_price == "feed"
+            else None,
             initial_gbp=settings.exchange.paper_gbp,
             products=settings.general.products,
         )
@@ -165,27 +172,33 @@ def exchange_from_settings(
     )
 
 
-async def decision_fee_rate(exchange: Exchange, setting: Decimal) -> Decimal:
-    """Live, the account's own taker fee (Coinbase retail pays 0.6% to 1.2%) if it is above
-    KRIPTO_FEE_RATE: the fee guard must not weigh a cheaper round trip than the real one. If
-    the fee tier cannot be read at start-up, the setting stands, with a warning."""
-    if not isinstance(exchange, CoinbaseExchange):
-        return setting
-    try:
-        taker = await exchange.fee_rate()
-    except KriptoError as exc:
+async def decision_fee_rate(
+    exchange: Exchange, fees: ExchangeSection, execution: ExecutionSection
+) -> Decimal:
+    """The per-side fee rate decisions weigh (kripto/fees.py's `decision_rate`, from the tier,
+    the execution and its fallback). Live on Coinbase, the account's own rates (retail pays
+    0.6% to 1.2% taker) are read here and win where higher: the fee guard must not weigh a
+    cheaper round trip than the real one. If they cannot be read at start-up, the tier stands,
+    with a warning."""
+    account = None
+    if isinstance(exchange, CoinbaseExchange):
+        try:
+            account = await exchange.account_fees()
+        except KriptoError as exc:
+            log.warning(
+                "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            )
+    how, fallback = execution.execution, execution.maker_fallback
+    configured = side_rate(fees.fees, how, fallback)
+    rate = decision_rate(fees.fees, account, how, fallback)
+    if rate > configured:
         log.warning(
-            "cannot read the Coinbase fee tier (%s); deciding with the configured fee tier", exc
+            "the Coinbase account's fee %s is above the configured fee %s; deciding with %s",
+            rate,
+            configured,
+            rate,
         )
-        return setting
-    if taker > setting:
-        log.warning(
-            "the Coinbase taker fee %s is above the configured taker fee %s; deciding with %s",
-            taker,
-            setting,
-            taker,
-        )
-    return max(taker, setting)
+    return rate
 
 
 def client_metrics(client: Client) -> Metrics:
@@ -204,7 +217,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         feed=feed_from_settings(settings),
         candles=candles_from_settings(settings),
         exchange=exchange,
-        fee_rate=await decision_fee_rate(exchange, settings.exchange.taker_fee),
+        fee_rate=await decision_fee_rate(exchange, settings.exchange, settings.execution),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,

@@ -32,7 +32,7 @@ class ExchangeSection(Section):
     exchange: Literal["paper", "coinbase"] = "paper"
     paper_gbp: Decimal = Decimal("1000.00")
     #: Coinbase Advanced's fee tier (kripto/fees.py): a name (`intro1`, the lowest: 0.60% maker,
-    #: 1.20% taker) or `MAKER/TAKER` fractions. Market orders pay the taker rate.
+    #: 1.20% taker) or `MAKER/TAKER` fractions. A fill pays the rate of its liquidity.
     fee_tier: str = "intro1"
     #: One flat rate for both sides instead of the tier (the seed's sample arithmetic used 0.005).
     fee_rate: Decimal | None = None
@@ -78,7 +78,8 @@ class ExchangeSection(Section):
 
     @property
     def taker_fee(self) -> Decimal:
-        """What a market order pays: the paper exchange, the backtester and the fee guard."""
+        """What a market order pays (`kripto optimize` weighs every order at it). What a trade
+        pays is decided in kripto/fees.py, from `fees`, the account's rates and the execution."""
         return self.fees.taker
 
     @model_validator(mode="after")

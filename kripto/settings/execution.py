@@ -1,12 +1,10 @@
-"""How a trade's orders go to the exchange: maker-first or taker (docs/execution.md).
-
-(The `maker` helper's ExecutionSection, carried into the sectioned settings by the `firsthour`
-branch when it merged both; its fields and checks are maker's.)"""
+"""How a trade's orders go to the exchange: maker-first or taker (docs/execution.md)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -15,8 +13,8 @@ from kripto.settings.base import Section
 
 
 class ExecutionSection(Section):
-    """How a trade's orders go to the exchange: maker-first or taker (docs/execution.md). A
-    section of its own beside the exchange's, which is already near the size limit."""
+    """How a trade's orders go to the exchange: maker-first or taker, and the paper exchange's
+    book (docs/execution.md)."""
 
     #: `maker_first`: a post-only limit order at the touch first, then the fallback; `taker`: a
     #: market order, as before.
@@ -41,6 +39,10 @@ class ExecutionSection(Section):
     #: The paper exchange's bid-ask spread, a fraction of the price split evenly around it:
     #: 0.0002 (0.02%, £12 at £60,000), about Coinbase's BTC-GBP book on an ordinary day.
     paper_spread: Decimal = Decimal("0.0002")
+    #: Where the paper exchange's price comes from: `feed`, the rate feed's price when the order
+    #: arrives (the simulated feed's at that second, or Coinbase's spot price); `stored`, the
+    #: newest stored rate (Kripto before issue 23; it reproduces the seed's arithmetic).
+    paper_price: Literal["feed", "stored"] = "feed"
     #: Maker orders are refused while this machine's clock is further than this from the
     #: exchange's (a GTD end time would be wrong).
     max_clock_skew: timedelta = timedelta(seconds=5)

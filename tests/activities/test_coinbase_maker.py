@@ -14,15 +14,17 @@ import pytest
 
 from kripto.errors import (
     ClockSkewed,
+    ExchangeUnavailable,
     InsufficientFunds,
     OrderRejected,
     OrderUnfilled,
     PostOnlyWouldCross,
+    RetryableError,
 )
 from kripto.exchanges.base import Exchange, check_clock_skew
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.execution import Liquidity
-from kripto.models import OrderStatus, OrderType, Side
+from kripto.models import Order, OrderStatus, OrderType, Side
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 
 TAKER = Decimal("0.012")
@@ -57,7 +59,7 @@ def gbp(fake: FakeCoinbase) -> tuple[Decimal, Decimal]:
     return Decimal(account["available"]), Decimal(account["hold"])
 
 
-async def post_buy(exchange: CoinbaseExchange, key: str, size: str = "0.01") -> object:
+async def post_buy(exchange: CoinbaseExchange, key: str, size: str = "0.01") -> Order:
     return await exchange.place_post_only(
         client_order_id=key,
         product_id="BTC-GBP",
@@ -120,7 +122,7 @@ async def test_a_post_only_order_rests_then_fills_in_full_at_maker(
 
     # Again under the same key: the same order, nothing placed.
     again = await post_buy(coinbase, "t1")
-    assert again.id == placed.id  # type: ignore[attr-defined]
+    assert again.id == placed.id
     assert fake_coinbase.order_count() == 1
 
     fake_coinbase.server.set_book("59980.00", "59985.00")  # the market trades through it
@@ -148,7 +150,7 @@ async def test_a_partial_fill_then_a_cancel_keeps_the_part_and_frees_the_rest(
 ) -> None:
     placed = await post_buy(coinbase, "t2")
     fake_coinbase.server.trade_at("59990.00", "0.004")
-    part = await coinbase.get_order(placed.id)  # type: ignore[attr-defined]
+    part = await coinbase.get_order(placed.id)
     assert (part.status, part.filled_size, part.executed_value, part.fill_fees) == (
         OrderStatus.OPEN,
         Decimal("0.004"),
@@ -222,7 +224,7 @@ async def test_a_cancel_that_loses_the_race_with_a_fill_returns_the_fill(
 ) -> None:
     placed = await post_buy(coinbase, "t5")
     fake_coinbase.inject({"kind": "fill_before_cancel"})
-    after = await coinbase.cancel_order(placed.id)  # type: ignore[attr-defined]
+    after = await coinbase.cancel_order(placed.id)
     assert (after.status, after.filled_size, after.fill_fees) == (
         OrderStatus.FILLED,
         Decimal("0.01"),
@@ -353,3 +355,38 @@ async def test_the_server_time_and_a_skewed_clock(
         "s ahead of the exchange's (KRIPTO_MAX_CLOCK_SKEW is 5s): maker orders are refused"
         " until the clock is fixed (sync it with NTP)"
     )
+
+
+async def test_a_lost_reply_to_a_post_only_order_finds_it_by_its_key(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.inject({"kind": "drop", "method": "POST", "path": "/orders"})
+    with pytest.raises(RetryableError):
+        await post_buy(coinbase, "lost-1")
+    assert fake_coinbase.order_count() == 1  # the order exists; the reply was lost
+    again = await post_buy(coinbase, "lost-1")  # the retry looks the key up first
+    assert (again.status, fake_coinbase.order_count()) == (OrderStatus.OPEN, 1)
+    # A failing cancel is retried (an order may exist), then answers the order's state.
+    fake_coinbase.inject({"kind": "500", "method": "POST", "path": "/orders/batch_cancel"})
+    with pytest.raises(ExchangeUnavailable):
+        await coinbase.cancel_order(again.id)
+    cancelled = await coinbase.cancel_order(again.id)
+    assert cancelled.status is OrderStatus.CANCELLED
+    # A rate-limited best bid/ask read is retryable and says how long to wait.
+    fake_coinbase.inject({"kind": "429", "retry_after": 2, "path": "/best_bid_ask"})
+    with pytest.raises(RetryableError) as limited:
+        await coinbase.best_bid_ask(["BTC-GBP"])
+    assert limited.value.retry_after == 2
+    assert (await coinbase.best_bid_ask(["BTC-GBP"]))["BTC-GBP"].bid == Decimal("59990.00")
+
+
+async def test_a_product_in_limit_only_mode_refuses_a_market_sell_before_sending_it(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.set_balance("BTC", "0.01")
+    fake_coinbase.server.product_rules["BTC-GBP"] = {"limit_only": True}
+    with pytest.raises(OrderRejected, match="BTC-GBP is in limit-only mode"):
+        await coinbase.place_market_order(
+            client_order_id="m-1", product_id="BTC-GBP", side=Side.SELL, base_size=Decimal("0.01")
+        )
+    assert fake_coinbase.order_count() == 0

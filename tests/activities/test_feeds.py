@@ -214,3 +214,25 @@ async def test_a_429_on_the_prices_holds_every_caller_of_the_public_limiter(
     await asyncio.sleep(0.05)
     assert not waiting.done()
     waiting.cancel()
+
+
+def test_the_simulated_price_walks_within_a_minute_so_maker_orders_fill_or_fall_back() -> None:
+    """At a whole minute the price is the minute's rate (what a tick stores); within it the
+    price walks, the same for the same seed. A maker buy resting 0.01% below the price fills in
+    full, in part, or not at all within a 2-minute window: each happens on the dev stack."""
+    feed, again = SimulatedFeed(seed=42), SimulatedFeed(seed=42)
+    t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    seconds = [feed.price_at("BTC-GBP", t0 + timedelta(seconds=s)) for s in range(61)]
+    assert seconds == [again.price_at("BTC-GBP", t0 + timedelta(seconds=s)) for s in range(61)]
+    assert len(set(seconds[:60])) > 30  # it moves within the minute
+    assert seconds[60] == feed.price_at("BTC-GBP", t0 + timedelta(minutes=1))
+    outcomes = {"full": 0, "part": 0, "none": 0}
+    for i in range(40):
+        start = t0 + timedelta(minutes=i, seconds=7)
+        limit = (feed.price_at("BTC-GBP", start) * Decimal("0.9999")).quantize(Decimal("0.01"))
+        through = max(
+            limit - feed.price_at("BTC-GBP", start + timedelta(seconds=s)) for s in range(1, 121)
+        )
+        kind = "full" if through >= limit * Decimal("0.0002") else "part" if through > 0 else "none"
+        outcomes[kind] += 1
+    assert outcomes == {"full": 33, "part": 4, "none": 3}

@@ -172,6 +172,8 @@ async def test_dashboard_in_a_browser(
         memo = await (await dev_server_env.client.get_workflow_handle(key).describe()).memo()
         assert str(memo["by"]).startswith("traded from the dashboard by 127.0.0.1")
         await expect(page.locator("#m-fees")).not_to_have_text("£0.00")
+        # A paper market order is a taker: it saved nothing against all-taker.
+        await expect(page.locator("#m-saved")).to_have_text("£0.00 against all-taker")
         # Hovering the trade's marker shows what it was and why (here: a manual trade).
         bar = await page.evaluate(f"() => window.kriptoChart.markerBar({key!r})")
         assert bar is not None

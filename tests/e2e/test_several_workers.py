@@ -120,6 +120,8 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
         KRIPTO_TASK_QUEUE=task_queue,
         KRIPTO_EXCHANGE="paper",
         KRIPTO_FEED="simulated",
+        KRIPTO_PAPER_PRICE="stored",
+        KRIPTO_PAPER_SPREAD="0",
         KRIPTO_PAPER_GBP=str(INITIAL_GBP),
         KRIPTO_FEE_RATE=str(FEE_RATE),
         KRIPTO_DATA_DIR=str(tmp_path),

@@ -96,6 +96,41 @@ async def test_the_plain_temporal_cli_trades_with_the_seed_payload(
 
 
 @pytest.mark.slow
+async def test_kripto_trade_sell_all_sells_every_coin_held_as_a_coin_amount(
+    worker_env: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    kripto = [sys.executable, "-m", "kripto"]
+    code, out, err = await cli([*kripto, "trade", "sell", "all"], worker_env, tmp_path)
+    assert code != 0
+    assert "nothing to sell: the wallet has no BTC available" in err
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0
+
+    code, out, err = await cli([*kripto, "trade", "buy", "10.00", "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["filledSize"] == "0.00125952"
+    key = str(uuid.uuid4())
+    code, out, err = await cli(
+        [*kripto, "trade", "sell", "all", "--key", key, "--json"], worker_env, tmp_path
+    )
+    assert code == 0, err
+    assert f"trade {key}: SELL 0.00125952 BTC BTC-GBP" in err
+    sold = json.loads(out)
+    # Every coin, not £9.95 turned back into 0.00125949 BTC.
+    assert (sold["side"], sold["filledSize"], sold["executedValue"]) == (
+        "sell",
+        "0.00125952",
+        "9.9502205952",
+    )
+    code, out, err = await cli([*kripto, "trade", "status", key, "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    request = json.loads(out)["request"]
+    assert (request["amount"], request["baseSize"]) == ("9.95", "0.00125952")
+    code, out, err = await cli([*kripto, "wallet", "--json"], worker_env, tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["btc"]["balance"] == "0.00000000"
+
+
+@pytest.mark.slow
 async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     worker_env: dict[str, str], db: Database, tmp_path: Path
 ) -> None:

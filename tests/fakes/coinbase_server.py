@@ -18,6 +18,13 @@ parts of `https://api.coinbase.com/api/v3/brokerage` that Kripto uses, faults in
   cursor and no has_next),
   `GET /accounts` (paged by cursor), `GET /products/{id}`, `GET /transaction_summary`.
 
+Maker-first (issue 23; see "Maker-first" in the class): an order book per product
+(`set_book`), `GET /best_bid_ask`, post-only `limit_limit_gtd` orders that rest, are refused
+with INVALID_LIMIT_PRICE_POST_ONLY when they would cross, fill in full or in part (`set_book`,
+`trade_at`, `fill_resting`) with MAKER fills at the maker rate, expire at their end time, and
+are cancelled by `POST /orders/batch_cancel`; `sor_limit_ioc` orders that take the far touch up
+to its size and their cap (TAKER fills); `GET /time` with a settable `clock_skew`.
+
 Faults are queued and each is used by the next matching API request:
   {"kind": "429", "retry_after": 2}    reply 429 with a Retry-After header
   {"kind": "429", "retry_after": null, "reset_in": 3, "reset_as": "epoch"}
@@ -47,6 +54,8 @@ Faults are queued and each is used by the next matching API request:
                                        nothing and move no balances; it shows as CANCELLED,
                                        filled_size 0, cancel_message "IOC order could not be
                                        filled", as an IOC order that found no liquidity does
+  {"kind": "fill_before_cancel"}       POST /orders/batch_cancel only: the order fills in full
+                                       (at maker) just before the cancel reaches it
 Each may carry "method" and "path" (a prefix of the path after the API prefix, e.g. "/orders")
 to hit only matching requests. In "path", "{id}" stands for one path segment other than "batch"
 or "fills", so {"kind": "404", "method": "GET", "path": "/orders/historical/{id}"} hits the next
@@ -192,6 +201,8 @@ class Fault:
             return False
         if not self.path:
             return True
+        if self.kind in ("no_fill", "duplicate", "insufficient"):
+            return path == self.path  # Create Order, not Cancel Orders under /orders/…
         if "{id}" not in self.path:
             return path.startswith(self.path)
         pattern = re.escape(self.path).replace(

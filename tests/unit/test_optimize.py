@@ -240,7 +240,8 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     assert len(figures["best"]) == 3 and len(figures["walkForward"]["folds"]) == 2
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     best = figures["best"][0]
-    single = ["backtest", "--csv", str(path), "--strategy", "rsi", "--json"]
+    # optimize weighs every order at the taker rate (as KRIPTO_EXECUTION=taker).
+    single = ["backtest", "--csv", str(path), "--strategy", "rsi", "--json", "--execution", "taker"]
     for key, value in best["params"].items():
         single += ["--param", f"{key}={value}"]
     alone = json.loads(CliRunner().invoke(app, single).output)

@@ -128,6 +128,7 @@
     $("m-realised").textContent = gbp(m.realised);
     $("m-unrealised").textContent = gbp(m.unrealised);
     $("m-fees").textContent = gbp(m.fees);
+    $("m-saved").textContent = m.feesSaved === null ? "–" : gbp(m.feesSaved) + " against all-taker";
     $("n-rate").textContent = n.rate ? gbp(n.rate) + " at " + n.rateTime.slice(11, 19) + " UTC" : "no rates yet";
     $("n-btc").textContent = m.btc + " BTC";
     $("n-wallet").textContent = n.wallet ? Object.entries(n.wallet).map(([c, v]) => (c === "gbp" ? gbp(v) : v + " BTC")).join(", ") : "see kripto wallet";
@@ -228,7 +229,8 @@
       const q = await res.json();
       if (!res.ok) { $("trade-result").textContent = q.error; return; }
       $("trade-quote").textContent = side.toUpperCase() + " " + gbp(q.amount) + " of BTC: about "
-        + q.size + " BTC at " + gbp(q.rate) + ", fee about " + gbp(q.fee) + " (" + q.feeRate + "%).";
+        + q.size + " BTC at " + gbp(q.rate) + ", fee about " + gbp(q.fee) + " (" + q.feeRate + "%"
+        + (q.takerFeeRate !== q.feeRate ? " as a maker; " + q.takerFeeRate + "% on what falls back to taker" : "") + ").";
       $("trade-result").textContent = "";
       $("trade-confirm").hidden = false;
     });
