@@ -100,10 +100,15 @@ class DecideActivities:
 
     async def _recent_trades(self, quote: str, now: datetime) -> list[PastTrade]:
         """The day's trades in `quote` of every product (the daily limit is shared across
-        markets; the cooldown picks out its own). Every order is on the books from the moment
-        its key is claimed (settled or not), so these rows are all there is to count."""
+        markets; the cooldown picks out its own): every order is on the books from the moment
+        its key is claimed (settled or not), and before that a decision that started a trade
+        reserves its amount (recorded with the decision, under this same lock), so the trades
+        decided on and not yet claimed count too."""
         day_ago = now - timedelta(days=1)
-        return [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
+        recent = [PastTrade.of(t) for t in await self.trades.since(day_ago, quote=quote)]
+        for r in await self.decisions.reservations(day_ago, quote=quote):
+            recent.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
+        return recent
 
     def _decide_chunk(
         self,

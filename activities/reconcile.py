@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from temporalio import activity
 
@@ -11,7 +12,7 @@ from activities.errors import temporal_errors
 from kripto.db.monitoring import open_differences
 from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
-from kripto.errors import InvalidInput
+from kripto.errors import InvalidInput, OrderUnfilled
 from kripto.exchanges.base import Exchange
 from kripto.metrics import Metrics
 from kripto.models import (
@@ -24,11 +25,13 @@ from kripto.models import (
 from kripto.receipts import ReceiptService
 from kripto.reconcile import (
     Difference,
+    DifferenceKind,
     balance_difference,
     compare_balances,
     compare_orders,
     order_key,
     unknown_to_exchange,
+    unsettled,
 )
 
 
@@ -76,15 +79,53 @@ class ReconcileActivities:
         now = datetime.now(UTC)
         comparison = compare_orders(orders, books, now=now, grace=self.policy.grace)
         differences = list(comparison.differences)
-        recorded = []
+        recorded: list[str] = []
+        completed: list[str] = []
+        closed: list[str] = []
+        notes: list[str] = []
         for order in comparison.to_record:
             if await self.books.record_found(order):
                 recorded.append(order_key(order))
                 self.metrics.reconcile_found()
+        for order in comparison.to_complete:
+            if await self.books.complete(order):
+                completed.append(order_key(order))
+        for book in comparison.stale:
+            differences.append(unsettled(book, now))
         for book in comparison.unlisted:
-            # Not in the period's list: its order may predate the period. Ask by key.
-            if await self.exchange.find_order(book.trade_id) is None:
+            # Not in the period's list: its order may predate the period, or have ended with
+            # nothing filled (the list leaves those out). Ask by key.
+            try:
+                found = await self.exchange.find_order(book.trade_id)
+            except OrderUnfilled as exc:
+                if book.settled:
+                    differences.append(
+                        Difference(
+                            DifferenceKind.MISMATCH,
+                            book.trade_id,
+                            f"settled on the books; the exchange ended its order with nothing"
+                            f" filled ({exc})",
+                            books=book.executed_value,
+                            exchange=Decimal(0),
+                        )
+                    )
+                elif await self.books.close_unfilled(book.trade_id, str(exc)):
+                    closed.append(book.trade_id)
+                    notes.append(f"closed {book.trade_id} as unfilled: {exc}")
+                continue
+            if found is None:
                 differences.append(unknown_to_exchange(book))
+            elif not book.settled and found.settled:
+                if await self.books.complete(found):
+                    completed.append(book.trade_id)
+            elif not book.settled and book.found_by_reconciler:
+                await self.books.record_found(found)  # resting: its figures so far
+            elif not book.settled:
+                differences.append(unsettled(book, now, found))
+        abandoned = await self.books.abandoned(completed)
+        for key in completed:
+            why = f" (abandoned: {abandoned[key]})" if key in abandoned else ""
+            notes.append(f"completed {key} from its order, settled on the exchange{why}")
 
         wallet = (await self.exchange.wallet()).balances()
         taken_at = datetime.now(UTC)
@@ -92,7 +133,35 @@ class ReconcileActivities:
         baselines = await self.books.baselines()
         oldest = min((b.taken_at for b in baselines.values()), default=taken_at)
         traded = await self.books.balance_trades(oldest)
-        checks = compare_balances(actual, baselines, traded, in_flight=len(comparison.in_flight))
+        young = [
+            t
+            for t in traded
+            if not t.settled and not t.found_by_reconciler and now - t.at < self.policy.grace
+        ]
+        if step.rebase is not None:
+            if comparison.in_flight or young:
+                waiting = sorted(set(comparison.in_flight) | {t.trade_id for t in young})
+                raise InvalidInput(
+                    f"--rebase: {len(waiting)} trade(s) still on their way"
+                    f" ({', '.join(waiting)}); rebase once they have settled"
+                )
+            previous = await self.books.rebase(actual, taken_at, step.rebase.by, step.rebase.reason)
+            for currency, balance in sorted(actual.items()):
+                was = previous.get(currency)
+                notes.append(
+                    f"rebased {currency}: {was if was is not None else 'none'} -> {balance}"
+                    f" ({step.rebase.reason}; {step.rebase.by})"
+                )
+            baselines = await self.books.baselines()
+            traded = await self.books.balance_trades(taken_at)
+        checks = compare_balances(
+            actual,
+            baselines,
+            traded,
+            in_flight=len(comparison.in_flight),
+            now=now,
+            grace=self.policy.grace,
+        )
         if comparison.in_flight or any(not t.settled for t in traded):
             # Balances in motion: no baseline is taken from them.
             checks = [
@@ -104,7 +173,9 @@ class ReconcileActivities:
             )
         differences += [balance_difference(c) for c in checks if c.differs]
 
-        await self.books.save_differences(differences, now, since)
+        for note in notes:
+            activity.logger.info("reconciler: %s", note)
+        first_seen = await self.books.save_differences(differences, now, since)
         self._report(differences)
         self.metrics.reconcile_differences(await open_differences(self.books.db))
         return ReconcileReport(
@@ -116,6 +187,9 @@ class ReconcileActivities:
             recorded=recorded,
             to_receipt=await self.books.found_without_receipt(),
             in_flight=sorted(comparison.in_flight),
+            completed=completed,
+            closed=closed,
+            notes=notes,
             differences=[
                 ReconcileDifference(
                     kind=d.kind.value,
@@ -123,6 +197,7 @@ class ReconcileActivities:
                     detail=d.detail,
                     books=d.books,
                     exchange=d.exchange,
+                    first_seen=first_seen.get((d.kind.value, d.subject)),
                 )
                 for d in differences
             ],

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
+from kripto.db.decisions import DecisionRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
     InsufficientFunds,
@@ -128,6 +129,10 @@ class TradeActivities:
             for order in await self.trades.since(day_ago, quote=quote)
             if order.client_order_id != step.trade_id
         ]
+        # And the trades decided on that have not claimed their keys yet (their reservations).
+        for r in await DecisionRepository(self.trades.db).reservations(day_ago, quote=quote):
+            if r.trade_id != step.trade_id:
+                past.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
         spent = spent_since(past, day_ago)
         if spent + request.amount > limit:
             raise InvalidInput(
@@ -177,9 +182,19 @@ class TradeActivities:
         except ApplicationError as err:
             if err.non_retryable:  # refused for good: the trade ends here
                 self.metrics.trade_failed(request.trade_type.value, err.type or "ApplicationError")
+                await self._end_reservation(step.trade_id)
             raise
         activity.logger.info("order %s placed: %s%s", order.id, self._label, _describe(order))
         return order
+
+    async def _end_reservation(self, trade_id: str) -> None:
+        """The trade failed before placing: its decision's reservation (if a decision started
+        it) counts no more. Best effort: the trade's own failure is what must be reported (the
+        reservation lapses by itself: kripto.db.decisions.RESERVATION_TTL)."""
+        try:
+            await DecisionRepository(self.trades.db).end_reservation(trade_id)
+        except Exception as exc:
+            activity.logger.warning("reservation of %s not ended: %s", trade_id, exc)
 
     async def _place_order(self, step: TradeStep) -> PlaceOrderResult:
         request = step.request

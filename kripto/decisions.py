@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kripto.fees import round_trip_rate
 from kripto.models import Action, Decision, Rate, Side, Wallet, currencies
 from kripto.money import PENNY, fmt_money, round_down
 from kripto.protections import ProtectionState, buy_block, exit_reason, update_drawdown
@@ -151,6 +152,11 @@ def decide(
         close = "" if at_close else f"; next {fmt_minutes(step)} close to come"
         return decision("hold", f"{how_close(strategy, indicators)}{close}", ind=indicators)
     side = Side.BUY if signal == BUY else Side.SELL
+    gated = edge_gate(
+        strategy, indicators, side, float(evaluation.edge[-1]), fee_rate, risk.min_edge
+    )
+    if gated is not None:
+        return decision("hold", gated, ind=indicators)
     if side is Side.BUY and protection is not None and rules.any:
         blocked = buy_block(rules, protection, equity, now)
         if blocked is not None:
@@ -205,6 +211,32 @@ def decide(
         f"{strategy.name} signal at {latest}; {side.value} {fmt_money(sized.amount, quote)}",
         amount=sized.amount,
         ind=indicators,
+    )
+
+
+def edge_gate(
+    strategy: Strategy,
+    indicators: dict[str, float],
+    side: Side,
+    edge: float,
+    fee_rate: Decimal,
+    margin: Decimal,
+) -> str | None:
+    """Why a strategy's buy or sell does not clear its fees (the hold's reason, without the
+    `hold: `), or None when it does: the expected move to the strategy's own target (`edge`:
+    back to the mean for zscore and rsi, the long EMA's trend for ema_cross) must exceed the
+    round-trip fee at `fee_rate` (the current execution's rate, one side) times `margin`
+    (KRIPTO_MIN_EDGE). The live decider and the backtester both ask here; a protective exit
+    never does."""
+    round_trip = round_trip_rate(fee_rate)
+    if Decimal(repr(edge)) > round_trip * margin:
+        return None
+    says = getattr(strategy, "says", None)
+    what = says(indicators) if says is not None else strategy.name
+    times = format(margin.normalize(), "f")
+    return (
+        f"{what} says {side.value}, but the expected move {edge:.2%} does not clear"
+        f" {times}× the round-trip fee {float(round_trip):.2%}"  # noqa: RUF001
     )
 
 

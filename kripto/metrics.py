@@ -28,7 +28,13 @@ from kripto.settings import Settings, SettingsError
 ATTEMPT_LIMIT = 5
 
 #: The kinds of difference a reconciliation reports (kripto.reconcile.DifferenceKind).
-RECONCILE_KINDS = ("missing_from_books", "unknown_to_exchange", "mismatch", "balance")
+RECONCILE_KINDS = (
+    "missing_from_books",
+    "unknown_to_exchange",
+    "mismatch",
+    "balance",
+    "unsettled",
+)
 #: The steps of a trade that wait on errors while its order may exist (placing after the key is
 #: claimed, settling, recording): the label of kripto_trade_waiting_on_errors_seconds.
 WAITING_STEPS = ("place", "settle", "record")

@@ -513,10 +513,20 @@ class BackfillProgress(Wire):
     done: bool = False
 
 
+class Rebase(Wire):
+    """A person's new balance baseline (`kripto reconcile --rebase --reason TEXT`)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    #: Who asked: `user@host` of the command.
+    by: str = Field(min_length=1, max_length=200)
+
+
 class ReconcileRequest(Wire):
-    """ReconcileWorkflow's input: from when to compare (default: KRIPTO_RECONCILE_LOOKBACK ago)."""
+    """ReconcileWorkflow's input: from when to compare (default: KRIPTO_RECONCILE_LOOKBACK ago),
+    and whether to take new balance baselines (a rebase)."""
 
     since: UtcDateTime | None = None
+    rebase: Rebase | None = None
 
 
 class ReconcileStep(Wire):
@@ -525,6 +535,7 @@ class ReconcileStep(Wire):
 
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
+    rebase: Rebase | None = None
 
 
 class ReconcileDifference(Wire):
@@ -534,6 +545,9 @@ class ReconcileDifference(Wire):
     detail: str
     books: Money | None = None
     exchange: Money | None = None
+    #: When this difference first appeared (it stays the same difference, whatever its figures
+    #: do, until it is resolved): its notification's key.
+    first_seen: UtcDateTime | None = None
 
 
 class ReconcileBalance(Wire):
@@ -558,6 +572,12 @@ class ReconcileReport(Wire):
     to_receipt: list[str] = Field(default_factory=list)
     receipts_sent: int = 0
     in_flight: list[str] = Field(default_factory=list)
+    #: Keys of unsettled rows this run completed from their settled orders (whoever wrote them).
+    completed: list[str] = Field(default_factory=list)
+    #: Keys of unsettled rows this run closed: the exchange ended their orders unfilled.
+    closed: list[str] = Field(default_factory=list)
+    #: What this run did beyond comparing, one line each (completed, closed, rebased).
+    notes: list[str] = Field(default_factory=list)
     differences: list[ReconcileDifference] = Field(default_factory=list)
     balances: list[ReconcileBalance] = Field(default_factory=list)
 

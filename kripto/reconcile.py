@@ -7,14 +7,22 @@ here matches on the exchange's own order ID.
 
 - An exchange order with no trade row is **missing from the books**: it is recorded (and
   receipted) by the reconciler. One whose key Kripto claimed within the grace period is a trade
-  still on its way, left to its own workflow.
+  still on its way, left to its own workflow. One still open (a resting order placed by hand in
+  the Coinbase app) is recorded unsettled, its figures kept current, and counts as a hold on
+  the balance: it moved only what it has filled.
+- Any **unsettled row** past the grace period, whoever wrote it (its workflow abandoned, say),
+  is finished from the exchange: its order settled → the row is **completed** with the filled
+  figures (and receipted once); its order ended with nothing filled → the row is **closed** as
+  unfilled (an outcome, never a failed run). One whose order is still open is itself a
+  difference (**unsettled**); a young one is a trade still on its way.
 - A trade row whose key the exchange does not know is **unknown to the exchange**: flagged,
-  never deleted. A young unsettled row is a trade still being placed.
-- Both sides know it but disagree (side, product, size, value, fees, or settled on the exchange
-  and not on the books past the grace period): a **mismatch**, flagged.
-- **Balances**: the books' expected balance of a currency is the wallet's balance when the
-  reconciler first looked (its baseline) plus what every settled trade created after that moved.
-  A deposit, a withdrawal, or an order the books never heard of shows as a difference.
+  never deleted.
+- Both sides know it but disagree (side, product, size, value, fees): a **mismatch**, flagged.
+- **Balances**: the books' expected balance of a currency is its baseline (the wallet when the
+  reconciler first looked, or when a person rebased it: `kripto reconcile --rebase`) plus what
+  every trade that *filled* after it moved, compared within the currency's increment. A
+  deposit, a withdrawal, or an order the books never heard of shows as a difference. Only
+  trades younger than the grace period keep a balance from being checked.
 """
 
 from __future__ import annotations
@@ -28,12 +36,22 @@ from enum import StrEnum
 from kripto.fills import btc_change, gbp_change
 from kripto.models import Order, Side, currencies
 
+#: The smallest amount of a currency an account holds; balances closer than this match.
+#: Fiat is held to the penny (or cent); anything else to 8 decimals (the satoshi).
+CURRENCY_INCREMENTS = {"GBP": Decimal("0.01"), "EUR": Decimal("0.01"), "USD": Decimal("0.01")}
+DEFAULT_INCREMENT = Decimal("0.00000001")
+
+
+def increment(currency: str) -> Decimal:
+    return CURRENCY_INCREMENTS.get(currency, DEFAULT_INCREMENT)
+
 
 class DifferenceKind(StrEnum):
     MISSING_FROM_BOOKS = "missing_from_books"
     UNKNOWN_TO_EXCHANGE = "unknown_to_exchange"
     MISMATCH = "mismatch"
     BALANCE = "balance"
+    UNSETTLED = "unsettled"
 
 
 @dataclass(frozen=True)
@@ -63,16 +81,23 @@ class BookEntry:
     fill_fees: Decimal = Decimal(0)
     #: The row is one the reconciler recorded (`trades.found_by`).
     found_by_reconciler: bool = False
+    #: When the books learned it settled (its fill, for the balances); None while unsettled.
+    settled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class OrderComparison:
-    #: Orders to record on the books (found by the reconciler), or to complete there: an order
-    #: the reconciler recorded unsettled that has settled since.
+    #: Orders to record on the books (found by the reconciler), or whose figures to bring up
+    #: to date on the unsettled row the reconciler recorded for them (a resting order).
     to_record: list[Order] = field(default_factory=list)
+    #: Settled orders whose unsettled rows are past the grace period (or the reconciler's own):
+    #: complete each row with its order's figures, whoever wrote it.
+    to_complete: list[Order] = field(default_factory=list)
     #: Rows the listing of the period did not show: look each up by key before flagging it
-    #: (its order may have been created just before the period).
+    #: (its order may have been created just before the period, or ended with nothing filled).
     unlisted: list[BookEntry] = field(default_factory=list)
+    #: Unsettled rows past the grace period whose orders are still open: each a difference.
+    stale: list[BookEntry] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     #: Exchange orders and book keys left alone as trades still on their way.
     in_flight: list[str] = field(default_factory=list)
@@ -111,8 +136,15 @@ def compare_orders(
             )
         elif not book.has_row:
             result.in_flight.append(key)
-        elif book.found_by_reconciler and not book.settled and order.settled:
-            result.to_record.append(order)  # no trade workflow will complete this row
+        elif not book.settled and (order.side, order.product_id) == (book.side, book.product_id):
+            if order.settled and (book.found_by_reconciler or now - book.at >= grace):
+                result.to_complete.append(order)  # no workflow is left to complete this row
+            elif book.found_by_reconciler:
+                result.to_record.append(order)  # resting: its figures so far
+            elif now - book.at >= grace:
+                result.stale.append(book)
+            else:
+                result.in_flight.append(key)
         else:
             mismatch = _mismatch(order, book, now=now, grace=grace)
             if mismatch is _IN_FLIGHT:
@@ -130,7 +162,7 @@ def compare_orders(
     for book in by_key.values():
         if book.trade_id in seen or not book.has_row:
             continue
-        if not book.settled and now - book.at < grace:
+        if not book.settled and not book.found_by_reconciler and now - book.at < grace:
             result.in_flight.append(book.trade_id)
         else:
             result.unlisted.append(book)
@@ -158,12 +190,7 @@ def _mismatch(order: Order, book: BookEntry, *, now: datetime, grace: timedelta)
             f"the books say {book.side.value} {book.product_id}, the exchange"
             f" {order.side.value} {order.product_id}"
         )
-    if not book.settled:
-        if order.settled and now - book.at >= grace:
-            return (
-                f"settled on the exchange (order {order.id}) and still unsettled on the books"
-                f" after {_minutes(now - book.at)}"
-            )
+    if not book.settled:  # (compare_orders finishes or waits for these)
         return _IN_FLIGHT
     if not order.settled:
         return f"settled on the books and not on the exchange (order {order.id})"
@@ -181,6 +208,20 @@ def _mismatch(order: Order, book: BookEntry, *, now: datetime, grace: timedelta)
 
 def _minutes(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 60:.0f} min"
+
+
+def unsettled(book: BookEntry, now: datetime, order: Order | None = None) -> Difference:
+    """A row past the grace period whose order the exchange has not ended."""
+    open_order = f"its order {order.id} is still open" if order else "its order is still open"
+    return Difference(
+        DifferenceKind.UNSETTLED,
+        book.trade_id,
+        f"unsettled on the books for {_minutes(now - book.at)}: {open_order} on the exchange"
+        f" ({book.side.value} {book.product_id}, {book.filled_size} filled so far); the"
+        " reconciler completes it once the exchange ends it",
+        books=book.executed_value,
+        exchange=order.executed_value if order else None,
+    )
 
 
 def describe(order: Order) -> str:
@@ -212,7 +253,10 @@ class BalanceCheck:
 
     @property
     def differs(self) -> bool:
-        return self.books is not None and self.books != self.exchange
+        """Apart by a whole increment of the currency or more (a penny, a satoshi)."""
+        if self.books is None:
+            return False
+        return abs(self.exchange - self.books) >= increment(self.currency)
 
 
 def changes(entry: BookEntry) -> dict[str, Decimal]:
@@ -229,12 +273,19 @@ def compare_balances(
     baselines: Mapping[str, Baseline],
     trades: Sequence[BookEntry],
     in_flight: int = 0,
+    *,
+    now: datetime | None = None,
+    grace: timedelta | None = None,
 ) -> list[BalanceCheck]:
-    """Per currency of the wallet: baseline + the settled trades created after it, against the
-    wallet's balance (available + hold). `trades`: every trade created after the oldest
-    baseline, and every unsettled one. A currency with a trade still unsettled, or with no
-    baseline yet, is not checked (its balance is in motion, or this is the first look); nor is
-    any while `in_flight` trades are on their way (placed, perhaps, and not yet on the books)."""
+    """Per currency of the wallet: baseline + what every trade that filled after it moved,
+    against the wallet's balance (available + hold), within the currency's increment.
+    `trades`: every trade settled after the oldest baseline, and every unsettled one. A trade
+    counts by its fill (`settled_at`), not by when its order was created. An unsettled row
+    counts for what it has filled so far (a resting order's unfilled rest is a hold: still in
+    the balance), except that a currency with a trade of Kripto's own unsettled and younger
+    than `grace` is not checked (its balance is in motion; with no `now`, any unsettled one);
+    nor is a currency with no baseline yet (this is the first look), nor any while
+    `in_flight` trades are on their way (placed, perhaps, and not yet on the books)."""
     checks = []
     for currency in sorted(wallet):
         actual = wallet[currency]
@@ -247,22 +298,37 @@ def compare_balances(
                 BalanceCheck(currency, None, actual, f"{in_flight} trade(s) on their way")
             )
             continue
-        moving = [t for t in trades if currency in currencies(t.product_id) and not t.settled]
+        mine = [t for t in trades if currency in currencies(t.product_id)]
+        moving = [t for t in mine if not t.settled and _young(t, now, grace)]
         if moving:
             checks.append(
                 BalanceCheck(currency, None, actual, f"{len(moving)} trade(s) not settled yet")
             )
             continue
         expected = baseline.balance + sum(
-            (
-                changes(t).get(currency, Decimal(0))
-                for t in trades
-                if t.settled and t.at > baseline.taken_at
-            ),
+            (changes(t).get(currency, Decimal(0)) for t in mine if _counts(t, baseline)),
             Decimal(0),
         )
         checks.append(BalanceCheck(currency, expected, actual))
     return checks
+
+
+def _young(entry: BookEntry, now: datetime | None, grace: timedelta | None) -> bool:
+    """Still on its way: a row of Kripto's own within the grace period (a row the reconciler
+    recorded is an order placed elsewhere, resting: a hold, never in motion)."""
+    if entry.found_by_reconciler:
+        return False
+    if now is None or grace is None:
+        return True
+    return now - entry.at < grace
+
+
+def _counts(entry: BookEntry, baseline: Baseline) -> bool:
+    """A settled trade counts when it filled after the baseline; an unsettled one (resting, or
+    stale) for what it has filled so far."""
+    if not entry.settled:
+        return True
+    return (entry.settled_at or entry.at) > baseline.taken_at
 
 
 def balance_difference(check: BalanceCheck) -> Difference:

@@ -31,6 +31,9 @@ class RiskSettings:
     #: The live decider's bar: the strategy runs on closes this many minutes apart (1: every
     #: minute), so live decisions see what a backtest at that resolution sees.
     bar_minutes: int = 1
+    #: KRIPTO_MIN_EDGE: a strategy's buy or sell must expect a move to its own target of more
+    #: than this many round-trip fees (kripto.decisions.edge_gate); protective exits never wait.
+    min_edge: Decimal = Decimal(2)
 
     @property
     def max_gap_minutes(self) -> int:
@@ -160,3 +163,24 @@ def size_trade(
             )
         amount = min(amount, round_down(room, PENNY))
     return Sized(amount, None)
+
+
+def past_the_guards(
+    product_id: str,
+    *,
+    recent_trades: Sequence[PastTrade],
+    now: datetime,
+    risk: RiskSettings,
+) -> list[str]:
+    """What a person's own trade goes past: the cooldown holds the automatic trades only (a
+    person's trade is deliberate, as with the kill switch), but it counts for it, so `kripto
+    trade` says so. (The daily spend limit holds every buy, a person's too: the trade itself
+    refuses one that does not fit.) `recent_trades`: as for `size_trade`."""
+    own = [t for t in recent_trades if t.product_id in (None, product_id)]
+    if not own or now - max(t.at for t in own) >= risk.cooldown:
+        return []
+    since = _minutes(max(now - max(t.at for t in own), timedelta(0)))
+    return [
+        f"the cooldown (last {product_id} trade {since} ago; the automatic trades"
+        f" wait {_minutes(risk.cooldown)})"
+    ]

@@ -90,6 +90,11 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         # Workflow mechanics on minute strategies: every minute, no protections (those have
         # tests of their own: tests/unit/test_protections.py, tests/workflows/test_protections.py).
         bar=timedelta(minutes=1),
+        # The z-score (the default before issue 24; DCA now) with the fee alone as its edge test
+        # (KRIPTO_MIN_EDGE=1): the decisions these mechanics tests expect. The default and the
+        # gate have tests of their own (tests/unit/test_strategy_table.py, test_min_edge.py).
+        strategy="zscore",
+        min_edge=Decimal(1),
         stop_loss=Decimal(0),
         trailing_stop=Decimal(0),
         max_drawdown=Decimal(0),

@@ -28,6 +28,9 @@ with workflow.unsafe.imports_passed_through():
 
 #: Runs recorded before differences were notified replay without the notification children.
 NOTIFY_PATCH = "notify-reconcile-differences"
+#: Runs recorded before alerts were keyed by a difference's first appearance replay with the
+#: keys they had (a balance's by its figures).
+FIRST_SEEN_PATCH = "reconcile-alert-first-seen"
 
 #: A reconciliation that keeps failing fails, and shows; the next scheduled one tries again.
 RECONCILE_RETRY = RetryPolicy(
@@ -47,7 +50,7 @@ class ReconcileWorkflow:
         request = decoded(ReconcileRequest, args)
         report = await workflow.execute_activity(
             interfaces.reconcile,
-            ReconcileStep(since=request.since),
+            ReconcileStep(since=request.since, rebase=request.rebase),
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RECONCILE_RETRY,
             summary="compare the exchange with the books",
@@ -67,8 +70,11 @@ class ReconcileWorkflow:
                 # The comparison stands; the next run owes the receipt again (and says so).
                 workflow.logger.warning("receipt for %s not sent: %s", trade_id, root_cause(err))
         if report.differences and workflow.patched(NOTIFY_PATCH):
+            by_first_seen = workflow.patched(FIRST_SEEN_PATCH)
             for difference in report.differences:
-                await start_notification(difference_alert(report.exchange, difference))
+                await start_notification(
+                    difference_alert(report.exchange, difference, by_first_seen)
+                )
         verdict = (
             "books match" if report.books_match else f"{len(report.differences)} difference(s)"
         )
@@ -80,10 +86,20 @@ class ReconcileWorkflow:
         return report.model_copy(update={"receipts_sent": sent})
 
 
-def difference_alert(exchange: str, difference: ReconcileDifference) -> Notify:
-    """One notification per difference, ever: its key is what differs (a balance's also by its
-    figures, so a new balance difference in the same currency is news again)."""
-    figures = f"-{difference.books}-{difference.exchange}" if difference.kind == "balance" else ""
+def difference_alert(
+    exchange: str, difference: ReconcileDifference, by_first_seen: bool = True
+) -> Notify:
+    """One notification per difference: its key is what differs and when it first appeared,
+    so a difference that stays open (a balance off by a deposit, while trades go on and its
+    figures change) pages once, and one that is resolved and comes back is news again.
+    (Before `FIRST_SEEN_PATCH`: a balance's key carried its figures, so every later trade
+    paged again.)"""
+    if by_first_seen and difference.first_seen is not None:
+        figures = f"-{difference.first_seen:%Y%m%dT%H%M%S%fZ}"
+    elif difference.kind == "balance":
+        figures = f"-{difference.books}-{difference.exchange}"
+    else:
+        figures = ""
     return alert(
         f"reconcile-{difference.kind.replace(' ', '-')}-{difference.subject}{figures}",
         f"Books differ from {exchange}: {difference.kind} {difference.subject}",

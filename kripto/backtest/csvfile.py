@@ -53,7 +53,14 @@ def _fast(path: Path) -> tuple[Floats, Floats] | None:
     try:
         with path.open(newline="") as handle:
             head = handle.readline()
+            first = handle.readline()
         if [h.strip().lower() for h in head.split(",")] != ["time", "price"]:
+            return None
+        # The times are read as bytes one wider than the first row's, so a longer one shows
+        # (its extra byte is not zero) and a shorter one fails the template below.
+        width = len(first.partition(",")[0])
+        tail = first[19:width]
+        if tail not in _TAILS or width != 19 + len(tail):
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no data": the row reader says it properly
@@ -62,10 +69,10 @@ def _fast(path: Path) -> tuple[Floats, Floats] | None:
                 delimiter=",",
                 skiprows=1,
                 comments=None,
-                dtype=[("time", "S32"), ("price", np.float64)],
+                dtype=[("time", f"S{width + 1}"), ("price", np.float64)],
                 ndmin=1,
             )
-    except (OSError, ValueError):
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
     rows = int(table.size)
     if rows == 0:
@@ -73,13 +80,10 @@ def _fast(path: Path) -> tuple[Floats, Floats] | None:
     prices = np.ascontiguousarray(table["price"])
     if not bool(np.all(np.isfinite(prices) & (prices > 0))):
         return None
-    times = table["time"]
-    tail = times[0][19:].decode("ascii", "replace")
-    width = 19 + len(tail)
-    if tail not in _TAILS or not bool(np.all(np.char.str_len(times) == width)):
+    raw = np.ascontiguousarray(table["time"]).view(np.uint8).reshape(rows, width + 1)
+    if bool(np.any(raw[:, width])):
         return None
-    raw = times.astype(f"S{width}").tobytes()
-    chars = np.frombuffer(raw, dtype=np.uint8).reshape(rows, width)
+    chars = raw[:, :width]
     template = np.frombuffer(f"0000-00-00T00:00:00{tail}".encode(), dtype=np.uint8)
     separators = [i for i in range(width) if i not in _DIGITS]
     if not bool(np.all(chars[:, separators] == template[separators])):

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from kripto.decisions import edge_gate
 from kripto.execution import Execution, Liquidity, MakerFallback
 from kripto.fees import FeeTier, flat, round_trip_rate, saved_against_taker, side_rate
 from kripto.fills import Fill, market_fill
@@ -212,18 +213,19 @@ def run_backtest(
     if trade_from:
         signals = signals.copy()
         signals[:trade_from] = 0
+    # The min-edge gate (kripto.decisions.edge_gate): a signal whose expected move is certainly
+    # not above the round-trip fee times KRIPTO_MIN_EDGE is a hold, whatever the state; the
+    # margin leaves every near miss to the gate's own Decimal comparison in the loop.
+    clears = float(round_trip_rate(fee_rate) * risk.min_edge) * (1 - 1e-9)
+    signals = np.where(evaluation.edge > clears, signals, 0).astype(np.int8)
     rules = risk.protections
     every = timedelta(minutes=getattr(strategy, "every", 0))
-    if rules.any:
+    protected = rules.any  # asked once: the loop below visits every point when it is on
+    if protected:
         # Protections may act at any point once trading starts.
         signal_points = np.arange(max(trade_from, need - 1), prices.size)
     else:
         signal_points = np.flatnonzero(signals)
-        # Points whose edge is certainly below the round-trip fee: the fee guard refuses them
-        # whatever the state, and a refusal changes nothing, so skipping them here is exact
-        # (the margin leaves every near miss to the guard's own Decimal comparison).
-        round_trip = float(round_trip_rate(fee_rate)) * (1 - 1e-9)
-        signal_points = signal_points[evaluation.edge[signal_points] >= round_trip]
     cooldown, minimum = risk.cooldown, risk.minimum
     cash, btc = gbp, Decimal(0)
     cost_basis = Decimal(0)  # GBP paid for the BTC held, fees included
@@ -242,7 +244,7 @@ def run_backtest(
         now = start + i * spacing
         signal = int(signals[i])
         reason: str | None = None
-        if rules.any:
+        if protected:
             price = _price(prices[i])
             if btc > 0:
                 state.peak_price = max(state.peak_price or price, price)
@@ -258,6 +260,11 @@ def run_backtest(
         while recent and now - recent[0].at > timedelta(days=1):
             recent.popleft()
         side = Side.SELL if reason is not None else (Side.BUY if signal == BUY else Side.SELL)
+        if reason is None and (
+            edge_gate(strategy, {}, side, float(evaluation.edge[i]), fee_rate, risk.min_edge)
+            is not None
+        ):
+            continue
         if side is Side.BUY and every and last_buy is not None and now - last_buy < every:
             continue
         # Refusals size_trade would give in any case, decided without building its reasons:
@@ -268,7 +275,7 @@ def run_backtest(
         if (btc == 0) if side is Side.SELL else (cash < minimum):
             continue
         price = _price(prices[i])
-        if side is Side.BUY and rules.any:
+        if side is Side.BUY and protected:
             held = buy_block(rules, state, cash + btc * price, now)
             if held is not None:
                 guard = held.split(":", 1)[0]

@@ -202,7 +202,7 @@ def sweep(
 
 @dataclass(frozen=True)
 class Fold:
-    train: tuple[int, int]  # [start, end) minute indices
+    train: tuple[int, int]  # [start, end) point indices, at the series' own spacing
     test: tuple[int, int]
     chosen: dict[str, str]
     in_sample: SetResult
@@ -210,9 +210,12 @@ class Fold:
     buy_and_hold: Decimal  # over the test span
     dca: Decimal
 
-    def as_json(self, start: datetime) -> dict[str, object]:
+    def as_json(self, start: datetime, step: int = 1) -> dict[str, object]:
+        """`start`: the first point's time; `step`: minutes between points (the indices are
+        points of the series, not minutes)."""
+
         def when(i: int) -> str:
-            return (start + timedelta(minutes=i)).isoformat()
+            return (start + timedelta(minutes=i * step)).isoformat()
 
         return {
             "train": [when(self.train[0]), when(self.train[1])],
@@ -227,7 +230,8 @@ class Fold:
 
 def fold_bounds(points: int, folds: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """`folds` (train, test) pairs over `folds + 1` consecutive equal spans: fold i trains on
-    span i and tests on span i+1. Spans are whole minutes; the last one takes the remainder."""
+    span i and tests on span i+1. Spans are whole points (bars at the data's own resolution);
+    the last one takes the remainder."""
     if folds < 1:
         raise GridError("--walk-forward: at least 1 fold")
     edges = [points * i // (folds + 1) for i in range(folds + 2)]
@@ -237,6 +241,8 @@ def fold_bounds(points: int, folds: int) -> list[tuple[tuple[int, int], tuple[in
 @dataclass(frozen=True)
 class WalkForward:
     folds: list[Fold]
+    #: Minutes between points (the fold bounds are points, at the data's own resolution).
+    step: int = 1
 
     @property
     def in_sample_mean(self) -> Decimal:
@@ -301,7 +307,7 @@ def walk_forward(
         )
         if on_progress is not None:
             on_progress(number, folds)
-    return WalkForward(out)
+    return WalkForward(out, market.step)
 
 
 def _span(market: Market, start: int, end: int) -> Market:

@@ -17,6 +17,7 @@ from kripto.cli.common import (
     DataDir,
     connect,
     console,
+    errors,
     fail,
     open_database,
     product_option,
@@ -230,30 +231,46 @@ async def _export(settings: Settings, path: Path, product: str, start: datetime 
 
 @history_app.command("sample")
 def sample(
+    name: Annotated[
+        str,
+        typer.Argument(help="Which real series (--list names them).", show_default=True),
+    ] = "coinbase-btcusd-1h",
     csv: Annotated[
-        Path | None, typer.Option("--csv", help="Write the converted sample here.")
+        Path | None, typer.Option("--csv", help="Write the converted series here.")
     ] = None,
     import_to: Annotated[
         str | None,
         typer.Option("--import", help="Store it as this product's rates (e.g. BTC-USD)."),
     ] = None,
+    list_them: Annotated[
+        bool, typer.Option("--list", help="Name every real series, and stop.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Fetch the real sample (Coinbase BTC-USD hourly, 2017-07 to 2019-10) with pip, check its
-    SHA-256, and write it as `time,price` (--csv) or store it (--import PRODUCT)."""
+    """Fetch a real series (by default the Coinbase BTC-USD hourly sample, 2017-07 to 2019-10)
+    with pip, check its SHA-256, and write it as `time,price` (--csv) or store it (--import
+    PRODUCT). --list names them all; `kripto backtest --sample NAME` and `kripto optimize
+    --sample NAME` take any of them."""
     import shutil
 
-    from kripto.sample import ATTRIBUTION, SampleError, sample_csv
+    from kripto.sample import DEFAULT, SERIES, SampleError, series, series_csv
 
+    if list_them:
+        for chosen in SERIES.values():
+            mark = " (--sample alone)" if chosen.name == DEFAULT else ""
+            console.print(
+                f"{chosen.name}{mark}: {chosen.attribution}", highlight=False, soft_wrap=True
+            )
+        return
     settings = settings_for(data_dir)
     try:
-        path = sample_csv(settings.general.data_dir / "samples")
+        path = series_csv(series(name).name, settings.general.data_dir / "samples")
     except SampleError as exc:
         raise fail(str(exc)) from None
-    console.print(ATTRIBUTION, highlight=False)
+    errors.print(series(name).attribution, highlight=False, soft_wrap=True)
     if csv is not None:
         shutil.copyfile(path, csv)
-        console.print(f"wrote {csv} (time,price, hourly closes in USD)")
+        console.print(f"wrote {csv} (time,price, closes in USD)")
     if import_to is not None:
         import_csv(path, _product(import_to), data_dir)
     if csv is None and import_to is None:

@@ -11,6 +11,12 @@ import os
 import sys
 from typing import Any
 
+from kripto.cli import interrupt
+
+if interrupt.is_the_cli():
+    # Before the heavy imports below: a Ctrl-C while they load ends without a traceback too.
+    interrupt.install()
+
 import typer
 from typer.core import TyperOption
 
@@ -127,9 +133,25 @@ def _listed_only() -> None:
     """Never runs: a command that is run is registered from its module."""
 
 
+#: Options whose value may be left out, and the value they then take: `--sample` alone is
+#: the Coinbase hourly sample, `--sample NAME` any real series (click needs a value).
+OPTIONAL_VALUES = {"--sample": "coinbase-btcusd-1h"}
+
+
+def with_optional_values(args: list[str]) -> list[str]:
+    """`--sample` followed by nothing or by another option gets its value filled in."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg in OPTIONAL_VALUES and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append(OPTIONAL_VALUES[arg])
+    return out
+
+
 def run_command(args: list[str] | None = None) -> None:
     """Run the CLI; bad settings end it with one line naming the setting, not a traceback."""
-    _register_commands(sys.argv[1:] if args is None else args)
+    args = with_optional_values(sys.argv[1:] if args is None else args)
+    _register_commands(args)
     code: int | str | None = 0
     try:
         app(args=args)

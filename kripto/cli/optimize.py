@@ -3,6 +3,7 @@ guard code, optionally walk-forward (choose on one span, report the next)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +21,12 @@ from kripto.backtest.optimize import (
     walk_forward,
 )
 from kripto.backtest.report import pct
-from kripto.cli.backtest import _risk, load_series, on_bar, run_options
+from kripto.cli.backtest import Sample, _risk, load_series, on_bar, run_options
 from kripto.cli.common import DataDir, console, fail, print_json
 from kripto.money import PENNY
 from kripto.settings import Settings
+from kripto.strategies.base import min_points_at
+from kripto.strategies.series import fmt_step
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +41,7 @@ def optimize(
     from_db: Annotated[bool, typer.Option("--from-db", help="Use stored rates.")] = False,
     days: Annotated[int, typer.Option(help="With --from-db: days back.", min=1)] = 30,
     csv: Annotated[Path | None, typer.Option(help="CSV of time,price.")] = None,
-    sample: Annotated[
-        bool, typer.Option("--sample", help="The real sample: Coinbase BTC-USD hourly, 2017-19.")
-    ] = False,
+    sample: Sample = None,
     synthetic: Annotated[int | None, typer.Option(help="Days of synthetic prices.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed for --synthetic.")] = 1,
     regime: Annotated[str, typer.Option(help="up, down, sideways, volatile or mix.")] = "mix",
@@ -50,7 +51,8 @@ def optimize(
     ] = None,
     top: Annotated[int, typer.Option(help="How many of the best sets to show.", min=1)] = 10,
     fee: Annotated[
-        str | None, typer.Option(help="Fee rate per trade [default: KRIPTO_FEE_RATE, 0.005].")
+        str | None,
+        typer.Option(help="maker, taker or a rate [default: KRIPTO_FEE_TIER's taker, 0.012]."),
     ] = None,
     gbp: Annotated[str, typer.Option(help="Starting GBP.")] = "1000",
     plot: Annotated[Path | None, typer.Option(help="Write a return heatmap PNG here.")] = None,
@@ -88,11 +90,13 @@ def optimize(
     folds = None
     if walk_forward_folds is not None:
         span = prices.size // (walk_forward_folds + 1)
-        longest = max(s.min_points() for s in strategies)
+        longest = max(min_points_at(s, market.step) for s in strategies)
         if span <= longest:
+            unit = fmt_step(market.step * 60)
             raise fail(
-                f"--walk-forward {walk_forward_folds}: each span would be {span} minutes, and"
-                f" the grid's slowest set needs {longest} before its first signal"
+                f"--walk-forward {walk_forward_folds}: each span would be {span:,} bars of"
+                f" {unit} ({duration(span, market.step)}), and the grid's slowest set needs"
+                f" {longest:,} ({duration(longest, market.step)}) before its first signal"
             )
         folds = walk_forward(market, name, parsed, walk_forward_folds)
     if plot is not None:
@@ -106,7 +110,7 @@ def optimize(
     if refused:
         console.print(f"{refused} sets broke the strategy's own rules and were skipped")
     if folds is not None:
-        console.print(_fold_table(folds))
+        console.print(_fold_table(folds, start))
         _verdict(folds)
     if plot is not None:
         console.print(f"heatmap: {plot}")
@@ -134,13 +138,14 @@ def _json(
         "sets": len(result.results),
         "refused": result.refused,
         "points": int(market.prices.size),
+        "feeRate": str(market.fee_rate),
         "buyAndHoldReturn": pct(result.buy_and_hold),
         "dailyDcaReturn": pct(result.dca),
         "best": [r.as_json() for r in result.results[:top]],
     }
     if folds is not None:
         out["walkForward"] = {
-            "folds": [f.as_json(start) for f in folds.folds],
+            "folds": [f.as_json(start, folds.step) for f in folds.folds],
             "inSampleMean": pct(folds.in_sample_mean),
             "outOfSampleMean": pct(folds.out_of_sample_mean),
             "overstatement": pct(folds.overstatement),
@@ -169,7 +174,16 @@ def _table(name: str, result: Sweep, top: int) -> Table:
     return table
 
 
-def _fold_table(folds: WalkForward) -> Table:
+def duration(points: int, step: int) -> str:
+    """Points `step` minutes apart as a real duration: `73 d`, `19 h`, `45 min`."""
+    minutes = points * step
+    for size, unit in ((1440, "d"), (60, "h")):
+        if minutes >= 2 * size:
+            return f"{minutes / size:,.1f}".removesuffix(".0") + f" {unit}"
+    return f"{minutes:,} min"
+
+
+def _fold_table(folds: WalkForward, start: datetime) -> Table:
     table = Table(title="Walk-forward: out-of-sample results only", title_justify="left")
     for column in (
         "fold",
@@ -185,9 +199,12 @@ def _fold_table(folds: WalkForward) -> Table:
             column, justify="right" if column != "chosen on the span before" else "left"
         )
     for number, fold in enumerate(folds.folds, 1):
+        first = start + timedelta(minutes=fold.test[0] * folds.step)
+        last = start + timedelta(minutes=(fold.test[1] - 1) * folds.step)
         table.add_row(
             str(number),
-            f"{fold.test[0] / 1440:.1f} to {fold.test[1] / 1440:.1f} d",
+            f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+            f" (span {duration(fold.test[1] - fold.test[0], folds.step)})",
             " ".join(f"{k}={v}" for k, v in fold.chosen.items()),
             pct(fold.in_sample.total_return),
             pct(fold.out_of_sample.total_return),

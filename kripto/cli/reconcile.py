@@ -1,9 +1,12 @@
 """`kripto reconcile`: compare the exchange with the books now (ReconcileWorkflow), and print
 "books match" or each difference. Exits 1 when there are differences, so a script or a cron
-job can tell."""
+job can tell. `--rebase --reason TEXT` takes new balance baselines (after a deposit or a
+withdrawal), noted with who and why (docs/books.md)."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -13,7 +16,7 @@ from temporalio.client import WorkflowFailureError
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
 from kripto.cli.tables import differences_table, reconcile_balances_table
-from kripto.models import ReconcileReport, ReconcileRequest
+from kripto.models import Rebase, ReconcileReport, ReconcileRequest
 from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
 from workflows.reconcile import ReconcileWorkflow
@@ -35,18 +38,47 @@ def reconcile(
             show_default=False,
         ),
     ] = None,
+    rebase: Annotated[
+        bool,
+        typer.Option(
+            "--rebase",
+            help="Take the wallet as it is now as every currency's new balance baseline (after"
+            " a deposit or a withdrawal); needs --reason.",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why the balances are rebased (kept with who asked).", show_default=False
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Compare the exchange's orders, fills and balances with the books; exit 1 if they differ."""
     start = parse_since(since) if since is not None else None
-    report = run(run_reconcile(settings_for(data_dir), start))
+    asked = rebase_request(rebase, reason)
+    report = run(run_reconcile(settings_for(data_dir), start, asked))
     if as_json:
         print_json(report.to_json_dict() | {"booksMatch": report.books_match})
     else:
         show_report(report)
     if not report.books_match:
         raise typer.Exit(DIFFERENCES_EXIT)
+
+
+def rebase_request(rebase: bool, reason: str | None) -> Rebase | None:
+    """`--rebase` needs a reason, and a reason needs `--rebase`."""
+    text = (reason or "").strip()
+    if not rebase:
+        if reason is not None:
+            raise fail("--reason: only with --rebase (why the balances are rebased)")
+        return None
+    if not text:
+        raise fail("--reason: --rebase needs a reason, e.g. --reason 'deposited £500'")
+    if len(text) > 500:
+        raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
+    return Rebase(reason=text, by=f"{getpass.getuser()}@{socket.gethostname()}")
 
 
 def parse_since(text: str) -> datetime:
@@ -67,12 +99,14 @@ def parse_since(text: str) -> datetime:
     return at.astimezone(UTC)
 
 
-async def run_reconcile(settings: Settings, since: datetime | None) -> ReconcileReport:
+async def run_reconcile(
+    settings: Settings, since: datetime | None, rebase: Rebase | None = None
+) -> ReconcileReport:
     client = await connect(settings)
     try:
         return await client.execute_workflow(
             ReconcileWorkflow.run,
-            ReconcileRequest(since=since),
+            ReconcileRequest(since=since, rebase=rebase),
             id=f"reconcile-cli-{uuid.uuid4()}",
             task_queue=settings.temporal.task_queue,
             static_summary="compare the exchange with the books (kripto reconcile)",
@@ -99,6 +133,8 @@ def show_report(report: ReconcileReport) -> None:
             f" {report.receipts_sent} receipt(s)",
             highlight=False,
         )
+    for note in report.notes:
+        console.print(note, highlight=False, soft_wrap=True)
     if report.in_flight:
         console.print(
             f"{len(report.in_flight)} trade(s) still on their way, left to their workflows",

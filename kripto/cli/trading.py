@@ -1,4 +1,4 @@
-"""`kripto trade buy|sell|status`, `kripto wallet` and `kripto trades`.
+"""`kripto trade buy|sell|status|abandon`, `kripto wallet` and `kripto trades`.
 
 `kripto trade` says the trade's key before it starts anything, so a person who stops watching
 (Ctrl-C, a dropped connection) always knows which trade to look for: the trade itself runs in
@@ -7,8 +7,11 @@ with `--key KEY` attaches to it instead of trading again."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -20,6 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from kripto.cli import interrupt
 from kripto.cli.common import (
     DataDir,
     connect,
@@ -77,8 +81,7 @@ SellAmount = Annotated[
 Key = Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")]
 Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-#: The exit code of a command stopped by Ctrl-C, as a shell reports it.
-INTERRUPTED = 130
+INTERRUPTED = interrupt.INTERRUPTED
 
 
 class ConnectionLost(Exception):
@@ -163,17 +166,19 @@ def trade(
 
 def detached(request: TradeRequest, code: int) -> typer.Exit:
     """One line, and no traceback: the trade runs on in the worker without this command."""
+    errors.print(detached_line(request), highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def detached_line(request: TradeRequest) -> str:
     key = request.idempotency_key
     amount = f"{request.amount}" + (
         f" --product {request.product_id}" if request.product_id != "BTC-GBP" else ""
     )
-    errors.print(
+    return (
         f"stopped waiting: trade {key} may still complete; `kripto trade status {key}` shows"
-        f" it (`kripto trade {request.trade_type.value} {amount} --key {key}` waits again)",
-        highlight=False,
-        soft_wrap=True,
+        f" it (`kripto trade {request.trade_type.value} {amount} --key {key}` waits again)"
     )
-    return typer.Exit(code)
 
 
 async def sell_all(settings: Settings, product: str) -> dict[str, str]:
@@ -221,7 +226,17 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
             highlight=False,
             soft_wrap=True,
         )
+    for past in await guards_passed(settings, request):
+        # Said, not refused: a person's trade is not held to the automatic trades' guards.
+        errors.print(
+            f"[yellow]note: this trade goes past {past}; a person's trade is not held to the"
+            " cooldown (the automatic trades are, and this one counts for it)[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
     existed = False
+    # From the moment the start is asked for, a Ctrl-C leaves a trade that may be running.
+    interrupt.say(detached_line(request))
     try:
         handle = await start_trade_workflow(client, settings, request, trade_id)
     except WorkflowAlreadyStartedError:
@@ -241,6 +256,36 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise ConnectionLost from None
         raise
+
+
+async def guards_passed(settings: Settings, request: TradeRequest) -> list[str]:
+    """The automatic trades' guard this trade goes past (`kripto.risk.past_the_guards`),
+    read from the books as the decisions read them; nothing when the books cannot be read
+    (the trade itself needs no database here)."""
+    from kripto.composition import risk_from_settings
+    from kripto.db import connect as connect_db
+    from kripto.db.decisions import DecisionRepository
+    from kripto.risk import PastTrade, past_the_guards
+
+    if settings.general.database_url is None:
+        return []
+    now = datetime.now(UTC)
+    day_ago = now - timedelta(days=1)
+    quote = currencies(request.product_id)[1]
+    try:
+        risk = risk_from_settings(settings.risk, settings.strategy)
+        db = await connect_db(settings.general.database_url, run_migrations=False)
+        try:
+            recent = [
+                PastTrade.of(t) for t in await TradeRepository(db).since(day_ago, quote=quote)
+            ]
+            for r in await DecisionRepository(db).reservations(day_ago, quote=quote):
+                recent.append(PastTrade(r.at, Side(r.action), r.amount, r.product_id))
+        finally:
+            await db.close()
+    except Exception:
+        return []
+    return past_the_guards(request.product_id, recent_trades=recent, now=now, risk=risk)
 
 
 @trade_app.command("status")
@@ -273,6 +318,66 @@ def status(
             highlight=False,
             soft_wrap=True,
         )
+
+
+@trade_app.command("abandon")
+def abandon(
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The trade's idempotency key.")],
+    reason: Annotated[
+        str,
+        typer.Option(help="Why it is abandoned (kept with who asked).", show_default=False),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """End the running trade KEY (a step that waits on an error that will never clear) and
+    leave its row to the reconciler: it completes the row once the exchange has ended its order
+    (settled: the filled figures and one receipt; nothing filled: closed as unfilled)."""
+    text = reason.strip()
+    if not text:
+        raise fail("--reason: say why the trade is abandoned, e.g. --reason 'order stuck'")
+    if len(text) > 500:
+        raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
+    by = f"{getpass.getuser()}@{socket.gethostname()}"
+    for line in run(abandon_trade(settings_for(data_dir), key, text, by)):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+async def abandon_trade(settings: Settings, key: str, reason: str, by: str) -> list[str]:
+    """Note who abandoned the trade and why, then terminate its workflow; returns what to say
+    (what the books hold for it, and what the reconciler will do)."""
+    from kripto.db.reconcile import ReconcileRepository
+
+    client = await connect(settings, runtime=quiet_runtime())
+    handle = client.get_workflow_handle(key)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise fail(f"KEY: no trade {key!r} in namespace {client.namespace!r}") from None
+    if described.workflow_type != "TradeWorkflow":
+        raise fail(f"KEY: {key!r} is a {described.workflow_type}, not a trade")
+    state = described.status or WorkflowExecutionStatus.RUNNING
+    if state != WorkflowExecutionStatus.RUNNING:
+        name = state.name.lower().replace("_", " ")
+        raise fail(f"KEY: trade {key} is {name}, not running: there is nothing to abandon")
+    async with open_database(settings) as db:
+        await ReconcileRepository(db).record_abandon(key, reason, by)
+        await handle.terminate(reason=f"abandoned by {by}: {reason}")
+        order = await TradeRepository(db).get(key)
+    lines = [f"trade {key} abandoned: its workflow is terminated ({reason}; {by})"]
+    if order is None:
+        lines.append("it has no row on the books: no order was placed under its key")
+    elif order.settled:
+        lines.append(f"its row is settled already (order {order.id}): nothing is left to do")
+    else:
+        named = f"order {order.id}" if order.id else "its order, not named yet"
+        lines.append(
+            f"its row is unsettled ({named}): left to the reconciler, which completes it once"
+            " the exchange has ended the order (settled: the filled figures and one receipt;"
+            " nothing filled: closed as unfilled). `kripto reconcile` runs it now."
+        )
+    return lines
 
 
 @dataclass(frozen=True)

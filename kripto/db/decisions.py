@@ -1,10 +1,16 @@
-"""The decisions table: one row per tick, keyed by the decision's ID."""
+"""The decisions table: one row per tick, keyed by the decision's ID. A decision that starts a
+trade is also its *reservation*: recorded in the same statement, it counts for the next
+decision's daily limit and cooldown until the trade claims its key (its row counts from then
+on) or fails before placing (`end_reservation`), or `RESERVATION_TTL` has passed."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from kripto.db.pool import Database
@@ -14,6 +20,21 @@ _COLUMNS = (
     "decision_id, product_id, tick_time, action, amount, strategy, params, indicators, reason,"
     " protection"
 )
+
+
+#: A reservation whose trade neither claimed its key nor failed by now never started: it ends.
+#: (A trade's checks before its claim retry for about 7.5 minutes at most.)
+RESERVATION_TTL = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    trade_id: str
+    product_id: str
+    action: str
+    amount: Decimal
+    #: When the decision was recorded.
+    at: datetime
 
 
 def _decision(row: Any) -> Decision:
@@ -72,6 +93,33 @@ class DecisionRepository:
             [t for _, t in decisions],
         )
         return int(status.rsplit(" ", 1)[1])
+
+    async def reservations(self, since: datetime, quote: str | None = None) -> list[Reservation]:
+        """The open reservations recorded after `since` (of products quoted in `quote`): trades
+        decided on that have not claimed their key and have not failed before placing."""
+        rows = await self.db.pool.fetch(
+            "SELECT d.trade_id, d.product_id, d.action, d.amount, d.created_at FROM decisions d"
+            " WHERE d.trade_id IS NOT NULL AND d.reservation_ended_at IS NULL"
+            " AND d.created_at > greatest($1::timestamptz, now() - $2::interval)"
+            " AND ($3::text IS NULL OR split_part(d.product_id, '-', 2) = $3)"
+            " AND NOT EXISTS (SELECT 1 FROM trade_keys k WHERE k.trade_id = d.trade_id)"
+            " ORDER BY d.created_at",
+            since,
+            RESERVATION_TTL,
+            quote,
+        )
+        return [
+            Reservation(r["trade_id"], r["product_id"], r["action"], r["amount"], r["created_at"])
+            for r in rows
+        ]
+
+    async def end_reservation(self, trade_id: str) -> None:
+        """The trade failed before placing anything: its reservation counts no more."""
+        await self.db.pool.execute(
+            "UPDATE decisions SET reservation_ended_at = now()"
+            " WHERE trade_id = $1 AND reservation_ended_at IS NULL",
+            trade_id,
+        )
 
     async def get_many(self, decision_ids: list[str]) -> dict[str, Decision]:
         rows = await self.db.pool.fetch(

@@ -9,7 +9,8 @@ from kripto.settings import Settings
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:
-    """SES when `KRIPTO_MAILER=ses`, else `.eml` files in `<data dir>/outbox`."""
+    """SES when `KRIPTO_MAILER=ses`, else `.eml` files in `<data dir>/outbox` (its stale
+    half-written files swept away: this runs as a worker starts)."""
     if settings.mail.mailer == "ses":
         return SesMailer(
             region=settings.mail.ses_region,
@@ -17,7 +18,9 @@ def mailer_from_settings(settings: Settings) -> Mailer:
             access_key_id=settings.mail.aws_access_key_id,
             secret_access_key=settings.mail.aws_secret_access_key,
         )
-    return OutboxMailer(settings.general.outbox_dir)
+    outbox = OutboxMailer(settings.general.outbox_dir)
+    outbox.sweep()
+    return outbox
 
 
 __all__ = [

@@ -2,22 +2,29 @@
 
 Each receipt is `<folder>/<key>.eml`, written to a temporary file and renamed into place, so a
 reader never sees half a message and a second send under the same key replaces the first
-instead of adding a copy.
+instead of adding a copy. A worker killed mid-write leaves its temporary file,
+`.<key>.<random>.partial`; the next start-up sweeps those older than `PARTIAL_STALE_SECONDS`
+(a write takes milliseconds, and a younger one may be another worker's, writing now).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import tempfile
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from kripto.mail.base import RenderedEmail
 
+log = logging.getLogger(__name__)
+#: A temporary file older than this is a dead worker's half-written receipt.
+PARTIAL_STALE_SECONDS = 60.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -34,6 +41,24 @@ def file_stem(key: str) -> str:
 class OutboxMailer:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    def sweep(self, now: float | None = None) -> list[Path]:
+        """Remove the stale `.<key>.<random>.partial` files a killed worker left (at start-up);
+        returns what it removed. Whole receipts (`<key>.eml`) are never touched."""
+        if not self.folder.is_dir():
+            return []
+        cutoff = (time.time() if now is None else now) - PARTIAL_STALE_SECONDS
+        removed = []
+        for path in self.folder.glob(".*.partial"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:  # another worker's sweep, or its write, took it
+                continue
+        for path in removed:
+            log.info("outbox: removed %s, a receipt half-written by a stopped worker", path.name)
+        return removed
 
     def __repr__(self) -> str:
         return f"OutboxMailer({str(self.folder)!r})"

@@ -12,7 +12,16 @@ workflows still run on it, and *drained* once none do; only then may its workers
 A build *has pollers* when a worker of it has polled the task queue within the last
 `POLLER_WINDOW` (the server answers an idle poll after a minute, and a live worker polls again at
 once) and after the build was last *retired*: a worker that stops gracefully as the last of its
-build records when, in the version's metadata, so the next build need not wait out the window."""
+build records when, in the version's metadata, so the next build need not wait out the window.
+A last worker that *drains* (it stops, and trades pinned to its build still run) takes its build
+out of routing at once (no new workflow starts on it) and keeps a lease in the metadata,
+renewed while it drains: once the lease has lapsed it is gone, killed mid-drain, unless it polled
+after.
+
+An upgrade never stalls: a new build becomes current as soon as it polls when the current one
+has no workers (or none: a draining build is out of routing), whatever is pinned to the old one;
+trades pinned to a build with no workers for `upgrade_grace` are moved to the current build by a
+versioning override (`move_stranded_trades`), and finish there."""
 
 from __future__ import annotations
 
@@ -24,7 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.deployment.v1 import WorkerDeploymentInfo
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionMessage
 from temporalio.api.enums.v1 import (
@@ -33,6 +44,7 @@ from temporalio.api.enums.v1 import (
     VersionDrainageStatus,
 )
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
@@ -41,6 +53,7 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
     UpdateWorkerDeploymentVersionMetadataRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
@@ -55,6 +68,11 @@ T = TypeVar("T")
 POLLER_WINDOW = timedelta(seconds=70)
 #: The version metadata entry a worker leaving as the last of its build writes (an ISO time).
 RETIRED_KEY = "kripto.retiredAt"
+#: The version metadata entry a draining last worker renews (an ISO time): until then it lives.
+DRAINING_KEY = "kripto.drainingUntil"
+#: How far ahead a draining worker's lease reaches; it renews it every `DRAIN_RENEW`.
+DRAIN_LEASE = timedelta(seconds=10)
+DRAIN_RENEW = timedelta(seconds=3)
 
 
 class DeploymentError(Exception):
@@ -238,8 +256,25 @@ async def live_pollers(
     return Pollers(by_build)
 
 
-async def retired_at(client: Client, name: str, build_id: str) -> datetime | None:
-    """When the last worker of the build stopped gracefully (None: never, or it came back)."""
+async def retired_at(
+    client: Client, name: str, build_id: str, now: datetime | None = None
+) -> datetime | None:
+    """Since when the build's workers are gone unless one polled after: its last worker
+    stopped gracefully then (retired), or its draining last worker's lease lapsed then (it
+    was killed mid-drain). None: neither."""
+    return gone_cutoff(await _metadata(client, name, build_id), now or datetime.now(UTC))
+
+
+def gone_cutoff(marks: dict[str, datetime], now: datetime) -> datetime | None:
+    """From the build's metadata times: since when its workers are gone unless one polled
+    after. Its retirement, or its drain lease once lapsed (a lease still running is a worker
+    draining, alive); the later of the two."""
+    gone = [marks.get(RETIRED_KEY), marks.get(DRAINING_KEY)]
+    return max((t for t in gone if t is not None and t <= now), default=None)
+
+
+async def _metadata(client: Client, name: str, build_id: str) -> dict[str, datetime]:
+    """The build's Kripto times in its version metadata (retired, draining until)."""
     described = await _rpc(
         client.workflow_service.describe_worker_deployment_version,
         DescribeWorkerDeploymentVersionRequest(
@@ -250,12 +285,14 @@ async def retired_at(client: Client, name: str, build_id: str) -> datetime | Non
         missing_ok=True,
     )
     if described is None:
-        return None
-    entry = described.worker_deployment_version_info.metadata.entries.get(RETIRED_KEY)
-    if entry is None:
-        return None
-    value = DataConverter.default.payload_converter.from_payload(entry, str)
-    return datetime.fromisoformat(value)
+        return {}
+    entries = described.worker_deployment_version_info.metadata.entries
+    marks = {}
+    for key in (RETIRED_KEY, DRAINING_KEY):
+        if key in entries:
+            value = DataConverter.default.payload_converter.from_payload(entries[key], str)
+            marks[key] = datetime.fromisoformat(value)
+    return marks
 
 
 async def build_pollers(client: Client, name: str, build_id: str, task_queue: str) -> set[str]:
@@ -269,7 +306,20 @@ async def build_pollers(client: Client, name: str, build_id: str, task_queue: st
 async def retire(client: Client, version: WorkerDeploymentVersion) -> None:
     """Record that this build's last worker has stopped, so the next build's worker takes
     over at once (`take_over_if_abandoned`) instead of after `POLLER_WINDOW`."""
-    now = datetime.now(UTC).isoformat()
+    await _mark(client, version, RETIRED_KEY, datetime.now(UTC), "retired")
+
+
+async def renew_drain_lease(
+    client: Client, version: WorkerDeploymentVersion, now: datetime | None = None
+) -> None:
+    """A draining last worker says it still lives, until `DRAIN_LEASE` from now."""
+    until = (now or datetime.now(UTC)) + DRAIN_LEASE
+    await _mark(client, version, DRAINING_KEY, until, "draining")
+
+
+async def _mark(
+    client: Client, version: WorkerDeploymentVersion, key: str, at: datetime, what: str
+) -> None:
     await _rpc(
         client.workflow_service.update_worker_deployment_version_metadata,
         UpdateWorkerDeploymentVersionMetadataRequest(
@@ -277,11 +327,29 @@ async def retire(client: Client, version: WorkerDeploymentVersion) -> None:
             deployment_version=VersionMessage(
                 deployment_name=version.deployment_name, build_id=version.build_id
             ),
-            upsert_entries={RETIRED_KEY: DataConverter.default.payload_converter.to_payload(now)},
+            upsert_entries={
+                key: DataConverter.default.payload_converter.to_payload(at.isoformat())
+            },
             identity=IDENTITY,
         ),
-        f"cannot mark build {version.build_id!r} retired",
+        f"cannot mark build {version.build_id!r} {what}",
     )
+
+
+async def stop_routing_to(client: Client, version: WorkerDeploymentVersion) -> bool:
+    """A draining build takes no new workflows: if it is current, the deployment is left with
+    no current build (new workflows wait, and the next build's first poll makes it current at
+    once: `take_over_if_abandoned`). True when it was current."""
+    described = await describe_deployment(client, version.deployment_name)
+    if described is None:
+        return False
+    routing = described.worker_deployment_info.routing_config
+    if routing.current_deployment_version.build_id != version.build_id:
+        return False
+    await _set_current(
+        client, version.deployment_name, "", described.conflict_token, allow_no_pollers=True
+    )
+    return True
 
 
 def require_build(status: DeploymentStatus, build_id: str) -> VersionStatus:
@@ -402,22 +470,19 @@ async def take_over_if_abandoned(
     client: Client, version: WorkerDeploymentVersion, task_queue: str
 ) -> str | None:
     """On a worker's start, and every few seconds after: make this build current when the
-    current one cannot run anything: there is none (a first deploy), or no worker of it polls
-    and no trade pinned to it still runs (its last worker stopped, as `docker compose up -d
-    --build` stops it). While the current build has workers, routing stays the operator's
-    (`kripto deploy promote`); while a trade is pinned to it, taking new work away from it
-    would not free the trade, and a worker of it must come back to finish it.
+    current one cannot run anything: there is none (a first deploy, or its last worker is
+    draining), or no worker of it polls (its last worker stopped or was killed, as `docker
+    compose up -d --build` stops it), whatever is pinned to it: its pinned trades wait for a
+    worker of it for `upgrade_grace`, then move here (`move_stranded_trades`). While the
+    current build has workers, routing stays the operator's (`kripto deploy promote`).
     Returns a line saying what it did, or None if it left routing alone."""
     described = await wait_for_version(client, version)
     name = version.deployment_name
     current = described.worker_deployment_info.routing_config.current_deployment_version.build_id
     if current == version.build_id:
         return None
-    if current:
-        if await build_pollers(client, name, current, task_queue):
-            return None
-        if await running_trades(client, name, current):
-            return None
+    if current and await build_pollers(client, name, current, task_queue):
+        return None
     try:
         await _set_current(client, name, version.build_id, described.conflict_token)
     except DeploymentError:
@@ -429,14 +494,96 @@ async def take_over_if_abandoned(
             raise
         return None
     if not current:
-        line = f"build {version.build_id} is current: the deployment's first build"
+        line = f"build {version.build_id} is current: the deployment had no current build"
     else:
-        line = (
-            f"build {version.build_id} is current: build {current} had no workers polling"
-            " and no running trades"
+        pinned = await running_trades(client, name, current)
+        line = f"build {version.build_id} is current: build {current} had no workers polling" + (
+            f"; its {pinned} running trade(s) move here if none comes back" if pinned else ""
         )
     log.info("deployment %s: %s", name, line)
     return line
+
+
+async def move_stranded_trades(
+    client: Client,
+    version: WorkerDeploymentVersion,
+    task_queue: str,
+    grace: timedelta,
+    gone_since: dict[str, datetime],
+    now: datetime | None = None,
+) -> list[str]:
+    """Run by the current build's workers every few seconds: trades still pinned to a build
+    that has had no workers for `grace` (counted from when this worker first saw it without
+    any; `gone_since` keeps that between calls) are moved to this build, the current one, by
+    a pinned versioning override. The trade replays its history here and carries on: a step
+    its old build had started is retried here once its timeout passes, and finds its earlier
+    work by the trade's key. Only trades of builds older than this one move: newer code
+    replays older histories (`workflow.patched`), never the other way round, so after a
+    rollback a newer build's trades wait for a worker of their own build. Returns a line per
+    trade moved."""
+    now = now or datetime.now(UTC)
+    name = version.deployment_name
+    described = await describe_deployment(client, name)
+    if described is None:
+        return []
+    info = described.worker_deployment_info
+    if info.routing_config.current_deployment_version.build_id != version.build_id:
+        return []  # only the current build takes trades over
+    created = {
+        s.deployment_version.build_id: _time(s.create_time)
+        for s in info.version_summaries
+        if s.HasField("create_time")
+    }
+    mine = created.get(version.build_id)
+    lines = []
+    for summary in info.version_summaries:
+        build = summary.deployment_version.build_id
+        if build == version.build_id:
+            continue
+        if mine is None or build not in created or created[build] > mine:
+            continue  # a newer build (a rollback): its trades wait for its own workers
+        if not await running_trades(client, name, build):
+            gone_since.pop(build, None)
+            continue
+        if await build_pollers(client, name, build, task_queue):
+            gone_since.pop(build, None)
+            continue
+        since = gone_since.setdefault(build, now)
+        if now - since < grace:
+            continue
+        async for trade in client.list_workflows(pinned_trades_query(name, build)):
+            await pin_to(client, trade.id, version)
+            line = (
+                f"trade {trade.id} moved from build {build} (no workers for"
+                f" {(now - since).total_seconds():.0f}s) to build {version.build_id}"
+            )
+            log.warning("deployment %s: %s", name, line)
+            lines.append(line)
+    return lines
+
+
+async def pin_to(client: Client, workflow_id: str, version: WorkerDeploymentVersion) -> None:
+    """Override the workflow's pinned build: its tasks go to `version`'s workers from now on."""
+    await _rpc(
+        client.workflow_service.update_workflow_execution_options,
+        UpdateWorkflowExecutionOptionsRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            workflow_execution_options=WorkflowExecutionOptions(
+                versioning_override=VersioningOverride(
+                    pinned=VersioningOverride.PinnedOverride(
+                        behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+                        version=VersionMessage(
+                            deployment_name=version.deployment_name, build_id=version.build_id
+                        ),
+                    )
+                )
+            ),
+            update_mask=FieldMask(paths=["versioning_override"]),
+            identity=IDENTITY,
+        ),
+        f"cannot move trade {workflow_id} to build {version.build_id!r}",
+    )
 
 
 async def make_current(client: Client, version: WorkerDeploymentVersion) -> str | None:

@@ -50,12 +50,16 @@ from kripto.notify.wiring import Channels, channels_from_settings
 from kripto.ratelimit import RateLimits
 from kripto.receipts import ReceiptService
 from kripto.runtime.deployments import (
+    DRAIN_RENEW,
     DeploymentError,
     build_pollers,
     make_current,
+    move_stranded_trades,
     pinned_trades_query,
+    renew_drain_lease,
     retire,
     running_trades,
+    stop_routing_to,
     take_over_if_abandoned,
 )
 from kripto.runtime.kill_switch import KillSwitch, schedule_status
@@ -526,10 +530,12 @@ DRAIN_CHECK_SECONDS = 1.0
 
 async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event) -> None:
     """Every few seconds: take over as current when the current build's last worker has gone
-    and nothing is pinned to it (`take_over_if_abandoned`), so an upgrade that replaces the
-    only worker (`docker compose up -d --build`) leaves the schedules with a build that runs
-    them. A failed check is logged and tried again."""
+    or is draining (`take_over_if_abandoned`), so an upgrade that replaces the only worker
+    (`docker compose up -d --build`) leaves the schedules with a build that runs them; and, as
+    the current build, move here the trades pinned to a build with no workers for
+    KRIPTO_UPGRADE_GRACE (`move_stranded_trades`). A failed check is logged and tried again."""
     version = deployment_version(settings)
+    gone_since: dict[str, datetime] = {}
     while not stop.is_set():
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), ROUTING_CHECK_SECONDS)
@@ -537,6 +543,13 @@ async def watch_routing(client: Client, settings: Settings, stop: asyncio.Event)
             return
         try:
             await take_over_if_abandoned(client, version, settings.temporal.task_queue)
+            await move_stranded_trades(
+                client,
+                version,
+                settings.temporal.task_queue,
+                settings.temporal.upgrade_grace,
+                gone_since,
+            )
         except (DeploymentError, RPCError, TimeoutError) as exc:
             log.warning("cannot check the deployment's routing: %s", exc)
 
@@ -551,7 +564,10 @@ async def drain(
     """Before a worker stops: while trades pinned to its build still run and no other worker of
     the build polls, keep polling until they finish (with `wait`, `kripto worker --drain`), so
     stopping the last worker of a build for an upgrade never strands a trade on it (a second
-    signal stops it at once). Without `wait` it stops as before: a worker of the same build
+    signal stops it at once). While it drains, its build takes no new workflows (it is taken
+    out of routing: the next build becomes current as soon as it polls) and it renews a lease
+    saying it still lives; killed mid-drain, its trades move to the current build after
+    KRIPTO_UPGRADE_GRACE. Without `wait` it stops as before: a worker of the same build
     started later (a restart) carries on. Returns True when it is the last of its build with
     nothing pinned to it: once it has stopped polling, `retire` the build."""
     if not settings.temporal.worker_versioning:
@@ -559,6 +575,7 @@ async def drain(
     version = deployment_version(settings)
     name, build = version.deployment_name, version.build_id
     said = False
+    renewed = 0.0
     try:
         while True:
             others = await build_pollers(client, name, build, settings.temporal.task_queue) - {
@@ -571,11 +588,28 @@ async def drain(
                 break
             if not wait:
                 return False
+            if time.monotonic() - renewed >= DRAIN_RENEW.total_seconds():
+                renewed = time.monotonic()
+                try:  # best effort: a missed renewal is tried again in DRAIN_RENEW
+                    await renew_drain_lease(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot renew build %s's drain lease: %s", build, exc)
             if not said:
+                try:  # best effort: the drain goes on whoever routes new work
+                    routed_away = await stop_routing_to(client, version)
+                except (DeploymentError, RPCError) as exc:
+                    log.warning("cannot take build %s out of routing: %s", build, exc)
+                    routed_away = False
                 announce(
                     f"draining: {pinned} trade(s) pinned to build {build} still running and no"
                     " other worker of this build polls; polling until they finish"
                     " (a second Ctrl-C or SIGTERM stops now)"
+                    + (
+                        f"; build {build} takes no new workflows (the next build is current"
+                        " as soon as it polls)"
+                        if routed_away
+                        else ""
+                    )
                 )
                 said = True
             await asyncio.sleep(DRAIN_CHECK_SECONDS)

@@ -29,8 +29,6 @@ class EncryptionSection(Section):
     @model_validator(mode="after")
     def _encryption(self) -> Self:
         """Parse the keys once, so a bad key stops start-up with the setting's name."""
-        from kripto.temporal.codec import parse_keys
-
         if self.encryption_keys is not None and self.encryption_keys_file is not None:
             raise ValueError(
                 "KRIPTO_ENCRYPTION_KEYS and KRIPTO_ENCRYPTION_KEYS_FILE are both set: keep one"
@@ -44,6 +42,10 @@ class EncryptionSection(Section):
             self.encryption_keys = SecretStr(",".join(text.split()))
             self.encryption_keys_file = None  # read once; the keys now live in the setting
         if self.encryption_keys is not None:
+            # Imported here: the codec loads temporalio (a tenth of a second), which a command
+            # without keys (a CSV backtest) never needs.
+            from kripto.temporal.codec import parse_keys
+
             parse_keys(self.encryption_keys.get_secret_value())  # raises naming the setting
         if self.codec_token_file is not None:
             token = read_secret_file("KRIPTO_CODEC_TOKEN_FILE", self.codec_token_file).strip()

@@ -10,7 +10,6 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kripto.errors import SettingsError
-from kripto.exchanges.coinbase_auth import mask_key_name, read_coinbase_key_file
 from kripto.fees import FeeTier, fee_tier, flat
 from kripto.settings.base import Section
 
@@ -94,6 +93,10 @@ class ExchangeSection(Section):
                 "KRIPTO_COINBASE_API_PRIVATE_KEY and KRIPTO_COINBASE_API_PRIVATE_KEY_FILE are"
                 " both set: keep one of them"
             )
+        # Imported here: the Coinbase auth loads jwt and cryptography (a tenth of a second),
+        # which a command without a key file (a CSV backtest) never needs.
+        from kripto.exchanges.coinbase_auth import mask_key_name, read_coinbase_key_file
+
         name, _ = read_coinbase_key_file(path)
         if name is None:
             return self
@@ -128,6 +131,8 @@ class ExchangeSection(Section):
         if self.coinbase_api_private_key is not None:
             return self.coinbase_api_private_key.get_secret_value()
         if self.coinbase_api_private_key_file is not None:
+            from kripto.exchanges.coinbase_auth import read_coinbase_key_file
+
             try:
                 return read_coinbase_key_file(self.coinbase_api_private_key_file)[1]
             except ValueError as exc:

@@ -30,6 +30,9 @@ class RiskSection(Section):
     cooldown: timedelta = _RISK.cooldown
     stale_after: timedelta = _RISK.stale_after
     max_gap: timedelta = _RISK.max_gap
+    #: A strategy's signal must expect a move of more than this many round-trip fees (at the
+    #: current execution's fee) to be acted on; at least 1 (docs/strategies.md).
+    min_edge: Decimal = _RISK.min_edge
     # Protections (kripto/protections.py), off unless set (0 is off too): fractions such as
     # 0.1 for 10%. Off by default: on the real sample they did not help the default strategy
     # out of sample (docs/strategies.md).
@@ -40,6 +43,15 @@ class RiskSection(Section):
     stop_loss_limit: int | None = Field(_RISK.protections.stop_loss_limit, ge=0)
     stop_loss_window: timedelta = _RISK.protections.stop_loss_window
     stop_loss_pause: timedelta = _RISK.protections.stop_loss_pause
+
+    @field_validator("min_edge")
+    @classmethod
+    def _min_edge(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value < 1:
+            raise ValueError(
+                "must be a multiple of the round-trip fee of at least 1, for example 2"
+            )
+        return value
 
     @field_validator("stop_loss", "trailing_stop", "max_drawdown", "drawdown_resume")
     @classmethod

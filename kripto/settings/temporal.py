@@ -59,6 +59,9 @@ class TemporalSection(Section):
     build_id: str | None = None
     #: Off only for servers without Worker Deployments (the time-skipping test server).
     worker_versioning: bool = True
+    #: How long trades pinned to a build whose workers are all gone wait for one to come back
+    #: before the current build's worker moves them to the current build (docs/books.md).
+    upgrade_grace: timedelta = timedelta(minutes=2)
 
     # The rate schedule.
     schedule_cron: str = "* * * * *"

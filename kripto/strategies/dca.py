@@ -41,7 +41,7 @@ class Dca:
         return points(DIP_WINDOW_MINUTES, step) if self.dip else 1
 
     def needs(self) -> str:
-        return "the dip's 3-day mean"
+        return "the dip's 3-day mean" if self.dip else "its first price"
 
     def closeness(self, indicators: dict[str, float]) -> str:
         return f"DCA buys every {fmt_minutes(self.every)}"

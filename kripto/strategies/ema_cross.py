@@ -44,6 +44,12 @@ class EmaCross:
     def needs(self) -> str:
         return "the long EMA"
 
+    def says(self, indicators: dict[str, float]) -> str:
+        """What the signal rests on, for a hold's reason: the cross and the gap after it."""
+        short, long = indicators.get("ema_short", float("nan")), indicators.get("ema_long", 1.0)
+        gap = round((short - long) / long, 5) + 0.0
+        return f"the EMA cross (short {gap:+.3%} from the long)"
+
     def closeness(self, indicators: dict[str, float]) -> str:
         """How far from a cross: the short EMA's distance above or below the long one."""
         short, long = indicators.get("ema_short", float("nan")), indicators.get("ema_long", 1.0)

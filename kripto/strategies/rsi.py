@@ -51,6 +51,10 @@ class Rsi:
         """The levels the chart draws across the RSI panel."""
         return {"rsi": (self.low, self.high)}
 
+    def says(self, indicators: dict[str, float]) -> str:
+        """What the signal rests on, for a hold's reason: `RSI 28.3`."""
+        return f"RSI {indicators.get('rsi', float('nan')):.1f}"
+
     def closeness(self, indicators: dict[str, float]) -> str:
         """How far from a signal: `RSI 50.9 (buy below 40, sell above 60)`."""
         rsi = indicators.get("rsi", float("nan"))

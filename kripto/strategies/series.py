@@ -167,7 +167,10 @@ def spacing(seconds: Floats) -> int:
     """The series' own step: the most common distance between rows, in whole minutes."""
     if seconds.size < 2:
         return 60
-    steps = np.round(np.diff(seconds) / 60).astype(np.int64) * 60
+    gaps = np.diff(seconds)
+    if gaps[0] > 0 and gaps[0] % 60 == 0 and bool(np.all(gaps == gaps[0])):
+        return int(gaps[0])  # evenly spaced: no need to count
+    steps = np.round(gaps / 60).astype(np.int64) * 60
     values, counts = np.unique(steps[steps > 0], return_counts=True)
     return int(values[np.argmax(counts)]) if values.size else 60
 
@@ -175,6 +178,17 @@ def spacing(seconds: Floats) -> int:
 def regular(seconds: Floats, prices: Floats, step: int | None = None) -> Spaced:
     """Rows (UNIX seconds ascending, prices) on a grid of their own step from the first row."""
     step = step or spacing(seconds)
+    if seconds.size > 1 and bool(np.all(np.diff(seconds) == step)):
+        # Already on its grid (the usual file): every slot observed, nothing to fill.
+        return Spaced(
+            prices=prices,
+            observed=np.ones(prices.size, dtype=np.bool_),
+            start=datetime.fromtimestamp(float(seconds[0]), tz=UTC),
+            step=step,
+            gaps=0,
+            longest_gap=0,
+            uneven=0,
+        )
     offset = seconds - seconds[0]
     slots = (offset // step).astype(np.int64)
     size = int(slots[-1]) + 1

@@ -47,6 +47,10 @@ class ZScore:
         """The levels the chart draws across the z-score panel."""
         return {"zscore": (-self.threshold, self.threshold)}
 
+    def says(self, indicators: dict[str, float]) -> str:
+        """What the signal rests on, for a hold's reason: `z-score -1.62`."""
+        return f"z-score {indicators.get('zscore', float('nan')):.2f}"
+
     def closeness(self, indicators: dict[str, float]) -> str:
         z = indicators.get("zscore", float("nan"))
         return f"z-score {z:+.2f} (buy below {-self.threshold:g}, sell above {self.threshold:g})"

@@ -213,3 +213,54 @@ async def test_one_activity_decides_every_market_of_a_tick_and_the_kill_switch_h
         assert count == 3
     finally:
         await client.get_schedule_handle(schedule_id("SOL-GBP", IDLE)).delete()
+
+
+async def test_a_decision_reserves_its_trade_until_it_claims_its_key_or_fails_before_placing(
+    db: Database, decider: DecideActivities
+) -> None:
+    """The trade a decision started may wait minutes before it claims its key (its checks
+    retry): the decision's reservation, recorded with it, holds the next signal in cooldown and
+    counts for the daily limit from the start. Once the trade fails before placing, it no
+    longer counts; once it claims its key, its row counts instead (not both)."""
+    now = this_minute()
+    started = Decision(
+        decision_id=decide_id("BTC-GBP", now - timedelta(minutes=2)),
+        product_id="BTC-GBP",
+        tick_time=now - timedelta(minutes=2),
+        action="buy",
+        amount=Decimal("150.00"),
+        strategy="ema_cross",
+        params={},
+        indicators={},
+        reason="buy: ema_cross signal",
+    )
+    decisions = DecisionRepository(db)
+    await decisions.record(started, "trade-reserved")  # its checks are still retrying
+    [reserved] = await decisions.reservations(now - timedelta(days=1), quote="GBP")
+    assert (reserved.trade_id, reserved.action, reserved.amount) == (
+        "trade-reserved",
+        "buy",
+        Decimal("150.00"),
+    )
+    tick = await jump_at(db, now)
+    decision = await decide(decider, tick)
+    assert decision.action == "hold"
+    assert decision.reason.startswith("hold: ema_cross said buy, but cooldown: last trade ")
+
+    # The trade failed before placing: its reservation ends. Another market's reservation
+    # (the cooldown is per market) still counts for the daily limit (£250 a day, shared): the
+    # same tick, decided again, buys only the £100 left.
+    await decisions.end_reservation("trade-reserved")
+    assert await decisions.reservations(now - timedelta(days=1)) == []
+    other = started.model_copy(
+        update={"decision_id": decide_id("ETH-GBP", started.tick_time), "product_id": "ETH-GBP"}
+    )
+    await decisions.record(other, "trade-eth")
+    await db.pool.execute("DELETE FROM decisions WHERE decision_id = $1", decision.decision_id)
+    again = await decide(decider, tick)
+    assert (again.action, again.amount) == ("buy", Decimal("100.00"))
+    # Once the ETH trade claims its key, its row counts instead of its reservation (not both).
+    request = TradeRequest(trade_type=Side.BUY, amount=Decimal("150.00"), product_id="ETH-GBP")
+    assert await TradeRepository(db).claim("trade-eth", request) is None
+    open_now = await decisions.reservations(now - timedelta(days=1))
+    assert [r.trade_id for r in open_now] == [await decisions.trade_id(again.decision_id)]

@@ -124,13 +124,14 @@ def test_kripto_dev_runs_stores_rates_stops_cleanly_and_keeps_data(workdir: Path
     assert metrics_url in banner
     assert "kripto-ticks-coinbase (created), every 2s" in banner
     assert "postgresql://" in banner
-    # Where receipts go, and when the strategy (zscore, 1d on 1h bars: 1,440 minutes) can decide.
+    # Where receipts go, and when the strategy (DCA, the default: one 1h bar, 60 minutes) can
+    # decide.
     assert "Receipts    .eml files in " in banner
     # A week of history before the first tick (no Coinbase here: from the simulated feed), so
     # the first tick decides for a reason of the strategy's, not for want of history.
     assert "History     a week backfilled from the simulated feed (10,080 new minutes" in banner
-    assert "Decisions   zscore needs 1,440 minutes of rates" in banner
-    # Every stored minute is counted, not just the 1,440 the strategy needs.
+    assert "Decisions   dca needs 60 minutes of rates" in banner
+    # Every stored minute is counted, not just the 60 the strategy needs.
     stored = re.search(r"; ([0-9,]+) stored: it can decide from the first tick", banner)
     assert stored is not None and int(stored[1].replace(",", "")) >= 10_000, banner
     # `kripto rates` summarises the week and shows its newest 20 minutes, not 10,080 lines.

@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import sys
 import termios
@@ -342,3 +343,49 @@ async def test_a_lost_connection_names_the_trade_in_one_line(
         fake_exchange.hold_settlement(False)
         stop.set()
         await worker
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_trade_started_says_nothing_was_placed(tmp_path: Path) -> None:
+    """A Ctrl-C at any moment before the start is asked for, from the command's modules still
+    loading (the first half second: Python's import-time log says when typer is in, and the
+    trading modules, temporalio among them, are not yet) to a connection to Temporal that never
+    answers: one line saying no trade was started, exit 130, never a traceback."""
+    silent = socket.socket()  # accepts connections (the backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("KRIPTO_", "TEMPORAL_"))},
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{silent.getsockname()[1]}",
+        "KRIPTO_DATA_DIR": str(tmp_path),
+        "COLUMNS": "100",
+    }
+    try:
+        for moment in ("loading", "connecting"):
+            key = str(uuid.uuid4())
+            # Loading: Python's import-time log says how far it has got.
+            timed = ["-X", "importtime"] if moment == "loading" else []
+            command = ["-m", "kripto", "trade", "buy", "10.00", "--key", key]
+            terminal = Terminal([sys.executable, *timed, *command], env)
+            if moment == "loading":
+                terminal.read_until(r"\|\s+typer\n")
+                assert "temporalio" not in terminal.text
+            else:  # the key is on the screen, the start not asked for yet
+                terminal.read_until(f"trade {key}: BUY £10.00 BTC-GBP\n")
+            terminal.type(b"\x03")
+            code = terminal.wait()
+            shown = [
+                line.replace("^C", "")
+                for line in terminal.text.splitlines()
+                if "import time:" not in line
+            ]
+            print(f"--- Ctrl-C while {moment} ---", *shown, sep="\n")
+            assert "Traceback" not in terminal.text and "KeyboardInterrupt" not in terminal.text
+            lines = [line for line in shown if line]
+            assert lines[-1] == "no trade was started; nothing was placed"
+            assert lines[:-1] == (
+                [] if moment == "loading" else [f"trade {key}: BUY £10.00 BTC-GBP"]
+            )
+            assert code == 130
+    finally:
+        silent.close()

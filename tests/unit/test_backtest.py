@@ -213,15 +213,15 @@ def test_the_command_prints_json_and_rejects_bad_options() -> None:
     runner = CliRunner()
     ok = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--seed", "4", "--json"])
     assert ok.exit_code == 0, ok.output
-    figures = json.loads(ok.output)
+    figures = json.loads(ok.stdout)
     assert figures["points"] == 3 * 1440
-    assert figures["strategy"] == "zscore"
+    assert figures["strategy"] == "dca"  # the default
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--strategy", "magic"])
     assert bad.exit_code == 2
     assert "--strategy must be one of dca, ema_cross, rsi, zscore" in bad.output
     bad = runner.invoke(cli(), ["backtest", "--synthetic", "3", "--param", "speed=9"])
     assert bad.exit_code == 2
-    assert "zscore takes window, threshold" in bad.output
+    assert "dca takes every, amount, dip" in bad.output
     bad = runner.invoke(
         cli(),
         [
@@ -267,7 +267,7 @@ def test_the_command_backtests_a_csv_file(tmp_path: Path) -> None:
     args += ["--param", "short=2", "--param", "long=5", "--fee", "0.005", "--gbp", "1000"]
     result = CliRunner().invoke(cli(), args)
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)
     assert (figures["strategy"], figures["params"]) == ("ema_cross", {"short": "2", "long": "5"})
     assert (figures["trades"], figures["buys"], figures["sells"]) == (2, 1, 1)
     expected = run_backtest(UP_THEN_DOWN, EmaCross(2, 5), RISK, fee_rate=FEE, gbp=Decimal(1000))
@@ -314,7 +314,7 @@ def test_a_bad_csv_row_stops_the_command_naming_the_line(tmp_path: Path) -> None
 def test_the_terminal_table_shows_the_same_figures_as_the_json() -> None:
     runner = CliRunner()
     args = ["backtest", "--synthetic", "3", "--seed", "4", "--regime", "volatile"]
-    figures = json.loads(runner.invoke(cli(), [*args, "--json"]).output)
+    figures = json.loads(runner.invoke(cli(), [*args, "--json"]).stdout)
     shown = runner.invoke(cli(), args)
     assert shown.exit_code == 0, shown.output
     for label in ("total return", "buy and hold", "daily DCA", "max drawdown"):
@@ -351,7 +351,7 @@ def test_the_command_backtests_stored_rates(
     args = ["backtest", "--from-db", "--days", "1", "--strategy", "ema_cross", "--json"]
     result = CliRunner().invoke(cli(), [*args, "--param", "short=2", "--param", "long=5"])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)
     assert figures["points"] == UP_THEN_DOWN.size
     assert figures["start"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
     expected = run_backtest(UP_THEN_DOWN, EmaCross(2, 5), RISK, fee_rate=FEE, gbp=Decimal(1000))

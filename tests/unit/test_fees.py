@@ -204,7 +204,7 @@ def test_the_backtester_reports_fees_at_the_tier(
     app.command("noop")(lambda: None)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)
     assert figures["feeRate"] == rate
     # Fees as a share of the starting money, as the report shows them.
     share = float(figures["feesShareOfStart"].removesuffix("%"))

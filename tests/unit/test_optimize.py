@@ -107,7 +107,7 @@ def test_a_new_strategy_file_is_picked_up_everywhere(
         args = ["--synthetic", "2", "--strategy", "momentum_test", "--param", "span=20", "--json"]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["params"] == {"span": "20"}
+        assert json.loads(result.stdout)["params"] == {"span": "20"}
     finally:
         strategies.cache_clear()
 
@@ -235,7 +235,7 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     args += ["--grid", "period=30:60:30,low=30:40:10,high=60:70:10", "--walk-forward", "2"]
     result = CliRunner().invoke(app, [*args, "--plot", str(heatmap)])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    figures = json.loads(result.stdout)
     assert (figures["strategy"], figures["sets"], figures["refused"]) == ("rsi", 8, 0)
     assert len(figures["best"]) == 3 and len(figures["walkForward"]["folds"]) == 2
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -244,16 +244,26 @@ def test_the_optimize_command_end_to_end_on_a_csv(tmp_path: Path) -> None:
     single = ["backtest", "--csv", str(path), "--strategy", "rsi", "--json", "--execution", "taker"]
     for key, value in best["params"].items():
         single += ["--param", f"{key}={value}"]
-    alone = json.loads(CliRunner().invoke(app, single).output)
+    alone = json.loads(CliRunner().invoke(app, single).stdout)
     assert alone["totalReturn"] == best["totalReturn"]
     assert (alone["trades"], alone["feesPaid"]) == (best["trades"], best["feesPaid"])
     assert figures["buyAndHoldReturn"] == alone["buyAndHoldReturn"]
     bad = CliRunner().invoke(app, ["optimize", "--csv", str(path), "--grid", "speed=1"])
     assert bad.exit_code == 2
-    assert bad.output.startswith("error: --grid 'speed=1': zscore has no parameter 'speed'")
+    assert bad.output.startswith("error: --grid 'speed=1': dca has no parameter 'speed'")
     bad = CliRunner().invoke(app, [*args[:-2], "--walk-forward", "40"])
     assert bad.exit_code == 2
-    assert "each span would be 210 minutes, and the grid's slowest set needs" in bad.output
+    # Counted in bars at the data's own resolution (KRIPTO_BAR=1m here): 8,640 minutes in 41
+    # spans of 210, and an RSI of 1h needs four periods of 60 bars.
+    assert bad.stderr == (
+        "error: --walk-forward 40: each span would be 210 bars of 1m (3.5 h), and the grid's"
+        " slowest set needs 240 (4 h) before its first signal\n"
+    )
+    fold = figures["walkForward"]["folds"][0]
+    assert (fold["train"], fold["test"]) == (
+        [START.isoformat(), (START + timedelta(days=2)).isoformat()],
+        [(START + timedelta(days=2)).isoformat(), (START + timedelta(days=4)).isoformat()],
+    )
 
 
 def test_the_heatmap_finds_the_current_setting_on_its_grid() -> None:

@@ -3,6 +3,7 @@ decider on minutes gives the signals an hourly backtest gives on the same hourly
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,9 +106,9 @@ def test_live_minutes_and_an_hourly_backtest_give_the_same_signals(
         )
         said = (
             BUY
-            if decision.action == "buy" or " said buy" in decision.reason
+            if decision.action == "buy" or " says buy" in decision.reason
             else SELL
-            if decision.action == "sell" or " said sell" in decision.reason
+            if decision.action == "sell" or " says sell" in decision.reason
             else 0
         )
         assert said == int(hourly.signals[hour]), (hour, decision.reason)
@@ -126,7 +127,7 @@ def test_history_sample_writes_the_csv_and_backtest_and_optimize_take_sample(
     folder, `.kripto/samples`); `backtest --sample` and `optimize --sample` read it hourly."""
     from typer.testing import CliRunner
 
-    from kripto.cli.main import _register_commands, app
+    from kripto.cli.main import _register_commands, app, with_optional_values
 
     data = sample_path.parent.parent  # the data folder holding samples/
     target = tmp_path / "sample.csv"
@@ -141,9 +142,56 @@ def test_history_sample_writes_the_csv_and_backtest_and_optimize_take_sample(
     assert target.read_text() == sample_path.read_text()
     for command in (
         ["backtest", "--sample", "--json"],
-        ["optimize", "--sample", "--grid", "window=1d:2d:1d", "--json"],
+        ["optimize", "--sample", "--strategy", "zscore", "--grid", "window=1d:2d:1d", "--json"],
     ):
         _register_commands([command[0]])
-        run = CliRunner().invoke(app, [*command, "--data-dir", str(data)])
+        run = CliRunner().invoke(app, with_optional_values([*command, "--data-dir", str(data)]))
         assert run.exit_code == 0, run.output
+        json.loads(run.stdout)  # only JSON on stdout; the attribution is on stderr
+        assert "CryptoDataDownload" in run.stderr
         assert '"minutesPerPoint": 60' in run.output or '"points": 20111' in run.output
+
+
+def test_every_real_series_is_listed_pinned_and_taken_by_name(
+    sample_path: Path, tmp_path: Path
+) -> None:
+    """`kripto history sample --list` names the five series (no Bitfinex file: held back);
+    each converts from its pinned file; `backtest --sample NAME` takes any, with the
+    attribution on stderr; an unknown name is one line naming the ones there are."""
+    from typer.testing import CliRunner
+
+    from kripto.cli.main import _register_commands, app, with_optional_values
+    from kripto.sample import SERIES, series_csv
+
+    assert list(SERIES) == [
+        "coinbase-btcusd-1h",
+        "coinbase-btcusd-1d",
+        "bitstamp-btcusd-1d",
+        "bitstamp-ethusd-1d",
+        "bitstamp-ltcusd-1d",
+    ]
+    assert not any("bitfinex" in s.member.lower() for s in SERIES.values())
+    for name, series in SERIES.items():
+        lines = series_csv(name, sample_path.parent).read_text().splitlines()
+        assert lines[0] == "time,price" and len(lines) == series.rows + 1, name
+    data = sample_path.parent.parent
+    _register_commands(["history"])
+    listed = CliRunner().invoke(app, ["history", "sample", "--list"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split(":")[0] for line in listed.stdout.splitlines()] == [
+        "coinbase-btcusd-1h (--sample alone)",
+        *list(SERIES)[1:],
+    ]
+    _register_commands(["backtest"])
+    daily = CliRunner().invoke(
+        app,
+        with_optional_values(
+            ["backtest", "--sample", "bitstamp-ethusd-1d", "--json", "--data-dir", str(data)]
+        ),
+    )
+    assert daily.exit_code == 0, daily.output
+    assert json.loads(daily.stdout)["minutesPerPoint"] == 1440
+    assert "Bitstamp ETH-USD daily closes" in daily.stderr
+    bad = CliRunner().invoke(app, ["backtest", "--sample", "bitfinex", "--data-dir", str(data)])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: --sample: no series 'bitfinex'; there are coinbase-")

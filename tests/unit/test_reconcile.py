@@ -3,6 +3,7 @@ rows unsettled or with no exchange order yet, and the expected balances."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from kripto.reconcile import (
     compare_balances,
     compare_orders,
     unknown_to_exchange,
+    unsettled,
 )
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -107,15 +109,88 @@ def test_amounts_that_differ_are_a_mismatch() -> None:
     assert difference.detail == "fill_fees 0.05 on the books, 0.049751102976 on the exchange"
 
 
-def test_a_row_left_unsettled_after_the_exchange_settled_is_a_mismatch_past_the_grace() -> None:
+def test_any_unsettled_row_past_the_grace_whose_order_settled_is_completed() -> None:
+    """Whoever wrote it (its workflow abandoned, say): no workflow is left to complete it."""
     waiting = row("w", at=NOW - timedelta(minutes=5), settled=False)
     assert compare_orders([order("w")], [waiting], now=NOW, grace=GRACE).in_flight == ["w"]
-    stuck = row("w", at=NOW - timedelta(minutes=40), settled=False)
-    [difference] = compare_orders([order("w")], [stuck], now=NOW, grace=GRACE).differences
-    assert difference.kind is DifferenceKind.MISMATCH
+    stuck = row("w", at=NOW - timedelta(minutes=40), settled=False, filled_size=Decimal(0))
+    result = compare_orders([order("w")], [stuck], now=NOW, grace=GRACE)
+    assert ([o.client_order_id for o in result.to_complete], result.differences) == (["w"], [])
+    assert (result.in_flight, result.to_record, result.stale) == ([], [], [])
+
+
+def test_an_old_unsettled_row_whose_order_is_still_open_is_a_difference_of_its_own() -> None:
+    stuck = row("s", at=NOW - timedelta(minutes=40), settled=False, filled_size=Decimal(0))
+    result = compare_orders([order("s", settled=False)], [stuck], now=NOW, grace=GRACE)
+    assert (result.stale, result.in_flight, result.to_complete) == ([stuck], [], [])
+    difference = unsettled(stuck, NOW)
+    assert difference.kind is DifferenceKind.UNSETTLED
     assert difference.detail == (
-        "settled on the exchange (order ex-w) and still unsettled on the books after 40 min"
+        "unsettled on the books for 40 min: its order is still open on the exchange (buy BTC-GBP,"
+        " 0 filled so far); the reconciler completes it once the exchange ends it"
     )
+
+
+def test_only_young_unsettled_rows_keep_a_balance_from_being_checked() -> None:
+    taken = NOW - timedelta(hours=2)
+    baselines = {"GBP": Baseline(Decimal("1000.00"), taken)}
+    young = row("y", at=NOW - timedelta(minutes=2), settled=False, filled_size=Decimal(0))
+    young = replace(young, executed_value=Decimal(0), fill_fees=Decimal(0))
+    [check] = compare_balances(
+        {"GBP": Decimal("1000.00")}, baselines, [young], now=NOW, grace=GRACE
+    )
+    assert (check.books, check.note) == (None, "1 trade(s) not settled yet")
+    old = replace(young, at=NOW - timedelta(minutes=40))  # abandoned, nothing filled
+    [check] = compare_balances({"GBP": Decimal("1000.00")}, baselines, [old], now=NOW, grace=GRACE)
+    assert (check.books, check.differs) == (Decimal("1000.00"), False)
+
+
+def test_a_resting_order_placed_by_hand_is_a_hold_not_a_reason_to_skip() -> None:
+    """Recorded unsettled by the reconciler: it has moved what it filled, the rest is a hold
+    (still in available + hold), so the balance is checked."""
+    taken = NOW - timedelta(hours=2)
+    baselines = {"GBP": Baseline(Decimal("1000.00"), taken)}
+    resting = row(
+        "by-hand",
+        at=NOW - timedelta(minutes=1),
+        settled=False,
+        found_by_reconciler=True,
+        filled_size=Decimal(0),
+        executed_value=Decimal(0),
+        fill_fees=Decimal(0),
+    )
+    [check] = compare_balances(
+        {"GBP": Decimal("1000.00")}, baselines, [resting], now=NOW, grace=GRACE
+    )
+    assert (check.books, check.exchange, check.differs) == (
+        Decimal("1000.00"),
+        Decimal("1000.00"),
+        False,
+    )
+    result = compare_orders([order("by-hand", settled=False)], [resting], now=NOW, grace=GRACE)
+    assert ([o.client_order_id for o in result.to_record], result.in_flight) == (["by-hand"], [])
+
+
+def test_a_trade_counts_by_its_fill_not_its_creation() -> None:
+    """Created before the baseline and filled after it: its money moved after the baseline."""
+    taken = NOW - timedelta(hours=2)
+    baselines = {"GBP": Baseline(Decimal("1000.00"), taken)}
+    late_fill = row(
+        "late", at=taken - timedelta(minutes=3), settled_at=taken + timedelta(minutes=1)
+    )
+    early = row("early", at=taken - timedelta(minutes=9), settled_at=taken - timedelta(minutes=8))
+    wallet = {"GBP": Decimal("990.000028301824")}
+    [check] = compare_balances(wallet, baselines, [late_fill, early], now=NOW, grace=GRACE)
+    assert (check.books, check.differs) == (Decimal("990.000028301824"), False)
+
+
+def test_balances_compare_within_the_currencys_increment() -> None:
+    taken = NOW - timedelta(hours=2)
+    baselines = {"GBP": Baseline(Decimal("1000"), taken), "BTC": Baseline(Decimal("1"), taken)}
+    close = {"GBP": Decimal("1000.009999"), "BTC": Decimal("1.000000009")}
+    assert [c.differs for c in compare_balances(close, baselines, [])] == [False, False]
+    apart = {"GBP": Decimal("999.99"), "BTC": Decimal("1.00000001")}
+    assert [c.differs for c in compare_balances(apart, baselines, [])] == [True, True]
 
 
 def test_expected_balance_is_the_baseline_plus_settled_trades_after_it() -> None:
@@ -152,9 +227,20 @@ def test_every_kind_of_difference_has_its_metric_series() -> None:
 
 
 def test_a_row_the_reconciler_recorded_unsettled_is_completed_when_the_order_settles() -> None:
-    """No trade workflow owns it, so the reconciler completes it; no difference for that."""
-    recorded = row("r", settled=False, found_by_reconciler=True)
+    """No trade workflow owns it, so the reconciler completes it however young; no difference
+    for that. While its order rests it is brought up to date, and is no trade on its way."""
+    recorded = row("r", at=NOW - timedelta(minutes=1), settled=False, found_by_reconciler=True)
     result = compare_orders([order("r")], [recorded], now=NOW, grace=GRACE)
-    assert ([o.client_order_id for o in result.to_record], result.differences) == (["r"], [])
+    assert ([o.client_order_id for o in result.to_complete], result.differences) == (["r"], [])
     still_open = compare_orders([order("r", settled=False)], [recorded], now=NOW, grace=GRACE)
-    assert (still_open.to_record, still_open.in_flight) == ([], ["r"])
+    assert ([o.client_order_id for o in still_open.to_record], still_open.in_flight) == (["r"], [])
+
+
+def test_a_resting_order_outside_the_period_is_looked_up_not_waited_for() -> None:
+    """A hand-placed order the reconciler recorded, resting since before the period: its row
+    is looked up by key (and brought up to date), never a trade on its way."""
+    resting = row(
+        "old-rest", at=NOW - timedelta(minutes=1), settled=False, found_by_reconciler=True
+    )
+    result = compare_orders([], [resting], now=NOW, grace=GRACE)
+    assert (result.unlisted, result.in_flight) == ([resting], [])

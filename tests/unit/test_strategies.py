@@ -142,8 +142,8 @@ def test_strategies_are_built_from_their_settings() -> None:
     )
     assert (r.name, r.params()) == ("rsi", {"period": "60", "low": "30.0", "high": "70.0"})
     assert (
-        strategy_from_settings(Settings().strategy).name == "zscore"
-    )  # the default, see docs/strategies.md
+        strategy_from_settings(Settings(_env_file=None).strategy).name == "dca"
+    )  # the default, by the rule in docs/strategies.md (tests/unit/test_strategy_table.py)
 
 
 def test_bad_strategy_settings_stop_start_up_with_the_rule() -> None:

@@ -13,14 +13,16 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from kripto.db.reconcile import ReconcileRepository
+from kripto.db.trades import TradeRepository
 from kripto.exchanges.paper import PaperExchange
-from kripto.models import ReconcileReport, ReconcileRequest, Side, TradeRequest
-from kripto.runtime.worker import build_services, build_worker
+from kripto.models import Rebase, ReconcileReport, ReconcileRequest, Side, TradeRequest
+from kripto.runtime.worker import Services, build_services, build_worker
 from kripto.settings import Settings
 from tests.fakes.coinbase_fixtures import FakeCoinbase
 from tests.temporal_fixtures import record_history
 from tests.trading_fixtures import Trading
-from workflows.reconcile import ReconcileWorkflow
+from workflows.reconcile import ReconcileWorkflow, difference_alert
 from workflows.trade import TradeWorkflow
 
 
@@ -144,7 +146,12 @@ async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back
         ("unknown_to_exchange", lost, None),
     ]
     # Each difference is also news for the phone: a notification child, once, keyed by it.
-    note = trading.client.get_workflow_handle(f"notify-alert-reconcile-unknown_to_exchange-{lost}")
+    first_seen = {d.kind: d.first_seen for d in report.differences}
+    assert first_seen["unknown_to_exchange"] is not None
+    seen = f"{first_seen['unknown_to_exchange']:%Y%m%dT%H%M%S%fZ}"
+    note = trading.client.get_workflow_handle(
+        f"notify-alert-reconcile-unknown_to_exchange-{lost}-{seen}"
+    )
     assert await (await note.describe()).static_summary() == "notify: alert"
     assert (await note.result()) == {"sent": [], "already": [], "refused": []}  # no channel here
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("books differ:")]
@@ -237,3 +244,183 @@ async def test_coinbase_orders_placed_behind_kriptos_back_are_recorded_once(
     assert {b.note for b in first.balances} == {"no baseline yet"}
     gbp = {b.currency: b for b in third.balances}["GBP"]
     assert gbp.books == gbp.exchange == Decimal("980.0000566036480")
+
+
+async def coinbase_worker_run(
+    env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase, runs: int
+) -> tuple[list[ReconcileReport], Services]:
+    """`runs` reconciliations with the real worker on the fake Coinbase server; the services
+    stay open for the caller to read the books (and close)."""
+    live = settings.model_copy(
+        update={
+            "exchange": "coinbase",
+            "feed": "coinbase",
+            "coinbase_url": fake_coinbase.url,
+            "coinbase_api_key_name": fake_coinbase.key_name,
+            "coinbase_api_private_key": SecretStr(fake_coinbase.private_key_pem),
+        }
+    )
+    services = await build_services(live)
+    reports = []
+    async with build_worker(env.client, live, services):
+        for _ in range(runs):
+            reports.append(await reconcile(env.client, live.temporal.task_queue))
+    return reports, services
+
+
+async def test_unsettled_rows_whose_orders_ended_are_completed_or_closed_whoever_wrote_them(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
+) -> None:
+    """Rows a trade workflow wrote and never finished (abandoned, terminated): one whose order
+    settled is completed with the filled figures and receipted once; one whose order the
+    exchange ended with nothing filled is closed, never a failed run. Both are outcomes, not
+    differences, and the balances are checked."""
+    server = fake_coinbase.server
+    filled, unfilled = f"abandoned-{uuid.uuid4()}", f"ended-unfilled-{uuid.uuid4()}"
+    services = await build_services(settings)  # the books, before the worker runs
+    try:
+        trades = TradeRepository(services.db)
+        for key in (filled, unfilled):
+            request = TradeRequest(trade_type=Side.BUY, amount=Decimal("10.00"))
+            assert await trades.claim(key, request) is None  # the row, written by its trade
+        await ReconcileRepository(services.db).record_abandon(filled, "stuck", "me@host")
+        assert server.create_order_directly(filled, "10.00")["success"] is True
+        assert server.create_order_directly(unfilled, "10.00", no_fill=True)["success"] is True
+        await services.db.pool.execute("UPDATE trades SET created_at = now() - interval '1 hour'")
+    finally:
+        await services.close()
+
+    [first, second], services = await coinbase_worker_run(
+        time_skipping_env, settings, fake_coinbase, runs=2
+    )
+    try:
+        rows = await services.db.pool.fetch(
+            "SELECT trade_id, found_by, settled, executed_value, exchange_order_id FROM trades"
+        )
+        outcomes = await services.db.pool.fetch("SELECT trade_id, outcome FROM reconcile_outcomes")
+        keys = await services.db.pool.fetch("SELECT trade_id FROM trade_keys ORDER BY trade_id")
+        receipts = await services.db.pool.fetch("SELECT trade_id, status, attempts FROM receipts")
+    finally:
+        await services.close()
+    assert (first.completed, first.closed, first.differences) == ([filled], [unfilled], [])
+    assert (first.to_receipt, first.receipts_sent) == ([filled], 1)
+    assert (
+        f"completed {filled} from its order, settled on the exchange (abandoned: stuck"
+        in (first.notes[1])
+    )
+    assert first.notes[0].startswith(f"closed {unfilled} as unfilled: Coinbase: order")
+    assert second.books_match and (second.completed, second.closed, second.receipts_sent) == (
+        [],
+        [],
+        0,
+    )
+    order_id = server.by_client_id[filled]
+    assert [(r["trade_id"], r["found_by"], r["settled"], r["executed_value"]) for r in rows] == [
+        (filled, "trade", True, Decimal("9.9502205952"))
+    ]
+    assert rows[0]["exchange_order_id"] == order_id
+    assert sorted((r["trade_id"], r["outcome"]) for r in outcomes) == sorted(
+        [(filled, "completed"), (unfilled, "closed_unfilled")]
+    )
+    assert sorted(r["trade_id"] for r in keys) == sorted([filled, unfilled])  # keys stay claimed
+    assert [(r["trade_id"], r["status"], r["attempts"]) for r in receipts] == [(filled, "sent", 1)]
+    gbp = {b.currency: b for b in second.balances}["GBP"]
+    assert gbp.books == gbp.exchange == Decimal("990.000028301824")
+    assert fake_coinbase.order_count() == 2  # the reconciler placed nothing
+
+
+async def test_a_resting_order_placed_by_hand_is_a_hold_and_the_balance_is_still_checked(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, fake_coinbase: FakeCoinbase
+) -> None:
+    """A limit order resting in the Coinbase app: nothing filled, its funds on hold. It is
+    recorded unsettled, and the balance (available + hold) is checked, not skipped."""
+    server = fake_coinbase.server
+    server.settle_after = 1000  # OPEN, nothing filled, however often it is read
+    [baseline], services = await coinbase_worker_run(
+        time_skipping_env, settings, fake_coinbase, runs=1
+    )
+    await services.close()
+    assert {b.note for b in baseline.balances} == {"baseline taken now"}
+    by_hand = f"coinbase-app-{uuid.uuid4()}"
+    assert server.create_order_directly(by_hand, "50.00")["success"] is True
+    with server.lock:  # resting, not filled: its funds are held, nothing has moved
+        order = server.orders[server.by_client_id[by_hand]]
+        gbp, btc = server.accounts["GBP"], server.accounts["BTC"]
+        held = order.filled_value + order.total_fees
+        gbp.available, gbp.hold = gbp.available, held
+        btc.available -= order.filled_size
+
+    [report], services = await coinbase_worker_run(
+        time_skipping_env, settings, fake_coinbase, runs=1
+    )
+    try:
+        row = await services.db.pool.fetchrow(
+            "SELECT found_by, settled FROM trades WHERE trade_id = $1", by_hand
+        )
+    finally:
+        await services.close()
+    assert report.recorded == [by_hand] and report.in_flight == []
+    assert (row["found_by"], row["settled"]) == ("reconciler", False)
+    checked = {b.currency: (b.books, b.exchange, b.note) for b in report.balances}
+    assert checked == {
+        "BTC": (Decimal(0), Decimal(0), ""),
+        "GBP": (Decimal("1000.00"), Decimal("1000.00"), ""),
+    }
+    assert [(d.kind, d.subject) for d in report.differences] == [("missing_from_books", by_hand)]
+
+
+async def test_a_deposit_pages_once_and_a_rebase_takes_a_new_baseline_noted_with_who_and_why(
+    trading: Trading,
+) -> None:
+    task_queue = trading.settings.temporal.task_queue
+    await trade(trading)
+    assert (await reconcile(trading.client, task_queue)).books_match  # the baseline
+    await trading.db.pool.execute(
+        "UPDATE paper_accounts SET balance = balance + 500.00 WHERE currency = 'GBP'"
+    )
+    deposit = await reconcile(trading.client, task_queue)
+    [difference] = deposit.differences
+    assert (difference.kind, difference.subject) == ("balance", "GBP")
+    # More trades change the figures, not the difference: the same first appearance, the same
+    # notification key (it pages once).
+    await trade(trading)
+    later = await reconcile(trading.client, task_queue)
+    [again] = later.differences
+    assert (again.books, again.exchange) != (difference.books, difference.exchange)
+    assert again.first_seen == difference.first_seen is not None
+    key = difference_alert(later.exchange, again).key
+    assert key == difference_alert(deposit.exchange, difference).key
+    assert key == f"alert-reconcile-balance-GBP-{difference.first_seen:%Y%m%dT%H%M%S%fZ}"
+    note = trading.client.get_workflow_handle(f"notify-{key}")
+    assert await (await note.describe()).static_summary() == "notify: alert"
+
+    rebased = await trading.client.execute_workflow(
+        ReconcileWorkflow.run,
+        ReconcileRequest(rebase=Rebase(reason="deposited £500", by="me@host")),
+        id=f"reconcile-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    assert rebased.books_match
+    gbp = (await paper(trading).wallet()).gbp.balance
+    assert any(n.endswith(f"-> {gbp} (deposited £500; me@host)") for n in rebased.notes)
+    baseline = await trading.db.pool.fetchrow(
+        "SELECT balance, taken_by, reason FROM balance_baselines WHERE currency = 'GBP'"
+    )
+    assert (baseline["balance"], baseline["taken_by"], baseline["reason"]) == (
+        gbp,
+        "me@host",
+        "deposited £500",
+    )
+    history = await trading.db.pool.fetch(
+        "SELECT currency, balance, taken_by, reason FROM balance_rebases ORDER BY currency"
+    )
+    assert [(r["currency"], r["taken_by"], r["reason"]) for r in history] == [
+        ("BTC", "me@host", "deposited £500"),
+        ("GBP", "me@host", "deposited £500"),
+    ]
+    resolved = await trading.db.pool.fetchval(
+        "SELECT resolved_at IS NOT NULL FROM reconcile_differences WHERE kind = 'balance'"
+    )
+    assert resolved is True
+    await trade(trading)
+    assert (await reconcile(trading.client, task_queue)).books_match
