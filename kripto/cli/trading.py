@@ -322,7 +322,10 @@ def status(
 
 @trade_app.command("abandon")
 def abandon(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="The trade's idempotency key.")],
+    key: Annotated[
+        str,
+        typer.Argument(metavar="KEY", help="The trade's idempotency key, or its first characters."),
+    ],
     reason: Annotated[
         str,
         typer.Option(help="Why it is abandoned (kept with who asked).", show_default=False),
@@ -338,7 +341,9 @@ def abandon(
     if len(text) > 500:
         raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
     by = f"{getpass.getuser()}@{socket.gethostname()}"
-    for line in run(abandon_trade(settings_for(data_dir), key, text, by)):
+    settings = settings_for(data_dir)
+    key = run(resolve_key(settings, key))  # the 8 characters the tables show will do
+    for line in run(abandon_trade(settings, key, text, by)):
         console.print(line, highlight=False, soft_wrap=True)
 
 
