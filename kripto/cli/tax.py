@@ -128,24 +128,18 @@ async def tax_report(
 ) -> tuple[dict[str, Any], list[Any]]:
     """The year's report as JSON, and every trade it was computed from up to the year's end.
     `settings` None: from `extra` alone (no database)."""
-    from kripto.tax.engine import compute, year_report
-    from kripto.tax.ledger import Ledger, load_ledger
-    from kripto.tax.report import report_json
+    from kripto.tax.pipeline import report_with_trades
     from kripto.tax.years import parse_tax_year
 
     tax_year = parse_tax_year(year)
-    ledger = Ledger((), ())
-    if settings is not None:
-        async with open_database(settings) as db:
-            try:
-                ledger = await load_ledger(db)
-            except InvalidInput as exc:
-                raise fail(str(exc)) from None
-    trades = [*ledger.trades, *(extra or [])]
     try:
-        result = compute(trades)
-        report = year_report(result, tax_year, brought_forward)
+        if settings is None:
+            return await report_with_trades(
+                None, tax_year, extra=extra or [], notes=notes, brought_forward=brought_forward
+            )
+        async with open_database(settings) as db:
+            return await report_with_trades(
+                db, tax_year, extra=extra or [], notes=notes, brought_forward=brought_forward
+            )
     except InvalidInput as exc:
         raise fail(str(exc)) from None
-    used = [t for t in trades if t.day <= tax_year.last]
-    return report_json(report, ledger.conversions, notes), used
