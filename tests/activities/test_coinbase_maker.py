@@ -390,3 +390,13 @@ async def test_a_product_in_limit_only_mode_refuses_a_market_sell_before_sending
             client_order_id="m-1", product_id="BTC-GBP", side=Side.SELL, base_size=Decimal("0.01")
         )
     assert fake_coinbase.order_count() == 0
+
+
+async def test_a_post_only_buy_beyond_the_balance_is_refused_for_funds(
+    coinbase: CoinbaseExchange, fake_coinbase: FakeCoinbase
+) -> None:
+    fake_coinbase.set_balance("GBP", "500.00")  # 0.01 x 59,990.00 x 1.006 is £603.50
+    with pytest.raises(InsufficientFunds, match="not enough GBP"):
+        await post_buy(coinbase, "poor-1")
+    assert fake_coinbase.order_count() == 0
+    assert gbp(fake_coinbase) == (Decimal("500.00"), Decimal("0"))

@@ -504,3 +504,26 @@ async def test_a_move_through_the_order_between_two_looks_still_fills_it(
     assert {(f.price, f.liquidity) for f in await exchange.fills(placed.id)} == {
         (bid, Liquidity.MAKER)
     }
+
+
+async def test_a_post_only_buy_beyond_the_balance_is_refused_in_coinbases_words(
+    db: Database, clock: Clock
+) -> None:
+    await store_rate(db, "60000.00")
+    exchange = PaperExchange(
+        db, fee_rate=TIER.taker, fees=TIER, initial_gbp=Decimal("500.00"), clock=clock
+    )
+    with pytest.raises(InsufficientFunds) as refused:
+        await exchange.place_post_only(
+            client_order_id="poor",
+            product_id="BTC-GBP",
+            side=Side.BUY,
+            base_size=Decimal("0.01"),
+            limit_price=Decimal("59990.00"),
+            end_time=clock.now + timedelta(minutes=2),
+        )
+    assert str(refused.value) == (
+        "insufficient funds: buying 0.01000000 BTC at £59,990.00 needs £603.50 GBP available,"
+        " wallet has £500.00: INSUFFICIENT_FUND"
+    )
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0

@@ -125,6 +125,8 @@ async def test_three_workers_share_trades_and_ticks_through_a_kill_and_a_sigterm
         KRIPTO_PAPER_GBP=str(INITIAL_GBP),
         KRIPTO_FEE_RATE=str(FEE_RATE),
         KRIPTO_DATA_DIR=str(tmp_path),
+        # The burst spends more than the default £250.00 a day that every buy is held to.
+        KRIPTO_DAILY_SPEND_LIMIT_GBP=str(INITIAL_GBP),
     )
     workers.extend(start_worker(name, env, tmp_path) for name in ("killed", "stopped", "last"))
     killed, stopped, last = workers

@@ -107,6 +107,11 @@ async def test_the_web_ui_tells_the_story_without_configuration(
             "ema_short_minutes": 2,
             "ema_long_minutes": 5,
             "cooldown": timedelta(0),
+            # The story buys £150.00 and then £200.00: past the default £250.00 a day.
+            "daily_spend_limit_gbp": Decimal("1000.00"),
+            # A sell of more than is held now sells the holdings (issue 23), so the refused
+            # sell is one above the per-trade maximum: refused by the trade, so it ends FAILED.
+            "max_trade_gbp": Decimal("500.00"),
         }
     )
     readme = README.read_text()
@@ -154,7 +159,7 @@ async def test_the_web_ui_tells_the_story_without_configuration(
                 task_queue=settings.temporal.task_queue,
                 result_type=dict,
             )
-            # A sell of BTC the wallet lacks: refused, FAILED, its step says why.
+            # A sell above the per-trade maximum: refused, FAILED, its step says why.
             failed = str(uuid.uuid4())
             with pytest.raises(typer.Exit):  # `kripto trade` prints why and exits 2
                 await start_trade(
@@ -246,7 +251,7 @@ async def browse(
     await page.goto(f"{workflows}?query={quote(FAILED_TRADES)}")
     await page.get_by_role("link", name=failed).first.click()
     await page.get_by_role("tab", name="User Metadata").click()
-    await see(page, "SELL £900.00 BTC-GBP: failed: InsufficientFunds: insufficient funds")
+    await see(page, "SELL £900.00 BTC-GBP: failed: InvalidInput: amount £900.00 is above")
     await shot("trade-failed")
     return shots
 
