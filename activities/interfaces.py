@@ -34,6 +34,7 @@ from kripto.models import (
 )
 from kripto.notify.commands import BotPoll, BotUpdate, BotUpdates
 from kripto.notify.events import BotHandled, Notify, NotifyResult, SummaryDay
+from kripto.trade_orders import FinishInput, MakerInput, PrepareInput, StepResult, TradePlan
 
 
 def _stub() -> NotImplementedError:
@@ -60,6 +61,44 @@ async def write_trade(placed: PlacedOrder) -> bool:
 
 @activity.defn(name="send_receipt")
 async def send_receipt(placed: PlacedOrder) -> bool:
+    raise _stub()
+
+
+# activities/maker_first.py: TradeActivities' maker-first steps (docs/execution.md)
+
+
+@activity.defn(name="prepare_trade")
+async def prepare_trade(inp: PrepareInput) -> TradePlan:
+    raise _stub()
+
+
+@activity.defn(name="place_maker")
+async def place_maker(inp: MakerInput) -> StepResult:
+    raise _stub()
+
+
+@activity.defn(name="check_maker")
+async def check_maker(inp: MakerInput) -> StepResult:
+    raise _stub()
+
+
+@activity.defn(name="cancel_maker")
+async def cancel_maker(inp: MakerInput) -> StepResult:
+    raise _stub()
+
+
+@activity.defn(name="place_taker")
+async def place_taker(inp: MakerInput) -> StepResult:
+    raise _stub()
+
+
+@activity.defn(name="check_taker")
+async def check_taker(inp: MakerInput) -> StepResult:
+    raise _stub()
+
+
+@activity.defn(name="finish_trade")
+async def finish_trade(inp: FinishInput) -> Order:
     raise _stub()
 
 

@@ -11,6 +11,7 @@ from temporalio import activity
 from activities.errors import temporal_errors
 from kripto.db.monitoring import open_differences
 from kripto.db.reconcile import ReconcileRepository
+from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput, OrderUnfilled
 from kripto.exchanges.base import Exchange
@@ -29,6 +30,7 @@ from kripto.reconcile import (
     balance_difference,
     compare_balances,
     compare_orders,
+    merge_by_trade,
     order_key,
     unknown_to_exchange,
     unsettled,
@@ -74,7 +76,10 @@ class ReconcileActivities:
                 f"since {since:%Y-%m-%d %H:%M:%S}Z must be before the period's end,"
                 f" {until:%Y-%m-%d %H:%M:%S}Z"
             )
-        orders = await self.exchange.list_orders(since, until)
+        # A maker-first trade's orders (`<key>`, `<key>-2`, ...) are attributed to it.
+        listed = await self.exchange.list_orders(since, until)
+        trade_of = await TradeOrderRepository(self.books.db).trade_of(order_key(o) for o in listed)
+        orders = merge_by_trade(listed, trade_of)
         books = await self.books.books(since, until, [order_key(o) for o in orders])
         now = datetime.now(UTC)
         comparison = compare_orders(orders, books, now=now, grace=self.policy.grace)
@@ -114,7 +119,8 @@ class ReconcileActivities:
                     notes.append(f"closed {book.trade_id} as unfilled: {exc}")
                 continue
             if found is None:
-                differences.append(unknown_to_exchange(book))
+                if not await self._derived(book.trade_id):  # a maker-first trade's later order
+                    differences.append(unknown_to_exchange(book))
             elif not book.settled and found.settled:
                 if await self.books.complete(found):
                     completed.append(book.trade_id)
@@ -208,6 +214,17 @@ class ReconcileActivities:
                 for c in checks
             ],
         )
+
+    async def _derived(self, trade_id: str) -> list[str]:
+        """The client order IDs of a maker-first trade's later orders that the exchange knows
+        (`<key>-2`, ...): its first order may have been refused, or ended unfilled."""
+        known = []
+        for row in await TradeOrderRepository(self.books.db).of_trade(trade_id):
+            if row.seq > 1 and row.exchange_order_id is not None:
+                found = await self.exchange.find_order(row.client_order_id, allow_unfilled=True)
+                if found is not None:
+                    known.append(row.client_order_id)
+        return known
 
     def _report(self, differences: list[Difference]) -> None:
         """One log line per difference."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,12 +14,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import temporal_errors
+from activities.maker_first import ExecutionConfig, MakerFirstSteps, TradeLimits, _reused
 from kripto.db.decisions import DecisionRepository
+from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import (
+    ExchangeUnavailable,
     InsufficientFunds,
     InvalidInput,
-    KeyReused,
     NonRetryableError,
     NotPlaced,
     OrderRejected,
@@ -45,6 +46,7 @@ from kripto.notify.events import Notify
 from kripto.notify.messages import alert
 from kripto.receipts import ReceiptService
 from kripto.risk import PastTrade, spent_since
+from kripto.trade_orders import TradeOrder
 
 #: Attempts at the checks before a key is claimed (the wallet read, Postgres) before the trade
 #: ends with nothing placed; once the key is claimed there is no limit.
@@ -56,23 +58,7 @@ LONG_WAIT_SECONDS = 60.0
 ALERT_WAIT_SECONDS = 600.0
 
 
-@dataclass(frozen=True)
-class TradeLimits:
-    max_trade_gbp: Decimal
-    products: tuple[str, ...]
-    settle_poll_seconds: float = 2.0
-    #: Every buy, however it was started (a decision, a person, or a client of Temporal's
-    #: directly), is held to it before its key is claimed (docs/security.md). None: not checked.
-    daily_spend_limit_gbp: Decimal | None = None
-
-    @property
-    def settle_window_seconds(self) -> float:
-        """How long one `await_settlement` call polls before it reports back to the workflow,
-        which calls again: a slow settlement is many short activities, not one that times out."""
-        return min(30 * self.settle_poll_seconds, 60.0)
-
-
-class TradeActivities:
+class TradeActivities(MakerFirstSteps):
     def __init__(
         self,
         exchange: Exchange,
@@ -81,11 +67,18 @@ class TradeActivities:
         limits: TradeLimits,
         metrics: Metrics | None = None,
         announce: Callable[[Notify], Awaitable[object]] | None = None,
+        orders: TradeOrderRepository | None = None,
+        execution: ExecutionConfig | None = None,
+        maker_refused: str | None = None,
     ) -> None:
         """`announce` sends a notification (kripto.runtime.notify.notify with the worker's client
         and settings); None sends none."""
         self.exchange = exchange
         self.trades = trades
+        self.orders = orders or TradeOrderRepository(trades.db)
+        self.execution = execution or ExecutionConfig()
+        #: Why maker orders are refused on this worker (its clock-skew check), or None.
+        self.maker_refused = maker_refused
         self.receipts = receipts
         self.limits = limits
         self.metrics = metrics or Metrics.noop()
@@ -210,23 +203,7 @@ class TradeActivities:
             if recorded is not None and recorded.settled:
                 order = recorded
             else:
-                try:
-                    # The exchange looks the key up itself before placing (one lookup, not two).
-                    # A sell sized in coins sells those coins, never a GBP figure re-derived.
-                    by_size = request.trade_type is Side.SELL and request.base_size is not None
-                    order = await self.exchange.place_market_order(
-                        client_order_id=step.trade_id,
-                        product_id=request.product_id,
-                        side=request.trade_type,
-                        amount=None if by_size else request.amount,
-                        base_size=request.base_size if by_size else None,
-                    )
-                except OrderUnfilled:  # the exchange's verdict: the order ended unfilled
-                    await self.trades.forget_unsettled(step.trade_id)
-                    raise
-                except NonRetryableError:  # the exchange's verdict: refused, no order exists
-                    await self.trades.release(step.trade_id)
-                    raise
+                order = await self._place_market(step)
                 activity.heartbeat(order.id)
                 await self.trades.placed(step.trade_id, order)
             if (order.side, order.product_id) != (request.trade_type, request.product_id):
@@ -236,6 +213,66 @@ class TradeActivities:
                 )
             already_traded = placed_before and attempt == 1
             return PlaceOrderResult(**dict(order), already_traded=already_traded)
+
+    async def _place_market(self, step: TradeStep) -> Order:
+        """The market order under the trade's key, on the books (`trade_orders`) before it is
+        sent. A refusal is the exchange's verdict that no order exists only when no earlier
+        attempt sent the create: after one did (its reply lost, say) the order may exist though
+        this attempt's look-up missed it, so the claim and the row stay and the look-up runs
+        again on the next attempt."""
+        request = step.request
+        key = step.trade_id
+        before = await self.orders.record(
+            TradeOrder(
+                client_order_id=key,
+                trade_id=key,
+                seq=1,
+                kind="market",
+                side=request.trade_type,
+                product_id=request.product_id,
+                funds=request.amount,
+            )
+        )
+        sent_before = before.sent_at is not None or before.exchange_order_id is not None
+        await self.orders.sending(
+            key, limit_price=None, size=None, funds=request.amount, end_time=None
+        )
+        try:
+            # The exchange looks the key up itself before placing (one lookup, not two); the
+            # look-up pages, so the activity heartbeats beside it.
+            async with heartbeating(f"looking up and placing {key}"):
+                # A sell sized in coins sells those coins, never a GBP figure re-derived.
+                by_size = request.trade_type is Side.SELL and request.base_size is not None
+                order = await self.exchange.place_market_order(
+                    client_order_id=key,
+                    product_id=request.product_id,
+                    side=request.trade_type,
+                    amount=None if by_size else request.amount,
+                    base_size=request.base_size if by_size else None,
+                )
+        except OrderUnfilled as exc:  # the exchange's verdict: the order ended unfilled
+            await self.orders.update(key, status="cancelled", reason=str(exc))
+            await self.trades.forget_unsettled(key)
+            raise
+        except NonRetryableError as exc:
+            if sent_before:
+                raise ExchangeUnavailable(
+                    f"the exchange refused the create under {key} ({exc}), but an earlier"
+                    " attempt sent it and its order may exist; looking it up again"
+                ) from None
+            # The exchange's verdict: refused, and no order exists under the key.
+            await self.orders.update(key, status="refused", reason=str(exc))
+            await self.trades.release(key)
+            raise
+        await self.orders.update(
+            key,
+            status="filled" if order.settled else "open",
+            exchange_order_id=order.id,
+            filled_size=order.filled_size,
+            executed_value=order.executed_value,
+            fill_fees=order.fill_fees,
+        )
+        return order
 
     async def _claim(self, step: TradeStep) -> TradeRequest | None:
         """The checks, then the claim, unless the key is claimed already: then they ran when
@@ -374,7 +411,8 @@ class TradeActivities:
                 order = await self.trades.get(placed.trade_id)
                 if order is None:
                     raise InvalidInput(f"no trade is recorded under {placed.trade_id}")
-                result = await self.receipts.send_once(placed.trade_id, order)
+                fills = await self.orders.fills(placed.trade_id)
+                result = await self.receipts.send_once(placed.trade_id, order, fills)
         except ApplicationError as err:
             self.metrics.receipt("refused" if err.non_retryable else "failed")
             raise
@@ -394,8 +432,26 @@ class TradeActivities:
             return await self.exchange.wallet()
 
 
-def _reused(trade_id: str, first: str, request: TradeRequest) -> KeyReused:
-    return KeyReused(f"key {trade_id} was used for {first}; this request is {request.summary}")
+#: How often a step heartbeats while one exchange call (a paged look-up) runs.
+HEARTBEAT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def heartbeating(doing: str) -> AsyncIterator[None]:
+    """Heartbeat every HEARTBEAT_SECONDS while the body runs: a look-up that pages through the
+    exchange's orders takes many requests, each up to its timeout, and must not be mistaken
+    for a dead worker."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            activity.heartbeat(doing)
+
+    task = asyncio.ensure_future(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _describe(order: Order) -> str:

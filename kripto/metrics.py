@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -143,6 +144,25 @@ class Metrics:
             self._waiting.set(0.0, {"step": step})
             self._wait_errors.add(0, {"step": step})
 
+        # Maker-first execution (docs/execution.md).
+        self._filled_value = meter.create_histogram_float(
+            "kripto_filled_gbp",
+            "Value of each trade's fills by liquidity (maker share = the maker sum over both).",
+            "GBP",
+        )
+        self._requotes = counter(
+            "kripto_requotes", "Maker orders cancelled and placed again at a new touch."
+        )
+        self._fallbacks = counter(
+            "kripto_maker_fallbacks",
+            "Maker-first trades whose remainder went as a taker order or was skipped, by kind.",
+        )
+        self._time_to_fill = meter.create_histogram_float(
+            "kripto_time_to_fill_seconds",
+            "From a trade's first order to its last fill, by execution.",
+            "s",
+        )
+
         # Series the alerts take increase() of start at 0, so their first event counts.
         self._found.add(0)
         for outcome in ("sent", "failed", "refused"):
@@ -175,6 +195,28 @@ class Metrics:
         # Prometheus holds floats; the exact amounts stay in Postgres (Decimal, numeric).
         self._traded.record(float(order.executed_value), {"side": side})
         self._fees.record(float(order.fill_fees), {"side": side})
+
+    def trade_filled(
+        self,
+        execution: str,
+        maker_value: Decimal,
+        taker_value: Decimal,
+        seconds_to_fill: float | None,
+    ) -> None:
+        """Once per trade, with its settled row: the value filled by liquidity, and the time
+        from its first order to its last fill."""
+        self._filled_value.record(float(maker_value), {"liquidity": "maker"})
+        self._filled_value.record(float(taker_value), {"liquidity": "taker"})
+        if seconds_to_fill is not None:
+            self._time_to_fill.record(seconds_to_fill, {"execution": execution})
+
+    def requoted(self) -> None:
+        self._requotes.add(1)
+
+    def fell_back(self, kind: str) -> None:
+        """`taker` (the remainder went as a taker order), `skip` (dropped), `stale_quote`
+        (no usable quote), `maker_refused` (clock skew)."""
+        self._fallbacks.add(1, {"kind": kind})
 
     def trade_failed(self, side: str, kind: str) -> None:
         """A trade refused for good: InsufficientFunds, OrderRejected, KeyReused, InvalidInput…"""

@@ -15,6 +15,7 @@ can deliver a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kripto.db.pool import Database
@@ -22,6 +23,7 @@ from kripto.mail.base import Mailer
 from kripto.mail.receipt import render_receipt
 from kripto.models import Order
 from kripto.stoplinks import StopLinkSigner
+from kripto.trade_orders import TradeFill
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class ReceiptService:
         self.to = to
         self.sender = sender
 
-    async def send_once(self, trade_id: str, order: Order) -> ReceiptResult:
+    async def send_once(
+        self, trade_id: str, order: Order, fills: Sequence[TradeFill] = ()
+    ) -> ReceiptResult:
         """Send the receipt for `trade_id` unless it has been sent. A failed send raises the
         mailer's error and leaves the row `sending`, so the next attempt sends it."""
         await self.db.pool.execute(
@@ -62,7 +66,7 @@ class ReceiptService:
             self.to,
         )
         stop_url = self.stop_links.url(trade_id, order.created_at) if self.stop_links else None
-        email = render_receipt(trade_id, order, stop_url, self.label)
+        email = render_receipt(trade_id, order, stop_url, fills, self.label)
         failure: Exception | None = None
         async with self.db.pool.acquire() as conn, conn.transaction():
             # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.

@@ -109,6 +109,29 @@ def order_key(order: Order) -> str:
     return order.client_order_id or order.id
 
 
+def merge_by_trade(orders: Iterable[Order], trade_of: Mapping[str, str]) -> list[Order]:
+    """One order per trade: a maker-first trade's orders (`<key>`, `<key>-2`, ... as the books'
+    `trade_orders` name them in `trade_of`) as one, under the trade's key, their figures
+    summed and settled once all are. Orders the books do not know stay as they are."""
+    merged: dict[str, Order] = {}
+    for order in orders:
+        key = trade_of.get(order_key(order), order_key(order))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = order.model_copy(update={"client_order_id": key})
+            continue
+        merged[key] = first.model_copy(
+            update={
+                "filled_size": first.filled_size + order.filled_size,
+                "executed_value": first.executed_value + order.executed_value,
+                "fill_fees": first.fill_fees + order.fill_fees,
+                "settled": first.settled and order.settled,
+                "created_at": min(first.created_at, order.created_at),
+            }
+        )
+    return list(merged.values())
+
+
 def compare_orders(
     exchange: Iterable[Order],
     books: Iterable[BookEntry],

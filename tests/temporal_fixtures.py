@@ -17,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from kripto.devstack.binaries import find_binary
+from kripto.execution import Execution
 from kripto.settings import Settings
 from kripto.temporal.search_attributes import ensure_search_attributes
 
@@ -83,6 +84,9 @@ def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
         # The seed's sample arithmetic (0.5%: £10.00 buys 0.00125952 BTC at 7900.01), which the
         # trade tests assert; the default is Coinbase's lowest tier (tests/unit/test_fees.py).
         fee_rate=Decimal("0.005"),
+        # Market orders, whose arithmetic the trade tests assert; maker-first has its own
+        # (tests/workflows/test_trade_maker_first.py).
+        execution=Execution.TAKER,
         # ... at the stored rate exactly: the paper exchange without the feed's price now or a
         # spread (tests/activities/test_paper_maker.py has those).
         paper_price="stored",

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import temporal_errors
     from kripto.inputs import parse_trade_request
     from kripto.models import Order, PlacedOrder, TradeRequest, TradeStep
+    from kripto.money import fmt_money
     from kripto.notify.messages import trade_done, trade_refused
     from kripto.temporal.failures import root_cause
     from kripto.temporal.search_attributes import (
@@ -26,6 +27,13 @@ with workflow.unsafe.imports_passed_through():
         TRADE_STEP,
         trade_attributes,
         trade_summary,
+    )
+    from kripto.trade_orders import (
+        FinishInput,
+        MakerInput,
+        PrepareInput,
+        StepResult,
+        TradePlan,
     )
     from workflows import policies
     from workflows.notify import start_notification
@@ -40,6 +48,16 @@ ALREADY_TRADED = "done: already traded, placed nothing"
 STEP_LIMIT = 200
 #: Trades that started after this change tell the phone how they ended (workflows/notify.py).
 NOTIFY_PATCH = "notify-trade-outcome"
+#: Trades that started after this change prepare a plan first and, under KRIPTO_EXECUTION=
+#: maker_first, go maker-first (docs/execution.md); a trade already running carries on with
+#: its market order.
+MAKER_FIRST = "maker-first-execution"
+#: The starter's memo keys for a person's choice: `--taker` (execution "taker") and
+#: `--maker-only` (makerOnly true).
+EXECUTION_MEMO = "execution"
+MAKER_ONLY_MEMO = "makerOnly"
+#: How often a taker order that has not ended yet (a market order settling) is read again.
+TAKER_POLL = timedelta(seconds=2)
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
@@ -105,7 +123,13 @@ class TradeWorkflow:
     ) -> Order:
         if carried is not None:
             return await self._settle(request, carried, None, placed_nothing=False)
-        self._at("placing the order", request)
+        if workflow.patched(MAKER_FIRST):
+            self._at("placing the order", request)
+            plan = await self._prepare(trade_id, request)
+            if plan.execution == "maker_first" and not plan.already_traded:
+                return await self._maker_first(trade_id, request, plan)
+        if self.step != "placing the order":
+            self._at("placing the order", request)
         placing = await workflow.execute_activity(
             interfaces.place_order,
             TradeStep(trade_id=trade_id, request=request),
@@ -140,7 +164,6 @@ class TradeWorkflow:
     ) -> Order:
         """Wait for the order to settle (only the exchange's verdict ends a placed order), then
         record it and send the receipt. `order` is None in a run continued while it waited."""
-        trade_id = placed.trade_id
         if order is None or not order.settled:
             self._at("waiting for the order to settle", request, f"order {placed.order_id}")
         rounds = 0
@@ -164,7 +187,12 @@ class TradeWorkflow:
             start_to_close_timeout=timedelta(seconds=15),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
+        return await self._receipt(request, placed, order, placed_nothing=placed_nothing)
 
+    async def _receipt(
+        self, request: TradeRequest, placed: PlacedOrder, order: Order, *, placed_nothing: bool
+    ) -> Order:
+        trade_id = placed.trade_id
         self._at("sending the receipt", request)
         try:
             await workflow.execute_activity(
@@ -185,6 +213,156 @@ class TradeWorkflow:
         else:
             self._at("done", request, f"order {order.id}")
         return order
+
+    # -- maker-first (docs/execution.md) ---------------------------------------------------
+
+    async def _prepare(self, trade_id: str, request: TradeRequest) -> TradePlan:
+        """The checks and the claim, and the plan: the execution and its settings, read once
+        and recorded here, so the rest of the trade never depends on a worker's settings."""
+        execution = workflow.memo_value(EXECUTION_MEMO, None)
+        return await workflow.execute_activity(
+            interfaces.prepare_trade,
+            PrepareInput(
+                trade_id=trade_id,
+                request=request,
+                by_decision=workflow.info().parent is not None,
+                execution=execution if execution in ("maker_first", "taker") else None,
+                maker_only=bool(workflow.memo_value(MAKER_ONLY_MEMO, False)),
+            ),
+            start_to_close_timeout=timedelta(seconds=45),
+            heartbeat_timeout=timedelta(seconds=25),
+            retry_policy=EXCHANGE_RETRY,
+            summary=f"prepare {trade_summary(request, amounts_visible=self.amounts)}",
+        )
+
+    async def _step(self, activity: Any, inp: MakerInput, what: str) -> StepResult:
+        result: StepResult = await workflow.execute_activity(
+            activity,
+            inp,
+            start_to_close_timeout=timedelta(seconds=45),
+            heartbeat_timeout=timedelta(seconds=25),
+            retry_policy=EXCHANGE_RETRY,
+            summary=what,
+        )
+        return result
+
+    def _price(self, request: TradeRequest, price: Any) -> str:
+        if not self.amounts or price is None:
+            return ""
+        return f" at {fmt_money(price, request.product_id.partition('-')[2])}"
+
+    async def _maker_first(self, trade_id: str, request: TradeRequest, plan: TradePlan) -> Order:
+        """Place a post-only order at the touch, re-quote it when it is refused for crossing or
+        the touch moves away, and when the window ends send what is left as a taker order (or
+        not, as the plan says); then record the trade from its orders and send the receipt.
+        Between looks at a resting order the trade waits on a durable timer, and before each
+        new order the last one has ended (cancelled and confirmed, or filled)."""
+        notes: list[str] = []
+        deadline = workflow.now() + timedelta(seconds=plan.window_seconds)
+        base = MakerInput(trade_id=trade_id, request=request, plan=plan, seq=1, end_time=deadline)
+        seq, requotes = 1, 0
+        last: StepResult | None = None
+        touch = None
+        fall_back = True
+        if plan.maker_refused is not None:
+            notes.append(f"no maker order: {plan.maker_refused}")
+            self._at("maker orders refused (clock skew)", request, plan.maker_refused)
+        elif plan.target_size is None and request.trade_type.value == "sell":
+            notes.append("no usable best bid/ask to size the sell at the touch")
+            fall_back = plan.stale_quote == "taker"
+        else:
+            while True:
+                label = "placing the maker order" if seq == 1 else f"re-quoting: maker order {seq}"
+                self._at(label, request)
+                last = await self._step(
+                    interfaces.place_maker,
+                    base.model_copy(update={"seq": seq}),
+                    f"post-only order {seq}",
+                )
+                touch = last.touch or touch
+                if last.status == "crossed":
+                    if requotes < plan.max_requotes and workflow.now() < deadline:
+                        requotes, seq = requotes + 1, seq + 1
+                        continue
+                    notes.append("the post-only order would cross; no re-quotes left")
+                    break
+                if last.status == "stale":
+                    held = plan.stale_quote == "hold"
+                    notes.append(
+                        f"stale quote ({last.reason}): {'held' if held else 'taker, capped'}"
+                    )
+                    fall_back = not held
+                    break
+                if last.status == "refused":
+                    notes.append(f"the maker order was refused: {last.reason}")
+                    fall_back = False
+                    break
+                if not last.live:
+                    break
+                requote = False
+                self._at(
+                    f"resting: maker order {seq}{self._price(request, last.limit_price)}",
+                    request,
+                    f"until {deadline:%H:%M:%S} UTC",
+                )
+                while last.live:
+                    left = (deadline - workflow.now()).total_seconds()
+                    if left <= 0:
+                        break
+                    await workflow.sleep(min(plan.check_seconds, left), summary="maker order rests")
+                    ref = base.model_copy(
+                        update={
+                            "seq": seq,
+                            "order_id": last.order_id,
+                            "limit_price": last.limit_price,
+                        }
+                    )
+                    last = await self._step(interfaces.check_maker, ref, f"look at order {seq}")
+                    touch = last.touch or touch
+                    if last.live and last.moved_away and requotes < plan.max_requotes:
+                        self._at(f"re-quoting: cancelling maker order {seq}", request)
+                        last = await self._step(interfaces.cancel_maker, ref, f"cancel order {seq}")
+                        requote = True
+                        break
+                if last.live:
+                    self._at(f"window ended: cancelling maker order {seq}", request)
+                    ref = base.model_copy(update={"seq": seq, "order_id": last.order_id})
+                    last = await self._step(interfaces.cancel_maker, ref, f"cancel order {seq}")
+                if requote and last.status != "filled" and workflow.now() < deadline:
+                    requotes, seq = requotes + 1, seq + 1
+                    continue
+                break
+            if last.order_id is not None or last.status not in ("stale", "done", "expired"):
+                seq += 1  # that number has an order on the books; the next one gets the next
+        filled = last is not None and last.status in ("filled", "done")
+        if not filled and fall_back:
+            if plan.maker_only:
+                notes.append("maker only (--maker-only): the remainder was not traded")
+            elif plan.by_decision and plan.fallback == "skip":
+                notes.append("the remainder was skipped (KRIPTO_MAKER_FALLBACK=skip)")
+            else:
+                await self._taker_remainder(base, seq, request, touch)
+        self._at("recording the trade", request)
+        order: Order = await workflow.execute_activity(
+            interfaces.finish_trade,
+            FinishInput(trade_id=trade_id, request=request, outcome="; ".join(notes) or None),
+            start_to_close_timeout=timedelta(seconds=45),
+            heartbeat_timeout=timedelta(seconds=25),
+            retry_policy=EXCHANGE_RETRY,
+        )
+        placed = PlacedOrder(trade_id=trade_id, order_id=order.id)
+        return await self._receipt(request, placed, order, placed_nothing=False)
+
+    async def _taker_remainder(
+        self, base: MakerInput, seq: int, request: TradeRequest, touch: Any
+    ) -> None:
+        self._at("falling back: taker order for the remainder", request)
+        ref = base.model_copy(update={"seq": seq, "limit_price": touch})
+        last = await self._step(interfaces.place_taker, ref, f"taker order {seq}")
+        while last.live:
+            await workflow.sleep(TAKER_POLL, summary="taker order settles")
+            ref = ref.model_copy(update={"order_id": last.order_id})
+            last = await self._step(interfaces.check_taker, ref, f"look at order {seq}")
 
     def _continue(self, request: TradeRequest, placed: PlacedOrder) -> NoReturn:
         """Continue a long wait as a new run: it carries the placed order and goes straight back

@@ -6,7 +6,7 @@ with "…". `--json` on each command keeps every digit and the full times."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from rich import box
@@ -21,8 +21,25 @@ from kripto.models import (
     ReconcileBalance,
     ReconcileDifference,
     Wallet,
+    currencies,
 )
-from kripto.money import CURRENCY_SYMBOLS, fmt_amount, fmt_money, fmt_rate, fmt_time, plural
+from kripto.money import (
+    CURRENCY_SYMBOLS,
+    fmt_amount,
+    fmt_money,
+    fmt_rate,
+    fmt_size,
+    fmt_time,
+    plural,
+)
+from kripto.trade_orders import (
+    TradeFill,
+    TradeOrder,
+    blended_fee_rate,
+    fmt_rate_pct,
+    liquidity_label,
+    maker_share,
+)
 
 
 def _table(title: str | None, caption: str | None = None) -> Table:
@@ -56,12 +73,16 @@ def short_key(key: str) -> str:
 
 
 def orders_table(
-    orders: Sequence[Order], title: str, asked: Sequence[Decimal | None] | None = None
+    orders: Sequence[Order],
+    title: str,
+    asked: Sequence[Decimal | None] | None = None,
+    liquidity: Mapping[str, str] | None = None,
 ) -> Table:
     """One trade a line, telling the one amount story `kripto trade`, the dashboard and the
     receipt tell: what was asked for, what was paid (a buy: value and fee) or got (a sell: value
     less fee), the fee, and the size; GBP to the penny, BTC to the satoshi. `asked`: each
-    order's asked amount, in order (None: not known, an order found by the reconciler)."""
+    order's asked amount, in order (None: not known, an order found by the reconciler).
+    `liquidity`: each trade's fills as maker, taker or mixed (by key), shown when given."""
     products = {o.product_id for o in orders}
     several = len(products) > 1
     unit = "" if several else f" ({next(iter(products))})" if products else ""
@@ -79,6 +100,8 @@ def orders_table(
     for header in ("asked", "paid/got", "fee", "size"):
         _number(table, f"{header} {base if header == 'size' else quote}".strip())
     _text(table, "settled")
+    if liquidity is not None:
+        _text(table, "liquidity")
     _text(table, "key")
     wanted = list(asked) if asked is not None else [None] * len(orders)
     for o, amount in zip(orders, wanted, strict=True):
@@ -93,8 +116,10 @@ def orders_table(
             fmt_amount(o.fill_fees, quote),
             fmt_amount(o.filled_size, base),
             "yes" if o.settled else "[yellow]no[/yellow]",
-            short_key(o.client_order_id),
         ]
+        if liquidity is not None:
+            row.append(liquidity.get(o.client_order_id, ""))
+        row.append(short_key(o.client_order_id))
         table.add_row(*row)
     return table
 
@@ -251,3 +276,40 @@ def _money(value: Decimal, currency: str) -> str:
     if currency in CURRENCY_SYMBOLS:
         return fmt_money(value, currency)
     return f"{fmt_amount(value, currency)} {currency}"
+
+
+def order_lines(
+    orders: Sequence[TradeOrder],
+    fills: Sequence[TradeFill],
+    trade: Order,
+    outcome: str | None = None,
+) -> list[str]:
+    """Each order a trade placed (maker, re-quoted, taker remainder), what it filled and at
+    what liquidity, then the blended fee rate: what `kripto trade` prints under the trade."""
+    base, quote = currencies(trade.product_id)
+    lines = []
+    makers = 0
+    for o in orders:
+        if o.kind == "maker":
+            makers += 1
+            kind = "maker" if makers == 1 else "maker, re-quoted"
+        elif o.kind == "taker":
+            kind = "taker remainder"
+        else:
+            kind = "market"
+        price = f" at {fmt_money(o.limit_price, quote)}" if o.limit_price is not None else ""
+        filled = (
+            f"filled {fmt_size(o.filled_size, base)} for {fmt_money(o.executed_value, quote)}"
+            if o.filled_size
+            else "filled nothing"
+        )
+        liquidity = liquidity_label([f for f in fills if f.client_order_id == o.client_order_id])
+        liquidity = f" ({liquidity})" if liquidity else ""
+        lines.append(f"  order {o.seq:<4}  {kind}{price}: {o.status}, {filled}{liquidity}")
+    rate = blended_fee_rate(trade.executed_value, trade.fill_fees)
+    share = maker_share(fills)
+    shown = f"{fmt_rate_pct(rate)}" + (f" ({share * 100:.0f}% maker)" if share is not None else "")
+    lines.append(f"  {'fee rate':<10}  {shown}")
+    if outcome:
+        lines.append(f"  {'note':<10}  {outcome}")
+    return lines

@@ -36,8 +36,9 @@ from kripto.cli.common import (
     settings_for,
     unconfigured,
 )
-from kripto.cli.tables import orders_table, trade_summary_lines, wallet_table
+from kripto.cli.tables import order_lines, orders_table, trade_summary_lines, wallet_table
 from kripto.db.rates import RateRepository
+from kripto.db.trade_orders import TradeOrderRepository
 from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
@@ -57,6 +58,13 @@ from kripto.settings import Settings
 from kripto.temporal.failures import root_cause
 from kripto.temporal.search_attributes import (
     TRADE_STEP,
+)
+from kripto.trade_orders import (
+    TradeFill,
+    TradeOrder,
+    blended_fee_rate,
+    liquidity_label,
+    maker_share,
 )
 from workflows.trade import TradeWorkflow
 from workflows.wallet import WalletWorkflow
@@ -81,6 +89,21 @@ SellAmount = Annotated[
 Key = Annotated[str | None, typer.Option(help="Idempotency key (default: a new UUID).")]
 Product = Annotated[str, typer.Option(help="Product, e.g. BTC-GBP.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Taker = Annotated[
+    bool,
+    typer.Option(
+        "--taker", help="A market order now, whatever KRIPTO_EXECUTION says (pays the taker fee)."
+    ),
+]
+MakerOnly = Annotated[
+    bool,
+    typer.Option(
+        "--maker-only",
+        help="Maker orders only: whatever has not filled when the maker window ends is not"
+        " traded (no taker remainder).",
+    ),
+]
+#: The exit code of a command stopped by Ctrl-C, as a shell reports it.
 INTERRUPTED = interrupt.INTERRUPTED
 
 
@@ -101,9 +124,11 @@ def buy(
     product: Product = "BTC-GBP",
     as_json: Json = False,
     data_dir: DataDir = None,
+    taker: Taker = False,
+    maker_only: MakerOnly = False,
 ) -> None:
     """Buy AMOUNT once under its key (--key, or a new one); print the order once settled."""
-    trade(Side.BUY, amount, key, product, as_json, data_dir)
+    trade(Side.BUY, amount, key, product, as_json, data_dir, taker=taker, maker_only=maker_only)
 
 
 @trade_app.command("sell", context_settings=AMOUNT_ARGS)
@@ -113,10 +138,12 @@ def sell(
     product: Product = "BTC-GBP",
     as_json: Json = False,
     data_dir: DataDir = None,
+    taker: Taker = False,
+    maker_only: MakerOnly = False,
 ) -> None:
     """Sell AMOUNT (or `all`) once under its key (--key, or a new one); print the order once
     settled."""
-    trade(Side.SELL, amount, key, product, as_json, data_dir)
+    trade(Side.SELL, amount, key, product, as_json, data_dir, taker=taker, maker_only=maker_only)
 
 
 def trade(
@@ -126,8 +153,14 @@ def trade(
     product: str = "BTC-GBP",
     as_json: bool = False,
     data_dir: Path | None = None,
+    *,
+    taker: bool = False,
+    maker_only: bool = False,
 ) -> None:
-    """Place a market order exactly once under KEY, wait for it to settle, and print it."""
+    """Trade exactly once under KEY (maker-first or a market order, as KRIPTO_EXECUTION and
+    --taker say), wait for it to settle, and print it with each order it placed."""
+    if taker and maker_only:
+        raise fail("--taker and --maker-only: choose one (a market order is never a maker)")
     trade_id = key or str(uuid.uuid4())
     product = product.strip().upper()  # `--product btc-gbp` is BTC-GBP
     payload = {
@@ -150,18 +183,84 @@ def trade(
     # --json output stays JSON).
     errors.print(f"trade {trade_id}: {request.summary}", highlight=False, soft_wrap=True)
     try:
-        order, existed = run(start_trade(settings, request))
+        order, existed = run(
+            start_trade(
+                settings,
+                request,
+                execution="taker" if taker else None,
+                maker_only=maker_only,
+            )
+        )
     except KeyboardInterrupt:
         raise detached(request, INTERRUPTED) from None
     except ConnectionLost:
         raise detached(request, 1) from None
+    placed = run(placed_orders(settings, trade_id))
     if as_json:
-        print_json(order.to_json_dict())
+        shown = order.to_json_dict()
+        if placed is not None and placed.execution == "maker_first":
+            shown |= placed.to_json()
+        print_json(shown)
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
     for line in trade_summary_lines(trade_id, order, _label(settings), request.amount):
         console.print(line, highlight=False, soft_wrap=True)
+    if placed is not None:
+        for line in placed.lines(order):
+            console.print(line, highlight=False, soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class PlacedOrders:
+    """The orders a trade placed and their fills, as the books have them."""
+
+    execution: str
+    outcome: str | None
+    orders: list[TradeOrder]
+    fills: list[TradeFill]
+
+    def lines(self, order: Order) -> list[str]:
+        """`  orders      1 maker (post-only at £7,899.00): filled 0.00126 BTC`, one per order,
+        then the blended fee rate and the maker share."""
+        return order_lines(self.orders, self.fills, order, self.outcome)
+
+    def to_json(self) -> dict[str, object]:
+        rate = blended_fee_rate(
+            sum((o.executed_value for o in self.orders), Decimal(0)),
+            sum((o.fill_fees for o in self.orders), Decimal(0)),
+        )
+        share = maker_share(self.fills)
+        return {
+            "execution": self.execution,
+            "outcome": self.outcome,
+            "orders": [o.to_json_dict() for o in self.orders],
+            "fills": [f.to_json_dict() for f in self.fills],
+            "feeRate": None if rate is None else str(rate),
+            "makerShare": None if share is None else str(share),
+        }
+
+
+async def placed_orders(settings: Settings, trade_id: str) -> PlacedOrders | None:
+    """The trade's orders from the books; None when the books cannot be read from here (the
+    trade itself is done either way), with a note on stderr."""
+    try:
+        async with open_database(settings) as db:
+            execution, outcome = await TradeRepository(db).execution_of(trade_id)
+            repository = TradeOrderRepository(db)
+            return PlacedOrders(
+                execution,
+                outcome,
+                await repository.of_trade(trade_id),
+                await repository.fills(trade_id),
+            )
+    except Exception as exc:  # the trade is done; only its details are missing
+        errors.print(
+            f"note: the trade's orders could not be read from the books: {exc}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None
 
 
 def detached(request: TradeRequest, code: int) -> typer.Exit:
@@ -211,7 +310,13 @@ def quiet_runtime() -> Runtime:
     return Runtime(telemetry=TelemetryConfig(logging=None))
 
 
-async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order, bool]:
+async def start_trade(
+    settings: Settings,
+    request: TradeRequest,
+    *,
+    execution: str | None = None,
+    maker_only: bool = False,
+) -> tuple[Order, bool]:
     """Start once per key; a key that traded before gives its earlier order back."""
     client = await connect(settings, runtime=quiet_runtime())
     trade_id = request.idempotency_key or str(uuid.uuid4())
@@ -238,7 +343,9 @@ async def start_trade(settings: Settings, request: TradeRequest) -> tuple[Order,
     # From the moment the start is asked for, a Ctrl-C leaves a trade that may be running.
     interrupt.say(detached_line(request))
     try:
-        handle = await start_trade_workflow(client, settings, request, trade_id)
+        handle = await start_trade_workflow(
+            client, settings, request, trade_id, execution=execution, maker_only=maker_only
+        )
     except WorkflowAlreadyStartedError:
         existed = True
         handle = client.get_workflow_handle_for(TradeWorkflow.run, trade_id)
@@ -515,13 +622,15 @@ def trades(
 ) -> None:
     """List the recorded trades, newest first."""
     settings = settings_for(data_dir)
-    rows = run(recent_trades(settings, limit))
+    rows, fills = run(recent_trades(settings, limit))
     if as_json:
         print_json([o.to_json_dict() for o, _ in rows])
         return
     label = _label(settings)
     title = f"Trades, newest first{f' ({label})' if label else ''}"
-    console.print(orders_table([o for o, _ in rows], title, [a for _, a in rows]))
+    liquidity = {key: liquidity_label(f) for key, f in fills.items()}
+    orders = [o for o, _ in rows]
+    console.print(orders_table(orders, title, [a for _, a in rows], liquidity))
 
 
 def _label(settings: Settings) -> str | None:
@@ -531,6 +640,16 @@ def _label(settings: Settings) -> str | None:
     return mode_label(settings.exchange.exchange, settings.exchange.feed)
 
 
-async def recent_trades(settings: Settings, limit: int) -> list[tuple[Order, Decimal | None]]:
+async def recent_trades(
+    settings: Settings, limit: int
+) -> tuple[list[tuple[Order, Decimal | None]], dict[str, list[TradeFill]]]:
+    """The latest trades with what each was asked for, and the fills of each (maker or
+    taker), by key."""
     async with open_database(settings) as db:
-        return await TradeRepository(db).recent_asked(limit)
+        rows = await TradeRepository(db).recent_asked(limit)
+        keys = [o.client_order_id for o, _ in rows]
+        return rows, await TradeOrderRepository(db).fills_of_trades(keys)
+
+
+def show_orders(orders: list[Order], title: str) -> None:
+    console.print(orders_table(orders, title))

@@ -55,6 +55,23 @@ class TradeRepository:
         )
         return bool(status == "INSERT 0 1")
 
+    async def set_execution(self, trade_id: str, execution: str, outcome: str | None) -> None:
+        """How the trade was executed (`maker_first`, `taker`) and what a person should read
+        about it (a remainder skipped, a stale quote held)."""
+        await self.db.pool.execute(
+            "UPDATE trades SET execution = $2, outcome = $3 WHERE trade_id = $1",
+            trade_id,
+            execution,
+            outcome,
+        )
+
+    async def execution_of(self, trade_id: str) -> tuple[str, str | None]:
+        """How the trade was executed and its outcome note (`taker`, None when unknown)."""
+        row = await self.db.pool.fetchrow(
+            "SELECT execution, outcome FROM trades WHERE trade_id = $1", trade_id
+        )
+        return ("taker", None) if row is None else (str(row["execution"]), row["outcome"])
+
     async def get(self, trade_id: str) -> Order | None:
         row = await self.db.pool.fetchrow(
             f"SELECT {_SELECT} FROM trades WHERE trade_id = $1", trade_id
@@ -70,10 +87,16 @@ class TradeRepository:
 
     async def release(self, trade_id: str) -> None:
         """The exchange refused the create before any order existed: the row and the claim go
-        together, so the key is free and a new request under it is checked afresh."""
+        together, so the key is free and a new request under it is checked afresh. Never a row
+        or a claim that names an exchange order: one whose row has its order's ID, or any of
+        whose orders (`trade_orders`) was sent and not refused."""
         async with self.db.pool.acquire() as conn, conn.transaction():
             deleted = await conn.execute(
-                "DELETE FROM trades WHERE trade_id = $1 AND NOT settled", trade_id
+                "DELETE FROM trades WHERE trade_id = $1 AND NOT settled"
+                " AND exchange_order_id IS NULL AND NOT EXISTS (SELECT 1 FROM trade_orders o"
+                " WHERE o.trade_id = $1 AND (o.exchange_order_id IS NOT NULL"
+                " OR (o.sent_at IS NOT NULL AND o.status NOT IN ('refused', 'crossed'))))",
+                trade_id,
             )
             if deleted == "DELETE 1":
                 await conn.execute("DELETE FROM trade_keys WHERE trade_id = $1", trade_id)

@@ -4,6 +4,7 @@ proceeds)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -12,6 +13,7 @@ from kripto.fills import btc_change, gbp_change
 from kripto.mail.base import RenderedEmail
 from kripto.models import Order, currencies
 from kripto.money import fmt_money, fmt_size, fmt_time_long
+from kripto.trade_orders import TradeFill, blended_fee_rate, fmt_rate_pct
 
 SUBJECT = "Kripto Trade Receipt"
 
@@ -93,14 +95,51 @@ def mode_label(exchange: str, feed: str) -> str | None:
     return ", ".join(parts) or None
 
 
+@dataclass(frozen=True)
+class FillLine:
+    """One fill as the receipt shows it: `maker 0.00125952 BTC at £7,899.99, fee £0.06`."""
+
+    liquidity: str
+    size: str
+    price: str
+    fee: str
+    time: str
+
+
+def fill_lines(product_id: str, fills: Sequence[TradeFill]) -> list[FillLine]:
+    base, quote = currencies(product_id)
+    return [
+        FillLine(
+            liquidity=f.liquidity,
+            size=fmt_size(f.size, base),
+            price=fmt_money(f.price, quote),
+            fee=fmt_money(f.fee, quote),
+            time=fmt_time_long(f.filled_at),
+        )
+        for f in fills
+    ]
+
+
 def render_receipt(
-    trade_id: str, order: Order, stop_url: str | None = None, label: str | None = None
+    trade_id: str,
+    order: Order,
+    stop_url: str | None = None,
+    fills: Sequence[TradeFill] = (),
+    label: str | None = None,
 ) -> RenderedEmail:
     """`stop_url`: the signed "Stop trading" link (kripto.stoplinks), when one can be made.
+    `fills`: the trade's fills (a maker-first trade's, each maker or taker), listed below.
     `label`: mode_label's, in the subject and atop the receipt (no real money moved)."""
     lines = receipt_lines(trade_id, order)
     subject = f"{SUBJECT} ({label})" if label else SUBJECT
-    context = {"r": lines, "subject": subject, "stop_url": stop_url, "label": label}
+    context = {
+        "r": lines,
+        "subject": subject,
+        "label": label,
+        "stop_url": stop_url,
+        "fills": fill_lines(order.product_id, fills),
+        "fee_rate": fmt_rate_pct(blended_fee_rate(order.executed_value, order.fill_fees)),
+    }
     return RenderedEmail(
         subject=subject,
         text=_templates.get_template("receipt.txt.j2").render(**context),

@@ -25,17 +25,18 @@ from activities.deciding import DecideActivities, DecisionPolicy
 from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities, ReconcilePolicy
-from activities.trading import TradeActivities, TradeLimits
+from activities.trading import ExecutionConfig, TradeActivities, TradeLimits
 from kripto.composition import risk_from_settings, strategy_from_settings
 from kripto.db import Database, connect
 from kripto.db.decisions import DecisionRepository
 from kripto.db.rates import RateRepository
 from kripto.db.reconcile import ReconcileRepository
 from kripto.db.trades import TradeRepository
-from kripto.errors import KriptoError
-from kripto.exchanges.base import Exchange
+from kripto.errors import ClockSkewed, KriptoError
+from kripto.exchanges.base import Exchange, check_clock_skew
 from kripto.exchanges.coinbase import CoinbaseExchange
 from kripto.exchanges.paper import FeedPrices, PaperExchange
+from kripto.execution import Execution
 from kripto.feeds import CoinbaseSpotFeed, RateFeed, SimulatedFeed
 from kripto.feeds.candles import CoinbaseCandles
 from kripto.fees import decision_rate, side_rate
@@ -115,6 +116,9 @@ class Services:
     candles: CoinbaseCandles | None = None
     #: Telegram and the webhooks (none configured: notifications send nothing).
     channels: Channels = field(default_factory=Channels)
+    #: Why maker orders are refused on this worker: its clock differs from the exchange's by
+    #: more than KRIPTO_MAX_CLOCK_SKEW (checked at start-up); None when they may be placed.
+    maker_refused: str | None = None
 
     async def close(self) -> None:
         await self.channels.close()
@@ -222,6 +226,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         candles=candles_from_settings(settings),
         exchange=exchange,
         fee_rate=await decision_fee_rate(exchange, settings.exchange, settings.execution),
+        maker_refused=await maker_clock_problem(exchange, settings),
         channels=channels_from_settings(settings),
         receipts=ReceiptService(
             db,
@@ -234,12 +239,46 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     )
 
 
+async def maker_clock_problem(exchange: Exchange, settings: Settings) -> str | None:
+    """The clock-skew check before maker orders: a clear line (logged, and recorded on each
+    trade that then places no maker order) when this machine's clock is off the exchange's by
+    more than KRIPTO_MAX_CLOCK_SKEW. An exchange that does not answer is no verdict: the
+    worker starts, says so, and places maker orders (their end times are checked by Coinbase,
+    which refuses one in the past)."""
+    if settings.execution.execution is not Execution.MAKER_FIRST:
+        return None
+    try:
+        await check_clock_skew(exchange, settings.execution.max_clock_skew)
+    except ClockSkewed as exc:
+        log.error("maker orders refused: %s", exc)
+        return str(exc)
+    except Exception as exc:  # no answer is no verdict on the clock
+        log.warning("the clock-skew check could not read the exchange's time: %s", exc)
+    return None
+
+
 def stop_link_signer(settings: Settings) -> StopLinkSigner | None:
     """Receipts carry a stop link only when there is a secret to sign it with."""
     secret = settings.dashboard.stop_link_secret
     if secret is None:
         return None
     return StopLinkSigner(secret.get_secret_value(), settings.dashboard.stop_link_base)
+
+
+def execution_config(settings: Settings) -> ExecutionConfig:
+    section = settings.execution
+    return ExecutionConfig(
+        execution=section.execution,
+        maker_window=section.maker_window,
+        requote_after=section.requote_after,
+        max_requotes=section.max_requotes,
+        max_slippage=section.max_slippage,
+        maker_fallback=section.maker_fallback,
+        quote_max_age=section.quote_max_age,
+        stale_quote=section.stale_quote,
+        # A resting order is looked at six times in its window, at most every 15 s.
+        check_every=min(section.maker_window / 6, timedelta(seconds=15)),
+    )
 
 
 def activities_for(services: Services, settings: Settings, client: Client) -> list[Any]:
@@ -268,11 +307,14 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
             max_trade_gbp=settings.risk.max_trade_gbp,
             products=tuple(settings.general.products),
             settle_poll_seconds=settings.exchange.settle_poll.total_seconds(),
+            maker_fee=settings.exchange.fees.maker,
             daily_spend_limit_gbp=settings.risk.daily_spend_limit_gbp,
         ),
         services.metrics,
         # Called inside an activity, so the worker's own client is at hand.
         announce=lambda event: start_notify(activity.client(), settings, event),
+        execution=execution_config(settings),
+        maker_refused=services.maker_refused,
     )
     reconcile = ReconcileActivities(
         services.exchange,
@@ -300,6 +342,13 @@ def activities_for(services: Services, settings: Settings, client: Client) -> li
         trading.write_trade,
         trading.send_receipt,
         trading.get_wallet,
+        trading.prepare_trade,
+        trading.place_maker,
+        trading.check_maker,
+        trading.cancel_maker,
+        trading.place_taker,
+        trading.check_taker,
+        trading.finish_trade,
         notify.send_notification,
         notify.send_daily_summary,
         notify.poll_updates,

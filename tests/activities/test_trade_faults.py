@@ -140,7 +140,7 @@ async def steps(
     books: Database, fake_coinbase: FakeCoinbase, tmp_path: Path
 ) -> AsyncIterator[Steps]:
     db = books
-    await db.pool.execute("TRUNCATE trades, trade_keys, receipts")
+    await db.pool.execute("TRUNCATE trades, trade_keys, receipts, trade_orders, trade_fills")
     exchange = CoinbaseExchange(
         base_url=fake_coinbase.url,
         key_name=fake_coinbase.key_name,
@@ -339,3 +339,73 @@ async def test_a_wait_on_errors_past_ten_minutes_is_announced_once(steps: Steps)
     assert event.title == f"Trade {KEY} has waited on errors for 11 minutes"
     assert event.text.startswith("step settle, attempt 7: ")
     assert await steps.trades.count() == 1  # still on the books, unsettled
+
+
+async def test_a_refusal_after_a_missed_look_up_keeps_the_claim_and_the_row(steps: Steps) -> None:
+    """Issue 25 item 4: the first attempt's create places the order and its reply is lost; the
+    retry's look-up misses it and its create is refused for funds. The refusal is no verdict
+    on the first attempt's order: the claim and the row stay, the step is retried, and the
+    next look-up finds the order and the trade completes once."""
+    env = ActivityEnvironment()
+    step = TradeStep(trade_id=KEY, request=REQUEST)
+    steps.fake.inject(Fault("500", method="POST", path="/orders", after=True))
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(steps.activities.place_order, step)
+    assert not caught.value.non_retryable
+    assert steps.fake.order_count() == 1
+
+    # The look-up misses: a newer order (placed in Coinbase's app) fills the one page read.
+    steps.fake.server.create_order_directly("placed-by-hand", "5.00")
+    page_size = steps.fake.server.page_size
+    steps.fake.server.page_size, steps.exchange.lookup_pages = 1, 1
+    steps.fake.inject(Fault("insufficient"))
+    env.info = dataclasses.replace(env.info, attempt=2)
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(steps.activities.place_order, step)
+    assert not caught.value.non_retryable, "a refusal after a sent create must not end the trade"
+    assert "an earlier attempt sent it" in str(caught.value)
+    assert await steps.db.pool.fetchval("SELECT count(*) FROM trade_keys") == 1
+    assert await steps.trades.count() == 1
+    assert await steps.guards_count() == Decimal("10.00")
+
+    steps.fake.server.page_size, steps.exchange.lookup_pages = page_size, 10
+    env.info = dataclasses.replace(env.info, attempt=3)
+    placed = await env.run(steps.activities.place_order, step)
+    ref = PlacedOrder(trade_id=KEY, order_id=placed.id)
+    order: Order = placed
+    while not order.settled:
+        order = await env.run(steps.activities.await_settlement, ref)
+    await env.run(steps.activities.write_trade, ref)
+    await env.run(steps.activities.send_receipt, ref)
+    mine = [o for o in steps.fake.state()["orders"] if o["client_order_id"] == KEY]
+    assert len(mine) == 1
+    [row] = await steps.trades.recent()
+    assert (row.id, row.settled, row.filled_size) == (
+        mine[0]["order_id"],
+        True,
+        Decimal("0.00125952"),
+    )
+    assert await steps.guards_count() == SPENT
+    assert len(list(steps.outbox.glob("*.eml"))) == 1
+    OUTCOMES[("retry's look-up misses, its create refused for funds", "INSUFFICIENT_FUND")] = (
+        "claim and row kept, retried; then done: 1 order, 1 row, 1 receipt"
+    )
+
+
+async def test_a_look_up_that_pages_heartbeats(steps: Steps) -> None:
+    """`place_order` heartbeats while the exchange pages its look-up (slow pages here)."""
+    from activities import trading
+
+    beats: list[object] = []
+    env = ActivityEnvironment()
+    env.on_heartbeat = lambda *details: beats.append(details)
+    old = trading.HEARTBEAT_SECONDS
+    trading.HEARTBEAT_SECONDS = 0.05
+    try:
+        steps.fake.inject(
+            Fault("slow", seconds=0.15, method="GET", path="/orders/historical/batch")
+        )
+        await env.run(steps.activities.place_order, TradeStep(trade_id=KEY, request=REQUEST))
+    finally:
+        trading.HEARTBEAT_SECONDS = old
+    assert any(d == (f"looking up and placing {KEY}",) for d in beats)

@@ -29,6 +29,9 @@ def worker_env(temporal_address: str, **settings: str) -> dict[str, str]:
     env["TEMPORAL_ADDRESS"] = temporal_address
     # Several workers run at once here: none serves metrics or /healthz unless a test asks.
     env.update({"KRIPTO_METRICS_PORT": "0", "KRIPTO_HEALTH_PORT": "0"})
+    # Market orders, whose flow these tests follow; maker-first trades have their own tests
+    # (tests/workflows/test_trade_maker_first.py) and rest up to a 2-minute window.
+    env["KRIPTO_EXECUTION"] = "taker"
     env.update(settings)
     return env
 

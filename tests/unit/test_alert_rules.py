@@ -64,6 +64,6 @@ def test_every_metric_the_worker_makes_is_documented() -> None:
         re.findall(r'create_(?:gauge|gauge_float|histogram_float)\(\s*"(kripto_[a-z_]+)"', source)
     )
     others |= set(re.findall(r'gauge\(\s*"(kripto_[a-z_]+)"', source))
-    assert len(counters) == 9 and len(others) == 10
+    assert len(counters) == 11 and len(others) == 12
     rows = {m for m in re.findall(r"^\| `(kripto_[a-z_]+)` \|", README.read_text(), re.MULTILINE)}
     assert rows == {f"{c}_total" for c in counters} | others

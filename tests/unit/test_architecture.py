@@ -20,6 +20,7 @@ from temporalio import activity
 from activities import interfaces
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
+from activities.maker_first import MakerFirstSteps
 from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities
@@ -66,6 +67,7 @@ HEAVY = (
 )
 IMPLEMENTATIONS = (
     TradeActivities,
+    MakerFirstSteps,  # TradeActivities' maker-first steps, mixed in
     RateActivities,
     DecideActivities,
     BackfillActivities,
@@ -356,4 +358,4 @@ def test_each_interface_is_its_implementation() -> None:
         if hasattr(fn, "__temporal_activity_definition")
     }
     assert stubs == implemented
-    assert len(stubs) == 17
+    assert len(stubs) == 24

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.backfill import BackfillActivities
 from activities.deciding import DecideActivities
+from activities.maker_first import MakerFirstSteps
 from activities.notify import NotifyActivities
 from activities.rates import RateActivities
 from activities.reconcile import ReconcileActivities
@@ -70,6 +71,7 @@ def activity_types() -> dict[str, tuple[type, type]]:
         RateActivities,
         DecideActivities,
         TradeActivities,
+        MakerFirstSteps,  # TradeActivities' maker-first steps, mixed in
         BackfillActivities,
         NotifyActivities,
         ReconcileActivities,
