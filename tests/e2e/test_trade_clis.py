@@ -148,8 +148,10 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     )
     assert code == 0, err
     assert f"key {key} has already traded" in out
-    # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee.
-    assert out.splitlines()[1:] == [
+    # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee, then the
+    # orders it placed (maker-flow's lines).
+    assert out.splitlines()[9] == "  order 1     market: filled, filled 0.00125952 BTC for £9.95"
+    assert out.splitlines()[1:9] == [
         "BUY BTC-GBP: settled (PAPER)",
         "  asked       £10.00",
         "  paid        £10.00",
