@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 # Debian packages the tests drive: a real browser (Chromium and its driver), promtool, and
 # poppler (pdftotext reads back the tax report's PDF).
-# Installed only when missing, so a fresh machine (CI may be one) gets them and others skip.
+# Installed only when missing, by `make sysdeps` alone (never by `make test`).
 SYSDEPS := chromium:chromium chromedriver:chromium-driver promtool:prometheus pdftotext:poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -40,13 +40,20 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# One visible line per package: present, or being installed (apt's own output shows too).
+# `make test` never installs anything: run `make sysdeps` first (the README's test command and
+# .ci/run do); a test whose tool is missing fails saying which package and `make sysdeps`.
 sysdeps:
-	@missing=$$(for pair in $(SYSDEPS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:" $$missing; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			$(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@for pair in $(SYSDEPS); do \
+		tool=$${pair%%:*}; package=$${pair#*:}; \
+		if command -v $$tool >/dev/null; then \
+			echo "sysdeps: $$package present ($$tool)"; \
+		else \
+			echo "sysdeps: installing $$package (for $$tool)"; \
+			{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				$(SUDO) apt-get install -y -q --no-install-recommends $$package; } || exit 1; \
+		fi; \
+	done
 
 # The files run in parallel (pytest-xdist, a file per worker process, each with its own
 # Postgres and Temporal servers): most of a test's time is waiting on real timers, not CPU.
@@ -54,11 +61,11 @@ sysdeps:
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadfile
 
-test: lint sysdeps
+test: lint
 	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # Everything but the tests marked slow (the long chaos and real-time ones): under 2 minutes.
-test-fast: $(STAMP) sysdeps
+test-fast: $(STAMP)
 	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # Install from scratch with the pinned constraints in a throw-away venv and run the smoke test

@@ -80,6 +80,12 @@ class TradeActivities(MakerFirstSteps):
         self._announced: set[tuple[str, str]] = set()
         self._sending: set[asyncio.Task[None]] = set()
 
+    @property
+    def _label(self) -> str:
+        """`PAPER: ` (or `PAPER, SIMULATED prices: `) before a trade's log line; "" live."""
+        label = getattr(self.receipts, "label", None)
+        return f"{label}: " if label else ""
+
     def _check_limits(self, request: TradeRequest) -> None:
         """The rules that need settings; the payload's own rules were checked on decoding."""
         if request.product_id not in self.limits.products:
@@ -163,7 +169,7 @@ class TradeActivities(MakerFirstSteps):
                 self.metrics.trade_failed(request.trade_type.value, err.type or "ApplicationError")
                 await self._end_reservation(step.trade_id)
             raise
-        activity.logger.info("order %s placed: %s", order.id, _describe(order))
+        activity.logger.info("order %s placed: %s%s", order.id, self._label, _describe(order))
         return order
 
     async def _end_reservation(self, trade_id: str) -> None:
@@ -376,7 +382,7 @@ class TradeActivities(MakerFirstSteps):
             recorded_now = await self.trades.insert(placed.trade_id, order)
         if recorded_now:  # once per trade, however often this step runs
             self.metrics.trade_done(order)
-            activity.logger.info("trade recorded: %s", _describe(order))
+            activity.logger.info("trade recorded: %s%s", self._label, _describe(order))
         return recorded_now
 
     async def _order_id(self, placed: PlacedOrder) -> str:

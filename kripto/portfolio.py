@@ -78,13 +78,23 @@ def position(fills: Iterable[Fill]) -> Position:
     return result
 
 
-def buy_and_hold(start_gbp: Decimal, first_price: Decimal, rate: Decimal) -> Decimal:
-    """The starting cash put into BTC at the first trade's price and held (no fee)."""
-    return start_gbp * rate / first_price
+def buy_and_hold(
+    start_gbp: Decimal, first_price: Decimal, rate: Decimal, fee_rate: Decimal = Decimal(0)
+) -> Decimal:
+    """The starting cash put into BTC at the first trade's price, paying the taker fee as a
+    market buy does (kripto.fills.market_fill, as the backtester's buy-and-hold), and held: the
+    cash left over plus the coins at `rate`."""
+    from kripto.fills import market_fill
+
+    fill = market_fill(Side.BUY, start_gbp, first_price, fee_rate)
+    return start_gbp + fill.gbp_change + fill.filled_size * rate
 
 
 def value_series(
-    fills: Iterable[Fill], start_gbp: Decimal, rates: Iterable[tuple[datetime, Decimal]]
+    fills: Iterable[Fill],
+    start_gbp: Decimal,
+    rates: Iterable[tuple[datetime, Decimal]],
+    fee_rate: Decimal = Decimal(0),
 ) -> list[tuple[datetime, Decimal, Decimal | None]]:
     """(time, portfolio value, buy-and-hold value) at each rate, oldest first; buy-and-hold is
     None before the first trade. Both walk forward once, so this is linear in rates + fills."""
@@ -99,7 +109,7 @@ def value_series(
             held = held.apply(ordered[i])
             i += 1
         hold = (
-            buy_and_hold(start_gbp, first_price, rate)
+            buy_and_hold(start_gbp, first_price, rate, fee_rate)
             if first_price is not None and first_at is not None and at >= first_at
             else None
         )

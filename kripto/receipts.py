@@ -44,7 +44,11 @@ class ReceiptService:
         to: str,
         sender: str,
         stop_links: StopLinkSigner | None = None,
+        label: str | None = None,
     ) -> None:
+        """`label`: kripto.mail.receipt.mode_label's (PAPER, SIMULATED prices), on every
+        receipt and on the worker's log lines for trades; None when trading is live."""
+        self.label = label
         self.db = db
         self.stop_links = stop_links
         self.mailer = mailer
@@ -59,7 +63,7 @@ class ReceiptService:
         rows = ReceiptRepository(self.db)
         await rows.open(trade_id, self.to)
         stop_url = self.stop_links.url(trade_id, order.created_at) if self.stop_links else None
-        email = render_receipt(trade_id, order, stop_url, fills)
+        email = render_receipt(trade_id, order, stop_url, fills, self.label)
         failure: Exception | None = None
         async with self.db.pool.acquire() as conn, conn.transaction():
             # Lock the row for the send: an overlapping attempt waits here, then finds 'sent'.

@@ -102,3 +102,22 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
     errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def product_option(value: str) -> str:
+    """`--product`: upper-cased (`btc-gbp` is BTC-GBP), then checked; a bad one is one line."""
+    from kripto.models import check_product
+
+    product = value.strip().upper()
+    try:
+        return check_product(product)
+    except ValueError as exc:
+        raise fail(f"--product: {exc}") from None
+
+
+def unconfigured(product: str, settings: Settings) -> str | None:
+    """Why a product has nothing to show, when it is not one Kripto follows; else None."""
+    products = settings.general.products
+    if product in products:
+        return None
+    return f"{product} is not one of the configured products (KRIPTO_PRODUCTS={','.join(products)})"

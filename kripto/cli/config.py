@@ -3,6 +3,7 @@ from."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -53,8 +54,24 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str]]:
             value, note = "off", "the taker fallback is a market order"
         elif name in LEGACY_STRATEGY_PARAMS and not value:
             continue  # an older alias, unset: KRIPTO_STRATEGY_PARAMS shows the value in use
+        current = getattr(getattr(settings, SECTION_OF[name]), name, None)
+        if isinstance(current, timedelta):
+            value = format_duration(current)
         rows.append((f"KRIPTO_{name.upper()}", value, note))
     return rows
+
+
+_UNITS = (("d", 86400_000), ("h", 3600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration as the settings are written (`30s`, `1d`, `10m`, `1500ms`): the largest unit
+    that holds it whole, so it reads back as itself."""
+    millis = round(value.total_seconds() * 1000)
+    for unit, size in _UNITS:
+        if millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
 
 
 def _strategy_params(settings: Settings) -> tuple[str, str]:

@@ -4,7 +4,17 @@ from typing import Annotated
 
 import typer
 
-from kripto.cli.common import DataDir, console, open_database, print_json, run, settings_for
+from kripto.cli.common import (
+    DataDir,
+    console,
+    fail,
+    open_database,
+    print_json,
+    product_option,
+    run,
+    settings_for,
+    unconfigured,
+)
 from kripto.cli.tables import decisions_table
 from kripto.db.decisions import DecisionRepository
 from kripto.models import Decision
@@ -22,7 +32,12 @@ def decisions(
     data_dir: DataDir = None,
 ) -> None:
     """What each tick decided, and why (newest first)."""
-    rows = run(recent(settings_for(data_dir), limit, product))
+    product = product_option(product) if product is not None else None
+    settings = settings_for(data_dir)
+    rows = run(recent(settings, limit, product))
+    why = unconfigured(product, settings) if product is not None and not rows else None
+    if why:
+        raise fail(f"--product: no decisions: {why}", code=1)
     if as_json:
         print_json([d.to_json_dict() for d in rows])
         return

@@ -20,11 +20,12 @@ from kripto.cli.common import (
     errors,
     fail,
     open_database,
+    product_option,
     run,
     settings_for,
 )
 from kripto.flows.backfill import BackfillInput, BackfillProgress
-from kripto.models import DEFAULT_PRODUCT, Rate, check_product
+from kripto.models import DEFAULT_PRODUCT, Rate
 from kripto.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,10 +43,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _product(value: str) -> str:
-    try:
-        return check_product(value)
-    except ValueError as exc:
-        raise fail(f"--product: {exc}") from None
+    return product_option(value)
 
 
 @history_app.command("backfill")

@@ -67,6 +67,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "wallet": ("kripto.cli.trading", "Show every traded currency's balance (WalletWorkflow)."),
     "trades": ("kripto.cli.trading", "List the recorded trades, newest first."),
+    "live": (
+        "kripto.cli.live",
+        "Before real money: check the live exchange, the mailer and the phone.",
+    ),
     "reconcile": (
         "kripto.cli.reconcile",
         "Compare the exchange's orders, fills and balances with the books; exit 1 if they differ.",

@@ -5,10 +5,20 @@ from typing import Annotated
 
 import typer
 
-from kripto.cli.common import DataDir, console, fail, open_database, print_json, run, settings_for
+from kripto.cli.common import (
+    DataDir,
+    console,
+    fail,
+    open_database,
+    print_json,
+    product_option,
+    run,
+    settings_for,
+    unconfigured,
+)
 from kripto.cli.tables import rates_summary, rates_table
 from kripto.db.rates import RateRepository
-from kripto.models import Rate, check_product
+from kripto.models import Rate
 from kripto.settings import Settings
 
 
@@ -30,17 +40,17 @@ def rates(
 
     A week is 10,080 minutes: by default a summary of them all and the newest 20; --all shows
     every one, and --json gives them all as the data-reader's JSON."""
-    try:
-        check_product(product)
-    except ValueError as exc:
-        raise fail(f"--product: {exc}") from None
+    product = product_option(product)
     settings = settings_for(data_dir)
     rows = run(read_rates(settings, product, days))
+    why = unconfigured(product, settings) if not rows else None
+    if why:
+        raise fail(f"--product: no rates: {why}", code=1)
     if as_json:
         print_json([r.seed_shape() for r in rows])
         return
     shown = rows if show_all else rows[-limit:]
-    console.print(rates_table(shown, f"{product}, last {days} days"))
+    console.print(rates_table(shown, f"{product}, {last_days(days)}"))
     if len(shown) < len(rows):
         console.print(rates_summary(rows, len(shown)), highlight=False)
 
@@ -48,3 +58,8 @@ def rates(
 async def read_rates(settings: Settings, product: str, days: int) -> list[Rate]:
     async with open_database(settings) as db:
         return await RateRepository(db).since(product, datetime.now(UTC) - timedelta(days=days))
+
+
+def last_days(days: int) -> str:
+    """`last day`, `last 7 days`."""
+    return "last day" if days == 1 else f"last {days} days"

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from kripto.cli.common import DataDir, connect, console, fail, print_json, run, settings_for
+from kripto.cli.tables import differences_table, reconcile_balances_table
 from kripto.flows.reconcile import Rebase, ReconcileReport
 from kripto.settings import Settings
 
@@ -116,30 +116,8 @@ def show_report(report: ReconcileReport) -> None:
     if report.books_match:
         console.print("[bold green]books match[/bold green]")
     else:
-        table = Table(title=f"{len(report.differences)} difference(s)", title_justify="left")
-        table.add_column("kind", no_wrap=True)
-        table.add_column("key or currency", overflow="fold")
-        table.add_column("books", justify="right")
-        table.add_column("exchange", justify="right")
-        table.add_column("what", overflow="fold")
-        for d in report.differences:
-            table.add_row(
-                d.kind.replace("_", " "),
-                d.subject,
-                "" if d.books is None else str(d.books),
-                "" if d.exchange is None else str(d.exchange),
-                d.detail,
-            )
-        console.print(table)
-    balances = Table(title="Balances", title_justify="left")
-    balances.add_column("currency")
-    balances.add_column("books expect", justify="right")
-    balances.add_column("exchange has", justify="right")
-    balances.add_column("note")
-    for b in report.balances:
-        expected = "" if b.books is None else str(b.books)
-        balances.add_row(b.currency, expected, str(b.exchange), b.note)
-    console.print(balances)
+        console.print(differences_table(report.differences))
+    console.print(reconcile_balances_table(report.balances))
     if report.recorded or report.receipts_sent:
         console.print(
             f"recorded {len(report.recorded)} order(s) found on the exchange; sent"

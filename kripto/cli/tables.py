@@ -7,12 +7,21 @@ with "…". `--json` on each command keeps every digit and the full times."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from rich import box
 from rich.table import Table
 
+from kripto.fills import gbp_change
+from kripto.flows.reconcile import ReconcileBalance, ReconcileDifference
 from kripto.mail.receipt import receipt_lines
-from kripto.models import Decision, Order, Rate, Wallet, currencies
+from kripto.models import (
+    Decision,
+    Order,
+    Rate,
+    Wallet,
+    currencies,
+)
 from kripto.money import (
     CURRENCY_SYMBOLS,
     fmt_amount,
@@ -63,9 +72,15 @@ def short_key(key: str) -> str:
 
 
 def orders_table(
-    orders: Sequence[Order], title: str, liquidity: Mapping[str, str] | None = None
+    orders: Sequence[Order],
+    title: str,
+    asked: Sequence[Decimal | None] | None = None,
+    liquidity: Mapping[str, str] | None = None,
 ) -> Table:
-    """One trade a line: time, side, GBP figures to the penny, BTC to the satoshi.
+    """One trade a line, telling the one amount story `kripto trade`, the dashboard and the
+    receipt tell: what was asked for, what was paid (a buy: value and fee) or got (a sell: value
+    less fee), the fee, and the size; GBP to the penny, BTC to the satoshi. `asked`: each
+    order's asked amount, in order (None: not known, an order found by the reconciler).
     `liquidity`: each trade's fills as maker, taker or mixed (by key), shown when given."""
     products = {o.product_id for o in orders}
     several = len(products) > 1
@@ -75,29 +90,30 @@ def orders_table(
     _text(table, "side")
     if several:
         _text(table, "product")
-    # The headers name the currencies the rows share: `funds £`, `filled BTC` for BTC-GBP
-    # alone; `filled` with BTC-GBP and ETH-GBP (each row's product says which coin).
+    # The headers name the currencies the rows share: `asked £`, `size BTC` for BTC-GBP
+    # alone; `size` with BTC-GBP and ETH-GBP (each row's product says which coin).
     quotes = {o.product_id.partition("-")[2] or "GBP" for o in orders} or {"GBP"}
     bases = {o.product_id.partition("-")[0] for o in orders} or {"BTC"}
     quote = CURRENCY_SYMBOLS.get(q := next(iter(quotes)), q) if len(quotes) == 1 else ""
     base = next(iter(bases)) if len(bases) == 1 else ""
-    for header in ("funds", "filled", "value", "fees"):
-        _number(table, f"{header} {base if header == 'filled' else quote}".strip())
+    for header in ("asked", "paid/got", "fee", "size"):
+        _number(table, f"{header} {base if header == 'size' else quote}".strip())
     _text(table, "settled")
     if liquidity is not None:
         _text(table, "liquidity")
     _text(table, "key")
-    for o in orders:
+    wanted = list(asked) if asked is not None else [None] * len(orders)
+    for o, amount in zip(orders, wanted, strict=True):
         quote = o.product_id.partition("-")[2] or "GBP"
         base = o.product_id.partition("-")[0]
         row = [fmt_time(o.created_at), o.side.value]
         if several:
             row.append(o.product_id)
         row += [
-            fmt_amount(o.funds, quote),
-            fmt_amount(o.filled_size, base),
-            fmt_amount(o.executed_value, quote),
+            "" if amount is None else fmt_amount(amount, quote),
+            fmt_amount(abs(gbp_change(o.side, o.executed_value, o.fill_fees)), quote),
             fmt_amount(o.fill_fees, quote),
+            fmt_amount(o.filled_size, base),
             "yes" if o.settled else "[yellow]no[/yellow]",
         ]
         if liquidity is not None:
@@ -194,15 +210,20 @@ def decisions_table(decisions: Sequence[Decision]) -> Table:
     return table
 
 
-def trade_summary_lines(key: str, order: Order) -> list[str]:
+def trade_summary_lines(
+    key: str, order: Order, label: str | None = None, asked: Decimal | None = None
+) -> list[str]:
     """A trade as a person reads it: what it paid or received to the penny (the fee included),
-    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID.
-    `--json` keeps every digit."""
+    the size to the satoshi, the fill price, the fee, the key and the exchange's order ID;
+    `label` (PAPER, SIMULATED prices) after its state. `--json` keeps every digit."""
     lines = receipt_lines(key, order)
     state = "settled" if order.settled else "not settled yet"
+    state += f" ({label})" if label else ""
     moved = "paid" if order.side.value == "buy" else "received"
-    rows = [
-        (moved, lines.gbp_change.lstrip("+-")),
+    rows = [(moved, lines.gbp_change.lstrip("+-"))]
+    if asked is not None:
+        rows.insert(0, ("asked", fmt_money(asked, lines.quote)))
+    rows += [
         ("size", lines.btc_change.lstrip("+-")),
         ("fill price", lines.rate),
         ("fee", lines.fees),
@@ -212,8 +233,48 @@ def trade_summary_lines(key: str, order: Order) -> list[str]:
     if order.note:  # the exchange sold what was held, not what was asked
         rows.append(("note", order.note))
     return [f"{lines.side} {lines.product_id}: {state}"] + [
-        f"  {label:<10}  {value}" for label, value in rows
+        f"  {name:<10}  {value}" for name, value in rows
     ]
+
+
+def differences_table(differences: Sequence[ReconcileDifference]) -> Table:
+    """`kripto reconcile`'s differences: a trade's figures in its quote currency (GBP to the
+    penny), a balance's in its own currency (coins to their 8 places)."""
+    table = _table(plural(len(differences), "difference"))
+    _text(table, "kind")
+    _text(table, "key or currency", wrap=True)
+    _number(table, "books")
+    _number(table, "exchange")
+    _text(table, "what", wrap=True)
+    for d in differences:
+        currency = d.subject if d.kind == "balance" else "GBP"
+        table.add_row(
+            d.kind.replace("_", " "),
+            d.subject,
+            "" if d.books is None else _money(d.books, currency),
+            "" if d.exchange is None else _money(d.exchange, currency),
+            d.detail,
+        )
+    return table
+
+
+def reconcile_balances_table(balances: Sequence[ReconcileBalance]) -> Table:
+    table = _table("Balances")
+    _text(table, "currency")
+    _number(table, "books expect")
+    _number(table, "exchange has")
+    _text(table, "note", wrap=True)
+    for b in balances:
+        expected = "" if b.books is None else _money(b.books, b.currency)
+        table.add_row(b.currency, expected, _money(b.exchange, b.currency), b.note)
+    return table
+
+
+def _money(value: Decimal, currency: str) -> str:
+    """GBP as `£1,234.56`, a coin to its 8 places with its code: as every other command."""
+    if currency in CURRENCY_SYMBOLS:
+        return fmt_money(value, currency)
+    return f"{fmt_amount(value, currency)} {currency}"
 
 
 def order_lines(

@@ -31,9 +31,11 @@ from kripto.cli.common import (
     print_json,
     run,
     settings_for,
+    unconfigured,
 )
 from kripto.cli.tables import order_lines, orders_table, trade_summary_lines, wallet_table
 from kripto.db.rates import RateRepository
+from kripto.db.trades import TradeRepository
 from kripto.errors import InvalidInput
 from kripto.inputs import parse_trade_request
 from kripto.models import Order, Side, TradeRequest, Wallet, check_product, currencies
@@ -144,6 +146,7 @@ def trade(
     if taker and maker_only:
         raise fail("--taker and --maker-only: choose one (a market order is never a maker)")
     trade_id = key or str(uuid.uuid4())
+    product = product.strip().upper()  # `--product btc-gbp` is BTC-GBP
     payload = {
         "idempotencyKey": trade_id,
         "tradeType": side.value,
@@ -157,6 +160,9 @@ def trade(
     except InvalidInput as exc:
         raise fail(str(exc)) from None
     settings = settings_for(data_dir)
+    why = unconfigured(request.product_id, settings)
+    if why:
+        raise fail(f"--product: {why}; a trade needs one")
     # Before anything starts: whatever happens next, the key is on the screen (stderr, so
     # --json output stays JSON).
     errors.print(f"trade {trade_id}: {request.summary}", highlight=False, soft_wrap=True)
@@ -182,7 +188,7 @@ def trade(
         return
     if existed:
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
-    for line in trade_summary_lines(trade_id, order):
+    for line in trade_summary_lines(trade_id, order, _label(settings), request.amount):
         console.print(line, highlight=False, soft_wrap=True)
     if placed is not None and placed.execution == "maker_first":
         for line in placed.lines(order):
@@ -358,15 +364,19 @@ def status(
     as_json: Json = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Show the trade KEY: its request, whether it runs, completed or failed, and its order."""
-    shown = run(trade_status(settings_for(data_dir), key))
+    """Show the trade KEY (or its first characters, as the tables show them, when they name one
+    trade): its request, whether it runs, completed or failed, and its order."""
+    settings = settings_for(data_dir)
+    key = run(resolve_key(settings, key))
+    shown = run(trade_status(settings, key))
     if as_json:
         print_json(shown.to_json())
         return
     console.print(f"trade {key}: {shown.summary}", highlight=False, soft_wrap=True)
     console.print(f"status: {shown.status_line}", highlight=False, soft_wrap=True)
     if shown.order is not None:
-        for line in trade_summary_lines(key, shown.order):
+        asked = shown.request.amount if shown.request is not None else None
+        for line in trade_summary_lines(key, shown.order, _label(settings), asked):
             console.print(line, highlight=False, soft_wrap=True)
     elif shown.status == "running" and shown.request is not None:
         request = shown.request
@@ -382,7 +392,10 @@ def status(
 
 @trade_app.command("abandon")
 def abandon(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="The trade's idempotency key.")],
+    key: Annotated[
+        str,
+        typer.Argument(metavar="KEY", help="The trade's idempotency key, or its first characters."),
+    ],
     reason: Annotated[
         str,
         typer.Option(help="Why it is abandoned (kept with who asked).", show_default=False),
@@ -398,7 +411,9 @@ def abandon(
     if len(text) > 500:
         raise fail(f"--reason: must be at most 500 characters, not {len(text)}")
     by = f"{getpass.getuser()}@{socket.gethostname()}"
-    for line in run(abandon_trade(settings_for(data_dir), key, text, by)):
+    settings = settings_for(data_dir)
+    key = run(resolve_key(settings, key))  # the 8 characters the tables show will do
+    for line in run(abandon_trade(settings, key, text, by)):
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -424,6 +439,29 @@ async def abandon_trade(settings: Settings, key: str, reason: str, by: str) -> l
             " nothing filled: closed as unfilled). `kripto reconcile` runs it now."
         )
     return lines
+
+
+async def resolve_key(settings: Settings, key: str) -> str:
+    """KEY as given when a trade has it; else the one trade whose key starts with it (the
+    tables show 8 characters), said on stderr; several say so, and ask for more of it. A whole
+    key (a UUID, as Kripto makes them) is taken as it is, without asking Postgres."""
+    if len(key) >= 36 or not settings.general.database_url:
+        return key  # a whole key, or no books to look a prefix up in
+    async with open_database(settings) as db:
+        repository = TradeRepository(db)
+        if await repository.get(key) is not None:
+            return key
+        found = await repository.keys_starting(key)
+    if len(found) == 1:
+        errors.print(f"note: {key} is trade {found[0]}", highlight=False, soft_wrap=True)
+        return found[0]
+    if len(found) > 1:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise fail(
+            f"KEY: {key!r} begins {'more than 5' if len(found) > 5 else len(found)} trades'"
+            f" keys ({shown}); give more of it"
+        )
+    return key
 
 
 async def trade_status(settings: Settings, key: str) -> TradeStatus:
@@ -456,18 +494,30 @@ def trades(
     data_dir: DataDir = None,
 ) -> None:
     """List the recorded trades, newest first."""
-    rows, fills = run(recent_trades(settings_for(data_dir), limit))
+    settings = settings_for(data_dir)
+    rows, fills = run(recent_trades(settings, limit))
     if as_json:
-        print_json([o.to_json_dict() for o in rows])
+        print_json([o.to_json_dict() for o, _ in rows])
         return
+    label = _label(settings)
+    title = f"Trades, newest first{f' ({label})' if label else ''}"
     liquidity = {key: liquidity_label(f) for key, f in fills.items()}
-    console.print(orders_table(rows, "Trades, newest first", liquidity))
+    orders = [o for o, _ in rows]
+    console.print(orders_table(orders, title, [a for _, a in rows], liquidity))
+
+
+def _label(settings: Settings) -> str | None:
+    """PAPER (the paper exchange) and SIMULATED prices, as the receipts say them."""
+    from kripto.mail.receipt import mode_label
+
+    return mode_label(settings.exchange.exchange, settings.exchange.feed)
 
 
 async def recent_trades(
     settings: Settings, limit: int
-) -> tuple[list[Order], dict[str, list[TradeFill]]]:
-    """The latest trades, and the fills of each (maker or taker), by key."""
+) -> tuple[list[tuple[Order, Decimal | None]], dict[str, list[TradeFill]]]:
+    """The latest trades with what each was asked for, and the fills of each (maker or
+    taker), by key."""
     async with open_database(settings) as db:
         return await service.recent_trades_with_fills(db, limit)
 

@@ -317,7 +317,12 @@ class Dashboard:
         except TimeoutError:
             return JSONResponse({"id": trade_id, "running": True}, status_code=202)
         return JSONResponse(
-            {"id": trade_id, "existed": started.existed, "order": order.to_json_dict()}
+            {
+                "id": trade_id,
+                "existed": started.existed,
+                "amount": str(trade.amount),  # what was asked for, beside what was paid
+                "order": order.to_json_dict(),
+            }
         )
 
     # -- the stop link -----------------------------------------------------------------------

@@ -47,12 +47,14 @@ class DashboardData:
         self, db: Database, product_id: str, start_gbp: Decimal, tier: FeeTier | None = None
     ) -> None:
         """`tier`: the configured fee tier (KRIPTO_FEE_TIER), for the fees saved against
-        paying its taker rate on every fill; None: not shown."""
+        paying its taker rate on every fill, and the taker fee the buy-and-hold line pays (as
+        the backtester's does); None: neither."""
         self.db = db
         self.queries = DashboardQueries(db)
         self.product_id = product_id
         self.start_gbp = start_gbp
         self.tier = tier
+        self.fee_rate = tier.taker if tier is not None else Decimal(0)
 
     async def rates(self, span: Span) -> list[tuple[datetime, Decimal]]:
         """The last rate of each of at most MAX_POINTS equal buckets across the span, which
@@ -73,7 +75,7 @@ class DashboardData:
         rates = await self.rates(span)
         since = rates[0][0] if rates else None
         markers = await self.queries.trade_markers(self.product_id, since)
-        values = value_series(fills, self.start_gbp, rates)
+        values = value_series(fills, self.start_gbp, rates, self.fee_rate)
         first_at = min((f.at for f in fills), default=None)
         dca = dca_series(self.start_gbp, first_at, rates)
         return {
@@ -134,6 +136,14 @@ class DashboardData:
                 "filledSize": plain(r["filled_size"]),
                 "executedValue": plain(r["executed_value"]),
                 "fillFees": plain(r["fill_fees"]),
+                # One amount story (as kripto trade and kripto trades): what was asked for,
+                # and what was paid (a buy: value and fee) or got (a sell: value less fee).
+                "asked": None if r["asked"] is None else plain(r["asked"]),
+                "paid": plain(
+                    r["executed_value"] + r["fill_fees"]
+                    if r["side"] == "buy"
+                    else r["executed_value"] - r["fill_fees"]
+                ),
                 # What one BTC cost (value / size), to the penny; none before it fills.
                 "fillPrice": (
                     _gbp(r["executed_value"] / r["filled_size"]) if r["filled_size"] else None

@@ -54,7 +54,9 @@ class DashboardQueries:
         return list(
             await self.db.pool.fetch(
                 "SELECT trade_id, side, product_id, funds, filled_size, executed_value, fill_fees,"
-                " settled, created_at FROM trades ORDER BY created_at DESC LIMIT $1",
+                " settled, created_at, (SELECT k.amount FROM trade_keys k"
+                " WHERE k.trade_id = trades.trade_id) AS asked"
+                " FROM trades ORDER BY created_at DESC LIMIT $1",
                 limit,
             )
         )

@@ -11,6 +11,7 @@ exists, or an order ended with nothing filled) takes the row off the books again
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from kripto.db.orders import order_columns, order_from_row, order_values
@@ -207,3 +208,26 @@ class TradeRepository:
 
     async def count(self) -> int:
         return int(await self.db.pool.fetchval("SELECT count(*) FROM trades"))
+
+    async def keys_starting(self, prefix: str, limit: int = 6) -> list[str]:
+        """The trade keys that begin with `prefix` (as the tables show a key's first 8
+        characters), oldest first; at most `limit`."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.db.pool.fetch(
+            "SELECT trade_id FROM trades WHERE trade_id LIKE $1 || '%' ESCAPE '\\'"
+            " ORDER BY created_at, trade_id LIMIT $2",
+            escaped,
+            limit,
+        )
+        return [r["trade_id"] for r in rows]
+
+    async def recent_asked(self, limit: int = 50) -> list[tuple[Order, Decimal | None]]:
+        """The latest trades, newest first, each with the amount it was asked for (its key's
+        claim; None for an order the reconciler found, which nobody asked Kripto for)."""
+        rows = await self.db.pool.fetch(
+            f"SELECT {_SELECT}, (SELECT k.amount FROM trade_keys k"
+            " WHERE k.trade_id = trades.trade_id) AS asked FROM trades"
+            " ORDER BY created_at DESC, trade_id DESC LIMIT $1",
+            limit,
+        )
+        return [(_order(r), r["asked"]) for r in rows]

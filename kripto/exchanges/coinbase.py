@@ -942,3 +942,53 @@ class CoinbaseExchange:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    # -- the account, as `kripto live check` reads it (no order is placed) -------------------
+
+    async def key_permissions(self) -> dict[str, Any]:
+        """Get API Key Permissions: can_view, can_trade, can_transfer, portfolio_uuid and
+        portfolio_type."""
+        reply = await self._request("GET", "/key_permissions", "reading the key's permissions")
+        return dict(reply) if isinstance(reply, dict) else {}
+
+    async def portfolios(self) -> list[dict[str, Any]]:
+        """List Portfolios: name, uuid, type, deleted."""
+        reply = await self._request("GET", "/portfolios", "listing the portfolios")
+        items = reply.get("portfolios") if isinstance(reply, dict) else None
+        return [p for p in items or [] if isinstance(p, dict)]
+
+    async def transaction_summary(self) -> dict[str, Any]:
+        """The transaction summary: `fee_tier` {pricing_tier, maker_fee_rate, taker_fee_rate}."""
+        reply = await self._request("GET", "/transaction_summary", "reading the fee tier")
+        return dict(reply) if isinstance(reply, dict) else {}
+
+    async def product(self, product_id: str) -> dict[str, Any]:
+        """Get Product: price, sizes, increments and the status flags (trading_disabled,
+        cancel_only, post_only, limit_only, …)."""
+        reply = await self._request("GET", f"/products/{product_id}", f"reading {product_id}")
+        return dict(reply) if isinstance(reply, dict) else {}
+
+    async def preview_market_order(
+        self,
+        product_id: str,
+        side: Side,
+        *,
+        quote_size: Decimal | None = None,
+        base_size: Decimal | None = None,
+    ) -> dict[str, Any]:
+        """Preview Order for a market order (nothing is placed): commission_total,
+        order_total and `errs` (why Coinbase would refuse it)."""
+        config = (
+            {"quote_size": str(quote_size)}
+            if quote_size is not None
+            else {"base_size": str(base_size)}
+        )
+        body = {
+            "product_id": product_id,
+            "side": side.value.upper(),
+            "order_configuration": {"market_market_ioc": config},
+        }
+        reply = await self._request(
+            "POST", "/orders/preview", f"previewing a {side.value} of {product_id}", body=body
+        )
+        return dict(reply) if isinstance(reply, dict) else {}

@@ -45,6 +45,10 @@ class ReceiptLines:
     base: str = "BTC"
     #: What `price` is: the base currency's value before the fee (`BTC bought for`).
     price_label: str = "BTC bought for"
+    #: What was paid (a buy: value and fee) or received (a sell: value less fee), as
+    #: `kripto trade`, `kripto trades` and the dashboard say it.
+    paid: str = ""
+    paid_label: str = "Paid"
 
 
 def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
@@ -75,7 +79,20 @@ def receipt_lines(trade_id: str, order: Order) -> ReceiptLines:
         quote=quote,
         base=base,
         price_label=f"{base} {'bought' if order.side.value == 'buy' else 'sold'} for",
+        paid=fmt_money(abs(gbp_change(order.side, order.executed_value, order.fill_fees)), quote),
+        paid_label="Paid" if order.side.value == "buy" else "Received",
     )
+
+
+def mode_label(exchange: str, feed: str) -> str | None:
+    """What a trade was, when it was not real money at real prices: `PAPER` (the paper
+    exchange), `PAPER, SIMULATED prices` (and the simulated feed); None for a live trade."""
+    parts = []
+    if exchange == "paper":
+        parts.append("PAPER")
+    if feed == "simulated":
+        parts.append("SIMULATED prices")
+    return ", ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -108,19 +125,23 @@ def render_receipt(
     order: Order,
     stop_url: str | None = None,
     fills: Sequence[TradeFill] = (),
+    label: str | None = None,
 ) -> RenderedEmail:
     """`stop_url`: the signed "Stop trading" link (kripto.stoplinks), when one can be made.
-    `fills`: the trade's fills (a maker-first trade's, each maker or taker), listed below."""
+    `fills`: the trade's fills (a maker-first trade's, each maker or taker), listed below.
+    `label`: mode_label's, in the subject and atop the receipt (no real money moved)."""
     lines = receipt_lines(trade_id, order)
+    subject = f"{SUBJECT} ({label})" if label else SUBJECT
     context = {
         "r": lines,
-        "subject": SUBJECT,
+        "subject": subject,
+        "label": label,
         "stop_url": stop_url,
         "fills": fill_lines(order.product_id, fills),
         "fee_rate": fmt_rate_pct(blended_fee_rate(order.executed_value, order.fill_fees)),
     }
     return RenderedEmail(
-        subject=SUBJECT,
+        subject=subject,
         text=_templates.get_template("receipt.txt.j2").render(**context),
         html=_templates.get_template("receipt.html.j2").render(**context),
     )

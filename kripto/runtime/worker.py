@@ -42,6 +42,7 @@ from kripto.feeds.candles import CoinbaseCandles
 from kripto.fees import decision_rate, side_rate
 from kripto.health import health_server
 from kripto.mail import mailer_from_settings
+from kripto.mail.receipt import mode_label
 from kripto.metrics import Metrics
 from kripto.notify.sender import Notifier
 from kripto.notify.summary import DailySummary
@@ -236,6 +237,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
             to=settings.mail.receipt_to,
             sender=settings.mail.receipt_from,
             stop_links=stop_link_signer(settings),
+            label=mode_label(settings.exchange.exchange, settings.exchange.feed),
         ),
     )
 

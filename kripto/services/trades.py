@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -209,10 +210,11 @@ async def placed_orders(
 
 async def recent_trades_with_fills(
     db: Database, limit: int
-) -> tuple[list[Order], dict[str, list[TradeFill]]]:
-    """The latest trades, and the fills of each (maker or taker), by key."""
-    rows = await TradeRepository(db).recent(limit)
-    keys = [o.client_order_id for o in rows]
+) -> tuple[list[tuple[Order, Decimal | None]], dict[str, list[TradeFill]]]:
+    """The latest trades with the amount each was asked for, and the fills of each (maker or
+    taker), by key."""
+    rows = await TradeRepository(db).recent_asked(limit)
+    keys = [o.client_order_id for o, _ in rows]
     return rows, await TradeOrderRepository(db).fills_of_trades(keys)
 
 

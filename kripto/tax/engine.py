@@ -8,10 +8,14 @@ S106A(5)), and what is left with the Section 104 pool at its average cost. Whate
 acquisition is not matched joins the pool. Fees are allowable costs: a buy's fee is part of its
 cost, a sell's fee is an incidental cost of that disposal.
 
-Money is exact Decimal throughout; pounds appear only where HMRC rounds, as its worked examples
-do: proceeds are whole pounds rounded down, a gain rounds down and a loss up (so the taxpayer
-never reports a penny more than he made), the allowable cost is the difference, and a pool is
-stated rounded down to the pound.
+Money is exact Decimal throughout: every disposal keeps its exact proceeds, costs and gain.
+Pounds appear only where a figure is reported, and each is rounded once, from its exact figure:
+the year's boxes from the exact totals of its disposals (never a sum of rounded figures), and a
+disposal's own line from its exact figures. The rounding is HMRC's, in the taxpayer's favour:
+proceeds and gains rounded down, allowable costs and losses rounded up (the Tax Return's "enter
+whole pounds, round down income and gains, round up expenses and losses"; HMRC's cryptoasset
+examples CRYPTO22251-22256 state each part this way, e.g. a £62.50 cost as £63). See ROUNDING in
+kripto/tax/report.py and docs/tax.md for the sources.
 """
 
 from __future__ import annotations
@@ -123,7 +127,9 @@ class Disposal:
 
     @property
     def cost_pounds(self) -> Decimal:
-        return self.proceeds_pounds - self.gain_pounds
+        """The allowable costs in whole pounds, rounded up from the exact cost (never the
+        difference of two rounded figures, which could sit below the real cost)."""
+        return pounds_up(self.cost)
 
 
 @dataclass(frozen=True)
@@ -274,14 +280,31 @@ def _match(asset: str, days: dict[date, _Day]) -> tuple[list[Disposal], Pool]:
 
 
 @dataclass(frozen=True)
+class Exact:
+    """A set of disposals' exact totals, to the penny and beyond: what each box is rounded from."""
+
+    proceeds: Decimal = ZERO
+    costs: Decimal = ZERO
+    gains: Decimal = ZERO
+    losses: Decimal = ZERO
+
+    @property
+    def net(self) -> Decimal:
+        return self.gains - self.losses
+
+
+@dataclass(frozen=True)
 class Totals:
-    """What the capital gains pages of the Self Assessment return ask for, in whole pounds."""
+    """What the Self Assessment's cryptoasset section asks for, in whole pounds, each rounded
+    once from the exact total of the disposals (`exact`): proceeds and gains down, allowable
+    costs and losses up."""
 
     disposals: int
     proceeds: Decimal
     costs: Decimal
     gains: Decimal
     losses: Decimal
+    exact: Exact = field(default_factory=Exact, compare=False)
 
     @property
     def net(self) -> Decimal:
@@ -290,13 +313,69 @@ class Totals:
     @staticmethod
     def of(disposals: Iterable[Disposal]) -> Totals:
         listed = list(disposals)
+        exact = Exact(
+            proceeds=sum((d.proceeds for d in listed), ZERO),
+            costs=sum((d.cost for d in listed), ZERO),
+            gains=sum((d.gain for d in listed if d.gain > 0), ZERO),
+            losses=-sum((d.gain for d in listed if d.gain < 0), ZERO),
+        )
         return Totals(
             disposals=len(listed),
-            proceeds=sum((d.proceeds_pounds for d in listed), ZERO),
-            costs=sum((d.cost_pounds for d in listed), ZERO),
-            gains=sum((d.gain_pounds for d in listed if d.gain_pounds > 0), ZERO),
-            losses=-sum((d.gain_pounds for d in listed if d.gain_pounds < 0), ZERO),
+            proceeds=pounds(exact.proceeds),
+            costs=pounds_up(exact.costs),
+            gains=pounds(exact.gains),
+            losses=pounds_up(exact.losses),
+            exact=exact,
         )
+
+
+@dataclass(frozen=True)
+class Allowances:
+    """How the year's losses, losses brought forward and annual exempt amount meet its gains.
+
+    Losses of the year come off its gains in full. Losses brought forward from earlier years
+    are used only as far as needed to bring the net gains down to the annual exempt amount (the
+    rest carry on to later years), as HMRC applies them (CG21510, HS227). The annual exempt
+    amount then comes off what is left. In 2024-25 the gains from 30 October 2024 are taxed at
+    the new rates (18% and 24%, not 10% and 20%), so losses and the exempt amount are set
+    against those first, which gives the lowest tax (HMRC lets a person set them against the
+    gains where they save most)."""
+
+    net_gains: Decimal
+    brought_forward: Decimal
+    brought_forward_used: Decimal
+    annual_exempt_amount: Decimal
+    exempt_amount_used: Decimal
+    taxable: Decimal
+    #: 2024-25 only: the taxable gains before 30 October 2024 and from it.
+    taxable_before: Decimal | None = None
+    taxable_from: Decimal | None = None
+
+    @property
+    def carried_forward(self) -> Decimal:
+        """Losses left for later years: those brought forward and not used, and this year's
+        losses beyond its gains (a net loss)."""
+        return self.brought_forward - self.brought_forward_used + max(ZERO, -self.net_gains)
+
+
+def allowances(
+    totals: Totals,
+    exempt: Decimal,
+    brought_forward: Decimal = ZERO,
+    split: tuple[Totals, Totals] | None = None,
+) -> Allowances:
+    net = totals.net
+    used = min(brought_forward, max(ZERO, net - exempt))
+    exempt_used = min(exempt, max(ZERO, net - used))
+    taxable = max(ZERO, net - used - exempt_used)
+    before = after = None
+    if split is not None:
+        # Everything that comes off the gains, set against those from 30 October first.
+        off = totals.losses + used + exempt_used
+        early, late = split[0].gains, split[1].gains
+        after = max(ZERO, late - off)
+        before = max(ZERO, early - max(ZERO, off - late))
+    return Allowances(net, brought_forward, used, exempt, exempt_used, taxable, before, after)
 
 
 @dataclass(frozen=True)
@@ -335,6 +414,7 @@ class YearReport:
     periods: tuple[tuple[Period, Totals], ...]
     totals: Totals
     pools: dict[str, PoolStatement]
+    allowances: Allowances
 
     @property
     def annual_exempt_amount(self) -> Decimal:
@@ -342,16 +422,25 @@ class YearReport:
 
     @property
     def above_exempt_amount(self) -> Decimal:
-        """Net gains above the annual exempt amount (before any losses brought forward)."""
-        return max(ZERO, self.totals.net - self.annual_exempt_amount)
+        """Net gains above the annual exempt amount, after losses brought forward."""
+        return self.allowances.taxable
 
 
-def year_report(result: Result, year: TaxYear) -> YearReport:
-    """The year's disposals and totals (per period where rates changed mid-year), and each
-    asset's pool statement up to the year's end."""
+def year_report(result: Result, year: TaxYear, brought_forward: Decimal = ZERO) -> YearReport:
+    """The year's disposals and totals (per period where rates changed mid-year), how losses
+    and the annual exempt amount meet the gains, and each asset's pool statement up to the
+    year's end."""
+    if not brought_forward.is_finite() or brought_forward < 0:
+        raise InvalidInput(
+            f"--losses-brought-forward: must be an amount of pounds of 0 or more, not"
+            f" {brought_forward}"
+        )
     disposals = tuple(d for d in result.disposals if d.day in year)
     periods = tuple((p, Totals.of(d for d in disposals if d.day in p)) for p in year.periods)
     pools = {
         asset: PoolStatement.of(pool, year.first, year.last) for asset, pool in result.pools.items()
     }
-    return YearReport(year, disposals, periods, Totals.of(disposals), pools)
+    totals = Totals.of(disposals)
+    split = (periods[0][1], periods[1][1]) if len(periods) == 2 else None
+    allowed = allowances(totals, year.annual_exempt_amount, brought_forward, split)
+    return YearReport(year, disposals, periods, totals, pools, allowed)

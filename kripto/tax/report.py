@@ -1,29 +1,59 @@
 """A tax year's report in the forms people take it in: JSON (every figure a string), plain text
-(the terminal and the PDF), CSV (a line per disposal) and a PDF drawn with matplotlib. The
+(the terminal and the PDF, at most 80 columns) and a PDF drawn with matplotlib. (`--csv` writes
+the trades the report was computed from: kripto.tax.files.write_trades_csv.) The
 dashboard's Tax page renders the JSON form, so it shows the same figures."""
 
 from __future__ import annotations
 
-import csv
-import io
+import textwrap
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from kripto.money import PENNY, plain, trim
-from kripto.tax.engine import Disposal, Match, PoolStatement, Rule, Totals, YearReport, pounds
+from kripto.tax.engine import (
+    Allowances,
+    Disposal,
+    Exact,
+    Match,
+    PoolStatement,
+    Rule,
+    Totals,
+    YearReport,
+    pounds,
+)
 from kripto.tax.ledger import Conversion
 
 ROUNDING = (
-    "Whole pounds as HMRC's examples round: proceeds rounded down, a gain down and a loss up,"
-    " allowable costs the difference; a pool rounded down."
+    "Each figure is kept exact (to the penny and beyond) and rounded once, to whole pounds, in"
+    " the taxpayer's favour as HMRC asks: proceeds and gains rounded down, allowable costs and"
+    " losses rounded up (the Tax Return's whole-pounds rule; HMRC's cryptoasset examples"
+    " CRYPTO22251-22256 state each part this way). A year's box is rounded from the exact total"
+    " of its disposals, never added up from rounded ones. Pools are shown rounded down."
 )
+#: The Self Assessment's cryptoasset figures (SA108, 2024-25 onwards), as the form names them.
 BOXES = (
     ("disposals", "Number of disposals"),
     ("proceeds", "Disposal proceeds"),
     ("allowableCosts", "Allowable costs (including the purchase price)"),
     ("gains", "Gains in the year, before losses"),
     ("losses", "Losses in the year"),
+)
+#: The same, short enough for an 80-column table.
+SHORT_BOXES = {
+    "disposals": "Number of disposals",
+    "proceeds": "Disposal proceeds",
+    "allowableCosts": "Allowable costs",
+    "gains": "Gains before losses",
+    "losses": "Losses",
+}
+WIDTH = 80
+RATE_CHANGE_NOTE = (
+    "CGT rates changed on 30 October 2024 (10% and 20% before, 18% and 24% from it): the"
+    " rate-change adjustment needs the gains either side of it. Losses and the annual exempt"
+    " amount are set against the gains from 30 October first, because they are taxed at the"
+    " higher rates, so this gives the lowest tax; HMRC lets you set them where they save most."
 )
 
 
@@ -32,20 +62,38 @@ def gbp(value: Decimal) -> str:
     return f"{'-' if value < 0 else ''}£{abs(value):,}"
 
 
+def pence(value: Decimal) -> str:
+    """`£1,234.57`: an exact figure to the penny (half-even), for reading beside the pounds."""
+    rounded = value.quantize(PENNY)
+    return f"{'-' if rounded < 0 else ''}£{abs(rounded):,}"
+
+
 def qty(value: Decimal) -> str:
     return plain(trim(value))
 
 
 def _match_text(m: Match) -> str:
     when = f" {m.acquired:%d/%m/%Y}" if m.rule is Rule.THIRTY_DAY and m.acquired else ""
-    return f"{m.rule.value}{when}: {qty(m.quantity)} ({gbp(m.cost_pounds)})"
+    return f"{m.rule.value}{when}: {qty(m.quantity)} ({pence(m.cost)})"
 
 
 def matching_text(d: Disposal) -> str:
+    """How the disposal was matched, each part at its exact cost, and the fees: they add up to
+    the disposal's exact allowable costs (the figure its whole pounds are rounded from)."""
     parts = [_match_text(m) for m in d.matches]
     if d.fees:
-        parts.append(f"fees £{d.fees.quantize(PENNY):,}")
+        parts.append(f"fees {pence(d.fees)}")
     return "; ".join(parts)
+
+
+def _exact(e: Exact) -> dict[str, str]:
+    return {
+        "proceeds": plain(e.proceeds.quantize(PENNY)),
+        "allowableCosts": plain(e.costs.quantize(PENNY)),
+        "gains": plain(e.gains.quantize(PENNY)),
+        "losses": plain(e.losses.quantize(PENNY)),
+        "netGains": plain(e.net.quantize(PENNY)),
+    }
 
 
 def _totals(t: Totals) -> dict[str, Any]:
@@ -56,6 +104,7 @@ def _totals(t: Totals) -> dict[str, Any]:
         "gains": plain(t.gains),
         "losses": plain(t.losses),
         "netGains": plain(t.net),
+        "exact": _exact(t.exact),
     }
 
 
@@ -78,7 +127,25 @@ def _pool(s: PoolStatement) -> dict[str, Any]:
     }
 
 
-def report_json(report: YearReport, conversions: tuple[Conversion, ...] = ()) -> dict[str, Any]:
+def _allowances(a: Allowances) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "netGains": plain(a.net_gains),
+        "lossesBroughtForward": plain(a.brought_forward),
+        "lossesBroughtForwardUsed": plain(a.brought_forward_used),
+        "lossesCarriedForward": plain(a.carried_forward),
+        "annualExemptAmountUsed": plain(a.exempt_amount_used),
+        "taxableGains": plain(a.taxable),
+    }
+    if a.taxable_before is not None and a.taxable_from is not None:
+        data["taxableGainsBefore30October2024"] = plain(a.taxable_before)
+        data["taxableGainsFrom30October2024"] = plain(a.taxable_from)
+        data["setAgainstGainsFrom30OctoberFirst"] = True
+    return data
+
+
+def report_json(
+    report: YearReport, conversions: tuple[Conversion, ...] = (), notes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     year = report.year
     return {
         "year": year.name,
@@ -87,6 +154,7 @@ def report_json(report: YearReport, conversions: tuple[Conversion, ...] = ()) ->
         "annualExemptAmount": plain(report.annual_exempt_amount),
         "totals": _totals(report.totals),
         "aboveAnnualExemptAmount": plain(report.above_exempt_amount),
+        "allowances": _allowances(report.allowances),
         "periods": [
             {"label": p.label, "from": p.first.isoformat(), "to": p.last.isoformat()} | _totals(t)
             for p, t in report.periods
@@ -121,6 +189,7 @@ def report_json(report: YearReport, conversions: tuple[Conversion, ...] = ()) ->
         ],
         "pools": [_pool(s) for _, s in sorted(report.pools.items())],
         "conversions": [c.line for c in conversions if c.at.date() <= year.last],
+        "notes": list(notes),
         "rounding": ROUNDING,
     }
 
@@ -137,61 +206,111 @@ def _columns(rows: list[list[str]], right: set[int]) -> list[str]:
     return lines
 
 
+def _wrap(text: str, indent: str = "", first: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=first or indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
+def _period_label(p: dict[str, Any]) -> str:
+    first, last = date.fromisoformat(p["from"]), date.fromisoformat(p["to"])
+    return f"{first.day} {first:%b}-{last.day} {last:%b}"
+
+
 def report_text(data: dict[str, Any]) -> str:
-    """The report as plain text (fixed columns), from its JSON form."""
+    """The report as plain text, every line at most 80 columns, from its JSON form."""
     out = [
         f"UK Capital Gains Tax, {data['year']} ({_long(data['from'])} to {_long(data['to'])})",
-        "Matched by HMRC's rules for cryptoassets: same day, then 30 days, then the Section 104"
-        " pool.",
+        *_wrap(
+            "Matched by HMRC's rules for cryptoassets: same day, then 30 days, then the"
+            " Section 104 pool."
+        ),
         "",
-        "Disposals",
+        "Self Assessment: cryptoassets (SA108)",
     ]
-    if data["disposals"]:
-        rows = [["Date", "Asset", "Quantity", "Proceeds", "Costs", "Gain/loss", "Matching"]]
-        rows += [
-            [
-                d["date"],
-                d["asset"],
-                d["quantity"],
-                gbp(Decimal(d["proceeds"])),
-                gbp(Decimal(d["allowableCosts"])),
-                gbp(Decimal(d["gain"])),
-                d["matching"],
-            ]
-            for d in data["disposals"]
-        ]
-        out += _columns(rows, {2, 3, 4, 5})
-    else:
-        out.append("  none in this tax year")
-    out += ["", "Self Assessment capital gains summary (cryptoassets)"]
-    columns = [("Whole year", data["totals"])] if len(data["periods"]) == 1 else []
-    columns += [] if len(data["periods"]) == 1 else [(p["label"], p) for p in data["periods"]]
+    periods = data["periods"]
+    columns = [(_period_label(p), p) for p in periods] if len(periods) > 1 else []
+    columns.append(("Whole year", data["totals"]))
     rows = [[""] + [label for label, _ in columns]]
-    for key, label in BOXES:
+    for key, _ in BOXES:
+        label = SHORT_BOXES[key]
+        if key == "disposals":
+            rows.append([label] + [str(t[key]) for _, t in columns])
+            continue
+        rows.append([label] + [gbp(Decimal(t[key])) for _, t in columns])
         rows.append(
-            [label]
-            + [str(t[key]) if key == "disposals" else gbp(Decimal(t[key])) for _, t in columns]
+            ["  exact, to the penny"] + [pence(Decimal(t["exact"][key])) for _, t in columns]
         )
     out += _columns(rows, set(range(1, len(columns) + 1)))
-    if len(data["periods"]) > 1:
-        out.append(
-            "CGT rates changed on 30 October 2024: disposals before it and from it are reported"
-            " separately."
-        )
-    out += [
-        "",
-        f"Net gains in the year:         {gbp(Decimal(data['totals']['netGains']))}",
-        f"Annual exempt amount:          {gbp(Decimal(data['annualExemptAmount']))}",
-        f"Net gains above the exemption: {gbp(Decimal(data['aboveAnnualExemptAmount']))}"
-        " (before any losses brought forward)",
+    a = data["allowances"]
+    net = Decimal(a["netGains"])
+    figures = [
+        ("Net gains in the year", gbp(net)) if net >= 0 else ("Net loss in the year", gbp(-net)),
+        (
+            "Losses brought forward used",
+            f"{gbp(Decimal(a['lossesBroughtForwardUsed']))} of"
+            f" {gbp(Decimal(a['lossesBroughtForward']))}",
+        ),
+        ("Annual exempt amount", gbp(Decimal(data["annualExemptAmount"]))),
+        ("Taxable gains", gbp(Decimal(a["taxableGains"]))),
+        ("Losses to carry forward", gbp(Decimal(a["lossesCarriedForward"]))),
     ]
+    if "taxableGainsFrom30October2024" in a:
+        figures[4:4] = [
+            ("  before 30 October 2024", gbp(Decimal(a["taxableGainsBefore30October2024"]))),
+            ("  from 30 October 2024", gbp(Decimal(a["taxableGainsFrom30October2024"]))),
+        ]
+    out += [""]
+    out += [f"{label + ':':<30}{value}" for label, value in figures]
+    out += _wrap(
+        "Losses brought forward are used only down to the annual exempt amount; the rest carry"
+        " forward, with any net loss of the year (claim it on the return to keep it)."
+    )
+    if len(periods) > 1:
+        out += ["", *_wrap(RATE_CHANGE_NOTE)]
+    out += ["", "Disposals (a day's disposals of an asset are one disposal)"]
+    if data["disposals"]:
+        rows = [["Date", "Quantity", "Proceeds", "Costs", "Gain/loss"]]
+        notes: list[list[str]] = []
+        for d in data["disposals"]:
+            exact = d["exact"]
+            rows.append(
+                [
+                    d["date"],
+                    d["quantity"],
+                    gbp(Decimal(d["proceeds"])),
+                    gbp(Decimal(d["allowableCosts"])),
+                    gbp(Decimal(d["gain"])),
+                ]
+            )
+            rows.append(
+                [
+                    "",
+                    "to the penny",
+                    pence(Decimal(exact["proceeds"])),
+                    pence(Decimal(exact["allowableCosts"])),
+                    pence(Decimal(exact["gain"])),
+                ]
+            )
+            notes.append(_wrap(f"{d['asset']}: {d['matching']}", indent="    ", first="  "))
+        table = _columns(rows, {1, 2, 3, 4})
+        out.append(table[0])
+        for n, lines in enumerate(notes):
+            out += [table[1 + 2 * n], table[2 + 2 * n], *lines]
+    else:
+        out.append("  none in this tax year")
     for pool in data["pools"]:
         out += ["", f"Section 104 pool: {pool['asset']}"]
         rows = [["Date", "Change", "Quantity", "Cost", "Pool quantity", "Pool cost"]]
         rows.append(
             [
                 "",
-                "opening balance",
+                "opening",
                 "",
                 "",
                 pool["opening"]["quantity"],
@@ -201,7 +320,7 @@ def report_text(data: dict[str, Any]) -> str:
         rows += [
             [
                 e["date"],
-                e["what"],
+                "acquired" if e["what"] == "acquired" else "disposal",
                 e["quantity"],
                 gbp(Decimal(e["cost"])),
                 e["poolQuantity"],
@@ -212,7 +331,7 @@ def report_text(data: dict[str, Any]) -> str:
         rows.append(
             [
                 "",
-                "closing balance",
+                "closing",
                 "",
                 "",
                 pool["closing"]["quantity"],
@@ -222,48 +341,19 @@ def report_text(data: dict[str, Any]) -> str:
         out += _columns(rows, {2, 3, 4, 5})
     if data["conversions"]:
         out += ["", "Converted to pounds at the rate stored for the trade's minute:"]
-        out += [f"  {line}" for line in data["conversions"]]
-    out += ["", data["rounding"]]
+        for line in data["conversions"]:
+            out += _wrap(line, indent="    ", first="  ")
+    if data.get("notes"):
+        out += ["", "Trades from files:"]
+        for line in data["notes"]:
+            out += _wrap(line, indent="    ", first="  ")
+    out += ["", *_wrap(data["rounding"])]
     return "\n".join(out) + "\n"
 
 
 def _long(iso: str) -> str:
-    from datetime import date
-
     d = date.fromisoformat(iso)
     return f"{d.day} {d:%B %Y}"
-
-
-def write_csv(data: dict[str, Any], path: Path) -> None:
-    """A line per disposal: the figures in whole pounds and its matching."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "date",
-            "asset",
-            "quantity",
-            "proceeds_gbp",
-            "allowable_costs_gbp",
-            "gain_gbp",
-            "matching",
-            "trades",
-        ]
-    )
-    for d in data["disposals"]:
-        writer.writerow(
-            [
-                d["date"],
-                d["asset"],
-                d["quantity"],
-                d["proceeds"],
-                d["allowableCosts"],
-                d["gain"],
-                d["matching"],
-                " ".join(d["trades"]),
-            ]
-        )
-    path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
 LINES_PER_PAGE = 60

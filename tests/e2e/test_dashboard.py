@@ -146,7 +146,10 @@ async def test_dashboard_in_a_browser(
         assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 0  # not yet
         await page.click("#trade-yes")
         await page.evaluate("() => document.getElementById('trade-yes').click()")  # a double
-        await expect(page.locator("#trade-result")).to_contain_text("traded: buy £", timeout=30_000)
+        # One amount story: asked, paid (value and fee) and the fee, as kripto trade says it.
+        await expect(page.locator("#trade-result")).to_contain_text(
+            "traded: buy £25.00: paid £25.00, fee £0.12 (", timeout=30_000
+        )
         await expect(page.locator(f'#trades tr[data-trade="{key}"]')).to_have_count(1)
         await page.wait_for_function("() => window.kriptoChart.markers === 1")
         assert await db.pool.fetchval("SELECT count(*) FROM trades") == 1
@@ -157,6 +160,11 @@ async def test_dashboard_in_a_browser(
         await expect(page.locator(f'#trades tr[data-trade="{key}"] .fill-price')).to_have_text(
             fill_price
         )
+        # The table tells the trade's story as the result line did: asked, paid, fee.
+        row = page.locator(f'#trades tr[data-trade="{key}"]')
+        await expect(row.locator(".asked")).to_have_text("£25.00")
+        await expect(row.locator(".paid")).to_have_text("£25.00")
+        await expect(row.locator(".fee")).to_have_text("£0.12")
         link = page.locator(f'#trades tr[data-trade="{key}"] a')
         assert await link.get_attribute("href") == (
             f"{settings.temporal.temporal_ui_url}/namespaces/default/workflows/{key}"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
-from kripto.dashboard.server import serve_dashboard
+from kripto.dashboard.server import login_url, serve_dashboard
 from kripto.db import Database
 from kripto.settings import Settings
 from kripto.tax.years import TaxYear, uk_day
@@ -26,7 +27,12 @@ async def test_tax_page_shows_the_reports_figures(
     time_skipping_env: WorkflowEnvironment, settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     await store_tax_trades(db)
-    settings = settings.model_copy(update={"dashboard_port": free_port()})
+    settings = settings.model_copy(
+        update={
+            "dashboard_port": free_port(),
+            "dashboard_token": SecretStr("tax-page-test-token-0123456789-0123456789"),
+        }
+    )
     stop, up = asyncio.Event(), asyncio.Event()
     server = asyncio.create_task(serve_dashboard(settings, time_skipping_env.client, stop, up.set))
     try:
@@ -34,7 +40,9 @@ async def test_tax_page_shows_the_reports_figures(
             await up.wait()
         async with chromium() as browser:
             page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-            await page.goto(f"{settings.dashboard.dashboard_url}/")
+            url = login_url(settings)  # every page needs a session (docs/security.md)
+            assert url is not None
+            await page.goto(url)
             await page.click("#tax-link")
             # Without a year, the page shows the current UK tax year.
             current = TaxYear.containing(uk_day(datetime.now(tz=UTC))).name
@@ -59,7 +67,9 @@ async def test_tax_page_shows_the_reports_figures(
                 ["2025-06-20", "BTC", "0.1", "£4,000", "£3,847", "£153"],
                 ["2026-01-15", "BTC", "0.05", "£1,500", "£2,217", "-£717"],
             ]
-            assert disposals[1].split("\t")[6] == "30 day 01/07/2025: 0.1 (£3,823); fees £24.00"
+            assert disposals[1].split("\t")[6] == (
+                "30 day 01/07/2025: 0.1 (£3,822.80); fees £24.00"
+            )
             closing = await page.inner_text('table.pool[data-asset="BTC"] tr.closing')
             assert closing.split() == ["closing", "balance", "0.4", "£17,660"]
             await expect(page.locator("#conversions li")).to_have_count(1)
@@ -73,6 +83,13 @@ async def test_tax_page_shows_the_reports_figures(
                 "gains": "1099",
                 "losses": "717",
                 "netGains": "382",
+                "exact": {
+                    "proceeds": "10500.00",
+                    "allowableCosts": "10117.41",
+                    "gains": "1099.20",
+                    "losses": "716.61",
+                    "netGains": "382.59",
+                },
             }
 
             response = await page.goto(f"{settings.dashboard.dashboard_url}/tax?year=2025-2026")

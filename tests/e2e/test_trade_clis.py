@@ -148,9 +148,12 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     )
     assert code == 0, err
     assert f"key {key} has already traded" in out
-    # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee.
-    assert out.splitlines()[1:] == [
-        "BUY BTC-GBP: settled",
+    # The same order, as a person reads it: the seed's £10.00 buy at its 0.5% fee, then the
+    # orders it placed (maker-flow's lines).
+    assert out.splitlines()[9] == "  order 1     market: filled, filled 0.00125952 BTC for £9.95"
+    assert out.splitlines()[1:9] == [
+        "BUY BTC-GBP: settled (PAPER)",
+        "  asked       £10.00",
         "  paid        £10.00",
         "  size        0.00125952 BTC",
         "  fill price  £7,900.01 per BTC",
@@ -170,6 +173,10 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     code, out, err = await cli([*kripto, "trades", "--json"], worker_env, tmp_path)
     assert code == 0, err
     assert [t["id"] for t in json.loads(out)] == [first["id"]]
+    code, out, err = await cli([*kripto, "trades"], worker_env, tmp_path)
+    assert (code, out.splitlines()[0].rstrip()) == (0, "Trades, newest first (PAPER) (BTC-GBP)")
+    # The same story as kripto trade's: asked £10.00, paid £10.00, fee £0.05.
+    assert out.splitlines()[3].split()[2:6] == ["buy", "10.00", "10.00", "0.05"]
 
     code, out, err = await cli([*kripto, "wallet", "--json"], worker_env, tmp_path)
     assert code == 0, err
@@ -179,6 +186,35 @@ async def test_kripto_trade_prints_the_order_and_says_when_a_key_already_traded(
     code, out, err = await cli([*kripto, "trade", "buy", "10.001"], worker_env, tmp_path)
     assert code == 2
     assert "amount: must have at most 2 decimal places (pennies); got '10.001'" in err
+    assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
+
+    # The 8 characters the tables show name the trade, when no other key starts with them.
+    code, out, err = await cli([*kripto, "trade", "status", key[:8]], worker_env, tmp_path)
+    assert (code, err) == (0, f"note: {key[:8]} is trade {key}\n")
+    assert out.splitlines()[:2] == [f"trade {key}: BUY £10.00 BTC-GBP", "status: completed"]
+    twin = key[:8] + "-another-trade"
+    await db.pool.execute(
+        "INSERT INTO trades (trade_id, exchange_order_id, client_order_id, side, product_id,"
+        " funds, filled_size, executed_value, fill_fees, settled, created_at)"
+        " VALUES ($1, $1, $1, 'buy', 'BTC-GBP', 10, 0, 0, 0, false, now())",
+        twin,
+    )
+    code, out, err = await cli([*kripto, "trade", "status", key[:8]], worker_env, tmp_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: KEY: {key[:8]!r} begins 2 trades' keys ({key}, {twin}); give more of it\n"
+    )
+    await db.pool.execute("DELETE FROM trades WHERE trade_id = $1", twin)
+
+    # --product is upper-cased; a product that is not configured is refused, placing nothing.
+    code, out, err = await cli(
+        [*kripto, "trade", "buy", "10.00", "--product", "eth-gbp"], worker_env, tmp_path
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --product: ETH-GBP is not one of the configured products"
+        " (KRIPTO_PRODUCTS=BTC-GBP); a trade needs one\n"
+    )
     assert await db.pool.fetchval("SELECT count(*) FROM paper_orders") == 1
 
 

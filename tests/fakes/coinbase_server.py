@@ -467,6 +467,9 @@ class FakeCoinbaseServer:
         self.request_times: list[float] = []
         #: Price any product (the scale tests and benchmark name thousands).
         self.price_all = False
+        #: The account as `kripto live check` reads it (key permissions, portfolios): see the
+        #: account block below.
+        self.account = FakeAccount()
         self._init_maker()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -803,6 +806,78 @@ class FakeCoinbaseServer:
                 "maker_fee_rate": str(fee * Decimal("0.8")),
             },
         }
+
+    # -- the account, as `kripto live check` reads it ---------------------------------------
+    # Get API Key Permissions (`GET /key_permissions`: can_view, can_trade, can_transfer,
+    # portfolio_uuid, portfolio_type), List Portfolios (`GET /portfolios`), Get Product with
+    # its status flags and sizes (`GET /products/{id}`), Preview Order (`POST /orders/preview`:
+    # commission_total, order_total, errs), as Coinbase's Advanced Trade reference documents
+    # them. (`GET /time` is the maker block's, with `clock_skew`.)
+
+    def _account_route(self, method: str, rel: str, body: Any) -> Any:
+        account = self.account
+        if method == "GET" and rel == "/key_permissions":
+            with self.lock:
+                return dict(account.permissions)
+        if method == "GET" and rel == "/portfolios":
+            with self.lock:
+                return {"portfolios": [dict(p) for p in account.portfolios]}
+        if method == "GET" and rel.startswith("/products/") and rel.count("/") == 2:
+            return self._full_product(rel.removeprefix("/products/"))
+        if method == "POST" and rel == "/orders/preview":
+            return self._preview(body if isinstance(body, dict) else {})
+        return NOT_MINE
+
+    def _full_product(self, product_id: str) -> dict[str, Any]:
+        """Get Product with every status flag and size (PRODUCT_FIELDS), under the product's
+        own figures and `product_rules` (`server.product_rules["BTC-GBP"] = {"cancel_only":
+        True}`)."""
+        return PRODUCT_FIELDS | self._product(product_id)
+
+    def _preview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What Preview Order says of an order, placing nothing: its commission at the fee
+        rate, and in `errs` why it would be refused (size, status, funds)."""
+        product_id = str(body.get("product_id") or "")
+        side_text = str(body.get("side") or "")
+        config = (body.get("order_configuration") or {}).get("market_market_ioc") or {}
+        with self.lock:
+            price = self._price_of(product_id)
+            if price is None or side_text not in ("BUY", "SELL"):
+                return _preview_reply(["PREVIEW_INVALID_PRODUCT_ID"])
+            fields = self._full_product(product_id)
+            side = Side(side_text.lower())
+            errs: list[str] = []
+            if fields["trading_disabled"] or fields["cancel_only"] or fields["is_disabled"]:
+                errs.append("PREVIEW_INVALID_PRODUCT_ID")
+            if fields["post_only"] or fields["limit_only"]:
+                errs.append("PREVIEW_INVALID_ORDER_CONFIG")
+            base, _, quote = product_id.partition("-")
+            if "quote_size" in config:
+                quote_size = Decimal(str(config["quote_size"]))
+                fill = market_fill(side, quote_size, price, self.fee_rate)
+                size, value, fees = fill.filled_size, fill.executed_value, fill.fill_fees
+                if quote_size < Decimal(fields["quote_min_size"]):
+                    errs.append("PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL")
+            else:
+                size = Decimal(str(config.get("base_size") or "0"))
+                value = size * price
+                fees = trim(value * self.fee_rate)
+                if size < Decimal(fields["base_min_size"]):
+                    errs.append("PREVIEW_INVALID_BASE_SIZE_TOO_SMALL")
+            held = self.accounts.get(quote if side is Side.BUY else base)
+            needed = value + fees if side is Side.BUY else size
+            if held is None or held.available < needed:
+                errs.append("PREVIEW_INSUFFICIENT_FUND")
+            total = value + fees if side is Side.BUY else value - fees
+            return _preview_reply(
+                errs,
+                order_total=str(trim(total)),
+                commission_total=str(trim(fees)),
+                quote_size=str(trim(value)),
+                base_size=str(trim(size)),
+                best_bid=str(price),
+                best_ask=str(price),
+            )
 
     # -- Maker-first (issue 23): the order book, limit orders, cancels, best bid/ask, time ----
     #
@@ -1273,6 +1348,9 @@ class FakeCoinbaseServer:
         fault: Fault | None = None,
     ) -> Any:
         rel = path.removeprefix(API)
+        answered = self._account_route(method, rel, body)
+        if answered is not NOT_MINE:
+            return answered
         if method == "GET" and rel == MARKET_PRODUCTS:
             return self._market_products(query)
         if method == "GET" and path.startswith("/v2/prices/") and path.endswith("/spot"):
@@ -1472,6 +1550,72 @@ def _failure(error: str, message: str, preview: str = "", new_order: str = "") -
             "new_order_failure_reason": new_order or "UNKNOWN_FAILURE_REASON",
         },
     }
+
+
+# -- the account, as `kripto live check` reads it -------------------------------------------
+
+#: `_account_route`'s answer for a request that is not one of its endpoints.
+NOT_MINE = object()
+#: A product's status and sizes as Get Product shows them (for BTC-GBP, today's real figures).
+PRODUCT_FIELDS: dict[str, Any] = {
+    "quote_min_size": "1",
+    "quote_max_size": "1000000",
+    "base_min_size": "0.00000001",
+    "base_max_size": "3400",
+    "base_increment": "0.00000001",
+    "quote_increment": "0.01",
+    "status": "online",
+    "trading_disabled": False,
+    "is_disabled": False,
+    "cancel_only": False,
+    "limit_only": False,
+    "post_only": False,
+    "view_only": False,
+    "auction_mode": False,
+}
+PORTFOLIO_UUID = "7f3d5c2a-1b4e-4c8d-9a6f-0e2b8d4c6a10"
+
+
+@dataclass
+class FakeAccount:
+    """The key's permissions and portfolio."""
+
+    permissions: dict[str, Any] = field(
+        default_factory=lambda: {
+            "can_view": True,
+            "can_trade": True,
+            "can_transfer": False,
+            "portfolio_uuid": PORTFOLIO_UUID,
+            "portfolio_type": "DEFAULT",
+        }
+    )
+    portfolios: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"name": "Default", "uuid": PORTFOLIO_UUID, "type": "DEFAULT", "deleted": False}
+        ]
+    )
+
+
+def _preview_reply(errs: list[str], **figures: str) -> dict[str, Any]:
+    zero = {
+        "order_total": "0",
+        "commission_total": "0",
+        "quote_size": "0",
+        "base_size": "0",
+        "best_bid": "0",
+        "best_ask": "0",
+    }
+    return (
+        zero
+        | figures
+        | {
+            "errs": errs,
+            "warning": [],
+            "is_max": False,
+            "preview_id": str(uuid.uuid4()),
+            "slippage": "0",
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,6 +55,9 @@ class FakeTelegram:
         self.dropped: list[int] = []
         self.log: list[str] = []
         self.unauthorized = 0
+        #: What getWebhookInfo says (`kripto live check`): the webhook set on the bot ("" for
+        #: none: the bot polls with getUpdates).
+        self.webhook_url = ""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -139,6 +142,9 @@ class FakeTelegram:
             while not self.updates and time.monotonic() < deadline:
                 self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
             return list(self.updates)
+
+    def _getWebhookInfo(self, body: dict[str, Any], conn: socket.socket) -> Any:
+        return {"url": self.webhook_url, "pending_update_count": 0}
 
     # -- the user's side -----------------------------------------------------------------------
 

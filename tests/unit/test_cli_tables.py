@@ -52,13 +52,19 @@ def rows(lines: list[str]) -> list[str]:
 
 
 def test_trades_fit_80_columns_one_line_each_pence_and_satoshis() -> None:
-    lines = render(orders_table([BIG_SELL, SEED], "Trades, newest first"))
+    lines = render(
+        orders_table([BIG_SELL, SEED], "Trades, newest first", [Decimal("1000.00"), Decimal(10)])
+    )
     text = "\n".join(lines)
     assert "…" not in text and max(map(len, lines)) <= 80
+    header = "created side asked £ paid/got £ fee £ size BTC settled key"
+    assert lines[1].split() == header.split()
     body = rows(lines)
+    # One amount story: asked £10.00, paid £10.00 (£9.95 and the £0.05 fee), as kripto trade,
+    # the dashboard and the receipt say it.
     assert body == [
-        "11-25 14:07  sell  1,000.00  12.34567891  1,000.00    5.00  no       0b7e2c1a",
-        "11-25 14:07  buy       9.95   0.00125952      9.95    0.05  yes      aa368788",
+        "11-25 14:07  sell  1,000.00      995.00   5.00  12.34567891  no       0b7e2c1a",
+        "11-25 14:07  buy      10.00       10.00   0.05   0.00125952  yes      aa368788",
     ]
     assert lines[-1] == "2 trades; times UTC"
     assert render(orders_table([SEED], "t"))[-1] == "1 trade; times UTC"

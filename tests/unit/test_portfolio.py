@@ -84,3 +84,14 @@ def test_dca_beside_buy_and_hold_spends_the_money_in_equal_daily_buys() -> None:
         D(750),
     ]
     assert dca_series(D(1000), None, rates) == []
+
+
+def test_buy_and_hold_pays_the_taker_fee_as_the_backtesters_does() -> None:
+    # £1,000 at £10,000 with a 1.2% fee: 0.09881422 BTC for £988.14 and a £11.86 fee (a
+    # hundredth of a penny left over); at £13,000 that is £1,284.58, not the fee-free £1,300.
+    held = buy_and_hold(D("1000.00"), D("10000"), D("13000"), D("0.012"))
+    assert held.quantize(D("0.01")) == D("1284.58")
+    assert held < buy_and_hold(D("1000.00"), D("10000"), D("13000"))
+    rates = [(BUY1.at, D("10000")), (BUY1.at + timedelta(days=1), D("13000"))]
+    series = value_series([BUY1], D("1000.00"), rates, D("0.012"))
+    assert series[-1][2] == held

@@ -28,6 +28,7 @@ SEED_TEXT = """\
 Kripto Trade Receipt
 
 Side:             BUY BTC-GBP
+Paid:             £10.00
 Fill price:       £7,900.01 per BTC
 BTC bought for:   £9.95
 Fee:              £0.05
@@ -85,6 +86,7 @@ def test_a_sell_receives_the_value_less_the_fee() -> None:
     assert lines.rate == "£7,900.01 per BTC"
     text = render_receipt("sell-1", sell).text
     assert "GBP change:       +£99.50\n" in text
+    assert "Received:         £99.50\n" in text  # as kripto trade says it
     assert "BTC sold for:     £100.00\n" in text
     assert "BTC change:       -0.01265821 BTC\n" in text
 
@@ -173,3 +175,23 @@ def test_the_cli_summary_says_what_each_figure_is() -> None:
     lines = trade_summary_lines("k", sell)
     assert lines[0] == "SELL BTC-GBP: not settled yet"
     assert lines[1] == "  received    £9.90"  # the value less the fee
+
+
+def test_a_paper_or_simulated_trade_says_so_on_its_receipt() -> None:
+    from kripto.cli.tables import trade_summary_lines
+    from kripto.mail.receipt import mode_label
+
+    assert mode_label("coinbase", "coinbase") is None
+    assert mode_label("paper", "coinbase") == "PAPER"
+    assert mode_label("paper", "simulated") == "PAPER, SIMULATED prices"
+    email = render_receipt(TRADE_ID, SEED, label="PAPER, SIMULATED prices")
+    assert email.subject == "Kripto Trade Receipt (PAPER, SIMULATED prices)"
+    assert email.text.splitlines()[:3] == [
+        "Kripto Trade Receipt (PAPER, SIMULATED prices)",
+        "",
+        "PAPER, SIMULATED prices: no real money moved and the prices were simulated.",
+    ]
+    assert "<strong>PAPER, SIMULATED prices</strong>: no real money moved" in email.html
+    live = render_receipt(TRADE_ID, SEED)
+    assert live.subject == "Kripto Trade Receipt" and "PAPER" not in live.text
+    assert trade_summary_lines(TRADE_ID, SEED, "PAPER")[0] == "BUY BTC-GBP: settled (PAPER)"

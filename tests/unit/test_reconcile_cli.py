@@ -31,7 +31,10 @@ def test_a_clean_run_says_books_match(monkeypatch: pytest.MonkeyPatch) -> None:
         orders_on_exchange=3,
         trades_on_books=3,
         balances=[
-            ReconcileBalance(currency="GBP", books=Decimal("970.5"), exchange=Decimal("970.5"))
+            ReconcileBalance(currency="GBP", books=Decimal("970.5"), exchange=Decimal("970.5")),
+            ReconcileBalance(
+                currency="BTC", books=Decimal("0.00125952"), exchange=Decimal("0.001259520")
+            ),
         ],
     )
     text = shown(report, monkeypatch)
@@ -40,7 +43,10 @@ def test_a_clean_run_says_books_match(monkeypatch: pytest.MonkeyPatch) -> None:
         " exchange, 3 trade(s) on the books",
         "books match",
     ]
-    assert "│ GBP      │        970.5 │        970.5 │      │" in text
+    # Coins to their 8 places, with their code.
+    assert "BTC       0.00125952 BTC  0.00125952 BTC" in text
+    # Money as every other command shows it: GBP to the penny.
+    assert "GBP              £970.50         £970.50" in text
 
 
 def test_each_difference_is_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,9 +67,9 @@ def test_each_difference_is_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     text = shown(report, monkeypatch)
     assert "books match" not in text
-    assert "2 difference(s)" in text
-    assert "│ balance             │ GBP             │    10 │       15 │ the books expect" in text
-    assert "│ unknown to exchange │ k1              │       │          │ lost" in text
+    assert "2 differences" in text
+    assert "balance              GBP              £10.00    £15.00  the books expect" in text
+    assert "unknown to exchange  k1                                 lost" in text
 
 
 def test_since_takes_a_date_or_a_time_in_utc() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,7 +15,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from kripto.errors import InvalidInput
-from kripto.tax.engine import Result, Side, Totals, Trade, compute, pounds, year_report
+from kripto.tax.engine import (
+    Result,
+    Side,
+    Totals,
+    Trade,
+    compute,
+    pounds,
+    pounds_up,
+    year_report,
+)
 from kripto.tax.years import TaxYear, parse_tax_year
 from tests.unit.hmrc_examples import EXAMPLES, Example
 
@@ -276,21 +286,251 @@ def test_the_2024_25_report_has_a_column_for_each_side_of_the_rate_change() -> N
         Trade("s2", "BTC", Side.SELL, datetime(2024, 10, 30, 12, tzinfo=UTC), D(1), D(80)),
     ]
     text = report_text(report_json(year_report(compute(trades), parse_tax_year("2024-25"))))
-    summary = text.split("Self Assessment capital gains summary (cryptoassets)\n")[1]
-    assert summary.splitlines()[:8] == [
-        "                                                6 April 2024 to 29 October 2024"
-        "  30 October 2024 to 5 April 2025",
-        "Number of disposals                                                           1"
-        "                                1",
-        "Disposal proceeds                                                          £150"
-        "                              £80",
-        "Allowable costs (including the purchase price)                             £100"
-        "                             £100",
-        "Gains in the year, before losses                                            £50"
-        "                               £0",
-        "Losses in the year                                                           £0"
-        "                              £20",
-        "CGT rates changed on 30 October 2024: disposals before it and from it are reported"
-        " separately.",
+    summary = text.split("Self Assessment: cryptoassets (SA108)\n")[1]
+    assert summary.splitlines()[:11] == [
+        "                       6 Apr-29 Oct  30 Oct-5 Apr  Whole year",
+        "Number of disposals               1             1           2",
+        "Disposal proceeds              £150           £80        £230",
+        "  exact, to the penny       £150.00        £80.00     £230.00",
+        "Allowable costs                £100          £100        £200",
+        "  exact, to the penny       £100.00       £100.00     £200.00",
+        "Gains before losses             £50            £0         £50",
+        "  exact, to the penny        £50.00         £0.00      £50.00",
+        "Losses                           £0           £20         £20",
+        "  exact, to the penny         £0.00        £20.00      £20.00",
         "",
     ]
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+# -- rounding once, allowances, files ----------------------------------------------------------
+
+
+def bot_year(seed: int = 28, count: int = 2900) -> list[Trade]:
+    """A bot-like tax year: an opening holding, then `count` trades of £10 to £100 at a random
+    walk of prices, a 1.2% fee on each (to the penny), several a day."""
+    rnd = random.Random(seed)
+    price = D("48000")
+    trades = [
+        Trade("open", "BTC", Side.BUY, datetime(2025, 1, 6, 12, tzinfo=UTC), D("0.2"), D(8000))
+    ]
+    start = datetime(2025, 4, 6, 0, 30, tzinfo=UTC)
+    step = timedelta(days=364) / count
+    for n in range(count):
+        price = (price * (1 + D(rnd.randint(-150, 150)) / 10_000)).quantize(D("0.01"))
+        amount = D(rnd.randint(1000, 10000)) / 100
+        size = (amount / price).quantize(D("0.00000001"))
+        value = (size * price).quantize(D("0.01"))
+        fee = (value * D("0.012")).quantize(D("0.01"))
+        side = Side.BUY if rnd.random() < 0.5 else Side.SELL
+        trades.append(Trade(f"t{n}", "BTC", side, start + step * n, size, value, fee))
+    return trades
+
+
+def write_plain(trades: list[Trade], path: Path) -> None:
+    from kripto.tax.files import write_trades_csv
+
+    write_trades_csv(trades, path)
+
+
+def test_each_box_is_rounded_once_from_the_exact_total_of_a_bot_like_year() -> None:
+    report = year_report(compute(bot_year()), parse_tax_year("2025-26"))
+    disposals = report.disposals
+    exact_proceeds = sum((d.proceeds for d in disposals), D(0))
+    exact_costs = sum((d.cost for d in disposals), D(0))
+    exact_gains = sum((d.gain for d in disposals if d.gain > 0), D(0))
+    exact_losses = -sum((d.gain for d in disposals if d.gain < 0), D(0))
+    totals = report.totals
+    assert totals.disposals == len(disposals) > 300
+    assert (totals.exact.proceeds, totals.exact.costs) == (exact_proceeds, exact_costs)
+    assert totals.proceeds == pounds(exact_proceeds)
+    assert totals.costs == pounds_up(exact_costs)
+    assert (totals.gains, totals.losses) == (pounds(exact_gains), pounds_up(exact_losses))
+    # Each box is within a pound of its exact total (adding rounded lines drifted by £100s).
+    for box, exact in (
+        (totals.proceeds, exact_proceeds),
+        (totals.costs, exact_costs),
+        (totals.gains, exact_gains),
+        (totals.losses, exact_losses),
+    ):
+        assert abs(box - exact) < 1
+    assert sum(d.proceeds_pounds for d in disposals) < totals.proceeds - 100
+
+
+def test_a_disposals_cost_is_its_exact_cost_rounded_up_and_its_note_adds_up_to_it() -> None:
+    from kripto.tax.report import matching_text
+
+    trades = [
+        Trade("b", "BTC", Side.BUY, datetime(2025, 5, 1, 12, tzinfo=UTC), D(3), D("100.00")),
+        Trade(
+            "s", "BTC", Side.SELL, datetime(2025, 8, 1, 12, tzinfo=UTC), D(1), D("50.80"), D("0.25")
+        ),
+    ]
+    [d] = compute(trades).disposals
+    # £100 / 3 = £33.333…, plus the £0.25 fee: £33.58 exact; the cost is never the difference
+    # of rounded proceeds (£50) and gain (£17), £33, below the real cost.
+    assert (d.proceeds_pounds, d.cost_pounds, d.gain_pounds) == (D(50), D(34), D(17))
+    assert matching_text(d) == "section 104: 1 (£33.33); fees £0.25"
+    assert sum((m.cost for m in d.matches), d.fees) == d.cost
+
+
+def year_with(sales: list[tuple[str, str]]) -> list[Trade]:
+    """A pool that cost nothing, bought long before, then sales of 1 from it: (day, proceeds).
+    Each sale's gain is its proceeds."""
+    trades = [Trade("b", "BTC", Side.BUY, datetime(2023, 5, 1, tzinfo=UTC), D(100), D(0))]
+    for n, (day, proceeds) in enumerate(sales):
+        at = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
+        trades.append(Trade(f"s{n}", "BTC", Side.SELL, at, D(1), D(proceeds)))
+    return trades
+
+
+@pytest.mark.parametrize(
+    ("brought_forward", "used", "taxable", "carried"),
+    [("0", "0", "2000", "0"), ("1500", "1500", "500", "0"), ("5000", "2000", "0", "3000")],
+)
+def test_losses_brought_forward_are_used_only_down_to_the_annual_exempt_amount(
+    brought_forward: str, used: str, taxable: str, carried: str
+) -> None:
+    trades = year_with([("2025-06-01", "5000")])
+    report = year_report(compute(trades), parse_tax_year("2025-26"), D(brought_forward))
+    a = report.allowances
+    assert (a.net_gains, a.brought_forward_used, a.exempt_amount_used, a.taxable) == (
+        D(5000),
+        D(used),
+        D(3000),
+        D(taxable),
+    )
+    assert a.carried_forward == D(carried)
+
+
+def test_no_losses_brought_forward_are_used_when_the_gains_are_within_the_exemption() -> None:
+    trades = year_with([("2025-06-01", "2500")])
+    a = year_report(compute(trades), parse_tax_year("2025-26"), D(800)).allowances
+    assert (a.brought_forward_used, a.taxable, a.carried_forward) == (D(0), D(0), D(800))
+    with pytest.raises(InvalidInput, match="--losses-brought-forward"):
+        year_report(compute(trades), parse_tax_year("2025-26"), D(-1))
+
+
+def test_a_net_loss_carries_forward_with_the_unused_losses_brought_forward() -> None:
+    trades = year_with([("2025-06-01", "100")])
+    day = datetime(2025, 7, 1, tzinfo=UTC)
+    trades += [
+        Trade("b2", "BTC", Side.BUY, day.replace(hour=10), D(1), D(600)),
+        Trade("s9", "BTC", Side.SELL, day.replace(hour=12), D(1), D(100)),
+    ]
+    a = year_report(compute(trades), parse_tax_year("2025-26"), D(250)).allowances
+    assert (a.net_gains, a.brought_forward_used, a.taxable) == (D(-400), D(0), D(0))
+    assert a.carried_forward == D(650)
+
+
+def test_2024_25_sets_losses_and_the_exemption_against_the_later_gains_first() -> None:
+    # £4,000 of gains before 30 October; from it £2,500 of gains and a £500 loss (bought at
+    # £600 and sold at £100 on one day). The loss and the £3,000 exempt amount come off the
+    # later gains first (taxed at 18%/24%, not 10%/20%), the rest off the earlier ones.
+    trades = year_with([("2024-06-01", "4000"), ("2024-11-01", "2500")])
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    trades += [
+        Trade("b2", "BTC", Side.BUY, day.replace(hour=10), D(1), D(600)),
+        Trade("s9", "BTC", Side.SELL, day.replace(hour=12), D(1), D(100)),
+    ]
+    report = year_report(compute(trades), parse_tax_year("2024-25"))
+    a = report.allowances
+    assert (report.totals.gains, report.totals.losses, a.net_gains) == (D(6500), D(500), D(6000))
+    assert (a.exempt_amount_used, a.taxable) == (D(3000), D(3000))
+    assert (a.taxable_before, a.taxable_from) == (D(3000), D(0))
+
+
+def test_the_plain_csv_and_coinbases_export_are_read_into_trades(tmp_path: Path) -> None:
+    from kripto.tax.files import read_trade_file
+
+    plain = tmp_path / "other.csv"
+    plain.write_text(
+        "time,side,size,value,fee\n"
+        "2025-05-01T09:30:00Z,buy,0.01,500.00,6.00\n"
+        "\n"
+        "2025-06-01 10:00:00,sell,0.005,300,\n"
+    )
+    found = read_trade_file(plain)
+    assert [(t.side, t.quantity, t.value, t.fee, t.at.isoformat()) for t in found.trades] == [
+        (Side.BUY, D("0.01"), D("500.00"), D("6.00"), "2025-05-01T09:30:00+00:00"),
+        (Side.SELL, D("0.005"), D(300), D(0), "2025-06-01T10:00:00+00:00"),
+    ]
+    coinbase = tmp_path / "coinbase.csv"
+    coinbase.write_text(
+        '"You can use this transaction report to inform your likely tax obligations."\n'
+        "\n"
+        "Transactions\n"
+        "User,trader@example.com,0000000000\n"
+        "ID,Timestamp,Transaction Type,Asset,Quantity Transacted,Price Currency,Price at"
+        " Transaction,Subtotal,Total (inclusive of fees and/or spread),Fees and/or Spread,Notes\n"
+        "a1,2025-04-10 08:00:00 UTC,Buy,BTC,0.002,GBP,£50000.00,£100.00,£101.49,£1.49,Bought\n"
+        "a2,2025-04-11 08:00:00 UTC,Send,BTC,-0.001,GBP,£50000.00,-£50.00,-£50.00,£0.00,Sent\n"
+        'a3,2025-05-12T08:00:00Z,Advanced Trade Sell,BTC,-0.001,GBP,"£60,000.00",£60.00,'
+        "£59.28,£0.72,Sold\n"
+    )
+    found = read_trade_file(coinbase)
+    assert [(t.side, t.quantity, t.value, t.fee) for t in found.trades] == [
+        (Side.BUY, D("0.002"), D("100.00"), D("1.49")),
+        (Side.SELL, D("0.001"), D("60.00"), D("0.72")),
+    ]
+    assert found.note == (
+        f"{coinbase}: 2 trades (Coinbase transaction history); left out as transfers between"
+        " own wallets: 1 Send"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "time,side,size,value,fee\n2025-05-01T09:30:00Z,hold,0.01,500,0\n",
+            "line 2: side 'hold' must be buy or sell",
+        ),
+        (
+            "time,side,size,value,fee\n2025-05-01T09:30:00Z,buy,0.01,500,0\n"
+            "yesterday,buy,0.01,500,0\n",
+            "line 3: time 'yesterday' is not a UTC time such as 2025-05-01T09:30:00Z",
+        ),
+        (
+            "time,side,size,value,fee\n2025-05-01T09:30:00Z,buy,0.01,-5,0\n",
+            "line 2: value '-5' must be a number of 0 or more",
+        ),
+        (
+            "Timestamp,Transaction Type,Asset,Quantity Transacted,Spot Price Currency,Spot Price"
+            " at Transaction,Subtotal,Total (inclusive of fees and/or spread),Fees and/or"
+            " Spread,Notes\n2025-01-01T00:00:00Z,Convert,BTC,0.1,GBP,1,1,1,0,x\n",
+            "line 2: Transaction Type 'Convert' is not a buy or a sell; its tax treatment needs"
+            " your decision: remove it and write what it was as plain CSV lines"
+            " (time,side,size,value,fee)",
+        ),
+        (
+            "Timestamp,Transaction Type,Asset,Quantity Transacted,Spot Price Currency,Spot Price"
+            " at Transaction,Subtotal,Total (inclusive of fees and/or spread),Fees and/or"
+            " Spread,Notes\n2025-01-01T00:00:00Z,Buy,BTC,0.1,USD,1,1,1,0,x\n",
+            "line 2: its price currency is USD: the report is in pounds, so export the history"
+            " with GBP prices",
+        ),
+    ],
+)
+def test_a_bad_row_names_its_file_line_and_rule(tmp_path: Path, text: str, message: str) -> None:
+    from kripto.tax.files import read_trade_file
+
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as raised:
+        read_trade_file(path)
+    assert str(raised.value) == f"--trades {path}: {message}; nothing was computed"
+
+
+def test_the_csv_export_reads_back_to_the_same_report(tmp_path: Path) -> None:
+    from kripto.tax.files import read_trade_file
+    from kripto.tax.report import report_json
+
+    trades = bot_year(count=300)
+    path = tmp_path / "year.csv"
+    write_plain(trades, path)
+    again = read_trade_file(path).trades
+    year = parse_tax_year("2025-26")
+    first = report_json(year_report(compute(trades), year))
+    second = report_json(year_report(compute(again), year))
+    assert first == second

@@ -103,8 +103,8 @@
       const tr = document.createElement("tr");
       tr.dataset.trade = t.id;
       tr.append(cell(t.createdAt.replace("T", " ").slice(0, 19)), cell(t.side, t.side),
-        cell(gbp(t.executedValue)), cell(gbp(t.fillPrice), "fill-price"), cell(t.filledSize),
-        cell(gbp(t.fillFees)));
+        cell(gbp(t.asked), "asked"), cell(gbp(t.paid), "paid"), cell(gbp(t.fillFees), "fee"),
+        cell(gbp(t.fillPrice), "fill-price"), cell(t.filledSize));
       const td = document.createElement("td");
       const a = document.createElement("a");
       a.href = ui + "/workflows/" + encodeURIComponent(t.id);
@@ -244,7 +244,13 @@
       });
       if (r.ok && r.data.order) {
         const o = r.data.order;
-        $("trade-result").textContent = (r.data.existed ? "already traded: " : "traded: ") + o.side + " " + gbp(o.executedValue) + " (" + r.data.id + ")";
+        // One amount story (as kripto trade, kripto trades and the receipt): asked, paid (a
+        // buy: value and fee) or received (a sell: value less fee), and the fee.
+        const value = Number(o.executedValue), fee = Number(o.fillFees), buy = o.side === "buy";
+        $("trade-result").textContent = (r.data.existed ? "already traded: " : "traded: ") + o.side
+          + " " + gbp(r.data.amount || $("trade-amount").value.trim()) + ": "
+          + (buy ? "paid " : "received ") + gbp(buy ? value + fee : value - fee)
+          + ", fee " + gbp(fee) + " (" + r.data.id + ")";
         $("trade-key").value = newKey();
       } else if (r.status === 202) {
         $("trade-result").textContent = "trade " + r.data.id + " is still running";
