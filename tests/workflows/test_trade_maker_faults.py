@@ -18,11 +18,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
 from kripto.settings import Settings
+from tests.conftest import with_database
 from tests.fakes.coinbase_server import Fault
 from tests.workflows.test_trade_maker_first import Maker, maker  # noqa: F401
 
@@ -75,8 +77,10 @@ async def postgres_down(settings: Settings) -> AsyncIterator[None]:
     """The trade's database refuses connections, and the open ones are cut."""
     url = settings.general.database_url
     assert url is not None
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
+    # The embedded server's URL names its socket folder in the query (`?host=/tmp/…`), so
+    # the database is the URL's path, not what follows its last slash.
+    name = urlsplit(url).path.lstrip("/")
+    admin = await asyncpg.connect(with_database(url, "postgres"))
     try:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         await admin.execute(
