@@ -214,7 +214,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
     age = value(samples, "kripto_newest_rate_age_seconds", product="BTC-GBP")
     assert age is not None and age >= 0
     assert value(samples, "kripto_kill_switch_engaged", product="BTC-GBP") in (0, 1)
-    assert value(samples, "kripto_activity_retries_total", activity_type="place_order") == 0
+    assert value(samples, "kripto_activity_retries_total", activity_type="prepare_trade") == 0
     assert value(samples, "kripto_receipts_total", outcome="failed") == 0
     # The SDK's own metrics, on the same endpoint.
     assert (value(samples, "temporal_workflow_completed_total", **_sdk_labels(samples)) or 0) >= 1
@@ -234,7 +234,7 @@ async def test_worker_serves_metrics_and_health_for_a_tick_and_trades(
         "insufficient funds: buying £95.00 of BTC needs £95.00 GBP available, wallet has £90.00"
     )
     assert [line.split(": ", 1)[1] for line in refused] == [  # the activity's line, the trade's
-        f"activity failed (InsufficientFunds, not retried): {reason} [{broke} place_order#1]",
+        f"activity failed (InsufficientFunds, not retried): {reason} [{broke} prepare_trade#1]",
         f"trade BUY £95.00 BTC-GBP: failed: InsufficientFunds: {reason} [{broke}]",
     ]
     for step in ("placing the order", "recording the trade", "sending the receipt", "done"):
