@@ -172,6 +172,8 @@ async def test_a_deploy_pins_running_trades_and_a_rollback_reverses_it(
         "KRIPTO_COINBASE_API_KEY_NAME": fake_exchange.key_name,
         "KRIPTO_COINBASE_API_PRIVATE_KEY_FILE": str(key_file),
         "KRIPTO_DATA_DIR": str(tmp_path),
+        # One market order per trade, as this test follows it (maker-first has its own tests).
+        "KRIPTO_EXECUTION": "taker",
         # Two workers at once, beside whatever else runs here: no metrics or /healthz ports.
         "KRIPTO_METRICS_PORT": "0",
         "KRIPTO_HEALTH_PORT": "0",

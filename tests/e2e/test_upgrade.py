@@ -95,6 +95,9 @@ async def test_an_upgrade_while_a_trade_waits_never_stalls(
         "KRIPTO_DATA_DIR": str(tmp_path),
         "KRIPTO_METRICS_PORT": "0",
         "KRIPTO_UPGRADE_GRACE": "5s",
+        # One market order per trade: the test counts orders by key (maker-first has its own
+        # tests, tests/workflows/test_trade_maker_first.py).
+        "KRIPTO_EXECUTION": "taker",
         "COLUMNS": "200",  # one line per announcement
     }
     logs = {name: tmp_path / f"worker-{name}.log" for name in ("A", "B")}
