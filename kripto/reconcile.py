@@ -35,6 +35,7 @@ from enum import StrEnum
 
 from kripto.fills import btc_change, gbp_change
 from kripto.models import Order, Side, currencies
+from kripto.money import fmt_money, fmt_size
 
 #: The smallest amount of a currency an account holds; balances closer than this match.
 #: Fiat is held to the penny (or cent); anything else to 8 decimals (the satoshi).
@@ -198,7 +199,8 @@ def unknown_to_exchange(book: BookEntry) -> Difference:
         DifferenceKind.UNKNOWN_TO_EXCHANGE,
         book.trade_id,
         f"the books have a {state} {book.side.value} {book.product_id}"
-        f" ({book.executed_value} for {book.filled_size}) that the exchange does not know",
+        f" ({_money(book.executed_value, book.product_id)} for"
+        f" {_coins(book.filled_size, book.product_id)}) that the exchange does not know",
         books=book.executed_value,
     )
 
@@ -248,13 +250,23 @@ def unsettled(book: BookEntry, now: datetime, order: Order | None = None) -> Dif
 
 
 def describe(order: Order) -> str:
-    """`buy BTC-GBP: 0.00125952 BTC for 9.9502205952 GBP, fees 0.049751102976`."""
+    """`buy BTC-GBP: 0.00125952 BTC for £9.95, fees £0.05`: money as every other command
+    shows it (the quote currency to the penny, coins to their increment)."""
     base, quote = currencies(order.product_id)
     state = "" if order.settled else " (not settled yet)"
     return (
-        f"{order.side.value} {order.product_id}: {order.filled_size} {base} for"
-        f" {order.executed_value} {quote}, fees {order.fill_fees}{state}"
+        f"{order.side.value} {order.product_id}: {fmt_size(order.filled_size, base)} for"
+        f" {fmt_money(order.executed_value, quote)}, fees {fmt_money(order.fill_fees, quote)}"
+        f"{state}"
     )
+
+
+def _money(value: Decimal, product_id: str) -> str:
+    return fmt_money(value, currencies(product_id)[1])
+
+
+def _coins(value: Decimal, product_id: str) -> str:
+    return fmt_size(value, currencies(product_id)[0])
 
 
 # -- balances -------------------------------------------------------------------------------

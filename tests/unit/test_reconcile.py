@@ -95,7 +95,7 @@ def test_a_settled_row_the_exchange_does_not_list_is_to_be_looked_up_then_flagge
     assert difference.kind is DifferenceKind.UNKNOWN_TO_EXCHANGE
     assert difference.books == Decimal("9.9502205952")
     assert difference.detail == (
-        "the books have a settled buy BTC-GBP (9.9502205952 for 0.00125952) that the exchange"
+        "the books have a settled buy BTC-GBP (£9.95 for 0.00125952 BTC) that the exchange"
         " does not know"
     )
 

@@ -128,7 +128,7 @@ async def test_books_match_until_a_row_is_lost_and_money_moves_behind_their_back
     row, balance = report.differences
     assert row.books == Decimal("19.9004411904")
     assert row.detail == (
-        "the books have a settled buy BTC-GBP (19.9004411904 for 0.00251904) that the exchange"
+        "the books have a settled buy BTC-GBP (£19.90 for 0.00251904 BTC) that the exchange"
         " does not know"
     )
     gbp = (await paper(trading).wallet()).gbp.balance
