@@ -41,3 +41,34 @@ def test_the_capped_sells_note_is_the_exchanges() -> None:
     )
     assert size == Decimal("0.01")
     assert note is not None and f"\n{note}\n" in DOC.read_text()
+
+
+def test_the_readme_diagram_names_the_trades_activities_as_registered() -> None:
+    """The README's flow diagram shows the maker-first steps by the names the trade's history
+    records; a renamed or retired activity makes this fail."""
+    import re
+    from pathlib import Path
+
+    from activities import interfaces
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    registered = {
+        getattr(f, "__temporal_activity_definition").name
+        for f in vars(interfaces).values()
+        if hasattr(f, "__temporal_activity_definition")
+    }
+    steps = [
+        "prepare_trade",
+        "place_maker",
+        "check_maker",
+        "cancel_maker",
+        "place_taker",
+        "finish_trade",
+        "place_order",
+        "await_settlement",
+        "write_trade",
+        "send_receipt",
+    ]
+    for step in steps:
+        assert re.search(rf"\b{step}\b", readme), f"the README's diagram does not show {step}"
+        assert step in registered, f"{step} is not an activity the trade runs"
