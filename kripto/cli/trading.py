@@ -190,7 +190,7 @@ def trade(
         console.print(f"[yellow]key {trade_id} has already traded: this is its order[/yellow]")
     for line in trade_summary_lines(trade_id, order, _label(settings), request.amount):
         console.print(line, highlight=False, soft_wrap=True)
-    if placed is not None and placed.execution == "maker_first":
+    if placed is not None:
         for line in placed.lines(order):
             console.print(line, highlight=False, soft_wrap=True)
 

@@ -224,10 +224,10 @@ async def test_two_markets_trade_their_own_balances_and_share_the_daily_gbp_limi
                 ("ETH-GBP", "buy"),
                 ("BTC-GBP", "buy"),
             ]
-            code, out, err = await cli(["trades"], {**env, "COLUMNS": "120"}, tmp_path)
+            code, out, err = await cli(["trades"], {**env, "COLUMNS": "200"}, tmp_path)
             assert code == 0, err
             assert out.count("ETH-GBP") == 2 and out.count("BTC-GBP") == 1
-            assert "0.03491315" in out and "0.00261848" in out and "funds £" in out
+            assert "0.03491315" in out and "0.00261848" in out and "paid/got £" in out
 
             # The receipts name each market's own currencies.
             receipts = {
