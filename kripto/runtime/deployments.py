@@ -73,6 +73,9 @@ DRAINING_KEY = "kripto.drainingUntil"
 #: How far ahead a draining worker's lease reaches; it renews it every `DRAIN_RENEW`.
 DRAIN_LEASE = timedelta(seconds=10)
 DRAIN_RENEW = timedelta(seconds=3)
+#: How long a deployment call waits out a server that says the deployment is busy
+#: (RESOURCE_EXHAUSTED) before its refusal is the answer.
+BUSY_WAIT = timedelta(seconds=30)
 
 
 class DeploymentError(Exception):
@@ -135,14 +138,24 @@ async def _rpc(
     """Every deployment call goes through here: retried while the server limits calls per
     deployment (RESOURCE_EXHAUSTED) or is briefly away; a refusal becomes one DeploymentError line
     (`failure: the server's reason`). With `missing_ok`, NOT_FOUND is None."""
-    try:
-        return await call(request, retry=True)
-    except RPCError as exc:
-        if missing_ok and exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        if exc.status == RPCStatusCode.UNIMPLEMENTED:
-            raise  # a server without Worker Deployments: the caller says what to do
-        raise DeploymentError(f"{failure}: {exc.message}") from None
+    # The SDK's own retries span a few seconds; a deployment whose workers renew a drain lease
+    # and look for stranded trades can stay busy longer, so a busy server is waited out for up
+    # to BUSY_WAIT in all before its refusal is the answer.
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + BUSY_WAIT.total_seconds(), 0.5
+    while True:
+        try:
+            return await call(request, retry=True)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.RESOURCE_EXHAUSTED and loop.time() + pause < deadline:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            if missing_ok and exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            if exc.status == RPCStatusCode.UNIMPLEMENTED:
+                raise  # a server without Worker Deployments: the caller says what to do
+            raise DeploymentError(f"{failure}: {exc.message}") from None
 
 
 async def describe_deployment(client: Client, name: str) -> DescribeWorkerDeploymentResponse | None:
