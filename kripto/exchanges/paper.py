@@ -437,6 +437,38 @@ class PaperExchange:
             self.clock(),  # created by the exchange's clock, as its fills and expiry
         )
 
+    async def _taker_fill(
+        self,
+        conn: asyncpg.Connection,
+        order_id: uuid.UUID,
+        product_id: str,
+        side: Side,
+        *,
+        price: Decimal,
+        size: Decimal,
+        value: Decimal,
+        fee: Decimal,
+    ) -> None:
+        """An order filled at once (market or IOC): the coins and the money (value with its fee)
+        change hands, and the fill is recorded as a taker's."""
+        base, quote = currencies(product_id)
+        if side is Side.BUY:
+            await self._move(conn, quote, -(value + fee))
+            await self._move(conn, base, size)
+        else:
+            await self._move(conn, quote, value - fee)
+            await self._move(conn, base, -size)
+        await self._record_fill(
+            conn,
+            order_id=order_id,
+            product_id=product_id,
+            side=side,
+            price=price,
+            size=size,
+            fee=fee,
+            liquidity=Liquidity.TAKER,
+        )
+
     async def _record_fill(
         self,
         conn: asyncpg.Connection,
@@ -541,21 +573,8 @@ class PaperExchange:
                 again = await self._row_by_key(conn, client_order_id)
                 assert again is not None
                 return self._order(again)
-            if side is Side.BUY:
-                await self._move(conn, quote, -(value + fee))
-                await self._move(conn, base, size)
-            else:
-                await self._move(conn, quote, value - fee)
-                await self._move(conn, base, -size)
-            await self._record_fill(
-                conn,
-                order_id=order_id,
-                product_id=product_id,
-                side=side,
-                price=fill_price,
-                size=size,
-                fee=fee,
-                liquidity=Liquidity.TAKER,
+            await self._taker_fill(
+                conn, order_id, product_id, side, price=fill_price, size=size, value=value, fee=fee
             )
             return self._order(row)
 
@@ -749,21 +768,8 @@ class PaperExchange:
                 assert again is not None
                 return self._order(again, allow_unfilled=True)
             if reachable:
-                if side is Side.BUY:
-                    await self._move(conn, quote, -(value + fee))
-                    await self._move(conn, base, size)
-                else:
-                    await self._move(conn, quote, value - fee)
-                    await self._move(conn, base, -size)
-                await self._record_fill(
-                    conn,
-                    order_id=order_id,
-                    product_id=product_id,
-                    side=side,
-                    price=touch,
-                    size=size,
-                    fee=fee,
-                    liquidity=Liquidity.TAKER,
+                await self._taker_fill(
+                    conn, order_id, product_id, side, price=touch, size=size, value=value, fee=fee
                 )
             return self._order(row, allow_unfilled=True)
 
